@@ -1,0 +1,26 @@
+/**
+ * `cairn/core`: the ground every brick stands on. Clock, Rng, assertions, typed errors, limits,
+ * codec with validation, logs, metrics, bytes, hashes and the storage interface.
+ *
+ * @packageDocumentation
+ */
+export { assert, assertNever } from './assert.js';
+export { bytesEqual, concatBytes, fromHex, fromUtf8, toHex, utf8 } from './bytes.js';
+export { type Clock, SystemClock, sleep, systemClock, type TimerHandle } from './clock.js';
+export { decode, decodeUnchecked, encode, tryDecode } from './codec.js';
+export {
+  CairnError,
+  type CairnErrorOptions,
+  describeError,
+  ERROR_CODES,
+  type ErrorCode,
+  isCairnError,
+  isErrorCode,
+} from './errors.js';
+export { Fnv64, fnv1a32, sha256 } from './hash.js';
+export { type CoreLimits, checkLimit, DEFAULT_LIMITS, withLimits } from './limits.js';
+export { createLogger, type Logger, type LoggerOptions, silentLogger } from './log.js';
+export { Metrics } from './metrics.js';
+export { Rng, type Seed } from './rng.js';
+export { type BatchOp, compareBytes, inRange, type KeyRange, type Storage } from './storage.js';
+export { fail, type Infer, type ShapeType, type Validator, v } from './validate.js';
