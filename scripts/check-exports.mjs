@@ -11,7 +11,8 @@ const failures = [];
 for (const [subpath, target] of Object.entries(pkg.exports)) {
   for (const kind of ['types', 'import']) {
     const file = join(root, target[kind]);
-    if (!existsSync(file)) failures.push(`${pkg.name}/${subpath.slice(2)}: ${kind} file ${target[kind]} is missing`);
+    if (!existsSync(file))
+      failures.push(`${pkg.name}/${subpath.slice(2)}: ${kind} file ${target[kind]} is missing`);
   }
   try {
     const mod = await import(pathToFileURL(join(root, target.import)).href);
@@ -27,4 +28,6 @@ if (failures.length > 0) {
   process.stderr.write(`${failures.join('\n')}\n`);
   process.exit(1);
 }
-process.stdout.write(`all ${Object.keys(pkg.exports).length} exports and ${Object.keys(pkg.bin).length} bin resolve\n`);
+process.stdout.write(
+  `all ${Object.keys(pkg.exports).length} exports and ${Object.keys(pkg.bin).length} bin resolve\n`,
+);

@@ -38,6 +38,7 @@ export const ERROR_CODES = [
   // sim
   'SIM_DISK_FAULT',
   'SIM_NODE_DOWN',
+  'SIM_CHECK_FAILED',
   // rpc
   'RPC_DEADLINE_EXCEEDED',
   'RPC_CANCELLED',

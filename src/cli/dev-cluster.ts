@@ -1,0 +1,219 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeError } from '../core/index.js';
+import { formatHostPort, type NodePorts, portPlan } from '../node/ports.js';
+import type { PortCheck } from './dev-ports.js';
+
+/**
+ * A local cluster of agent processes for `cairn dev`.
+ *
+ * Node `i` is named `node-<i>`, keeps its data in `<dataRoot>/node-<i>` and its log in
+ * `<dataRoot>/node-<i>/agent.log`, listens on 127.0.0.1 with the ports of the plan (gossip
+ * base+100+i, HTTP base+200+i, etcd base+300+i, RESP base+400+i), and has every other node's gossip
+ * address as a seed. Each agent runs with `--exit-with-parent` and a stdin pipe from this process,
+ * in its own process group (`detached`), so:
+ *
+ * - a terminal's Ctrl-C reaches only this process, which stops the agents by closing their stdin
+ *   (SIGKILL after the stop timeout);
+ * - when this process dies, even by SIGKILL, the kernel closes the agents' stdin and they stop.
+ */
+
+/** The host every dev node binds to. */
+export const DEV_HOST = '127.0.0.1';
+
+/** Where one node of the dev cluster lives. */
+export interface DevNodePlan {
+  /** 0-based index in the port plan. */
+  index: number;
+  /** `node-<index>`. */
+  name: string;
+  /** Absolute data directory. */
+  dataDir: string;
+  /** Absolute path of the node's log file. */
+  logFile: string;
+  /** The node's ports. */
+  ports: NodePorts;
+}
+
+/** A spawned node. */
+export interface DevNode extends DevNodePlan {
+  /** The agent process. */
+  child: ChildProcess;
+  /** The agent's pid. */
+  pid: number;
+  /** Set once `/health` answered 200. */
+  nodeId?: string;
+  /** Set once the process exited. */
+  exit?: { code: number | null; signal: NodeJS.Signals | null };
+  /** Set when the process could not be spawned at all. */
+  spawnError?: string;
+  /** Resolves when the process exits. */
+  exited: Promise<void>;
+}
+
+/**
+ * The plan of a dev cluster of `nodes` nodes.
+ *
+ * @param options.dataRoot - absolute or relative to `cwd`
+ */
+export function planDevCluster(options: {
+  nodes: number;
+  basePort: number;
+  dataRoot: string;
+  cwd: string;
+}): DevNodePlan[] {
+  const root = resolve(options.cwd, options.dataRoot);
+  return Array.from({ length: options.nodes }, (_, index) => {
+    const dataDir = join(root, `node-${index}`);
+    return {
+      index,
+      name: `node-${index}`,
+      dataDir,
+      logFile: join(dataDir, 'agent.log'),
+      ports: portPlan(options.basePort, index),
+    };
+  });
+}
+
+/** Every port the plan binds, for a check before spawning. */
+export function portChecks(plan: readonly DevNodePlan[]): PortCheck[] {
+  return plan.flatMap((n) => [
+    { port: n.ports.gossip, protocol: 'tcp' as const, what: `gossip (TCP) of ${n.name}` },
+    { port: n.ports.gossip, protocol: 'udp' as const, what: `gossip (UDP) of ${n.name}` },
+    { port: n.ports.http, protocol: 'tcp' as const, what: `HTTP of ${n.name}` },
+    { port: n.ports.etcd, protocol: 'tcp' as const, what: `etcd API of ${n.name}` },
+    { port: n.ports.resp, protocol: 'tcp' as const, what: `RESP of ${n.name}` },
+  ]);
+}
+
+/** The `cairn agent` arguments of one node. */
+export function agentArgs(
+  node: DevNodePlan,
+  plan: readonly DevNodePlan[],
+  extra: readonly string[],
+): string[] {
+  const seeds = plan.filter((n) => n !== node).map((n) => formatHostPort(DEV_HOST, n.ports.gossip));
+  return [
+    'agent',
+    '--name',
+    node.name,
+    '--data-dir',
+    node.dataDir,
+    '--bind-host',
+    DEV_HOST,
+    '--gossip-port',
+    String(node.ports.gossip),
+    '--http-port',
+    String(node.ports.http),
+    '--etcd-port',
+    String(node.ports.etcd),
+    '--resp-port',
+    String(node.ports.resp),
+    ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []),
+    '--exit-with-parent',
+    ...extra,
+  ];
+}
+
+/**
+ * How to start `cairn` again in a child: the same Node binary, the same loader flags (`--import
+ * tsx` in a checkout) and the same entry script this process was started with. Debugger and test
+ * runner flags are dropped (two processes cannot share an inspector port).
+ */
+export function cairnCommand(): { command: string; args: string[] } {
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--test'));
+  const entry = process.argv[1];
+  if (entry !== undefined && entry !== '') return { command: process.execPath, args: [...execArgv, entry] };
+  const self = fileURLToPath(import.meta.url);
+  const main = join(self, '..', `main${extname(self)}`);
+  return { command: process.execPath, args: extname(self) === '.ts' ? ['--import', 'tsx', main] : [main] };
+}
+
+/**
+ * Spawns one agent with its log file as stdout and stderr and a stdin pipe from this process.
+ *
+ * @throws when the data dir cannot be created or the log file opened
+ */
+export function spawnNode(node: DevNodePlan, args: readonly string[], env: NodeJS.ProcessEnv): DevNode {
+  mkdirSync(node.dataDir, { recursive: true, mode: 0o700 });
+  const log = openSync(node.logFile, 'a');
+  const { command, args: prefix } = cairnCommand();
+  let child: ChildProcess;
+  try {
+    child = spawn(command, [...prefix, ...args], { stdio: ['pipe', log, log], detached: true, env });
+  } finally {
+    closeSync(log);
+  }
+  const spawned: DevNode = { ...node, child, pid: child.pid ?? -1, exited: Promise.resolve() };
+  spawned.exited = new Promise<void>((resolveExit) => {
+    child.once('exit', (code, signal) => {
+      spawned.exit = { code, signal };
+      resolveExit();
+    });
+    child.once('error', (err) => {
+      spawned.exit = { code: null, signal: null };
+      spawned.spawnError = describeError(err);
+      resolveExit();
+    });
+  });
+  // Writing to a dead child's stdin must not crash this process.
+  child.stdin?.on('error', () => {});
+  return spawned;
+}
+
+/** The last `lines` lines of a node's log, for an error message. */
+export function logTail(node: DevNodePlan, lines = 15): string {
+  try {
+    const text = readFileSync(node.logFile, 'utf8').trimEnd().split('\n');
+    return text.slice(-lines).join('\n');
+  } catch (err) {
+    return `(log ${node.logFile} unreadable: ${describeError(err)})`;
+  }
+}
+
+/** Asks one node's `/health`; the node id when it answers 200, else `undefined`. */
+export async function probeHealth(node: DevNodePlan, timeoutMs = 1000): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://${formatHostPort(DEV_HOST, node.ports.http)}/health`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    const body = (await res.json()) as { nodeId?: unknown };
+    return typeof body.nodeId === 'string' ? body.nodeId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stops every live node by closing its stdin (each runs with `--exit-with-parent`), then SIGKILL
+ * for those still running after `timeoutMs`, then a bounded wait for the kill to land.
+ *
+ * Closing stdin rather than sending SIGTERM: a signal that arrives while an agent is still loading
+ * its code, before its handler is installed, kills it uncleanly; the end of a pipe waits in the
+ * pipe until the agent reads it, so a stop requested at any moment is a clean stop.
+ *
+ * @returns the names of nodes that had to be killed
+ */
+export async function stopNodes(nodes: readonly DevNode[], timeoutMs: number): Promise<string[]> {
+  for (const node of nodes) if (node.exit === undefined) node.child.stdin?.end();
+  const all = Promise.all(nodes.map((n) => n.exited));
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    all.then(() => false),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(true), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!timedOut) return [];
+  const killed = nodes.filter((n) => n.exit === undefined);
+  for (const node of killed) node.child.kill('SIGKILL');
+  await Promise.race([all, new Promise((r) => setTimeout(r, 2000).unref())]);
+  return killed.map((n) => n.name);
+}

@@ -1,0 +1,267 @@
+import { isCairnError } from '../core/index.js';
+import { CONFIG_LIMITS, LOG_LEVELS, ROLE_NAMES } from '../node/config-fields.js';
+import { DEFAULT_BASE_PORT, formatHostPort, MAX_BASE_PORT, PORT_PLAN_MAX_NODES } from '../node/ports.js';
+import { EXIT, intFlag, type Options, parseFlags, stringFlag, UsageError } from './args.js';
+import {
+  agentArgs,
+  DEV_HOST,
+  type DevNode,
+  logTail,
+  planDevCluster,
+  portChecks,
+  probeHealth,
+  spawnNode,
+  stopNodes,
+} from './dev-cluster.js';
+import { firstTakenPort } from './dev-ports.js';
+import { DEV_HELP } from './help.js';
+import { type CliIo, onStopSignals, watchParent, write } from './lifecycle.js';
+
+/**
+ * `cairn dev`: a local cluster of agents on 127.0.0.1.
+ *
+ * Checks every planned port, spawns the agents, waits until every `/health` answers 200, prints
+ * the addresses (with `--json`: exactly one JSON line on stdout, and only then), and stays up until
+ * SIGINT, SIGTERM or SIGHUP (or its own parent's death with `--exit-with-parent`). Progress and
+ * errors go to stderr. Exit codes: 0 when every node stopped cleanly, 1 when a port was taken, a
+ * node failed to start, or a node exited with an error, 2 for a bad command line.
+ */
+
+/** Flags of `cairn dev`. */
+export const DEV_OPTIONS: Options = {
+  nodes: { type: 'string', short: 'n' },
+  'base-port': { type: 'string' },
+  'data-root': { type: 'string' },
+  json: { type: 'boolean' },
+  roles: { type: 'string' },
+  'log-level': { type: 'string' },
+  'ready-timeout-ms': { type: 'string' },
+  'stop-timeout-ms': { type: 'string' },
+  'exit-with-parent': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+/** Defaults of `cairn dev`. */
+export const DEV_DEFAULTS = Object.freeze({
+  nodes: 3,
+  dataRoot: '.cairn/dev',
+  /** How long all nodes may take to answer `/health`: process start plus tsx compile on a slow CI box. */
+  readyTimeoutMs: 30_000,
+  /** How long agents get to stop after SIGTERM before SIGKILL; above the agent's own 10 s timeout. */
+  stopTimeoutMs: 12_000,
+  /** Interval between `/health` polls while waiting for the nodes. */
+  pollMs: 100,
+});
+
+/** One node as printed with `--json`. */
+export interface DevNodeInfo {
+  name: string;
+  nodeId: string;
+  gossip: string;
+  http: string;
+  etcd: string;
+  resp: string;
+  pid: number;
+  dataDir: string;
+  log: string;
+}
+
+interface DevOptions {
+  nodes: number;
+  basePort: number;
+  dataRoot: string;
+  json: boolean;
+  readyTimeoutMs: number;
+  stopTimeoutMs: number;
+  exitWithParent: boolean;
+  extraAgentArgs: string[];
+}
+
+function readOptions(args: readonly string[]): DevOptions | 'help' {
+  const { values } = parseFlags('dev', args, DEV_OPTIONS);
+  if (values.help === true) return 'help';
+  const extra: string[] = [];
+  const roles = stringFlag(values, 'roles');
+  if (roles !== undefined) {
+    const bad = roles
+      .split(',')
+      .find((r) => r.trim() !== '' && !(ROLE_NAMES as readonly string[]).includes(r.trim()));
+    if (bad !== undefined)
+      throw new UsageError(`flag --roles: "${bad}" is not one of ${ROLE_NAMES.join(', ')}`, 'dev');
+    extra.push('--roles', roles);
+  }
+  const level = stringFlag(values, 'log-level');
+  if (level !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      throw new UsageError(`flag --log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`, 'dev');
+    }
+    extra.push('--log-level', level);
+  }
+  return {
+    nodes: intFlag('dev', values, 'nodes', { min: 1, max: PORT_PLAN_MAX_NODES, default: DEV_DEFAULTS.nodes }),
+    basePort: intFlag('dev', values, 'base-port', { min: 1, max: MAX_BASE_PORT, default: DEFAULT_BASE_PORT }),
+    dataRoot: stringFlag(values, 'data-root') ?? DEV_DEFAULTS.dataRoot,
+    json: values.json === true,
+    readyTimeoutMs: intFlag('dev', values, 'ready-timeout-ms', {
+      min: 1,
+      max: 600_000,
+      default: DEV_DEFAULTS.readyTimeoutMs,
+    }),
+    stopTimeoutMs: intFlag('dev', values, 'stop-timeout-ms', {
+      min: 1,
+      max: CONFIG_LIMITS.maxShutdownTimeoutMs,
+      default: DEV_DEFAULTS.stopTimeoutMs,
+    }),
+    exitWithParent: values['exit-with-parent'] === true,
+    extraAgentArgs: extra,
+  };
+}
+
+/**
+ * Runs `cairn dev` with `args` (the arguments after `dev`).
+ *
+ * @returns the exit code, once the cluster has stopped
+ */
+export async function devCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const options = readOptions(args);
+  if (options === 'help') {
+    await write(io.stdout, DEV_HELP);
+    return EXIT.ok;
+  }
+  const say = (text: string) => write(io.stderr, `cairn dev: ${text}\n`);
+  const plan = planDevCluster({ ...options, cwd: io.cwd });
+  const taken = await firstTakenPort(DEV_HOST, portChecks(plan));
+  if (taken !== undefined) {
+    await say(
+      `port ${taken.port} (${taken.what}) on ${DEV_HOST} is already in use; stop what holds it or pick another --base-port`,
+    );
+    return EXIT.failure;
+  }
+
+  let stopReason: string | undefined;
+  let wake: () => void = () => {};
+  const requestStop = (reason: string) => {
+    stopReason ??= reason;
+    wake();
+  };
+  const offSignals = onStopSignals((signal) => requestStop(`signal ${signal}`));
+  const unwatch = options.exitWithParent ? watchParent((reason) => requestStop(reason)) : () => {};
+  const nodes: DevNode[] = [];
+  try {
+    for (const node of plan)
+      nodes.push(spawnNode(node, agentArgs(node, plan, options.extraAgentArgs), io.env));
+    for (const node of nodes) {
+      void node.exited.then(() => {
+        if (stopReason === undefined) void say(`${node.name} (pid ${node.pid}) exited ${describeExit(node)}`);
+        wake();
+      });
+    }
+    const ready = await waitReady(nodes, options.readyTimeoutMs, () => stopReason !== undefined);
+    if (ready !== 'ready') {
+      // Stopped on request before all were ready: a clean stop is a success, as after ready.
+      if (ready === 'stopped') {
+        await say(`stopping ${nodes.length} nodes before they were all ready (${stopReason})`);
+        return await shutdown(nodes, options.stopTimeoutMs, say, EXIT.ok);
+      }
+      await say(ready);
+      return await shutdown(nodes, options.stopTimeoutMs, say, EXIT.failure);
+    }
+    await printReady(io, options, nodes);
+    while (stopReason === undefined && nodes.some((n) => n.exit === undefined)) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+    await say(`stopping ${nodes.length} nodes (${stopReason ?? 'every node exited'})`);
+    return await shutdown(nodes, options.stopTimeoutMs, say, EXIT.ok);
+  } catch (err) {
+    if (isCairnError(err) || err instanceof Error) await say(err.message);
+    await stopNodes(nodes, options.stopTimeoutMs);
+    return EXIT.failure;
+  } finally {
+    offSignals();
+    unwatch();
+  }
+}
+
+function describeExit(node: DevNode): string {
+  if (node.spawnError !== undefined) return `before it started: ${node.spawnError}`;
+  const exit = node.exit;
+  if (exit === undefined) return 'not yet';
+  return exit.signal !== null ? `on signal ${exit.signal}` : `with code ${exit.code}`;
+}
+
+/**
+ * Polls every node's `/health` until all answer 200. Returns `ready`, `stopped` (a stop was
+ * requested meanwhile) or a message saying which node failed or what timed out.
+ */
+async function waitReady(nodes: DevNode[], timeoutMs: number, stopRequested: () => boolean): Promise<string> {
+  const attempts = Math.ceil(timeoutMs / DEV_DEFAULTS.pollMs);
+  const deadline = performance.now() + timeoutMs;
+  for (let attempt = 0; attempt < attempts && performance.now() < deadline; attempt++) {
+    if (stopRequested()) return 'stopped';
+    const dead = nodes.find((n) => n.exit !== undefined);
+    if (dead !== undefined) {
+      return `${dead.name} (pid ${dead.pid}) exited ${describeExit(dead)} before it was ready; last lines of ${dead.logFile}:\n${logTail(dead)}`;
+    }
+    await Promise.all(
+      nodes
+        .filter((n) => n.nodeId === undefined)
+        .map(async (n) => {
+          const nodeId = await probeHealth(n);
+          if (nodeId !== undefined) n.nodeId = nodeId;
+        }),
+    );
+    if (nodes.every((n) => n.nodeId !== undefined)) return 'ready';
+    await new Promise((r) => setTimeout(r, DEV_DEFAULTS.pollMs));
+  }
+  const waiting = nodes.filter((n) => n.nodeId === undefined).map((n) => n.name);
+  return `nodes not ready after ${timeoutMs} ms: ${waiting.join(', ')} (see their agent.log)`;
+}
+
+async function shutdown(
+  nodes: DevNode[],
+  timeoutMs: number,
+  say: (t: string) => Promise<void>,
+  code: number,
+): Promise<number> {
+  const killed = await stopNodes(nodes, timeoutMs);
+  if (killed.length > 0) await say(`killed ${killed.join(', ')} after ${timeoutMs} ms without a clean stop`);
+  const failed = nodes.filter((n) => n.exit?.code !== 0);
+  if (failed.length > 0 && killed.length === 0) {
+    await say(`not clean: ${failed.map((n) => `${n.name} exited ${describeExit(n)}`).join(', ')}`);
+  }
+  return failed.length > 0 ? EXIT.failure : code;
+}
+
+/** The printed form of a ready node. */
+export function nodeInfo(node: DevNode): DevNodeInfo {
+  return {
+    name: node.name,
+    nodeId: node.nodeId ?? '',
+    gossip: formatHostPort(DEV_HOST, node.ports.gossip),
+    http: formatHostPort(DEV_HOST, node.ports.http),
+    etcd: formatHostPort(DEV_HOST, node.ports.etcd),
+    resp: formatHostPort(DEV_HOST, node.ports.resp),
+    pid: node.pid,
+    dataDir: node.dataDir,
+    log: node.logFile,
+  };
+}
+
+async function printReady(io: CliIo, options: DevOptions, nodes: readonly DevNode[]): Promise<void> {
+  const infos = nodes.map(nodeInfo);
+  if (options.json) {
+    await write(io.stdout, `${JSON.stringify({ nodes: infos })}\n`);
+    return;
+  }
+  const lines = infos.map(
+    (n) =>
+      `  ${n.name}  ${n.nodeId.slice(0, 10)}  pid ${n.pid}\n` +
+      `      http   http://${n.http}/health\n      gossip ${n.gossip}   etcd ${n.etcd}   resp ${n.resp}\n      log    ${n.log}`,
+  );
+  await write(
+    io.stdout,
+    `cairn dev: ${nodes.length} nodes ready\n${lines.join('\n')}\nPress Ctrl-C to stop.\n`,
+  );
+}

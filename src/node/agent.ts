@@ -1,0 +1,263 @@
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics } from 'prom-client';
+import {
+  CairnError,
+  type Clock,
+  createLogger,
+  describeError,
+  type Logger,
+  Metrics,
+  systemClock,
+} from '../core/index.js';
+import { type NodeIdentity, shortNodeId } from '../security/identity.js';
+import { loadOrCreateIdentity } from '../security/identity-file.js';
+import type { AgentConfig } from './config.js';
+import { buildHttpApp, type HealthReport, listenHttp } from './http.js';
+import { formatHostPort } from './ports.js';
+import { type Role, type RoleContext, RoleRegistry } from './role.js';
+import { CAIRN_VERSION } from './version.js';
+
+/**
+ * The agent: one node's composition of identity, logs, metrics, HTTP server and roles.
+ *
+ * Start order: identity (created on first start) -> logger -> metrics -> HTTP listening -> roles
+ * in role order. Stop order is the reverse: roles in reverse order -> HTTP closed -> logs flushed.
+ * `/health` answers from the moment HTTP listens, so a supervisor sees roles come up.
+ */
+
+/** Options of {@link startAgent} beyond the config. */
+export interface AgentOptions {
+  /** Role implementations; default placeholders for every role. */
+  roles?: RoleRegistry;
+  /** Root logger; default a JSON logger on stdout at `config.log.level`. */
+  logger?: Logger;
+  /** Identity; default loaded from (or created in) `config.dataDir`. */
+  identity?: NodeIdentity;
+  /** Collect process metrics (CPU, memory, event loop, GC) into the node's registry; default true. */
+  processMetrics?: boolean;
+  /** Clock for uptime; default the system clock. */
+  clock?: Clock;
+}
+
+/** Where the node's services are reached (`host:port`, the advertise host when set). */
+export interface AgentAddresses {
+  /** HTTP server (bound: the real port even when configured as 0). */
+  http: string;
+  /** Gossip, as configured (bound by the membership role). */
+  gossip: string;
+  /** etcd v3 API, as configured (bound by the store role). */
+  etcd: string;
+  /** RESP, as configured (bound by the kv role). */
+  resp: string;
+}
+
+/** A running agent. */
+export interface Agent {
+  /** The configuration it runs with. */
+  readonly config: AgentConfig;
+  /** The node's name (configured or `<hostname>-<shortId>`). */
+  readonly name: string;
+  /** The node's identity. */
+  readonly identity: NodeIdentity;
+  /** The node's root logger. */
+  readonly logger: Logger;
+  /** The node's metrics registry. */
+  readonly metrics: Metrics;
+  /** Service addresses. */
+  readonly addresses: AgentAddresses;
+  /** The health report `/health` serves. */
+  health(): HealthReport;
+  /**
+   * Stops roles in reverse order, closes HTTP and flushes logs. Idempotent: every call returns the
+   * same promise. Rejects with `INTERNAL` listing the steps that failed (after trying them all).
+   */
+  stop(): Promise<void>;
+}
+
+function defaultName(identity: NodeIdentity): string {
+  const host = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
+  const short = shortNodeId(identity.nodeId);
+  return host.length > 0 ? `${host}-${short}` : `node-${short}`;
+}
+
+async function loadIdentity(config: AgentConfig): Promise<{ identity: NodeIdentity; created: boolean }> {
+  try {
+    return await loadOrCreateIdentity(config.dataDir);
+  } catch (err) {
+    if (err instanceof CairnError) throw err;
+    throw new CairnError(
+      'AGENT_START_FAILED',
+      `cannot load or create the identity in ${config.dataDir}: ${describeError(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+function flush(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      logger.flush(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
+/**
+ * Starts an agent in this process.
+ *
+ * @param config - a built config (see `loadAgentConfig`)
+ * @param options - roles, logger, identity; defaults described on {@link AgentOptions}
+ * @returns the running agent; call `stop()` to end it
+ * @throws `AGENT_START_FAILED` when the HTTP port is taken or a role fails to start (everything
+ * started so far is stopped first); `IDENTITY_INVALID` when the key file is unsafe or malformed
+ * @example
+ * ```ts
+ * const agent = await startAgent(await loadAgentConfig({ flags: { 'http-port': '0' } }));
+ * console.log(agent.addresses.http);
+ * await agent.stop();
+ * ```
+ */
+export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
+  const clock = options.clock ?? systemClock;
+  const startedAt = clock.now();
+  const loaded =
+    options.identity === undefined
+      ? await loadIdentity(config)
+      : { identity: options.identity, created: false };
+  const identity = loaded.identity;
+  const name = config.name ?? defaultName(identity);
+  const logger = options.logger ?? createLogger({ level: config.log.level, bindings: { node: name } });
+  const log = logger.child({ brick: 'agent' });
+  const metrics = new Metrics({ node: name });
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: metrics.registry });
+  metrics
+    .gauge('cairn_node_info', 'Constant 1, labelled with the node id and Cairn version.', [
+      'node_id',
+      'version',
+    ])
+    .set({ node_id: identity.nodeId, version: CAIRN_VERSION }, 1);
+
+  const roles = (options.roles ?? RoleRegistry.withPlaceholders()).create(config);
+  const abort = new AbortController();
+  let stopping = false;
+  const host = config.advertiseHost ?? config.bind.host;
+  const addresses: AgentAddresses = {
+    http: '',
+    gossip: formatHostPort(host, config.bind.gossipPort),
+    etcd: formatHostPort(host, config.bind.etcdPort),
+    resp: formatHostPort(host, config.bind.respPort),
+  };
+  const health = (): HealthReport => {
+    const roleHealth: HealthReport['roles'] = {};
+    for (const role of roles) roleHealth[role.name] = role.health();
+    const failed = Object.values(roleHealth).some((h) => h.state === 'failed');
+    return {
+      status: stopping ? 'stopping' : failed ? 'degraded' : 'ok',
+      name,
+      nodeId: identity.nodeId,
+      shortId: shortNodeId(identity.nodeId),
+      version: CAIRN_VERSION,
+      pid: process.pid,
+      uptimeMs: Math.round(clock.now() - startedAt),
+      addresses: { ...addresses },
+      roles: roleHealth,
+    };
+  };
+
+  const app = buildHttpApp({ logger: logger.child({ brick: 'http' }), metrics, health });
+  const httpPort = await listenHttp(app, config.bind.host, config.bind.httpPort).catch(
+    async (err: unknown) => {
+      await app.close().catch(() => {});
+      throw err;
+    },
+  );
+  addresses.http = formatHostPort(host, httpPort);
+
+  const ctx = (role: Role): RoleContext => ({
+    config,
+    name,
+    identity,
+    logger: logger.child({ brick: role.name }),
+    metrics,
+    signal: abort.signal,
+  });
+  const started: Role[] = [];
+  for (const role of roles) {
+    try {
+      await role.start(ctx(role));
+      started.push(role);
+    } catch (err) {
+      log.error({ role: role.name, err: describeError(err) }, 'role failed to start; stopping the agent');
+      stopping = true;
+      abort.abort();
+      await stopAll(started, app, log);
+      await flush(logger);
+      throw new CairnError(
+        'AGENT_START_FAILED',
+        `role "${role.name}" failed to start: ${describeError(err)}`,
+        { cause: err },
+      );
+    }
+  }
+  log.info(
+    {
+      nodeId: identity.nodeId,
+      identityCreated: loaded.created,
+      addresses,
+      roles: config.roles,
+      version: CAIRN_VERSION,
+    },
+    'agent started',
+  );
+
+  let stopped: Promise<void> | undefined;
+  return {
+    config,
+    name,
+    identity,
+    logger,
+    metrics,
+    addresses,
+    health,
+    stop(): Promise<void> {
+      if (stopped === undefined) {
+        stopping = true;
+        abort.abort();
+        log.info('agent stopping');
+        stopped = stopAll(started, app, log).then(async (errors) => {
+          log.info({ errors: errors.length }, 'agent stopped');
+          await flush(logger);
+          if (errors.length > 0)
+            throw new CairnError('INTERNAL', `agent stopped with errors: ${errors.join('; ')}`);
+        });
+      }
+      return stopped;
+    },
+  };
+}
+
+/** Stops roles in reverse order, then closes HTTP; returns what failed (every step is tried). */
+async function stopAll(started: readonly Role[], app: FastifyInstance, log: Logger): Promise<string[]> {
+  const errors: string[] = [];
+  for (const role of [...started].reverse()) {
+    try {
+      await role.stop();
+    } catch (err) {
+      errors.push(`role ${role.name}: ${describeError(err)}`);
+      log.error({ role: role.name, err: describeError(err) }, 'role failed to stop');
+    }
+  }
+  try {
+    await app.close();
+  } catch (err) {
+    errors.push(`http: ${describeError(err)}`);
+  }
+  return errors;
+}

@@ -1,0 +1,232 @@
+import { fail, type Validator, v } from '../core/index.js';
+import { parseKey } from '../security/key-set.js';
+import { isHost, parseHostPort } from './ports.js';
+
+/**
+ * The table of agent configuration fields.
+ *
+ * One row per leaf field drives all three outside sources: the YAML file (by `path`), the
+ * environment (by `env`) and the command line (by `flag`). A row says what the value must be in
+ * words (`expected`, quoted in errors), how to check a value (`check`, built from core's `v`
+ * validators) and how to read the value from text (`fromText`, for env and flags).
+ */
+
+/** The roles an agent can run; each is a plug point that later bricks fill. Start order is this order. */
+export const ROLE_NAMES = ['membership', 'store', 'kv', 'config', 'agent'] as const;
+
+/** One of {@link ROLE_NAMES}. */
+export type RoleName = (typeof ROLE_NAMES)[number];
+
+/** Log levels, as pino names them. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Limits on the agent configuration. */
+export const CONFIG_LIMITS = Object.freeze({
+  /** Largest config file read: a config is a page of YAML, anything bigger is a mistake. */
+  maxConfigFileBytes: 1024 * 1024,
+  /** Most seed addresses: seeds only bootstrap membership, a handful is plenty. */
+  maxSeeds: 256,
+  /** Most keyring keys: one primary plus decrypt-only keys during rotations. */
+  maxKeyringKeys: 16,
+  /** Longest node name: names appear in logs, metrics labels and membership state. */
+  maxNameLength: 128,
+  /** Longest path accepted for the data directory (Linux PATH_MAX). */
+  maxPathLength: 4096,
+  /** Longest keyring label (additional authenticated data on every packet). */
+  maxLabelLength: 256,
+  /** Longest shutdown timeout: ten minutes; a stuck shutdown must end. */
+  maxShutdownTimeoutMs: 600_000,
+});
+
+/** Per-item rules of a list field. */
+export interface ListSpec {
+  /** Most items. */
+  maxLength: number;
+  /** Items must be distinct. */
+  unique: boolean;
+  /** What one item must be, in words. */
+  itemExpected: string;
+  /** Checks one item; throws through `fail` (core validate) when it is bad. */
+  item: Validator<unknown>;
+}
+
+/** One leaf field of the agent configuration. */
+export interface FieldSpec {
+  /** Dotted path in the config object and the YAML file, e.g. `bind.httpPort`. */
+  path: string;
+  /** Environment variable, e.g. `CAIRN_HTTP_PORT`; absent when the field has none. */
+  env?: string;
+  /** Command-line flag without dashes, e.g. `http-port`; absent when the field has none. */
+  flag?: string;
+  /** What the value must be, in words: `${path} must be ${expected}`. */
+  expected: string;
+  /** Checks a non-list value. */
+  check?: Validator<unknown>;
+  /** Present for list fields: text is a comma-separated list, items are checked one by one. */
+  list?: ListSpec;
+  /** Reads the value from env or flag text; the result is then checked like a file value. */
+  fromText: (text: string) => unknown;
+}
+
+const asText = (text: string): unknown => text;
+const asInt = (text: string): unknown => (/^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text);
+const asList = (text: string): unknown =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+
+function custom(test: (value: unknown) => boolean, expected: string): Validator<unknown> {
+  return (value, path = '$') => {
+    if (!test(value)) fail(path, expected, value);
+    return value;
+  };
+}
+
+const port = v.int({ min: 0, max: 65535 });
+const PORT_EXPECTED = 'an integer 0-65535 (0 picks a free port)';
+const host = custom((x) => typeof x === 'string' && isHost(x), 'host');
+
+/** Accepts exactly what the keyring accepts (security's `parseKey`). */
+function isKey(x: unknown): boolean {
+  if (typeof x !== 'string') return false;
+  try {
+    parseKey(x);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function portField(path: string, env: string, flag: string): FieldSpec {
+  return { path, env, flag, expected: PORT_EXPECTED, check: port, fromText: asInt };
+}
+
+/** Every leaf field of the agent configuration, in documentation order. */
+export const CONFIG_FIELDS: readonly FieldSpec[] = [
+  {
+    path: 'name',
+    env: 'CAIRN_NAME',
+    flag: 'name',
+    expected: `a name of 1-${CONFIG_LIMITS.maxNameLength} characters from A-Z a-z 0-9 . _ - starting with a letter or digit`,
+    check: v.string({ maxLength: CONFIG_LIMITS.maxNameLength, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ }),
+    fromText: asText,
+  },
+  {
+    path: 'dataDir',
+    env: 'CAIRN_DATA_DIR',
+    flag: 'data-dir',
+    expected: `a directory path of 1-${CONFIG_LIMITS.maxPathLength} characters`,
+    check: v.string({ minLength: 1, maxLength: CONFIG_LIMITS.maxPathLength }),
+    fromText: asText,
+  },
+  {
+    path: 'bind.host',
+    env: 'CAIRN_BIND_HOST',
+    flag: 'bind-host',
+    expected: 'an IP address or host name',
+    check: host,
+    fromText: asText,
+  },
+  portField('bind.gossipPort', 'CAIRN_GOSSIP_PORT', 'gossip-port'),
+  portField('bind.httpPort', 'CAIRN_HTTP_PORT', 'http-port'),
+  portField('bind.etcdPort', 'CAIRN_ETCD_PORT', 'etcd-port'),
+  portField('bind.respPort', 'CAIRN_RESP_PORT', 'resp-port'),
+  {
+    path: 'advertiseHost',
+    env: 'CAIRN_ADVERTISE_HOST',
+    flag: 'advertise-host',
+    expected: 'an IP address or host name',
+    check: host,
+    fromText: asText,
+  },
+  {
+    path: 'roles',
+    env: 'CAIRN_ROLES',
+    flag: 'roles',
+    expected: `a list of distinct roles from ${ROLE_NAMES.join(', ')}`,
+    list: {
+      maxLength: ROLE_NAMES.length,
+      unique: true,
+      itemExpected: `one of ${ROLE_NAMES.join(', ')}`,
+      item: v.oneOf(ROLE_NAMES),
+    },
+    fromText: asList,
+  },
+  {
+    path: 'seeds',
+    env: 'CAIRN_SEEDS',
+    flag: 'seeds',
+    expected: `a list of at most ${CONFIG_LIMITS.maxSeeds} host:port addresses`,
+    list: {
+      maxLength: CONFIG_LIMITS.maxSeeds,
+      unique: true,
+      itemExpected: 'host:port with a port 1-65535 ([v6]:port for IPv6)',
+      item: custom((x) => typeof x === 'string' && parseHostPort(x) !== undefined, 'host:port'),
+    },
+    fromText: asList,
+  },
+  {
+    path: 'keyring.keys',
+    env: 'CAIRN_KEYRING_KEYS',
+    expected: `a list of at most ${CONFIG_LIMITS.maxKeyringKeys} base64 keys, the first one primary`,
+    list: {
+      maxLength: CONFIG_LIMITS.maxKeyringKeys,
+      unique: true,
+      itemExpected: 'a 32-byte key in base64 (44 characters ending in "=") or base64url (43 characters)',
+      item: custom(isKey, 'key'),
+    },
+    fromText: asList,
+  },
+  {
+    path: 'keyring.label',
+    env: 'CAIRN_KEYRING_LABEL',
+    flag: 'keyring-label',
+    expected: `a cluster label of at most ${CONFIG_LIMITS.maxLabelLength} characters`,
+    check: v.string({ maxLength: CONFIG_LIMITS.maxLabelLength }),
+    fromText: asText,
+  },
+  {
+    path: 'log.level',
+    env: 'CAIRN_LOG_LEVEL',
+    flag: 'log-level',
+    expected: `one of ${LOG_LEVELS.join(', ')}`,
+    check: v.oneOf(LOG_LEVELS),
+    fromText: asText,
+  },
+  {
+    path: 'shutdownTimeoutMs',
+    env: 'CAIRN_SHUTDOWN_TIMEOUT_MS',
+    flag: 'shutdown-timeout-ms',
+    expected: `an integer 1-${CONFIG_LIMITS.maxShutdownTimeoutMs} (milliseconds)`,
+    check: v.int({ min: 1, max: CONFIG_LIMITS.maxShutdownTimeoutMs }),
+    fromText: asInt,
+  },
+];
+
+/** The fields by path. */
+export const FIELDS_BY_PATH: ReadonlyMap<string, FieldSpec> = new Map(CONFIG_FIELDS.map((f) => [f.path, f]));
+
+/** The nested sections of the config (`bind`, `keyring`, `log`) and their keys. */
+export const SECTIONS: ReadonlyMap<string, readonly string[]> = (() => {
+  const sections = new Map<string, string[]>();
+  for (const f of CONFIG_FIELDS) {
+    const dot = f.path.indexOf('.');
+    if (dot < 0) continue;
+    const section = f.path.slice(0, dot);
+    const keys = sections.get(section) ?? [];
+    keys.push(f.path.slice(dot + 1));
+    sections.set(section, keys);
+  }
+  return sections;
+})();
+
+/** Top-level keys of the config file. */
+export const TOP_LEVEL_KEYS: readonly string[] = [
+  ...new Set(
+    CONFIG_FIELDS.map((f) => (f.path.includes('.') ? f.path.slice(0, f.path.indexOf('.')) : f.path)),
+  ),
+];

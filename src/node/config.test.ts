@@ -1,0 +1,252 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { isCairnError } from '../core/index.js';
+import {
+  buildAgentConfig,
+  defaultAgentConfig,
+  envLayer,
+  flagLayer,
+  loadAgentConfig,
+  parseConfigText,
+  readConfigFile,
+} from './config.js';
+import { ROLE_NAMES } from './config-fields.js';
+
+const KEY_A = Buffer.alloc(32, 1).toString('base64');
+const KEY_B = Buffer.alloc(32, 2).toString('base64');
+
+/** Asserts that `fn` throws AGENT_CONFIG_INVALID with a message matching every pattern. */
+function throwsConfig(fn: () => unknown, ...patterns: RegExp[]): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(isCairnError(err, 'AGENT_CONFIG_INVALID'), `expected AGENT_CONFIG_INVALID, got ${String(err)}`);
+    for (const p of patterns) assert.match(err.message, p);
+    return true;
+  });
+}
+
+describe('agent config: defaults', () => {
+  it('listens on loopback with node 0 of the base-7000 plan and runs every role', () => {
+    const c = buildAgentConfig([], '/srv');
+    assert.deepEqual(c.bind, {
+      host: '127.0.0.1',
+      gossipPort: 7100,
+      httpPort: 7200,
+      etcdPort: 7300,
+      respPort: 7400,
+    });
+    assert.deepEqual(c.roles, [...ROLE_NAMES]);
+    assert.deepEqual(c.seeds, []);
+    assert.equal(c.dataDir, '/srv/.cairn/agent');
+    assert.equal(c.name, undefined);
+    assert.equal(c.keyring, undefined);
+    assert.equal(c.log.level, 'info');
+  });
+
+  it('returns a fresh object each time', () => {
+    const a = defaultAgentConfig();
+    a.roles.pop();
+    assert.equal(defaultAgentConfig().roles.length, ROLE_NAMES.length);
+  });
+});
+
+describe('agent config: YAML file', () => {
+  it('reads every field', () => {
+    const text = [
+      'name: alpha',
+      'dataDir: /var/lib/cairn',
+      'bind:',
+      '  host: 0.0.0.0',
+      '  gossipPort: 8100',
+      '  httpPort: 8200',
+      '  etcdPort: 8300',
+      '  respPort: 8400',
+      'advertiseHost: 10.0.0.5',
+      'roles: [membership, kv]',
+      'seeds: ["10.0.0.6:8100", "[::1]:8100", "db.example.com:8100"]',
+      'keyring:',
+      `  keys: ["${KEY_A}", "${KEY_B}"]`,
+      '  label: prod',
+      'log:',
+      '  level: debug',
+      'shutdownTimeoutMs: 5000',
+    ].join('\n');
+    const c = buildAgentConfig([parseConfigText(text, 'cairn.yaml')], '/');
+    assert.equal(c.name, 'alpha');
+    assert.equal(c.dataDir, '/var/lib/cairn');
+    assert.deepEqual(c.bind, {
+      host: '0.0.0.0',
+      gossipPort: 8100,
+      httpPort: 8200,
+      etcdPort: 8300,
+      respPort: 8400,
+    });
+    assert.equal(c.advertiseHost, '10.0.0.5');
+    assert.deepEqual(c.roles, ['membership', 'kv']);
+    assert.deepEqual(c.seeds, ['10.0.0.6:8100', '[::1]:8100', 'db.example.com:8100']);
+    assert.deepEqual(c.keyring, { keys: [KEY_A, KEY_B], label: 'prod' });
+    assert.equal(c.log.level, 'debug');
+    assert.equal(c.shutdownTimeoutMs, 5000);
+  });
+
+  it('names the file, the field and the bad value', () => {
+    throwsConfig(
+      () => parseConfigText('bind:\n  httpPort: "80a"\n', 'cairn.yaml'),
+      /^config file cairn\.yaml: bind\.httpPort must be an integer 0-65535/,
+      /got "80a"/,
+    );
+    throwsConfig(
+      () => parseConfigText('bind:\n  httpPort: 70000\n', 'c.yaml'),
+      /bind\.httpPort .* got 70000/,
+    );
+    throwsConfig(
+      () => parseConfigText('roles: [membership, raft]\n', 'c.yaml'),
+      /roles\[1\] must be one of .* got "raft"/,
+    );
+    throwsConfig(() => parseConfigText('roles: [kv, kv]\n', 'c.yaml'), /roles\[1\] repeats/);
+    throwsConfig(() => parseConfigText('seeds: ["nohost"]\n', 'c.yaml'), /seeds\[0\] must be host:port/);
+    throwsConfig(() => parseConfigText('seeds: "a:1"\n', 'c.yaml'), /seeds must be a list/);
+    throwsConfig(() => parseConfigText('log:\n  level: loud\n', 'c.yaml'), /log\.level must be one of/);
+    throwsConfig(() => parseConfigText('name: "bad name"\n', 'c.yaml'), /name must be a name/);
+    throwsConfig(() => parseConfigText('bind: 7000\n', 'c.yaml'), /bind must be a mapping/);
+  });
+
+  it('rejects unknown fields, with a suggestion for a near miss', () => {
+    throwsConfig(
+      () => parseConfigText('nmae: x\n', 'c.yaml'),
+      /unknown field "nmae" \(did you mean "name"\?\)/,
+    );
+    throwsConfig(
+      () => parseConfigText('bind:\n  http_port: 1\n', 'c.yaml'),
+      /unknown field "bind\.http_port" \(did you mean "httpPort"\?\)/,
+    );
+    throwsConfig(
+      () => parseConfigText('extra: 1\n', 'c.yaml'),
+      /unknown field "extra"; known fields here: name, dataDir/,
+    );
+  });
+
+  it('rejects invalid YAML, duplicate keys and a non-mapping document', () => {
+    throwsConfig(() => parseConfigText('bind: [\n', 'c.yaml'), /^config file c\.yaml: is not valid YAML/);
+    throwsConfig(() => parseConfigText('name: a\nname: b\n', 'c.yaml'), /is not valid YAML/);
+    throwsConfig(() => parseConfigText('- a\n- b\n', 'c.yaml'), /must be a YAML mapping/);
+  });
+
+  it('never prints a keyring key, even a bad one', () => {
+    const secret = 'c2VjcmV0LWJ1dC13cm9uZy1sZW5ndGg=';
+    assert.throws(
+      () => parseConfigText(`keyring:\n  keys: ["${secret}"]\n`, 'c.yaml'),
+      (err: Error) => /keyring\.keys\[0\]/.test(err.message) && !err.message.includes(secret),
+    );
+  });
+
+  it('treats an empty file and empty values as unset', () => {
+    assert.equal(parseConfigText('', 'c.yaml').size, 0);
+    const layer = parseConfigText('advertiseHost:\nbind:\n', 'c.yaml');
+    assert.equal(layer.size, 0);
+  });
+
+  it('reports a missing file by path', async () => {
+    await assert.rejects(
+      readConfigFile('/nonexistent/cairn.yaml'),
+      /config file \/nonexistent\/cairn\.yaml: cannot be read \(ENOENT\)/,
+    );
+  });
+});
+
+describe('agent config: environment and flags', () => {
+  it('reads env variables, lists split on commas, empty ones unset', () => {
+    const c = buildAgentConfig([
+      envLayer({
+        CAIRN_NAME: 'beta',
+        CAIRN_HTTP_PORT: '9200',
+        CAIRN_ROLES: 'membership, store',
+        CAIRN_SEEDS: 'a.local:7100,b.local:7100',
+        CAIRN_LOG_LEVEL: 'warn',
+        CAIRN_KEYRING_KEYS: KEY_A,
+        CAIRN_DATA_DIR: '',
+      }),
+    ]);
+    assert.equal(c.name, 'beta');
+    assert.equal(c.bind.httpPort, 9200);
+    assert.deepEqual(c.roles, ['membership', 'store']);
+    assert.deepEqual(c.seeds, ['a.local:7100', 'b.local:7100']);
+    assert.equal(c.log.level, 'warn');
+    assert.deepEqual(c.keyring, { keys: [KEY_A] });
+  });
+
+  it('names the variable in errors', () => {
+    throwsConfig(
+      () => envLayer({ CAIRN_HTTP_PORT: '80a' }),
+      /^environment CAIRN_HTTP_PORT: bind\.httpPort must be .* got "80a"/,
+    );
+    throwsConfig(() => envLayer({ CAIRN_ROLES: 'kv,web' }), /^environment CAIRN_ROLES: roles\[1\]/);
+  });
+
+  it('names the flag in errors; repeated list flags accumulate', () => {
+    throwsConfig(() => flagLayer({ 'gossip-port': '-1' }), /^flag --gossip-port: bind\.gossipPort must be/);
+    const layer = flagLayer({ seeds: ['a.local:1,b.local:2', 'c.local:3'], unrelated: true });
+    assert.deepEqual(layer.get('seeds')?.value, ['a.local:1', 'b.local:2', 'c.local:3']);
+  });
+});
+
+describe('agent config: precedence defaults < file < env < flags', () => {
+  const file = parseConfigText(
+    'name: from-file\nbind:\n  httpPort: 1001\n  gossipPort: 1002\n  etcdPort: 1003\n',
+    'c.yaml',
+  );
+  const env = envLayer({ CAIRN_HTTP_PORT: '2001', CAIRN_GOSSIP_PORT: '2002' });
+  const flags = flagLayer({ 'http-port': '3001' });
+
+  it('env overrides the file, flags override env, untouched fields keep lower layers', () => {
+    const c = buildAgentConfig([file, env, flags]);
+    assert.equal(c.bind.httpPort, 3001); // flag
+    assert.equal(c.bind.gossipPort, 2002); // env over file
+    assert.equal(c.bind.etcdPort, 1003); // file over default
+    assert.equal(c.bind.respPort, 7400); // default
+    assert.equal(c.name, 'from-file');
+  });
+
+  it('loadAgentConfig reads the file and applies env and flags over it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-config-'));
+    try {
+      const path = join(dir, 'cairn.yaml');
+      await writeFile(path, 'dataDir: data\nlog:\n  level: debug\nbind:\n  httpPort: 1\n');
+      const c = await loadAgentConfig({
+        configFile: path,
+        env: { CAIRN_LOG_LEVEL: 'error', CAIRN_HTTP_PORT: '2' },
+        flags: { 'http-port': '3' },
+        cwd: dir,
+      });
+      assert.equal(c.dataDir, join(dir, 'data'));
+      assert.equal(c.log.level, 'error');
+      assert.equal(c.bind.httpPort, 3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('agent config: cross-field checks', () => {
+  it('rejects two services on one port, naming both and their sources', () => {
+    throwsConfig(
+      () => buildAgentConfig([flagLayer({ 'etcd-port': '7200' })]),
+      /bind\.httpPort \(default\) and bind\.etcdPort \(flag --etcd-port\) are both 7200/,
+    );
+  });
+
+  it('allows several ports of 0 (each picks a free port)', () => {
+    const c = buildAgentConfig([flagLayer({ 'http-port': '0', 'etcd-port': '0' })]);
+    assert.equal(c.bind.httpPort, 0);
+    assert.equal(c.bind.etcdPort, 0);
+  });
+
+  it('rejects a keyring label without keys', () => {
+    throwsConfig(
+      () => buildAgentConfig([envLayer({ CAIRN_KEYRING_LABEL: 'prod' })]),
+      /^environment CAIRN_KEYRING_LABEL: keyring\.label is set/,
+    );
+  });
+});

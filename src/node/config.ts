@@ -1,0 +1,401 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { CairnError } from '../core/index.js';
+import {
+  CONFIG_FIELDS,
+  CONFIG_LIMITS,
+  FIELDS_BY_PATH,
+  type FieldSpec,
+  type LogLevel,
+  ROLE_NAMES,
+  type RoleName,
+  SECTIONS,
+  TOP_LEVEL_KEYS,
+} from './config-fields.js';
+import { portPlan } from './ports.js';
+
+/**
+ * The agent configuration and where it comes from.
+ *
+ * Four sources, lowest to highest precedence: defaults < YAML file < environment < flags. Each
+ * source becomes a {@link ConfigLayer} (field path -> value and source), every value checked as it
+ * enters; {@link buildAgentConfig} lays the layers over the defaults and checks the fields against
+ * each other. Every error is a `CairnError('AGENT_CONFIG_INVALID')` whose message starts with the
+ * source and names the field: `config file cairn.yaml: bind.httpPort must be an integer 0-65535
+ * (0 picks a free port), got "80a"`.
+ */
+
+/** Where the agent listens. Port 0 lets the system pick a free port. */
+export interface BindConfig {
+  /** Address every listener binds to; default `127.0.0.1` (nothing reachable from outside unless asked). */
+  host: string;
+  /** Gossip port (UDP and TCP); default 7100. */
+  gossipPort: number;
+  /** HTTP port (`/health`, `/metrics`); default 7200. */
+  httpPort: number;
+  /** etcd v3 API port of the store role; default 7300. */
+  etcdPort: number;
+  /** Redis protocol port of the kv role; default 7400. */
+  respPort: number;
+}
+
+/** Gossip encryption keys; absent means gossip is not encrypted. */
+export interface KeyringConfig {
+  /** Base64 AES-256 keys (32 bytes each); the first is the primary, the others decrypt only. */
+  keys: string[];
+  /** Cluster label, authenticated with every packet so two clusters never mix; default none. */
+  label?: string;
+}
+
+/** The configuration of one agent. */
+export interface AgentConfig {
+  /** Node name in logs, metrics and membership; default `<hostname>-<short node id>`. */
+  name?: string;
+  /** Directory for the identity and every brick's data, absolute once built; default `.cairn/agent`. */
+  dataDir: string;
+  /** Listen addresses. */
+  bind: BindConfig;
+  /** Host other nodes use to reach this one; default `bind.host`. */
+  advertiseHost?: string;
+  /** Roles to run, each a plug point; default all of {@link ROLE_NAMES}. */
+  roles: RoleName[];
+  /** Gossip addresses (`host:port`) of nodes to join through; default none. */
+  seeds: string[];
+  /** Gossip encryption; default none. */
+  keyring?: KeyringConfig;
+  /** Logging. */
+  log: { level: LogLevel };
+  /** How long a shutdown may take before the process gives up and exits non-zero; default 10000 ms. */
+  shutdownTimeoutMs: number;
+}
+
+/** One value of a layer and the source it came from. */
+export interface ConfigValue {
+  /** The checked value. */
+  value: unknown;
+  /** Where it came from, as errors quote it: `config file x.yaml`, `environment CAIRN_NAME`, `flag --name`. */
+  source: string;
+}
+
+/** The fields one source sets, by dotted path. */
+export type ConfigLayer = ReadonlyMap<string, ConfigValue>;
+
+/**
+ * The defaults: data in `.cairn/agent`, listening on 127.0.0.1 with node 0's ports of the base-7000
+ * plan, all roles, no seeds, no keyring, level `info`, 10 s shutdown timeout.
+ */
+export function defaultAgentConfig(): AgentConfig {
+  const ports = portPlan();
+  return {
+    dataDir: '.cairn/agent',
+    bind: {
+      host: '127.0.0.1',
+      gossipPort: ports.gossip,
+      httpPort: ports.http,
+      etcdPort: ports.etcd,
+      respPort: ports.resp,
+    },
+    roles: [...ROLE_NAMES],
+    seeds: [],
+    log: { level: 'info' },
+    shutdownTimeoutMs: 10_000,
+  };
+}
+
+function configError(source: string, message: string, field?: string): CairnError {
+  return new CairnError('AGENT_CONFIG_INVALID', `${source}: ${message}`, {
+    details: field === undefined ? { source } : { source, field },
+  });
+}
+
+/** A short, secret-free rendering of a bad value for an error message. */
+function show(value: unknown, secret = false): string {
+  if (secret)
+    return typeof value === 'string' ? `a string of ${value.length} characters` : describeType(value);
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function describeType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+}
+
+/**
+ * Checks one value for a field; returns it (lists copied) or throws naming field and source.
+ *
+ * @param spec - the field
+ * @param value - the value, native (YAML) or read from text
+ * @param source - quoted in the error
+ */
+export function checkField(spec: FieldSpec, value: unknown, source: string): unknown {
+  const list = spec.list;
+  const secret = spec.path === 'keyring.keys';
+  if (list === undefined) {
+    try {
+      return spec.check?.(value, spec.path);
+    } catch {
+      throw configError(
+        source,
+        `${spec.path} must be ${spec.expected}, got ${show(value, secret)}`,
+        spec.path,
+      );
+    }
+  }
+  if (!Array.isArray(value)) {
+    throw configError(source, `${spec.path} must be ${spec.expected}, got ${show(value, secret)}`, spec.path);
+  }
+  if (value.length > list.maxLength) {
+    throw configError(source, `${spec.path} must be ${spec.expected}, got ${value.length} items`, spec.path);
+  }
+  const seen = new Set<unknown>();
+  value.forEach((item, i) => {
+    const at = `${spec.path}[${i}]`;
+    try {
+      list.item(item, at);
+    } catch {
+      throw configError(source, `${at} must be ${list.itemExpected}, got ${show(item, secret)}`, spec.path);
+    }
+    if (list.unique && seen.has(item)) {
+      throw configError(
+        source,
+        `${at} repeats an earlier item${secret ? '' : ` (${show(item)})`}`,
+        spec.path,
+      );
+    }
+    seen.add(item);
+  });
+  return [...value];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function squash(text: string): string {
+  return text.replace(/[-_]/g, '').toLowerCase();
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+function unknownField(source: string, path: string, key: string, known: readonly string[]): CairnError {
+  const near = known.find((k) => squash(k) === squash(key)) ?? known.find((k) => editDistance(k, key) <= 2);
+  const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
+  return configError(source, `unknown field "${path}"${hint}; known fields here: ${known.join(', ')}`, path);
+}
+
+/**
+ * Parses the text of a YAML config file into a layer. Unknown fields are errors (a typo must not
+ * pass silently); `null` (`key:` with nothing after it) leaves a field unset.
+ *
+ * @param text - the file's contents
+ * @param fileName - the file's name as the user gave it, quoted in errors
+ * @throws `AGENT_CONFIG_INVALID` naming the file and the field
+ * @example
+ * ```ts
+ * parseConfigText('bind:\n  httpPort: 8080\n', 'cairn.yaml').get('bind.httpPort'); // { value: 8080, ... }
+ * ```
+ */
+export function parseConfigText(text: string, fileName: string): ConfigLayer {
+  const source = `config file ${fileName}`;
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const first = doc.errors[0];
+  if (first !== undefined)
+    throw configError(source, `is not valid YAML: ${first.message.split('\n')[0]?.replace(/:$/, '')}`);
+  const root: unknown = doc.toJS({ maxAliasCount: 100 });
+  const layer = new Map<string, ConfigValue>();
+  if (root === null || root === undefined) return layer;
+  if (!isPlainObject(root))
+    throw configError(source, `must be a YAML mapping of settings, got ${describeType(root)}`);
+  const put = (path: string, value: unknown) => {
+    if (value === null) return;
+    layer.set(path, { value: checkField(FIELDS_BY_PATH.get(path)!, value, source), source });
+  };
+  for (const [key, value] of Object.entries(root)) {
+    const sectionKeys = SECTIONS.get(key);
+    if (sectionKeys !== undefined) {
+      if (value === null) continue;
+      if (!isPlainObject(value)) {
+        throw configError(
+          source,
+          `${key} must be a mapping with keys ${sectionKeys.join(', ')}, got ${describeType(value)}`,
+          key,
+        );
+      }
+      for (const [sub, subValue] of Object.entries(value)) {
+        if (!sectionKeys.includes(sub)) throw unknownField(source, `${key}.${sub}`, sub, sectionKeys);
+        put(`${key}.${sub}`, subValue);
+      }
+    } else if (FIELDS_BY_PATH.has(key)) {
+      put(key, value);
+    } else {
+      throw unknownField(source, key, key, TOP_LEVEL_KEYS);
+    }
+  }
+  return layer;
+}
+
+/**
+ * Reads and parses a YAML config file; see {@link parseConfigText}.
+ *
+ * @throws `AGENT_CONFIG_INVALID` when the file cannot be read, is too large or is invalid
+ */
+export async function readConfigFile(path: string): Promise<ConfigLayer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw configError(`config file ${path}`, `cannot be read (${code})`);
+  }
+  if (bytes.length > CONFIG_LIMITS.maxConfigFileBytes) {
+    throw configError(
+      `config file ${path}`,
+      `is ${bytes.length} bytes, over the limit maxConfigFileBytes=${CONFIG_LIMITS.maxConfigFileBytes}`,
+    );
+  }
+  return parseConfigText(bytes.toString('utf8'), path);
+}
+
+/**
+ * The layer the environment sets: `CAIRN_NAME`, `CAIRN_DATA_DIR`, `CAIRN_BIND_HOST`,
+ * `CAIRN_ADVERTISE_HOST`, `CAIRN_GOSSIP_PORT`, `CAIRN_HTTP_PORT`, `CAIRN_ETCD_PORT`,
+ * `CAIRN_RESP_PORT`, `CAIRN_ROLES` and `CAIRN_SEEDS` (comma lists), `CAIRN_KEYRING_KEYS` (comma
+ * list), `CAIRN_KEYRING_LABEL`, `CAIRN_LOG_LEVEL`, `CAIRN_SHUTDOWN_TIMEOUT_MS`. Empty variables
+ * count as unset.
+ *
+ * @param env - the environment; default `process.env`
+ */
+export function envLayer(env: NodeJS.ProcessEnv = process.env): ConfigLayer {
+  const layer = new Map<string, ConfigValue>();
+  for (const spec of CONFIG_FIELDS) {
+    if (spec.env === undefined) continue;
+    const text = env[spec.env];
+    if (text === undefined || text === '') continue;
+    const source = `environment ${spec.env}`;
+    layer.set(spec.path, { value: checkField(spec, spec.fromText(text), source), source });
+  }
+  return layer;
+}
+
+/**
+ * The layer command-line flags set, from `parseArgs` values keyed by flag name (`http-port`).
+ * List flags may be repeated and each value may be a comma list. Keys that are no config flag are
+ * ignored, so the caller can pass every parsed flag.
+ */
+export function flagLayer(flags: Readonly<Record<string, unknown>>): ConfigLayer {
+  const layer = new Map<string, ConfigValue>();
+  for (const spec of CONFIG_FIELDS) {
+    if (spec.flag === undefined) continue;
+    const raw = flags[spec.flag];
+    if (raw === undefined) continue;
+    const source = `flag --${spec.flag}`;
+    const texts = (Array.isArray(raw) ? raw : [raw]).map(String);
+    const value =
+      spec.list !== undefined
+        ? texts.flatMap((t) => spec.fromText(t) as string[])
+        : spec.fromText(texts.at(-1)!);
+    layer.set(spec.path, { value: checkField(spec, value, source), source });
+  }
+  return layer;
+}
+
+/**
+ * Lays `layers` over the defaults in order (later wins), checks the fields against each other and
+ * returns the config, `dataDir` made absolute against `cwd`.
+ *
+ * @param layers - lowest precedence first: file, env, flags
+ * @param cwd - base of a relative `dataDir`; default `process.cwd()`
+ * @throws `AGENT_CONFIG_INVALID` for conflicts (two services on one port, a label without keys)
+ */
+export function buildAgentConfig(layers: readonly ConfigLayer[], cwd: string = process.cwd()): AgentConfig {
+  const merged = new Map<string, ConfigValue>();
+  for (const layer of layers) for (const [path, value] of layer) merged.set(path, value);
+  const get = <T>(path: string, fallback: T): T => (merged.get(path)?.value as T | undefined) ?? fallback;
+  const d = defaultAgentConfig();
+  const config: AgentConfig = {
+    dataDir: resolve(cwd, get('dataDir', d.dataDir)),
+    bind: {
+      host: get('bind.host', d.bind.host),
+      gossipPort: get('bind.gossipPort', d.bind.gossipPort),
+      httpPort: get('bind.httpPort', d.bind.httpPort),
+      etcdPort: get('bind.etcdPort', d.bind.etcdPort),
+      respPort: get('bind.respPort', d.bind.respPort),
+    },
+    roles: get('roles', d.roles),
+    seeds: get('seeds', d.seeds),
+    log: { level: get('log.level', d.log.level) },
+    shutdownTimeoutMs: get('shutdownTimeoutMs', d.shutdownTimeoutMs),
+  };
+  const name = merged.get('name')?.value as string | undefined;
+  if (name !== undefined) config.name = name;
+  const advertiseHost = merged.get('advertiseHost')?.value as string | undefined;
+  if (advertiseHost !== undefined) config.advertiseHost = advertiseHost;
+  const keys = get<string[]>('keyring.keys', []);
+  const label = merged.get('keyring.label');
+  if (keys.length > 0)
+    config.keyring = label === undefined ? { keys } : { keys, label: label.value as string };
+  else if (label !== undefined)
+    throw configError(label.source, 'keyring.label is set but keyring.keys is empty', 'keyring.label');
+  checkPortsDistinct(config, merged);
+  return config;
+}
+
+function checkPortsDistinct(config: AgentConfig, merged: ReadonlyMap<string, ConfigValue>): void {
+  const seen = new Map<number, string>();
+  for (const key of ['gossipPort', 'httpPort', 'etcdPort', 'respPort'] as const) {
+    const port = config.bind[key];
+    if (port === 0) continue;
+    const other = seen.get(port);
+    if (other !== undefined) {
+      const from = (k: string) => merged.get(`bind.${k}`)?.source ?? 'default';
+      throw configError(
+        'config',
+        `bind.${other} (${from(other)}) and bind.${key} (${from(key)}) are both ${port}; every service needs its own port`,
+        `bind.${key}`,
+      );
+    }
+    seen.set(port, key);
+  }
+}
+
+/** Inputs of {@link loadAgentConfig}. */
+export interface LoadConfigOptions {
+  /** Path of a YAML config file; default none. */
+  configFile?: string;
+  /** The environment; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Parsed flags keyed by flag name; default none. */
+  flags?: Readonly<Record<string, unknown>>;
+  /** Base of a relative data dir; default `process.cwd()`. */
+  cwd?: string;
+}
+
+/**
+ * Loads the agent config from all sources: defaults < file < environment < flags.
+ *
+ * @example
+ * ```ts
+ * const config = await loadAgentConfig({ configFile: 'cairn.yaml', flags: { 'http-port': '8080' } });
+ * ```
+ * @throws `AGENT_CONFIG_INVALID` naming the source and the field
+ */
+export async function loadAgentConfig(options: LoadConfigOptions = {}): Promise<AgentConfig> {
+  const layers: ConfigLayer[] = [];
+  if (options.configFile !== undefined) layers.push(await readConfigFile(options.configFile));
+  layers.push(envLayer(options.env ?? process.env));
+  if (options.flags !== undefined) layers.push(flagLayer(options.flags));
+  return buildAgentConfig(layers, options.cwd);
+}

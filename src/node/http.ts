@@ -1,0 +1,105 @@
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { CairnError, describeError, type Logger, type Metrics } from '../core/index.js';
+
+/**
+ * The agent's HTTP server (fastify).
+ *
+ * Routes: `GET /health` (JSON; 200 while the node is up, 503 while it stops or when a role failed)
+ * and `GET /metrics` (Prometheus text of the node's registry). Later bricks add the REST API and
+ * the dashboard here. Fastify's own request logging is off (health checks poll often and would
+ * drown the log); errors are logged through the agent's logger.
+ */
+
+/** The body of `GET /health`. */
+export interface HealthReport {
+  /** `ok` when serving, `degraded` when a role failed, `stopping` during shutdown. */
+  status: 'ok' | 'degraded' | 'stopping';
+  /** Node name. */
+  name: string;
+  /** Full NodeId. */
+  nodeId: string;
+  /** Short NodeId. */
+  shortId: string;
+  /** Cairn version. */
+  version: string;
+  /** Process id of the agent. */
+  pid: number;
+  /** Milliseconds since the agent started. */
+  uptimeMs: number;
+  /** Addresses of the node's services (`host:port`). */
+  addresses: Record<string, string>;
+  /** Each configured role and its health. */
+  roles: Record<string, { state: string; detail?: string }>;
+}
+
+/** What the HTTP server needs from the agent. */
+export interface HttpDeps {
+  /** Logger for server errors. */
+  logger: Logger;
+  /** The node's metrics. */
+  metrics: Metrics;
+  /** Builds the health report for one request. */
+  health: () => HealthReport;
+}
+
+/** Builds the fastify app with the agent's routes (not listening yet). */
+export function buildHttpApp(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({ logger: false });
+  const requests = deps.metrics.counter(
+    'cairn_http_requests_total',
+    'HTTP requests served, by route and status.',
+    ['route', 'status'],
+  );
+  app.addHook('onResponse', async (request, reply) => {
+    requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+  app.setErrorHandler(async (err, request, reply) => {
+    deps.logger.error({ err: describeError(err), url: request.url }, 'HTTP request failed');
+    const status =
+      typeof (err as { statusCode?: unknown }).statusCode === 'number'
+        ? (err as { statusCode: number }).statusCode
+        : 500;
+    return reply.code(status).send({ error: status >= 500 ? 'internal error' : describeError(err) });
+  });
+  app.get('/health', async (_request, reply) => {
+    const report = deps.health();
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await deps.metrics.text();
+    return reply.type(deps.metrics.contentType).send(text);
+  });
+  return app;
+}
+
+/**
+ * Listens on `host:port` (port 0 picks a free one) and returns the bound port.
+ *
+ * @throws `AGENT_START_FAILED` naming the address when the port is taken or cannot be bound
+ */
+export async function listenHttp(app: FastifyInstance, host: string, port: number): Promise<number> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'is already in use'
+        : code === 'EACCES'
+          ? 'needs privileges'
+          : 'cannot be bound';
+    throw new CairnError(
+      'AGENT_START_FAILED',
+      `HTTP port ${port} on ${host} ${why} (${describeError(err)})`,
+      {
+        cause: err,
+        details: { host, port, code },
+      },
+    );
+  }
+  const address = app.server.address() as AddressInfo | null;
+  if (address === null)
+    throw new CairnError('AGENT_START_FAILED', `HTTP server on ${host}:${port} has no address after listen`);
+  return address.port;
+}

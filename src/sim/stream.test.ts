@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isCairnError } from '../core/index.js';
+import type { Stream } from '../transport/types.js';
+import { Simulator } from './simulator.js';
+
+function pair(seed = 1, network: ConstructorParameters<typeof Simulator>[0]['network'] = {}) {
+  const sim = new Simulator({ seed, network });
+  const a = sim.network.transport('10.0.0.1:7946');
+  const b = sim.network.transport('10.0.0.2:7946', {
+    limits: { streamHighWaterBytes: 1_000, maxStreamBufferBytes: 5_000 },
+  });
+  const accepted: Stream[] = [];
+  b.onStream((s) => accepted.push(s));
+  return { sim, a, b, accepted };
+}
+
+async function dialed(sim: Simulator, p: Promise<Stream>): Promise<Stream> {
+  let stream: Stream | undefined;
+  let error: unknown;
+  p.then(
+    (s) => {
+      stream = s;
+    },
+    (e: unknown) => {
+      error = e;
+    },
+  );
+  await sim.runUntil(() => stream !== undefined || error !== undefined, { maxMs: 60_000 });
+  if (error !== undefined) throw error;
+  return stream!;
+}
+
+describe('SimNetwork streams', () => {
+  it('connects with simulated latency and keeps frames in order despite jitter', async () => {
+    const { sim, a, b, accepted } = pair(3, { latency: { kind: 'exponential', minMs: 1, meanMs: 20 } });
+    const s = await dialed(sim, a.dial(b.localAddress));
+    assert.ok(sim.elapsedMs > 0);
+    assert.equal(s.remoteAddress, b.localAddress);
+    const server = accepted[0]!;
+    assert.equal(server.remoteAddress, a.localAddress);
+    const got: number[] = [];
+    const back: number[] = [];
+    server.onFrame((f) => {
+      got.push(f[0]!);
+      server.send(f);
+    });
+    s.onFrame((f) => back.push(f[0]!));
+    for (let i = 0; i < 200; i++) s.send(new Uint8Array([i]));
+    await sim.runFor(10_000);
+    const expected = Array.from({ length: 200 }, (_, i) => i);
+    assert.deepEqual(got, expected);
+    assert.deepEqual(back, expected);
+  });
+
+  it('buffers frames that arrive before a frame handler is set', async () => {
+    const { sim, a, b, accepted } = pair();
+    const s = await dialed(sim, a.dial(b.localAddress));
+    s.send(new Uint8Array([1]));
+    s.send(new Uint8Array([2]));
+    await sim.runFor(100);
+    const got: number[] = [];
+    accepted[0]!.onFrame((f) => got.push(f[0]!));
+    assert.deepEqual(got, [1, 2]);
+  });
+
+  it('dial failures: unreachable, timeout across a partition, cancelled, closed transport', async () => {
+    const { sim, a, b } = pair();
+    await assert.rejects(dialed(sim, a.dial('10.0.0.99:7946')), (e) =>
+      isCairnError(e, 'TRANSPORT_UNREACHABLE'),
+    );
+    sim.network.partition([a.localAddress], [b.localAddress]);
+    const started = sim.elapsedMs;
+    await assert.rejects(dialed(sim, a.dial(b.localAddress, { timeoutMs: 3_000 })), (e) =>
+      isCairnError(e, 'TIMEOUT'),
+    );
+    assert.equal(sim.elapsedMs - started, 3_000);
+    sim.network.heal();
+    const ac = new AbortController();
+    const p = a.dial(b.localAddress, { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(p, (e) => isCairnError(e, 'CANCELLED'));
+    await sim.runFor(100);
+    assert.equal(b.streams.size, 0, 'the abandoned connection is reset on the listener too');
+    await a.close();
+    await assert.rejects(a.dial(b.localAddress), (e) => isCairnError(e, 'TRANSPORT_CLOSED'));
+  });
+
+  it('a clean close delivers the frames sent before it, then closes both ends without error', async () => {
+    const { sim, a, b, accepted } = pair(5, { latency: { kind: 'uniform', minMs: 1, maxMs: 30 } });
+    const s = await dialed(sim, a.dial(b.localAddress));
+    const server = accepted[0]!;
+    const got: number[] = [];
+    const events: string[] = [];
+    server.onFrame((f) => got.push(f[0]!));
+    server.onClose((err) => events.push(`server:${err === undefined ? 'clean' : 'error'}:${got.length}`));
+    s.onClose((err) => events.push(`client:${err === undefined ? 'clean' : 'error'}`));
+    for (let i = 0; i < 20; i++) s.send(new Uint8Array([i]));
+    s.close();
+    s.close();
+    assert.equal(s.open, false);
+    assert.throws(
+      () => s.send(new Uint8Array(1)),
+      (e) => isCairnError(e, 'TRANSPORT_CLOSED'),
+    );
+    await sim.runFor(1_000);
+    assert.deepEqual(events, ['server:clean:20', 'client:clean']);
+    assert.equal(server.open, false);
+  });
+
+  it('destroy closes at once and the peer sees an error close', async () => {
+    const { sim, a, b, accepted } = pair();
+    const s = await dialed(sim, a.dial(b.localAddress));
+    const errors: Array<Error | undefined> = [];
+    accepted[0]!.onClose((e) => errors.push(e));
+    let local: Error | undefined;
+    s.onClose((e) => {
+      local = e;
+    });
+    s.destroy();
+    assert.ok(isCairnError(local, 'TRANSPORT_CLOSED'));
+    await sim.runFor(100);
+    assert.equal(errors.length, 1);
+    assert.ok(isCairnError(errors[0], 'TRANSPORT_CLOSED'));
+  });
+
+  it('a partition breaks open streams on both sides', async () => {
+    const { sim, a, b, accepted } = pair();
+    const s = await dialed(sim, a.dial(b.localAddress));
+    const errors: unknown[] = [];
+    s.onClose((e) => errors.push(e));
+    accepted[0]!.onClose((e) => errors.push(e));
+    sim.network.partitionOneWay(b.localAddress, a.localAddress);
+    await sim.runFor(10);
+    assert.equal(errors.length, 2);
+    for (const e of errors) assert.ok(isCairnError(e, 'TRANSPORT_UNREACHABLE'));
+    assert.equal(sim.network.stats.streamsBroken, 2);
+  });
+
+  it("a crash resets the peer's streams and runs no handler on the crashed side", async () => {
+    const sim = new Simulator({ seed: 1 });
+    let serverClosed = 0;
+    sim.addNode('server', (ctx) => {
+      const t = ctx.transport();
+      t.onStream((s) => s.onClose(() => serverClosed++));
+      return {};
+    });
+    const client = sim.network.transport('192.168.1.1:1');
+    const s = await dialed(sim, client.dial(sim.addressOf('server')));
+    let clientError: unknown;
+    s.onClose((e) => {
+      clientError = e;
+    });
+    sim.crash('server');
+    await sim.runFor(100);
+    assert.ok(isCairnError(clientError, 'TRANSPORT_CLOSED'));
+    assert.equal(serverClosed, 0);
+    await assert.rejects(dialed(sim, client.dial(sim.addressOf('server'))), (e) =>
+      isCairnError(e, 'TRANSPORT_UNREACHABLE'),
+    );
+    sim.restart('server');
+    const again = await dialed(sim, client.dial(sim.addressOf('server')));
+    assert.equal(again.open, true);
+  });
+
+  it('applies backpressure: false above the high-water mark, drain after delivery, hard cap', async () => {
+    const { sim, a, b, accepted } = pair();
+    await dialed(sim, a.dial(b.localAddress));
+    const server = accepted[0]!;
+    let drains = 0;
+    server.onDrain(() => drains++);
+    assert.equal(server.send(new Uint8Array(600)), true);
+    assert.equal(server.send(new Uint8Array(600)), false);
+    assert.equal(server.bufferedBytes, 1_200);
+    assert.throws(
+      () => server.send(new Uint8Array(4_000)),
+      (e) => isCairnError(e, 'TRANSPORT_BACKPRESSURE'),
+    );
+    let written = false;
+    void server.write(new Uint8Array(10)).then(() => {
+      written = true;
+    });
+    await sim.runFor(100);
+    assert.equal(server.bufferedBytes, 0);
+    assert.equal(drains, 1);
+    assert.equal(written, true);
+    assert.throws(
+      () => server.send(new Uint8Array(server.bufferedBytes + b.limits.maxFrameBytes + 1)),
+      (e) => isCairnError(e, 'TRANSPORT_FRAME_TOO_LARGE') || isCairnError(e, 'TRANSPORT_BACKPRESSURE'),
+    );
+  });
+
+  it('refuses dials when nobody handles streams, and closing a transport closes its streams', async () => {
+    const sim = new Simulator({ seed: 1 });
+    const a = sim.network.transport('10.0.0.1:1');
+    const quiet = sim.network.transport('10.0.0.2:1');
+    await assert.rejects(dialed(sim, a.dial(quiet.localAddress)), (e) =>
+      isCairnError(e, 'TRANSPORT_UNREACHABLE'),
+    );
+    const { a: c, b: d } = pair(2);
+    const s = await dialed(c.network.sim, c.dial(d.localAddress));
+    let err: unknown;
+    s.onClose((e) => {
+      err = e;
+    });
+    await d.close();
+    await c.network.sim.runFor(100);
+    assert.ok(isCairnError(err, 'TRANSPORT_CLOSED'));
+  });
+});

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli as runInProcess } from '../../src/cli/run.js';
+import { portPlan } from '../../src/node/ports.js';
+import { freeBasePort, memoryIo, REPO, runCli } from './agent-helpers.js';
+
+/**
+ * The `cairn` command line: exit codes and messages of usage and configuration errors (in this
+ * process, through the same `runCli` that `main.ts` runs), the bin script, and `sim ping` replay
+ * across processes.
+ */
+
+const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+
+describe('cairn: usage and configuration errors (exit 2)', () => {
+  const cases: [string[], RegExp, NodeJS.ProcessEnv?][] = [
+    [['frobnicate'], /unknown command "frobnicate" \(see "cairn help"\)/],
+    [['agent', '--htp-port', '1'], /unknown flag --htp-port for "cairn agent" \(see "cairn help agent"\)/],
+    [['agent', '--http-port'], /flag --http-port needs a value/],
+    [['agent', '--exit-with-parent=yes'], /flag --exit-with-parent takes no value/],
+    [['agent', 'extra'], /unexpected argument "extra"/],
+    [['agent'], /environment CAIRN_ROLES: roles\[1\] must be one of/, { CAIRN_ROLES: 'membership,web' }],
+    [['agent', '--seeds', 'a:1,b'], /flag --seeds: seeds\[1\] must be host:port/],
+    [['dev', '--nodes', '101'], /flag --nodes must be an integer 1-100, got "101"/],
+    [['dev', '--base-port', '65100'], /flag --base-port must be an integer 1-\d+, got "65100"/],
+    [['dev', '--roles', 'kv,web'], /flag --roles: "web" is not one of/],
+    [['sim', 'pong'], /unknown simulation "pong"/],
+    [['sim', 'ping', '--loss', '2'], /flag --loss must be a number 0-1, got "2"/],
+    [['help', 'nothing'], /no help for unknown command "nothing"/],
+  ];
+  for (const [args, pattern, env] of cases) {
+    it(`cairn ${args.join(' ')}`, async () => {
+      const io = memoryIo(env);
+      assert.equal(await runInProcess(args, io), 2, io.err());
+      assert.match(io.err(), pattern);
+      assert.equal(io.out(), '');
+    });
+  }
+
+  it('names the file and the misspelt field of a config file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    try {
+      const file = join(dir, 'typo.yaml');
+      await writeFile(file, 'bind:\n  htpPort: 1\n');
+      const io = memoryIo();
+      assert.equal(await runInProcess(['agent', '--config', file], io), 2);
+      assert.match(
+        io.err(),
+        /config file .*typo\.yaml: unknown field "bind\.htpPort" \(did you mean "httpPort"\?\)/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cairn: help and version', () => {
+  it('prints the version from package.json', async () => {
+    const io = memoryIo();
+    assert.equal(await runInProcess(['version'], io), 0);
+    assert.equal(io.out(), `${VERSION}\n`);
+  });
+
+  it('lists every agent flag with its environment variable', async () => {
+    const io = memoryIo();
+    assert.equal(await runInProcess(['help', 'agent'], io), 0);
+    assert.match(io.out(), /--http-port <value>\s+bind\.httpPort \(env CAIRN_HTTP_PORT\)/);
+    assert.match(io.out(), /keyring\.keys \(env CAIRN_KEYRING_KEYS only/);
+  });
+
+  it('without a command prints the help to stderr and exits 2', async () => {
+    const io = memoryIo();
+    assert.equal(await runInProcess([], io), 2);
+    assert.match(io.err(), /Usage: cairn <command>/);
+  });
+});
+
+describe('cairn dev: a taken port', () => {
+  it('fails with exit 1 naming the port and its service, before starting anything', async () => {
+    const base = await freeBasePort(2);
+    const busy = portPlan(base, 1).etcd;
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(busy, '127.0.0.1', resolve));
+    try {
+      const io = memoryIo();
+      assert.equal(await runInProcess(['dev', '--nodes', '2', '--json', '--base-port', String(base)], io), 1);
+      assert.match(
+        io.err(),
+        new RegExp(`port ${busy} \\(etcd API of node-1\\) on 127\\.0\\.0\\.1 is already in use`),
+      );
+      assert.equal(io.out(), '');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('cairn agent: a taken HTTP port', () => {
+  it('exits 1 naming the port', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    try {
+      const io = memoryIo({ CAIRN_LOG_LEVEL: 'silent' });
+      const args = [
+        'agent',
+        '--data-dir',
+        dir,
+        '--http-port',
+        String(port),
+        '--gossip-port',
+        '0',
+        '--etcd-port',
+        '0',
+        '--resp-port',
+        '0',
+      ];
+      assert.equal(await runInProcess(args, io), 1);
+      assert.match(
+        io.err(),
+        new RegExp(
+          `cannot start: AGENT_START_FAILED: HTTP port ${port} on 127\\.0\\.0\\.1 is already in use`,
+        ),
+      );
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bin/cairn.js', () => {
+  it('runs the CLI (built or from source) and passes its exit code through', async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(REPO, 'bin', 'cairn.js'), ...args], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (c: string) => {
+          out += c;
+        });
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    const [version, bad] = await Promise.all([run(['version']), run(['--bogus'])]);
+    assert.deepEqual(version, { code: 0, out: `${VERSION}\n` });
+    assert.equal(bad.code, 2);
+  });
+});
+
+describe('cairn sim ping', () => {
+  it('prints one JSON line; the same seed replays the trace hash, another seed changes it', async () => {
+    const args = (seed: string) => [
+      'sim',
+      'ping',
+      '--nodes',
+      '50',
+      '--seed',
+      seed,
+      '--loss',
+      '0.1',
+      '--duration-ms',
+      '3000',
+      '--json',
+    ];
+    const runs = [runCli(args('42')), runCli(args('42')), runCli(args('43'))];
+    const results = await Promise.all(
+      runs.map(async (proc) => {
+        assert.equal((await proc.exit()).code, 0, proc.stderr());
+        const lines = proc.stdoutLines.filter((l) => l !== '');
+        assert.equal(lines.length, 1);
+        return JSON.parse(lines[0]!) as Record<string, unknown> & {
+          trace_hash: string;
+          messages_sent: number;
+          messages_delivered: number;
+          nodes: number;
+        };
+      }),
+    );
+    const [a, b, c] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]];
+    assert.equal(a.nodes, 50);
+    assert.ok(a.messages_sent > 0 && a.messages_delivered < a.messages_sent, 'loss drops some messages');
+    assert.equal(a.trace_hash, b.trace_hash);
+    // Everything but the wall-clock figures replays exactly.
+    const replayable = (r: Record<string, unknown>) => ({ ...r, wall_ms: 0, setup_ms: 0, events_per_s: 0 });
+    assert.deepEqual(replayable(a), replayable(b));
+    assert.notEqual(a.trace_hash, c.trace_hash);
+    assert.match(
+      runs[0]!.stderr(),
+      /^seed=42 \(replay: cairn sim ping --nodes 50 --seed 42 --loss 0\.1 --duration-ms 3000 --json\)/,
+    );
+  });
+
+  it('picks, prints and uses a seed when none is given', async () => {
+    const io = memoryIo();
+    assert.equal(
+      await runInProcess(['sim', 'ping', '--nodes', '20', '--duration-ms', '2000', '--json'], io),
+      0,
+    );
+    const seed = /^seed=(\d+) /.exec(io.err())?.[1];
+    assert.ok(seed !== undefined, io.err());
+    const result = JSON.parse(io.out()) as { seed: number };
+    assert.equal(result.seed, Number(seed));
+  });
+});

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { DevNodeInfo } from '../../src/cli/dev-command.js';
+import { portPlan } from '../../src/node/ports.js';
+import { type CliProcess, freeBasePort, get, isAlive, runCli, waitGone } from './agent-helpers.js';
+
+/**
+ * `cairn dev` as a real process tree: three agents become healthy with distinct identities on the
+ * port plan, SIGINT stops them all, and a SIGKILL of the parent still takes the agents down.
+ */
+
+async function startDev(
+  dataRoot: string,
+  nodes: number,
+): Promise<{ proc: CliProcess; infos: DevNodeInfo[]; base: number }> {
+  const base = await freeBasePort(nodes);
+  const proc = runCli([
+    'dev',
+    '--nodes',
+    String(nodes),
+    '--json',
+    '--base-port',
+    String(base),
+    '--data-root',
+    dataRoot,
+  ]);
+  const line = await proc.line((l) => l.startsWith('{'), 30_000);
+  const infos = (JSON.parse(line) as { nodes: DevNodeInfo[] }).nodes;
+  return { proc, infos, base };
+}
+
+describe('cairn dev (process tree)', { concurrency: true }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cairn-dev-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts 3 healthy nodes on the port plan; SIGINT stops every one and exits 0', async () => {
+    const { proc, infos, base } = await startDev(join(dir, 'a'), 3);
+    const pids = infos.map((n) => n.pid);
+    try {
+      assert.equal(infos.length, 3);
+      assert.equal(new Set(infos.map((n) => n.nodeId)).size, 3, 'node ids are distinct');
+      for (const [i, node] of infos.entries()) {
+        const ports = portPlan(base, i);
+        assert.equal(node.name, `node-${i}`);
+        assert.equal(node.gossip, `127.0.0.1:${ports.gossip}`);
+        assert.equal(node.http, `127.0.0.1:${ports.http}`);
+        assert.equal(node.etcd, `127.0.0.1:${ports.etcd}`);
+        assert.equal(node.resp, `127.0.0.1:${ports.resp}`);
+        const health = await get(`http://${node.http}/health`);
+        assert.equal(health.status, 200);
+        const body = JSON.parse(health.text) as { nodeId: string; pid: number; status: string };
+        assert.equal(body.status, 'ok');
+        assert.equal(body.nodeId, node.nodeId);
+        assert.equal(body.pid, node.pid);
+        assert.ok(isAlive(node.pid));
+      }
+    } finally {
+      proc.child.kill('SIGINT');
+    }
+    assert.deepEqual(await proc.exit(20_000), { code: 0, signal: null }, proc.stderr());
+    assert.deepEqual(await waitGone(pids), [], 'every agent is gone');
+    assert.equal(proc.stdoutLines.filter((l) => l !== '').length, 1, 'exactly one stdout line with --json');
+    assert.match(proc.stderr(), /stopping 3 nodes \(signal SIGINT\)/);
+  });
+
+  it('agents exit when the parent is killed with SIGKILL', async () => {
+    const { proc, infos } = await startDev(join(dir, 'b'), 2);
+    const pids = infos.map((n) => n.pid);
+    assert.ok(pids.every(isAlive));
+    proc.child.kill('SIGKILL');
+    await proc.exit(10_000);
+    assert.deepEqual(await waitGone(pids), [], 'no agent outlives its parent');
+  });
+});
