@@ -44,14 +44,24 @@ export class ReferenceDetector {
     if (this.config.distribution === 'exponential') {
       const m = Math.max(mean, this.config.minStdDeviationMs);
       const t = Math.max(0, elapsed - pause);
-      return -Math.log10(Math.exp(-t / m));
+      return fromProbability(Math.exp(-t / m));
     }
     const s = Math.max(std, this.config.minStdDeviationMs);
     const shifted = mean + pause;
     const y = (elapsed - shifted) / s;
     const e = Math.exp(-y * (1.5976 + 0.070566 * y * y));
-    return elapsed > shifted ? -Math.log10(e / (1 + e)) : -Math.log10(1 - 1 / (1 + e));
+    return fromProbability(elapsed > shifted ? e / (1 + e) : 1 - 1 / (1 + e));
   }
+}
+
+/**
+ * `-log10(p)`, or `Infinity` once `p` is subnormal: below `2^-1022` a double keeps fewer than 53
+ * significant bits, so the naive formula is no longer an oracle to 1e-9 (the caller then only
+ * requires a finite phi beyond any threshold).
+ */
+function fromProbability(p: number): number {
+  const MIN_NORMAL = 2.2250738585072014e-308;
+  return p < MIN_NORMAL ? Number.POSITIVE_INFINITY : -Math.log10(p);
 }
 
 /** True when `a` and `b` agree within `rel` relative error (with a 1e-12 absolute floor near 0). */
