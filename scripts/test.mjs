@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Test runner: `node scripts/test.mjs <dir>...` finds every `*.test.ts` under the given folders and
+// Test runner: `node scripts/test.mjs <dir|file>...` finds every `*.test.ts` under the given folders and
 // runs them with node's test runner through tsx. Node 20's `--test` does not expand globs, so the
 // files are listed here. Extra node test flags can follow `--`.
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,10 @@ const extra = split === -1 ? [] : argv.slice(split + 1);
 function walk(dir, out) {
   let entries;
   try {
+    if (!statSync(dir).isDirectory()) {
+      if (dir.endsWith('.test.ts')) out.push(relative(process.cwd(), dir));
+      return out;
+    }
     entries = readdirSync(dir);
   } catch {
     return out;

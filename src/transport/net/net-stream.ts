@@ -1,0 +1,375 @@
+import type { Socket } from 'node:net';
+import { CairnError, type Clock, describeError, type Logger, type TimerHandle } from '../../core/index.js';
+import type { TransportStats } from '../stats.js';
+import type { Address, CloseHandler, Stream, TransportLimits } from '../types.js';
+import { FRAME_HEADER_BYTES, FrameDecoder } from './frame-decoder.js';
+
+/** What a {@link NetStream} needs from its transport. */
+export interface NetStreamContext {
+  readonly limits: TransportLimits;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly stats: TransportStats;
+  readonly closeTimeoutMs: number;
+  /** Called once when the stream has closed, so the transport forgets it. */
+  readonly onClosed: (stream: NetStream) => void;
+}
+
+/** Frames up to this size are copied into the send slab; larger ones are written without a copy. */
+const COPY_MAX_BYTES = 16 * 1024;
+/** Size of one send slab: a batch of small frames becomes one `write` of at most this much. */
+const SLAB_BYTES = 64 * 1024;
+/** Flush at once when this much is pending, rather than waiting for the end of the tick. */
+const EAGER_FLUSH_BYTES = 256 * 1024;
+/** A stream allocates its first slab on its first send: idle streams cost no send buffer. */
+const EMPTY = Buffer.alloc(0);
+
+type State = 'open' | 'closing' | 'closed';
+
+/**
+ * One TCP connection carrying length-prefixed frames; see `types.ts` for the contract.
+ *
+ * Send path: small frames are copied, header and payload, into a shared slab; everything queued in
+ * one tick goes to the socket as one write (or one corked `writev` when large frames are among
+ * them). No per-frame allocation for small frames. Receive path: {@link FrameDecoder}.
+ *
+ * Frames passed to `send` larger than 16 KiB are written without a copy: the caller must not
+ * modify them afterwards.
+ */
+export class NetStream implements Stream {
+  readonly remoteAddress: Address;
+  private readonly socket: Socket;
+  private readonly ctx: NetStreamContext;
+  private readonly decoder: FrameDecoder;
+  private state: State = 'open';
+  private frameHandler: ((frame: Uint8Array) => void) | undefined;
+  private drainHandler: (() => void) | undefined;
+  private closeHandler: CloseHandler | undefined;
+  private closeError: Error | undefined;
+  private closeNotified = false;
+  private inbox: Uint8Array[] = [];
+  private slab: Buffer = EMPTY;
+  private slabStart = 0;
+  private slabEnd = 0;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private needDrain = false;
+  private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  private closeTimer: TimerHandle | undefined;
+  private closedWaiters: Array<() => void> = [];
+  private readonly deliverBound = (frame: Uint8Array): boolean => this.deliver(frame);
+  private readonly flushBound = (): void => this.flush();
+
+  /**
+   * @param socket - a connected socket; the stream takes it over
+   * @param remoteAddress - the peer's transport address
+   * @param ctx - limits, clock, logger and counters of the owning transport
+   * @param decoder - the connection's decoder (inbound connections have used it for the hello)
+   */
+  constructor(socket: Socket, remoteAddress: Address, ctx: NetStreamContext, decoder?: FrameDecoder) {
+    this.socket = socket;
+    this.remoteAddress = remoteAddress;
+    this.ctx = ctx;
+    this.decoder = decoder ?? new FrameDecoder(ctx.limits.maxFrameBytes);
+    this.decoder.maxFrameBytes = ctx.limits.maxFrameBytes;
+    socket.on('data', (chunk: Buffer) => this.ingest(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err) => this.finish(mapSocketError(err, remoteAddress)));
+    socket.on('close', () =>
+      // Our own close that ends with the socket closing is clean; any other unexplained close is not.
+      this.finish(
+        this.state === 'closing'
+          ? undefined
+          : new CairnError('TRANSPORT_CLOSED', `connection to ${remoteAddress} closed`),
+      ),
+    );
+    socket.on('drain', () => this.checkDrain());
+    ctx.stats.streamsOpened++;
+  }
+
+  get open(): boolean {
+    return this.state === 'open';
+  }
+
+  get bufferedBytes(): number {
+    return this.pendingBytes + (this.slabEnd - this.slabStart) + this.socket.writableLength;
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.state !== 'open') {
+      throw new CairnError('TRANSPORT_CLOSED', `stream to ${this.remoteAddress} is closed`);
+    }
+    const limits = this.ctx.limits;
+    const len = frame.length;
+    if (len > limits.maxFrameBytes) {
+      throw new CairnError(
+        'TRANSPORT_FRAME_TOO_LARGE',
+        `frame of ${len} bytes is over maxFrameBytes=${limits.maxFrameBytes}`,
+        {
+          details: { length: len, max: limits.maxFrameBytes },
+        },
+      );
+    }
+    const buffered = this.bufferedBytes + FRAME_HEADER_BYTES + len;
+    if (buffered > limits.maxStreamBufferBytes) {
+      throw new CairnError(
+        'TRANSPORT_BACKPRESSURE',
+        `stream to ${this.remoteAddress} has ${buffered} bytes buffered, over maxStreamBufferBytes=${limits.maxStreamBufferBytes}`,
+      );
+    }
+    if (len <= COPY_MAX_BYTES) this.appendCopy(frame, len);
+    else this.appendLarge(frame, len);
+    const stats = this.ctx.stats;
+    stats.framesSent++;
+    stats.frameBytesSent += len;
+    if (this.pendingBytes >= EAGER_FLUSH_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushBound);
+    }
+    if (buffered > limits.streamHighWaterBytes) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  async write(frame: Uint8Array): Promise<void> {
+    if (this.send(frame)) return;
+    await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  onFrame(handler: (frame: Uint8Array) => void): void {
+    this.frameHandler = handler;
+    if (this.inbox.length === 0) return;
+    const queued = this.inbox;
+    this.inbox = [];
+    for (const frame of queued) if (!this.deliver(frame)) break;
+    if (this.state === 'open' && this.inbox.length === 0) this.socket.resume();
+  }
+
+  onDrain(handler: () => void): void {
+    this.drainHandler = handler;
+  }
+
+  onClose(handler: CloseHandler): void {
+    this.closeHandler = handler;
+    // Closed before anyone listened (e.g. between dial resolving and the caller's next line).
+    if (this.state === 'closed' && !this.closeNotified) queueMicrotask(() => this.notifyClose());
+  }
+
+  close(): void {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.inbox = [];
+    this.flush();
+    this.rejectWaiters();
+    this.socket.end();
+    // Incoming frames are dropped from now on; keep reading so the peer's FIN is seen.
+    this.socket.resume();
+    this.closeTimer = this.ctx.clock.setTimer(this.ctx.closeTimeoutMs, () => {
+      this.closeTimer = undefined;
+      this.socket.destroy();
+      this.finish(
+        new CairnError(
+          'TIMEOUT',
+          `peer ${this.remoteAddress} did not finish closing within ${this.ctx.closeTimeoutMs} ms`,
+        ),
+      );
+    });
+  }
+
+  destroy(error?: Error): void {
+    if (this.state === 'closed') return;
+    // A RST, not a FIN: the peer must see an error close, not a clean one.
+    if (!this.socket.destroyed) {
+      try {
+        this.socket.resetAndDestroy();
+      } catch {
+        // resetAndDestroy refuses some handle states; a plain destroy still closes the socket.
+      }
+      if (!this.socket.destroyed) this.socket.destroy();
+    }
+    this.finish(
+      error ?? new CairnError('TRANSPORT_CLOSED', `stream to ${this.remoteAddress} was destroyed locally`),
+    );
+  }
+
+  /** Resolves once the stream has closed (for the transport's own shutdown; not a user hook). */
+  whenClosed(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
+  /** Feeds bytes read from the socket; also used for the bytes that followed an inbound hello. */
+  ingest(chunk: Uint8Array): void {
+    if (this.state !== 'open' || chunk.length === 0) return;
+    try {
+      this.decoder.push(chunk, this.deliverBound);
+    } catch (err) {
+      this.ctx.stats.drop('frame_too_large');
+      this.ctx.logger.warn({ peer: this.remoteAddress, err: describeError(err) }, 'cutting off a stream');
+      this.destroy(err instanceof Error ? err : new CairnError('INTERNAL', describeError(err)));
+    }
+  }
+
+  private deliver(frame: Uint8Array): boolean {
+    if (this.state !== 'open') return false;
+    const stats = this.ctx.stats;
+    stats.framesReceived++;
+    stats.frameBytesReceived += frame.length;
+    const handler = this.frameHandler;
+    if (handler === undefined) {
+      // Nobody listens yet: hold the frame and stop reading until a handler is set.
+      this.inbox.push(frame);
+      this.socket.pause();
+      return true;
+    }
+    try {
+      handler(frame);
+    } catch (err) {
+      stats.drop('handler_error');
+      this.ctx.logger.error(
+        { peer: this.remoteAddress, err: describeError(err) },
+        'frame handler threw; destroying stream',
+      );
+      this.destroy(new CairnError('INTERNAL', `frame handler threw: ${describeError(err)}`, { cause: err }));
+      return false;
+    }
+    return this.state === 'open';
+  }
+
+  private appendCopy(frame: Uint8Array, len: number): void {
+    const need = FRAME_HEADER_BYTES + len;
+    if (this.slabEnd + need > this.slab.length) {
+      this.cutSlab();
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.slabStart = 0;
+      this.slabEnd = 0;
+    }
+    const slab = this.slab;
+    const at = this.slabEnd;
+    slab[at] = len >>> 24;
+    slab[at + 1] = (len >>> 16) & 0xff;
+    slab[at + 2] = (len >>> 8) & 0xff;
+    slab[at + 3] = len & 0xff;
+    slab.set(frame, at + FRAME_HEADER_BYTES);
+    this.slabEnd = at + need;
+  }
+
+  private appendLarge(frame: Uint8Array, len: number): void {
+    this.cutSlab();
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    header.writeUInt32BE(len, 0);
+    this.pending.push(header, frame);
+    this.pendingBytes += FRAME_HEADER_BYTES + len;
+  }
+
+  /** Moves the filled part of the slab to the pending list; that region is never written again. */
+  private cutSlab(): void {
+    if (this.slabEnd === this.slabStart) return;
+    this.pending.push(this.slab.subarray(this.slabStart, this.slabEnd));
+    this.pendingBytes += this.slabEnd - this.slabStart;
+    this.slabStart = this.slabEnd;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.state === 'closed') return;
+    this.cutSlab();
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (pending.length === 1) {
+      this.socket.write(pending[0]!);
+    } else {
+      this.socket.cork();
+      for (const chunk of pending) this.socket.write(chunk);
+      this.socket.uncork();
+    }
+    this.checkDrain();
+  }
+
+  private checkDrain(): void {
+    if (!this.needDrain || this.state !== 'open') return;
+    if (this.bufferedBytes > this.ctx.limits.streamHighWaterBytes) return;
+    this.needDrain = false;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.resolve();
+    const handler = this.drainHandler;
+    if (handler === undefined) return;
+    try {
+      handler();
+    } catch (err) {
+      this.ctx.stats.drop('handler_error');
+      this.ctx.logger.error({ peer: this.remoteAddress, err: describeError(err) }, 'drain handler threw');
+    }
+  }
+
+  private onEnd(): void {
+    if (this.state === 'closed') return;
+    if (this.decoder.partial && this.state === 'open') {
+      this.finish(
+        new CairnError(
+          'TRANSPORT_CLOSED',
+          `peer ${this.remoteAddress} closed the stream in the middle of a frame`,
+        ),
+      );
+      this.socket.destroy();
+      return;
+    }
+    this.finish(undefined);
+  }
+
+  private rejectWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    if (waiters.length === 0) return;
+    const err = new CairnError(
+      'TRANSPORT_CLOSED',
+      `stream to ${this.remoteAddress} closed while waiting for drain`,
+    );
+    for (const w of waiters) w.reject(err);
+  }
+
+  /** The one place a stream becomes closed; later calls are no-ops. */
+  private finish(error: Error | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.closeTimer !== undefined) this.ctx.clock.cancel(this.closeTimer);
+    this.closeTimer = undefined;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.slabStart = this.slabEnd;
+    this.inbox = [];
+    this.rejectWaiters();
+    this.closeError = error;
+    this.ctx.stats.streamsClosed++;
+    this.ctx.onClosed(this);
+    for (const resolve of this.closedWaiters) resolve();
+    this.closedWaiters = [];
+    if (this.closeHandler !== undefined) this.notifyClose();
+  }
+
+  private notifyClose(): void {
+    if (this.closeNotified || this.closeHandler === undefined) return;
+    this.closeNotified = true;
+    try {
+      this.closeHandler(this.closeError);
+    } catch (err) {
+      this.ctx.stats.drop('handler_error');
+      this.ctx.logger.error({ peer: this.remoteAddress, err: describeError(err) }, 'close handler threw');
+    }
+  }
+}
+
+function mapSocketError(err: Error, peer: Address): CairnError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+  return new CairnError('TRANSPORT_CLOSED', `connection to ${peer} failed: ${code}`, {
+    cause: err,
+    details: { errno: code },
+  });
+}

@@ -1,0 +1,182 @@
+/**
+ * Small awaitable helpers for transport tests. None of them waits on real time: each resolves on
+ * an event (a frame, a close, a packet), so the same test runs on the net transport and on the
+ * simulated network's virtual clock.
+ */
+import type { TimerHandle } from '../../src/core/index.js';
+import { Keyring } from '../../src/security/keyring.js';
+import type { Address, Stream, Transport } from '../../src/transport/types.js';
+
+/** A promise with its resolve and reject exposed. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Makes a {@link Deferred}. */
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Resolves with the next stream `t` accepts (replaces `t`'s stream handler). */
+export function nextStream(t: Transport): Promise<Stream> {
+  const d = deferred<Stream>();
+  t.onStream((s) => d.resolve(s));
+  return d.promise;
+}
+
+/** Dials `to` from `from` and returns both ends. */
+export async function connectPair(from: Transport, to: Transport): Promise<{ out: Stream; inb: Stream }> {
+  const accepted = nextStream(to);
+  const out = await from.dial(to.localAddress);
+  const inb = await accepted;
+  return { out, inb };
+}
+
+/** Collects frames and close events of one stream; set up before any frame can arrive. */
+export class Recorder {
+  readonly frames: Uint8Array[] = [];
+  closeCalls = 0;
+  closeError: Error | undefined = undefined;
+  private readonly closed = deferred<Error | undefined>();
+  private waiting: { count: number; d: Deferred<Uint8Array[]> } | undefined;
+
+  constructor(readonly stream: Stream) {
+    stream.onFrame((f) => {
+      // Copy: a transport may hand out views of its read buffers.
+      this.frames.push(Uint8Array.from(f));
+      this.check();
+    });
+    stream.onClose((err) => {
+      this.closeCalls++;
+      this.closeError = err;
+      this.closed.resolve(err);
+      if (this.waiting !== undefined && this.frames.length < this.waiting.count) {
+        this.waiting.d.reject(
+          new Error(
+            `stream closed after ${this.frames.length} of ${this.waiting.count} frames: ${String(err)}`,
+          ),
+        );
+      }
+    });
+  }
+
+  /** Resolves once `count` frames in total have arrived; rejects if the stream closes first. */
+  framesUntil(count: number): Promise<Uint8Array[]> {
+    const d = deferred<Uint8Array[]>();
+    this.waiting = { count, d };
+    this.check();
+    if (this.closeCalls > 0 && this.frames.length < count) d.reject(new Error('stream already closed'));
+    return d.promise;
+  }
+
+  /** Resolves with the close error (undefined for a clean close). */
+  whenClosed(): Promise<Error | undefined> {
+    return this.closed.promise;
+  }
+
+  private check(): void {
+    if (this.waiting !== undefined && this.frames.length >= this.waiting.count) {
+      this.waiting.d.resolve(this.frames.slice(0, this.waiting.count));
+      this.waiting = undefined;
+    }
+  }
+}
+
+/** A frame whose first 4 bytes carry `index` and whose other bytes are a pattern of it. */
+export function indexedFrame(index: number, size: number): Uint8Array {
+  const f = new Uint8Array(size);
+  for (let i = 4; i < size; i++) f[i] = (index + i) & 0xff;
+  if (size >= 4) new DataView(f.buffer).setUint32(0, index);
+  return f;
+}
+
+/** The index {@link indexedFrame} wrote, checking the pattern; -1 when the frame is damaged. */
+export function frameIndex(f: Uint8Array): number {
+  if (f.length < 4) return -1;
+  const index = new DataView(f.buffer, f.byteOffset, f.length).getUint32(0);
+  for (let i = 4; i < f.length; i++) if (f[i] !== ((index + i) & 0xff)) return -1;
+  return index;
+}
+
+/** Resolves with the next packet `t` receives (replaces `t`'s packet handler). */
+export function nextPacket(t: Transport): Promise<{ from: Address; data: Uint8Array }> {
+  const d = deferred<{ from: Address; data: Uint8Array }>();
+  t.onPacket((from, data) => d.resolve({ from, data: Uint8Array.from(data) }));
+  return d.promise;
+}
+
+/**
+ * A keyring for tests, with a deterministic nonce source (a counter), so simulated runs stay
+ * reproducible. One place to adapt if the keyring's constructor changes.
+ */
+export function testKeyring(keyByte: number, label = 'contract'): Keyring {
+  let counter = 0;
+  const random = (n: number): Uint8Array => {
+    const out = new Uint8Array(n);
+    let c = ++counter;
+    for (let i = 0; i < n && c > 0; i++) {
+      out[i] = c & 0xff;
+      c = Math.floor(c / 256);
+    }
+    return out;
+  };
+  return new Keyring({ keys: [new Uint8Array(32).fill(keyByte)], label, nonce: random });
+}
+
+/**
+ * A clock that moves only when told: `advance(ms)` fires due timers in time order. For tests of
+ * timeouts and backoff without real waiting.
+ */
+export class ManualClock {
+  private time = 1_000_000;
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.time + Math.max(0, delayMs), fn });
+    return id as unknown as TimerHandle;
+  }
+
+  cancel(handle: TimerHandle): void {
+    this.timers.delete(handle as unknown as number);
+  }
+
+  /** Pending timers. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due, earliest first. */
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (let guard = 0; guard < 10_000; guard++) {
+      let nextId: number | undefined;
+      let nextAt = Number.POSITIVE_INFINITY;
+      for (const [id, t] of this.timers) {
+        if (t.at <= end && t.at < nextAt) {
+          nextAt = t.at;
+          nextId = id;
+        }
+      }
+      if (nextId === undefined) break;
+      const timer = this.timers.get(nextId)!;
+      this.timers.delete(nextId);
+      this.time = timer.at;
+      timer.fn();
+    }
+    this.time = end;
+  }
+}
