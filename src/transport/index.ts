@@ -23,6 +23,7 @@ export {
   StreamPool,
   type StreamPoolOptions,
 } from './pool.js';
+export { type MuxOptions, type MuxStats, TransportMux } from './mux.js';
 export { type SealedStats, type SealedTransport, type SealOptions, sealTransport } from './sealed.js';
 export { DROP_REASONS, type DropReason, TransportStats } from './stats.js';
 export type {
