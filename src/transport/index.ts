@@ -13,6 +13,7 @@ export {
   tryParseAddress,
 } from './address.js';
 export { DEFAULT_LIMITS, NET_DEFAULTS } from './limits.js';
+export { type MuxOptions, type MuxStats, TransportMux } from './mux.js';
 export { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from './net/frame-decoder.js';
 export { NetStream } from './net/net-stream.js';
 export { NetTransport, type NetTransportOptions } from './net/net-transport.js';
@@ -23,7 +24,6 @@ export {
   StreamPool,
   type StreamPoolOptions,
 } from './pool.js';
-export { type MuxOptions, type MuxStats, TransportMux } from './mux.js';
 export { type SealedStats, type SealedTransport, type SealOptions, sealTransport } from './sealed.js';
 export { DROP_REASONS, type DropReason, TransportStats } from './stats.js';
 export type {
