@@ -1,0 +1,67 @@
+import { withLimits } from '../../core/index.js';
+import { MAX_ADDRESS_LENGTH } from '../../transport/address.js';
+
+/** The limits of the SWIM core; see {@link DEFAULT_LIMITS} for each one's reason. */
+export type SwimLimits = {
+  /** Entries in the member table (self, alive, suspect, dead and left until reaped). */
+  readonly maxMembers: number;
+  /** Items waiting in the transmit-limited broadcast queue. */
+  readonly maxBroadcastsQueued: number;
+  /** Parts in one compound packet. */
+  readonly maxPartsPerPacket: number;
+  /** Characters of a member name. */
+  readonly maxNameLength: number;
+  /** Characters of a member address. */
+  readonly maxAddressLength: number;
+  /** Bytes of the payload of one SWIM signed record (alive, leave, suspect, dead). */
+  readonly maxRecordPayloadBytes: number;
+  /** Bytes of one encoded part (message) inside a compound packet. */
+  readonly maxPartBytes: number;
+  /** PingReq relays (pings on behalf of another prober) in flight at once. */
+  readonly maxPendingRelays: number;
+  /** Alive records accepted by one `join` call. */
+  readonly maxJoinRecords: number;
+  /** Smallest MTU a config may set, in bytes. */
+  readonly minMtu: number;
+  /** Largest MTU a config may set, in bytes. */
+  readonly maxMtu: number;
+};
+
+/**
+ * Limits of the SWIM core. Each bounds the memory or the bytes that peers (or a busy cluster) can
+ * make one node spend. Override per node with {@link swimLimits}.
+ *
+ * Over a limit the core rejects explicitly and counts it (`SwimCounters`): a member over
+ * `maxMembers` is not added, a PingReq over `maxPendingRelays` is not relayed, a broadcast over
+ * `maxBroadcastsQueued` evicts the queued item closest to its retransmit limit (counted in
+ * `broadcastsEvicted`; anti-entropy in `state/` repairs what gossip missed).
+ */
+export const DEFAULT_LIMITS: SwimLimits = Object.freeze({
+  /** Table entries: the 10,000-node requirement with room for churn, about 300 bytes each. */
+  maxMembers: 16_384,
+  /** Queued broadcasts: one alive record per member during a mass join of a 10,000-node cluster. */
+  maxBroadcastsQueued: 16_384,
+  /** Parts per compound packet: memberlist's bound (a u8 count); 1,400 bytes hold far fewer. */
+  maxPartsPerPacket: 255,
+  /** Member name: a label for humans (host names are at most 253 characters). */
+  maxNameLength: 256,
+  /** Member address: the transport's own bound on `host:port` text. */
+  maxAddressLength: MAX_ADDRESS_LENGTH,
+  /** SWIM record payload: a name and an address plus a few integers fit well within 1 KiB. */
+  maxRecordPayloadBytes: 1024,
+  /** One part of a compound packet: no part can exceed the largest MTU. */
+  maxPartBytes: 65_507,
+  /** PingReq relays in flight: a few per probe interval normally; more is a storm or hostile. */
+  maxPendingRelays: 1024,
+  /** Records per join: one per member of the largest table. */
+  maxJoinRecords: 16_384,
+  /** Smallest MTU: an IPv4 host must accept 576-byte datagrams; one alive record must fit. */
+  minMtu: 512,
+  /** Largest MTU: the largest UDP payload over IPv4. */
+  maxMtu: 65_507,
+});
+
+/** {@link DEFAULT_LIMITS} with `overrides`; unknown names and non-positive values throw `INVALID_CONFIG`. */
+export function swimLimits(overrides: Partial<SwimLimits> = {}): SwimLimits {
+  return withLimits<SwimLimits>(DEFAULT_LIMITS, overrides);
+}

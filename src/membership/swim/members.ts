@@ -1,0 +1,98 @@
+import type { Rng } from '../../core/index.js';
+import type { NodeId, SignedRecord } from '../../security/index.js';
+import type { MemberStatus } from './claims.js';
+import type { SwimMember } from './types.js';
+
+/**
+ * The member table: one plain object per member (no closures, no timers: the core keeps those
+ * keyed in one structure), found by id through a map and sampled through a dense array.
+ */
+export class MemberEntry {
+  /** Position in the table's dense array; maintained by {@link MemberTable}. */
+  slot = -1;
+  constructor(
+    readonly id: NodeId,
+    public name: string,
+    public address: string,
+    public generation: number,
+    public incarnation: number,
+    public status: MemberStatus,
+    public statusSinceMs: number,
+    public aliveRecord: SignedRecord,
+  ) {}
+
+  /** True while the member is probed and gossiped to (alive or suspect). */
+  get up(): boolean {
+    return this.status === 'alive' || this.status === 'suspect';
+  }
+
+  /** An immutable copy for events and callers. */
+  view(): SwimMember {
+    return {
+      id: this.id,
+      name: this.name,
+      address: this.address,
+      generation: this.generation,
+      incarnation: this.incarnation,
+      status: this.status,
+      statusSinceMs: this.statusSinceMs,
+      aliveRecord: this.aliveRecord,
+    };
+  }
+}
+
+/** See {@link MemberEntry}. */
+export class MemberTable {
+  private readonly byId = new Map<NodeId, MemberEntry>();
+  private readonly dense: MemberEntry[] = [];
+
+  /** Entries, the local node included. */
+  get size(): number {
+    return this.dense.length;
+  }
+
+  get(id: NodeId): MemberEntry | undefined {
+    return this.byId.get(id);
+  }
+
+  add(entry: MemberEntry): void {
+    entry.slot = this.dense.length;
+    this.dense.push(entry);
+    this.byId.set(entry.id, entry);
+  }
+
+  remove(entry: MemberEntry): void {
+    const last = this.dense.pop()!;
+    if (last !== entry) {
+      this.dense[entry.slot] = last;
+      last.slot = entry.slot;
+    }
+    entry.slot = -1;
+    this.byId.delete(entry.id);
+  }
+
+  /** Every entry (the live array: do not modify). */
+  all(): readonly MemberEntry[] {
+    return this.dense;
+  }
+
+  /**
+   * Up to `k` distinct entries accepted by `accept`, chosen at random: rejection sampling over the
+   * dense array first (bounded tries), then a full scan when too few were found that way.
+   */
+  sample(rng: Rng, k: number, accept: (e: MemberEntry) => boolean): MemberEntry[] {
+    const n = this.dense.length;
+    if (k <= 0 || n === 0) return [];
+    const out: MemberEntry[] = [];
+    const tries = 4 * k + 16;
+    for (let i = 0; i < tries && out.length < k; i++) {
+      const e = this.dense[rng.int(n)]!;
+      if (accept(e) && !out.includes(e)) out.push(e);
+    }
+    if (out.length < k) {
+      const rest = this.dense.filter((e) => accept(e) && !out.includes(e));
+      out.push(...rng.sample(rest, k - out.length));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { encode } from '../../core/index.js';
+import { NodeIdentity, signRecord, simulatedScheme } from '../../security/index.js';
+import {
+  createSwimSigner,
+  decodeSwimMessage,
+  encodeSwimMessage,
+  makeAliveRecord,
+  makeDeadRecord,
+  makeLeaveRecord,
+  makeSuspectRecord,
+  openAliveRecord,
+  openBroadcast,
+  openDeadRecord,
+  openLeaveRecord,
+  openSuspectRecord,
+  type SwimMessage,
+} from './messages.js';
+
+const seed = (n: number) => new Uint8Array(32).fill(n);
+const a = NodeIdentity.fromSeed(seed(1));
+const b = NodeIdentity.fromSeed(seed(2));
+const alive = { generation: 17, incarnation: 3, address: '10.0.0.1:7946', name: 'alpha' };
+
+describe('SWIM messages', () => {
+  it('round-trip every kind through encode/decode', () => {
+    const record = makeAliveRecord(a, alive);
+    const messages: SwimMessage[] = [
+      { type: 'Ping', seq: 1, target: b.nodeId, from: a.nodeId },
+      { type: 'PingReq', seq: 2, target: b.nodeId, targetAddress: '10.0.0.2:7946', from: a.nodeId },
+      { type: 'Ack', seq: 3, from: b.nodeId },
+      { type: 'Nack', seq: 4, from: b.nodeId },
+      { type: 'Alive', record },
+      { type: 'Leave', record: makeLeaveRecord(a, { generation: 17, incarnation: 3 }) },
+      { type: 'Suspect', record: makeSuspectRecord(b, { target: a.nodeId, generation: 17, incarnation: 3 }) },
+      { type: 'Dead', record: makeDeadRecord(b, { target: a.nodeId, generation: 17, incarnation: 3 }) },
+      { type: 'User', data: new Uint8Array([1, 2, 3]) },
+    ];
+    for (const m of messages) {
+      const back = decodeSwimMessage(encodeSwimMessage(m));
+      assert.ok(back.ok, m.type);
+      assert.equal(back.value.type, m.type);
+    }
+  });
+
+  it('opens records signed by their subject or accuser (ed25519)', () => {
+    const opened = openAliveRecord(makeAliveRecord(a, alive));
+    assert.ok(opened.ok);
+    assert.deepEqual(
+      { ...opened.value, record: undefined },
+      { type: 'Alive', node: a.nodeId, ...alive, record: undefined },
+    );
+    const leave = openLeaveRecord(makeLeaveRecord(a, { generation: 17, incarnation: 4 }));
+    assert.ok(leave.ok && leave.value.node === a.nodeId && leave.value.incarnation === 4);
+    const suspect = openSuspectRecord(
+      makeSuspectRecord(b, { target: a.nodeId, generation: 17, incarnation: 3 }),
+    );
+    assert.ok(suspect.ok && suspect.value.from === b.nodeId && suspect.value.target === a.nodeId);
+    const dead = openDeadRecord(makeDeadRecord(b, { target: a.nodeId, generation: 17, incarnation: 3 }));
+    assert.ok(dead.ok && dead.value.type === 'Dead');
+  });
+
+  it('rejects forged, altered and confused records', () => {
+    const record = makeAliveRecord(a, alive);
+    // b signs a record but claims to be a: the signature does not verify.
+    const forged = { ...makeAliveRecord(b, alive), node: a.nodeId };
+    assert.deepEqual(openAliveRecord(forged), { ok: false, reason: 'bad-signature' });
+    const altered = { ...record, version: 4 };
+    assert.equal(openAliveRecord(altered).ok, false);
+    // An alive record wrapped as a leave: the payload kind is signed, so it does not open.
+    assert.deepEqual(openBroadcast({ type: 'Leave', record }), { ok: false, reason: 'bad-payload' });
+    // An accusation whose payload names another accuser than its signer.
+    const payload = encode({
+      kind: 'swim-suspect',
+      target: a.nodeId,
+      generation: 1,
+      incarnation: 0,
+      from: a.nodeId,
+    });
+    assert.deepEqual(openSuspectRecord(signRecord(b, 0, payload)), { ok: false, reason: 'signer-mismatch' });
+    const self = makeSuspectRecord(a, { target: a.nodeId, generation: 1, incarnation: 0 });
+    assert.deepEqual(openSuspectRecord(self), { ok: false, reason: 'self-accusation' });
+    const wrongVersion = signRecord(a, 9, encode({ kind: 'swim-leave', generation: 1, incarnation: 2 }));
+    assert.deepEqual(openLeaveRecord(wrongVersion), { ok: false, reason: 'version-mismatch' });
+    // Schemes do not mix: a simulated signature is not an Ed25519 one.
+    const sim = createSwimSigner(a, simulatedScheme).alive(alive);
+    assert.equal(openAliveRecord(sim).ok, false);
+    assert.equal(openAliveRecord(sim, simulatedScheme).ok, true);
+  });
+
+  it('never throws on hostile input', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const r = decodeSwimMessage(bytes);
+        if (!r.ok) assert.ok(['malformed', 'too-large'].includes(r.reason));
+      }),
+    );
+    fc.assert(
+      fc.property(fc.anything(), (value) => {
+        let bytes: Uint8Array;
+        try {
+          bytes = encode(value);
+        } catch {
+          return;
+        }
+        decodeSwimMessage(bytes);
+      }),
+    );
+    const bad = [
+      { type: 'Ping', seq: -1, target: b.nodeId, from: a.nodeId },
+      { type: 'Ping', seq: 1, target: 'not-a-node-id', from: a.nodeId },
+      { type: 'PingReq', seq: 1, target: b.nodeId, targetAddress: 'x'.repeat(400), from: a.nodeId },
+      {
+        type: 'Alive',
+        record: { node: a.nodeId, version: 0, payload: new Uint8Array(5000), signature: new Uint8Array(64) },
+      },
+      { type: 'Gossip' },
+    ];
+    for (const m of bad) assert.deepEqual(decodeSwimMessage(encode(m)), { ok: false, reason: 'malformed' });
+    const garbage = {
+      node: a.nodeId,
+      version: 0,
+      payload: new Uint8Array([0xc1]),
+      signature: new Uint8Array(64),
+    };
+    assert.deepEqual(openBroadcast({ type: 'Dead', record: garbage }), { ok: false, reason: 'bad-payload' });
+  });
+});
