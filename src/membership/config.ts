@@ -1,0 +1,186 @@
+import { CairnError } from '../core/index.js';
+import { DEFAULT_PHI_ACCRUAL_CONFIG, type PhiAccrualConfig } from './detector/index.js';
+import { DEFAULT_STATE_CONFIG, type StateConfig } from './state/index.js';
+import {
+  lanSwimConfig,
+  localSwimConfig,
+  type SwimConfig,
+  testSwimConfig,
+  validateSwimConfig,
+  wanSwimConfig,
+} from './swim/index.js';
+
+/**
+ * Protocol settings of a membership node: every knob that must be alike across a cluster, grouped
+ * by the part that reads it. Start from a preset and override fields:
+ *
+ * @example
+ * ```ts
+ * const protocol = lanConfig({ swim: { probeIntervalMs: 500 }, detector: 'phi' });
+ * ```
+ */
+export interface MembershipProtocolConfig {
+  /** SWIM + Lifeguard parameters (probe, suspicion, gossip, retransmit, reap); see `SwimConfig`. */
+  readonly swim: SwimConfig;
+  /** Scuttlebutt parameters (value sizes, tombstone grace); see `StateConfig`. */
+  readonly state: Partial<StateConfig>;
+  /**
+   * Which failure detector declares nodes suspect: `swim` (probes, the default) or `phi`
+   * (phi accrual over Scuttlebutt heartbeats, Cassandra style; probing is off). Suspicion, refutation
+   * and death work the same way in both.
+   */
+  readonly detector: 'swim' | 'phi';
+  /** Phi-accrual parameters when `detector` is `phi`. */
+  readonly phi: PhiAccrualConfig;
+  /**
+   * Anti-entropy interval, ms: every interval the node sends a Scuttlebutt `Syn` to one random
+   * live member. Updates travel eagerly through SWIM's piggyback; this repairs what gossip missed.
+   * Shorter repairs faster and costs one small packet exchange per interval.
+   */
+  readonly antiEntropyIntervalMs: number;
+  /**
+   * Heartbeat interval, ms: how often the node bumps its signed heartbeat (the phi detector's input).
+   * With `detector: 'swim'` the heartbeat still runs, slower, so `members()` shows liveness age.
+   */
+  readonly heartbeatIntervalMs: number;
+  /**
+   * Full state sync over a stream with one random member, ms (memberlist's PushPullInterval). A
+   * backstop for partitions: it exchanges every alive record and a large Scuttlebutt digest.
+   */
+  readonly pushPullIntervalMs: number;
+  /** How long a push-pull or join sync may take before it is abandoned, ms. */
+  readonly syncTimeoutMs: number;
+  /**
+   * When the node knows no live peer, it asks its seeds and discovery providers again every this
+   * many ms (re-seed; partitions heal by themselves).
+   */
+  readonly reseedIntervalMs: number;
+}
+
+/** Overrides of a preset: nested parts are merged field by field. */
+export interface MembershipProtocolOverrides
+  extends Partial<Omit<MembershipProtocolConfig, 'swim' | 'state' | 'phi'>> {
+  readonly swim?: Partial<SwimConfig>;
+  readonly state?: Partial<StateConfig>;
+  readonly phi?: Partial<PhiAccrualConfig>;
+}
+
+function build(
+  swim: SwimConfig,
+  base: Omit<MembershipProtocolConfig, 'swim' | 'state' | 'phi' | 'detector'>,
+  overrides: MembershipProtocolOverrides,
+): MembershipProtocolConfig {
+  const config: MembershipProtocolConfig = {
+    ...base,
+    detector: 'swim',
+    ...stripParts(overrides),
+    swim: Object.freeze({ ...swim, ...overrides.swim }),
+    state: Object.freeze({ ...overrides.state }),
+    phi: Object.freeze({ ...DEFAULT_PHI_ACCRUAL_CONFIG, ...overrides.phi }),
+  };
+  return Object.freeze(validateProtocolConfig(config));
+}
+
+function stripParts(o: MembershipProtocolOverrides): Partial<MembershipProtocolConfig> {
+  const { swim: _s, state: _t, phi: _p, ...rest } = o;
+  return rest;
+}
+
+/**
+ * LAN preset: memberlist's `DefaultLANConfig` timings (probe 1 s, probe timeout 500 ms, gossip
+ * 200 ms to 3 nodes, suspicion multiplier 4, push-pull 30 s).
+ */
+export function lanConfig(overrides: MembershipProtocolOverrides = {}): MembershipProtocolConfig {
+  return build(
+    lanSwimConfig(),
+    {
+      antiEntropyIntervalMs: 1_000,
+      heartbeatIntervalMs: 1_000,
+      pushPullIntervalMs: 30_000,
+      syncTimeoutMs: 10_000,
+      reseedIntervalMs: 10_000,
+    },
+    overrides,
+  );
+}
+
+/** WAN preset: memberlist's `DefaultWANConfig` (probe 5 s, timeout 3 s, push-pull 60 s). */
+export function wanConfig(overrides: MembershipProtocolOverrides = {}): MembershipProtocolConfig {
+  return build(
+    wanSwimConfig(),
+    {
+      antiEntropyIntervalMs: 2_000,
+      heartbeatIntervalMs: 2_000,
+      pushPullIntervalMs: 60_000,
+      syncTimeoutMs: 30_000,
+      reseedIntervalMs: 30_000,
+    },
+    overrides,
+  );
+}
+
+/** Local (loopback) preset: memberlist's `DefaultLocalConfig` (probe timeout 200 ms, push-pull 15 s). */
+export function localConfig(overrides: MembershipProtocolOverrides = {}): MembershipProtocolConfig {
+  return build(
+    localSwimConfig(),
+    {
+      antiEntropyIntervalMs: 500,
+      heartbeatIntervalMs: 500,
+      pushPullIntervalMs: 15_000,
+      syncTimeoutMs: 1_000,
+      reseedIntervalMs: 5_000,
+    },
+    overrides,
+  );
+}
+
+/** Test preset: everything fast, for simulations and system tests (probe 200 ms, gossip 20 ms). */
+export function testConfig(overrides: MembershipProtocolOverrides = {}): MembershipProtocolConfig {
+  return build(
+    testSwimConfig(),
+    {
+      antiEntropyIntervalMs: 100,
+      heartbeatIntervalMs: 100,
+      pushPullIntervalMs: 2_000,
+      syncTimeoutMs: 500,
+      reseedIntervalMs: 500,
+    },
+    overrides,
+  );
+}
+
+function positiveInt(field: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new CairnError(
+      'INVALID_CONFIG',
+      `MembershipProtocolConfig.${field} must be a positive integer (ms), got ${String(value)}`,
+      { details: { field } },
+    );
+  }
+}
+
+/** Validates a protocol config; the error names the bad field. */
+export function validateProtocolConfig(config: MembershipProtocolConfig): MembershipProtocolConfig {
+  validateSwimConfig(config.swim);
+  if (config.detector !== 'swim' && config.detector !== 'phi') {
+    throw new CairnError(
+      'INVALID_CONFIG',
+      `MembershipProtocolConfig.detector must be "swim" or "phi", got ${String(config.detector)}`,
+    );
+  }
+  for (const field of [
+    'antiEntropyIntervalMs',
+    'heartbeatIntervalMs',
+    'pushPullIntervalMs',
+    'syncTimeoutMs',
+    'reseedIntervalMs',
+  ] as const) {
+    positiveInt(field, config[field]);
+  }
+  for (const key of Object.keys(config.state)) {
+    if (!(key in DEFAULT_STATE_CONFIG)) {
+      throw new CairnError('INVALID_CONFIG', `MembershipProtocolConfig.state has an unknown field "${key}"`);
+    }
+  }
+  return config;
+}

@@ -1,0 +1,167 @@
+import { type Clock, describeError, type Logger, type TimerHandle } from '../core/index.js';
+import type { SignatureScheme, SignedRecord } from '../security/index.js';
+import type { Address, Stream, Transport } from '../transport/types.js';
+import {
+  decodeStateMessage,
+  encodeStateMessage,
+  type ScuttlebuttState,
+  type StateEvent,
+} from './state/index.js';
+import { openAliveRecord, type VerifiedAlive } from './swim/index.js';
+import { encodeSyncFrame, type SyncFrame, syncFrameDecoder } from './wire.js';
+
+/**
+ * Push-pull: a full state exchange over a stream, used to join and, periodically, as a backstop for
+ * anything gossip missed (memberlist's push-pull, with Scuttlebutt's three messages inside).
+ *
+ * Exchange (each step one frame; see `SyncFrame`):
+ * 1. dialer -> listener `push`: every alive record the dialer holds + a Scuttlebutt `Syn`;
+ * 2. listener -> dialer `pull`: its alive records + the `SynAck` (digest and delta);
+ * 3. dialer -> listener `done`: the `Ack` (the delta the listener lacks). Both close.
+ * Deltas here are bounded by {@link SYNC_STATE_BYTES}, not the MTU, so one exchange moves much
+ * more than a gossip round. Every alive record is verified before the SWIM core sees it; a record
+ * that fails is counted and skipped, the rest of the frame still applies. A malformed frame or a
+ * timeout ends the exchange (the dialer reports failure), never throws.
+ */
+
+/** Budget of the Scuttlebutt part of one sync frame: a large delta, still far below a frame limit. */
+export const SYNC_STATE_BYTES = 1024 * 1024;
+/** Largest sync frame accepted: the state budget plus 16,384 alive records of ~200 bytes. */
+export const SYNC_FRAME_BYTES = SYNC_STATE_BYTES + 16_384 * 256;
+
+/** Options of {@link SyncSession}. */
+export interface SyncOptions {
+  channel: Transport;
+  state: ScuttlebuttState;
+  scheme: SignatureScheme;
+  clock: Clock;
+  timeoutMs: number;
+  /** The alive records to offer (this node's own included). */
+  aliveRecords: () => SignedRecord[];
+  /** Receives the verified alive records of the peer. */
+  onAlive: (alive: VerifiedAlive[]) => void;
+  /** Receives the Scuttlebutt events of applied deltas. */
+  onStateEvents: (events: StateEvent[]) => void;
+  logger: Logger;
+}
+
+/** Runs push-pull exchanges as dialer and answers them as listener. */
+export class SyncSession {
+  /** Alive records that failed verification. */
+  rejected = 0;
+  private readonly decode = syncFrameDecoder(SYNC_FRAME_BYTES);
+  private readonly open = new Set<Stream>();
+  private closed = false;
+
+  constructor(private readonly o: SyncOptions) {
+    o.channel.onStream((stream) => this.listen(stream));
+  }
+
+  /** One exchange with `address`; resolves true when it completed. */
+  async run(address: Address): Promise<boolean> {
+    if (this.closed) return false;
+    let stream: Stream;
+    try {
+      stream = await this.o.channel.dial(address, { timeoutMs: this.o.timeoutMs });
+    } catch (err) {
+      this.o.logger.debug({ err: describeError(err), peer: address }, 'push-pull dial failed');
+      return false;
+    }
+    this.open.add(stream);
+    return new Promise<boolean>((resolve) => {
+      const finish = this.finisher(stream, resolve);
+      stream.onClose(() => finish(false));
+      stream.onFrame((bytes) => {
+        const frame = this.decode(bytes);
+        if (frame === undefined || frame.t !== 'pull') return finish(false);
+        this.takeAlive(frame.alive);
+        const synAck = decodeStateMessage(frame.state);
+        if (synAck === undefined || synAck.type !== 'SynAck') return finish(false);
+        const step = this.o.state.handleSynAck(synAck, this.o.clock.now(), SYNC_STATE_BYTES);
+        this.o.onStateEvents(step.events);
+        if (step.reply !== undefined) {
+          this.safeSend(stream, { t: 'done', state: encodeStateMessage(step.reply) });
+        }
+        stream.close();
+        finish(true);
+      });
+      this.safeSend(stream, {
+        t: 'push',
+        alive: this.o.aliveRecords(),
+        state: encodeStateMessage(this.o.state.createSyn(SYNC_STATE_BYTES)),
+      });
+    });
+  }
+
+  /** Ends every open exchange. */
+  close(): void {
+    this.closed = true;
+    for (const stream of this.open) stream.destroy();
+    this.open.clear();
+  }
+
+  private listen(stream: Stream): void {
+    if (this.closed) {
+      stream.destroy();
+      return;
+    }
+    this.open.add(stream);
+    const finish = this.finisher(stream, () => {});
+    stream.onClose(() => finish(false));
+    stream.onFrame((bytes) => {
+      const frame = this.decode(bytes);
+      if (frame === undefined) return finish(false);
+      const message = decodeStateMessage(frame.state);
+      if (message === undefined) return finish(false);
+      if (frame.t === 'push' && message.type === 'Syn') {
+        this.takeAlive(frame.alive);
+        const step = this.o.state.handleSyn(message, this.o.clock.now(), SYNC_STATE_BYTES);
+        this.o.onStateEvents(step.events);
+        const reply = step.reply === undefined ? new Uint8Array() : encodeStateMessage(step.reply);
+        if (step.reply === undefined) return finish(false);
+        this.safeSend(stream, { t: 'pull', alive: this.o.aliveRecords(), state: reply });
+        return;
+      }
+      if (frame.t === 'done' && message.type === 'Ack') {
+        this.o.onStateEvents(this.o.state.handleAck(message, this.o.clock.now()).events);
+        stream.close();
+        return finish(true);
+      }
+      finish(false);
+    });
+  }
+
+  /** A once-only completion with a timeout on the clock. */
+  private finisher(stream: Stream, resolve: (ok: boolean) => void): (ok: boolean) => void {
+    let done = false;
+    const timer: TimerHandle = this.o.clock.setTimer(this.o.timeoutMs, () => finish(false));
+    const finish = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      this.o.clock.cancel(timer);
+      this.open.delete(stream);
+      if (!ok) stream.destroy();
+      resolve(ok);
+    };
+    return finish;
+  }
+
+  private takeAlive(records: readonly SignedRecord[]): void {
+    const verified: VerifiedAlive[] = [];
+    for (const record of records) {
+      const opened = openAliveRecord(record, this.o.scheme);
+      if (opened.ok) verified.push(opened.value);
+      else this.rejected++;
+    }
+    if (verified.length > 0) this.o.onAlive(verified);
+  }
+
+  private safeSend(stream: Stream, frame: SyncFrame): void {
+    try {
+      stream.send(encodeSyncFrame(frame));
+    } catch (err) {
+      this.o.logger.debug({ err: describeError(err), peer: stream.remoteAddress }, 'push-pull send failed');
+      stream.destroy();
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import { decode, encode, tryDecode, type Validator, v } from '../core/index.js';
+import { NodeIdValidator } from '../security/identity.js';
+import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
+
+/**
+ * The driver's own messages: what rides inside SWIM `User` parts, the push-pull exchange on sync
+ * streams, and direct user messages. SWIM and Scuttlebutt messages have their own codecs
+ * (`swim/messages.ts`, `state/messages.ts`); these wrap them. Every decoder validates and returns
+ * `undefined` for malformed input, never throws.
+ *
+ * Channels (one-byte mux ids on the membership transport):
+ * - {@link CHANNEL_SWIM}: SWIM compound packets; streams carry TCP-fallback pings.
+ * - {@link CHANNEL_STATE}: Scuttlebutt `Syn`/`SynAck`/`Ack` packets (anti-entropy).
+ * - {@link CHANNEL_SYNC}: push-pull streams (join and the periodic full sync).
+ * - {@link CHANNEL_USER}: direct user messages (`send`): a packet, or a stream when too large.
+ */
+
+export const CHANNEL_SWIM = 1;
+export const CHANNEL_STATE = 2;
+export const CHANNEL_SYNC = 3;
+export const CHANNEL_USER = 4;
+
+/** Limits of the driver's messages. */
+export const WIRE_LIMITS = Object.freeze({
+  /** Alive records in one push-pull frame: a 16,384-member cluster fits. */
+  maxSyncMembers: 16_384,
+  /** Bytes of one user message or broadcast: a direct message may go over a stream. */
+  maxUserMessageBytes: 1024 * 1024,
+  /** Bytes of one signed record carried in a SWIM user part. */
+  maxPiggybackRecordBytes: 64 * 1024,
+  /** Characters of a user broadcast id (`<node id>:<sequence>`). */
+  maxBroadcastIdLength: 80,
+});
+
+const Record = SignedRecordValidator as Validator<SignedRecord>;
+
+/**
+ * A piggybacked item, carried in a SWIM `User` part:
+ * - `kv`: a Scuttlebutt record (a key/value write) pushed eagerly ahead of anti-entropy;
+ * - `ub`: a user broadcast, identified by its origin's id and sequence number.
+ */
+export type Piggyback =
+  | { readonly k: 'kv'; readonly r: SignedRecord }
+  | { readonly k: 'ub'; readonly id: string; readonly r: SignedRecord };
+
+const PiggybackValidator: Validator<Piggyback> = v.tagged('k', {
+  kv: v.object({ k: v.literal('kv'), r: Record }),
+  ub: v.object({
+    k: v.literal('ub'),
+    id: v.string({ maxLength: WIRE_LIMITS.maxBroadcastIdLength }),
+    r: Record,
+  }),
+}) as Validator<Piggyback>;
+
+/** Encodes a piggybacked item. */
+export function encodePiggyback(item: Piggyback): Uint8Array {
+  return encode(item);
+}
+
+/** Decodes a piggybacked item; `undefined` when malformed. */
+export function decodePiggyback(bytes: Uint8Array): Piggyback | undefined {
+  return tryDecode(bytes, PiggybackValidator, WIRE_LIMITS.maxPiggybackRecordBytes + 256);
+}
+
+/**
+ * One frame of a push-pull exchange on a sync stream:
+ * 1. the dialer sends `{ t: 'push', alive, state }` (its alive records and a Scuttlebutt `Syn`);
+ * 2. the listener answers `{ t: 'pull', alive, state }` (its alive records and the `SynAck`);
+ * 3. the dialer sends `{ t: 'done', state }` (the `Ack`), and both close.
+ */
+export type SyncFrame =
+  | { readonly t: 'push'; readonly alive: SignedRecord[]; readonly state: Uint8Array }
+  | { readonly t: 'pull'; readonly alive: SignedRecord[]; readonly state: Uint8Array }
+  | { readonly t: 'done'; readonly state: Uint8Array };
+
+/**
+ * The validator of sync frames. `state` is an encoded Scuttlebutt message, decoded (and validated)
+ * by `decodeStateMessage` afterwards.
+ */
+function syncFrameValidator(maxStateBytes: number): Validator<SyncFrame> {
+  const state = v.bytes({ maxLength: maxStateBytes });
+  const alive = v.array(Record, { maxLength: WIRE_LIMITS.maxSyncMembers });
+  return v.tagged('t', {
+    push: v.object({ t: v.literal('push'), alive, state }),
+    pull: v.object({ t: v.literal('pull'), alive, state }),
+    done: v.object({ t: v.literal('done'), state }),
+  }) as Validator<SyncFrame>;
+}
+
+/** Encodes a sync frame. */
+export function encodeSyncFrame(frame: SyncFrame): Uint8Array {
+  return encode(frame);
+}
+
+/** A sync-frame decoder for frames of at most `maxFrameBytes`; it returns `undefined` when malformed. */
+export function syncFrameDecoder(maxFrameBytes: number): (bytes: Uint8Array) => SyncFrame | undefined {
+  const validator = syncFrameValidator(maxFrameBytes);
+  return (bytes) => tryDecode(bytes, validator, maxFrameBytes);
+}
+
+/** A direct user message: the payload signed by its sender (version 0), so the receiver knows who sent it. */
+export const DirectValidator: Validator<SignedRecord> = Record;
+
+/** Decodes a direct message; throws `DECODE_FAILED` when malformed (callers count and drop). */
+export function decodeDirect(bytes: Uint8Array): SignedRecord {
+  return decode(bytes, DirectValidator, WIRE_LIMITS.maxUserMessageBytes + 256);
+}
+
+/** The validator of a node id, re-exported for the driver's TCP fallback ping. */
+export const NodeIdV = NodeIdValidator;
