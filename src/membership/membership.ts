@@ -188,7 +188,6 @@ export class Membership {
   private readonly seenBroadcasts = new Set<string>();
   private readonly messageHandlers = new Set<(message: UserMessage) => void>();
   private broadcastSeq = 0;
-  private started = false;
   private stopped = false;
   private inStep = false;
   private readonly pending: SwimInput[] = [];
@@ -421,7 +420,6 @@ export class Membership {
   // ---- lifecycle ---------------------------------------------------------------------------------
 
   private start(): void {
-    this.started = true;
     this.input({ type: 'start' });
     this.every('anti-entropy', this.protocol.antiEntropyIntervalMs, () => this.antiEntropy());
     this.every('heartbeat', this.protocol.heartbeatIntervalMs, () =>
