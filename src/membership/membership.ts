@@ -188,6 +188,8 @@ export class Membership {
   private readonly seenBroadcasts = new Set<string>();
   private readonly messageHandlers = new Set<(message: UserMessage) => void>();
   private broadcastSeq = 0;
+  /** Records refused by this driver (SWIM broadcasts, user messages); the state core counts its own. */
+  private rejectedHere = 0;
   private stopped = false;
   private inStep = false;
   private readonly pending: SwimInput[] = [];
@@ -211,7 +213,12 @@ export class Membership {
     this.syncChannel = this.mux.channel(CHANNEL_SYNC);
     this.userChannel = this.mux.channel(CHANNEL_USER);
 
-    const swimConfig = { ...this.protocol.swim, mtu: Math.min(this.protocol.swim.mtu, this.swimChannel.mtu) };
+    const swimConfig = {
+      ...this.protocol.swim,
+      mtu: Math.min(this.protocol.swim.mtu, this.swimChannel.mtu),
+      // With the phi detector, heartbeats decide who is suspected: SWIM stops probing.
+      probing: this.protocol.detector === 'swim' && this.protocol.swim.probing,
+    };
     this.swim = new SwimCore({
       self: {
         address: options.transport.localAddress,
@@ -516,7 +523,7 @@ export class Membership {
       } else if (isBroadcastMessage(message)) {
         const opened = openBroadcast(message, this.scheme);
         if (!opened.ok) {
-          this.stats.rejectedRecords++;
+          this.reject();
           continue;
         }
         this.input({ type: 'message', from, message: opened.value });
@@ -628,7 +635,7 @@ export class Membership {
     }
     if (this.seenBroadcasts.has(item.id)) return;
     if (!verifyRecord(item.r, this.scheme) || !item.id.startsWith(`${item.r.node}:`)) {
-      this.stats.rejectedRecords++;
+      this.reject();
       return;
     }
     this.remember(item.id);
@@ -637,9 +644,16 @@ export class Membership {
     this.deliver({ from: item.r.node, data: item.r.payload, kind: 'broadcast' });
   }
 
+  /** Refreshes `stats.rejectedRecords`: records refused here, in push-pull, and by the state core. */
   private countRejections(): void {
     const r = this.state.stats.rejected;
-    this.stats.rejectedRecords = r.unsigned + r.forged + r.malformed + r.limit;
+    this.stats.rejectedRecords =
+      this.rejectedHere + this.sync.rejected + r.unsigned + r.forged + r.malformed + r.limit;
+  }
+
+  private reject(): void {
+    this.rejectedHere++;
+    this.countRejections();
   }
 
   private onStatePacket(from: Address, data: Uint8Array): void {
@@ -738,7 +752,7 @@ export class Membership {
       return;
     }
     if (!verifyRecord(record, this.scheme)) {
-      this.stats.rejectedRecords++;
+      this.reject();
       return;
     }
     this.deliver({ from: record.node, data: record.payload, kind: 'direct' });
