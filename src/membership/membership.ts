@@ -151,8 +151,7 @@ export class Membership {
   readonly protocol: MembershipProtocolConfig;
   /** This node's own key/value state. */
   readonly local: LocalState;
-  /** Counters. */
-  readonly stats: MembershipStats = {
+  private readonly counters: MembershipStats = {
     packetsReceived: 0,
     packetsSent: 0,
     malformed: 0,
@@ -415,6 +414,12 @@ export class Membership {
     return () => this.messageHandlers.delete(handler);
   }
 
+  /** Counters of this node (a live view; rejected records are summed over every path when read). */
+  get stats(): Readonly<MembershipStats> {
+    this.countRejections();
+    return this.counters;
+  }
+
   /** SWIM's counters and the local health multiplier (Lifeguard awareness). */
   swimStats(): { awareness: number; incarnation: number; counters: Readonly<Record<string, number>> } {
     return {
@@ -486,7 +491,7 @@ export class Membership {
 
   private apply(fx: SwimEffects): void {
     for (const packet of fx.packets) {
-      this.stats.packetsSent++;
+      this.counters.packetsSent++;
       this.swimChannel.sendPacket(packet.to, encodeCompound(packet.parts));
     }
     for (const probe of fx.fallbackProbes) this.fallback.probe(probe);
@@ -505,16 +510,16 @@ export class Membership {
   }
 
   private onSwimPacket(from: Address, data: Uint8Array): void {
-    this.stats.packetsReceived++;
+    this.counters.packetsReceived++;
     const parts = decodeCompound(data);
     if (!parts.ok) {
-      this.stats.malformed++;
+      this.counters.malformed++;
       return;
     }
     for (const part of parts.value) {
       const decoded = decodeSwimMessage(part);
       if (!decoded.ok) {
-        this.stats.malformed++;
+        this.counters.malformed++;
         continue;
       }
       const message = decoded.value;
@@ -624,7 +629,7 @@ export class Membership {
   private onPiggyback(data: Uint8Array): void {
     const item = decodePiggyback(data);
     if (item === undefined) {
-      this.stats.malformed++;
+      this.counters.malformed++;
       return;
     }
     if (item.k === 'kv') {
@@ -647,7 +652,7 @@ export class Membership {
   /** Refreshes `stats.rejectedRecords`: records refused here, in push-pull, and by the state core. */
   private countRejections(): void {
     const r = this.state.stats.rejected;
-    this.stats.rejectedRecords =
+    this.counters.rejectedRecords =
       this.rejectedHere + this.sync.rejected + r.unsigned + r.forged + r.malformed + r.limit;
   }
 
@@ -657,10 +662,10 @@ export class Membership {
   }
 
   private onStatePacket(from: Address, data: Uint8Array): void {
-    this.stats.packetsReceived++;
+    this.counters.packetsReceived++;
     const message = decodeStateMessage(data);
     if (message === undefined) {
-      this.stats.malformed++;
+      this.counters.malformed++;
       return;
     }
     const step = this.state.handleMessage(message, this.clock.now(), this.stateMtu);
@@ -675,7 +680,7 @@ export class Membership {
       this.logger.warn({ bytes: bytes.length, mtu: this.stateChannel.mtu }, 'state message over the mtu');
       return;
     }
-    this.stats.packetsSent++;
+    this.counters.packetsSent++;
     this.stateChannel.sendPacket(to, bytes);
   }
 
@@ -699,7 +704,7 @@ export class Membership {
       if (m.id === this.id || m.status !== 'alive') continue;
       if (!phi.isMonitoring(m.id)) continue;
       if (!phi.isAvailable(m.id, now)) {
-        this.stats.phiSuspicions++;
+        this.counters.phiSuspicions++;
         this.input({ type: 'suspect', id: m.id });
       }
     }
@@ -708,10 +713,10 @@ export class Membership {
   // ---- push-pull, join and re-seed ---------------------------------------------------------------
 
   private async pushPull(address: Address): Promise<boolean> {
-    this.stats.syncsStarted++;
+    this.counters.syncsStarted++;
     const ok = await this.sync.run(address);
-    if (ok) this.stats.syncsCompleted++;
-    else this.stats.syncsFailed++;
+    if (ok) this.counters.syncsCompleted++;
+    else this.counters.syncsFailed++;
     return ok;
   }
 
@@ -735,7 +740,7 @@ export class Membership {
   private reseedIfAlone(): void {
     if (this.seeds.length === 0 && this.discovery.length === 0) return;
     if (this.randomPeer() !== undefined) return;
-    this.stats.reseeds++;
+    this.counters.reseeds++;
     void this.join().catch((err: unknown) =>
       this.logger.debug({ err: describeError(err) }, 're-seed found no live seed'),
     );
@@ -748,7 +753,7 @@ export class Membership {
     try {
       record = decodeDirect(data);
     } catch {
-      this.stats.malformed++;
+      this.counters.malformed++;
       return;
     }
     if (!verifyRecord(record, this.scheme)) {
@@ -766,7 +771,7 @@ export class Membership {
   }
 
   private deliver(message: UserMessage): void {
-    this.stats.userMessages++;
+    this.counters.userMessages++;
     for (const handler of this.messageHandlers) {
       try {
         handler(message);
@@ -786,7 +791,7 @@ export class Membership {
 
   private registerMetrics(metrics: Metrics): void {
     const swim = this.swim;
-    const stats = this.stats;
+    const stats = () => this.stats;
     new Gauge({
       name: 'cairn_membership_members',
       help: 'Members this node knows, by state.',
@@ -804,7 +809,7 @@ export class Membership {
       labelNames: ['counter'],
       registers: [metrics.registry],
       collect() {
-        for (const [counter, n] of Object.entries(stats)) this.set({ counter }, n);
+        for (const [counter, n] of Object.entries(stats())) this.set({ counter }, n);
       },
     });
   }
