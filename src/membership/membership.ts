@@ -26,6 +26,7 @@ import { PhiAccrualDetector } from './detector/index.js';
 import type { DiscoveryProvider } from './discovery/index.js';
 import { type EventHandler, EventHub, type IterateOptions } from './events.js';
 import { FallbackProber } from './fallback.js';
+import { lanPexConfig, type PexConfig, PexNode } from './pex/index.js';
 import {
   decodeStateMessage,
   decodeStatePayload,
@@ -49,7 +50,9 @@ import {
 } from './swim/index.js';
 import { SyncSession } from './sync.js';
 import type { Member, MembershipEvent, MembershipEventType, StateValue, UserMessage } from './types.js';
+import { cachingScheme } from './verify-cache.js';
 import {
+  CHANNEL_PEX,
   CHANNEL_STATE,
   CHANNEL_SWIM,
   CHANNEL_SYNC,
@@ -96,6 +99,12 @@ export interface MembershipOptions {
   initialState?: Readonly<Record<string, StateValue>>;
   /** Cluster name: Scuttlebutt messages from another cluster are refused. */
   cluster?: string;
+  /**
+   * Runs gossip peer sampling (PeX) beside SWIM, as a fallback seed source: when no live member is
+   * known, re-seeding also tries peers from the PeX view (and re-exchanges with the seeds, which is
+   * what reconnects two PeX halves after a long partition). `true` for `lanPexConfig()`.
+   */
+  pex?: boolean | PexConfig;
 }
 
 /** This node's own key/value state. */
@@ -180,6 +189,7 @@ export class Membership {
   private readonly hub: EventHub;
   private readonly sync: SyncSession;
   private readonly fallback: FallbackProber;
+  private readonly pex: PexNode | undefined;
   private readonly seeds: readonly Address[];
   private readonly discovery: readonly DiscoveryProvider[];
   private readonly stateMtu: number;
@@ -197,7 +207,8 @@ export class Membership {
     this.clock = options.clock ?? systemClock;
     this.rng = options.rng ?? Rng.fromSeed(Rng.randomSeed());
     this.logger = (options.logger ?? silentLogger()).child({ brick: 'membership' });
-    this.scheme = options.scheme ?? ed25519Scheme;
+    // Relayed records (alive records in every push-pull, gossip) are verified once per node.
+    this.scheme = cachingScheme(options.scheme ?? ed25519Scheme);
     this.identity = options.identity;
     this.id = options.identity.nodeId;
     this.protocol = validateProtocolConfig(options.protocol ?? lanConfig());
@@ -258,6 +269,19 @@ export class Membership {
       clock: this.clock,
       report: (input) => this.input(input),
     });
+
+    this.pex =
+      options.pex === undefined || options.pex === false
+        ? undefined
+        : new PexNode({
+            transport: this.mux.channel(CHANNEL_PEX),
+            clock: this.clock,
+            rng: this.rng.child('pex'),
+            config: options.pex === true ? lanPexConfig() : options.pex,
+            selfId: this.id,
+            seeds: this.seeds,
+            logger: this.logger,
+          });
 
     this.local = {
       set: (key, value) => this.onStateEvents(this.state.set(key, value)),
@@ -329,6 +353,7 @@ export class Membership {
     this.timers.clear();
     this.fallback.close();
     this.sync.close();
+    this.pex?.stop();
     for (const channel of [this.swimChannel, this.stateChannel, this.syncChannel, this.userChannel]) {
       await channel.close();
     }
@@ -551,6 +576,7 @@ export class Membership {
         return;
       case 'join':
         if (event.restarted) this.state.noteNode(event.member.id, event.member.generation);
+        if (!member.local) this.pex?.seed([event.member.address]);
         this.hub.publish({ type: 'join', member });
         return;
       case 'alive':
@@ -725,8 +751,13 @@ export class Membership {
     if (peer !== undefined) void this.pushPull(peer.address);
   }
 
+  /** Peer sampling's view, when PeX runs: the fallback seed source. */
+  samplePeers(k: number): Address[] {
+    return this.pex === undefined ? [] : this.pex.sample(k).map((d) => d.address);
+  }
+
   private async discoverSeeds(): Promise<Address[]> {
-    const out = [...this.seeds];
+    const out = [...this.seeds, ...this.samplePeers(this.protocol.swim.gossipNodes)];
     for (const provider of this.discovery) {
       try {
         out.push(...(await provider.discover()));
@@ -738,9 +769,10 @@ export class Membership {
   }
 
   private reseedIfAlone(): void {
-    if (this.seeds.length === 0 && this.discovery.length === 0) return;
+    if (this.seeds.length === 0 && this.discovery.length === 0 && this.pex === undefined) return;
     if (this.randomPeer() !== undefined) return;
     this.counters.reseeds++;
+    for (const seed of this.seeds) this.pex?.exchangeWith(seed);
     void this.join().catch((err: unknown) =>
       this.logger.debug({ err: describeError(err) }, 're-seed found no live seed'),
     );

@@ -13,12 +13,14 @@ import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
  * - {@link CHANNEL_STATE}: Scuttlebutt `Syn`/`SynAck`/`Ack` packets (anti-entropy).
  * - {@link CHANNEL_SYNC}: push-pull streams (join and the periodic full sync).
  * - {@link CHANNEL_USER}: direct user messages (`send`): a packet, or a stream when too large.
+ * - {@link CHANNEL_PEX}: peer sampling (PeX) view exchanges, when enabled.
  */
 
 export const CHANNEL_SWIM = 1;
 export const CHANNEL_STATE = 2;
 export const CHANNEL_SYNC = 3;
 export const CHANNEL_USER = 4;
+export const CHANNEL_PEX = 5;
 
 /** Limits of the driver's messages. */
 export const WIRE_LIMITS = Object.freeze({
