@@ -83,8 +83,12 @@ export class NetworkStats {
   packetsDelivered = 0;
   /** Extra copies made by duplication. */
   packetsDuplicated = 0;
+  /** Payload bytes of the packets handed to `sendPacket`. */
+  packetBytesSent = 0;
   /** Frames accepted by `send`. */
   framesSent = 0;
+  /** Payload bytes of the frames accepted by `send`. */
+  frameBytesSent = 0;
   /** Frames handed to a frame handler (or its inbox). */
   framesDelivered = 0;
   /** Streams established. */
@@ -121,9 +125,11 @@ export class NetworkStats {
   toJSON(): Record<string, unknown> {
     return {
       packetsSent: this.packetsSent,
+      packetBytesSent: this.packetBytesSent,
       packetsDelivered: this.packetsDelivered,
       packetsDuplicated: this.packetsDuplicated,
       framesSent: this.framesSent,
+      frameBytesSent: this.frameBytesSent,
       framesDelivered: this.framesDelivered,
       streamsOpened: this.streamsOpened,
       streamsBroken: this.streamsBroken,

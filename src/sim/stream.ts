@@ -86,6 +86,7 @@ export class SimStreamEnd implements Stream, EventSink {
     stats.framesSent++;
     stats.frameBytesSent += len;
     this.transport.network.stats.framesSent++;
+    this.transport.network.stats.frameBytesSent += len;
     const ev = this.toPeer(EventKind.frame);
     ev.data = frame.slice();
     if (this.buffered > limits.streamHighWaterBytes) {

@@ -132,6 +132,7 @@ export class SimTransport implements Transport, EventSink {
     }
     const stats = net.stats;
     stats.packetsSent++;
+    stats.packetBytesSent += data.length;
     this.stats.packetsSent++;
     this.stats.packetBytesSent += data.length;
     const dst = net.lookup(to);
