@@ -14,6 +14,7 @@ import { type NodeIdentity, shortNodeId } from '../security/identity.js';
 import { loadOrCreateIdentity } from '../security/identity-file.js';
 import type { AgentConfig } from './config.js';
 import { buildHttpApp, type HealthReport, listenHttp } from './http.js';
+import { isMembershipProvider, MembershipRole } from './membership-role.js';
 import { formatHostPort } from './ports.js';
 import { type Role, type RoleContext, RoleRegistry } from './role.js';
 import { CAIRN_VERSION } from './version.js';
@@ -28,7 +29,7 @@ import { CAIRN_VERSION } from './version.js';
 
 /** Options of {@link startAgent} beyond the config. */
 export interface AgentOptions {
-  /** Role implementations; default placeholders for every role. */
+  /** Role implementations; default {@link defaultRoles} (membership, placeholders for the rest). */
   roles?: RoleRegistry;
   /** Root logger; default a JSON logger on stdout at `config.log.level`. */
   logger?: Logger;
@@ -40,11 +41,19 @@ export interface AgentOptions {
   clock?: Clock;
 }
 
+/**
+ * The roles every agent runs unless told otherwise: the real {@link MembershipRole}, and
+ * placeholders for the bricks not built yet.
+ */
+export function defaultRoles(): RoleRegistry {
+  return RoleRegistry.withPlaceholders().register('membership', (config) => new MembershipRole(config));
+}
+
 /** Where the node's services are reached (`host:port`, the advertise host when set). */
 export interface AgentAddresses {
   /** HTTP server (bound: the real port even when configured as 0). */
   http: string;
-  /** Gossip, as configured (bound by the membership role). */
+  /** Gossip (bound by the membership role: the real port once it started, else as configured). */
   gossip: string;
   /** etcd v3 API, as configured (bound by the store role). */
   etcd: string;
@@ -144,7 +153,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     ])
     .set({ node_id: identity.nodeId, version: CAIRN_VERSION }, 1);
 
-  const roles = (options.roles ?? RoleRegistry.withPlaceholders()).create(config);
+  const roles = (options.roles ?? defaultRoles()).create(config);
+  const membershipRole = roles.find(isMembershipProvider);
   const abort = new AbortController();
   let stopping = false;
   const host = config.advertiseHost ?? config.bind.host;
@@ -171,7 +181,12 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     };
   };
 
-  const app = buildHttpApp({ logger: logger.child({ brick: 'http' }), metrics, health });
+  const app = buildHttpApp({
+    logger: logger.child({ brick: 'http' }),
+    metrics,
+    health,
+    membership: () => membershipRole?.membership,
+  });
   const httpPort = await listenHttp(app, config.bind.host, config.bind.httpPort).catch(
     async (err: unknown) => {
       await app.close().catch(() => {});
@@ -205,6 +220,10 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         { cause: err },
       );
     }
+  }
+  // The gossip port is known only once the membership role bound it (configured as 0).
+  if (membershipRole instanceof MembershipRole && membershipRole.gossipAddress !== undefined) {
+    addresses.gossip = membershipRole.gossipAddress;
   }
   log.info(
     {

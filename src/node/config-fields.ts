@@ -39,7 +39,19 @@ export const CONFIG_LIMITS = Object.freeze({
   maxLabelLength: 256,
   /** Longest shutdown timeout: ten minutes; a stuck shutdown must end. */
   maxShutdownTimeoutMs: 600_000,
+  /** Longest membership probe or gossip interval: ten minutes; slower detects nothing in time. */
+  maxMembershipIntervalMs: 600_000,
+  /** Largest membership suspicion multiplier: memberlist uses 4-6; 100 is already days on a WAN. */
+  maxSuspicionMult: 100,
+  /** Longest graceful leave: one minute; a leave only waits for a few gossip rounds. */
+  maxLeaveTimeoutMs: 60_000,
 });
+
+/** Membership protocol presets an agent can run (`membership.preset`). */
+export const MEMBERSHIP_PRESETS = ['lan', 'wan', 'local', 'test'] as const;
+
+/** One of {@link MEMBERSHIP_PRESETS}. */
+export type MembershipPreset = (typeof MEMBERSHIP_PRESETS)[number];
 
 /** Per-item rules of a list field. */
 export interface ListSpec {
@@ -99,6 +111,17 @@ function isKey(x: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+function msField(path: string, env: string, flag: string, max: number): FieldSpec {
+  return {
+    path,
+    env,
+    flag,
+    expected: `an integer 1-${max} (milliseconds)`,
+    check: v.int({ min: 1, max }),
+    fromText: asInt,
+  };
 }
 
 function portField(path: string, env: string, flag: string): FieldSpec {
@@ -205,12 +228,52 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     check: v.int({ min: 1, max: CONFIG_LIMITS.maxShutdownTimeoutMs }),
     fromText: asInt,
   },
+  {
+    path: 'membership.preset',
+    env: 'CAIRN_MEMBERSHIP_PRESET',
+    flag: 'membership-preset',
+    expected: `one of ${MEMBERSHIP_PRESETS.join(', ')}`,
+    check: v.oneOf(MEMBERSHIP_PRESETS),
+    fromText: asText,
+  },
+  msField(
+    'membership.probeIntervalMs',
+    'CAIRN_MEMBERSHIP_PROBE_INTERVAL_MS',
+    'membership-probe-interval-ms',
+    CONFIG_LIMITS.maxMembershipIntervalMs,
+  ),
+  msField(
+    'membership.probeTimeoutMs',
+    'CAIRN_MEMBERSHIP_PROBE_TIMEOUT_MS',
+    'membership-probe-timeout-ms',
+    CONFIG_LIMITS.maxMembershipIntervalMs,
+  ),
+  {
+    path: 'membership.suspicionMult',
+    env: 'CAIRN_MEMBERSHIP_SUSPICION_MULT',
+    flag: 'membership-suspicion-mult',
+    expected: `an integer 1-${CONFIG_LIMITS.maxSuspicionMult}`,
+    check: v.int({ min: 1, max: CONFIG_LIMITS.maxSuspicionMult }),
+    fromText: asInt,
+  },
+  msField(
+    'membership.gossipIntervalMs',
+    'CAIRN_MEMBERSHIP_GOSSIP_INTERVAL_MS',
+    'membership-gossip-interval-ms',
+    CONFIG_LIMITS.maxMembershipIntervalMs,
+  ),
+  msField(
+    'membership.leaveTimeoutMs',
+    'CAIRN_MEMBERSHIP_LEAVE_TIMEOUT_MS',
+    'membership-leave-timeout-ms',
+    CONFIG_LIMITS.maxLeaveTimeoutMs,
+  ),
 ];
 
 /** The fields by path. */
 export const FIELDS_BY_PATH: ReadonlyMap<string, FieldSpec> = new Map(CONFIG_FIELDS.map((f) => [f.path, f]));
 
-/** The nested sections of the config (`bind`, `keyring`, `log`) and their keys. */
+/** The nested sections of the config (`bind`, `keyring`, `log`, `membership`) and their keys. */
 export const SECTIONS: ReadonlyMap<string, readonly string[]> = (() => {
   const sections = new Map<string, string[]>();
   for (const f of CONFIG_FIELDS) {

@@ -1,18 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { CairnError } from '../core/index.js';
+import { CairnError, isCairnError } from '../core/index.js';
 import {
   CONFIG_FIELDS,
   CONFIG_LIMITS,
   FIELDS_BY_PATH,
   type FieldSpec,
   type LogLevel,
+  type MembershipPreset,
   ROLE_NAMES,
   type RoleName,
   SECTIONS,
   TOP_LEVEL_KEYS,
 } from './config-fields.js';
+import { membershipProtocol } from './membership-protocol.js';
 import { portPlan } from './ports.js';
 
 /**
@@ -48,6 +50,32 @@ export interface KeyringConfig {
   label?: string;
 }
 
+/**
+ * Membership settings of the agent (the `membership` role). The protocol timings must be alike on
+ * every node of a cluster: start from a preset and override a few fields if needed.
+ */
+export interface AgentMembershipConfig {
+  /**
+   * Protocol preset (see `cairn/membership` config.ts): `lan` (default; memberlist's LAN timings,
+   * probe 1 s), `wan` (probe 5 s), `local` (loopback: probe timeout 200 ms, suspicion x3) or
+   * `test` (everything fast: probe 200 ms; for tests on one machine only).
+   */
+  preset: MembershipPreset;
+  /** Override of the preset's probe interval, ms. */
+  probeIntervalMs?: number;
+  /** Override of the preset's probe timeout, ms (must stay below the probe interval). */
+  probeTimeoutMs?: number;
+  /** Override of the preset's suspicion multiplier. */
+  suspicionMult?: number;
+  /** Override of the preset's gossip interval, ms. */
+  gossipIntervalMs?: number;
+  /**
+   * How long a stopping agent waits for its graceful leave to be gossiped before it shuts down,
+   * ms; default 2500. Must be below `shutdownTimeoutMs`.
+   */
+  leaveTimeoutMs: number;
+}
+
 /** The configuration of one agent. */
 export interface AgentConfig {
   /** Node name in logs, metrics and membership; default `<hostname>-<short node id>`. */
@@ -68,6 +96,8 @@ export interface AgentConfig {
   log: { level: LogLevel };
   /** How long a shutdown may take before the process gives up and exits non-zero; default 10000 ms. */
   shutdownTimeoutMs: number;
+  /** Membership protocol preset, overrides and graceful-leave bound. */
+  membership: AgentMembershipConfig;
 }
 
 /** One value of a layer and the source it came from. */
@@ -83,7 +113,8 @@ export type ConfigLayer = ReadonlyMap<string, ConfigValue>;
 
 /**
  * The defaults: data in `.cairn/agent`, listening on 127.0.0.1 with node 0's ports of the base-7000
- * plan, all roles, no seeds, no keyring, level `info`, 10 s shutdown timeout.
+ * plan, all roles, no seeds, no keyring, level `info`, 10 s shutdown timeout, membership preset
+ * `lan` with a 2.5 s graceful leave.
  */
 export function defaultAgentConfig(): AgentConfig {
   const ports = portPlan();
@@ -100,6 +131,7 @@ export function defaultAgentConfig(): AgentConfig {
     seeds: [],
     log: { level: 'info' },
     shutdownTimeoutMs: 10_000,
+    membership: { preset: 'lan', leaveTimeoutMs: 2_500 },
   };
 }
 
@@ -273,8 +305,10 @@ export async function readConfigFile(path: string): Promise<ConfigLayer> {
  * The layer the environment sets: `CAIRN_NAME`, `CAIRN_DATA_DIR`, `CAIRN_BIND_HOST`,
  * `CAIRN_ADVERTISE_HOST`, `CAIRN_GOSSIP_PORT`, `CAIRN_HTTP_PORT`, `CAIRN_ETCD_PORT`,
  * `CAIRN_RESP_PORT`, `CAIRN_ROLES` and `CAIRN_SEEDS` (comma lists), `CAIRN_KEYRING_KEYS` (comma
- * list), `CAIRN_KEYRING_LABEL`, `CAIRN_LOG_LEVEL`, `CAIRN_SHUTDOWN_TIMEOUT_MS`. Empty variables
- * count as unset.
+ * list), `CAIRN_KEYRING_LABEL`, `CAIRN_LOG_LEVEL`, `CAIRN_SHUTDOWN_TIMEOUT_MS`,
+ * `CAIRN_MEMBERSHIP_PRESET`, `CAIRN_MEMBERSHIP_PROBE_INTERVAL_MS`, `CAIRN_MEMBERSHIP_PROBE_TIMEOUT_MS`,
+ * `CAIRN_MEMBERSHIP_SUSPICION_MULT`, `CAIRN_MEMBERSHIP_GOSSIP_INTERVAL_MS`,
+ * `CAIRN_MEMBERSHIP_LEAVE_TIMEOUT_MS`. Empty variables count as unset.
  *
  * @param env - the environment; default `process.env`
  */
@@ -338,7 +372,15 @@ export function buildAgentConfig(layers: readonly ConfigLayer[], cwd: string = p
     seeds: get('seeds', d.seeds),
     log: { level: get('log.level', d.log.level) },
     shutdownTimeoutMs: get('shutdownTimeoutMs', d.shutdownTimeoutMs),
+    membership: {
+      preset: get('membership.preset', d.membership.preset),
+      leaveTimeoutMs: get('membership.leaveTimeoutMs', d.membership.leaveTimeoutMs),
+    },
   };
+  for (const key of ['probeIntervalMs', 'probeTimeoutMs', 'suspicionMult', 'gossipIntervalMs'] as const) {
+    const value = merged.get(`membership.${key}`)?.value as number | undefined;
+    if (value !== undefined) config.membership[key] = value;
+  }
   const name = merged.get('name')?.value as string | undefined;
   if (name !== undefined) config.name = name;
   const advertiseHost = merged.get('advertiseHost')?.value as string | undefined;
@@ -350,7 +392,31 @@ export function buildAgentConfig(layers: readonly ConfigLayer[], cwd: string = p
   else if (label !== undefined)
     throw configError(label.source, 'keyring.label is set but keyring.keys is empty', 'keyring.label');
   checkPortsDistinct(config, merged);
+  checkMembership(config, merged);
   return config;
+}
+
+function checkMembership(config: AgentConfig, merged: ReadonlyMap<string, ConfigValue>): void {
+  const from = (path: string) => merged.get(path)?.source ?? 'default';
+  if (config.membership.leaveTimeoutMs >= config.shutdownTimeoutMs) {
+    throw configError(
+      'config',
+      `membership.leaveTimeoutMs (${from('membership.leaveTimeoutMs')}) is ${config.membership.leaveTimeoutMs} ms but must be below shutdownTimeoutMs (${from('shutdownTimeoutMs')}, ${config.shutdownTimeoutMs} ms): the leave is part of the shutdown`,
+      'membership.leaveTimeoutMs',
+    );
+  }
+  try {
+    membershipProtocol(config.membership);
+  } catch (err) {
+    if (!isCairnError(err, 'INVALID_CONFIG')) throw err;
+    const field = (err.details as { field?: string } | undefined)?.field;
+    const path = field === undefined ? 'membership' : `membership.${field}`;
+    throw configError(
+      FIELDS_BY_PATH.has(path) ? from(path) : 'config',
+      `membership settings do not fit the "${config.membership.preset}" preset: ${err.message}`,
+      path,
+    );
+  }
 }
 
 function checkPortsDistinct(config: AgentConfig, merged: ReadonlyMap<string, ConfigValue>): void {

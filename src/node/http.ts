@@ -1,13 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CairnError, describeError, type Logger, type Metrics } from '../core/index.js';
+import type { Membership } from '../membership/membership.js';
+import { registerMembersRoutes } from './members-http.js';
 
 /**
  * The agent's HTTP server (fastify).
  *
- * Routes: `GET /health` (JSON; 200 while the node is up, 503 while it stops or when a role failed)
- * and `GET /metrics` (Prometheus text of the node's registry). Later bricks add the REST API and
- * the dashboard here. Fastify's own request logging is off (health checks poll often and would
+ * Routes: `GET /health` (JSON; 200 while the node is up, 503 while it stops or when a role failed),
+ * `GET /metrics` (Prometheus text of the node's registry) and the membership routes under `/v1`
+ * (members-http.ts). Later bricks add the rest of the REST API and the dashboard here. Fastify's own request logging is off (health checks poll often and would
  * drown the log); errors are logged through the agent's logger.
  */
 
@@ -29,8 +31,8 @@ export interface HealthReport {
   uptimeMs: number;
   /** Addresses of the node's services (`host:port`). */
   addresses: Record<string, string>;
-  /** Each configured role and its health. */
-  roles: Record<string, { state: string; detail?: string }>;
+  /** Each configured role and its health (`counts`: membership reports members by state). */
+  roles: Record<string, { state: string; detail?: string; counts?: Readonly<Record<string, number>> }>;
 }
 
 /** What the HTTP server needs from the agent. */
@@ -41,6 +43,8 @@ export interface HttpDeps {
   metrics: Metrics;
   /** Builds the health report for one request. */
   health: () => HealthReport;
+  /** The running membership node for `/v1/members`; default none (those routes answer 503). */
+  membership?: () => Membership | undefined;
 }
 
 /** Builds the fastify app with the agent's routes (not listening yet). */
@@ -70,6 +74,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     const text = await deps.metrics.text();
     return reply.type(deps.metrics.contentType).send(text);
   });
+  registerMembersRoutes(app, deps.membership ?? (() => undefined));
   return app;
 }
 

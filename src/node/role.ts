@@ -26,6 +26,8 @@ export interface RoleHealth {
   state: RoleState;
   /** A sentence for humans when the state needs one. */
   detail?: string;
+  /** Numbers the role reports about itself (membership: members by state). */
+  counts?: Readonly<Record<string, number>>;
 }
 
 /** What a role gets from the agent when it starts. */
