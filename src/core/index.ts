@@ -20,6 +20,7 @@ export {
 export { Fnv64, fnv1a32, sha256 } from './hash.js';
 export { type CoreLimits, checkLimit, DEFAULT_LIMITS, withLimits } from './limits.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './log.js';
+export { ManualClock } from './manual-clock.js';
 export { Metrics } from './metrics.js';
 export { Rng, type Seed } from './rng.js';
 export { type BatchOp, compareBytes, inRange, type KeyRange, type Storage } from './storage.js';

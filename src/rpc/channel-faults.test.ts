@@ -92,7 +92,7 @@ describe('RpcChannel when the stream goes away', () => {
     assert.equal(served.open, false);
     assert.equal((await client.closed)?.code, 'RPC_CONNECTION_LOST');
     assert.equal((await rejection(client.call(Echo, { text: '' }))).code, 'RPC_CONNECTION_LOST');
-    assert.equal(clock.pendingTimers, 0);
+    assert.equal(clock.pending, 0);
   });
 
   it('fails calls at once when the stream is found closed while sending', async () => {
@@ -100,7 +100,7 @@ describe('RpcChannel when the stream goes away', () => {
     clientStream.sever(); // the close handler has not run yet: the channel still thinks it is open
     const calls = [1, 2].map((key) => track(client.call(Wait, { key })));
     for (const call of calls) assert.equal((await rejection(call.promise)).code, 'RPC_CONNECTION_LOST');
-    assert.equal(clock.pendingTimers, 0);
+    assert.equal(clock.pending, 0);
   });
 
   it('on a local close rejects with CLOSED here and RPC_CONNECTION_LOST at the peer', async () => {

@@ -12,7 +12,7 @@ describe('RpcChannel calls', () => {
   it('answers a call and leaves no timer behind', async () => {
     const { client, clock } = makePair();
     assert.deepEqual(await client.call(Echo, { text: 'hello' }), { text: 'hello' });
-    assert.equal(clock.pendingTimers, 0);
+    assert.equal(clock.pending, 0);
     assert.equal(client.inFlight, 0);
   });
 
@@ -164,7 +164,7 @@ describe('RpcChannel deadlines and cancellation', () => {
     assert.equal(served.activeHandlers, 0);
     // The server's own timer fired at the same instant and answered RPC_DEADLINE_EXCEEDED: ignored.
     assert.equal(client.stats.lateAnswers, 1);
-    assert.equal(clock.pendingTimers, 0);
+    assert.equal(clock.pending, 0);
   });
 
   it('propagates the remaining budget, not the caller’s clock reading', async () => {

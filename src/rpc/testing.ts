@@ -1,4 +1,4 @@
-import { CairnError, type Clock, type TimerHandle } from '../core/index.js';
+import { CairnError } from '../core/index.js';
 import type { Address, CloseHandler, Stream } from '../transport/types.js';
 
 /**
@@ -6,72 +6,7 @@ import type { Address, CloseHandler, Stream } from '../transport/types.js';
  * Stream contract of `transport/types.ts`. Exported for tests only (not from `index.ts`).
  */
 
-interface ManualTimer {
-  readonly at: number;
-  readonly seq: number;
-  readonly fn: () => void;
-  cancelled: boolean;
-}
-
-/**
- * A clock that moves only when told: `advance(ms)` fires due timers in time order (ties in the
- * order they were set), with `now()` reading each timer's time while it runs.
- */
-export class ManualClock implements Clock {
-  private current: number;
-  private seq = 0;
-  private timers: ManualTimer[] = [];
-
-  /** @param startMs - the initial reading; default 1,000,000 (non-zero to catch absolute/relative mix-ups) */
-  constructor(startMs = 1_000_000) {
-    this.current = startMs;
-  }
-
-  now(): number {
-    return this.current;
-  }
-
-  setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const timer: ManualTimer = {
-      at: this.current + Math.max(0, delayMs),
-      seq: this.seq++,
-      fn,
-      cancelled: false,
-    };
-    this.timers.push(timer);
-    return timer as unknown as TimerHandle;
-  }
-
-  cancel(handle: TimerHandle): void {
-    (handle as unknown as ManualTimer).cancelled = true;
-  }
-
-  /** Timers set and neither fired nor cancelled. */
-  get pendingTimers(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
-  }
-
-  /** Moves time forward by `ms`, firing every timer due on the way; returns how many fired. */
-  advance(ms: number): number {
-    const end = this.current + ms;
-    let fired = 0;
-    for (;;) {
-      this.timers = this.timers.filter((t) => !t.cancelled);
-      let next: ManualTimer | undefined;
-      for (const t of this.timers) {
-        if (t.at <= end && (next === undefined || t.at < next.at || (t.at === next.at && t.seq < next.seq)))
-          next = t;
-      }
-      if (next === undefined) break;
-      next.cancelled = true;
-      this.current = Math.max(this.current, next.at);
-      next.fn();
-      fired++;
-    }
-    this.current = end;
-    return fired;
-  }
-}
+export { ManualClock } from '../core/manual-clock.js';
 
 /** Options of {@link memoryStreamPair}. */
 export interface MemoryStreamOptions {

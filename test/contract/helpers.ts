@@ -1,9 +1,3 @@
-/**
- * Small awaitable helpers for transport tests. None of them waits on real time: each resolves on
- * an event (a frame, a close, a packet), so the same test runs on the net transport and on the
- * simulated network's virtual clock.
- */
-import type { TimerHandle } from '../../src/core/index.js';
 import { Keyring } from '../../src/security/keyring.js';
 import type { Address, Stream, Transport } from '../../src/transport/types.js';
 
@@ -131,52 +125,4 @@ export function testKeyring(keyByte: number, label = 'contract'): Keyring {
   return new Keyring({ keys: [new Uint8Array(32).fill(keyByte)], label, nonce: random });
 }
 
-/**
- * A clock that moves only when told: `advance(ms)` fires due timers in time order. For tests of
- * timeouts and backoff without real waiting.
- */
-export class ManualClock {
-  private time = 1_000_000;
-  private seq = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const id = ++this.seq;
-    this.timers.set(id, { at: this.time + Math.max(0, delayMs), fn });
-    return id as unknown as TimerHandle;
-  }
-
-  cancel(handle: TimerHandle): void {
-    this.timers.delete(handle as unknown as number);
-  }
-
-  /** Pending timers. */
-  get pending(): number {
-    return this.timers.size;
-  }
-
-  /** Moves time forward by `ms`, firing every timer that falls due, earliest first. */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (let guard = 0; guard < 10_000; guard++) {
-      let nextId: number | undefined;
-      let nextAt = Number.POSITIVE_INFINITY;
-      for (const [id, t] of this.timers) {
-        if (t.at <= end && t.at < nextAt) {
-          nextAt = t.at;
-          nextId = id;
-        }
-      }
-      if (nextId === undefined) break;
-      const timer = this.timers.get(nextId)!;
-      this.timers.delete(nextId);
-      this.time = timer.at;
-      timer.fn();
-    }
-    this.time = end;
-  }
-}
+export { ManualClock } from '../../src/core/manual-clock.js';
