@@ -14,36 +14,21 @@
  *
  * `cairn dev` starts its agents with the same entry (this file), so they take the same path.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isStale } from './freshness.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');
 const source = join(root, 'src', 'cli', 'main.ts');
-
-/** Newest modification time of a .ts file under `dir` (bounded walk: a source tree, not a disk). */
-function newestSourceMtime(dir) {
-  let newest = 0;
-  let budget = 20000;
-  const stack = [dir];
-  while (stack.length > 0 && budget-- > 0) {
-    const current = stack.pop();
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) stack.push(path);
-      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-    }
-  }
-  return newest;
-}
 
 function choose() {
   const hasSource = existsSync(source);
   if (process.env.CAIRN_FROM_SOURCE === '1' && hasSource) return 'source';
   if (!existsSync(built)) return hasSource ? 'source' : 'missing';
   if (!hasSource) return 'built';
-  return newestSourceMtime(join(root, 'src')) > statSync(built).mtimeMs ? 'source' : 'built';
+  return isStale(built, join(root, 'src')) ? 'source' : 'built';
 }
 
 const mode = choose();

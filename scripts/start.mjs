@@ -7,28 +7,14 @@
  * this script, so it (and through it every agent) also stops if this script is killed outright.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isStale } from '../bin/freshness.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'cli', 'main.js');
 
-function newestSourceMtime(dir) {
-  let newest = 0;
-  const stack = [dir];
-  while (stack.length > 0) {
-    const current = stack.pop();
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) stack.push(path);
-      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-    }
-  }
-  return newest;
-}
-
-const stale = !existsSync(main) || newestSourceMtime(join(root, 'src')) > statSync(main).mtimeMs;
+const stale = isStale(main, join(root, 'src'));
 if (stale) {
   process.stderr.write('start: dist/ is missing or older than src/; building (npm run build)\n');
   // Under `npm start`, npm_execpath is npm's own CLI script: run it with this Node binary.
