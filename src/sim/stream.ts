@@ -1,12 +1,10 @@
-import { CairnError, describeError } from '../core/index.js';
-import type { Address, CloseHandler, Stream } from '../transport/types.js';
+import type { Logger } from '../core/index.js';
+import { CairnError } from '../core/index.js';
+import type { TransportStats } from '../transport/stats.js';
+import { StreamEnd } from '../transport/stream-end.js';
+import type { Address, TransportLimits } from '../transport/types.js';
 import { EventKind, type EventSink, SimEvent } from './events.js';
 import type { SimTransport } from './transport.js';
-
-interface Waiter {
-  resolve(): void;
-  reject(err: Error): void;
-}
 
 /**
  * One end of a simulated stream; implements the transport brick's `Stream`.
@@ -22,22 +20,13 @@ interface Waiter {
  * runs (no error). `destroy()` closes at once with an error and sends a reset; a partition or a
  * crash resets both ends (the crashed side runs no handler).
  */
-export class SimStreamEnd implements Stream, EventSink {
+export class SimStreamEnd extends StreamEnd implements EventSink {
   /** @internal The other end. */
   peer!: SimStreamEnd;
-  private state: 'open' | 'closing' | 'closed' = 'open';
   private buffered = 0;
-  private needDrain = false;
   private drainQueued = false;
   /** Delivery time of the last frame or FIN sent from this end (monotonic). */
   private lastAt: number;
-  private frameHandler: ((frame: Uint8Array) => void) | undefined;
-  private drainHandler: (() => void) | undefined;
-  private closeHandler: CloseHandler | undefined;
-  private closeNotified = false;
-  private closeError: Error | undefined;
-  private inbox: Uint8Array[] = [];
-  private waiters: Waiter[] = [];
   private breaking = false;
 
   /**
@@ -47,14 +36,23 @@ export class SimStreamEnd implements Stream, EventSink {
    */
   constructor(
     readonly transport: SimTransport,
-    readonly remoteAddress: Address,
+    remoteAddress: Address,
     firstAt: number,
   ) {
+    super(remoteAddress);
     this.lastAt = firstAt;
   }
 
-  get open(): boolean {
-    return this.state === 'open';
+  protected get stats(): TransportStats {
+    return this.transport.stats;
+  }
+
+  protected get logger(): Logger {
+    return this.transport.network.sim.logger;
+  }
+
+  protected get limits(): TransportLimits {
+    return this.transport.limits;
   }
 
   get bufferedBytes(): number {
@@ -62,61 +60,14 @@ export class SimStreamEnd implements Stream, EventSink {
   }
 
   send(frame: Uint8Array): boolean {
-    if (this.state !== 'open')
-      throw new CairnError('TRANSPORT_CLOSED', `stream to ${this.remoteAddress} is closed`);
-    const limits = this.transport.limits;
     const len = frame.length;
-    if (len > limits.maxFrameBytes) {
-      throw new CairnError(
-        'TRANSPORT_FRAME_TOO_LARGE',
-        `frame of ${len} bytes is over maxFrameBytes=${limits.maxFrameBytes}`,
-        {
-          details: { length: len, max: limits.maxFrameBytes },
-        },
-      );
-    }
-    if (this.buffered + len > limits.maxStreamBufferBytes) {
-      throw new CairnError(
-        'TRANSPORT_BACKPRESSURE',
-        `stream to ${this.remoteAddress} has ${this.buffered + len} bytes buffered, over maxStreamBufferBytes=${limits.maxStreamBufferBytes}`,
-      );
-    }
+    this.checkSend(len, this.buffered + len);
     this.buffered += len;
-    const stats = this.transport.stats;
-    stats.framesSent++;
-    stats.frameBytesSent += len;
     this.transport.network.stats.framesSent++;
     this.transport.network.stats.frameBytesSent += len;
     const ev = this.toPeer(EventKind.frame);
     ev.data = frame.slice();
-    if (this.buffered > limits.streamHighWaterBytes) {
-      this.needDrain = true;
-      return false;
-    }
-    return true;
-  }
-
-  async write(frame: Uint8Array): Promise<void> {
-    if (this.send(frame)) return;
-    await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-
-  onFrame(handler: (frame: Uint8Array) => void): void {
-    this.frameHandler = handler;
-    if (this.inbox.length === 0) return;
-    const queued = this.inbox;
-    this.inbox = [];
-    for (const frame of queued) if (!this.deliver(frame)) break;
-  }
-
-  onDrain(handler: () => void): void {
-    this.drainHandler = handler;
-  }
-
-  onClose(handler: CloseHandler): void {
-    this.closeHandler = handler;
-    // Closed before anyone listened (e.g. between dial resolving and the caller's next line).
-    if (this.state === 'closed' && !this.closeNotified) queueMicrotask(() => this.notifyClose());
+    return this.afterSend(len, this.buffered);
   }
 
   close(): void {
@@ -140,10 +91,7 @@ export class SimStreamEnd implements Stream, EventSink {
   /** @internal The owner crashed: close without running any handler, reset the peer. */
   vanish(): void {
     if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.closeNotified = true;
-    this.inbox = [];
-    this.waiters = [];
+    this.vanishQuietly();
     this.transport.streams.delete(this);
     this.transport.network.stats.streamsBroken++;
     this.resetPeer(
@@ -223,30 +171,6 @@ export class SimStreamEnd implements Stream, EventSink {
     this.deliver(frame);
   }
 
-  private deliver(frame: Uint8Array): boolean {
-    if (this.state !== 'open') return false;
-    const stats = this.transport.stats;
-    stats.framesReceived++;
-    stats.frameBytesReceived += frame.length;
-    const handler = this.frameHandler;
-    if (handler === undefined) {
-      this.inbox.push(frame);
-      return true;
-    }
-    try {
-      handler(frame);
-    } catch (err) {
-      stats.drop('handler_error');
-      this.transport.network.sim.logger.error(
-        { peer: this.remoteAddress, err: describeError(err) },
-        'frame handler threw',
-      );
-      this.destroy(new CairnError('INTERNAL', `frame handler threw: ${describeError(err)}`, { cause: err }));
-      return false;
-    }
-    return this.state === 'open';
-  }
-
   private receiveFin(): void {
     if (this.state === 'open') {
       // The peer closed: answer with our FIN (after anything we still have in flight) and finish.
@@ -254,26 +178,6 @@ export class SimStreamEnd implements Stream, EventSink {
       this.finish(undefined);
     } else if (this.state === 'closing') {
       this.finish(undefined);
-    }
-  }
-
-  private checkDrain(): void {
-    if (!this.needDrain || this.state !== 'open') return;
-    if (this.buffered > this.transport.limits.streamHighWaterBytes) return;
-    this.needDrain = false;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.resolve();
-    const handler = this.drainHandler;
-    if (handler === undefined) return;
-    try {
-      handler();
-    } catch (err) {
-      this.transport.stats.drop('handler_error');
-      this.transport.network.sim.logger.error(
-        { peer: this.remoteAddress, err: describeError(err) },
-        'drain handler threw',
-      );
     }
   }
 
@@ -316,40 +220,10 @@ export class SimStreamEnd implements Stream, EventSink {
     return owner.network.sim.enqueue(ev);
   }
 
-  private rejectWaiters(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    if (waiters.length === 0) return;
-    const err = new CairnError(
-      'TRANSPORT_CLOSED',
-      `stream to ${this.remoteAddress} closed while waiting for drain`,
-    );
-    for (const w of waiters) w.reject(err);
-  }
-
   /** The one place an end becomes closed; later calls are no-ops. */
   private finish(error: Error | undefined): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.inbox = [];
-    this.rejectWaiters();
-    this.closeError = error;
+    if (!this.markClosed(error)) return;
     this.transport.streams.delete(this);
-    this.transport.stats.streamsClosed++;
-    if (this.closeHandler !== undefined) this.notifyClose();
-  }
-
-  private notifyClose(): void {
-    if (this.closeNotified || this.closeHandler === undefined) return;
-    this.closeNotified = true;
-    try {
-      this.closeHandler(this.closeError);
-    } catch (err) {
-      this.transport.stats.drop('handler_error');
-      this.transport.network.sim.logger.error(
-        { peer: this.remoteAddress, err: describeError(err) },
-        'close handler threw',
-      );
-    }
+    this.notifyClose();
   }
 }

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import { CairnError, type Clock, describeError, type Logger, type TimerHandle } from '../../core/index.js';
 import type { TransportStats } from '../stats.js';
-import type { Address, CloseHandler, Stream, TransportLimits } from '../types.js';
+import { StreamEnd } from '../stream-end.js';
+import type { Address, TransportLimits } from '../types.js';
 import { FRAME_HEADER_BYTES, FrameDecoder } from './frame-decoder.js';
 
 /** What a {@link NetStream} needs from its transport. */
@@ -24,8 +25,6 @@ const EAGER_FLUSH_BYTES = 256 * 1024;
 /** A stream allocates its first slab on its first send: idle streams cost no send buffer. */
 const EMPTY = Buffer.alloc(0);
 
-type State = 'open' | 'closing' | 'closed';
-
 /**
  * One TCP connection carrying length-prefixed frames; see `types.ts` for the contract.
  *
@@ -36,26 +35,16 @@ type State = 'open' | 'closing' | 'closed';
  * Frames passed to `send` larger than 16 KiB are written without a copy: the caller must not
  * modify them afterwards.
  */
-export class NetStream implements Stream {
-  readonly remoteAddress: Address;
+export class NetStream extends StreamEnd {
   private readonly socket: Socket;
   private readonly ctx: NetStreamContext;
   private readonly decoder: FrameDecoder;
-  private state: State = 'open';
-  private frameHandler: ((frame: Uint8Array) => void) | undefined;
-  private drainHandler: (() => void) | undefined;
-  private closeHandler: CloseHandler | undefined;
-  private closeError: Error | undefined;
-  private closeNotified = false;
-  private inbox: Uint8Array[] = [];
   private slab: Buffer = EMPTY;
   private slabStart = 0;
   private slabEnd = 0;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
-  private needDrain = false;
-  private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private closeTimer: TimerHandle | undefined;
   private closedWaiters: Array<() => void> = [];
   private readonly deliverBound = (frame: Uint8Array): boolean => this.deliver(frame);
@@ -68,8 +57,8 @@ export class NetStream implements Stream {
    * @param decoder - the connection's decoder (inbound connections have used it for the hello)
    */
   constructor(socket: Socket, remoteAddress: Address, ctx: NetStreamContext, decoder?: FrameDecoder) {
+    super(remoteAddress);
     this.socket = socket;
-    this.remoteAddress = remoteAddress;
     this.ctx = ctx;
     this.decoder = decoder ?? new FrameDecoder(ctx.limits.maxFrameBytes);
     this.decoder.maxFrameBytes = ctx.limits.maxFrameBytes;
@@ -88,8 +77,16 @@ export class NetStream implements Stream {
     ctx.stats.streamsOpened++;
   }
 
-  get open(): boolean {
-    return this.state === 'open';
+  protected get stats(): TransportStats {
+    return this.ctx.stats;
+  }
+
+  protected get logger(): Logger {
+    return this.ctx.logger;
+  }
+
+  protected get limits(): TransportLimits {
+    return this.ctx.limits;
   }
 
   get bufferedBytes(): number {
@@ -97,66 +94,17 @@ export class NetStream implements Stream {
   }
 
   send(frame: Uint8Array): boolean {
-    if (this.state !== 'open') {
-      throw new CairnError('TRANSPORT_CLOSED', `stream to ${this.remoteAddress} is closed`);
-    }
-    const limits = this.ctx.limits;
     const len = frame.length;
-    if (len > limits.maxFrameBytes) {
-      throw new CairnError(
-        'TRANSPORT_FRAME_TOO_LARGE',
-        `frame of ${len} bytes is over maxFrameBytes=${limits.maxFrameBytes}`,
-        {
-          details: { length: len, max: limits.maxFrameBytes },
-        },
-      );
-    }
     const buffered = this.bufferedBytes + FRAME_HEADER_BYTES + len;
-    if (buffered > limits.maxStreamBufferBytes) {
-      throw new CairnError(
-        'TRANSPORT_BACKPRESSURE',
-        `stream to ${this.remoteAddress} has ${buffered} bytes buffered, over maxStreamBufferBytes=${limits.maxStreamBufferBytes}`,
-      );
-    }
+    this.checkSend(len, buffered);
     if (len <= COPY_MAX_BYTES) this.appendCopy(frame, len);
     else this.appendLarge(frame, len);
-    const stats = this.ctx.stats;
-    stats.framesSent++;
-    stats.frameBytesSent += len;
     if (this.pendingBytes >= EAGER_FLUSH_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flushBound);
     }
-    if (buffered > limits.streamHighWaterBytes) {
-      this.needDrain = true;
-      return false;
-    }
-    return true;
-  }
-
-  async write(frame: Uint8Array): Promise<void> {
-    if (this.send(frame)) return;
-    await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-
-  onFrame(handler: (frame: Uint8Array) => void): void {
-    this.frameHandler = handler;
-    if (this.inbox.length === 0) return;
-    const queued = this.inbox;
-    this.inbox = [];
-    for (const frame of queued) if (!this.deliver(frame)) break;
-    if (this.state === 'open' && this.inbox.length === 0) this.socket.resume();
-  }
-
-  onDrain(handler: () => void): void {
-    this.drainHandler = handler;
-  }
-
-  onClose(handler: CloseHandler): void {
-    this.closeHandler = handler;
-    // Closed before anyone listened (e.g. between dial resolving and the caller's next line).
-    if (this.state === 'closed' && !this.closeNotified) queueMicrotask(() => this.notifyClose());
+    return this.afterSend(len, buffered);
   }
 
   close(): void {
@@ -214,32 +162,6 @@ export class NetStream implements Stream {
     }
   }
 
-  private deliver(frame: Uint8Array): boolean {
-    if (this.state !== 'open') return false;
-    const stats = this.ctx.stats;
-    stats.framesReceived++;
-    stats.frameBytesReceived += frame.length;
-    const handler = this.frameHandler;
-    if (handler === undefined) {
-      // Nobody listens yet: hold the frame and stop reading until a handler is set.
-      this.inbox.push(frame);
-      this.socket.pause();
-      return true;
-    }
-    try {
-      handler(frame);
-    } catch (err) {
-      stats.drop('handler_error');
-      this.ctx.logger.error(
-        { peer: this.remoteAddress, err: describeError(err) },
-        'frame handler threw; destroying stream',
-      );
-      this.destroy(new CairnError('INTERNAL', `frame handler threw: ${describeError(err)}`, { cause: err }));
-      return false;
-    }
-    return this.state === 'open';
-  }
-
   private appendCopy(frame: Uint8Array, len: number): void {
     const need = FRAME_HEADER_BYTES + len;
     if (this.slabEnd + need > this.slab.length) {
@@ -292,23 +214,6 @@ export class NetStream implements Stream {
     this.checkDrain();
   }
 
-  private checkDrain(): void {
-    if (!this.needDrain || this.state !== 'open') return;
-    if (this.bufferedBytes > this.ctx.limits.streamHighWaterBytes) return;
-    this.needDrain = false;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.resolve();
-    const handler = this.drainHandler;
-    if (handler === undefined) return;
-    try {
-      handler();
-    } catch (err) {
-      this.ctx.stats.drop('handler_error');
-      this.ctx.logger.error({ peer: this.remoteAddress, err: describeError(err) }, 'drain handler threw');
-    }
-  }
-
   private onEnd(): void {
     if (this.state === 'closed') return;
     if (this.decoder.partial && this.state === 'open') {
@@ -324,45 +229,27 @@ export class NetStream implements Stream {
     this.finish(undefined);
   }
 
-  private rejectWaiters(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    if (waiters.length === 0) return;
-    const err = new CairnError(
-      'TRANSPORT_CLOSED',
-      `stream to ${this.remoteAddress} closed while waiting for drain`,
-    );
-    for (const w of waiters) w.reject(err);
+  protected override frameHeld(): void {
+    // Nobody listens yet: stop reading until a frame handler is set.
+    this.socket.pause();
+  }
+
+  protected override inboxEmptied(): void {
+    this.socket.resume();
   }
 
   /** The one place a stream becomes closed; later calls are no-ops. */
   private finish(error: Error | undefined): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+    if (!this.markClosed(error)) return;
     if (this.closeTimer !== undefined) this.ctx.clock.cancel(this.closeTimer);
     this.closeTimer = undefined;
     this.pending = [];
     this.pendingBytes = 0;
     this.slabStart = this.slabEnd;
-    this.inbox = [];
-    this.rejectWaiters();
-    this.closeError = error;
-    this.ctx.stats.streamsClosed++;
     this.ctx.onClosed(this);
     for (const resolve of this.closedWaiters) resolve();
     this.closedWaiters = [];
-    if (this.closeHandler !== undefined) this.notifyClose();
-  }
-
-  private notifyClose(): void {
-    if (this.closeNotified || this.closeHandler === undefined) return;
-    this.closeNotified = true;
-    try {
-      this.closeHandler(this.closeError);
-    } catch (err) {
-      this.ctx.stats.drop('handler_error');
-      this.ctx.logger.error({ peer: this.remoteAddress, err: describeError(err) }, 'close handler threw');
-    }
+    this.notifyClose();
   }
 }
 
