@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { CairnError, encode, Rng } from '../core/index.js';
+import { NodeIdentity, signRecord, simulatedScheme } from '../security/index.js';
+import {
+  decodeDirect,
+  decodePiggyback,
+  encodePiggyback,
+  encodeSyncFrame,
+  type Piggyback,
+  type SyncFrame,
+  syncFrameDecoder,
+} from './wire.js';
+
+const identity = NodeIdentity.fromSeed(Rng.fromSeed('wire').bytes(32));
+const record = signRecord(identity, 3, Uint8Array.of(1, 2, 3), simulatedScheme);
+const items: Piggyback[] = [
+  { k: 'kv', r: record },
+  { k: 'ub', id: `${identity.nodeId}:7`, r: record },
+];
+const frames: SyncFrame[] = [
+  { t: 'push', alive: [record], state: Uint8Array.of(9) },
+  { t: 'pull', alive: [], state: new Uint8Array(0) },
+  { t: 'done', state: Uint8Array.of(1, 2) },
+];
+const decodeFrame = syncFrameDecoder(64 * 1024);
+
+/** Valid encodings with a few bytes overwritten, truncated or extended. */
+const mutated = (valid: Uint8Array[]) =>
+  fc
+    .tuple(
+      fc.constantFrom(...valid),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+      fc.nat(),
+      fc.uint8Array({ maxLength: 8 }),
+    )
+    .map(([bytes, edits, cut, tail]) => {
+      const out = Uint8Array.from(bytes);
+      for (const [at, value] of edits) out[at % out.length] = value;
+      return Uint8Array.from([...out.subarray(0, out.length - (cut % 3)), ...tail]);
+    });
+
+describe('membership wire codecs', () => {
+  it('round-trip piggybacked items and sync frames', () => {
+    // Compared re-encoded: decoded bytes come back as Buffers, which strict deepEqual tells apart.
+    for (const item of items) {
+      const bytes = encodePiggyback(item);
+      assert.ok(Buffer.from(encodePiggyback(decodePiggyback(bytes)!)).equals(bytes));
+    }
+    for (const frame of frames) {
+      const bytes = encodeSyncFrame(frame);
+      assert.ok(Buffer.from(encodeSyncFrame(decodeFrame(bytes)!)).equals(bytes));
+    }
+    assert.ok(Buffer.from(encode(decodeDirect(encode(record)))).equals(encode(record)));
+  });
+
+  it('reject structurally wrong input with undefined', () => {
+    assert.equal(
+      decodePiggyback(encode({ k: 'ub', id: 'x'.repeat(81), r: record })),
+      undefined,
+      'id too long',
+    );
+    assert.equal(decodePiggyback(encode({ k: 'zz', r: record })), undefined);
+    assert.equal(
+      decodePiggyback(encode({ k: 'kv', r: { ...record, signature: Uint8Array.of(1) } })),
+      undefined,
+    );
+    assert.equal(decodeFrame(encode({ t: 'push', alive: 'no', state: Uint8Array.of(1) })), undefined);
+    assert.equal(syncFrameDecoder(4)(encodeSyncFrame(frames[0]!)), undefined, 'over the frame bound');
+  });
+
+  it('never throw on arbitrary or mutated bytes (decodeDirect throws DECODE_FAILED only)', () => {
+    const valid = [...items.map(encodePiggyback), ...frames.map(encodeSyncFrame), encode(record)];
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 512 }), mutated(valid)), (bytes) => {
+        const p = decodePiggyback(bytes);
+        if (p !== undefined) assert.ok(p.k === 'kv' || p.k === 'ub');
+        const f = decodeFrame(bytes);
+        if (f !== undefined) assert.ok(['push', 'pull', 'done'].includes(f.t));
+        try {
+          decodeDirect(bytes);
+        } catch (err) {
+          assert.ok(err instanceof CairnError && err.code === 'DECODE_FAILED', String(err));
+        }
+      }),
+      { numRuns: 2_000, seed: 42 },
+    );
+  });
+});
