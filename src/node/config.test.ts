@@ -250,3 +250,69 @@ describe('agent config: cross-field checks', () => {
     );
   });
 });
+
+describe('agent config: membership', () => {
+  it('defaults to the lan preset with a 2.5 s leave and no overrides', () => {
+    assert.deepEqual(buildAgentConfig([]).membership, { preset: 'lan', leaveTimeoutMs: 2500 });
+  });
+
+  it('reads the preset and overrides from the file, env and flags', () => {
+    const file = parseConfigText(
+      'membership:\n  preset: wan\n  probeIntervalMs: 6000\n  suspicionMult: 5\n  leaveTimeoutMs: 1000\n',
+      'c.yaml',
+    );
+    assert.deepEqual(buildAgentConfig([file]).membership, {
+      preset: 'wan',
+      probeIntervalMs: 6000,
+      suspicionMult: 5,
+      leaveTimeoutMs: 1000,
+    });
+    const env = envLayer({ CAIRN_MEMBERSHIP_PRESET: 'local', CAIRN_MEMBERSHIP_GOSSIP_INTERVAL_MS: '50' });
+    const flags = flagLayer({ 'membership-probe-interval-ms': '500', 'membership-probe-timeout-ms': '100' });
+    assert.deepEqual(buildAgentConfig([file, env, flags]).membership, {
+      preset: 'local',
+      probeIntervalMs: 500,
+      probeTimeoutMs: 100,
+      suspicionMult: 5,
+      gossipIntervalMs: 50,
+      leaveTimeoutMs: 1000,
+    });
+  });
+
+  it('names the source and field of a bad value', () => {
+    throwsConfig(
+      () => parseConfigText('membership:\n  preset: moon\n', 'c.yaml'),
+      /^config file c\.yaml: membership\.preset must be one of lan, wan, local, test, got "moon"/,
+    );
+    throwsConfig(
+      () => flagLayer({ 'membership-probe-interval-ms': '0' }),
+      /^flag --membership-probe-interval-ms: membership\.probeIntervalMs must be an integer 1-600000/,
+    );
+    throwsConfig(
+      () => envLayer({ CAIRN_MEMBERSHIP_SUSPICION_MULT: 'x' }),
+      /^environment CAIRN_MEMBERSHIP_SUSPICION_MULT: membership\.suspicionMult must be an integer 1-100/,
+    );
+    throwsConfig(
+      () => parseConfigText('membership:\n  probeInterval: 5\n', 'c.yaml'),
+      /unknown field "membership\.probeInterval" \(did you mean "probeIntervalMs"\?\)/,
+    );
+  });
+
+  it('rejects overrides that do not fit the preset, naming the settings and their sources', () => {
+    // local's probe timeout is 200 ms: an interval of 150 ms leaves no room for it.
+    throwsConfig(
+      () =>
+        buildAgentConfig([
+          flagLayer({ 'membership-preset': 'local', 'membership-probe-interval-ms': '150' }),
+        ]),
+      /^config: membership settings \(membership\.preset from flag --membership-preset, membership\.probeIntervalMs from flag --membership-probe-interval-ms\) do not fit the "local" preset: .*probeTimeoutMs .*got 200/,
+    );
+  });
+
+  it('rejects a leave timeout that does not fit in the shutdown timeout', () => {
+    throwsConfig(
+      () => buildAgentConfig([flagLayer({ 'shutdown-timeout-ms': '2000' })]),
+      /membership\.leaveTimeoutMs \(default\) is 2500 ms but must be below shutdownTimeoutMs \(flag --shutdown-timeout-ms, 2000 ms\)/,
+    );
+  });
+});

@@ -409,12 +409,13 @@ function checkMembership(config: AgentConfig, merged: ReadonlyMap<string, Config
     membershipProtocol(config.membership);
   } catch (err) {
     if (!isCairnError(err, 'INVALID_CONFIG')) throw err;
-    const field = (err.details as { field?: string } | undefined)?.field;
-    const path = field === undefined ? 'membership' : `membership.${field}`;
+    // The field at fault may be a preset value; the user's settings are what made it wrong.
+    const set = [...merged].filter(([path]) => path.startsWith('membership.'));
+    const by = set.map(([path, v]) => `${path} from ${v.source}`).join(', ');
     throw configError(
-      FIELDS_BY_PATH.has(path) ? from(path) : 'config',
-      `membership settings do not fit the "${config.membership.preset}" preset: ${err.message}`,
-      path,
+      'config',
+      `membership settings (${by}) do not fit the "${config.membership.preset}" preset: ${err.message}`,
+      'membership',
     );
   }
 }

@@ -49,7 +49,9 @@ export interface HttpDeps {
 
 /** Builds the fastify app with the agent's routes (not listening yet). */
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
-  const app = Fastify({ logger: false });
+  // Path parameters up to 1 KiB: a state key of `maxKeyBytes` (128 UTF-8 bytes) percent-encodes to
+  // at most 384 characters, and a longer key must get the route's own 400 rather than a 414.
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 1024 } });
   const requests = deps.metrics.counter(
     'cairn_http_requests_total',
     'HTTP requests served, by route and status.',

@@ -1,13 +1,14 @@
 /**
  * `cairn/node`: the agent. Configuration (defaults < YAML file < environment < flags), the port
- * plan, role plug points and `startAgent`, which composes identity, logs, metrics, the HTTP server
- * and roles into one running node.
+ * plan, role plug points (the membership role is real), the `/v1` membership routes and
+ * `startAgent`, which composes identity, logs, metrics, the HTTP server and roles into one node.
  *
  * @packageDocumentation
  */
-export { type Agent, type AgentAddresses, type AgentOptions, startAgent } from './agent.js';
+export { type Agent, type AgentAddresses, type AgentOptions, defaultRoles, startAgent } from './agent.js';
 export {
   type AgentConfig,
+  type AgentMembershipConfig,
   type BindConfig,
   buildAgentConfig,
   type ConfigLayer,
@@ -29,10 +30,33 @@ export {
   type ListSpec,
   LOG_LEVELS,
   type LogLevel,
+  MEMBERSHIP_PRESETS,
+  type MembershipPreset,
   ROLE_NAMES,
   type RoleName,
 } from './config-fields.js';
 export { buildHttpApp, type HealthReport, type HttpDeps, listenHttp } from './http.js';
+export {
+  isLoopback,
+  type JsonStateValue,
+  MEMBERS_HTTP_LIMITS,
+  type MemberJson,
+  type MembersJson,
+  membersJson,
+  memberToJson,
+  registerMembersRoutes,
+  stateValueToJson,
+} from './members-http.js';
+export { type MembershipProtocolSettings, membershipProtocol } from './membership-protocol.js';
+export {
+  isMembershipProvider,
+  JOIN_BACKOFF,
+  MEMBERSHIP_CHANNEL,
+  type MemberCounts,
+  type MembershipProvider,
+  MembershipRole,
+  type MembershipRoleOptions,
+} from './membership-role.js';
 export {
   checkBasePort,
   DEFAULT_BASE_PORT,

@@ -7,7 +7,8 @@ import { ROLE_NAMES } from '../../src/node/config-fields.js';
 import { type CliProcess, get, runCli } from './agent-helpers.js';
 
 /**
- * `cairn agent` as a real process: identity on disk, /health and /metrics over HTTP, clean exit on
+ * `cairn agent` as a real process: identity on disk, /health, /metrics and /v1/members over HTTP
+ * (membership running on a gossip port it picked), clean exit on
  * SIGTERM and when the parent's pipe closes, restart with the same identity. (Exit codes of bad
  * configuration and a taken port are in cli.test.ts, in process.)
  */
@@ -53,7 +54,20 @@ describe('cairn agent (process)', () => {
       assert.equal(body.nodeId, first.nodeId);
       assert.equal(body.pid, first.proc.child.pid);
       assert.deepEqual(Object.keys(body.roles), [...ROLE_NAMES]);
-      for (const role of Object.values(body.roles)) assert.equal(role.state, 'not-implemented');
+      for (const [name, role] of Object.entries(body.roles))
+        assert.equal(role.state, name === 'membership' ? 'running' : 'not-implemented', name);
+      // Gossip was configured as port 0: health shows the port membership really bound.
+      const gossip = (body.addresses as Record<string, string>).gossip ?? '';
+      assert.match(gossip, /^127\.0\.0\.1:[1-9]\d*$/);
+      const members = JSON.parse((await get(`${first.http}/v1/members`)).text) as {
+        node: string;
+        members: Array<{ id: string; name: string; address: string; state: string; local: boolean }>;
+      };
+      assert.equal(members.node, first.nodeId);
+      assert.deepEqual(
+        members.members.map((m) => [m.id, m.name, m.address, m.state, m.local]),
+        [[first.nodeId, 'sys-a', gossip, 'alive', true]],
+      );
 
       const metrics = await get(`${first.http}/metrics`);
       assert.equal(metrics.status, 200);

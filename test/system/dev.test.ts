@@ -9,7 +9,8 @@ import { type CliProcess, freeBasePort, get, isAlive, runCli, waitGone } from '.
 
 /**
  * `cairn dev` as a real process tree: three agents become healthy with distinct identities on the
- * port plan, SIGINT stops them all, and a SIGKILL of the parent still takes the agents down.
+ * port plan and have joined each other when the ready line is printed, SIGINT stops them all, and
+ * a SIGKILL of the parent still takes the agents down.
  */
 
 async function startDev(
@@ -61,6 +62,18 @@ describe('cairn dev (process tree)', { concurrency: true }, () => {
         assert.equal(body.nodeId, node.nodeId);
         assert.equal(body.pid, node.pid);
         assert.ok(isAlive(node.pid));
+        // The line is printed only once every node lists every node alive. (A member may turn
+        // suspect for a moment on a starved machine and refute it, so the state is not pinned.)
+        const members = JSON.parse((await get(`http://${node.http}/v1/members`)).text) as {
+          members: Array<{ id: string; name: string; address: string; state: string }>;
+        };
+        assert.deepEqual(
+          members.members.map((m) => [m.name, m.id, m.address]),
+          infos.map((n) => [n.name, n.nodeId, n.gossip]),
+          `${node.name}'s view of the cluster`,
+        );
+        for (const m of members.members)
+          assert.match(m.state, /^(alive|suspect)$/, `${node.name} sees ${m.name}`);
       }
     } finally {
       proc.child.kill('SIGINT');
