@@ -126,6 +126,8 @@ export interface MembershipStats {
   syncsStarted: number;
   syncsCompleted: number;
   syncsFailed: number;
+  /** Push-pulls started because a peer's state named a node SWIM did not know. */
+  triggeredSyncs: number;
   reseeds: number;
   userMessages: number;
   phiSuspicions: number;
@@ -168,6 +170,7 @@ export class Membership {
     syncsStarted: 0,
     syncsCompleted: 0,
     syncsFailed: 0,
+    triggeredSyncs: 0,
     reseeds: 0,
     userMessages: 0,
     phiSuspicions: 0,
@@ -199,6 +202,8 @@ export class Membership {
   private broadcastSeq = 0;
   /** Records refused by this driver (SWIM broadcasts, user messages); the state core counts its own. */
   private rejectedHere = 0;
+  /** When the last push-pull triggered by an unknown node in a digest started. */
+  private lastTriggeredSyncMs = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private inStep = false;
   private readonly pending: SwimInput[] = [];
@@ -284,8 +289,14 @@ export class Membership {
           });
 
     this.local = {
-      set: (key, value) => this.onStateEvents(this.state.set(key, value)),
-      delete: (key) => this.onStateEvents(this.state.delete(key, this.clock.now())),
+      set: (key, value) => {
+        this.assertRunning();
+        this.onStateEvents(this.state.set(key, value));
+      },
+      delete: (key) => {
+        this.assertRunning();
+        this.onStateEvents(this.state.delete(key, this.clock.now()));
+      },
       get: (key) => this.state.get(this.id, key),
     };
     for (const [key, value] of Object.entries(options.initialState ?? {})) this.state.set(key, value);
@@ -564,6 +575,10 @@ export class Membership {
   }
 
   private onSwimEvent(event: SwimEvent): void {
+    // A newer generation drops the old one's key/value state before anyone sees the member.
+    if (event.restarted && event.type !== 'reap') {
+      this.onStateEvents(this.state.noteNode(event.member.id, event.member.generation));
+    }
     const member = this.toMember(event.member);
     switch (event.type) {
       case 'reap':
@@ -571,11 +586,9 @@ export class Membership {
         this.phi?.remove(event.member.id);
         return;
       case 'update':
-        if (event.restarted) this.state.noteNode(event.member.id, event.member.generation);
         this.hub.publish({ type: 'alive', member });
         return;
       case 'join':
-        if (event.restarted) this.state.noteNode(event.member.id, event.member.generation);
         if (!member.local) this.pex?.seed([event.member.address]);
         this.hub.publish({ type: 'join', member });
         return;
@@ -698,6 +711,28 @@ export class Membership {
     this.countRejections();
     if (step.reply !== undefined) this.sendState(from, step.reply);
     this.onStateEvents(step.events);
+    this.syncIfPeerKnowsMore(from, message);
+  }
+
+  /**
+   * A peer's digest or delta names a node SWIM has never heard of: an alive record ran out of
+   * retransmits before reaching this node (many nodes joining at once does that). Rather than wait
+   * for the periodic push-pull, sync with that peer now, at most once per two anti-entropy
+   * intervals, so the join tail is seconds, not a push-pull interval.
+   */
+  private syncIfPeerKnowsMore(from: Address, message: StateMessage): void {
+    const now = this.clock.now();
+    if (now - this.lastTriggeredSyncMs < 2 * this.protocol.antiEntropyIntervalMs) return;
+    const nodes: NodeId[] = [];
+    if (message.type !== 'Ack') for (const e of message.digest.entries) nodes.push(e.node);
+    if (message.type !== 'Syn') for (const d of message.delta) nodes.push(d.node);
+    for (const node of nodes) {
+      if (node === this.id || this.swim.member(node) !== undefined) continue;
+      this.lastTriggeredSyncMs = now;
+      this.counters.triggeredSyncs++;
+      void this.pushPull(from);
+      return;
+    }
   }
 
   private sendState(to: Address, message: StateMessage): void {

@@ -1,6 +1,7 @@
 import { assert, CairnError, checkLimit, encode, Rng } from '../../core/index.js';
 import type { NodeId, NodeIdentity, SignatureScheme, SignedRecord } from '../../security/index.js';
 import { ed25519Scheme, SIGNATURE_BYTES, signRecord, verifyRecord } from '../../security/index.js';
+import { compactRecord, internId, verifiedRecord } from '../intern.js';
 import { type StateConfig, SYN_ACK_BASE_BYTES, stateConfig } from './config.js';
 import { digestEntryOf, fillDigest, type SizedDelta, writeDelta } from './delta.js';
 import { newStateStats, type StateEvent, type StateStats } from './events.js';
@@ -176,11 +177,9 @@ export class ScuttlebuttState {
    */
   heartbeat(): StateEvent[] {
     const s = this.#local;
-    const record = signRecord(
-      this.#identity,
-      s.heartbeat + 1,
-      encodeHeartbeatPayload(s.generation),
-      this.#scheme,
+    // Compact: an encoding is a view into the codec's shared 64+ KiB buffer, which it would pin.
+    const record = compactRecord(
+      signRecord(this.#identity, s.heartbeat + 1, encodeHeartbeatPayload(s.generation), this.#scheme),
     );
     s.heartbeat = record.version;
     s.heartbeatRecord = record;
@@ -230,13 +229,18 @@ export class ScuttlebuttState {
   }
 
   /**
-   * Hints that `node` exists at `generation` (from SWIM's alive record): the next digests ask for
-   * its state if it is unknown or older here.
+   * Hints that `node` exists at `generation` (from SWIM's verified alive record): the next digests
+   * ask for its state if it is unknown or older here. A known node of an older generation is reset
+   * at once (its old keys dropped, as `update` events with no value), so a restarted node is never
+   * listed with its new generation and its old state.
    */
-  noteNode(node: NodeId, generation: number): void {
+  noteNode(node: NodeId, generation: number): StateEvent[] {
     const s = this.#nodes.get(node);
-    if (node === this.self || (s !== undefined && s.generation >= generation)) return;
+    if (node === this.self || (s !== undefined && s.generation >= generation)) return [];
+    const events: StateEvent[] = [];
+    if (s !== undefined) this.#generationReset(node, generation, events);
     this.#want({ node, generation, maxVersion: 0, gcVersion: 0, heartbeat: 0 });
+    return events;
   }
 
   // ---- protocol --------------------------------------------------------------------------
@@ -395,11 +399,8 @@ export class ScuttlebuttState {
     if (!s.entries.has(key))
       checkLimit('maxKeysPerNode', s.entries.size + 1, this.config.maxKeysPerNode, 'keys of this node');
     const version = s.maxVersion + 1;
-    const record = signRecord(
-      this.#identity,
-      version,
-      encodeKvPayload(s.generation, key, value),
-      this.#scheme,
+    const record = compactRecord(
+      signRecord(this.#identity, version, encodeKvPayload(s.generation, key, value), this.#scheme),
     );
     this.#put(s, key, value, record, nowMs);
     s.maxVersion = version;
@@ -420,7 +421,9 @@ export class ScuttlebuttState {
     if (value === null) this.#tombstones.push({ node: s.node, key, version: record.version, sinceMs: nowMs });
   }
 
-  #addNode(node: NodeId, generation: number): NodeState {
+  #addNode(decodedId: NodeId, generation: number): NodeState {
+    // One string per node id in the process (ids decoded from packets are fresh copies each).
+    const node = internId(decodedId);
     const s = new NodeState(node, generation);
     if (!this.#nodes.has(node)) this.#order.push(node);
     this.#nodes.set(node, s);
@@ -629,8 +632,13 @@ export class ScuttlebuttState {
     } else if (s === undefined && this.#nodes.size >= this.limits.maxNodes) {
       return this.#reject('limit');
     }
-    const record: SignedRecord = { node, version: r.version, payload: r.payload, signature: r.signature };
-    if (!verifyRecord(record, this.#scheme)) return this.#reject('forged');
+    // Verified once per process and shared by every node that keeps it (../intern.ts).
+    const record = verifiedRecord(
+      { node, version: r.version, payload: r.payload, signature: r.signature },
+      this.#scheme,
+      (compact) => verifyRecord(compact, this.#scheme),
+    );
+    if (record === undefined) return this.#reject('forged');
     const target =
       s === undefined || p.generation > s.generation ? this.#generationReset(node, p.generation, events) : s;
     this.stats.applied++;

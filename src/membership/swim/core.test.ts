@@ -327,6 +327,44 @@ describe('SwimCore', () => {
     );
   });
 
+  it('gossips a death at once, where it is declared and where it is first learned', () => {
+    // Gossip ticks far apart: any Dead sent below is the eager push, not a gossip round.
+    const slow = testSwimConfig({ gossipIntervalMs: 1_000_000 });
+    const cores = [0, 1, 2, 3, 4].map((i) => makeCore(i, { config: slow }));
+    for (const c of cores) c.step({ type: 'start' }, 0);
+    const all = cores.flatMap((c) => aliveOf(c).filter((m) => m.node === c.selfId));
+    for (const c of cores) c.step({ type: 'join', members: all }, 0);
+    const [a, b, c] = cores as [SwimCore, SwimCore, SwimCore];
+    const deadTo = (fx: SwimEffects) =>
+      fx.packets.filter((p) => messages({ ...fx, packets: [p] }).some((m) => m.type === 'Dead'));
+    // Declared: a suspects b (as another detector would), the suspicion times out.
+    a.step({ type: 'suspect', id: b.selfId }, 10);
+    const deathAt = a.deadlines().find((d) => d.key === `s:${b.selfId}`)?.atMs;
+    assert.ok(deathAt !== undefined);
+    assert.ok((a.deadlines().find((d) => d.key === 'gossip')?.atMs ?? 0) > deathAt, 'no gossip tick due');
+    let declared: SwimEffects | undefined;
+    for (let now = 10, i = 0; i < 1000 && declared === undefined; i++) {
+      const fx = a.step({ type: 'tick' }, now);
+      if (fx.events.some((e) => e.type === 'dead')) declared = fx;
+      now = Math.min(fx.timerAtMs ?? deathAt, deathAt);
+    }
+    assert.ok(declared !== undefined, 'b declared dead');
+    assert.equal(deadTo(declared).length, slow.gossipNodes);
+    // Learned: c forwards the first Dead it hears of at once, and a repeat not again.
+    const dead = messages(declared).find((m) => m.type === 'Dead');
+    assert.ok(dead?.type === 'Dead');
+    const opened = openBroadcast(dead, simulatedScheme);
+    assert.ok(opened.ok);
+    const learned = c.step({ type: 'message', from: addr(0), message: opened.value }, deathAt + 1);
+    assert.deepEqual(
+      learned.events.map((e) => e.type),
+      ['dead'],
+    );
+    assert.ok(deadTo(learned).length >= 1, 'forwarded in the same step');
+    const again = c.step({ type: 'message', from: addr(3), message: opened.value }, deathAt + 2);
+    assert.equal(again.packets.length, 0);
+  });
+
   it('piggybacks opaque broadcasts of the layer above and gossips eagerly on request', () => {
     const [a] = cluster(3) as [SwimCore];
     const fx = a.step({ type: 'broadcast', key: 'kv:x', data: new Uint8Array([7, 7]), eager: true }, 1);

@@ -1,5 +1,6 @@
 import { assert, assertNever, CairnError, checkLimit, type Rng } from '../../core/index.js';
 import type { NodeId, SignedRecord } from '../../security/index.js';
+import { sharedEncoding } from '../intern.js';
 import type { Claim, MemberStatus } from './claims.js';
 import { decideClaim } from './claims.js';
 import { arrayHeaderBytes, CompoundBuilder, partCost } from './compound.js';
@@ -53,8 +54,19 @@ export interface SwimCoreOptions {
 
 /** The broadcast-queue key of membership statements about `id` (a newer one invalidates older). */
 export function memberBroadcastKey(id: NodeId): string {
-  return `m:${id}`;
+  // One string per member id in the process: every node queues a broadcast about every member.
+  let key = memberKeys.get(id);
+  if (key === undefined) {
+    key = `m:${id}`;
+    if (memberKeys.size >= MAX_SHARED_KEYS) memberKeys.clear();
+    memberKeys.set(id, key);
+  }
+  return key;
 }
+
+/** Interned member broadcast keys; cleared when full (a cache, not state). */
+const memberKeys = new Map<NodeId, string>();
+const MAX_SHARED_KEYS = 1 << 20;
 
 /** The broadcast-queue key of an item enqueued by the layer above under `key`. */
 export function userBroadcastKey(key: string): string {
@@ -559,6 +571,10 @@ export class SwimCore {
     }
     this.markDown(e, 'dead');
     this.enqueuePart(e.id, part);
+    // Eager, like key/value updates: forwarded at once (once per node, the first time it learns of
+    // the death) instead of at the next gossip tick, so a death reaches every member in a few
+    // network hops rather than a few gossip intervals.
+    this.gossipRound();
     this.emit('dead', e, previous, false);
   }
 
@@ -674,6 +690,7 @@ export class SwimCore {
     const record = this.signer.dead({ target: id, generation: e.generation, incarnation: e.incarnation });
     this.markDown(e, 'dead');
     this.enqueuePart(id, this.part({ type: 'Dead', record }));
+    this.gossipRound(); // eager: a death is news every member waits for
     this.emit('dead', e, 'suspect', false);
   }
 
@@ -721,7 +738,11 @@ export class SwimCore {
   }
 
   private enqueueRecord(subject: NodeId, type: 'Alive' | 'Leave', record: SignedRecord): void {
-    this.enqueuePart(subject, this.part({ type, record }));
+    // Records are shared between the nodes of a process (../intern.ts), so are their encodings.
+    this.enqueuePart(
+      subject,
+      sharedEncoding(type, record, () => this.part({ type, record })),
+    );
   }
 
   private enqueuePart(subject: NodeId, part: Uint8Array): void {

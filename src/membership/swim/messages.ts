@@ -10,6 +10,7 @@ import {
   signRecord,
   verifyRecord,
 } from '../../security/index.js';
+import { compactRecord, OpenedRecordCache } from '../intern.js';
 import { DEFAULT_LIMITS, type SwimLimits } from './limits.js';
 
 /**
@@ -269,7 +270,7 @@ export function makeAliveRecord(
     address: fields.address,
     name: fields.name,
   });
-  return signRecord(identity, fields.incarnation, payload, scheme);
+  return compactRecord(signRecord(identity, fields.incarnation, payload, scheme));
 }
 
 /** Verifies and decodes an alive record; see {@link makeAliveRecord}. Never throws. */
@@ -277,6 +278,21 @@ export function openAliveRecord(
   record: SignedRecord,
   scheme: SignatureScheme = ed25519Scheme,
 ): SwimResult<VerifiedAlive> {
+  // Every member of a cluster receives and keeps every alive record: open each distinct one once
+  // per process and share it (see ../intern.ts; a hit is exactly what opening it would answer).
+  let failure: SwimResult<VerifiedAlive> | undefined;
+  const value = openedAlive.open(record, scheme, (compact) => {
+    const r = openAliveUncached(compact, scheme);
+    if (r.ok) return r.value;
+    failure = r;
+    return undefined;
+  });
+  return value === undefined ? failure! : { ok: true, value };
+}
+
+const openedAlive = new OpenedRecordCache<VerifiedAlive>((v) => v.record);
+
+function openAliveUncached(record: SignedRecord, scheme: SignatureScheme): SwimResult<VerifiedAlive> {
   const r = open(record, scheme, AlivePayload);
   if (!r.ok) return r;
   const f = r.value;
@@ -306,7 +322,7 @@ export function makeLeaveRecord(
     generation: fields.generation,
     incarnation: fields.incarnation,
   });
-  return signRecord(identity, fields.incarnation, payload, scheme);
+  return compactRecord(signRecord(identity, fields.incarnation, payload, scheme));
 }
 
 /** Verifies and decodes a leave record. Never throws. */
@@ -342,7 +358,7 @@ function makeAccusation(
     incarnation: fields.incarnation,
     from: identity.nodeId,
   });
-  return signRecord(identity, fields.incarnation, payload, scheme);
+  return compactRecord(signRecord(identity, fields.incarnation, payload, scheme));
 }
 
 function openAccusation(

@@ -1,4 +1,5 @@
 import { assert } from '../../core/index.js';
+import { ownBytes } from '../intern.js';
 import type { CompoundBuilder } from './compound.js';
 
 /**
@@ -46,6 +47,9 @@ export class TransmitLimitedQueue {
   private readonly byKey = new Map<string, Item>();
   private readonly buckets: Item[][] = [];
   private nextId = 0;
+  /** Queued items by byte length, and the smallest length: a fill stops once nothing can fit. */
+  private readonly sizes = new Map<number, number>();
+  private minSize = Number.POSITIVE_INFINITY;
 
   /**
    * @param maxItems - items held at once; over it the item closest to done is evicted
@@ -80,8 +84,11 @@ export class TransmitLimitedQueue {
       this.evictOne();
       evicted = 1;
     }
-    const item: Item = { key, bytes, id: this.nextId++, transmits: 0 };
+    // Own bytes: an encoding is often a view into the codec's large shared buffer, which a queued
+    // item would otherwise keep alive (a few hundred bytes pinning 64+ KiB).
+    const item: Item = { key, bytes: ownBytes(bytes), id: this.nextId++, transmits: 0 };
     this.byKey.set(key, item);
+    this.sizeAdded(bytes.length);
     this.bucket(0).push(item); // ids only grow, so the end keeps the bucket sorted
     return evicted;
   }
@@ -92,6 +99,7 @@ export class TransmitLimitedQueue {
     if (item === undefined) return false;
     this.unlink(item);
     this.byKey.delete(key);
+    this.sizeRemoved(item.bytes.length);
     return true;
   }
 
@@ -99,6 +107,8 @@ export class TransmitLimitedQueue {
   clear(): void {
     this.byKey.clear();
     this.buckets.length = 0;
+    this.sizes.clear();
+    this.minSize = Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -114,6 +124,9 @@ export class TransmitLimitedQueue {
     const taken: Item[] = [];
     const expired: Item[] = [];
     let scanned = 0;
+    // No bucket at or above `limit`: no item can be expired, so once even the smallest queued item
+    // does not fit, the rest of the scan could add nothing and is skipped (same result, less work).
+    const noneExpired = this.buckets.length <= limit;
     outer: for (let t = 0; t < this.buckets.length; t++) {
       const bucket = this.buckets[t]!;
       for (let i = bucket.length - 1; i >= 0; i--) {
@@ -125,14 +138,19 @@ export class TransmitLimitedQueue {
           continue;
         }
         if (packet.add(item.bytes)) taken.push(item);
+        else if (noneExpired && !packet.fits(this.minSize)) break outer;
       }
     }
     for (const item of expired) this.invalidate(item.key);
     for (const item of taken) {
       this.unlink(item);
       item.transmits++;
-      if (item.transmits >= limit) this.byKey.delete(item.key);
-      else this.link(item);
+      if (item.transmits >= limit) {
+        this.byKey.delete(item.key);
+        this.sizeRemoved(item.bytes.length);
+      } else {
+        this.link(item);
+      }
     }
     return taken.length;
   }
@@ -147,6 +165,24 @@ export class TransmitLimitedQueue {
       }
     }
     return out;
+  }
+
+  private sizeAdded(length: number): void {
+    this.sizes.set(length, (this.sizes.get(length) ?? 0) + 1);
+    if (length < this.minSize) this.minSize = length;
+  }
+
+  private sizeRemoved(length: number): void {
+    const n = (this.sizes.get(length) ?? 0) - 1;
+    if (n > 0) {
+      this.sizes.set(length, n);
+      return;
+    }
+    this.sizes.delete(length);
+    if (length === this.minSize) {
+      this.minSize = Number.POSITIVE_INFINITY;
+      for (const size of this.sizes.keys()) if (size < this.minSize) this.minSize = size;
+    }
   }
 
   private bucket(t: number): Item[] {

@@ -1,0 +1,175 @@
+import { bytesEqual } from '../core/index.js';
+import type { SignatureScheme, SignedRecord } from '../security/index.js';
+
+/**
+ * Content-addressed sharing of immutable records inside one process.
+ *
+ * Why: a record a node signs travels to every member, and every member keeps it (an alive record
+ * per member in SWIM, a heartbeat and key/value records per node in Scuttlebutt). Decoded from a
+ * packet, each copy is a view into that packet's buffer, so one 250-byte record held by a member
+ * pins a 1,400-byte datagram, and N members hold N copies. In a simulation of N nodes in one
+ * process that is N^2 copies. Here the first copy that verifies becomes the canonical one (its
+ * bytes copied out of the packet, exactly sized), and every later identical record, received by
+ * any node in the process, is answered with that same object and its cached verification.
+ *
+ * Contract (why it changes no behaviour): a hit needs the same scheme name, node id, version,
+ * signature and payload bytes (compared in full) as an earlier record that verified; the answer is
+ * then what verifying this record would answer. Failures are never cached. Records are immutable
+ * (`SignedRecord` is read-only), so sharing one object between nodes is invisible to them. Entries
+ * are held weakly: a record no node keeps any more is collected and its entry removed, so the
+ * cache never holds more than what is alive anyway.
+ */
+
+/** Counters of the process-wide cache (hits are verifications and copies saved). */
+export const internStats = { hits: 0, misses: 0 };
+
+/**
+ * Weakly held values by a number (48 bits of a signature: a collision only costs a miss, since a
+ * hit is compared in full).
+ */
+class WeakCache<V extends object> {
+  private readonly map = new Map<number, WeakRef<V>>();
+  private readonly registry = new FinalizationRegistry<number>((key) => {
+    const ref = this.map.get(key);
+    if (ref !== undefined && ref.deref() === undefined) this.map.delete(key);
+  });
+
+  get(key: number): V | undefined {
+    return this.map.get(key)?.deref();
+  }
+
+  set(key: number, value: V): void {
+    this.map.set(key, new WeakRef(value));
+    this.registry.register(value, key);
+  }
+}
+
+/** 48 bits of `signature` as a number (signatures are uniformly random bytes). */
+function signatureKey(signature: Uint8Array): number {
+  if (signature.length < 6) return -1;
+  return (
+    (signature[0]! | (signature[1]! << 8) | (signature[2]! << 16)) * 0x1000000 +
+    (signature[3]! | (signature[4]! << 8) | (signature[5]! << 16))
+  );
+}
+
+function sameRecord(a: SignedRecord, b: SignedRecord): boolean {
+  return (
+    a.node === b.node &&
+    a.version === b.version &&
+    bytesEqual(a.signature, b.signature) &&
+    bytesEqual(a.payload, b.payload)
+  );
+}
+
+/**
+ * `bytes` with a buffer of its own: the codec returns views into one shared buffer of 64 KiB and
+ * more, so a small encoding kept for long (a queued broadcast, a record) would keep that whole
+ * buffer alive. Returns `bytes` itself when it already owns its buffer.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  // Not `slice()`: on a Node Buffer (what the codec returns) that is a view, not a copy.
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : new Uint8Array(bytes);
+}
+
+/** A copy of `record` whose bytes are its own (not views into a larger buffer). */
+export function compactRecord(record: SignedRecord): SignedRecord {
+  return {
+    node: record.node,
+    version: record.version,
+    payload: ownBytes(record.payload),
+    signature: ownBytes(record.signature),
+  };
+}
+
+/**
+ * A cache of values derived from verified records (`open(record)`): each distinct record is
+ * opened once per process; the value must be immutable and must not depend on anything but the
+ * record and the scheme.
+ */
+export class OpenedRecordCache<V extends object> {
+  private readonly bySchemeName = new Map<string, WeakCache<V>>();
+
+  /** @param recordOf - the record a value was opened from (kept alive by the value) */
+  constructor(private readonly recordOf: (value: V) => SignedRecord) {}
+
+  /**
+   * The opened value of `record`: the shared one when an identical record was opened before,
+   * otherwise `open(compactRecord(record))`, shared from now on when it succeeded.
+   *
+   * @param open - verifies and decodes; returns undefined on failure (not cached)
+   */
+  open(
+    record: SignedRecord,
+    scheme: SignatureScheme,
+    open: (record: SignedRecord) => V | undefined,
+  ): V | undefined {
+    let cache = this.bySchemeName.get(scheme.name);
+    if (cache === undefined) {
+      cache = new WeakCache<V>();
+      this.bySchemeName.set(scheme.name, cache);
+    }
+    const key = signatureKey(record.signature);
+    const hit = key < 0 ? undefined : cache.get(key);
+    if (hit !== undefined && sameRecord(this.recordOf(hit), record)) {
+      internStats.hits++;
+      return hit;
+    }
+    internStats.misses++;
+    const value = open(compactRecord(record));
+    if (value !== undefined && key >= 0) cache.set(key, value);
+    return value;
+  }
+}
+
+const plainRecords = new OpenedRecordCache<SignedRecord>((r) => r);
+
+/**
+ * The shared verified copy of `record`, or undefined when it does not verify (`verify` is the
+ * check to run on a miss, e.g. `verifyRecord(r, scheme)`).
+ */
+export function verifiedRecord(
+  record: SignedRecord,
+  scheme: SignatureScheme,
+  verify: (record: SignedRecord) => boolean,
+): SignedRecord | undefined {
+  return plainRecords.open(record, scheme, (r) => (verify(r) ? r : undefined));
+}
+
+const ids = new Map<string, string>();
+/** Most ids {@link internId} remembers; it starts over when full (a cache, never state). */
+const MAX_IDS = 1 << 20;
+
+/**
+ * The process's one copy of the string `id` (a node id, say): a string decoded from a packet is a
+ * new copy each time, and every node of a simulation keeps one per member.
+ */
+export function internId<T extends string>(id: T): T {
+  const known = ids.get(id);
+  if (known !== undefined) return known as T;
+  if (ids.size >= MAX_IDS) ids.clear();
+  ids.set(id, id);
+  return id;
+}
+
+const encodedParts = new WeakMap<SignedRecord, Map<string, Uint8Array>>();
+
+/**
+ * The encoding of a message made of `type` and `record` (e.g. a SWIM `Alive` part), encoded once
+ * per shared record object and type. The bytes are shared: callers must not modify them.
+ */
+export function sharedEncoding(type: string, record: SignedRecord, encode: () => Uint8Array): Uint8Array {
+  let byType = encodedParts.get(record);
+  if (byType === undefined) {
+    byType = new Map();
+    encodedParts.set(record, byType);
+  }
+  let bytes = byType.get(type);
+  if (bytes === undefined) {
+    bytes = ownBytes(encode());
+    byType.set(type, bytes);
+  }
+  return bytes;
+}
