@@ -191,6 +191,27 @@ export async function probeHealth(node: DevNodePlan, timeoutMs = 1000): Promise<
 }
 
 /**
+ * Asks one node's `/v1/members`: the node ids it lists as alive, or `undefined` when it does not
+ * answer with a member list.
+ */
+export async function probeAliveMembers(node: DevNodePlan, timeoutMs = 1000): Promise<string[] | undefined> {
+  try {
+    const res = await fetch(`http://${formatHostPort(DEV_HOST, node.ports.http)}/v1/members`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    const body = (await res.json()) as { members?: Array<{ id?: unknown; state?: unknown }> };
+    if (!Array.isArray(body.members)) return undefined;
+    return body.members.filter((m) => m.state === 'alive').map((m) => String(m.id));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Stops every live node by closing its stdin (each runs with `--exit-with-parent`), then SIGKILL
  * for those still running after `timeoutMs`, then a bounded wait for the kill to land.
  *

@@ -1,5 +1,5 @@
 import { isCairnError } from '../core/index.js';
-import { CONFIG_LIMITS, LOG_LEVELS, ROLE_NAMES } from '../node/config-fields.js';
+import { CONFIG_LIMITS, LOG_LEVELS, MEMBERSHIP_PRESETS, ROLE_NAMES } from '../node/config-fields.js';
 import { DEFAULT_BASE_PORT, formatHostPort, MAX_BASE_PORT, PORT_PLAN_MAX_NODES } from '../node/ports.js';
 import { EXIT, intFlag, type Options, parseFlags, stringFlag, UsageError } from './args.js';
 import {
@@ -9,6 +9,7 @@ import {
   logTail,
   planDevCluster,
   portChecks,
+  probeAliveMembers,
   probeHealth,
   spawnNode,
   stopNodes,
@@ -20,7 +21,8 @@ import { type CliIo, onStopSignals, watchParent, write } from './lifecycle.js';
 /**
  * `cairn dev`: a local cluster of agents on 127.0.0.1.
  *
- * Checks every planned port, spawns the agents, waits until every `/health` answers 200, prints
+ * Checks every planned port, spawns the agents, waits until every `/health` answers 200 and (when
+ * the nodes run membership) until every node lists every node alive in `/v1/members`, prints
  * the addresses (with `--json`: exactly one JSON line on stdout, and only then), and stays up until
  * SIGINT, SIGTERM or SIGHUP (or its own parent's death with `--exit-with-parent`). Progress and
  * errors go to stderr. Exit codes: 0 when every node stopped cleanly, 1 when a port was taken, a
@@ -35,6 +37,7 @@ export const DEV_OPTIONS: Options = {
   json: { type: 'boolean' },
   roles: { type: 'string' },
   'log-level': { type: 'string' },
+  'membership-preset': { type: 'string' },
   'ready-timeout-ms': { type: 'string' },
   'stop-timeout-ms': { type: 'string' },
   'exit-with-parent': { type: 'boolean' },
@@ -45,7 +48,12 @@ export const DEV_OPTIONS: Options = {
 export const DEV_DEFAULTS = Object.freeze({
   nodes: 3,
   dataRoot: '.cairn/dev',
-  /** How long all nodes may take to answer `/health`: process start plus tsx compile on a slow CI box. */
+  /** Membership preset of the agents: `local` (memberlist's loopback timings), they all share 127.0.0.1. */
+  membershipPreset: 'local',
+  /**
+   * How long all nodes may take to answer `/health` and to see each other alive: process start
+   * plus tsx compile on a slow CI box, then a join (milliseconds on loopback).
+   */
   readyTimeoutMs: 30_000,
   /** How long agents get to stop after SIGTERM before SIGKILL; above the agent's own 10 s timeout. */
   stopTimeoutMs: 12_000,
@@ -75,6 +83,8 @@ interface DevOptions {
   stopTimeoutMs: number;
   exitWithParent: boolean;
   extraAgentArgs: string[];
+  /** The agents run the membership role: wait until they all see each other. */
+  membership: boolean;
 }
 
 function readOptions(args: readonly string[]): DevOptions | 'help' {
@@ -97,6 +107,20 @@ function readOptions(args: readonly string[]): DevOptions | 'help' {
     }
     extra.push('--log-level', level);
   }
+  const preset = stringFlag(values, 'membership-preset') ?? DEV_DEFAULTS.membershipPreset;
+  if (!(MEMBERSHIP_PRESETS as readonly string[]).includes(preset)) {
+    throw new UsageError(
+      `flag --membership-preset must be one of ${MEMBERSHIP_PRESETS.join(', ')}, got "${preset}"`,
+      'dev',
+    );
+  }
+  extra.push('--membership-preset', preset);
+  const membership =
+    roles === undefined ||
+    roles
+      .split(',')
+      .map((r) => r.trim())
+      .includes('membership');
   return {
     nodes: intFlag('dev', values, 'nodes', { min: 1, max: PORT_PLAN_MAX_NODES, default: DEV_DEFAULTS.nodes }),
     basePort: intFlag('dev', values, 'base-port', { min: 1, max: MAX_BASE_PORT, default: DEFAULT_BASE_PORT }),
@@ -114,6 +138,7 @@ function readOptions(args: readonly string[]): DevOptions | 'help' {
     }),
     exitWithParent: values['exit-with-parent'] === true,
     extraAgentArgs: extra,
+    membership,
   };
 }
 
@@ -156,7 +181,11 @@ export async function devCommand(args: readonly string[], io: CliIo): Promise<nu
         wake();
       });
     }
-    const ready = await waitReady(nodes, options.readyTimeoutMs, () => stopReason !== undefined);
+    const deadline = performance.now() + options.readyTimeoutMs;
+    let ready = await waitReady(nodes, options.readyTimeoutMs, () => stopReason !== undefined);
+    if (ready === 'ready' && options.membership) {
+      ready = await waitJoined(nodes, deadline, () => stopReason !== undefined);
+    }
     if (ready !== 'ready') {
       // Stopped on request before all were ready: a clean stop is a success, as after ready.
       if (ready === 'stopped') {
@@ -217,6 +246,33 @@ async function waitReady(nodes: DevNode[], timeoutMs: number, stopRequested: () 
   }
   const waiting = nodes.filter((n) => n.nodeId === undefined).map((n) => n.name);
   return `nodes not ready after ${timeoutMs} ms: ${waiting.join(', ')} (see their agent.log)`;
+}
+
+/**
+ * Polls every node's `/v1/members` until each lists every node of the cluster alive, until
+ * `deadline` (a `performance.now()` time). Returns like {@link waitReady}.
+ */
+async function waitJoined(nodes: DevNode[], deadline: number, stopRequested: () => boolean): Promise<string> {
+  const ids = nodes.map((n) => n.nodeId ?? '');
+  let seen: Array<string[] | undefined> = [];
+  const attempts = Math.ceil(Math.max(0, deadline - performance.now()) / DEV_DEFAULTS.pollMs) + 1;
+  for (let attempt = 0; attempt < attempts && performance.now() < deadline; attempt++) {
+    if (stopRequested()) return 'stopped';
+    const dead = nodes.find((n) => n.exit !== undefined);
+    if (dead !== undefined) {
+      return `${dead.name} (pid ${dead.pid}) exited ${describeExit(dead)} before the cluster formed; last lines of ${dead.logFile}:\n${logTail(dead)}`;
+    }
+    seen = await Promise.all(nodes.map((n) => probeAliveMembers(n)));
+    if (seen.every((alive) => alive !== undefined && ids.every((id) => alive.includes(id)))) return 'ready';
+    await new Promise((r) => setTimeout(r, DEV_DEFAULTS.pollMs));
+  }
+  const lagging = nodes
+    .map(
+      (n, i) =>
+        `${n.name} sees ${seen[i]?.filter((id) => ids.includes(id)).length ?? 'no list of'} of ${nodes.length} alive`,
+    )
+    .filter((_, i) => !ids.every((id) => seen[i]?.includes(id)));
+  return `the nodes did not all see each other alive in time: ${lagging.join(', ')} (see their agent.log)`;
 }
 
 async function shutdown(

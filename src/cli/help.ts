@@ -11,7 +11,9 @@ export const MAIN_HELP = `Usage: cairn <command> [flags]
 Commands:
   agent      run one node (config file, environment, flags)
   dev        run a local cluster of agents on 127.0.0.1
+  members    list the cluster as one node sees it
   sim ping   run simulated nodes that ping each other; prints a trace hash
+  sim membership  run N simulated membership nodes; prints convergence figures
   version    print the version
   help       print this help, or "cairn help <command>"
 
@@ -44,8 +46,9 @@ ${agentFlags()}
 /** `cairn help dev`. */
 export const DEV_HELP = `Usage: cairn dev [--nodes 3] [--base-port 7000] [--json] [--data-root .cairn/dev]
 
-Starts a local cluster of agents on 127.0.0.1, waits until every /health answers, prints the
-addresses and stays up until Ctrl-C. Node i (0-based) listens on:
+Starts a local cluster of agents on 127.0.0.1, waits until every /health answers and every node
+lists every node alive (each node's seeds are the others' gossip addresses), prints the addresses
+and stays up until Ctrl-C. "cairn members" then lists the cluster. Node i (0-based) listens on:
   gossip base+100+i, HTTP base+200+i, etcd API base+300+i, RESP base+400+i
 
   -n, --nodes <n>             number of nodes, 1-100 (default 3)
@@ -54,14 +57,57 @@ addresses and stays up until Ctrl-C. Node i (0-based) listens on:
   --json                      print exactly one JSON line when all nodes are ready
   --roles <a,b,...>           roles for every node (default all)
   --log-level <level>         log level of the agents (logs go to <dir>/node-<i>/agent.log)
-  --ready-timeout-ms <ms>     how long to wait for every /health (default 30000)
+  --membership-preset <name>  lan, wan, local or test (default local: loopback timings)
+  --ready-timeout-ms <ms>     how long to wait for health and the join (default 30000)
   --stop-timeout-ms <ms>      how long agents get to stop before SIGKILL (default 12000)
   --exit-with-parent          stop when stdin closes or the parent process exits
   -h, --help                  print this help
 `;
 
+/** `cairn help members`. */
+export const MEMBERS_HELP = `Usage: cairn members [--json] [--http 127.0.0.1:7200] [--config cairn.yaml]
+
+Lists the cluster as one node sees it (its GET /v1/members): name, id, state (alive, suspect,
+dead, left), gossip address, incarnation and key/value metadata. The node asked is marked "*".
+
+Which node: --http when given; otherwise the agent described by --config and the CAIRN_*
+environment (as "cairn agent" reads them); with neither, 127.0.0.1:7200 (node 0 of "cairn dev").
+
+  --http <host:port>      the node's HTTP address
+  -c, --config <path>     read the node's HTTP address from its config file
+  --json                  print exactly one JSON line: the body of /v1/members
+  --timeout-ms <ms>       how long to wait for the answer (default 5000)
+  -h, --help              print this help
+
+Exit codes: 0 listed, 1 the node cannot be reached or has no member list, 2 usage error.
+`;
+
+/** `cairn sim membership --help`. */
+export const SIM_MEMBERSHIP_HELP = `Usage: cairn sim membership [--nodes 100] [--seed S] [--loss p] [--detector swim|phi]
+                            [--lifeguard on|off] [--protocol lan|local|test] [--progress] [--json]
+
+Runs N membership nodes (the production driver) on the deterministic simulator: they join through
+3 seeds (staggered), one node sets a key, one node crashes. Prints join_converged_ms,
+update_converged_ms, detect_converged_ms (virtual time), false_deaths, bytes_per_node_per_s,
+trace_hash and wall_ms. The same seed gives the same trace_hash and figures (wall_ms, setup_ms,
+phase_wall_ms and the memory peaks are measured on the host). Above 200 nodes records are signed
+with the insecure simulated scheme (the output says which). Large N re-runs itself with a larger
+heap (--max-old-space-size; CAIRN_SIM_HEAP_MB overrides the size).
+
+  --nodes <n>          number of simulated nodes (default 100)
+  --seed <s>           seed: an integer or any text
+  --loss <p>           packet loss probability 0-1 (default 0)
+  --detector <d>       swim (probes, default) or phi (phi accrual over heartbeats)
+  --lifeguard <on|off> Lifeguard (default on)
+  --protocol <p>       timing preset: lan (default), local or test
+  --progress           progress lines on stderr
+  --json               print exactly one JSON object line
+  -h, --help           print this help
+`;
+
 /** `cairn help sim`. */
-export const SIM_HELP = `Usage: cairn sim ping [--nodes 1000] [--seed S] [--loss 0.1] [--duration-ms N] [--json]
+export const SIM_HELP = `Usage: cairn sim membership --help   (simulated membership cluster; see its help)
+       cairn sim ping [--nodes 1000] [--seed S] [--loss 0.1] [--duration-ms N] [--json]
 
 Runs simulated nodes that ping random peers over the simulated network for a fixed virtual time.
 The same seed gives the same trace_hash. Without --seed a seed is picked and printed first (stderr).

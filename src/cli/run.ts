@@ -3,8 +3,9 @@ import { CAIRN_VERSION } from '../node/version.js';
 import { agentCommand } from './agent-command.js';
 import { EXIT, UsageError } from './args.js';
 import { devCommand } from './dev-command.js';
-import { AGENT_HELP, DEV_HELP, MAIN_HELP, SIM_HELP } from './help.js';
+import { AGENT_HELP, DEV_HELP, MAIN_HELP, MEMBERS_HELP, SIM_HELP } from './help.js';
 import { type CliIo, write } from './lifecycle.js';
+import { membersCommand } from './members-command.js';
 import { simCommand } from './sim-command.js';
 
 /**
@@ -15,7 +16,12 @@ import { simCommand } from './sim-command.js';
  * returns 1. Nothing here calls `process.exit`: `main.ts` does, after output is flushed.
  */
 
-const HELP: Readonly<Record<string, string>> = { agent: AGENT_HELP, dev: DEV_HELP, sim: SIM_HELP };
+const HELP: Readonly<Record<string, string>> = {
+  agent: AGENT_HELP,
+  dev: DEV_HELP,
+  members: MEMBERS_HELP,
+  sim: SIM_HELP,
+};
 
 /**
  * Runs `cairn` with `argv` (the arguments after the program name).
@@ -36,6 +42,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await agentCommand(rest, io);
       case 'dev':
         return await devCommand(rest, io);
+      case 'members':
+        return await membersCommand(rest, io);
       case 'sim':
         return await simCommand(rest, io);
       case 'version':

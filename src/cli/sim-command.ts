@@ -31,14 +31,20 @@ function shellQuote(text: string): string {
   return /^[A-Za-z0-9._:@%+=,/-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Runs `cairn sim <args>`; only `ping` exists so far. */
+/** Runs `cairn sim <args>`: `ping` or `membership`. */
 export async function simCommand(args: readonly string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
     await write(sub === undefined ? io.stderr : io.stdout, SIM_HELP);
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (sub !== 'ping') throw new UsageError(`unknown simulation "${sub}"; the simulations are: ping`, 'sim');
+  if (sub === 'membership') {
+    const { simMembership } = await import('./sim-membership.js');
+    return simMembership(rest, io);
+  }
+  if (sub !== 'ping') {
+    throw new UsageError(`unknown simulation "${sub}"; the simulations are: ping, membership`, 'sim');
+  }
   return simPing(rest, io);
 }
 
