@@ -120,7 +120,9 @@ const handedOut = new Set<number>();
 /** A base port whose dev plan for `nodes` nodes is free right now (bounded number of tries). */
 export async function freeBasePort(nodes: number): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    // The whole plan (base + 100 .. base + 400 + nodes) stays below 32768, where Linux's ephemeral
+    // range starts: ports that concurrent tests bind with port 0 can never take one of ours.
+    const base = 10_000 + Math.floor(Math.random() * 220) * 100;
     // Concurrent tests in this process never share a plan (the check below cannot see a plan
     // whose agents have not bound yet).
     if (handedOut.has(base)) continue;
