@@ -20,12 +20,16 @@ describe('Fnv64', () => {
     assert.equal(a.hex(), 'af63dc4c8601ec8c');
   });
 
-  it('agrees with a BigInt reference on random input', () => {
+  it('agrees with a BigInt reference on random input, byte by byte and through bytes()', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 64 }), (bytes) => {
+      fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 300 }), (bytes) => {
         const h = new Fnv64();
         for (const b of bytes) h.byte(b);
         assert.equal(h.hex(), fnv64Reference(bytes));
+        // bytes() mixes the length as a little-endian word first, then the bytes on its fast path.
+        const n = bytes.length;
+        const framed = [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24, ...bytes];
+        assert.equal(new Fnv64().bytes(Uint8Array.from(bytes)).hex(), fnv64Reference(framed));
       }),
     );
   });
