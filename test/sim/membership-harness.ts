@@ -3,6 +3,7 @@ import {
   type MemberState,
   Membership,
   type MembershipEvent,
+  type MembershipOptions,
   type MembershipProtocolConfig,
   type StateValue,
   testConfig,
@@ -83,6 +84,8 @@ export interface ClusterOptions {
   transport?: (ctx: SimNodeContext, identity: number) => Transport;
   /** Initial key/value state of identity `i`. */
   initialState?: (identity: number) => Record<string, StateValue> | undefined;
+  /** Further options of identity `i`'s node (seeds, PeX, ...), applied last. */
+  options?: (identity: number) => Partial<MembershipOptions>;
 }
 
 interface SimMember {
@@ -202,6 +205,7 @@ export class MembershipCluster {
       scheme: this.options.scheme ?? simulatedScheme,
       name: ctx.name,
       ...(initialState === undefined ? {} : { initialState }),
+      ...this.options.options?.(i),
     });
     const observe = (e: MembershipEvent) => this.observe(ctx.name, entry, e);
     for (const type of ['join', 'alive', 'suspect', 'dead', 'leave'] as const) m.on(type, observe);

@@ -3,89 +3,67 @@
  * lost every peer re-seeds by itself once the network heals.
  *
  * Run: node --import tsx --test test/sim/pex-membership.test.ts
- * Replay another seed: CAIRN_SEED=<seed> node --import tsx --test test/sim/pex-membership.test.ts
+ * Replay one seed: CAIRN_SEED=<seed> node --import tsx --test test/sim/pex-membership.test.ts
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Rng } from '../../src/core/index.js';
-import { Membership, testConfig } from '../../src/membership/index.js';
 import { testPexConfig } from '../../src/membership/pex/index.js';
-import { NodeIdentity, simulatedScheme } from '../../src/security/index.js';
-import { Simulator, seedFromEnv } from '../../src/sim/index.js';
+import { defaultNodeAddress } from '../../src/sim/index.js';
+import { forEachSeed, MembershipCluster, sweepSeeds } from './membership-harness.js';
 
-const seed = process.env.CAIRN_SEED === undefined ? 11 : seedFromEnv();
-const replay = `CAIRN_SEED=${seed} node --import tsx --test test/sim/pex-membership.test.ts`;
+const FILE = 'test/sim/pex-membership.test.ts';
 
-async function cluster(n: number) {
-  const sim = new Simulator({ seed });
-  const nodes: Membership[] = [];
-  const addresses: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const identity = NodeIdentity.fromSeed(Rng.fromSeed(`${seed}/id/${i}`).bytes(32));
-    addresses.push(
-      sim.addNode(`n${i}`, async (ctx) => {
-        const m = await Membership.create({
-          identity,
-          transport: ctx.transport(),
-          clock: ctx.clock,
-          rng: ctx.rng,
-          protocol: testConfig(),
-          scheme: simulatedScheme,
-          name: `n${i}`,
-          seeds: i === 0 ? [] : [addresses[0]!],
-          pex: testPexConfig(),
-        });
-        nodes[i] = m;
-        return { stop: () => m.shutdown() };
-      }),
-    );
-  }
-  await sim.runFor(1);
-  return { sim, nodes, addresses };
+/** Every node but n0 has n0 as its seed, and runs PeX. */
+function withPex(seed: number | string, size: number): Promise<MembershipCluster> {
+  return MembershipCluster.create({
+    seed,
+    size,
+    options: (i) => ({ pex: testPexConfig(), seeds: i === 0 ? [] : [defaultNodeAddress(0)] }),
+  });
 }
 
-function allAlive(nodes: readonly Membership[], n: number): boolean {
-  return nodes.every((m) => m.members().filter((x) => x.state === 'alive').length === n);
-}
+describe('membership with PeX', () => {
+  const sampleName = 'fills each node a PeX view of real members';
+  it(sampleName, () =>
+    forEachSeed(FILE, sampleName, sweepSeeds(1, 4), async (seed) => {
+      const cluster = await withPex(seed, 20);
+      await cluster.joinAll({ maxMs: 30_000 });
+      await cluster.sim.runFor(5_000);
+      const names = cluster.upNames();
+      const known = new Set(names.map((n) => cluster.sim.addressOf(n)));
+      for (const name of names) {
+        const peers = cluster.node(name).samplePeers(3);
+        assert.ok(peers.length > 0, `${name} has an empty PeX view`);
+        for (const p of peers)
+          assert.ok(known.has(p) && p !== cluster.sim.addressOf(name), `${name} sampled ${p}`);
+      }
+    }),
+  );
 
-describe(`membership with PeX (seed=${seed}; replay: ${replay})`, () => {
-  it('fills each node a PeX view of real members', async () => {
-    const { sim, nodes, addresses } = await cluster(20);
-    for (const m of nodes.slice(1)) void m.join([addresses[0]!]);
-    assert.ok(
-      await sim.runUntil(() => allAlive(nodes, 20), { maxMs: 30_000 }),
-      `join did not converge; ${replay}`,
-    );
-    await sim.runFor(5_000);
-    const known = new Set(addresses);
-    for (const [i, m] of nodes.entries()) {
-      const peers = m.samplePeers(3);
-      assert.ok(peers.length > 0, `node n${i} has an empty PeX view; ${replay}`);
-      for (const p of peers) assert.ok(known.has(p) && p !== addresses[i], `n${i} sampled ${p}; ${replay}`);
-    }
-  });
-
-  it('re-seeds a node that lost every peer once the network heals', async () => {
-    const { sim, nodes, addresses } = await cluster(8);
-    for (const m of nodes.slice(1)) void m.join([addresses[0]!]);
-    assert.ok(
-      await sim.runUntil(() => allAlive(nodes, 8), { maxMs: 30_000 }),
-      `join did not converge; ${replay}`,
-    );
-    const lonely = nodes[5]!;
-    sim.network.isolate('n5');
-    // Long enough for both sides to declare each other dead (or to reap the dead entry already).
-    const gone = (state: string | undefined) => state === undefined || state === 'dead';
-    const split = await sim.runUntil(
-      () =>
-        lonely.members().every((x) => x.local || gone(x.state)) &&
-        nodes.every((m, i) => i === 5 || gone(m.member(lonely.id)?.state)),
-      { maxMs: 60_000 },
-    );
-    assert.ok(split, `the isolated node was not declared dead on both sides; ${replay}`);
-    sim.network.heal();
-    const healed = await sim.runUntil(() => allAlive(nodes, 8), { maxMs: 60_000 });
-    assert.ok(healed, `the cluster did not reconverge after the heal; ${replay}`);
-    assert.ok(lonely.stats.reseeds > 0, 'the lonely node should have re-seeded');
-  });
+  const reseedName = 're-seeds a node that lost every peer once the network heals';
+  it(reseedName, () =>
+    forEachSeed(FILE, reseedName, sweepSeeds(1, 4), async (seed) => {
+      const cluster = await withPex(seed, 8);
+      await cluster.joinAll({ maxMs: 30_000 });
+      const lonely = cluster.node('n5');
+      cluster.sim.network.isolate('n5');
+      // Both sides declare each other dead (or have already reaped the dead entry).
+      const gone = (state: string | undefined) => state === undefined || state === 'dead';
+      await cluster.waitFor(
+        'the isolated node and the others give each other up',
+        () =>
+          lonely.members().every((x) => x.local || gone(x.state)) &&
+          cluster.upNames().every((n) => n === 'n5' || gone(cluster.node(n).member(lonely.id)?.state)),
+        60_000,
+      );
+      cluster.sim.network.heal();
+      const names = cluster.upNames();
+      await cluster.waitFor(
+        'the cluster reconverges after the heal',
+        cluster.everyoneSeesAlive(names, () => names.length - 1),
+        60_000,
+      );
+      assert.ok(lonely.stats.reseeds > 0, 'the lonely node should have re-seeded');
+    }),
+  );
 });
