@@ -15,7 +15,7 @@ export interface RpcClientOptions {
   /** Overrides of {@link DEFAULT_LIMITS} for the client's channels. */
   limits?: Partial<RpcLimits>;
   /** Overrides of the stream pool's limits (`maxStreams` bounds the peers held open; backoff). */
-  poolLimits?: { [K in keyof PoolLimits]?: number };
+  poolLimits?: Partial<PoolLimits>;
   /** Dial timeout in ms; default the transport's (a call's own deadline still applies). */
   dialTimeoutMs?: number;
   /** Deadline of a call that gives none, in ms; default 30 s. */
@@ -78,7 +78,7 @@ export class RpcClient {
       onOpen: (stream, address) => this.attach(stream, address),
       ...(rng === undefined ? {} : { rng }),
       // PoolLimits is typed with its default literals; any positive number is valid (checked by the pool).
-      ...(poolLimits === undefined ? {} : { limits: poolLimits as Partial<PoolLimits> }),
+      ...(poolLimits === undefined ? {} : { limits: poolLimits }),
       ...(dialTimeoutMs === undefined ? {} : { dialTimeoutMs }),
     });
   }
