@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type MembershipSimResult, pushPullScale, runMembershipSim } from './evaluate.js';
+import {
+  HOST_MEASURED_FIELDS,
+  type MembershipSimResult,
+  pushPullScale,
+  runMembershipSim,
+} from './evaluate.js';
 
-/** Fields measured on the host: the only ones that may differ between two runs of one seed. */
-const HOST_FIELDS = new Set([
-  'wall_ms',
-  'setup_ms',
-  'phase_wall_ms',
-  'heap_peak_mb',
-  'rss_peak_mb',
-  'heap_limit_mb',
-]);
+const HOST_FIELDS = new Set(HOST_MEASURED_FIELDS);
 
 function replayable(r: MembershipSimResult): Record<string, unknown> {
   return Object.fromEntries(Object.entries(r).filter(([k]) => !HOST_FIELDS.has(k)));

@@ -10,6 +10,20 @@ import { Membership } from './membership.js';
 import type { MembershipEvent } from './types.js';
 
 /**
+ * The fields of a {@link MembershipSimResult} measured on the host (wall clock, memory): the only
+ * ones that differ between two runs of the same options.
+ */
+export const HOST_MEASURED_FIELDS: readonly string[] = Object.freeze([
+  'wall_ms',
+  'setup_ms',
+  'phase_wall_ms',
+  'heap_peak_mb',
+  'rss_peak_mb',
+  'array_buffers_peak_mb',
+  'heap_limit_mb',
+]);
+
+/**
  * `cairn sim membership`: N production membership nodes (the same driver as on real sockets) on the
  * deterministic simulator, measured in virtual time.
  *
@@ -26,8 +40,7 @@ import type { MembershipEvent } from './types.js';
  * network carried, per node per virtual second of the run (join start to the end).
  *
  * Determinism: the same options give the same `trace_hash` and the same figures. Not
- * deterministic (measured on the host): `wall_ms`, `setup_ms`, `phase_wall_ms`, `heap_peak_mb`,
- * `rss_peak_mb`, `array_buffers_peak_mb`, `heap_limit_mb`.
+ * deterministic: the {@link HOST_MEASURED_FIELDS}.
  */
 
 /** Options of {@link runMembershipSim}. */

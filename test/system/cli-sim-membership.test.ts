@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli as runInProcess } from '../../src/cli/run.js';
+import { HOST_MEASURED_FIELDS } from '../../src/membership/evaluate.js';
 import { memoryIo, runCli } from './agent-helpers.js';
 
 /**
@@ -19,16 +20,7 @@ type Result = Record<string, unknown> & {
   scheme: string;
 };
 
-/** Fields measured on the host (wall clock, memory): the only ones a replay may change. */
-const HOST_FIELDS = [
-  'wall_ms',
-  'setup_ms',
-  'phase_wall_ms',
-  'heap_peak_mb',
-  'rss_peak_mb',
-  'array_buffers_peak_mb',
-  'heap_limit_mb',
-];
+const HOST_FIELDS = HOST_MEASURED_FIELDS;
 
 describe('cairn sim membership', () => {
   it('prints one JSON line; the same seed replays, another seed differs', async () => {
