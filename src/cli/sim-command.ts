@@ -3,6 +3,7 @@ import { parseSeed } from '../sim/seed.js';
 import { EXIT, intFlag, numberFlag, type Options, parseFlags, stringFlag, UsageError } from './args.js';
 import { SIM_HELP } from './help.js';
 import { type CliIo, write } from './lifecycle.js';
+import { writeSimResult } from './sim-output.js';
 
 /**
  * `cairn sim ping`: runs the simulator's ping scenario and prints its result.
@@ -83,15 +84,6 @@ async function simPing(args: readonly string[], io: CliIo): Promise<number> {
     ...(loss === undefined ? {} : { loss }),
     ...(durationMs === undefined ? {} : { durationMs }),
   });
-  const record: Record<string, unknown> = { ...result };
-  if (values.json === true) {
-    await write(io.stdout, `${JSON.stringify(record)}\n`);
-  } else {
-    const width = Math.max(...Object.keys(record).map((k) => k.length));
-    const lines = Object.entries(record).map(
-      ([k, v]) => `  ${k.padEnd(width)}  ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`,
-    );
-    await write(io.stdout, `sim ping: ${nodes} nodes\n${lines.join('\n')}\n`);
-  }
+  await writeSimResult(io, `sim ping: ${nodes} nodes`, result, values.json === true);
   return EXIT.ok;
 }

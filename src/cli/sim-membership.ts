@@ -6,6 +6,7 @@ import { parseSeed } from '../sim/seed.js';
 import { EXIT, intFlag, numberFlag, type Options, parseFlags, stringFlag, UsageError } from './args.js';
 import { SIM_MEMBERSHIP_HELP } from './help.js';
 import { type CliIo, write } from './lifecycle.js';
+import { writeSimResult } from './sim-output.js';
 
 /**
  * `cairn sim membership`: N membership nodes on the simulator (`runMembershipSim`), one JSON
@@ -127,16 +128,6 @@ export async function simMembership(args: readonly string[], io: CliIo): Promise
     ...(protocol === undefined ? {} : { protocol }),
     ...(values.progress === true ? { onProgress: (line: string) => void write(io.stderr, `${line}\n`) } : {}),
   });
-  const record: Record<string, unknown> = { ...result };
-  if (values.json === true) {
-    await write(io.stdout, `${JSON.stringify(record)}\n`);
-  } else {
-    const width = Math.max(...Object.keys(record).map((k) => k.length));
-    const lines = Object.entries(record).map(
-      ([k, v]) =>
-        `  ${k.padEnd(width)}  ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`,
-    );
-    await write(io.stdout, `sim membership: ${nodes} nodes\n${lines.join('\n')}\n`);
-  }
+  await writeSimResult(io, `sim membership: ${nodes} nodes`, result, values.json === true);
   return EXIT.ok;
 }
