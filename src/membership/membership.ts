@@ -16,6 +16,7 @@ import {
   type NodeId,
   type NodeIdentity,
   type SignatureScheme,
+  type SignedRecord,
   signRecord,
   verifyRecord,
 } from '../security/index.js';
@@ -579,12 +580,13 @@ export class Membership {
     if (event.restarted && event.type !== 'reap') {
       this.onStateEvents(this.state.noteNode(event.member.id, event.member.generation));
     }
+    if (event.type === 'reap') {
+      this.state.forget(event.member.id);
+      this.phi?.remove(event.member.id);
+      return;
+    }
     const member = this.toMember(event.member);
     switch (event.type) {
-      case 'reap':
-        this.state.forget(event.member.id);
-        this.phi?.remove(event.member.id);
-        return;
       case 'update':
         this.hub.publish({ type: 'alive', member });
         return;
@@ -654,7 +656,7 @@ export class Membership {
   }
 
   /** Pushes a key/value record eagerly through SWIM's piggyback; heartbeats travel by anti-entropy. */
-  private pushRecord(record: Parameters<typeof encodePiggyback>[0]['r']): void {
+  private pushRecord(record: SignedRecord): void {
     const payload = decodeStatePayload(record.payload);
     if (payload === undefined || payload.type !== 'kv') return;
     this.input({
@@ -751,8 +753,7 @@ export class Membership {
   }
 
   private randomPeer(): SwimMember | undefined {
-    const live = this.swim.members().filter((m) => m.id !== this.id && m.status === 'alive');
-    return live.length === 0 ? undefined : this.rng.pick(live);
+    return this.swim.randomAlivePeer(this.rng);
   }
 
   // ---- phi accrual -------------------------------------------------------------------------------
@@ -805,7 +806,7 @@ export class Membership {
 
   private reseedIfAlone(): void {
     if (this.seeds.length === 0 && this.discovery.length === 0 && this.pex === undefined) return;
-    if (this.randomPeer() !== undefined) return;
+    if (this.swim.hasAlivePeer()) return;
     this.counters.reseeds++;
     for (const seed of this.seeds) this.pex?.exchangeWith(seed);
     void this.join().catch((err: unknown) =>
@@ -816,7 +817,7 @@ export class Membership {
   // ---- user messages -----------------------------------------------------------------------------
 
   private onDirect(data: Uint8Array): void {
-    let record: ReturnType<typeof decodeDirect>;
+    let record: SignedRecord;
     try {
       record = decodeDirect(data);
     } catch {

@@ -87,6 +87,23 @@ function untilPing(
 }
 
 describe('SwimCore', () => {
+  it('picks a random alive peer exactly as rng.pick over the alive members would', () => {
+    const [a, b] = cluster(4);
+    a!.step({ type: 'suspect', id: b!.selfId }, 1000);
+    const alive = a!.members().filter((m) => m.id !== a!.selfId && m.status === 'alive');
+    assert.equal(alive.length, 2, 'the suspect and the local node are not candidates');
+    const mine = Rng.fromSeed('peers');
+    const reference = Rng.fromSeed('peers');
+    for (let i = 0; i < 50; i++) {
+      assert.equal(a!.randomAlivePeer(mine)?.id, reference.pick(alive).id);
+    }
+    assert.equal(a!.hasAlivePeer(), true);
+    const lone = makeCore(5);
+    lone.step({ type: 'start' }, 0);
+    assert.equal(lone.randomAlivePeer(mine), undefined);
+    assert.equal(lone.hasAlivePeer(), false);
+  });
+
   it('refuses inputs before start and bad API arguments', () => {
     const core = makeCore(0);
     assert.throws(

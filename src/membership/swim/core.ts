@@ -208,6 +208,32 @@ export class SwimCore {
   }
 
   /**
+   * A uniformly random alive member other than this node, without building a snapshot of every
+   * member (the driver asks on every anti-entropy and push-pull tick). It draws one number,
+   * `rng.int(count)`, exactly as `rng.pick` over the alive members in table order would.
+   *
+   * @param rng - the caller's random stream (not the core's: the core's draws stay its own)
+   * @returns undefined when no other member is alive
+   */
+  randomAlivePeer(rng: Rng): SwimMember | undefined {
+    const all = this.table.all();
+    let count = 0;
+    for (const e of all) if (e.id !== this.selfId && e.status === 'alive') count++;
+    if (count === 0) return undefined;
+    let k = rng.int(count);
+    for (const e of all) {
+      if (e.id !== this.selfId && e.status === 'alive' && k-- === 0) return e.view();
+    }
+    return undefined;
+  }
+
+  /** True when some member other than this node is alive. */
+  hasAlivePeer(): boolean {
+    for (const e of this.table.all()) if (e.id !== this.selfId && e.status === 'alive') return true;
+    return false;
+  }
+
+  /**
    * True while a broadcast with this queue key is still being retransmitted: the driver's
    * `leave(timeoutMs)` waits until `isBroadcastPending(memberBroadcastKey(selfId))` is false.
    */
