@@ -117,9 +117,12 @@ export class SyncSession {
         this.takeAlive(frame.alive);
         const step = this.o.state.handleSyn(message, this.o.clock.now(), SYNC_STATE_BYTES);
         this.o.onStateEvents(step.events);
-        const reply = step.reply === undefined ? new Uint8Array() : encodeStateMessage(step.reply);
         if (step.reply === undefined) return finish(false);
-        this.safeSend(stream, { t: 'pull', alive: this.o.aliveRecords(), state: reply });
+        this.safeSend(stream, {
+          t: 'pull',
+          alive: this.o.aliveRecords(),
+          state: encodeStateMessage(step.reply),
+        });
         return;
       }
       if (frame.t === 'done' && message.type === 'Ack') {

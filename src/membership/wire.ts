@@ -1,12 +1,11 @@
 import { decode, encode, tryDecode, type Validator, v } from '../core/index.js';
-import { NodeIdValidator } from '../security/identity.js';
 import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
 
 /**
  * The driver's own messages: what rides inside SWIM `User` parts, the push-pull exchange on sync
  * streams, and direct user messages. SWIM and Scuttlebutt messages have their own codecs
- * (`swim/messages.ts`, `state/messages.ts`); these wrap them. Every decoder validates and returns
- * `undefined` for malformed input, never throws.
+ * (`swim/messages.ts`, `state/messages.ts`); these wrap them. Every decoder validates; the packet and
+ * frame decoders return `undefined` for malformed input, and `decodeDirect` throws `DECODE_FAILED`.
  *
  * Channels (one-byte mux ids on the membership transport):
  * - {@link CHANNEL_SWIM}: SWIM compound packets; streams carry TCP-fallback pings.
@@ -107,6 +106,3 @@ export const DirectValidator: Validator<SignedRecord> = Record;
 export function decodeDirect(bytes: Uint8Array): SignedRecord {
   return decode(bytes, DirectValidator, WIRE_LIMITS.maxUserMessageBytes + 256);
 }
-
-/** The validator of a node id, re-exported for the driver's TCP fallback ping. */
-export const NodeIdV = NodeIdValidator;
