@@ -725,16 +725,14 @@ export class Membership {
   private syncIfPeerKnowsMore(from: Address, message: StateMessage): void {
     const now = this.clock.now();
     if (now - this.lastTriggeredSyncMs < 2 * this.protocol.antiEntropyIntervalMs) return;
-    const nodes: NodeId[] = [];
-    if (message.type !== 'Ack') for (const e of message.digest.entries) nodes.push(e.node);
-    if (message.type !== 'Syn') for (const d of message.delta) nodes.push(d.node);
-    for (const node of nodes) {
-      if (node === this.id || this.swim.member(node) !== undefined) continue;
-      this.lastTriggeredSyncMs = now;
-      this.counters.triggeredSyncs++;
-      void this.pushPull(from);
-      return;
-    }
+    const unknown = (node: NodeId) => node !== this.id && !this.swim.knows(node);
+    const named =
+      (message.type !== 'Ack' && message.digest.entries.some((e) => unknown(e.node))) ||
+      (message.type !== 'Syn' && message.delta.some((d) => unknown(d.node)));
+    if (!named) return;
+    this.lastTriggeredSyncMs = now;
+    this.counters.triggeredSyncs++;
+    void this.pushPull(from);
   }
 
   private sendState(to: Address, message: StateMessage): void {

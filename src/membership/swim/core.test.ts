@@ -98,10 +98,12 @@ describe('SwimCore', () => {
       assert.equal(a!.randomAlivePeer(mine)?.id, reference.pick(alive).id);
     }
     assert.equal(a!.hasAlivePeer(), true);
+    assert.equal(a!.knows(b!.selfId), true, 'a suspect is still known');
     const lone = makeCore(5);
     lone.step({ type: 'start' }, 0);
     assert.equal(lone.randomAlivePeer(mine), undefined);
     assert.equal(lone.hasAlivePeer(), false);
+    assert.equal(lone.knows(b!.selfId), false);
   });
 
   it('refuses inputs before start and bad API arguments', () => {

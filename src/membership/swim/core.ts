@@ -202,6 +202,11 @@ export class SwimCore {
     return this.table.get(id)?.view();
   }
 
+  /** True when `id` is in the table (in any state), without building a snapshot. */
+  knows(id: NodeId): boolean {
+    return this.table.get(id) !== undefined;
+  }
+
   /** Snapshots of every member, the local node included, in no particular order. */
   members(): SwimMember[] {
     return this.table.all().map((e) => e.view());
