@@ -10,6 +10,7 @@ import { EVENT_KIND_NAMES, EventKind, type SimEvent } from './events.js';
  */
 export class Trace {
   private readonly hash = new Fnv64();
+  private readonly lanes = new Uint32Array(2);
   private readonly capacity: number;
   private readonly ring: string[] = [];
   private next = 0;
@@ -41,7 +42,15 @@ export class Trace {
       h.word(ev.from);
       h.word(ev.to);
       const data = ev.data;
-      if (data !== null) h.bytes(data);
+      if (data !== null) {
+        // The payload goes in as two 32-bit lane hashes (4 bytes per step) rather than byte by
+        // byte: every byte still counts, at a fraction of the cost (the byte loop was an eighth of
+        // a large membership simulation's time).
+        payloadLanes(data, this.lanes);
+        h.word(data.length);
+        h.word(this.lanes[0]!);
+        h.word(this.lanes[1]!);
+      }
     }
   }
 
@@ -72,4 +81,35 @@ export function describeEvent(ev: SimEvent, nodeName: string): string {
   if (ev.kind < EventKind.packet) return base;
   const len = ev.data === null ? '' : ` len=${ev.data.length}`;
   return `${base} t${ev.from}->t${ev.to}${len}`;
+}
+
+/**
+ * Two independent 32-bit multiplicative hashes of `data` (murmur-style mixing, 4 bytes per step,
+ * the tail byte by byte), written to `out`. Deterministic on every platform (little-endian reads).
+ */
+export function payloadLanes(data: Uint8Array, out: Uint32Array): void {
+  let a = 0x9747b28c;
+  let b = 0x5bd1e995;
+  const n = data.length;
+  const words = n >>> 2;
+  let i = 0;
+  for (let w = 0; w < words; w++, i += 4) {
+    const k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    a = Math.imul(a ^ k, 0xcc9e2d51);
+    a = (a << 13) | (a >>> 19);
+    b = Math.imul(b + k, 0x1b873593);
+    b = (b << 15) | (b >>> 17);
+  }
+  for (; i < n; i++) {
+    a = Math.imul(a ^ data[i]!, 0x01000193);
+    b = Math.imul(b + data[i]!, 0x85ebca6b);
+  }
+  a ^= a >>> 16;
+  a = Math.imul(a, 0x85ebca6b);
+  a ^= a >>> 13;
+  b ^= b >>> 16;
+  b = Math.imul(b, 0xc2b2ae35);
+  b ^= b >>> 13;
+  out[0] = a >>> 0;
+  out[1] = b >>> 0;
 }
