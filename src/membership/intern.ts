@@ -77,7 +77,7 @@ export function ownBytes(bytes: Uint8Array): Uint8Array {
 /** A copy of `record` whose bytes are its own (not views into a larger buffer). */
 export function compactRecord(record: SignedRecord): SignedRecord {
   return {
-    node: record.node,
+    node: internId(record.node),
     version: record.version,
     payload: ownBytes(record.payload),
     signature: ownBytes(record.signature),
@@ -150,8 +150,11 @@ export function internId<T extends string>(id: T): T {
   const known = ids.get(id);
   if (known !== undefined) return known as T;
   if (ids.size >= MAX_IDS) ids.clear();
-  ids.set(id, id);
-  return id;
+  // A fresh flat copy: a string decoded from a packet may be a slice of a string of the whole
+  // packet (msgpackr decodes short strings that way), and keeping the slice keeps the packet.
+  const own = Buffer.from(id, 'utf8').toString('utf8') as T;
+  ids.set(own, own);
+  return own;
 }
 
 const encodedParts = new WeakMap<SignedRecord, Map<string, Uint8Array>>();

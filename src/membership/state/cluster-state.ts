@@ -444,7 +444,13 @@ export class ScuttlebuttState {
     this.#wanted.set(e.node, e);
   }
 
-  /** Remembers nodes a peer is ahead on, so our next digests ask for them first. */
+  /**
+   * Remembers nodes a peer is ahead on, so our next digests ask for them first: nodes we have never
+   * heard of, newer generations and key/value writes. A newer heartbeat alone does not count: every
+   * node beats every interval, so every peer is always ahead on some heartbeat, and wanting those
+   * would put every node in `#wanted` for good (O(n) work per digest). Heartbeats come through the
+   * round-robin part of the digest.
+   */
   #noteDigest(digest: Digest): void {
     for (const e of digest.entries) {
       if (e.node === this.self || e.generation === 0) continue;
@@ -452,21 +458,21 @@ export class ScuttlebuttState {
       const ahead =
         s === undefined ||
         e.generation > s.generation ||
-        (e.generation === s.generation && (e.maxVersion > s.maxVersion || e.heartbeat > s.heartbeat));
+        (e.generation === s.generation && e.maxVersion > s.maxVersion);
       if (ahead) this.#want(e);
     }
   }
 
   *#digestOrder(): Generator<DigestEntry> {
     yield digestEntryOf(this.#local);
-    for (const [node, target] of [...this.#wanted]) {
+    // No copy of the map: deleting the visited entry is safe while iterating, and the consumer
+    // usually stops after an MTU's worth.
+    for (const [node, target] of this.#wanted) {
       const s = this.#nodes.get(node);
       const caughtUp =
         s !== undefined &&
         (s.generation > target.generation ||
-          (s.generation === target.generation &&
-            s.maxVersion >= target.maxVersion &&
-            s.heartbeat >= target.heartbeat));
+          (s.generation === target.generation && s.maxVersion >= target.maxVersion));
       if (caughtUp) {
         this.#wanted.delete(node);
         continue;
