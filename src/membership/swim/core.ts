@@ -349,6 +349,9 @@ export class SwimCore {
     this.setStatus(this.self, 'left');
     this.enqueueRecord(this.selfId, 'Leave', record);
     this.prober.stop();
+    // Eager, like a death: the leave goes out now rather than at the next gossip tick, so that a
+    // node stopping right after leave() has sent it to gossipNodes peers at least once more.
+    this.gossipRound();
   }
 
   private onUpdateLocal(address: string | undefined, name: string | undefined): void {
