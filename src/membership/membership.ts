@@ -264,7 +264,8 @@ export class Membership {
       scheme: this.scheme,
       clock: this.clock,
       timeoutMs: this.protocol.syncTimeoutMs,
-      aliveRecords: () => this.aliveRecords(),
+      members: (visit) => this.swim.eachMember(visit),
+      selfAlive: () => this.swim.member(this.id)!.aliveRecord,
       onAlive: (alive) => this.input({ type: 'join', members: alive }),
       onStateEvents: (events) => this.onStateEvents(events),
       logger: this.logger,
@@ -618,14 +619,6 @@ export class Membership {
       local: m.id === this.id,
       stateSinceMs: m.statusSinceMs,
     };
-  }
-
-  private aliveRecords() {
-    const out = [];
-    for (const m of this.swim.members()) {
-      if (m.status === 'alive' || m.status === 'suspect') out.push(m.aliveRecord);
-    }
-    return out;
   }
 
   // ---- Scuttlebutt -------------------------------------------------------------------------------

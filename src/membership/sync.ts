@@ -8,20 +8,25 @@ import {
   type StateEvent,
 } from './state/index.js';
 import { openAliveRecord, type VerifiedAlive } from './swim/index.js';
-import { encodeSyncFrame, type SyncFrame, syncFrameDecoder } from './wire.js';
+import { compareSummary, MemberSummary, type MemberVisitor, writeSummary } from './sync-summary.js';
+import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from './wire.js';
 
 /**
  * Push-pull: a full state exchange over a stream, used to join and, periodically, as a backstop for
  * anything gossip missed (memberlist's push-pull, with Scuttlebutt's three messages inside).
  *
  * Exchange (each step one frame; see `SyncFrame`):
- * 1. dialer -> listener `push`: every alive record the dialer holds + a Scuttlebutt `Syn`;
- * 2. listener -> dialer `pull`: its alive records + the `SynAck` (digest and delta);
- * 3. dialer -> listener `done`: the `Ack` (the delta the listener lacks). Both close.
- * Deltas here are bounded by {@link SYNC_STATE_BYTES}, not the MTU, so one exchange moves much
- * more than a gossip round. Every alive record is verified before the SWIM core sees it; a record
- * that fails is counted and skipped, the rest of the frame still applies. A malformed frame or a
- * timeout ends the exchange (the dialer reports failure), never throws.
+ * 1. dialer -> listener `push`: a summary of every member the dialer knows (25 bytes each,
+ *    `sync-summary.ts`), its own alive record, and a Scuttlebutt `Syn`;
+ * 2. listener -> dialer `pull`: the alive records the dialer lacks or holds older, the summary
+ *    entries the listener lacks or holds older, and the `SynAck` (digest and delta);
+ * 3. dialer -> listener `done`: the alive records asked for and the `Ack`. Both close.
+ * Only what one side lacks travels, so the cost of a sync between nodes that mostly agree is the
+ * summary, not every record (memberlist sends every record both ways). Deltas here are bounded by
+ * {@link SYNC_STATE_BYTES}, not the MTU, so one exchange moves much more than a gossip round.
+ * Every alive record is verified before the SWIM core sees it; a record that fails is counted and
+ * skipped, the rest of the frame still applies. A malformed frame or summary, or a timeout, ends
+ * the exchange (the dialer reports failure), never throws.
  */
 
 /** Budget of the Scuttlebutt part of one sync frame: a large delta, still far below a frame limit. */
@@ -36,8 +41,10 @@ export interface SyncOptions {
   scheme: SignatureScheme;
   clock: Clock;
   timeoutMs: number;
-  /** The alive records to offer (this node's own included). */
-  aliveRecords: () => SignedRecord[];
+  /** Visits every member this node knows (this node included): summaries and records to offer. */
+  members: MemberVisitor;
+  /** This node's own current alive record. */
+  selfAlive: () => SignedRecord;
   /** Receives the verified alive records of the peer. */
   onAlive: (alive: VerifiedAlive[]) => void;
   /** Receives the Scuttlebutt events of applied deltas. */
@@ -71,23 +78,30 @@ export class SyncSession {
     return new Promise<boolean>((resolve) => {
       const finish = this.finisher(stream, resolve);
       stream.onClose(() => finish(false));
+      const summary = writeSummary(this.o.members, WIRE_LIMITS.maxSyncMembers);
       stream.onFrame((bytes) => {
         const frame = this.decode(bytes);
         if (frame === undefined || frame.t !== 'pull') return finish(false);
-        this.takeAlive(frame.alive);
+        if (frame.want.some((j) => j >= summary.records.length)) return finish(false);
         const synAck = decodeStateMessage(frame.state);
         if (synAck === undefined || synAck.type !== 'SynAck') return finish(false);
+        this.takeAlive(frame.alive);
         const step = this.o.state.handleSynAck(synAck, this.o.clock.now(), SYNC_STATE_BYTES);
         this.o.onStateEvents(step.events);
-        if (step.reply !== undefined) {
-          this.safeSend(stream, { t: 'done', state: encodeStateMessage(step.reply) });
-        }
+        const wanted = frame.want.map((j) => summary.records[j]!);
+        this.safeSend(
+          stream,
+          step.reply === undefined
+            ? { t: 'done', alive: wanted }
+            : { t: 'done', alive: wanted, state: encodeStateMessage(step.reply) },
+        );
         stream.close();
         finish(true);
       });
       this.safeSend(stream, {
         t: 'push',
-        alive: this.o.aliveRecords(),
+        have: summary.bytes,
+        alive: [this.o.selfAlive()],
         state: encodeStateMessage(this.o.state.createSyn(SYNC_STATE_BYTES)),
       });
     });
@@ -111,22 +125,29 @@ export class SyncSession {
     stream.onFrame((bytes) => {
       const frame = this.decode(bytes);
       if (frame === undefined) return finish(false);
-      const message = decodeStateMessage(frame.state);
-      if (message === undefined) return finish(false);
-      if (frame.t === 'push' && message.type === 'Syn') {
+      if (frame.t === 'push') {
+        const message = decodeStateMessage(frame.state);
+        const summary = MemberSummary.read(frame.have, WIRE_LIMITS.maxSyncMembers);
+        if (message === undefined || message.type !== 'Syn' || summary === undefined) return finish(false);
+        // Compare before taking the dialer's own record: a record just taken would look like one
+        // this node could give back.
+        const { give, want } = compareSummary(summary, this.o.members, WIRE_LIMITS.maxSyncMembers);
         this.takeAlive(frame.alive);
         const step = this.o.state.handleSyn(message, this.o.clock.now(), SYNC_STATE_BYTES);
         this.o.onStateEvents(step.events);
         if (step.reply === undefined) return finish(false);
-        this.safeSend(stream, {
-          t: 'pull',
-          alive: this.o.aliveRecords(),
-          state: encodeStateMessage(step.reply),
-        });
+        this.safeSend(stream, { t: 'pull', alive: give, want, state: encodeStateMessage(step.reply) });
         return;
       }
-      if (frame.t === 'done' && message.type === 'Ack') {
-        this.o.onStateEvents(this.o.state.handleAck(message, this.o.clock.now()).events);
+      if (frame.t === 'done') {
+        const message = frame.state === undefined ? undefined : decodeStateMessage(frame.state);
+        if (frame.state !== undefined && (message === undefined || message.type !== 'Ack')) {
+          return finish(false);
+        }
+        this.takeAlive(frame.alive);
+        if (message !== undefined && message.type === 'Ack') {
+          this.o.onStateEvents(this.o.state.handleAck(message, this.o.clock.now()).events);
+        }
         stream.close();
         return finish(true);
       }

@@ -20,9 +20,10 @@ const items: Piggyback[] = [
   { k: 'ub', id: `${identity.nodeId}:7`, r: record },
 ];
 const frames: SyncFrame[] = [
-  { t: 'push', alive: [record], state: Uint8Array.of(9) },
-  { t: 'pull', alive: [], state: new Uint8Array(0) },
-  { t: 'done', state: Uint8Array.of(1, 2) },
+  { t: 'push', have: new Uint8Array(25), alive: [record], state: Uint8Array.of(9) },
+  { t: 'pull', alive: [], want: [0, 3], state: new Uint8Array(0) },
+  { t: 'done', alive: [record], state: Uint8Array.of(1, 2) },
+  { t: 'done', alive: [] },
 ];
 const decodeFrame = syncFrameDecoder(64 * 1024);
 
@@ -68,6 +69,15 @@ describe('membership wire codecs', () => {
     );
     assert.equal(decodeFrame(encode({ t: 'push', alive: 'no', state: Uint8Array.of(1) })), undefined);
     assert.equal(syncFrameDecoder(4)(encodeSyncFrame(frames[0]!)), undefined, 'over the frame bound');
+    const pull = (want: unknown) => encode({ t: 'pull', alive: [], want, state: Uint8Array.of(1) });
+    assert.equal(decodeFrame(pull([-1])), undefined, 'negative want');
+    assert.equal(decodeFrame(pull([1.5])), undefined, 'fractional want');
+    assert.equal(decodeFrame(pull([16_384])), undefined, 'want past the member bound');
+    assert.equal(
+      decodeFrame(encode({ t: 'push', alive: [], state: Uint8Array.of(1) })),
+      undefined,
+      'no have',
+    );
   });
 
   it('never throw on arbitrary or mutated bytes (decodeDirect throws DECODE_FAILED only)', () => {

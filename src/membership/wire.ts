@@ -1,5 +1,6 @@
 import { decode, encode, tryDecode, type Validator, v } from '../core/index.js';
 import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
+import { SUMMARY_ENTRY_BYTES } from './sync-summary.js';
 
 /**
  * The driver's own messages: what rides inside SWIM `User` parts, the push-pull exchange on sync
@@ -64,27 +65,43 @@ export function decodePiggyback(bytes: Uint8Array): Piggyback | undefined {
 }
 
 /**
- * One frame of a push-pull exchange on a sync stream:
- * 1. the dialer sends `{ t: 'push', alive, state }` (its alive records and a Scuttlebutt `Syn`);
- * 2. the listener answers `{ t: 'pull', alive, state }` (its alive records and the `SynAck`);
- * 3. the dialer sends `{ t: 'done', state }` (the `Ack`), and both close.
+ * One frame of a push-pull exchange on a sync stream (`sync.ts`, `sync-summary.ts`):
+ * 1. the dialer sends `{ t: 'push', have, alive, state }`: a summary of every member it knows, its
+ *    own alive record, and a Scuttlebutt `Syn`;
+ * 2. the listener answers `{ t: 'pull', alive, want, state }`: the alive records the dialer lacks
+ *    or holds older, the summary entries it wants in turn, and the `SynAck`;
+ * 3. the dialer sends `{ t: 'done', alive, state? }`: the wanted records and the `Ack`; both close.
  */
 export type SyncFrame =
-  | { readonly t: 'push'; readonly alive: SignedRecord[]; readonly state: Uint8Array }
-  | { readonly t: 'pull'; readonly alive: SignedRecord[]; readonly state: Uint8Array }
-  | { readonly t: 'done'; readonly state: Uint8Array };
+  | {
+      readonly t: 'push';
+      readonly have: Uint8Array;
+      readonly alive: SignedRecord[];
+      readonly state: Uint8Array;
+    }
+  | {
+      readonly t: 'pull';
+      readonly alive: SignedRecord[];
+      readonly want: number[];
+      readonly state: Uint8Array;
+    }
+  | { readonly t: 'done'; readonly alive: SignedRecord[]; readonly state?: Uint8Array };
 
 /**
  * The validator of sync frames. `state` is an encoded Scuttlebutt message, decoded (and validated)
- * by `decodeStateMessage` afterwards.
+ * by `decodeStateMessage` afterwards; `have` by `MemberSummary.read`.
  */
 function syncFrameValidator(maxStateBytes: number): Validator<SyncFrame> {
   const state = v.bytes({ maxLength: maxStateBytes });
   const alive = v.array(Record, { maxLength: WIRE_LIMITS.maxSyncMembers });
+  const have = v.bytes({ maxLength: WIRE_LIMITS.maxSyncMembers * SUMMARY_ENTRY_BYTES });
+  const want = v.array(v.uint({ max: WIRE_LIMITS.maxSyncMembers - 1 }), {
+    maxLength: WIRE_LIMITS.maxSyncMembers,
+  });
   return v.tagged('t', {
-    push: v.object({ t: v.literal('push'), alive, state }),
-    pull: v.object({ t: v.literal('pull'), alive, state }),
-    done: v.object({ t: v.literal('done'), state }),
+    push: v.object({ t: v.literal('push'), have, alive, state }),
+    pull: v.object({ t: v.literal('pull'), alive, want, state }),
+    done: v.object({ t: v.literal('done'), alive, state: v.optional(state) }),
   }) as Validator<SyncFrame>;
 }
 

@@ -35,6 +35,7 @@ import type {
   SwimFallbackProbe,
   SwimInput,
   SwimMember,
+  SwimMemberView,
   SwimPacket,
 } from './types.js';
 
@@ -205,6 +206,15 @@ export class SwimCore {
   /** True when `id` is in the table (in any state), without building a snapshot. */
   knows(id: NodeId): boolean {
     return this.table.get(id) !== undefined;
+  }
+
+  /**
+   * Calls `visit` with every member, the local node included, without building snapshots (push-pull
+   * summarizes every member on each exchange). The entry passed is live: read it during the call
+   * only, and do not step the core from inside `visit`.
+   */
+  eachMember(visit: (member: SwimMemberView) => void): void {
+    for (const e of this.table.all()) visit(e);
   }
 
   /** Snapshots of every member, the local node included, in no particular order. */

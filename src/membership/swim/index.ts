@@ -90,5 +90,6 @@ export type {
   SwimFallbackProbe,
   SwimInput,
   SwimMember,
+  SwimMemberView,
   SwimPacket,
 } from './types.js';

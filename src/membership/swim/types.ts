@@ -16,6 +16,9 @@ export interface SwimMember {
   readonly aliveRecord: SignedRecord;
 }
 
+/** A member as {@link SwimCore.eachMember} shows it: live, valid during the visit only. */
+export type SwimMemberView = Pick<SwimMember, 'id' | 'generation' | 'incarnation' | 'status' | 'aliveRecord'>;
+
 /**
  * An input to {@link SwimCore.step}. Every input carries no time: `nowMs` is the step's second
  * argument. Messages must be decoded and validated, and broadcasts verified (`openBroadcast`), by
