@@ -129,6 +129,8 @@ export interface MembershipStats {
   syncsFailed: number;
   /** Push-pulls started because a peer's state named a node SWIM did not know. */
   triggeredSyncs: number;
+  /** Follow-up push-pulls after a sync that brought members this node did not know. */
+  catchUpSyncs: number;
   reseeds: number;
   userMessages: number;
   phiSuspicions: number;
@@ -172,6 +174,7 @@ export class Membership {
     syncsCompleted: 0,
     syncsFailed: 0,
     triggeredSyncs: 0,
+    catchUpSyncs: 0,
     reseeds: 0,
     userMessages: 0,
     phiSuspicions: 0,
@@ -767,10 +770,33 @@ export class Membership {
 
   private async pushPull(address: Address): Promise<boolean> {
     this.counters.syncsStarted++;
+    const before = this.swim.size;
     const ok = await this.sync.run(address);
     if (ok) this.counters.syncsCompleted++;
     else this.counters.syncsFailed++;
+    if (ok && this.swim.size > before) this.catchUp();
     return ok;
+  }
+
+  /**
+   * A sync just taught this node members it did not know, so others likely know more still (many
+   * nodes joining at once): sync once more with a random live peer after two anti-entropy
+   * intervals, and so on until a sync brings nothing new. In a stable cluster nothing triggers it.
+   * A sync moves only what one side lacks (`sync-summary.ts`), so a follow-up costs a summary.
+   */
+  private catchUp(): void {
+    if (this.stopped || this.timers.has('catch-up')) return;
+    this.timers.set(
+      'catch-up',
+      this.clock.setTimer(2 * this.protocol.antiEntropyIntervalMs, () => {
+        this.timers.delete('catch-up');
+        if (this.stopped) return;
+        const peer = this.randomPeer();
+        if (peer === undefined) return;
+        this.counters.catchUpSyncs++;
+        void this.pushPull(peer.address);
+      }),
+    );
   }
 
   private periodicPushPull(): void {

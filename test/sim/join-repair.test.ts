@@ -29,3 +29,26 @@ describe('join repair through Scuttlebutt digests', () => {
     }),
   );
 });
+
+describe('catch-up syncs after a sync that taught new members', () => {
+  const name = 'a mass join triggers follow-up syncs, and a stable cluster stops them';
+  it(name, () =>
+    forEachSeed(FILE, name, sweepSeeds(2, 6), async (seed) => {
+      const cluster = await MembershipCluster.create({
+        seed,
+        size: 50,
+        protocol: localConfig({ pushPullIntervalMs: 60_000 }),
+      });
+      await cluster.joinAll({ maxMs: 10_000 });
+      const catchUps = () =>
+        cluster.upNames().reduce((sum, n) => sum + cluster.node(n).stats.catchUpSyncs, 0);
+      const afterJoin = catchUps();
+      assert.ok(afterJoin > 0, 'no sync taught a node new members, so this run did not test catch-up');
+      // Let the last follow-ups run out, then nothing new is learned: no more catch-up syncs.
+      await cluster.sim.runFor(5_000);
+      const settled = catchUps();
+      await cluster.sim.runFor(30_000);
+      assert.equal(catchUps(), settled, 'catch-up syncs went on in a stable cluster');
+    }),
+  );
+});

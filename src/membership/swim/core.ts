@@ -304,7 +304,7 @@ export class SwimCore {
         return;
       case 'join':
         checkLimit('maxJoinRecords', input.members.length, this.limits.maxJoinRecords, 'records in one join');
-        for (const m of input.members) this.onAlive(m);
+        for (const m of input.members) this.onAlive(m, false);
         return;
       case 'leave':
         this.onLeaveApi();
@@ -513,7 +513,14 @@ export class SwimCore {
 
   // Claims ----------------------------------------------------------------------------------------
 
-  private onAlive(m: VerifiedAlive): void {
+  /**
+   * An alive record. `gossiped` is false for records learned by push-pull: those are not queued for
+   * gossip when they only add a member or repeat what was known, because the peer that gave them
+   * already knows them and every node gossips its own alive record (and every node that learns one
+   * by gossip relays it). Queueing them made each sync after a mass join bury later updates and
+   * deaths under hundreds of alive records. A sync that clears a suspicion or death is relayed.
+   */
+  private onAlive(m: VerifiedAlive, gossiped = true): void {
     if (m.node === this.selfId) {
       // Our own record: only one newer than ours (never made by this run) needs an answer.
       if (!this.leaving && m.generation === this.self.generation && m.incarnation > this.self.incarnation) {
@@ -523,7 +530,7 @@ export class SwimCore {
     }
     const e = this.table.get(m.node);
     if (e === undefined) {
-      this.addMember(m);
+      this.addMember(m, gossiped);
       return;
     }
     if (
@@ -544,13 +551,13 @@ export class SwimCore {
     this.timers.cancel(REAP + e.id);
     if (previous !== 'alive') this.setStatus(e, 'alive');
     if (previous === 'dead' || previous === 'left') this.prober.addToOrder(e);
-    this.enqueueRecord(e.id, 'Alive', m.record);
+    if (gossiped || previous !== 'alive') this.enqueueRecord(e.id, 'Alive', m.record);
     if (previous === 'dead' || previous === 'left') this.emit('join', e, previous, restarted);
     else if (previous === 'suspect') this.emit('alive', e, previous, restarted);
     else if (moved || restarted) this.emit('update', e, previous, restarted);
   }
 
-  private addMember(m: VerifiedAlive): void {
+  private addMember(m: VerifiedAlive, relay: boolean): void {
     if (this.table.size >= this.limits.maxMembers) {
       this.stats.membersRejected++;
       return;
@@ -567,7 +574,7 @@ export class SwimCore {
     );
     this.table.add(e);
     this.prober.addToOrder(e);
-    this.enqueueRecord(e.id, 'Alive', m.record);
+    if (relay) this.enqueueRecord(e.id, 'Alive', m.record);
     this.emit('join', e, undefined, false);
   }
 
