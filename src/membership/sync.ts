@@ -34,6 +34,12 @@ export const SYNC_STATE_BYTES = 1024 * 1024;
 /** Largest sync frame accepted: the state budget plus 16,384 alive records of ~200 bytes. */
 export const SYNC_FRAME_BYTES = SYNC_STATE_BYTES + 16_384 * 256;
 
+/**
+ * Push-pull deltas leave heartbeats out: every node beats every interval, so each sync would carry
+ * one signed heartbeat per member; anti-entropy packets carry them (and feed the phi detector).
+ */
+const NO_HEARTBEATS = { heartbeats: false } as const;
+
 /** Options of {@link SyncSession}. */
 export interface SyncOptions {
   channel: Transport;
@@ -86,7 +92,7 @@ export class SyncSession {
         const synAck = decodeStateMessage(frame.state);
         if (synAck === undefined || synAck.type !== 'SynAck') return finish(false);
         this.takeAlive(frame.alive);
-        const step = this.o.state.handleSynAck(synAck, this.o.clock.now(), SYNC_STATE_BYTES);
+        const step = this.o.state.handleSynAck(synAck, this.o.clock.now(), SYNC_STATE_BYTES, NO_HEARTBEATS);
         this.o.onStateEvents(step.events);
         const wanted = frame.want.map((j) => summary.records[j]!);
         this.safeSend(
@@ -133,7 +139,7 @@ export class SyncSession {
         // this node could give back.
         const { give, want } = compareSummary(summary, this.o.members, WIRE_LIMITS.maxSyncMembers);
         this.takeAlive(frame.alive);
-        const step = this.o.state.handleSyn(message, this.o.clock.now(), SYNC_STATE_BYTES);
+        const step = this.o.state.handleSyn(message, this.o.clock.now(), SYNC_STATE_BYTES, NO_HEARTBEATS);
         this.o.onStateEvents(step.events);
         if (step.reply === undefined) return finish(false);
         this.safeSend(stream, { t: 'pull', alive: give, want, state: encodeStateMessage(step.reply) });

@@ -106,3 +106,23 @@ test('noteNode makes the next digest ask for an unknown node', () => {
   const entry = sb.createSyn().digest.entries.find((e) => e.node === a!.nodeId);
   assert.deepEqual(entry, { node: a!.nodeId, generation: 0, maxVersion: 0, gcVersion: 0, heartbeat: 0 });
 });
+
+test('deltas written without heartbeats carry key/value records but no heartbeat (push-pull)', () => {
+  const [a, b] = identities(2, 'no-heartbeats');
+  const sa = makeNode(a!, 1, simulatedScheme);
+  const sb = makeNode(b!, 1, simulatedScheme);
+  sa.heartbeat();
+  sa.heartbeat();
+  sa.set('role', 'kv');
+  const options = { heartbeats: false };
+  const synAck = sa.handleSyn(wire(sb.createSyn()), 0, 1400, options).reply!;
+  const section = synAck.delta.find((d) => d.node === sa.self)!;
+  assert.equal(section.heartbeat, undefined);
+  assert.equal(section.records.length, 1);
+  sb.handleSynAck(wire(synAck), 0, 1400, options);
+  assert.equal(sb.get(sa.self, 'role'), 'kv');
+  assert.equal(sb.nodeInfo(sa.self)!.heartbeat, 0);
+  // The default still carries the heartbeat.
+  const withBeats = sa.handleSyn(wire(sb.createSyn()), 0).reply!;
+  assert.ok(withBeats.delta.find((d) => d.node === sa.self)!.heartbeat !== undefined);
+});

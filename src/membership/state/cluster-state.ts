@@ -44,6 +44,12 @@ export interface ScuttlebuttStateOptions {
   readonly rng?: Rng;
 }
 
+/** Options of the deltas {@link ScuttlebuttState.handleSyn} and `handleSynAck` write. */
+export interface DeltaOptions {
+  /** Include newer heartbeats (default true; push-pull passes false, see `DeltaBounds`). */
+  readonly heartbeats?: boolean;
+}
+
 /** The result of handling a message: the reply to send (if any) and the events to publish. */
 export interface StateStep<R extends StateMessage = StateMessage> {
   readonly reply: R | undefined;
@@ -270,7 +276,12 @@ export class ScuttlebuttState {
    * Answers a Syn with a SynAck: what the peer lacks (bounded by `mtuBytes`) and this node's
    * digest in the remaining room. A Syn from another cluster gets no reply (counted).
    */
-  handleSyn(syn: Syn, _nowMs: number, mtuBytes: number = this.config.mtuBytes): StateStep<SynAck> {
+  handleSyn(
+    syn: Syn,
+    _nowMs: number,
+    mtuBytes: number = this.config.mtuBytes,
+    options: DeltaOptions = {},
+  ): StateStep<SynAck> {
     if (this.config.cluster !== undefined && syn.cluster !== this.config.cluster) {
       this.stats.badCluster++;
       return { reply: undefined, events: [] };
@@ -280,17 +291,22 @@ export class ScuttlebuttState {
     // The delta gets the room the full digest would not need, but at least half; if a big record
     // then fits nowhere, it gets all of it (progress over a digest this round).
     const digestEstimate = 1 + this.#nodes.size * 80;
-    let sized = this.#delta(syn.digest, room - Math.min(digestEstimate, Math.floor(room / 2)));
-    if (sized.delta.length === 0 && sized.truncated) sized = this.#delta(syn.digest, room - 1);
+    let sized = this.#delta(syn.digest, room - Math.min(digestEstimate, Math.floor(room / 2)), options);
+    if (sized.delta.length === 0 && sized.truncated) sized = this.#delta(syn.digest, room - 1, options);
     const digest = this.digest(room - sized.bytes);
     return { reply: { type: 'SynAck', digest, delta: sized.delta }, events: [] };
   }
 
   /** Applies a SynAck's delta and answers with an Ack: what the responder lacks. */
-  handleSynAck(synAck: SynAck, nowMs: number, mtuBytes: number = this.config.mtuBytes): StateStep<Ack> {
+  handleSynAck(
+    synAck: SynAck,
+    nowMs: number,
+    mtuBytes: number = this.config.mtuBytes,
+    options: DeltaOptions = {},
+  ): StateStep<Ack> {
     const events = this.applyDelta(synAck.delta, nowMs);
     this.#noteDigest(synAck.digest);
-    const sized = this.#delta(synAck.digest, mtuBytes - (ACK_BASE_BYTES - 1));
+    const sized = this.#delta(synAck.digest, mtuBytes - (ACK_BASE_BYTES - 1), options);
     return { reply: { type: 'Ack', delta: sized.delta }, events };
   }
 
@@ -430,10 +446,11 @@ export class ScuttlebuttState {
     return s;
   }
 
-  #delta(peer: Digest, budgetBytes: number): SizedDelta {
+  #delta(peer: Digest, budgetBytes: number, options: DeltaOptions = {}): SizedDelta {
     return writeDelta(this.#nodes, peer, budgetBytes, this.#rng, {
       maxRecords: this.limits.maxDeltaRecords,
       maxSections: this.limits.maxDigestEntries,
+      heartbeats: options.heartbeats ?? true,
     });
   }
 

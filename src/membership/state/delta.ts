@@ -31,12 +31,17 @@ interface Candidate {
 }
 
 /** What the peer lacks of `s`, or `undefined` when nothing. */
-function offer(s: NodeState, peer: DigestEntry | undefined): Omit<Candidate, 'order'> | undefined {
+function offer(
+  s: NodeState,
+  peer: DigestEntry | undefined,
+  heartbeats: boolean,
+): Omit<Candidate, 'order'> | undefined {
   if (peer !== undefined && peer.generation > s.generation) return undefined;
   if (peer === undefined || peer.generation < s.generation) {
-    return { state: s, from: 0, withHeartbeat: s.heartbeatRecord !== undefined, gap: s.maxVersion + 1 };
+    const withHeartbeat = heartbeats && s.heartbeatRecord !== undefined;
+    return { state: s, from: 0, withHeartbeat, gap: s.maxVersion + 1 };
   }
-  const needsHeartbeat = s.heartbeat > peer.heartbeat && s.heartbeatRecord !== undefined;
+  const needsHeartbeat = heartbeats && s.heartbeat > peer.heartbeat && s.heartbeatRecord !== undefined;
   if (s.maxVersion <= peer.maxVersion && !needsHeartbeat) return undefined;
   // The peer has not seen tombstones we already collected: it must start over (chitchat's rule).
   const reset = peer.maxVersion < s.gcVersion && peer.gcVersion < s.gcVersion;
@@ -52,6 +57,12 @@ function toWire(r: { version: number; payload: Uint8Array; signature: Uint8Array
 export interface DeltaBounds {
   readonly maxRecords: number;
   readonly maxSections: number;
+  /**
+   * Offer newer heartbeats (default true). Push-pull passes false: every node beats every interval,
+   * so a full-size delta would carry one signed heartbeat per member on every sync; anti-entropy
+   * packets carry them instead.
+   */
+  readonly heartbeats?: boolean;
 }
 
 /**
@@ -73,7 +84,7 @@ export function writeDelta(
   for (const e of peer.entries) known.set(e.node, e);
   const candidates: Candidate[] = [];
   const consider = (s: NodeState): void => {
-    const c = offer(s, known.get(s.node));
+    const c = offer(s, known.get(s.node), bounds.heartbeats ?? true);
     if (c !== undefined) candidates.push({ ...c, order: rng.float() });
   };
   if (peer.partial) {

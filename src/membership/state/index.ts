@@ -6,7 +6,12 @@
  *
  * @packageDocumentation
  */
-export { ScuttlebuttState, type ScuttlebuttStateOptions, type StateStep } from './cluster-state.js';
+export {
+  type DeltaOptions,
+  ScuttlebuttState,
+  type ScuttlebuttStateOptions,
+  type StateStep,
+} from './cluster-state.js';
 export {
   DEFAULT_STATE_CONFIG,
   MAX_HEARTBEAT_WIRE_BYTES,
