@@ -138,23 +138,44 @@ export function verifiedRecord(
   return plainRecords.open(record, scheme, (r) => (verify(r) ? r : undefined));
 }
 
-const ids = new Map<string, string>();
-/** Most ids {@link internId} remembers; it starts over when full (a cache, never state). */
-const MAX_IDS = 1 << 20;
+/**
+ * Values derived from a string alone (an id's interned copy, its queue key, its hash), shared by
+ * every node of the process. A cache, never state: it starts over when it holds `max` keys.
+ *
+ * Keys are stored as fresh flat copies: a string decoded from a packet may be a slice of a string
+ * of the whole packet (msgpackr decodes short strings that way), and keeping the slice as a key
+ * would keep the packet.
+ */
+export class SharedStringCache<V> {
+  private readonly map = new Map<string, V>();
+
+  /** @param derive - computes the value of a key (given the flat copy); must depend on it alone */
+  constructor(
+    private readonly derive: (key: string) => V,
+    private readonly max = 1 << 20,
+  ) {}
+
+  /** The value of `key`, derived on the first call (and again after the cache started over). */
+  get(key: string): V {
+    const known = this.map.get(key);
+    if (known !== undefined) return known;
+    if (this.map.size >= this.max) this.map.clear();
+    const own = Buffer.from(key, 'utf8').toString('utf8');
+    const value = this.derive(own);
+    this.map.set(own, value);
+    return value;
+  }
+}
+
+const ids = new SharedStringCache<string>((id) => id);
 
 /**
  * The process's one copy of the string `id` (a node id, say): a string decoded from a packet is a
- * new copy each time, and every node of a simulation keeps one per member.
+ * new copy each time, and every node of a simulation keeps one per member. The copy is flat (see
+ * {@link SharedStringCache}), so keeping it never keeps a packet.
  */
 export function internId<T extends string>(id: T): T {
-  const known = ids.get(id);
-  if (known !== undefined) return known as T;
-  if (ids.size >= MAX_IDS) ids.clear();
-  // A fresh flat copy: a string decoded from a packet may be a slice of a string of the whole
-  // packet (msgpackr decodes short strings that way), and keeping the slice keeps the packet.
-  const own = Buffer.from(id, 'utf8').toString('utf8') as T;
-  ids.set(own, own);
-  return own;
+  return ids.get(id) as T;
 }
 
 const encodedParts = new WeakMap<SignedRecord, Map<string, Uint8Array>>();

@@ -1,4 +1,5 @@
 import type { NodeId, SignedRecord } from '../security/index.js';
+import { SharedStringCache } from './intern.js';
 import type { MemberStatus } from './swim/index.js';
 
 /**
@@ -37,14 +38,12 @@ export interface SummarizedMember {
 /** Visits members; `SwimCore.eachMember` bound to its core. */
 export type MemberVisitor = (visit: (member: SummarizedMember) => void) => void;
 
-const keys = new Map<string, number>();
-/** Most keys {@link memberKey} remembers; it starts over when full (a cache, never state). */
-const MAX_KEYS = 1 << 20;
-
 /** The 53-bit summary key of a node id (two 32-bit multiplicative hashes of its characters). */
 export function memberKey(id: NodeId): number {
-  const known = keys.get(id);
-  if (known !== undefined) return known;
+  return keys.get(id);
+}
+
+const keys = new SharedStringCache((id) => {
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
   for (let i = 0; i < id.length; i++) {
@@ -53,11 +52,8 @@ export function memberKey(id: NodeId): number {
     b = Math.imul(b ^ c, 0x5bd1e995);
     b ^= b >>> 15;
   }
-  const key = (a >>> 11) * TWO_32 + (b >>> 0);
-  if (keys.size >= MAX_KEYS) keys.clear();
-  keys.set(id, key);
-  return key;
-}
+  return (a >>> 11) * TWO_32 + (b >>> 0);
+});
 
 /** Writes one entry per member visited, in visit order; `records[i]` is entry i's alive record. */
 export function writeSummary(
@@ -146,8 +142,9 @@ function up(status: MemberStatus): boolean {
   return status === 'alive' || status === 'suspect';
 }
 
-function newer(g: number, i: number, than: { g: number; i: number }): boolean {
-  return g > than.g || (g === than.g && i > than.i);
+/** True when (generation g1, incarnation i1) is later than (g2, i2). */
+function newer(g1: number, i1: number, g2: number, i2: number): boolean {
+  return g1 > g2 || (g1 === g2 && i1 > i2);
 }
 
 /**
@@ -165,19 +162,14 @@ export function compareSummary(
   const give: SignedRecord[] = [];
   const want: number[] = [];
   const seen = new Uint8Array(summary.count);
-  const theirs = { g: 0, i: 0 };
   each((m) => {
     const j = summary.find(memberKey(m.id));
-    if (j === undefined) {
+    if (j !== undefined) seen[j] = 1;
+    const g = j === undefined ? -1 : summary.generation(j);
+    const i = j === undefined ? -1 : summary.incarnation(j);
+    if (newer(m.generation, m.incarnation, g, i)) {
       if (up(m.status) && give.length < maxGive) give.push(m.aliveRecord);
-      return;
-    }
-    seen[j] = 1;
-    theirs.g = summary.generation(j);
-    theirs.i = summary.incarnation(j);
-    if (newer(m.generation, m.incarnation, theirs)) {
-      if (up(m.status) && give.length < maxGive) give.push(m.aliveRecord);
-    } else if (up(summary.status(j)) && newer(theirs.g, theirs.i, { g: m.generation, i: m.incarnation })) {
+    } else if (j !== undefined && up(summary.status(j)) && newer(g, i, m.generation, m.incarnation)) {
       want.push(j);
     }
   });

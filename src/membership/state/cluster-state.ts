@@ -3,7 +3,7 @@ import type { NodeId, NodeIdentity, SignatureScheme, SignedRecord } from '../../
 import { ed25519Scheme, SIGNATURE_BYTES, signRecord, verifyRecord } from '../../security/index.js';
 import { compactRecord, internId, verifiedRecord } from '../intern.js';
 import { type StateConfig, SYN_ACK_BASE_BYTES, stateConfig } from './config.js';
-import { digestEntryOf, fillDigest, type SizedDelta, writeDelta } from './delta.js';
+import { type DeltaBounds, digestEntryOf, fillDigest, type SizedDelta, writeDelta } from './delta.js';
 import { newStateStats, type StateEvent, type StateStats } from './events.js';
 import { DEFAULT_LIMITS, type StateLimits, stateLimits } from './limits.js';
 import type {
@@ -45,10 +45,7 @@ export interface ScuttlebuttStateOptions {
 }
 
 /** Options of the deltas {@link ScuttlebuttState.handleSyn} and `handleSynAck` write. */
-export interface DeltaOptions {
-  /** Include newer heartbeats (default true; push-pull passes false, see `DeltaBounds`). */
-  readonly heartbeats?: boolean;
-}
+export type DeltaOptions = Pick<DeltaBounds, 'heartbeats'>;
 
 /** The result of handling a message: the reply to send (if any) and the events to publish. */
 export interface StateStep<R extends StateMessage = StateMessage> {

@@ -1,6 +1,6 @@
 import { assert, assertNever, CairnError, checkLimit, type Rng } from '../../core/index.js';
 import type { NodeId, SignedRecord } from '../../security/index.js';
-import { sharedEncoding } from '../intern.js';
+import { SharedStringCache, sharedEncoding } from '../intern.js';
 import type { Claim, MemberStatus } from './claims.js';
 import { decideClaim } from './claims.js';
 import { arrayHeaderBytes, CompoundBuilder, partCost } from './compound.js';
@@ -56,18 +56,10 @@ export interface SwimCoreOptions {
 /** The broadcast-queue key of membership statements about `id` (a newer one invalidates older). */
 export function memberBroadcastKey(id: NodeId): string {
   // One string per member id in the process: every node queues a broadcast about every member.
-  let key = memberKeys.get(id);
-  if (key === undefined) {
-    key = `m:${id}`;
-    if (memberKeys.size >= MAX_SHARED_KEYS) memberKeys.clear();
-    memberKeys.set(id, key);
-  }
-  return key;
+  return memberKeys.get(id);
 }
 
-/** Interned member broadcast keys; cleared when full (a cache, not state). */
-const memberKeys = new Map<NodeId, string>();
-const MAX_SHARED_KEYS = 1 << 20;
+const memberKeys = new SharedStringCache((id) => `m:${id}`);
 
 /** The broadcast-queue key of an item enqueued by the layer above under `key`. */
 export function userBroadcastKey(key: string): string {
