@@ -1,4 +1,4 @@
-import { CairnError, isErrorCode, v } from '../core/index.js';
+import { CairnError, type Deferred, deferred, isErrorCode, v } from '../core/index.js';
 
 import { RpcChannel } from './channel.js';
 import type { RpcLimits } from './limits.js';
@@ -26,24 +26,6 @@ export const Fail = defineMethod(
 
 /** Returns a string of `size` characters. */
 export const Big = defineMethod('test.big', v.object({ size: v.uint() }), v.string());
-
-/** A deferred the test resolves. */
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (err: unknown) => void;
-}
-
-/** Creates a {@link Deferred}. */
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** A connected client channel and served channel with the test methods registered. */
 export interface Pair {

@@ -1,23 +1,6 @@
+import { type Deferred, deferred } from '../../src/core/index.js';
 import { Keyring } from '../../src/security/keyring.js';
 import type { Address, Stream, Transport } from '../../src/transport/types.js';
-
-/** A promise with its resolve and reject exposed. */
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (err: unknown) => void;
-}
-
-/** Makes a {@link Deferred}. */
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** Resolves with the next stream `t` accepts (replaces `t`'s stream handler). */
 export function nextStream(t: Transport): Promise<Stream> {

@@ -20,12 +20,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CairnError, isCairnError } from '../../src/core/index.js';
+import { CairnError, deferred, isCairnError } from '../../src/core/index.js';
 import { sealTransport } from '../../src/transport/sealed.js';
 import type { Address, Transport } from '../../src/transport/types.js';
 import {
   connectPair,
-  deferred,
   frameIndex,
   indexedFrame,
   nextPacket,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { CairnError, Rng, v } from '../../src/core/index.js';
+import { CairnError, deferred, Rng, v } from '../../src/core/index.js';
 import {
   defineMethod,
   type HandlerContext,
@@ -26,15 +26,6 @@ const Fail = defineMethod('fail', v.object({ code: v.string() }), v.unknown());
 /** Never answers on its own: resolves with how the signal was aborted. */
 const Hang = defineMethod('hang', v.object({ tag: v.string() }), v.unknown());
 const Whoami = defineMethod('whoami', v.object({}), v.object({ name: v.string() }));
-
-/** A promise plus its resolver. */
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
 
 async function rejection(p: Promise<unknown>): Promise<CairnError> {
   try {

@@ -7,14 +7,13 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { isCairnError, Metrics, Rng } from '../../src/core/index.js';
+import { deferred, isCairnError, Metrics, Rng } from '../../src/core/index.js';
 import { encodeFrame } from '../../src/transport/net/frame-decoder.js';
 import { encodeHello } from '../../src/transport/net/hello.js';
 import { NetTransport, type NetTransportOptions } from '../../src/transport/net/net-transport.js';
 import { StreamPool } from '../../src/transport/pool.js';
 import {
   connectPair,
-  deferred,
   frameIndex,
   indexedFrame,
   ManualClock,
