@@ -1,25 +1,10 @@
 import { Resolver } from 'node:dns/promises';
-import {
-  CairnError,
-  type Clock,
-  describeError,
-  type Logger,
-  type Rng,
-  silentLogger,
-  type TimerHandle,
-} from '../../core/index.js';
-import { addressOf, isIpOf, sameAddresses } from './address.js';
-import { type DiscoveryLimits, discoveryLimits } from './limits.js';
+import { CairnError, type Clock, describeError, type Logger, type Rng } from '../../core/index.js';
+import { addressOf, isIpOf } from './address.js';
+import { type FetchResult, ProviderBase } from './base.js';
+import type { DiscoveryLimits } from './limits.js';
 import { isSrvRecord, orderSrv, type SrvRecord } from './srv.js';
-import {
-  type AddressListener,
-  abortable,
-  ChangeListeners,
-  closedError,
-  type DiscoveryProvider,
-  type DiscoveryStats,
-  emptyStats,
-} from './types.js';
+import { abortable, closedError } from './types.js';
 
 /** The three lookups {@link DnsDiscovery} needs; `node:dns/promises` `Resolver` has them. */
 export interface DnsResolverLike {
@@ -67,9 +52,6 @@ function invalid(field: string, message: string): never {
   throw new CairnError('INVALID_CONFIG', `dns discovery: ${field} ${message}`, { details: { field } });
 }
 
-/** Outcome of turning one DNS answer into addresses. */
-type Answer = { ok: true; addresses: string[] } | { ok: false; reason: string; overLimit?: boolean };
-
 /**
  * Seeds from DNS: the `A`/`AAAA` addresses of a name with a fixed port, or the targets and ports of
  * its `SRV` records (RFC 2782 order), re-resolved periodically.
@@ -92,24 +74,17 @@ type Answer = { ok: true; addresses: string[] } | { ok: false; reason: string; o
  * const seeds = await dns.discover();
  * ```
  */
-export class DnsDiscovery implements DiscoveryProvider {
+export class DnsDiscovery extends ProviderBase {
   readonly name: string;
   private readonly options: DnsDiscoveryOptions;
   private readonly resolver: DnsResolverLike;
-  private readonly limits: DiscoveryLimits;
-  private readonly logger: Logger;
   private readonly refreshIntervalMs: number;
-  private readonly listeners: ChangeListeners;
-  private readonly counters = emptyStats();
-  private cache: string[] | undefined;
   private cachedAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<boolean> | undefined;
-  private timer: TimerHandle | undefined;
-  private started = false;
-  private closed = false;
 
   /** @throws CairnError `INVALID_CONFIG` naming the bad option */
   constructor(options: DnsDiscoveryOptions) {
+    super(options);
     if (typeof options.name !== 'string' || !NAME.test(options.name))
       invalid('name', `"${options.name}" is not a DNS name`);
     if (options.type !== 'A' && options.type !== 'AAAA' && options.type !== 'SRV') {
@@ -126,36 +101,24 @@ export class DnsDiscovery implements DiscoveryProvider {
     if (!Number.isFinite(this.refreshIntervalMs) || this.refreshIntervalMs <= 0)
       invalid('refreshIntervalMs', 'must be > 0');
     this.options = options;
-    this.limits = discoveryLimits(options.limits);
-    this.logger = options.logger ?? silentLogger();
-    this.listeners = new ChangeListeners(this.limits.maxListeners, this.logger);
     this.resolver = options.resolver ?? defaultResolver(options);
     this.name = `dns(${options.name}/${options.type})`;
   }
 
-  /** Starts the background refresh timer (the first refresh comes one interval from now). */
-  start(): void {
-    if (this.started || this.closed) return;
-    this.started = true;
-    this.schedule();
+  /** The background refresh timer (the first refresh comes one interval from now). */
+  protected begin(): void {
+    this.every(this.refreshIntervalMs, () => this.refresh());
   }
 
   /** The cached answer, resolving first when it is missing or older than `refreshIntervalMs`. */
   async discover(signal?: AbortSignal): Promise<string[]> {
     if (this.closed) throw closedError(this.name);
     this.start();
-    if (this.cache === undefined || this.options.clock.now() - this.cachedAt >= this.refreshIntervalMs) {
+    if (this.current === undefined || this.clock.now() - this.cachedAt >= this.refreshIntervalMs) {
       await abortable(this.refresh(), signal, `${this.name} lookup`);
     }
     if (this.closed) throw closedError(this.name);
-    return [...(this.cache ?? [])];
-  }
-
-  /** Subscribes to changes of the answer; starts the refresh timer. */
-  onChange(listener: AddressListener): () => void {
-    const off = this.listeners.add(listener);
-    this.start();
-    return off;
+    return [...(this.current ?? [])];
   }
 
   /**
@@ -171,56 +134,20 @@ export class DnsDiscovery implements DiscoveryProvider {
     return this.inflight;
   }
 
-  /** A copy of the counters. */
-  stats(): DiscoveryStats {
-    return { ...this.counters };
-  }
-
-  /** Stops the refresh timer and drops listeners; a lookup in flight is ignored. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.timer !== undefined) this.options.clock.cancel(this.timer);
-    this.timer = undefined;
-    this.listeners.clear();
-  }
-
-  private schedule(): void {
-    this.timer = this.options.clock.setTimer(this.refreshIntervalMs, () => {
-      this.timer = undefined;
-      if (this.closed) return;
-      void this.refresh().finally(() => {
-        if (!this.closed) this.schedule();
-      });
-    });
-  }
-
   private async lookup(): Promise<boolean> {
-    let answer: Answer;
+    let answer: FetchResult;
     try {
       answer = await this.query();
     } catch (err) {
       answer = { ok: false, reason: describeError(err) };
     }
     if (this.closed) return false;
-    if (!answer.ok) {
-      if (answer.overLimit === true) this.counters.overLimit++;
-      else this.counters.failures++;
-      this.logger.warn(
-        { provider: this.name, reason: answer.reason, serving: this.cache?.length ?? 0 },
-        'dns discovery lookup failed; keeping the last good answer',
-      );
-      return false;
-    }
-    this.counters.refreshes++;
-    const changed = !sameAddresses(this.cache, answer.addresses);
-    this.cache = answer.addresses;
-    this.cachedAt = this.options.clock.now();
-    if (changed) this.listeners.emit(answer.addresses);
+    if (!this.accept(answer, 'dns discovery lookup failed; keeping the last good answer')) return false;
+    this.cachedAt = this.clock.now();
     return true;
   }
 
-  private async query(): Promise<Answer> {
+  private async query(): Promise<FetchResult> {
     const { name, type } = this.options;
     const records: unknown = await (type === 'A'
       ? this.resolver.resolve4(name)

@@ -1,25 +1,11 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import {
-  CairnError,
-  type Clock,
-  describeError,
-  type Logger,
-  silentLogger,
-  type TimerHandle,
-} from '../../core/index.js';
-import { normalizeAddress, sameAddresses } from './address.js';
-import { type DiscoveryLimits, discoveryLimits } from './limits.js';
-import {
-  type AddressListener,
-  abortable,
-  ChangeListeners,
-  closedError,
-  type DiscoveryProvider,
-  type DiscoveryStats,
-  emptyStats,
-} from './types.js';
+import { CairnError, type Clock, describeError, type Logger } from '../../core/index.js';
+import { normalizeAddress } from './address.js';
+import { type FetchResult, ProviderBase } from './base.js';
+import type { DiscoveryLimits } from './limits.js';
+import { abortable, closedError } from './types.js';
 
 /** Options of {@link FileDiscovery}. */
 export interface FileDiscoveryOptions {
@@ -42,9 +28,7 @@ export interface FileDiscoveryOptions {
 }
 
 /** Outcome of parsing a seed file. */
-export type ParsedSeedFile =
-  | { ok: true; addresses: string[] }
-  | { ok: false; reason: string; overLimit?: boolean };
+export type ParsedSeedFile = FetchResult;
 
 /**
  * Parses the text of a seed file. Two formats:
@@ -134,25 +118,18 @@ async function readBounded(path: string, max: number): Promise<{ text: string; t
  * file.onChange((seeds) => log.info({ seeds }, 'seed file changed'));
  * ```
  */
-export class FileDiscovery implements DiscoveryProvider {
+export class FileDiscovery extends ProviderBase {
   readonly name: string;
   private readonly options: FileDiscoveryOptions;
-  private readonly limits: DiscoveryLimits;
-  private readonly logger: Logger;
-  private readonly listeners: ChangeListeners;
-  private readonly counters = emptyStats();
   private readonly pollIntervalMs: number;
-  private addresses: string[] | undefined;
   private signature: string | undefined;
   private reloading: Promise<boolean> | undefined;
   private again = false;
   private watcher: FSWatcher | undefined;
-  private timer: TimerHandle | undefined;
-  private started = false;
-  private closed = false;
 
   /** @throws CairnError `INVALID_CONFIG` naming the bad option */
   constructor(options: FileDiscoveryOptions) {
+    super(options);
     if (typeof options.path !== 'string' || options.path.length === 0) {
       throw new CairnError('INVALID_CONFIG', 'file discovery: path must be a non-empty string', {
         details: { field: 'path' },
@@ -165,34 +142,22 @@ export class FileDiscovery implements DiscoveryProvider {
       });
     }
     this.options = options;
-    this.limits = discoveryLimits(options.limits);
-    this.logger = options.logger ?? silentLogger();
-    this.listeners = new ChangeListeners(this.limits.maxListeners, this.logger);
     this.name = `file(${options.path})`;
   }
 
-  /** Starts the directory watch and the polling timer. Idempotent. */
-  start(): void {
-    if (this.started || this.closed) return;
-    this.started = true;
+  /** The directory watch and the polling timer. */
+  protected begin(): void {
     if (this.options.watch !== false) this.startWatch();
-    this.schedule();
+    this.every(this.pollIntervalMs, () => this.poll());
   }
 
   /** The last good list, reading the file first if it was never read. */
   async discover(signal?: AbortSignal): Promise<string[]> {
     if (this.closed) throw closedError(this.name);
     this.start();
-    if (this.addresses === undefined) await abortable(this.reload(), signal, `${this.name} read`);
+    if (this.current === undefined) await abortable(this.reload(), signal, `${this.name} read`);
     if (this.closed) throw closedError(this.name);
-    return [...(this.addresses ?? [])];
-  }
-
-  /** Subscribes to changes of the list; starts watching. */
-  onChange(listener: AddressListener): () => void {
-    const off = this.listeners.add(listener);
-    this.start();
-    return off;
+    return [...(this.current ?? [])];
   }
 
   /**
@@ -221,20 +186,10 @@ export class FileDiscovery implements DiscoveryProvider {
     return this.reloading;
   }
 
-  /** A copy of the counters. */
-  stats(): DiscoveryStats {
-    return { ...this.counters };
-  }
-
-  /** Stops the watch and the polling timer and drops listeners. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
+  /** Stops the watch (the base class stops the polling timer and drops listeners). */
+  protected override release(): void {
     this.watcher?.close();
     this.watcher = undefined;
-    if (this.timer !== undefined) this.options.clock.cancel(this.timer);
-    this.timer = undefined;
-    this.listeners.clear();
   }
 
   private startWatch(): void {
@@ -254,16 +209,6 @@ export class FileDiscovery implements DiscoveryProvider {
         'fs.watch unavailable; polling only',
       );
     }
-  }
-
-  private schedule(): void {
-    this.timer = this.options.clock.setTimer(this.pollIntervalMs, () => {
-      this.timer = undefined;
-      if (this.closed) return;
-      void this.poll().finally(() => {
-        if (!this.closed) this.schedule();
-      });
-    });
   }
 
   /** Re-reads when the file's identity, size or time changed since the last read. */
@@ -292,19 +237,6 @@ export class FileDiscovery implements DiscoveryProvider {
       parsed = { ok: false, reason: describeError(err) };
     }
     if (this.closed) return false;
-    if (!parsed.ok) {
-      if (parsed.overLimit === true) this.counters.overLimit++;
-      else this.counters.failures++;
-      this.logger.warn(
-        { provider: this.name, reason: parsed.reason, serving: this.addresses?.length ?? 0 },
-        'seed file rejected; keeping the last good list',
-      );
-      return false;
-    }
-    this.counters.refreshes++;
-    const changed = !sameAddresses(this.addresses, parsed.addresses);
-    this.addresses = parsed.addresses;
-    if (changed) this.listeners.emit(parsed.addresses);
-    return true;
+    return this.accept(parsed, 'seed file rejected; keeping the last good list');
   }
 }

@@ -1,23 +1,9 @@
 import makeMdns from 'multicast-dns';
-import {
-  CairnError,
-  type Clock,
-  describeError,
-  type Logger,
-  silentLogger,
-  type TimerHandle,
-} from '../../core/index.js';
+import { CairnError, type Clock, describeError, type Logger, type TimerHandle } from '../../core/index.js';
 import { addressOf, isIpOf } from './address.js';
-import { type DiscoveryLimits, discoveryLimits } from './limits.js';
-import {
-  type AddressListener,
-  abortable,
-  ChangeListeners,
-  closedError,
-  type DiscoveryProvider,
-  type DiscoveryStats,
-  emptyStats,
-} from './types.js';
+import { ProviderBase } from './base.js';
+import type { DiscoveryLimits } from './limits.js';
+import { abortable, closedError } from './types.js';
 
 /** A resource record as `multicast-dns` (dns-packet) represents it. */
 export interface MdnsRecord {
@@ -143,15 +129,11 @@ function records(x: unknown): unknown[] {
  * const seeds = await mdns.discover();
  * ```
  */
-export class MdnsDiscovery implements DiscoveryProvider {
+export class MdnsDiscovery extends ProviderBase {
   readonly name: string;
   /** The query name, `<service>._cairn._udp.local`. */
   readonly serviceName: string;
   private readonly options: MdnsDiscoveryOptions;
-  private readonly limits: DiscoveryLimits;
-  private readonly logger: Logger;
-  private readonly listeners: ChangeListeners;
-  private readonly counters = emptyStats();
   private readonly queryIntervalMs: number;
   private readonly recordTtlSeconds: number;
   private readonly answerWaitMs: number;
@@ -162,11 +144,11 @@ export class MdnsDiscovery implements DiscoveryProvider {
   private readonly waiters = new Set<() => void>();
   private socket: MdnsSocket | undefined;
   private ready_: Promise<void> | undefined;
-  private timer: TimerHandle | undefined;
-  private closed = false;
+  private queryTimer: TimerHandle | undefined;
 
   /** @throws CairnError `INVALID_CONFIG` naming the bad option */
   constructor(options: MdnsDiscoveryOptions) {
+    super(options);
     if (typeof options.service !== 'string' || !LABEL.test(options.service)) {
       invalid('service', `"${String(options.service)}" must be 1-63 letters, digits or hyphens`);
     }
@@ -180,9 +162,6 @@ export class MdnsDiscovery implements DiscoveryProvider {
     this.queryIntervalMs = positiveOption('queryIntervalMs', options.queryIntervalMs, 10_000);
     this.recordTtlSeconds = positiveOption('recordTtlSeconds', options.recordTtlSeconds, 120);
     this.answerWaitMs = positiveOption('answerWaitMs', options.answerWaitMs, 1000, true);
-    this.limits = discoveryLimits(options.limits);
-    this.logger = options.logger ?? silentLogger();
-    this.listeners = new ChangeListeners(this.limits.maxListeners, this.logger);
     this.serviceName = `${options.service}._cairn._udp.local`;
     this.name = `mdns(${this.serviceName})`;
     if (options.advertise !== undefined) {
@@ -195,9 +174,8 @@ export class MdnsDiscovery implements DiscoveryProvider {
     }
   }
 
-  /** Opens the socket, announces the local node, queries, and starts the periodic query. Idempotent. */
-  start(): void {
-    if (this.socket !== undefined || this.closed) return;
+  /** Opens the socket, announces the local node, queries, and starts the periodic query. */
+  protected begin(): void {
     const socket = this.options.socket ?? this.createSocket();
     this.socket = socket;
     this.ready_ =
@@ -241,25 +219,13 @@ export class MdnsDiscovery implements DiscoveryProvider {
     return [...this.peers.keys()];
   }
 
-  /** Subscribes to changes of the peer set; starts the provider. */
-  onChange(listener: AddressListener): () => void {
-    const off = this.listeners.add(listener);
-    this.start();
-    return off;
-  }
-
-  /** A copy of the counters (`refreshes` counts accepted peer records). */
-  stats(): DiscoveryStats {
-    return { ...this.counters };
-  }
-
-  /** Says goodbye (TTL 0) when advertising, then closes the socket and stops the timer. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.timer !== undefined) this.options.clock.cancel(this.timer);
-    this.timer = undefined;
-    this.listeners.clear();
+  /**
+   * Stops the query timer, says goodbye (TTL 0) when advertising, then closes the socket. The
+   * counters' `refreshes` count accepted peer records.
+   */
+  protected override release(): void {
+    if (this.queryTimer !== undefined) this.clock.cancel(this.queryTimer);
+    this.queryTimer = undefined;
     for (const wake of this.waiters) wake();
     this.waiters.clear();
     const socket = this.socket;
@@ -321,8 +287,8 @@ export class MdnsDiscovery implements DiscoveryProvider {
   }
 
   private schedule(): void {
-    this.timer = this.options.clock.setTimer(this.queryIntervalMs, () => {
-      this.timer = undefined;
+    this.queryTimer = this.clock.setTimer(this.queryIntervalMs, () => {
+      this.queryTimer = undefined;
       if (this.closed) return;
       this.prune();
       this.guard(() => this.sendQuery());
@@ -425,14 +391,14 @@ export class MdnsDiscovery implements DiscoveryProvider {
       }
     }
     const seconds = Math.min(ttl, this.limits.maxMdnsTtlSeconds);
-    this.peers.set(address, this.options.clock.now() + seconds * 1000);
+    this.peers.set(address, this.clock.now() + seconds * 1000);
     this.counters.refreshes++;
     return !known;
   }
 
   /** Drops expired peers, announcing the change. */
   private prune(): void {
-    const now = this.options.clock.now();
+    const now = this.clock.now();
     let changed = false;
     for (const [address, expires] of this.peers) {
       if (expires <= now) {
@@ -451,12 +417,12 @@ export class MdnsDiscovery implements DiscoveryProvider {
 
   private waitForPeer(): Promise<void> {
     return new Promise<void>((resolve) => {
-      const handle = this.options.clock.setTimer(this.answerWaitMs, () => {
+      const handle = this.clock.setTimer(this.answerWaitMs, () => {
         this.waiters.delete(wake);
         resolve();
       });
       const wake = () => {
-        this.options.clock.cancel(handle);
+        this.clock.cancel(handle);
         resolve();
       };
       this.waiters.add(wake);
