@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { type Deferred, deferred } from '../../src/core/index.js';
 import { Keyring } from '../../src/security/keyring.js';
 import type { Address, Stream, Transport } from '../../src/transport/types.js';
@@ -109,3 +110,13 @@ export function testKeyring(keyByte: number, label = 'contract'): Keyring {
 }
 
 export { ManualClock } from '../../src/core/manual-clock.js';
+
+/** A loopback address where nothing listens: a port bound, then released (for "unreachable" cases). */
+export async function deadAddress(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  if (addr === null || typeof addr !== 'object') throw new Error('no address for a listening server');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `127.0.0.1:${addr.port}`;
+}

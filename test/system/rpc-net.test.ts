@@ -5,9 +5,8 @@
  * Run: node --import tsx --test test/system/rpc-net.test.ts
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { CairnError, deferred, Rng, v } from '../../src/core/index.js';
+import { CairnError, type Deferred, deferred, Rng, v } from '../../src/core/index.js';
 import {
   defineMethod,
   type HandlerContext,
@@ -16,6 +15,7 @@ import {
   RpcServer,
 } from '../../src/rpc/index.js';
 import { NetTransport } from '../../src/transport/net/net-transport.js';
+import { deadAddress } from '../contract/helpers.js';
 
 const Echo = defineMethod(
   'echo',
@@ -37,16 +37,6 @@ async function rejection(p: Promise<unknown>): Promise<CairnError> {
   assert.fail('expected a rejection');
 }
 
-/** A loopback port where nothing listens (bound, then released). */
-async function deadAddress(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const addr = server.address();
-  assert.ok(addr !== null && typeof addr === 'object');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${addr.port}`;
-}
-
 describe('rpc over NetTransport (127.0.0.1)', () => {
   let a: NetTransport;
   let b: NetTransport;
@@ -54,7 +44,7 @@ describe('rpc over NetTransport (127.0.0.1)', () => {
   let client: RpcClient;
   const served: RpcChannel[] = [];
   /** Handler contexts of `hang`, by tag, resolved when the handler starts. */
-  const hanging = new Map<string, ReturnType<typeof deferred<HandlerContext>>>();
+  const hanging = new Map<string, Deferred<HandlerContext>>();
   const hangStarted = (tag: string) => {
     let d = hanging.get(tag);
     if (d === undefined) {

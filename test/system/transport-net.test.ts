@@ -5,7 +5,7 @@
  * Run: node --import tsx --test test/system/transport-net.test.ts
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { deferred, isCairnError, Metrics, Rng } from '../../src/core/index.js';
 import { encodeFrame } from '../../src/transport/net/frame-decoder.js';
@@ -14,6 +14,7 @@ import { NetTransport, type NetTransportOptions } from '../../src/transport/net/
 import { StreamPool } from '../../src/transport/pool.js';
 import {
   connectPair,
+  deadAddress,
   frameIndex,
   indexedFrame,
   ManualClock,
@@ -31,16 +32,6 @@ const TEST_LIMITS = {
 
 function make(extra: Partial<NetTransportOptions> = {}): Promise<NetTransport> {
   return NetTransport.create({ host: '127.0.0.1', port: 0, limits: TEST_LIMITS, ...extra });
-}
-
-/** A loopback port where nothing listens (bound, then released). */
-async function deadAddress(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const addr = server.address();
-  assert.ok(addr !== null && typeof addr === 'object');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${addr.port}`;
 }
 
 describeTransportContract('net', async () => {
