@@ -49,3 +49,35 @@ export function utf8(text: string): Uint8Array {
 export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
+
+/** Arrays up to this many bytes come from a shared slab in {@link slabBytes}. */
+const SLAB_MAX_PIECE = 4096;
+/** Size of one slab: large enough that its allocation is rare, small enough to pin little. */
+const SLAB_BYTES = 64 * 1024;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+/**
+ * A zeroed `Uint8Array` of `length` bytes for short-lived data (a packet in flight): up to 4 KiB it
+ * is a view into a shared 64 KiB slab, otherwise a fresh array.
+ *
+ * Why: every `new Uint8Array(n)` allocates an ArrayBuffer with a backing store outside the JS heap,
+ * and V8 reacts to fast-growing external memory with extra garbage collections; a node that sends
+ * thousands of packets a second (or a simulation of thousands of nodes) spent most of its send
+ * path there. Carving from a slab allocates one backing store per 64 KiB instead.
+ *
+ * Contract: each region is handed out once, so the bytes start zeroed and no two arrays overlap.
+ * The array is a view (`byteOffset` may be non-zero and `buffer` is the slab): code that keeps it
+ * for long keeps the whole slab, so keep a copy instead (`new Uint8Array(view)`).
+ */
+export function slabBytes(length: number): Uint8Array {
+  if (length > SLAB_MAX_PIECE) return new Uint8Array(length);
+  if (slabUsed + length > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, length);
+  // 8-byte alignment keeps DataView and typed-array reads over the piece on aligned offsets.
+  slabUsed += (length + 7) & ~7;
+  return out;
+}

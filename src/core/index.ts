@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { assert, assertNever } from './assert.js';
-export { bytesEqual, concatBytes, fromHex, fromUtf8, toHex, utf8 } from './bytes.js';
+export { bytesEqual, concatBytes, fromHex, fromUtf8, slabBytes, toHex, utf8 } from './bytes.js';
 export { type Clock, SystemClock, sleep, systemClock, type TimerHandle } from './clock.js';
 export { decode, decodeUnchecked, encode, tryDecode } from './codec.js';
 export { type Deferred, deferred } from './deferred.js';

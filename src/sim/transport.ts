@@ -1,4 +1,4 @@
-import { CairnError, type Clock, describeError, type TimerHandle } from '../core/index.js';
+import { CairnError, type Clock, describeError, slabBytes, type TimerHandle } from '../core/index.js';
 import { TransportStats } from '../transport/stats.js';
 import type {
   Address,
@@ -165,7 +165,10 @@ export class SimTransport implements Transport, EventSink {
       ev.sink = dst;
       ev.from = this.id;
       ev.to = dst.id;
-      ev.data = data.slice();
+      // A copy (the sender may reuse its array) from a slab: packets in flight are short-lived.
+      const copy = slabBytes(data.length);
+      copy.set(data);
+      ev.data = copy;
       ev.aux = this.localAddress;
       dst.inFlight++;
       net.sim.enqueue(ev);

@@ -1,4 +1,4 @@
-import { CairnError, describeError, type Logger, silentLogger } from '../core/index.js';
+import { CairnError, describeError, type Logger, silentLogger, slabBytes } from '../core/index.js';
 import type {
   Address,
   DialOptions,
@@ -149,7 +149,8 @@ class MuxChannel implements Transport {
         `packet of ${data.length} bytes is over the mux channel's mtu of ${this.mtu}`,
       );
     }
-    const packet = new Uint8Array(data.length + 1);
+    // From a slab (see slabBytes): a packet lives until it is sent, or delivered in a simulation.
+    const packet = slabBytes(data.length + 1);
     packet[0] = this.protocol;
     packet.set(data, 1);
     this.inner.sendPacket(to, packet);
