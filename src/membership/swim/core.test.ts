@@ -87,23 +87,31 @@ function untilPing(
 }
 
 describe('SwimCore', () => {
-  it('picks a random alive peer exactly as rng.pick over the alive members would', () => {
-    const [a, b] = cluster(4);
-    a!.step({ type: 'suspect', id: b!.selfId }, 1000);
-    const alive = a!.members().filter((m) => m.id !== a!.selfId && m.status === 'alive');
-    assert.equal(alive.length, 2, 'the suspect and the local node are not candidates');
-    const mine = Rng.fromSeed('peers');
-    const reference = Rng.fromSeed('peers');
-    for (let i = 0; i < 50; i++) {
-      assert.equal(a!.randomAlivePeer(mine)?.id, reference.pick(alive).id);
+  it('picks alive peers uniformly (never itself or a suspect) and counts the members up', () => {
+    const [a, b, c, d] = cluster(4) as [SwimCore, SwimCore, SwimCore, SwimCore];
+    assert.equal(a.upMembers, 4);
+    a.step({ type: 'suspect', id: b.selfId }, 1000);
+    assert.equal(a.upMembers, 4, 'a suspect is still up');
+    const rng = Rng.fromSeed('peers');
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) {
+      const id = a.randomAlivePeer(rng)!.id;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
     }
-    assert.equal(a!.hasAlivePeer(), true);
-    assert.equal(a!.knows(b!.selfId), true, 'a suspect is still known');
+    assert.deepEqual([...counts.keys()].sort(), [c.selfId, d.selfId].sort());
+    for (const n of counts.values()) assert.ok(n > 900 && n < 1100, `uneven pick: ${[...counts.values()]}`);
+    // One alive peer among four entries: eight random tries often miss it, so the exact fallback
+    // runs too; every pick is still that peer.
+    a.step({ type: 'suspect', id: c.selfId }, 1000);
+    for (let i = 0; i < 200; i++) assert.equal(a.randomAlivePeer(rng)?.id, d.selfId);
+    assert.equal(a.hasAlivePeer(), true);
+    assert.equal(a.knows(b.selfId), true, 'a suspect is still known');
     const lone = makeCore(5);
     lone.step({ type: 'start' }, 0);
-    assert.equal(lone.randomAlivePeer(mine), undefined);
+    assert.equal(lone.randomAlivePeer(rng), undefined);
     assert.equal(lone.hasAlivePeer(), false);
-    assert.equal(lone.knows(b!.selfId), false);
+    assert.equal(lone.knows(b.selfId), false);
+    assert.equal(lone.upMembers, 1);
   });
 
   it('refuses inputs before start and bad API arguments', () => {
@@ -136,7 +144,7 @@ describe('SwimCore', () => {
       1,
     );
     const ack = messages(fx, addr(0)).find((m) => m.type === 'Ack');
-    assert.deepEqual(ack, { type: 'Ack', seq: 9, from: b.selfId });
+    assert.deepEqual(ack, { type: 'Ack', seq: 9, from: b.selfId, members: 2 });
     const wrong = b.step(
       {
         type: 'message',

@@ -77,6 +77,8 @@ interface Suspicion {
   readonly accusation: Uint8Array;
 }
 
+/** Random tries of {@link SwimCore.randomAlivePeer} before it counts the alive members. */
+const PEER_TRIES = 8;
 const GOSSIP = 'gossip';
 const SUSPICION = 's:';
 const REAP = 'x:';
@@ -185,6 +187,11 @@ export class SwimCore {
     return this.table.size;
   }
 
+  /** Members alive or suspect, the local node included (what a direct Ack reports as `members`). */
+  get upMembers(): number {
+    return this.table.upCount;
+  }
+
   /** Broadcasts waiting in the queue. */
   get queuedBroadcasts(): number {
     return this.queue.size;
@@ -216,27 +223,32 @@ export class SwimCore {
 
   /**
    * A uniformly random alive member other than this node, without building a snapshot of every
-   * member (the driver asks on every anti-entropy and push-pull tick). It draws one number,
-   * `rng.int(count)`, exactly as `rng.pick` over the alive members in table order would.
+   * member (the driver asks on every anti-entropy and push-pull tick). Rejection sampling over the
+   * table first (each try is uniform over the table, so an accepted one is uniform over the alive
+   * peers), then, if a few tries found none (few alive), an exact pick over a count.
    *
    * @param rng - the caller's random stream (not the core's: the core's draws stay its own)
    * @returns undefined when no other member is alive
    */
   randomAlivePeer(rng: Rng): SwimMember | undefined {
     const all = this.table.all();
+    for (let i = 0; i < PEER_TRIES; i++) {
+      const e = all[rng.int(all.length)]!;
+      if (e !== this.self && e.status === 'alive') return e.view();
+    }
     let count = 0;
-    for (const e of all) if (e.id !== this.selfId && e.status === 'alive') count++;
+    for (const e of all) if (e !== this.self && e.status === 'alive') count++;
     if (count === 0) return undefined;
     let k = rng.int(count);
     for (const e of all) {
-      if (e.id !== this.selfId && e.status === 'alive' && k-- === 0) return e.view();
+      if (e !== this.self && e.status === 'alive' && k-- === 0) return e.view();
     }
     return undefined;
   }
 
   /** True when some member other than this node is alive. */
   hasAlivePeer(): boolean {
-    for (const e of this.table.all()) if (e.id !== this.selfId && e.status === 'alive') return true;
+    for (const e of this.table.all()) if (e !== this.self && e.status === 'alive') return true;
     return false;
   }
 
@@ -793,8 +805,7 @@ export class SwimCore {
   }
 
   private setStatus(e: MemberEntry, status: MemberStatus): void {
-    e.status = status;
-    e.statusSinceMs = this.now;
+    this.table.setStatus(e, status, this.now);
   }
 
   private emit(

@@ -39,8 +39,13 @@ export type SwimLimits = {
 export const DEFAULT_LIMITS: SwimLimits = Object.freeze({
   /** Table entries: the 10,000-node requirement with room for churn, about 300 bytes each. */
   maxMembers: 16_384,
-  /** Queued broadcasts: one alive record per member during a mass join of a 10,000-node cluster. */
-  maxBroadcastsQueued: 16_384,
+  /**
+   * Queued broadcasts. A node hands out about 90 parts a second (3 packets per 200 ms gossip
+   * interval, about 6 parts each), so an item behind 1,024 others would wait minutes, by when
+   * push-pull has long carried it; holding one item per member during a mass join (memberlist's
+   * queue is unbounded) only costs memory and time per fill. Serf bounds its queues at 4,096.
+   */
+  maxBroadcastsQueued: 1024,
   /** Parts per compound packet: memberlist's bound (a u8 count); 1,400 bytes hold far fewer. */
   maxPartsPerPacket: 255,
   /** Member name: a label for humans (host names are at most 253 characters). */

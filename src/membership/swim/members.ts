@@ -45,10 +45,24 @@ export class MemberEntry {
 export class MemberTable {
   private readonly byId = new Map<NodeId, MemberEntry>();
   private readonly dense: MemberEntry[] = [];
+  private up = 0;
 
   /** Entries, the local node included. */
   get size(): number {
     return this.dense.length;
+  }
+
+  /** Entries alive or suspect, the local node included. */
+  get upCount(): number {
+    return this.up;
+  }
+
+  /** Sets an entry's status and the time it took it, keeping {@link upCount}. */
+  setStatus(entry: MemberEntry, status: MemberStatus, sinceMs: number): void {
+    const was = entry.up;
+    entry.status = status;
+    entry.statusSinceMs = sinceMs;
+    if (entry.slot >= 0 && was !== entry.up) this.up += was ? -1 : 1;
   }
 
   get(id: NodeId): MemberEntry | undefined {
@@ -58,10 +72,12 @@ export class MemberTable {
   add(entry: MemberEntry): void {
     entry.slot = this.dense.length;
     this.dense.push(entry);
+    if (entry.up) this.up++;
     this.byId.set(entry.id, entry);
   }
 
   remove(entry: MemberEntry): void {
+    if (entry.up) this.up--;
     const last = this.dense.pop()!;
     if (last !== entry) {
       this.dense[entry.slot] = last;

@@ -54,6 +54,11 @@ export interface Ack {
   readonly from: NodeId;
   /** Set when the acker does not list the pinging node as alive: "send me your alive record". */
   readonly needAlive?: true;
+  /**
+   * On a direct answer to a Ping: how many members the acker lists alive or suspect, itself
+   * included. A prober that lists far fewer has missed joins and syncs with the acker (driver).
+   */
+  readonly members?: number;
 }
 /** A relay's "I asked, the target did not answer in time" (Lifeguard). */
 export interface Nack {
@@ -180,6 +185,7 @@ export function swimMessageValidator(limits: SwimLimits = DEFAULT_LIMITS): Valid
       seq: uint,
       from: NodeIdValidator,
       needAlive: v.optional(v.literal(true)),
+      members: v.optional(uint),
     }),
     Nack: v.object({ type: v.literal('Nack'), seq: uint, from: NodeIdValidator }),
     Alive: v.object({ type: v.literal('Alive'), record }),

@@ -230,9 +230,10 @@ export class Prober {
     const known = h.table.get(prober);
     const accusation = known === undefined ? undefined : h.accusationAgainst(known);
     const needAlive = known === undefined || known.status !== 'alive';
+    const members = h.table.upCount;
     const ack: SwimMessage = needAlive
-      ? { type: 'Ack', seq, from: h.selfId, needAlive: true }
-      : { type: 'Ack', seq, from: h.selfId };
+      ? { type: 'Ack', seq, from: h.selfId, needAlive: true, members }
+      : { type: 'Ack', seq, from: h.selfId, members };
     h.send(from, accusation === undefined ? [h.part(ack)] : [accusation, h.part(ack)]);
   }
 
