@@ -26,6 +26,7 @@ describe('membership config presets', () => {
     assert.equal(testConfig().swim.probeIntervalMs, 200);
     for (const c of [lan, wanConfig(), localConfig(), testConfig()]) {
       assert.equal(c.detector, 'swim');
+      assert.equal(c.heartbeats, false, 'SWIM probes carry liveness: no heartbeats');
       assert.equal(c.swim.lifeguard, true);
       assert.ok(Object.isFrozen(c) && Object.isFrozen(c.swim));
       assert.equal(validateProtocolConfig(c), c);
@@ -42,6 +43,8 @@ describe('membership config presets', () => {
     assert.equal(c.swim.lifeguard, false);
     assert.equal(c.swim.probeIntervalMs, 200, 'the rest of swim is kept');
     assert.equal(c.detector, 'phi');
+    assert.equal(c.heartbeats, true, 'phi reads heartbeats: on by default');
+    assert.equal(lanConfig({ heartbeats: true }).heartbeats, true, 'on with SWIM on request');
     assert.equal(c.phi.threshold, 5);
     assert.equal(c.syncTimeoutMs, 900);
     assert.equal(testConfig().swim.lifeguard, true, 'presets are not mutated');
@@ -53,6 +56,8 @@ describe('membership config presets', () => {
     assert.throws(() => lanConfig({ swim: { probeTimeoutMs: 5000 } }), invalid('probeTimeoutMs'));
     assert.throws(() => lanConfig({ detector: 'gossip' as 'swim' }), invalid('detector'));
     assert.throws(() => lanConfig({ state: { nope: 1 } as never }), invalid('nope'));
+    assert.throws(() => lanConfig({ detector: 'phi', heartbeats: false }), invalid('heartbeats'));
+    assert.throws(() => lanConfig({ heartbeats: 1 as unknown as boolean }), invalid('heartbeats'));
     const bad = { ...lanConfig(), reseedIntervalMs: -1 } as MembershipProtocolConfig;
     assert.throws(() => validateProtocolConfig(bad), invalid('reseedIntervalMs'));
   });

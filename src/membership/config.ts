@@ -39,9 +39,14 @@ export interface MembershipProtocolConfig {
    */
   readonly antiEntropyIntervalMs: number;
   /**
-   * Heartbeat interval, ms: how often the node bumps its signed heartbeat (the phi detector's input).
-   * With `detector: 'swim'` the heartbeat still runs, slower, so `members()` shows liveness age.
+   * Whether the node bumps a signed Scuttlebutt heartbeat every `heartbeatIntervalMs`. Default: on
+   * with the phi detector (its only input), off with SWIM, whose probes carry liveness (memberlist
+   * has no heartbeats either). Each heartbeat is a signed record that every member would fetch and
+   * keep: with SWIM it would cost a record per member pair and most anti-entropy bytes, for nothing
+   * SWIM reads. A node without heartbeats still gossips its key/value state.
    */
+  readonly heartbeats: boolean;
+  /** Heartbeat interval, ms: how often the node bumps its signed heartbeat (the phi detector's input). */
   readonly heartbeatIntervalMs: number;
   /**
    * Full state sync over a stream with one random member, ms (memberlist's PushPullInterval). A
@@ -67,12 +72,13 @@ export interface MembershipProtocolOverrides
 
 function build(
   swim: SwimConfig,
-  base: Omit<MembershipProtocolConfig, 'swim' | 'state' | 'phi' | 'detector'>,
+  base: Omit<MembershipProtocolConfig, 'swim' | 'state' | 'phi' | 'detector' | 'heartbeats'>,
   overrides: MembershipProtocolOverrides,
 ): MembershipProtocolConfig {
   const config: MembershipProtocolConfig = {
     ...base,
     detector: 'swim',
+    heartbeats: (overrides.detector ?? 'swim') === 'phi',
     ...stripParts(overrides),
     swim: Object.freeze({ ...swim, ...overrides.swim }),
     state: Object.freeze({ ...overrides.state }),
@@ -166,6 +172,18 @@ export function validateProtocolConfig(config: MembershipProtocolConfig): Member
     throw new CairnError(
       'INVALID_CONFIG',
       `MembershipProtocolConfig.detector must be "swim" or "phi", got ${String(config.detector)}`,
+    );
+  }
+  if (typeof config.heartbeats !== 'boolean') {
+    throw new CairnError(
+      'INVALID_CONFIG',
+      `MembershipProtocolConfig.heartbeats must be a boolean, got ${String(config.heartbeats)}`,
+    );
+  }
+  if (config.detector === 'phi' && !config.heartbeats) {
+    throw new CairnError(
+      'INVALID_CONFIG',
+      'MembershipProtocolConfig.heartbeats must be on with the phi detector (heartbeats are its input)',
     );
   }
   for (const field of [

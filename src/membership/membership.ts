@@ -259,6 +259,8 @@ export class Membership {
       },
       scheme: this.scheme,
       rng: this.rng.child('state'),
+      // SWIM's alive records carry generations to peers (noteNode); heartbeats only feed phi.
+      initialHeartbeat: this.protocol.heartbeats,
     });
     this.phi = this.protocol.detector === 'phi' ? new PhiAccrualDetector(this.protocol.phi) : undefined;
     this.sync = new SyncSession({
@@ -475,9 +477,11 @@ export class Membership {
   private start(): void {
     this.input({ type: 'start' });
     this.every('anti-entropy', this.protocol.antiEntropyIntervalMs, () => this.antiEntropy());
-    this.every('heartbeat', this.protocol.heartbeatIntervalMs, () =>
-      this.onStateEvents(this.state.heartbeat()),
-    );
+    if (this.protocol.heartbeats) {
+      this.every('heartbeat', this.protocol.heartbeatIntervalMs, () =>
+        this.onStateEvents(this.state.heartbeat()),
+      );
+    }
     this.every('push-pull', this.protocol.pushPullIntervalMs, () => this.periodicPushPull());
     this.every('reseed', this.protocol.reseedIntervalMs, () => this.reseedIfAlone());
     this.every('gc', Math.max(1000, this.protocol.antiEntropyIntervalMs * 10), () => {
@@ -575,6 +579,8 @@ export class Membership {
         this.input({ type: 'message', from, message: opened.value });
       } else {
         this.input({ type: 'message', from, message });
+        if (message.type === 'Ack' && message.members !== undefined)
+          this.syncIfAckerKnowsMore(from, message.members);
       }
     }
   }
@@ -729,6 +735,31 @@ export class Membership {
     this.lastTriggeredSyncMs = now;
     this.counters.triggeredSyncs++;
     void this.pushPull(from);
+  }
+
+  /**
+   * A direct Ack says the acker lists `members` members up, more than this node does: this node may
+   * have missed joins (alive records run out of retransmits in a mass join, and Scuttlebutt digests
+   * name only nodes with state). A join or two that gossip is still spreading looks the same, so
+   * the node checks again after two anti-entropy intervals, and syncs with the acker only if it
+   * still lists fewer; one check at a time, and syncs under the rate limit of
+   * {@link syncIfPeerKnowsMore}. (Syncing at once on any gap made a single join in a large cluster
+   * start a sync on about half the nodes.)
+   */
+  private syncIfAckerKnowsMore(from: Address, members: number): void {
+    if (members <= this.swim.upMembers || this.timers.has('members-gap')) return;
+    this.timers.set(
+      'members-gap',
+      this.clock.setTimer(2 * this.protocol.antiEntropyIntervalMs, () => {
+        this.timers.delete('members-gap');
+        if (this.stopped || this.swim.upMembers >= members) return;
+        const now = this.clock.now();
+        if (now - this.lastTriggeredSyncMs < 2 * this.protocol.antiEntropyIntervalMs) return;
+        this.lastTriggeredSyncMs = now;
+        this.counters.triggeredSyncs++;
+        void this.pushPull(from);
+      }),
+    );
   }
 
   private sendState(to: Address, message: StateMessage): void {

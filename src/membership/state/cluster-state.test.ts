@@ -126,3 +126,21 @@ test('deltas written without heartbeats carry key/value records but no heartbeat
   const withBeats = sa.handleSyn(wire(sb.createSyn()), 0).reply!;
   assert.ok(withBeats.delta.find((d) => d.node === sa.self)!.heartbeat !== undefined);
 });
+
+test('a node started without a heartbeat holds records of the keys it writes only', () => {
+  const quiet = new ScuttlebuttState({
+    identity: a!,
+    generation: 1,
+    scheme: simulatedScheme,
+    initialHeartbeat: false,
+  });
+  const peer = makeNode(b!, 1, simulatedScheme);
+  assert.equal(quiet.nodeInfo(a!.nodeId)?.heartbeat, 0);
+  exchange(quiet, peer, 0, rng);
+  exchange(peer, quiet, 0, rng);
+  assert.equal(peer.nodeInfo(a!.nodeId), undefined, 'nothing to learn before a write');
+  quiet.set('role', 'kv');
+  exchange(quiet, peer, 0, rng);
+  assert.equal(peer.get(a!.nodeId, 'role'), 'kv');
+  assert.equal(peer.nodeInfo(a!.nodeId)?.heartbeat, 0);
+});

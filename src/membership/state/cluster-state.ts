@@ -42,6 +42,12 @@ export interface ScuttlebuttStateOptions {
   readonly scheme?: SignatureScheme;
   /** Randomness for tie-breaking between equally stale nodes; default seeded by the node id. */
   readonly rng?: Rng;
+  /**
+   * Sign heartbeat 1 at once (default true), so that the node always has a record of its
+   * generation. False for a node that never beats (its driver learns generations elsewhere, e.g.
+   * from SWIM's alive records): then it holds records only of the keys it writes.
+   */
+  readonly initialHeartbeat?: boolean;
 }
 
 /** Options of the deltas {@link ScuttlebuttState.handleSyn} and `handleSynAck` write. */
@@ -125,7 +131,7 @@ export class ScuttlebuttState {
     this.#local = this.#addNode(options.identity.nodeId, options.generation);
     // Heartbeat 1 at once: a node always has a signed record of its generation, so peers drop
     // an older generation's state as soon as anything of the new one reaches them.
-    this.heartbeat();
+    if (options.initialHeartbeat ?? true) this.heartbeat();
   }
 
   /** This node's id. */
@@ -452,10 +458,18 @@ export class ScuttlebuttState {
   }
 
   #want(e: DigestEntry): void {
-    if (this.#wanted.size >= this.limits.maxWantedNodes && !this.#wanted.has(e.node)) {
+    // The process's copy of the id: one decoded from a digest is a slice of the whole packet.
+    const node = internId(e.node);
+    if (this.#wanted.size >= this.limits.maxWantedNodes && !this.#wanted.has(node)) {
       this.#wanted.delete(this.#wanted.keys().next().value!);
     }
-    this.#wanted.set(e.node, e);
+    this.#wanted.set(node, {
+      node,
+      generation: e.generation,
+      maxVersion: e.maxVersion,
+      gcVersion: e.gcVersion,
+      heartbeat: e.heartbeat,
+    });
   }
 
   /**
