@@ -161,7 +161,7 @@ export class SwimCore {
       throw new CairnError('INVALID_ARGUMENT', `generation must be a safe integer >= 0, got ${generation}`);
     }
     const record = this.signer.alive({ generation, incarnation: 0, address, name });
-    this.self = new MemberEntry(this.selfId, name, address, generation, 0, 'alive', 0, record);
+    this.self = new MemberEntry({ node: this.selfId, name, address, generation, record }, 0, 'alive', 0);
     this.table.add(this.self);
     this.queue = new TransmitLimitedQueue(this.limits.maxBroadcastsQueued);
     this.prober = new Prober(this.proberHost());
@@ -371,9 +371,7 @@ export class SwimCore {
   private onUpdateLocal(address: string | undefined, name: string | undefined): void {
     if (this.leaving) throw new CairnError('INVALID_ARGUMENT', 'SwimCore: cannot update after leave');
     checkArgs(this.limits, address ?? this.self.address, name ?? this.self.name);
-    this.self.address = address ?? this.self.address;
-    this.self.name = name ?? this.self.name;
-    this.announceSelf(this.self.incarnation + 1);
+    this.announceSelf(this.self.incarnation + 1, address ?? this.self.address, name ?? this.self.name);
     this.emit('update', this.self, 'alive', false);
   }
 
@@ -546,11 +544,8 @@ export class SwimCore {
     const previous = e.status;
     const restarted = m.generation > e.generation;
     const moved = m.address !== e.address || m.name !== e.name;
-    e.generation = m.generation;
+    e.desc = m;
     e.incarnation = m.incarnation;
-    e.address = m.address;
-    e.name = m.name;
-    e.aliveRecord = m.record;
     this.clearSuspicion(e.id);
     this.timers.cancel(REAP + e.id);
     if (previous !== 'alive') this.setStatus(e, 'alive');
@@ -566,16 +561,7 @@ export class SwimCore {
       this.stats.membersRejected++;
       return;
     }
-    const e = new MemberEntry(
-      m.node,
-      m.name,
-      m.address,
-      m.generation,
-      m.incarnation,
-      'alive',
-      this.now,
-      m.record,
-    );
+    const e = new MemberEntry(m, m.incarnation, 'alive', this.now);
     this.table.add(e);
     this.prober.addToOrder(e);
     if (relay) this.enqueueRecord(e.id, 'Alive', m.record);
@@ -651,7 +637,9 @@ export class SwimCore {
     }
     const previous = e.status;
     const restarted = m.generation > e.generation;
-    e.generation = m.generation;
+    // A leave of a newer generation than the alive record held (a restart missed): the record is
+    // kept for its address, under the leave's generation.
+    if (restarted) e.desc = { ...e.desc, generation: m.generation };
     e.incarnation = m.incarnation;
     this.markDown(e, 'left');
     this.enqueueRecord(e.id, 'Leave', m.record);
@@ -698,16 +686,13 @@ export class SwimCore {
     }
   }
 
-  private announceSelf(incarnation: number): void {
+  private announceSelf(incarnation: number, address = this.self.address, name = this.self.name): void {
     const s = this.self;
+    const generation = s.generation;
+    const record = this.signer.alive({ generation, incarnation, address, name });
     s.incarnation = incarnation;
-    s.aliveRecord = this.signer.alive({
-      generation: s.generation,
-      incarnation,
-      address: s.address,
-      name: s.name,
-    });
-    this.enqueueRecord(this.selfId, 'Alive', s.aliveRecord);
+    s.desc = { node: this.selfId, name, address, generation, record };
+    this.enqueueRecord(this.selfId, 'Alive', record);
   }
 
   // Suspicion (Lifeguard) -------------------------------------------------------------------------

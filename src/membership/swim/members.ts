@@ -4,22 +4,57 @@ import type { MemberStatus } from './claims.js';
 import type { SwimMember } from './types.js';
 
 /**
- * The member table: one plain object per member (no closures, no timers: the core keeps those
+ * What a member's alive record says: id, name, address, generation and the record itself. An
+ * opened alive record (`VerifiedAlive`) is one, and is shared by every node of the process that
+ * holds it (../intern.ts), so entries point at it rather than copy its fields.
+ */
+export interface MemberDescriptor {
+  readonly node: NodeId;
+  readonly name: string;
+  readonly address: string;
+  readonly generation: number;
+  readonly record: SignedRecord;
+}
+
+/**
+ * The member table: one small object per member (no closures, no timers: the core keeps those
  * keyed in one structure), found by id through a map and sampled through a dense array.
+ *
+ * An entry holds what this node alone decides (incarnation, status and since when) and a pointer to
+ * the shared {@link MemberDescriptor}: every node of a simulation holds an entry per member, so
+ * fields copied from the record (two of them boxed numbers) were a third of a member pair's memory.
  */
 export class MemberEntry {
   /** Position in the table's dense array; maintained by {@link MemberTable}. */
   slot = -1;
   constructor(
-    readonly id: NodeId,
-    public name: string,
-    public address: string,
-    public generation: number,
+    /** The alive record's fields; replaced, never modified (it is shared). */
+    public desc: MemberDescriptor,
     public incarnation: number,
     public status: MemberStatus,
     public statusSinceMs: number,
-    public aliveRecord: SignedRecord,
   ) {}
+
+  get id(): NodeId {
+    return this.desc.node;
+  }
+
+  get name(): string {
+    return this.desc.name;
+  }
+
+  get address(): string {
+    return this.desc.address;
+  }
+
+  /** The generation; a leave of a newer generation raises it above the alive record's. */
+  get generation(): number {
+    return this.desc.generation;
+  }
+
+  get aliveRecord(): SignedRecord {
+    return this.desc.record;
+  }
 
   /** True while the member is probed and gossiped to (alive or suspect). */
   get up(): boolean {
