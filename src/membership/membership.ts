@@ -731,35 +731,42 @@ export class Membership {
     const named =
       (message.type !== 'Ack' && message.digest.entries.some((e) => unknown(e.node))) ||
       (message.type !== 'Syn' && message.delta.some((d) => unknown(d.node)));
-    if (!named) return;
-    this.lastTriggeredSyncMs = now;
-    this.counters.triggeredSyncs++;
-    void this.pushPull(from);
+    if (named) this.triggerSync(from);
   }
 
   /**
    * A direct Ack says the acker lists `members` members up, more than this node does: this node may
    * have missed joins (alive records run out of retransmits in a mass join, and Scuttlebutt digests
-   * name only nodes with state). A join or two that gossip is still spreading looks the same, so
-   * the node checks again after two anti-entropy intervals, and syncs with the acker only if it
-   * still lists fewer; one check at a time, and syncs under the rate limit of
-   * {@link syncIfPeerKnowsMore}. (Syncing at once on any gap made a single join in a large cluster
-   * start a sync on about half the nodes.)
+   * name only nodes with state). A wide gap (at least max(2, log2 n)) is a mass join: sync with the
+   * acker at once. A narrow one looks the same as a join or two that gossip is still spreading, so
+   * the node checks again two anti-entropy intervals later and syncs only if it still lists fewer
+   * (one check at a time). Syncing at once on any gap would make a single join start a sync on
+   * about half of a large cluster. Syncs share the rate limit of {@link syncIfPeerKnowsMore}.
    */
   private syncIfAckerKnowsMore(from: Address, members: number): void {
-    if (members <= this.swim.upMembers || this.timers.has('members-gap')) return;
+    const mine = this.swim.upMembers;
+    if (members <= mine) return;
+    if (members - mine >= Math.max(2, Math.ceil(Math.log2(mine + 1)))) {
+      this.triggerSync(from);
+      return;
+    }
+    if (this.timers.has('members-gap')) return;
     this.timers.set(
       'members-gap',
       this.clock.setTimer(2 * this.protocol.antiEntropyIntervalMs, () => {
         this.timers.delete('members-gap');
-        if (this.stopped || this.swim.upMembers >= members) return;
-        const now = this.clock.now();
-        if (now - this.lastTriggeredSyncMs < 2 * this.protocol.antiEntropyIntervalMs) return;
-        this.lastTriggeredSyncMs = now;
-        this.counters.triggeredSyncs++;
-        void this.pushPull(from);
+        if (!this.stopped && this.swim.upMembers < members) this.triggerSync(from);
       }),
     );
+  }
+
+  /** Starts a push-pull with `peer` unless one was triggered in the last two anti-entropy intervals. */
+  private triggerSync(peer: Address): void {
+    const now = this.clock.now();
+    if (now - this.lastTriggeredSyncMs < 2 * this.protocol.antiEntropyIntervalMs) return;
+    this.lastTriggeredSyncMs = now;
+    this.counters.triggeredSyncs++;
+    void this.pushPull(peer);
   }
 
   private sendState(to: Address, message: StateMessage): void {
