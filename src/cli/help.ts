@@ -92,7 +92,8 @@ update_converged_ms, detect_converged_ms (virtual time), false_deaths, bytes_per
 trace_hash and wall_ms. The same seed gives the same trace_hash and figures (wall_ms, setup_ms,
 phase_wall_ms and the memory peaks are measured on the host). Above 200 nodes records are signed
 with the insecure simulated scheme (the output says which). Large N re-runs itself with a larger
-heap (--max-old-space-size; CAIRN_SIM_HEAP_MB overrides the size).
+heap (--max-old-space-size, CAIRN_SIM_HEAP_MB overrides the size) and a larger young generation
+(--max-semi-space-size=64).
 
   --nodes <n>          number of simulated nodes (default 100)
   --seed <s>           seed: an integer or any text

@@ -14,7 +14,8 @@ import { writeSimResult } from './sim-output.js';
  *
  * Heap: a large run needs more than V8's default old space (about 2 to 4 GB). When the node count
  * asks for more than the current limit allows ({@link heapNeededMb}), the command runs itself
- * again in a child `node` with `--max-old-space-size` (at most 85% of the machine's memory), the
+ * again in a child `node` with `--max-old-space-size` (at most 85% of the machine's memory) and a
+ * larger young generation (`--max-semi-space-size`, {@link SIM_SEMI_SPACE_MB}), the
  * same arguments and inherited stdio, and returns the child's exit code. `CAIRN_SIM_HEAP_MB` sets
  * the size explicitly; `CAIRN_SIM_REEXEC=1` marks the child so it never re-executes again.
  */
@@ -57,9 +58,22 @@ function oneOf<T extends string>(
   return text as T;
 }
 
+/**
+ * Young-generation semi-space of the re-executed child, MB (V8's default is 16). A large run
+ * allocates push-pull frames of thousands of records; with the default young space most of them
+ * survive a scavenge and are copied again. Measured at 2,000 nodes (seed 1): 194 -> 146 s wall,
+ * same trace hash, same heap peak.
+ */
+const SIM_SEMI_SPACE_MB = 64;
+
 /** Re-runs this process with a larger heap; resolves with the child's exit code. */
 function reexec(heapMb: number, io: CliIo): Promise<number> {
-  const args = [...process.execArgv, `--max-old-space-size=${heapMb}`, ...process.argv.slice(1)];
+  const args = [
+    ...process.execArgv,
+    `--max-old-space-size=${heapMb}`,
+    `--max-semi-space-size=${SIM_SEMI_SPACE_MB}`,
+    ...process.argv.slice(1),
+  ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
