@@ -246,7 +246,6 @@ export async function runMembershipSim(options: MembershipSimOptions): Promise<M
     m.on('leave', onMember);
   };
 
-  const seedAddresses: Address[] = [];
   for (let i = 0; i < n; i++) {
     const identity = NodeIdentity.fromSeed(sim.rng.child(`identity:${i}`).bytes(32));
     indexOf.set(identity.nodeId, i);
@@ -259,15 +258,17 @@ export async function runMembershipSim(options: MembershipSimOptions): Promise<M
         rng: ctx.rng,
         protocol,
         scheme,
+        // No configured seeds: a node with seeds that knows no peer re-seeds (joins every seed) on
+        // its own timer, so with a join window of seconds many nodes joined all three seeds before
+        // their turn, and again at it: in the first 0.8 s of 10,000 nodes, 2.2 million records
+        // moved instead of 0.2 million. Each node joins once, at its time, through `join([seed])`.
         name,
-        seeds: seedAddresses,
       });
       members[i] = m;
       listen(i, m);
       return { stop: () => m.shutdown() };
     });
     addresses.push(address);
-    if (i < seedCount) seedAddresses.push(address);
   }
   await sim.runFor(1);
   const setupMs = performance.now() - started;
