@@ -19,7 +19,8 @@ export interface MemberDescriptor {
 
 /**
  * The member table: one small object per member (no closures, no timers: the core keeps those
- * keyed in one structure), found by id through a map and sampled through a dense array.
+ * keyed in one structure), found by id through a {@link SlotIndex} and sampled through a dense
+ * array.
  *
  * An entry holds what this node alone decides (incarnation, status and since when) and a pointer to
  * the shared {@link MemberDescriptor}: every node of a simulation holds an entry per member, so
