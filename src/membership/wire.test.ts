@@ -56,6 +56,19 @@ describe('membership wire codecs', () => {
     assert.ok(Buffer.from(encode(decodeDirect(encode(record)))).equals(encode(record)));
   });
 
+  it('encode frames byte for byte as the codec would, with each record encoded once', () => {
+    // 0, 15, 16 and 70,000 records: the fixarray, array 16 and array 32 headers.
+    for (const n of [0, 1, 15, 16, 70_000]) {
+      const alive = Array.from({ length: n }, () => record);
+      const all: SyncFrame[] = [
+        { t: 'push', have: new Uint8Array(50), alive, state: Uint8Array.of(1) },
+        { t: 'pull', alive, want: [0, 3], state: Uint8Array.of(2) },
+        { t: 'done', alive },
+      ];
+      for (const frame of all) assert.ok(Buffer.from(encodeSyncFrame(frame)).equals(encode(frame)), `${n}`);
+    }
+  });
+
   it('reject structurally wrong input with undefined', () => {
     assert.equal(
       decodePiggyback(encode({ k: 'ub', id: 'x'.repeat(81), r: record })),

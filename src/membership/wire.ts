@@ -1,5 +1,6 @@
-import { decode, encode, tryDecode, type Validator, v } from '../core/index.js';
+import { concatBytes, decode, encode, tryDecode, type Validator, v } from '../core/index.js';
 import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
+import { sharedEncoding } from './intern.js';
 import { SUMMARY_ENTRY_BYTES } from './sync-summary.js';
 
 /**
@@ -105,9 +106,40 @@ function syncFrameValidator(maxStateBytes: number): Validator<SyncFrame> {
   }) as Validator<SyncFrame>;
 }
 
-/** Encodes a sync frame. */
+/**
+ * Encodes a sync frame: plain MessagePack, read by {@link syncFrameDecoder} like any other.
+ *
+ * Built by hand rather than by one `encode(frame)`: a seed answers every joiner with every alive
+ * record it holds, and encoding thousands of records per frame was 15% of a 10,000-node join. The
+ * records are shared objects (../intern.ts), so each record's encoding is made once per process
+ * and a frame copies them. MessagePack values are self-delimiting and independent of their
+ * position, so a map header, the keys and the separately encoded values in order are the encoding.
+ */
 export function encodeSyncFrame(frame: SyncFrame): Uint8Array {
-  return encode(frame);
+  const pieces: Uint8Array[] = [];
+  const entries = Object.entries(frame).filter(([, value]) => value !== undefined);
+  // A map 16 header, as the codec writes for objects (so the bytes are the codec's own).
+  pieces.push(Uint8Array.of(0xde, 0, entries.length));
+  for (const [key, value] of entries) {
+    // Copies: `encode` returns a view into the codec's buffer, which the next call reuses.
+    pieces.push(new Uint8Array(encode(key)));
+    pieces.push(key === 'alive' ? recordList(value as SignedRecord[]) : new Uint8Array(encode(value)));
+  }
+  return concatBytes(pieces);
+}
+
+/** A MessagePack array of `records`, from each record's encoding made once per record object. */
+function recordList(records: readonly SignedRecord[]): Uint8Array {
+  const n = records.length;
+  const header =
+    n <= 15
+      ? Uint8Array.of(0x90 | n)
+      : n <= 0xffff
+        ? Uint8Array.of(0xdc, n >>> 8, n & 0xff)
+        : Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  const pieces: Uint8Array[] = [header];
+  for (const r of records) pieces.push(sharedEncoding('record', r, () => encode(r)));
+  return concatBytes(pieces);
 }
 
 /** A sync-frame decoder for frames of at most `maxFrameBytes`; it returns `undefined` when malformed. */
