@@ -56,7 +56,8 @@ export interface Ack {
   readonly needAlive?: true;
   /**
    * On a direct answer to a Ping: how many members the acker lists alive or suspect, itself
-   * included. A prober that lists far fewer has missed joins and syncs with the acker (driver).
+   * included. A prober that lists clearly fewer, or still fewer a little later, has missed joins
+   * and syncs with the acker (the driver's join repair).
    */
   readonly members?: number;
 }
