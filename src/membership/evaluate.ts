@@ -30,7 +30,8 @@ export const HOST_MEASURED_FIELDS: readonly string[] = Object.freeze([
  * Run (one simulator, one seed):
  * 1. **join**: seeds `n0..n(s-1)` (s = `seeds`, default min(3, N)); `n1..n(s-1)` join `n0` at t=0,
  *    every other node joins through one seed picked at random, at a time spread evenly over
- *    `joinWindowMs` (a rolling start of a deployment; default 1 ms per node, at most 10 s).
+ *    `joinWindowMs` (a rolling start of a deployment; default 1 ms per node, at most 10 s). Nodes
+ *    have no configured seeds, so each joins exactly once, at its time (no re-seeding).
  *    `join_converged_ms`: from the first join call until every node lists every node `alive`.
  * 2. **update**: one node sets one key; `update_converged_ms` until every node has seen the value.
  * 3. **detect**: one node (not a seed, not the writer) crashes abruptly; `detect_converged_ms`
