@@ -1,4 +1,4 @@
-import { assert } from '../../core/index.js';
+import { assert, fnv1a32 } from '../../core/index.js';
 
 /**
  * A hash index from a string key to a slot of a dense array, for tables with one row per member.
@@ -94,11 +94,7 @@ export class SlotIndex {
   }
 
   private hash(key: string): number {
-    let h = (this.seed ^ 0x811c9dc5) >>> 0;
-    for (let i = 0; i < key.length; i++) {
-      h ^= key.charCodeAt(i);
-      h = Math.imul(h, 0x01000193);
-    }
+    let h = fnv1a32(key, this.seed);
     // A final mix: FNV's low bits (the ones the mask keeps) depend weakly on the last characters.
     h ^= h >>> 15;
     h = Math.imul(h, 0x2c1b3c6d);
