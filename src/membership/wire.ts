@@ -123,23 +123,24 @@ export function encodeSyncFrame(frame: SyncFrame): Uint8Array {
   for (const [key, value] of entries) {
     // Copies: `encode` returns a view into the codec's buffer, which the next call reuses.
     pieces.push(new Uint8Array(encode(key)));
-    pieces.push(key === 'alive' ? recordList(value as SignedRecord[]) : new Uint8Array(encode(value)));
+    if (key === 'alive') pushRecordList(pieces, value as SignedRecord[]);
+    else pieces.push(new Uint8Array(encode(value)));
   }
+  // One copy of each piece into the frame (records included: no intermediate list).
   return concatBytes(pieces);
 }
 
-/** A MessagePack array of `records`, from each record's encoding made once per record object. */
-function recordList(records: readonly SignedRecord[]): Uint8Array {
+/** Appends a MessagePack array of `records`: its header, then each record's shared encoding. */
+function pushRecordList(pieces: Uint8Array[], records: readonly SignedRecord[]): void {
   const n = records.length;
-  const header =
+  pieces.push(
     n <= 15
       ? Uint8Array.of(0x90 | n)
       : n <= 0xffff
         ? Uint8Array.of(0xdc, n >>> 8, n & 0xff)
-        : Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-  const pieces: Uint8Array[] = [header];
+        : Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff),
+  );
   for (const r of records) pieces.push(sharedEncoding('record', r, () => encode(r)));
-  return concatBytes(pieces);
 }
 
 /** A sync-frame decoder for frames of at most `maxFrameBytes`; it returns `undefined` when malformed. */
