@@ -36,7 +36,7 @@ function table(entries: { at: number; generation: number; incarnation: number; s
   const byId = new Map<NodeId, SummarizedMember>();
   for (const e of entries) {
     const id = ids[e.at]!;
-    byId.set(id, { id, ...e, aliveRecord: recordOf(id, e.generation, e.incarnation) });
+    byId.set(id, { id, key: memberKey(id), ...e, aliveRecord: recordOf(id, e.generation, e.incarnation) });
   }
   const visit: MemberVisitor = (fn) => {
     for (const m of byId.values()) fn(m);

@@ -1,6 +1,5 @@
 import type { NodeId, SignedRecord } from '../security/index.js';
-import { SharedStringCache } from './intern.js';
-import type { MemberStatus } from './swim/index.js';
+import { type MemberStatus, memberKey } from './swim/index.js';
 
 /**
  * Member summaries for push-pull: instead of every alive record it holds (about 250 bytes each,
@@ -10,9 +9,9 @@ import type { MemberStatus } from './swim/index.js';
  * the dialer sends those in its last frame. A sync between two nodes that agree moves no records
  * at all; memberlist's push-pull sends every record both ways every time.
  *
- * The key is 53 bits of a hash of the node id. A collision between two members (about 1 in 10^11
- * for a 10,000-member pair of tables) only makes one record look already known to the peer for one
- * exchange; gossip and later syncs still carry it. It never makes a wrong record apply: records
+ * The key is 53 bits of a hash of the node id (`memberKey`, carried by each opened alive record).
+ * A collision between two members (about 1 in 10^11 for a 10,000-member pair of tables) only makes
+ * one record look already known to the peer for one exchange; gossip and later syncs still carry it. It never makes a wrong record apply: records
  * are verified and ordered by the SWIM core as before.
  *
  * Entry layout (little-endian): key high 21 bits as u32, key low 32 bits as u32, generation f64,
@@ -29,6 +28,8 @@ const TWO_32 = 0x1_0000_0000;
 /** A member as a summary needs it (`SwimCore.eachMember` passes these). */
 export interface SummarizedMember {
   readonly id: NodeId;
+  /** `memberKey(id)`, carried by the member so that summaries never hash ids. */
+  readonly key: number;
   readonly generation: number;
   readonly incarnation: number;
   readonly status: MemberStatus;
@@ -38,22 +39,7 @@ export interface SummarizedMember {
 /** Visits members; `SwimCore.eachMember` bound to its core. */
 export type MemberVisitor = (visit: (member: SummarizedMember) => void) => void;
 
-/** The 53-bit summary key of a node id (two 32-bit multiplicative hashes of its characters). */
-export function memberKey(id: NodeId): number {
-  return keys.get(id);
-}
-
-const keys = new SharedStringCache((id) => {
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c;
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  return (a >>> 11) * TWO_32 + (b >>> 0);
-});
+export { memberKey };
 
 /** Writes one entry per member visited, in visit order; `records[i]` is entry i's alive record. */
 export function writeSummary(
@@ -70,7 +56,7 @@ export function writeSummary(
   for (let i = 0; i < members.length; i++) {
     const m = members[i]!;
     const at = i * SUMMARY_ENTRY_BYTES;
-    const key = memberKey(m.id);
+    const key = m.key;
     view.setUint32(at, Math.floor(key / TWO_32), true);
     view.setUint32(at + 4, key % TWO_32, true);
     view.setFloat64(at + 8, m.generation, true);
@@ -163,7 +149,7 @@ export function compareSummary(
   const want: number[] = [];
   const seen = new Uint8Array(summary.count);
   each((m) => {
-    const j = summary.find(memberKey(m.id));
+    const j = summary.find(m.key);
     if (j !== undefined) seen[j] = 1;
     const g = j === undefined ? -1 : summary.generation(j);
     const i = j === undefined ? -1 : summary.incarnation(j);

@@ -14,6 +14,7 @@ import {
   suspicionTimeoutMinMs,
   suspicionTimeoutMs,
 } from './math.js';
+import { memberKey } from './member-key.js';
 import { MemberEntry, MemberTable } from './members.js';
 import {
   encodeSwimMessage,
@@ -161,7 +162,8 @@ export class SwimCore {
       throw new CairnError('INVALID_ARGUMENT', `generation must be a safe integer >= 0, got ${generation}`);
     }
     const record = this.signer.alive({ generation, incarnation: 0, address, name });
-    this.self = new MemberEntry({ node: this.selfId, name, address, generation, record }, 0, 'alive', 0);
+    const key = memberKey(this.selfId);
+    this.self = new MemberEntry({ node: this.selfId, key, name, address, generation, record }, 0, 'alive', 0);
     this.table.add(this.self);
     this.queue = new TransmitLimitedQueue(this.limits.maxBroadcastsQueued);
     this.prober = new Prober(this.proberHost());
@@ -530,7 +532,7 @@ export class SwimCore {
       }
       return;
     }
-    const e = this.table.get(m.node);
+    const e = this.table.get(m.node, m.key);
     if (e === undefined) {
       this.addMember(m, gossiped);
       return;
@@ -691,7 +693,7 @@ export class SwimCore {
     const generation = s.generation;
     const record = this.signer.alive({ generation, incarnation, address, name });
     s.incarnation = incarnation;
-    s.desc = { node: this.selfId, name, address, generation, record };
+    s.desc = { node: this.selfId, key: s.key, name, address, generation, record };
     this.enqueueRecord(this.selfId, 'Alive', record);
   }
 

@@ -1,6 +1,7 @@
 import { assert, type Rng } from '../../core/index.js';
 import type { NodeId, SignedRecord } from '../../security/index.js';
 import type { MemberStatus } from './claims.js';
+import { memberKey } from './member-key.js';
 import { SlotIndex } from './slot-index.js';
 import type { SwimMember } from './types.js';
 
@@ -11,6 +12,8 @@ import type { SwimMember } from './types.js';
  */
 export interface MemberDescriptor {
   readonly node: NodeId;
+  /** `memberKey(node)` (see member-key.ts). */
+  readonly key: number;
   readonly name: string;
   readonly address: string;
   readonly generation: number;
@@ -39,6 +42,11 @@ export class MemberEntry {
 
   get id(): NodeId {
     return this.desc.node;
+  }
+
+  /** `memberKey(id)`. */
+  get key(): number {
+    return this.desc.key;
   }
 
   get name(): string {
@@ -82,7 +90,11 @@ export class MemberEntry {
 export class MemberTable {
   private readonly dense: MemberEntry[] = [];
   /** Id -> position in `dense` (a `Map` cost about 46 bytes per member; see SlotIndex). */
-  private readonly index = new SlotIndex((slot) => this.dense[slot]!.id);
+  private readonly index = new SlotIndex(
+    (slot) => this.dense[slot]!.id,
+    (slot) => this.dense[slot]!.key,
+    memberKey,
+  );
   private up = 0;
 
   /** Entries, the local node included. */
@@ -103,17 +115,18 @@ export class MemberTable {
     if (entry.slot >= 0 && was !== entry.up) this.up += was ? -1 : 1;
   }
 
-  get(id: NodeId): MemberEntry | undefined {
-    const slot = this.index.find(id);
+  /** The entry of `id`; `key` is `memberKey(id)` when the caller has it (an opened record does). */
+  get(id: NodeId, key = memberKey(id)): MemberEntry | undefined {
+    const slot = this.index.find(id, key);
     return slot < 0 ? undefined : this.dense[slot];
   }
 
   /** Adds an entry whose id is not in the table. */
   add(entry: MemberEntry): void {
-    assert(this.index.find(entry.id) < 0, `member ${entry.id} is already in the table`);
+    assert(this.index.find(entry.id, entry.key) < 0, `member ${entry.id} is already in the table`);
     entry.slot = this.dense.length;
     this.dense.push(entry);
-    this.index.insert(entry.id, entry.slot);
+    this.index.insert(entry.id, entry.slot, entry.key);
     if (entry.up) this.up++;
   }
 
@@ -122,10 +135,10 @@ export class MemberTable {
     assert(this.dense[entry.slot] === entry, 'removing an entry that is not in the table');
     if (entry.up) this.up--;
     // The index reads ids through `dense`: update it while both rows are still in place.
-    this.index.delete(entry.id);
+    this.index.delete(entry.id, entry.key);
     const last = this.dense[this.dense.length - 1]!;
     if (last !== entry) {
-      this.index.move(last.id, entry.slot);
+      this.index.move(last.id, entry.slot, last.key);
       this.dense[entry.slot] = last;
       last.slot = entry.slot;
     }

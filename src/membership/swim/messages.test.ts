@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { encode } from '../../core/index.js';
 import { NodeIdentity, signRecord, simulatedScheme } from '../../security/index.js';
+import { memberKey } from './member-key.js';
 import {
   createSwimSigner,
   decodeSwimMessage,
@@ -50,7 +51,7 @@ describe('SWIM messages', () => {
     assert.ok(opened.ok);
     assert.deepEqual(
       { ...opened.value, record: undefined },
-      { type: 'Alive', node: a.nodeId, ...alive, record: undefined },
+      { type: 'Alive', node: a.nodeId, key: memberKey(a.nodeId), ...alive, record: undefined },
     );
     const leave = openLeaveRecord(makeLeaveRecord(a, { generation: 17, incarnation: 4 }));
     assert.ok(leave.ok && leave.value.node === a.nodeId && leave.value.incarnation === 4);

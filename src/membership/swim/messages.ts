@@ -12,6 +12,7 @@ import {
 } from '../../security/index.js';
 import { compactRecord, OpenedRecordCache } from '../intern.js';
 import { DEFAULT_LIMITS, type SwimLimits } from './limits.js';
+import { memberKey } from './member-key.js';
 
 /**
  * Wire messages of SWIM, and the signed records it disseminates.
@@ -140,6 +141,8 @@ export interface AccusationFields {
 export interface VerifiedAlive extends AliveFields {
   readonly type: 'Alive';
   readonly node: NodeId;
+  /** `memberKey(node)`: computed once per opened record, read by the member index and summaries. */
+  readonly key: number;
   readonly record: SignedRecord;
 }
 /** A leave record whose signature and payload were checked. */
@@ -309,6 +312,7 @@ function openAliveUncached(record: SignedRecord, scheme: SignatureScheme): SwimR
     value: {
       type: 'Alive',
       node: record.node,
+      key: memberKey(record.node),
       record,
       generation: f.generation,
       incarnation: f.incarnation,

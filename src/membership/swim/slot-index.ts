@@ -1,4 +1,4 @@
-import { assert, fnv1a32 } from '../../core/index.js';
+import { assert } from '../../core/index.js';
 
 /**
  * A hash index from a string key to a slot of a dense array, for tables with one row per member.
@@ -8,11 +8,14 @@ import { assert, fnv1a32 } from '../../core/index.js';
  * were about 4.6 GB. Here the index is one `Int32Array` of slot numbers with linear probing, 8 to 16
  * bytes per key; the keys themselves stay in the caller's rows (`keyAt`).
  *
- * Hashing: 32-bit FNV-1a over the whole key, mixed with a seed drawn per index, so that nobody who
- * picks keys (node ids are derived from keys a peer chooses) can predict collisions and make lookups
- * slow. The seed changes only the layout, never what the index answers, so determinism of the
- * caller is unaffected. Removal shifts later cells back (no tombstones), so lookups stay short
- * however many keys come and go.
+ * Hashing: the caller gives each key a base hash (a number; for members the 53-bit `memberKey`,
+ * carried by each row, so neither lookups nor growth hash strings), and the index mixes it with a
+ * seed drawn per index, so that nobody who picks keys can predict which keys share cells and make
+ * lookups slow without also making their base hashes equal (for member keys, a 53-bit collision of
+ * public keys). The seed changes only the layout, never what the index answers, so determinism of
+ * the caller is unaffected. Equal base hashes only make runs longer: cells are matched by key.
+ * Removal shifts later cells back (no tombstones), so lookups stay short however many keys come and
+ * go.
  */
 export class SlotIndex {
   /** Slot + 1 per cell, 0 = empty. The length is a power of two, at least twice the count. */
@@ -21,18 +24,26 @@ export class SlotIndex {
   private count = 0;
   private readonly seed = (Math.random() * 0x1_0000_0000) >>> 0;
 
-  /** @param keyAt - the key of the row in `slot` (the caller's rows are the truth) */
-  constructor(private readonly keyAt: (slot: number) => string) {}
+  /**
+   * @param keyAt - the key of the row in `slot` (the caller's rows are the truth)
+   * @param baseAt - the base hash of the row in `slot`
+   * @param baseOf - the base hash of a key (the same function `baseAt` answers for its row's key)
+   */
+  constructor(
+    private readonly keyAt: (slot: number) => string,
+    private readonly baseAt: (slot: number) => number,
+    private readonly baseOf: (key: string) => number,
+  ) {}
 
   /** Keys indexed. */
   get size(): number {
     return this.count;
   }
 
-  /** The slot of `key`, or -1. */
-  find(key: string): number {
+  /** The slot of `key`, or -1; `base` is the key's base hash when the caller has it. */
+  find(key: string, base = this.baseOf(key)): number {
     const cells = this.cells;
-    for (let i = this.hash(key) & this.mask; ; i = (i + 1) & this.mask) {
+    for (let i = this.hash(base) & this.mask; ; i = (i + 1) & this.mask) {
       const c = cells[i]!;
       if (c === 0) return -1;
       if (this.keyAt(c - 1) === key) return c - 1;
@@ -40,28 +51,28 @@ export class SlotIndex {
   }
 
   /** Indexes `key` at `slot`; the key must not be indexed yet. */
-  insert(key: string, slot: number): void {
+  insert(key: string, slot: number, base = this.baseOf(key)): void {
     if ((this.count + 1) * 2 > this.cells.length) this.grow();
-    const i = this.emptyCellFor(key);
+    const i = this.emptyCellFor(base);
     this.cells[i] = slot + 1;
     this.count++;
   }
 
   /** Points `key` (indexed) at `slot` instead: its row moved. */
-  move(key: string, slot: number): void {
-    const i = this.cellOf(key);
+  move(key: string, slot: number, base = this.baseOf(key)): void {
+    const i = this.cellOf(key, base);
     this.cells[i] = slot + 1;
   }
 
   /** Removes `key` (indexed). Call it while `keyAt` still answers for the key's row. */
-  delete(key: string): void {
+  delete(key: string, base = this.baseOf(key)): void {
     const cells = this.cells;
     const mask = this.mask;
-    let hole = this.cellOf(key);
+    let hole = this.cellOf(key, base);
     // Backward-shift deletion: move each later cell of the run into the hole when its home cell is
     // not between the hole and itself (cyclically), so every key stays reachable from its home.
     for (let j = (hole + 1) & mask; cells[j] !== 0; j = (j + 1) & mask) {
-      const home = this.hash(this.keyAt(cells[j]! - 1)) & mask;
+      const home = this.hash(this.baseAt(cells[j]! - 1)) & mask;
       const reachable = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (reachable) continue;
       cells[hole] = cells[j]!;
@@ -71,17 +82,17 @@ export class SlotIndex {
     this.count--;
   }
 
-  private cellOf(key: string): number {
+  private cellOf(key: string, base: number): number {
     const cells = this.cells;
-    for (let i = this.hash(key) & this.mask; ; i = (i + 1) & this.mask) {
+    for (let i = this.hash(base) & this.mask; ; i = (i + 1) & this.mask) {
       const c = cells[i]!;
       assert(c !== 0, `key ${key} is not indexed`);
       if (this.keyAt(c - 1) === key) return i;
     }
   }
 
-  private emptyCellFor(key: string): number {
-    for (let i = this.hash(key) & this.mask; ; i = (i + 1) & this.mask) {
+  private emptyCellFor(base: number): number {
+    for (let i = this.hash(base) & this.mask; ; i = (i + 1) & this.mask) {
       if (this.cells[i] === 0) return i;
     }
   }
@@ -90,15 +101,17 @@ export class SlotIndex {
     const old = this.cells;
     this.cells = new Int32Array(old.length * 2);
     this.mask = this.cells.length - 1;
-    for (const c of old) if (c !== 0) this.cells[this.emptyCellFor(this.keyAt(c - 1))] = c;
+    for (const c of old) if (c !== 0) this.cells[this.emptyCellFor(this.baseAt(c - 1))] = c;
   }
 
-  private hash(key: string): number {
-    let h = fnv1a32(key, this.seed);
-    // A final mix: FNV's low bits (the ones the mask keeps) depend weakly on the last characters.
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    h ^= h >>> 12;
+  /** The cell hash of a base hash: its low and high 32 bits, each mixed with the seed. */
+  private hash(base: number): number {
+    // murmur3's finalizer over the low word xor the seed, with the high word folded in between.
+    let h = (base >>> 0) ^ this.seed;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h ^= Math.floor(base / 0x1_0000_0000) | 0;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    h ^= h >>> 16;
     return h >>> 0;
   }
 }

@@ -17,7 +17,13 @@ export interface SwimMember {
 }
 
 /** A member as {@link SwimCore.eachMember} shows it: live, valid during the visit only. */
-export type SwimMemberView = Pick<SwimMember, 'id' | 'generation' | 'incarnation' | 'status' | 'aliveRecord'>;
+export type SwimMemberView = Pick<
+  SwimMember,
+  'id' | 'generation' | 'incarnation' | 'status' | 'aliveRecord'
+> & {
+  /** `memberKey(id)`. */
+  readonly key: number;
+};
 
 /**
  * An input to {@link SwimCore.step}. Every input carries no time: `nowMs` is the step's second
