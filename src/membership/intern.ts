@@ -24,8 +24,8 @@ import type { SignatureScheme, SignedRecord } from '../security/index.js';
 export const internStats = { hits: 0, misses: 0 };
 
 /**
- * Weakly held values by a number (48 bits of a signature: a collision only costs a miss, since a
- * hit is compared in full).
+ * Weakly held values by a number (bits of a signature: a collision only costs a miss, since a hit
+ * is compared in full).
  */
 class WeakCache<V extends object> {
   private readonly map = new Map<number, WeakRef<V>>();
@@ -55,10 +55,11 @@ function signatureKey(signature: Uint8Array): number {
 
 function sameRecord(a: SignedRecord, b: SignedRecord): boolean {
   return (
-    a.node === b.node &&
-    a.version === b.version &&
-    bytesEqual(a.signature, b.signature) &&
-    bytesEqual(a.payload, b.payload)
+    a === b ||
+    (a.node === b.node &&
+      a.version === b.version &&
+      bytesEqual(a.signature, b.signature) &&
+      bytesEqual(a.payload, b.payload))
   );
 }
 
@@ -90,14 +91,19 @@ export function compactRecord(record: SignedRecord): SignedRecord {
  * record and the scheme.
  */
 export class OpenedRecordCache<V extends object> {
-  private readonly bySchemeName = new Map<string, WeakCache<V>>();
+  private readonly bySchemeName = new Map<
+    string,
+    { byKey: WeakCache<V>; byRecord: WeakMap<SignedRecord, V> }
+  >();
 
   /** @param recordOf - the record a value was opened from (kept alive by the value) */
   constructor(private readonly recordOf: (value: V) => SignedRecord) {}
 
   /**
    * The opened value of `record`: the shared one when an identical record was opened before,
-   * otherwise `open(compactRecord(record))`, shared from now on when it succeeded.
+   * otherwise `open(compactRecord(record))`, shared from now on when it succeeded. The shared
+   * record object itself (the value's record, which nodes relay) is found by identity, without
+   * reading its bytes.
    *
    * @param open - verifies and decodes; returns undefined on failure (not cached)
    */
@@ -108,18 +114,26 @@ export class OpenedRecordCache<V extends object> {
   ): V | undefined {
     let cache = this.bySchemeName.get(scheme.name);
     if (cache === undefined) {
-      cache = new WeakCache<V>();
+      cache = { byKey: new WeakCache<V>(), byRecord: new WeakMap() };
       this.bySchemeName.set(scheme.name, cache);
     }
+    const shared = cache.byRecord.get(record);
+    if (shared !== undefined) {
+      internStats.hits++;
+      return shared;
+    }
     const key = signatureKey(record.signature);
-    const hit = key < 0 ? undefined : cache.get(key);
+    const hit = key < 0 ? undefined : cache.byKey.get(key);
     if (hit !== undefined && sameRecord(this.recordOf(hit), record)) {
       internStats.hits++;
       return hit;
     }
     internStats.misses++;
     const value = open(compactRecord(record));
-    if (value !== undefined && key >= 0) cache.set(key, value);
+    if (value !== undefined) {
+      cache.byRecord.set(this.recordOf(value), value);
+      if (key >= 0) cache.byKey.set(key, value);
+    }
     return value;
   }
 }
@@ -196,4 +210,56 @@ export function sharedEncoding(type: string, record: SignedRecord, encode: () =>
     byType.set(type, bytes);
   }
   return bytes;
+}
+
+/** Shared records by 30 bits of their encoding's last bytes (see {@link recordEncoding}). */
+const recordsByEncoding = new WeakCache<SignedRecord>();
+
+/**
+ * 30 bits of the last four bytes of an encoding (a record's encoding ends in its signature): a
+ * small integer, the cheapest `Map` key. A collision only costs a decode.
+ */
+function encodingKey(bytes: Uint8Array, start: number, end: number): number {
+  if (end - start < 4) return -1;
+  return (
+    bytes[end - 4]! | (bytes[end - 3]! << 8) | (bytes[end - 2]! << 16) | ((bytes[end - 1]! & 0x3f) << 24)
+  );
+}
+
+/**
+ * The encoding of a shared record (`encode` makes it: the codec's encoding of the record alone),
+ * made once per record object, like {@link sharedEncoding}; the record is then found again from
+ * those bytes by {@link recordOfEncoding}. The bytes are shared: callers must not modify them.
+ */
+export function recordEncoding(record: SignedRecord, encode: () => Uint8Array): Uint8Array {
+  return sharedEncoding('record', record, () => {
+    // A Buffer with a buffer of its own: `recordOfEncoding` compares it natively against ranges.
+    const encoded = encode();
+    const bytes = Buffer.allocUnsafeSlow(encoded.length);
+    bytes.set(encoded);
+    const key = encodingKey(bytes, 0, bytes.length);
+    if (key >= 0) recordsByEncoding.set(key, record);
+    return bytes;
+  });
+}
+
+/**
+ * The shared record whose {@link recordEncoding} is exactly `bytes[start, end)`, if one is alive
+ * in the process: what decoding those bytes would give, without decoding or allocating. A record
+ * list received in a push-pull frame is mostly records some node of the process sent (in a
+ * simulation, all of them), so the receiver skips the decode, the validation and the copies.
+ *
+ * Contract: a hit compares every byte, and the same bytes decode to the same fields, so the answer
+ * is field for field what the decoder would return; the record is valid because it was decoded and
+ * validated (or signed) before it was shared. Misses answer undefined; the caller decodes.
+ */
+export function recordOfEncoding(bytes: Uint8Array, start: number, end: number): SignedRecord | undefined {
+  const key = encodingKey(bytes, start, end);
+  if (key < 0) return undefined;
+  const hit = recordsByEncoding.get(key);
+  if (hit === undefined) return undefined;
+  const known = encodedParts.get(hit)?.get('record') as Buffer | undefined;
+  return known !== undefined && known.length === end - start && known.compare(bytes, start, end) === 0
+    ? hit
+    : undefined;
 }

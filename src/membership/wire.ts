@@ -1,6 +1,15 @@
-import { concatBytes, decode, encode, tryDecode, type Validator, v } from '../core/index.js';
+import {
+  concatBytes,
+  decode,
+  decodeUnchecked,
+  encode,
+  msgpackValueEnd,
+  tryDecode,
+  type Validator,
+  v,
+} from '../core/index.js';
 import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
-import { sharedEncoding } from './intern.js';
+import { recordEncoding, recordOfEncoding } from './intern.js';
 import { SUMMARY_ENTRY_BYTES } from './sync-summary.js';
 
 /**
@@ -90,11 +99,12 @@ export type SyncFrame =
 
 /**
  * The validator of sync frames. `state` is an encoded Scuttlebutt message, decoded (and validated)
- * by `decodeStateMessage` afterwards; `have` by `MemberSummary.read`.
+ * by `decodeStateMessage` afterwards; `have` by `MemberSummary.read`. The records of `alive` are
+ * checked one by one as they are read ({@link readRecordList}), so here only the list is.
  */
 function syncFrameValidator(maxStateBytes: number): Validator<SyncFrame> {
   const state = v.bytes({ maxLength: maxStateBytes });
-  const alive = v.array(Record, { maxLength: WIRE_LIMITS.maxSyncMembers });
+  const alive = v.array(v.unknown(), { maxLength: WIRE_LIMITS.maxSyncMembers });
   const have = v.bytes({ maxLength: WIRE_LIMITS.maxSyncMembers * SUMMARY_ENTRY_BYTES });
   const want = v.array(v.uint({ max: WIRE_LIMITS.maxSyncMembers - 1 }), {
     maxLength: WIRE_LIMITS.maxSyncMembers,
@@ -140,13 +150,106 @@ function pushRecordList(pieces: Uint8Array[], records: readonly SignedRecord[]):
         ? Uint8Array.of(0xdc, n >>> 8, n & 0xff)
         : Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff),
   );
-  for (const r of records) pieces.push(sharedEncoding('record', r, () => encode(r)));
+  for (const r of records) pieces.push(recordEncoding(r, () => encode(r)));
 }
 
-/** A sync-frame decoder for frames of at most `maxFrameBytes`; it returns `undefined` when malformed. */
+/** The fields a sync frame may have; other keys are skipped, as the object validators skip them. */
+const SYNC_FRAME_KEYS = new Set(['t', 'have', 'alive', 'state', 'want']);
+
+/**
+ * A sync-frame decoder for frames of at most `maxFrameBytes`; it returns `undefined` when malformed.
+ *
+ * It reads the frames that decoding with the codec and validating reads (a map, each known field
+ * as the validator wants it, a repeated key's last value, nothing after the map; other keys are
+ * skipped), MessagePack only (not msgpackr's own extensions), but in pieces: the top-level map's
+ * entries are split without decoding ({@link msgpackValueEnd}), and each record of `alive` is
+ * looked up by its bytes first ({@link recordOfEncoding}). A seed
+ * answers every joiner with thousands of records that the process's nodes already share, and
+ * decoding and validating each one was the largest cost of a 6,000-node join after the records'
+ * own handling. A record that is not found is decoded and validated alone.
+ */
 export function syncFrameDecoder(maxFrameBytes: number): (bytes: Uint8Array) => SyncFrame | undefined {
   const validator = syncFrameValidator(maxFrameBytes);
-  return (bytes) => tryDecode(bytes, validator, maxFrameBytes);
+  return (bytes) => {
+    if (bytes.length === 0 || bytes.length > maxFrameBytes) return undefined;
+    const header = bytes[0]!;
+    let pos = 1;
+    let entries: number;
+    if (header >= 0x80 && header <= 0x8f) entries = header & 0x0f;
+    else if (header === 0xde && bytes.length >= 3) {
+      entries = (bytes[1]! << 8) | bytes[2]!;
+      pos = 3;
+    } else if (header === 0xdf && bytes.length >= 5) {
+      entries = bytes[1]! * 0x100_0000 + ((bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!);
+      pos = 5;
+    } else return undefined;
+    const fields: Record<string, unknown> = {};
+    for (let i = 0; i < entries; i++) {
+      const keyEnd = msgpackValueEnd(bytes, pos);
+      const valueEnd = keyEnd < 0 ? -1 : msgpackValueEnd(bytes, keyEnd);
+      if (valueEnd < 0) return undefined;
+      const key = decodePiece(bytes.subarray(pos, keyEnd));
+      if (typeof key === 'string' && SYNC_FRAME_KEYS.has(key)) {
+        // A repeated key: the last value counts, as when the codec decodes the map.
+        const value =
+          key === 'alive'
+            ? readRecordList(bytes, keyEnd, valueEnd)
+            : decodePiece(bytes.subarray(keyEnd, valueEnd));
+        if (value === undefined) return undefined;
+        fields[key] = value;
+      }
+      pos = valueEnd;
+    }
+    if (pos !== bytes.length) return undefined;
+    try {
+      return validator(fields);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** One MessagePack value, decoded (not validated); `undefined` when malformed. */
+function decodePiece(bytes: Uint8Array): unknown {
+  try {
+    return decodeUnchecked(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A MessagePack array of signed records, each validated: the shared record where the process
+ * holds one with exactly these bytes, else decoded. `undefined` when anything is malformed, too
+ * long, or not a valid record (as a frame with one bad record fails validation as a whole).
+ */
+function readRecordList(bytes: Uint8Array, start: number, end: number): SignedRecord[] | undefined {
+  if (start >= end) return undefined;
+  const header = bytes[start]!;
+  let pos = start + 1;
+  let count: number;
+  if (header >= 0x90 && header <= 0x9f) count = header & 0x0f;
+  else if (header === 0xdc && end - start >= 3) {
+    count = (bytes[start + 1]! << 8) | bytes[start + 2]!;
+    pos += 2;
+  } else if (header === 0xdd && end - start >= 5) {
+    count =
+      bytes[start + 1]! * 0x100_0000 +
+      ((bytes[start + 2]! << 16) | (bytes[start + 3]! << 8) | bytes[start + 4]!);
+    pos += 4;
+  } else return undefined;
+  if (count > WIRE_LIMITS.maxSyncMembers) return undefined;
+  const records: SignedRecord[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const next = msgpackValueEnd(bytes, pos, end);
+    if (next < 0) return undefined;
+    const record =
+      recordOfEncoding(bytes, pos, next) ?? tryDecode(bytes.subarray(pos, next), Record, next - pos);
+    if (record === undefined) return undefined;
+    records[i] = record;
+    pos = next;
+  }
+  return pos === end ? records : undefined;
 }
 
 /** A direct user message: the payload signed by its sender (version 0), so the receiver knows who sent it. */
