@@ -192,11 +192,38 @@ export function internId<T extends string>(id: T): T {
   return ids.get(id) as T;
 }
 
-const encodedParts = new WeakMap<SignedRecord, Map<string, Uint8Array>>();
+/** A shared encoding of a message made of a type and a record (see {@link sharedEncoding}). */
+export interface SharedEncoding {
+  readonly type: string;
+  readonly record: SignedRecord;
+  /** The encoding: a Buffer with a buffer of its own, compared natively against ranges. */
+  readonly bytes: Buffer;
+}
+
+const encodedParts = new WeakMap<SignedRecord, Map<string, SharedEncoding>>();
+
+/** Records with shared encodings, by {@link encodingKey} of each of their encodings. */
+const recordsByEncoding = new WeakCache<SignedRecord>();
 
 /**
- * The encoding of a message made of `type` and `record` (e.g. a SWIM `Alive` part), encoded once
- * per shared record object and type. The bytes are shared: callers must not modify them.
+ * 30 bits of an encoding's last four bytes (a record's encoding, and a message's that ends in a
+ * record, ends in its signature) mixed with its length (the encodings of one record as different
+ * messages have different lengths): a small integer, the cheapest `Map` key. A collision only
+ * costs a miss.
+ */
+function encodingKey(bytes: Uint8Array, start: number, end: number): number {
+  const n = end - start;
+  if (n < 4) return -1;
+  const tail = bytes[end - 4]! | (bytes[end - 3]! << 8) | (bytes[end - 2]! << 16) | (bytes[end - 1]! << 24);
+  return (tail ^ Math.imul(n, 0x9e3779b1)) & 0x3fffffff;
+}
+
+/**
+ * The encoding of a message made of `type` and `record` (a SWIM `Alive` part, a record alone in a
+ * push-pull frame), made once per shared record object and type; {@link sharedEncodingOf} finds
+ * the record and type again from those bytes. The bytes are shared: callers must not modify them.
+ *
+ * @param encode - the codec's encoding of the message (the same bytes whenever it is called)
  */
 export function sharedEncoding(type: string, record: SignedRecord, encode: () => Uint8Array): Uint8Array {
   let byType = encodedParts.get(record);
@@ -204,62 +231,49 @@ export function sharedEncoding(type: string, record: SignedRecord, encode: () =>
     byType = new Map();
     encodedParts.set(record, byType);
   }
-  let bytes = byType.get(type);
-  if (bytes === undefined) {
-    bytes = ownBytes(encode());
-    byType.set(type, bytes);
-  }
-  return bytes;
-}
-
-/** Shared records by 30 bits of their encoding's last bytes (see {@link recordEncoding}). */
-const recordsByEncoding = new WeakCache<SignedRecord>();
-
-/**
- * 30 bits of the last four bytes of an encoding (a record's encoding ends in its signature): a
- * small integer, the cheapest `Map` key. A collision only costs a decode.
- */
-function encodingKey(bytes: Uint8Array, start: number, end: number): number {
-  if (end - start < 4) return -1;
-  return (
-    bytes[end - 4]! | (bytes[end - 3]! << 8) | (bytes[end - 2]! << 16) | ((bytes[end - 1]! & 0x3f) << 24)
-  );
-}
-
-/**
- * The encoding of a shared record (`encode` makes it: the codec's encoding of the record alone),
- * made once per record object, like {@link sharedEncoding}; the record is then found again from
- * those bytes by {@link recordOfEncoding}. The bytes are shared: callers must not modify them.
- */
-export function recordEncoding(record: SignedRecord, encode: () => Uint8Array): Uint8Array {
-  return sharedEncoding('record', record, () => {
-    // A Buffer with a buffer of its own: `recordOfEncoding` compares it natively against ranges.
+  let shared = byType.get(type);
+  if (shared === undefined) {
     const encoded = encode();
     const bytes = Buffer.allocUnsafeSlow(encoded.length);
     bytes.set(encoded);
+    shared = { type, record, bytes };
+    byType.set(type, shared);
     const key = encodingKey(bytes, 0, bytes.length);
     if (key >= 0) recordsByEncoding.set(key, record);
-    return bytes;
-  });
+  }
+  return shared.bytes;
 }
 
 /**
- * The shared record whose {@link recordEncoding} is exactly `bytes[start, end)`, if one is alive
- * in the process: what decoding those bytes would give, without decoding or allocating. A record
- * list received in a push-pull frame is mostly records some node of the process sent (in a
- * simulation, all of them), so the receiver skips the decode, the validation and the copies.
+ * The shared encoding that is exactly `bytes[start, end)`, if one is alive in the process: its
+ * type and record are what decoding those bytes would give, found without decoding or allocating.
+ * Records travel to every member, relayed as they were received, so most of what a node of a
+ * simulation receives is an encoding another node of the process made (and in a real cluster, the
+ * records a node relays come back to it in push-pull frames).
  *
- * Contract: a hit compares every byte, and the same bytes decode to the same fields, so the answer
- * is field for field what the decoder would return; the record is valid because it was decoded and
- * validated (or signed) before it was shared. Misses answer undefined; the caller decodes.
+ * Contract: a hit compares every byte, and the same bytes decode to the same value, so the answer
+ * is what the decoder would return; the record is valid because it was decoded and validated (or
+ * signed) before it was shared. Misses answer undefined; the caller decodes.
  */
-export function recordOfEncoding(bytes: Uint8Array, start: number, end: number): SignedRecord | undefined {
+export function sharedEncodingOf(bytes: Uint8Array, start: number, end: number): SharedEncoding | undefined {
   const key = encodingKey(bytes, start, end);
   if (key < 0) return undefined;
-  const hit = recordsByEncoding.get(key);
-  if (hit === undefined) return undefined;
-  const known = encodedParts.get(hit)?.get('record') as Buffer | undefined;
-  return known !== undefined && known.length === end - start && known.compare(bytes, start, end) === 0
-    ? hit
-    : undefined;
+  const record = recordsByEncoding.get(key);
+  const byType = record === undefined ? undefined : encodedParts.get(record);
+  if (byType === undefined) return undefined;
+  for (const shared of byType.values()) {
+    if (shared.bytes.length === end - start && shared.bytes.compare(bytes, start, end) === 0) return shared;
+  }
+  return undefined;
+}
+
+/** The encoding of a shared record alone (`encode` is the codec's); see {@link sharedEncoding}. */
+export function recordEncoding(record: SignedRecord, encode: () => Uint8Array): Uint8Array {
+  return sharedEncoding('record', record, encode);
+}
+
+/** The shared record whose {@link recordEncoding} is exactly `bytes[start, end)`, if any. */
+export function recordOfEncoding(bytes: Uint8Array, start: number, end: number): SignedRecord | undefined {
+  const shared = sharedEncodingOf(bytes, start, end);
+  return shared?.type === 'record' ? shared.record : undefined;
 }

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { encode } from '../../core/index.js';
 import { NodeIdentity, signRecord, simulatedScheme } from '../../security/index.js';
+import { sharedEncoding } from '../intern.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { memberKey } from './member-key.js';
 import {
   createSwimSigner,
@@ -26,6 +28,23 @@ const b = NodeIdentity.fromSeed(seed(2));
 const alive = { generation: 17, incarnation: 3, address: '10.0.0.1:7946', name: 'alpha' };
 
 describe('SWIM messages', () => {
+  it('decode a broadcast part the process encoded to its shared record, and anything else as usual', () => {
+    const record = makeAliveRecord(a, { ...alive, name: 'shared-part' });
+    const part = sharedEncoding('Alive', record, () => encodeSwimMessage({ type: 'Alive', record }));
+    const back = decodeSwimMessage(part);
+    assert.ok(back.ok && back.value.type === 'Alive');
+    assert.equal((back.value as { record: unknown }).record, record);
+    // The record's own encoding is not a SWIM message, shared or not.
+    assert.equal(decodeSwimMessage(sharedEncoding('record', record, () => encode(record))).ok, false);
+    // The same bytes, not shared (a copy of the record): decoded, and equal.
+    const fresh = decodeSwimMessage(encodeSwimMessage({ type: 'Alive', record: { ...record } }));
+    assert.ok(fresh.ok && fresh.value.type === 'Alive');
+    assert.deepEqual(openAliveRecord(fresh.value.record), openAliveRecord(record));
+    // Custom limits never take the shortcut: a record over their payload bound is refused.
+    const tight = { ...DEFAULT_LIMITS, maxRecordPayloadBytes: 8 };
+    assert.equal(decodeSwimMessage(part, tight).ok, false);
+  });
+
   it('round-trip every kind through encode/decode', () => {
     const record = makeAliveRecord(a, alive);
     const messages: SwimMessage[] = [

@@ -10,7 +10,7 @@ import {
   signRecord,
   verifyRecord,
 } from '../../security/index.js';
-import { compactRecord, OpenedRecordCache } from '../intern.js';
+import { compactRecord, OpenedRecordCache, sharedEncodingOf } from '../intern.js';
 import { DEFAULT_LIMITS, type SwimLimits } from './limits.js';
 import { memberKey } from './member-key.js';
 
@@ -218,6 +218,13 @@ export function decodeSwimMessage(
   limits: SwimLimits = DEFAULT_LIMITS,
 ): SwimResult<SwimMessage> {
   if (bytes.length > limits.maxPartBytes) return { ok: false, reason: 'too-large' };
+  if (limits === DEFAULT_LIMITS) {
+    // A broadcast part some node of the process encoded (../intern.ts): its record, unread.
+    const shared = sharedEncodingOf(bytes, 0, bytes.length);
+    if (shared !== undefined && BROADCAST_TYPES.has(shared.type)) {
+      return { ok: true, value: { type: shared.type as BroadcastMessage['type'], record: shared.record } };
+    }
+  }
   const validator = limits === DEFAULT_LIMITS ? DEFAULT_VALIDATOR : swimMessageValidator(limits);
   const value = tryDecode(bytes, validator, limits.maxPartBytes);
   return value === undefined ? { ok: false, reason: 'malformed' } : { ok: true, value };
@@ -452,6 +459,14 @@ export function openBroadcast(
       return openDeadRecord(message.record, scheme);
   }
 }
+
+/** The broadcast kinds: each message is its type and one signed record. */
+const BROADCAST_TYPES: ReadonlySet<string> = new Set<BroadcastMessage['type']>([
+  'Alive',
+  'Leave',
+  'Suspect',
+  'Dead',
+]);
 
 /** True for the broadcast kinds that {@link openBroadcast} takes. */
 export function isBroadcastMessage(message: SwimMessage): message is BroadcastMessage {
