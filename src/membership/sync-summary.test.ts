@@ -69,6 +69,34 @@ describe('push-pull member summaries', () => {
     );
   });
 
+  it('find answers like a first-match scan, with repeated keys, misses and thousands of entries', () => {
+    // Keys from a small set (so many repeat), spread over both 32-bit words.
+    const keyArb = fc.integer({ min: 0, max: 40 }).map((k) => (k % 7) * 0x1_0000_0000 + k * 977);
+    fc.assert(
+      fc.property(fc.array(keyArb, { maxLength: 3000 }), (keys) => {
+        const visit: MemberVisitor = (fn) => {
+          keys.forEach((key, i) =>
+            fn({
+              id: `m${i}`,
+              key,
+              generation: 1,
+              incarnation: 0,
+              status: 'alive',
+              aliveRecord: recordOf(`m${i}`, 1, 0),
+            }),
+          );
+        };
+        const s = MemberSummary.read(writeSummary(visit, 5000).bytes, 5000)!;
+        for (let k = 0; k <= 41; k++) {
+          const key = (k % 7) * 0x1_0000_0000 + k * 977;
+          const first = keys.indexOf(key);
+          assert.equal(s.find(key), first < 0 ? undefined : first, `key ${key}`);
+        }
+      }),
+      { numRuns: 100, seed: 21 },
+    );
+  });
+
   it('keys are 53-bit integers and differ between ids', () => {
     const keys = new Set(ids.map(memberKey));
     assert.equal(keys.size, ids.length);

@@ -83,6 +83,12 @@ describe('membership wire codecs', () => {
       ];
       for (const frame of all) assert.ok(Buffer.from(encodeSyncFrame(frame)).equals(encode(frame)), `${n}`);
     }
+    // Byte fields across the bin 8, 16 and 32 headers.
+    for (const size of [0, 255, 256, 65_535, 65_536, 70_000]) {
+      const bytes = new Uint8Array(size).map((_, i) => i & 0xff);
+      const frame: SyncFrame = { t: 'push', have: bytes, alive: [record], state: bytes };
+      assert.ok(Buffer.from(encodeSyncFrame(frame)).equals(encode(frame)), `bin of ${size}`);
+    }
   });
 
   it('reject structurally wrong input with undefined', () => {

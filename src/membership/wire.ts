@@ -134,10 +134,24 @@ export function encodeSyncFrame(frame: SyncFrame): Uint8Array {
     // Copies: `encode` returns a view into the codec's buffer, which the next call reuses.
     pieces.push(new Uint8Array(encode(key)));
     if (key === 'alive') pushRecordList(pieces, value as SignedRecord[]);
+    else if (value instanceof Uint8Array) pushBin(pieces, value);
     else pieces.push(new Uint8Array(encode(value)));
   }
   // One copy of each piece into the frame (records included: no intermediate list).
   return concatBytes(pieces);
+}
+
+/** Appends `bytes` as MessagePack bin: its header, then the bytes themselves (copied once, by the frame). */
+function pushBin(pieces: Uint8Array[], bytes: Uint8Array): void {
+  const n = bytes.length;
+  pieces.push(
+    n <= 0xff
+      ? Uint8Array.of(0xc4, n)
+      : n <= 0xffff
+        ? Uint8Array.of(0xc5, n >>> 8, n & 0xff)
+        : Uint8Array.of(0xc6, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff),
+    bytes,
+  );
 }
 
 /** Appends a MessagePack array of `records`: its header, then each record's shared encoding. */
