@@ -97,6 +97,32 @@ describe('push-pull member summaries', () => {
     );
   });
 
+  it('find stays right when summaries take turns (they share the index cells)', () => {
+    const summaryOf = (keys: number[]) => {
+      const visit: MemberVisitor = (fn) =>
+        keys.forEach((key, i) =>
+          fn({
+            id: `m${i}`,
+            key,
+            generation: 1,
+            incarnation: 0,
+            status: 'alive',
+            aliveRecord: recordOf(`m${i}`, 1, 0),
+          }),
+        );
+      // A copy: written summaries are views into a scratch buffer.
+      return MemberSummary.read(writeSummary(visit, 5000).bytes.slice(), 5000)!;
+    };
+    const a = summaryOf([5, 6, 7]);
+    const b = summaryOf(Array.from({ length: 100 }, (_, i) => 1000 + i));
+    for (let round = 0; round < 3; round++) {
+      assert.equal(a.find(6), 1);
+      assert.equal(b.find(1050), 50);
+      assert.equal(a.find(1050), undefined);
+      assert.equal(b.find(6), undefined);
+    }
+  });
+
   it('keys are 53-bit integers and differ between ids', () => {
     const keys = new Set(ids.map(memberKey));
     assert.equal(keys.size, ids.length);

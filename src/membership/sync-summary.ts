@@ -41,30 +41,47 @@ export type MemberVisitor = (visit: (member: SummarizedMember) => void) => void;
 
 export { memberKey };
 
-/** Writes one entry per member visited, in visit order; `records[i]` is entry i's alive record. */
+/**
+ * Writes one entry per member visited, in visit order; `records[i]` is entry i's alive record.
+ *
+ * `bytes` is a view into a scratch buffer of the process, valid until the next call: encode it
+ * into a frame at once (the sync dialer does, in the same synchronous step). A summary is 25 bytes
+ * per member, and in a simulation every node writes one per push-pull; allocating each (250 KB at
+ * 10,000 members) made V8 start a full collection of the whole heap every 64 MB of such buffers
+ * ("external memory pressure"), which at 10,000 nodes was most of the run.
+ */
 export function writeSummary(
   each: MemberVisitor,
   maxEntries: number,
 ): { bytes: Uint8Array; records: SignedRecord[] } {
   const records: SignedRecord[] = [];
-  const members: SummarizedMember[] = [];
+  let view = scratch.view;
   each((m) => {
-    if (members.length < maxEntries) members.push(m);
-  });
-  const bytes = new Uint8Array(members.length * SUMMARY_ENTRY_BYTES);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < members.length; i++) {
-    const m = members[i]!;
+    const i = records.length;
+    if (i >= maxEntries) return;
     const at = i * SUMMARY_ENTRY_BYTES;
+    if (at + SUMMARY_ENTRY_BYTES > view.byteLength) view = growScratch(at + SUMMARY_ENTRY_BYTES);
     const key = m.key;
     view.setUint32(at, Math.floor(key / TWO_32), true);
     view.setUint32(at + 4, key % TWO_32, true);
     view.setFloat64(at + 8, m.generation, true);
     view.setFloat64(at + 16, m.incarnation, true);
-    bytes[at + 24] = STATUS_INDEX[m.status];
+    view.setUint8(at + 24, STATUS_INDEX[m.status]);
     records.push(m.aliveRecord);
-  }
-  return { bytes, records };
+  });
+  return { bytes: new Uint8Array(view.buffer, 0, records.length * SUMMARY_ENTRY_BYTES), records };
+}
+
+/** The summary scratch buffer (see {@link writeSummary}); it only grows. */
+const scratch: { view: DataView } = { view: new DataView(new ArrayBuffer(64 * SUMMARY_ENTRY_BYTES)) };
+
+/** A larger scratch holding what was written so far; returns its view. */
+function growScratch(atLeast: number): DataView {
+  const old = new Uint8Array(scratch.view.buffer);
+  const next = new Uint8Array(Math.max(atLeast, 2 * old.length));
+  next.set(old);
+  scratch.view = new DataView(next.buffer);
+  return scratch.view;
 }
 
 /** A peer's summary, validated. */
@@ -72,6 +89,9 @@ export class MemberSummary {
   /**
    * Entry index + 1 by key, open addressing with linear probing (0 = empty), built on the first
    * {@link find}: a `Map` with 53-bit keys boxed every key and was a third of `compareSummary`.
+   * The cells are a scratch shared by every summary of the process (one summary is compared at a
+   * time; a summary whose cells another took builds them again), for the reason given at
+   * {@link writeSummary}.
    */
   private cells: Int32Array | undefined;
 
@@ -120,7 +140,7 @@ export class MemberSummary {
 
   /** The entry of `key`, or undefined (the first, if a key repeats). */
   find(key: number): number | undefined {
-    const cells = this.cells ?? this.buildIndex();
+    const cells = this.cells !== undefined && indexOwner === this ? this.cells : this.buildIndex();
     const mask = cells.length - 1;
     for (let c = cellHash(key >>> 0, Math.floor(key / TWO_32)) & mask; ; c = (c + 1) & mask) {
       const slot = cells[c]!;
@@ -132,7 +152,10 @@ export class MemberSummary {
   private buildIndex(): Int32Array {
     let size = 16;
     while (size < 2 * this.count) size *= 2;
-    const cells = new Int32Array(size);
+    if (indexScratch.length < size) indexScratch = new Int32Array(size);
+    const cells = indexScratch.subarray(0, size);
+    cells.fill(0);
+    indexOwner = this;
     const mask = size - 1;
     // In entry order, so a repeated key's first entry comes first on its probe run.
     for (let i = 0; i < this.count; i++) {
@@ -158,6 +181,10 @@ function cellHash(low: number, high: number): number {
 }
 
 const CELL_SEED = (Math.random() * 0x1_0000_0000) >>> 0;
+
+/** The index cells shared by summaries, and the summary whose index they hold. */
+let indexScratch = new Int32Array(1024);
+let indexOwner: MemberSummary | undefined;
 
 function up(status: MemberStatus): boolean {
   return status === 'alive' || status === 'suspect';

@@ -84,6 +84,7 @@ export class SyncSession {
     return new Promise<boolean>((resolve) => {
       const finish = this.finisher(stream, resolve);
       stream.onClose(() => finish(false));
+      // The summary's bytes are a scratch view: the push frame below encodes them in this same step.
       const summary = writeSummary(this.o.members, WIRE_LIMITS.maxSyncMembers);
       stream.onFrame((bytes) => {
         const frame = this.decode(bytes);
