@@ -12,7 +12,7 @@ export {
   parseAddress,
   tryParseAddress,
 } from './address.js';
-export { DEFAULT_LIMITS, NET_DEFAULTS } from './limits.js';
+export { DEFAULT_LIMITS, FRAME_COPY_MAX_BYTES, NET_DEFAULTS } from './limits.js';
 export { type MuxOptions, type MuxStats, TransportMux } from './mux.js';
 export { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from './net/frame-decoder.js';
 export { NetStream } from './net/net-stream.js';

@@ -18,6 +18,14 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxStreams: 1024,
 }) satisfies TransportLimits;
 
+/**
+ * Frames up to this size are copied when sent; larger ones are kept by reference until they are
+ * written, so a caller must not modify a frame after sending it (see `Stream.send`). The net
+ * stream copies small frames into its send slab and writes large ones without a copy; the
+ * simulator does the same, so a simulation sees what a real stream would send.
+ */
+export const FRAME_COPY_MAX_BYTES = 16 * 1024;
+
 /** Options of the net implementation that are not part of {@link TransportLimits}. */
 export const NET_DEFAULTS = Object.freeze({
   /** Largest UDP payload: 1400 bytes fits a 1500-byte Ethernet MTU with IP/UDP headers (memberlist's UDPBufferSize). */

@@ -98,6 +98,8 @@ export interface Stream {
   /**
    * Queues one frame. Returns `false` when the buffer is above the high-water mark (wait for
    * drain). Throws `TRANSPORT_FRAME_TOO_LARGE`, `TRANSPORT_BACKPRESSURE` or `TRANSPORT_CLOSED`.
+   * A frame over `FRAME_COPY_MAX_BYTES` (16 KiB) is kept by reference until it is written: do
+   * not modify a frame after sending it.
    */
   send(frame: Uint8Array): boolean;
   /** Queues one frame and resolves once the buffer is below the high-water mark again. */

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { CairnError, type Clock, describeError, type Logger, type TimerHandle } from '../../core/index.js';
+import { FRAME_COPY_MAX_BYTES } from '../limits.js';
 import type { TransportStats } from '../stats.js';
 import { StreamEnd } from '../stream-end.js';
 import type { Address, TransportLimits } from '../types.js';
@@ -17,7 +18,7 @@ export interface NetStreamContext {
 }
 
 /** Frames up to this size are copied into the send slab; larger ones are written without a copy. */
-const COPY_MAX_BYTES = 16 * 1024;
+const COPY_MAX_BYTES = FRAME_COPY_MAX_BYTES;
 /** Size of one send slab: a batch of small frames becomes one `write` of at most this much. */
 const SLAB_BYTES = 64 * 1024;
 /** Flush at once when this much is pending, rather than waiting for the end of the tick. */
