@@ -202,8 +202,8 @@ export interface SharedEncoding {
 
 const encodedParts = new WeakMap<SignedRecord, Map<string, SharedEncoding>>();
 
-/** Records with shared encodings, by {@link encodingKey} of each of their encodings. */
-const recordsByEncoding = new WeakCache<SignedRecord>();
+/** Shared encodings by {@link encodingKey} (held weakly: each lives as long as its record). */
+const encodingsByKey = new WeakCache<SharedEncoding>();
 
 /**
  * 30 bits of an encoding's last four bytes (a record's encoding, and a message's that ends in a
@@ -239,7 +239,7 @@ export function sharedEncoding(type: string, record: SignedRecord, encode: () =>
     shared = { type, record, bytes };
     byType.set(type, shared);
     const key = encodingKey(bytes, 0, bytes.length);
-    if (key >= 0) recordsByEncoding.set(key, record);
+    if (key >= 0) encodingsByKey.set(key, shared);
   }
   return shared.bytes;
 }
@@ -257,14 +257,12 @@ export function sharedEncoding(type: string, record: SignedRecord, encode: () =>
  */
 export function sharedEncodingOf(bytes: Uint8Array, start: number, end: number): SharedEncoding | undefined {
   const key = encodingKey(bytes, start, end);
-  if (key < 0) return undefined;
-  const record = recordsByEncoding.get(key);
-  const byType = record === undefined ? undefined : encodedParts.get(record);
-  if (byType === undefined) return undefined;
-  for (const shared of byType.values()) {
-    if (shared.bytes.length === end - start && shared.bytes.compare(bytes, start, end) === 0) return shared;
-  }
-  return undefined;
+  const shared = key < 0 ? undefined : encodingsByKey.get(key);
+  return shared !== undefined &&
+    shared.bytes.length === end - start &&
+    shared.bytes.compare(bytes, start, end) === 0
+    ? shared
+    : undefined;
 }
 
 /** The encoding of a shared record alone (`encode` is the codec's); see {@link sharedEncoding}. */
