@@ -24,8 +24,8 @@ import type { SignatureScheme, SignedRecord } from '../security/index.js';
 export const internStats = { hits: 0, misses: 0 };
 
 /**
- * Weakly held values by a number (bits of a signature: a collision only costs a miss, since a hit
- * is compared in full).
+ * Weakly held values by a number (bits of a signature or of an encoding: a collision only costs a
+ * miss, since callers compare a hit in full).
  */
 class WeakCache<V extends object> {
   private readonly map = new Map<number, WeakRef<V>>();
