@@ -163,8 +163,8 @@ export class SwimCore {
     }
     const record = this.signer.alive({ generation, incarnation: 0, address, name });
     const key = memberKey(this.selfId);
-    this.self = new MemberEntry({ node: this.selfId, key, name, address, generation, record }, 0, 'alive', 0);
-    this.table.add(this.self);
+    this.self = new MemberEntry({ node: this.selfId, key, name, address, generation, record }, 0, 'alive');
+    this.table.add(this.self, 0);
     this.queue = new TransmitLimitedQueue(this.limits.maxBroadcastsQueued);
     this.prober = new Prober(this.proberHost());
   }
@@ -201,7 +201,8 @@ export class SwimCore {
 
   /** A snapshot of the member `id`, or `undefined`. */
   member(id: NodeId): SwimMember | undefined {
-    return this.table.get(id)?.view();
+    const e = this.table.get(id);
+    return e === undefined ? undefined : this.table.view(e);
   }
 
   /** True when `id` is in the table (in any state), without building a snapshot. */
@@ -220,7 +221,7 @@ export class SwimCore {
 
   /** Snapshots of every member, the local node included, in no particular order. */
   members(): SwimMember[] {
-    return this.table.all().map((e) => e.view());
+    return this.table.all().map((e) => this.table.view(e));
   }
 
   /**
@@ -236,14 +237,14 @@ export class SwimCore {
     const all = this.table.all();
     for (let i = 0; i < PEER_TRIES; i++) {
       const e = all[rng.int(all.length)]!;
-      if (e !== this.self && e.status === 'alive') return e.view();
+      if (e !== this.self && e.status === 'alive') return this.table.view(e);
     }
     let count = 0;
     for (const e of all) if (e !== this.self && e.status === 'alive') count++;
     if (count === 0) return undefined;
     let k = rng.int(count);
     for (const e of all) {
-      if (e !== this.self && e.status === 'alive' && k-- === 0) return e.view();
+      if (e !== this.self && e.status === 'alive' && k-- === 0) return this.table.view(e);
     }
     return undefined;
   }
@@ -347,7 +348,7 @@ export class SwimCore {
   private onStart(): void {
     if (this.started) throw new CairnError('INVALID_ARGUMENT', 'SwimCore: start was already fed');
     this.started = true;
-    this.self.statusSinceMs = this.now;
+    this.table.setStatus(this.self, this.self.status, this.now);
     this.enqueueRecord(this.selfId, 'Alive', this.self.aliveRecord);
     // Random stagger, so that nodes started together do not probe and gossip in lockstep.
     if (this.config.probing)
@@ -563,8 +564,8 @@ export class SwimCore {
       this.stats.membersRejected++;
       return;
     }
-    const e = new MemberEntry(m, m.incarnation, 'alive', this.now);
-    this.table.add(e);
+    const e = new MemberEntry(m, m.incarnation, 'alive');
+    this.table.add(e, this.now);
     this.prober.addToOrder(e);
     if (relay) this.enqueueRecord(e.id, 'Alive', m.record);
     this.emit('join', e, undefined, false);
@@ -757,7 +758,7 @@ export class SwimCore {
     const targets = this.table.sample(
       this.rng,
       this.config.gossipNodes,
-      (e) => e !== this.self && (e.up || (e.status === 'dead' && e.statusSinceMs >= deadline)),
+      (e) => e !== this.self && (e.up || (e.status === 'dead' && this.table.sinceOf(e) >= deadline)),
     );
     for (const t of targets) {
       if (this.queue.size === 0) return;
@@ -803,8 +804,8 @@ export class SwimCore {
   ): void {
     this.events.push(
       previousStatus === undefined
-        ? { type, member: e.view(), restarted }
-        : { type, member: e.view(), previousStatus, restarted },
+        ? { type, member: this.table.view(e), restarted }
+        : { type, member: this.table.view(e), previousStatus, restarted },
     );
   }
 }

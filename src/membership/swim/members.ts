@@ -32,12 +32,17 @@ export interface MemberDescriptor {
 export class MemberEntry {
   /** Position in the table's dense array; maintained by {@link MemberTable}. */
   slot = -1;
+  /**
+   * Since when the status holds, while the entry is in no table (after its removal); a table
+   * keeps it in a column instead (`MemberTable.sinceOf`): simulated time is fractional, and a
+   * fractional number in a field is one more heap object per member pair.
+   */
+  detachedSinceMs: number | undefined = undefined;
   constructor(
     /** The alive record's fields; replaced, never modified (it is shared). */
     public desc: MemberDescriptor,
     public incarnation: number,
     public status: MemberStatus,
-    public statusSinceMs: number,
   ) {}
 
   get id(): NodeId {
@@ -71,8 +76,8 @@ export class MemberEntry {
     return this.status === 'alive' || this.status === 'suspect';
   }
 
-  /** An immutable copy for events and callers. */
-  view(): SwimMember {
+  /** An immutable copy for events and callers; `statusSinceMs` from {@link MemberTable.sinceOf}. */
+  view(statusSinceMs: number): SwimMember {
     return {
       id: this.id,
       name: this.name,
@@ -80,7 +85,7 @@ export class MemberEntry {
       generation: this.generation,
       incarnation: this.incarnation,
       status: this.status,
-      statusSinceMs: this.statusSinceMs,
+      statusSinceMs,
       aliveRecord: this.aliveRecord,
     };
   }
@@ -96,6 +101,8 @@ export class MemberTable {
     memberKey,
   );
   private up = 0;
+  /** Since when each entry's status holds, by slot (see {@link MemberEntry.detachedSinceMs}). */
+  private since = new Float64Array(16);
 
   /** Entries, the local node included. */
   get size(): number {
@@ -111,8 +118,22 @@ export class MemberTable {
   setStatus(entry: MemberEntry, status: MemberStatus, sinceMs: number): void {
     const was = entry.up;
     entry.status = status;
-    entry.statusSinceMs = sinceMs;
-    if (entry.slot >= 0 && was !== entry.up) this.up += was ? -1 : 1;
+    if (entry.slot >= 0) {
+      this.since[entry.slot] = sinceMs;
+      if (was !== entry.up) this.up += was ? -1 : 1;
+    } else {
+      entry.detachedSinceMs = sinceMs;
+    }
+  }
+
+  /** Since when the entry's status holds (on the core's clock, ms). */
+  sinceOf(entry: MemberEntry): number {
+    return entry.slot >= 0 ? this.since[entry.slot]! : (entry.detachedSinceMs ?? 0);
+  }
+
+  /** An immutable copy of the entry for events and callers. */
+  view(entry: MemberEntry): SwimMember {
+    return entry.view(this.sinceOf(entry));
   }
 
   /** The entry of `id`; `key` is `memberKey(id)` when the caller has it (an opened record does). */
@@ -121,10 +142,17 @@ export class MemberTable {
     return slot < 0 ? undefined : this.dense[slot];
   }
 
-  /** Adds an entry whose id is not in the table. */
-  add(entry: MemberEntry): void {
+  /** Adds an entry whose id is not in the table, whose status holds since `sinceMs`. */
+  add(entry: MemberEntry, sinceMs: number): void {
     assert(this.index.find(entry.id, entry.key) < 0, `member ${entry.id} is already in the table`);
     entry.slot = this.dense.length;
+    if (entry.slot === this.since.length) {
+      const grown = new Float64Array(2 * this.since.length);
+      grown.set(this.since);
+      this.since = grown;
+    }
+    this.since[entry.slot] = sinceMs;
+    entry.detachedSinceMs = undefined;
     this.dense.push(entry);
     this.index.insert(entry.id, entry.slot, entry.key);
     if (entry.up) this.up++;
@@ -136,10 +164,12 @@ export class MemberTable {
     if (entry.up) this.up--;
     // The index reads ids through `dense`: update it while both rows are still in place.
     this.index.delete(entry.id, entry.key);
+    entry.detachedSinceMs = this.since[entry.slot]!;
     const last = this.dense[this.dense.length - 1]!;
     if (last !== entry) {
       this.index.move(last.id, entry.slot, last.key);
       this.dense[entry.slot] = last;
+      this.since[entry.slot] = this.since[last.slot]!;
       last.slot = entry.slot;
     }
     this.dense.pop();
