@@ -746,8 +746,9 @@ export class SwimCore {
   private onReap(id: NodeId): void {
     const e = this.table.get(id);
     if (e === undefined || e.up || e === this.self) return;
-    this.table.remove(e);
+    // The event's view is taken while the entry is still in the table (it holds since-when).
     this.emit('reap', e, e.status, false);
+    this.table.remove(e);
   }
 
   // Dissemination ---------------------------------------------------------------------------------

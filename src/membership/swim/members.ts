@@ -32,12 +32,6 @@ export interface MemberDescriptor {
 export class MemberEntry {
   /** Position in the table's dense array; maintained by {@link MemberTable}. */
   slot = -1;
-  /**
-   * Since when the status holds, while the entry is in no table (after its removal); a table
-   * keeps it in a column instead (`MemberTable.sinceOf`): simulated time is fractional, and a
-   * fractional number in a field is one more heap object per member pair.
-   */
-  detachedSinceMs: number | undefined = undefined;
   constructor(
     /** The alive record's fields; replaced, never modified (it is shared). */
     public desc: MemberDescriptor,
@@ -101,7 +95,11 @@ export class MemberTable {
     memberKey,
   );
   private up = 0;
-  /** Since when each entry's status holds, by slot (see {@link MemberEntry.detachedSinceMs}). */
+  /**
+   * Since when each entry's status holds, by slot. Not a field of the entry: simulated time is
+   * fractional, and a fractional number in a field is a separate 16-byte heap number (Node builds
+   * V8 without pointer compression), one more object per member pair for every collection.
+   */
   private since = new Float64Array(16);
 
   /** Entries, the local node included. */
@@ -116,22 +114,20 @@ export class MemberTable {
 
   /** Sets an entry's status and the time it took it, keeping {@link upCount}. */
   setStatus(entry: MemberEntry, status: MemberStatus, sinceMs: number): void {
+    assert(this.dense[entry.slot] === entry, 'setting the status of an entry that is not in the table');
     const was = entry.up;
     entry.status = status;
-    if (entry.slot >= 0) {
-      this.since[entry.slot] = sinceMs;
-      if (was !== entry.up) this.up += was ? -1 : 1;
-    } else {
-      entry.detachedSinceMs = sinceMs;
-    }
+    this.since[entry.slot] = sinceMs;
+    if (was !== entry.up) this.up += was ? -1 : 1;
   }
 
-  /** Since when the entry's status holds (on the core's clock, ms). */
+  /** Since when the status of an entry in the table holds (on the core's clock, ms). */
   sinceOf(entry: MemberEntry): number {
-    return entry.slot >= 0 ? this.since[entry.slot]! : (entry.detachedSinceMs ?? 0);
+    assert(this.dense[entry.slot] === entry, 'reading an entry that is not in the table');
+    return this.since[entry.slot]!;
   }
 
-  /** An immutable copy of the entry for events and callers. */
+  /** An immutable copy of an entry in the table, for events and callers. */
   view(entry: MemberEntry): SwimMember {
     return entry.view(this.sinceOf(entry));
   }
@@ -152,7 +148,6 @@ export class MemberTable {
       this.since = grown;
     }
     this.since[entry.slot] = sinceMs;
-    entry.detachedSinceMs = undefined;
     this.dense.push(entry);
     this.index.insert(entry.id, entry.slot, entry.key);
     if (entry.up) this.up++;
@@ -164,7 +159,6 @@ export class MemberTable {
     if (entry.up) this.up--;
     // The index reads ids through `dense`: update it while both rows are still in place.
     this.index.delete(entry.id, entry.key);
-    entry.detachedSinceMs = this.since[entry.slot]!;
     const last = this.dense[this.dense.length - 1]!;
     if (last !== entry) {
       this.index.move(last.id, entry.slot, last.key);
