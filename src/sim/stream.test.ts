@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isCairnError } from '../core/index.js';
+import { FRAME_COPY_MAX_BYTES } from '../transport/limits.js';
 import type { Stream } from '../transport/types.js';
 import { Simulator } from './simulator.js';
 
@@ -51,6 +52,27 @@ describe('SimNetwork streams', () => {
     const expected = Array.from({ length: 200 }, (_, i) => i);
     assert.deepEqual(got, expected);
     assert.deepEqual(back, expected);
+  });
+
+  it('copies frames up to FRAME_COPY_MAX_BYTES when sent and keeps larger ones by reference, as TCP does', async () => {
+    const { sim, a } = pair();
+    // The second transport of `pair` has a small buffer; this one takes large frames.
+    const c = sim.network.transport('10.0.0.3:7946');
+    const accepted: Stream[] = [];
+    c.onStream((st) => accepted.push(st));
+    const s = await dialed(sim, a.dial(c.localAddress));
+    const small = new Uint8Array(FRAME_COPY_MAX_BYTES).fill(1);
+    const large = new Uint8Array(FRAME_COPY_MAX_BYTES + 1).fill(1);
+    s.send(small);
+    s.send(large);
+    small[0] = 9; // after send: the copy is unaffected
+    const got: Uint8Array[] = [];
+    accepted[0]!.onFrame((f) => got.push(f));
+    await sim.runFor(100);
+    assert.equal(got.length, 2);
+    assert.equal(got[0]![0], 1);
+    assert.notEqual(got[0], small);
+    assert.equal(got[1], large);
   });
 
   it('buffers frames that arrive before a frame handler is set', async () => {
