@@ -32,6 +32,22 @@ const memberArb = fc.record({
   status: fc.constantFrom(...STATUSES),
 });
 
+/** Visits one alive member per key, in order (member i has key `keys[i]`). */
+function visitKeys(keys: readonly number[]): MemberVisitor {
+  return (fn) => {
+    for (let i = 0; i < keys.length; i++) {
+      fn({
+        id: `m${i}`,
+        key: keys[i]!,
+        generation: 1,
+        incarnation: 0,
+        status: 'alive',
+        aliveRecord: recordOf(`m${i}`, 1, 0),
+      });
+    }
+  };
+}
+
 function table(entries: { at: number; generation: number; incarnation: number; status: MemberStatus }[]) {
   const byId = new Map<NodeId, SummarizedMember>();
   for (const e of entries) {
@@ -74,19 +90,7 @@ describe('push-pull member summaries', () => {
     const keyArb = fc.integer({ min: 0, max: 40 }).map((k) => (k % 7) * 0x1_0000_0000 + k * 977);
     fc.assert(
       fc.property(fc.array(keyArb, { maxLength: 3000 }), (keys) => {
-        const visit: MemberVisitor = (fn) => {
-          keys.forEach((key, i) =>
-            fn({
-              id: `m${i}`,
-              key,
-              generation: 1,
-              incarnation: 0,
-              status: 'alive',
-              aliveRecord: recordOf(`m${i}`, 1, 0),
-            }),
-          );
-        };
-        const s = MemberSummary.read(writeSummary(visit, 5000).bytes, 5000)!;
+        const s = MemberSummary.read(writeSummary(visitKeys(keys), 5000).bytes, 5000)!;
         for (let k = 0; k <= 41; k++) {
           const key = (k % 7) * 0x1_0000_0000 + k * 977;
           const first = keys.indexOf(key);
@@ -98,21 +102,9 @@ describe('push-pull member summaries', () => {
   });
 
   it('find stays right when summaries take turns (they share the index cells)', () => {
-    const summaryOf = (keys: number[]) => {
-      const visit: MemberVisitor = (fn) =>
-        keys.forEach((key, i) =>
-          fn({
-            id: `m${i}`,
-            key,
-            generation: 1,
-            incarnation: 0,
-            status: 'alive',
-            aliveRecord: recordOf(`m${i}`, 1, 0),
-          }),
-        );
-      // A copy: written summaries are views into a scratch buffer.
-      return MemberSummary.read(writeSummary(visit, 5000).bytes.slice(), 5000)!;
-    };
+    // A copy: written summaries are views into a scratch buffer.
+    const summaryOf = (keys: number[]) =>
+      MemberSummary.read(writeSummary(visitKeys(keys), 5000).bytes.slice(), 5000)!;
     const a = summaryOf([5, 6, 7]);
     const b = summaryOf(Array.from({ length: 100 }, (_, i) => 1000 + i));
     for (let round = 0; round < 3; round++) {
