@@ -11,8 +11,9 @@ import { type MemberStatus, memberKey } from './swim/index.js';
  *
  * The key is 53 bits of a hash of the node id (`memberKey`, carried by each opened alive record).
  * A collision between two members (about 1 in 10^11 for a 10,000-member pair of tables) only makes
- * one record look already known to the peer for one exchange; gossip and later syncs still carry it. It never makes a wrong record apply: records
- * are verified and ordered by the SWIM core as before.
+ * one record look already known to the peer for one exchange; gossip and later syncs still carry
+ * it. It never makes a wrong record apply: records are verified and ordered by the SWIM core as
+ * before.
  *
  * Entry layout (little-endian): key high 21 bits as u32, key low 32 bits as u32, generation f64,
  * incarnation f64, status u8 (0 alive, 1 suspect, 2 dead, 3 left).
@@ -157,11 +158,13 @@ export class MemberSummary {
     cells.fill(0);
     indexOwner = this;
     const mask = size - 1;
-    // In entry order, so a repeated key's first entry comes first on its probe run.
-    for (let i = 0; i < this.count; i++) {
+    // In entry order; a repeated key keeps its first entry and takes no cell of its own, so a peer
+    // that repeats one key 16,384 times makes no long probe run.
+    outer: for (let i = 0; i < this.count; i++) {
       const at = i * SUMMARY_ENTRY_BYTES;
+      const key = this.key(i);
       let c = cellHash(this.view.getUint32(at + 4, true), this.view.getUint32(at, true)) & mask;
-      while (cells[c] !== 0) c = (c + 1) & mask;
+      for (; cells[c] !== 0; c = (c + 1) & mask) if (this.key(cells[c]! - 1) === key) continue outer;
       cells[c] = i + 1;
     }
     this.cells = cells;
