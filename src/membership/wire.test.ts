@@ -74,14 +74,22 @@ describe('membership wire codecs', () => {
 
   it('encode frames byte for byte as the codec would, with each record encoded once', () => {
     // 0, 15, 16 and 70,000 records: the fixarray, array 16 and array 32 headers.
-    for (const n of [0, 1, 15, 16, 70_000]) {
+    // Decoded back too, up to the member bound (a 16-bit count above 255 included).
+    const decodeLarge = syncFrameDecoder(64 * 1024 * 1024);
+    for (const n of [0, 1, 15, 16, 300, 16_384, 70_000]) {
       const alive = Array.from({ length: n }, () => record);
       const all: SyncFrame[] = [
         { t: 'push', have: new Uint8Array(50), alive, state: Uint8Array.of(1) },
         { t: 'pull', alive, want: [0, 3], state: Uint8Array.of(2) },
         { t: 'done', alive },
       ];
-      for (const frame of all) assert.ok(Buffer.from(encodeSyncFrame(frame)).equals(encode(frame)), `${n}`);
+      for (const frame of all) {
+        const bytes = encodeSyncFrame(frame);
+        assert.ok(Buffer.from(bytes).equals(encode(frame)), `${n}`);
+        const back = decodeLarge(bytes);
+        if (n > 16_384) assert.equal(back, undefined, `${n} records are over the member bound`);
+        else assert.equal(back?.alive.length, n, `${n}`);
+      }
     }
     // Byte fields across the bin 8, 16 and 32 headers.
     for (const size of [0, 255, 256, 65_535, 65_536, 70_000]) {

@@ -1,13 +1,4 @@
-import {
-  concatBytes,
-  decode,
-  decodeUnchecked,
-  encode,
-  msgpackValueEnd,
-  tryDecode,
-  type Validator,
-  v,
-} from '../core/index.js';
+import { concatBytes, decode, encode, msgpackValueEnd, tryDecode, type Validator, v } from '../core/index.js';
 import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
 import { recordEncoding, recordOfEncoding } from './intern.js';
 import { SUMMARY_ENTRY_BYTES } from './sync-summary.js';
@@ -129,7 +120,7 @@ export function encodeSyncFrame(frame: SyncFrame): Uint8Array {
   const pieces: Uint8Array[] = [];
   const entries = Object.entries(frame).filter(([, value]) => value !== undefined);
   // A map 16 header, as the codec writes for objects (so the bytes are the codec's own).
-  pieces.push(Uint8Array.of(0xde, 0, entries.length));
+  pieces.push(Uint8Array.of(MAP.c16, 0, entries.length));
   for (const [key, value] of entries) {
     // Copies: `encode` returns a view into the codec's buffer, which the next call reuses.
     pieces.push(new Uint8Array(encode(key)));
@@ -143,28 +134,63 @@ export function encodeSyncFrame(frame: SyncFrame): Uint8Array {
 
 /** Appends `bytes` as MessagePack bin: its header, then the bytes themselves (copied once, by the frame). */
 function pushBin(pieces: Uint8Array[], bytes: Uint8Array): void {
-  const n = bytes.length;
-  pieces.push(
-    n <= 0xff
-      ? Uint8Array.of(0xc4, n)
-      : n <= 0xffff
-        ? Uint8Array.of(0xc5, n >>> 8, n & 0xff)
-        : Uint8Array.of(0xc6, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff),
-    bytes,
-  );
+  pieces.push(lengthHeader(BIN, bytes.length), bytes);
 }
 
 /** Appends a MessagePack array of `records`: its header, then each record's shared encoding. */
 function pushRecordList(pieces: Uint8Array[], records: readonly SignedRecord[]): void {
-  const n = records.length;
-  pieces.push(
-    n <= 15
-      ? Uint8Array.of(0x90 | n)
-      : n <= 0xffff
-        ? Uint8Array.of(0xdc, n >>> 8, n & 0xff)
-        : Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff),
-  );
+  pieces.push(lengthHeader(ARRAY, records.length));
   for (const r of records) pieces.push(recordEncoding(r, () => encode(r)));
+}
+
+/**
+ * The MessagePack header codes of a family with 8/16/32-bit lengths or counts: the smallest count
+ * of the fix form's code and how many it holds (0 when the family has none), then the codes of
+ * the wider forms. The codec writes the smallest form that fits, and so does {@link lengthHeader}.
+ */
+interface HeaderCodes {
+  readonly fix: number;
+  readonly fixMax: number;
+  readonly c8: number | undefined;
+  readonly c16: number;
+  readonly c32: number;
+}
+
+const BIN: HeaderCodes = { fix: 0, fixMax: -1, c8: 0xc4, c16: 0xc5, c32: 0xc6 };
+const ARRAY: HeaderCodes = { fix: 0x90, fixMax: 15, c8: undefined, c16: 0xdc, c32: 0xdd };
+const MAP: HeaderCodes = { fix: 0x80, fixMax: 15, c8: undefined, c16: 0xde, c32: 0xdf };
+
+/** The header of `n` elements or bytes of the family `codes`, in the smallest form that fits. */
+function lengthHeader(codes: HeaderCodes, n: number): Uint8Array {
+  if (n <= codes.fixMax) return Uint8Array.of(codes.fix | n);
+  if (codes.c8 !== undefined && n <= 0xff) return Uint8Array.of(codes.c8, n);
+  if (n <= 0xffff) return Uint8Array.of(codes.c16, n >>> 8, n & 0xff);
+  return Uint8Array.of(codes.c32, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+/**
+ * The count of the array or map (`codes`) whose header starts at `start`, and where its first
+ * element starts; `undefined` when the header is of another kind or cut short by `end`.
+ */
+function readCount(
+  codes: HeaderCodes,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): { count: number; at: number } | undefined {
+  if (start >= end) return undefined;
+  const b = bytes[start]!;
+  if (b >= codes.fix && b <= codes.fix + codes.fixMax) return { count: b - codes.fix, at: start + 1 };
+  if (b === codes.c16 && end - start >= 3) {
+    return { count: (bytes[start + 1]! << 8) | bytes[start + 2]!, at: start + 3 };
+  }
+  if (b === codes.c32 && end - start >= 5) {
+    const count =
+      bytes[start + 1]! * 0x100_0000 +
+      ((bytes[start + 2]! << 16) | (bytes[start + 3]! << 8) | bytes[start + 4]!);
+    return { count, at: start + 5 };
+  }
+  return undefined;
 }
 
 /** The fields a sync frame may have; other keys are skipped, as the object validators skip them. */
@@ -185,30 +211,22 @@ const SYNC_FRAME_KEYS = new Set(['t', 'have', 'alive', 'state', 'want']);
 export function syncFrameDecoder(maxFrameBytes: number): (bytes: Uint8Array) => SyncFrame | undefined {
   const validator = syncFrameValidator(maxFrameBytes);
   return (bytes) => {
-    if (bytes.length === 0 || bytes.length > maxFrameBytes) return undefined;
-    const header = bytes[0]!;
-    let pos = 1;
-    let entries: number;
-    if (header >= 0x80 && header <= 0x8f) entries = header & 0x0f;
-    else if (header === 0xde && bytes.length >= 3) {
-      entries = (bytes[1]! << 8) | bytes[2]!;
-      pos = 3;
-    } else if (header === 0xdf && bytes.length >= 5) {
-      entries = bytes[1]! * 0x100_0000 + ((bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!);
-      pos = 5;
-    } else return undefined;
+    if (bytes.length > maxFrameBytes) return undefined;
+    const map = readCount(MAP, bytes, 0, bytes.length);
+    if (map === undefined) return undefined;
+    let pos = map.at;
     const fields: Record<string, unknown> = {};
-    for (let i = 0; i < entries; i++) {
+    for (let i = 0; i < map.count; i++) {
       const keyEnd = msgpackValueEnd(bytes, pos);
       const valueEnd = keyEnd < 0 ? -1 : msgpackValueEnd(bytes, keyEnd);
       if (valueEnd < 0) return undefined;
-      const key = decodePiece(bytes.subarray(pos, keyEnd));
+      const key = tryDecode(bytes.subarray(pos, keyEnd), ANY, maxFrameBytes);
       if (typeof key === 'string' && SYNC_FRAME_KEYS.has(key)) {
         // A repeated key: the last value counts, as when the codec decodes the map.
         const value =
           key === 'alive'
             ? readRecordList(bytes, keyEnd, valueEnd)
-            : decodePiece(bytes.subarray(keyEnd, valueEnd));
+            : tryDecode(bytes.subarray(keyEnd, valueEnd), ANY, maxFrameBytes);
         if (value === undefined) return undefined;
         fields[key] = value;
       }
@@ -223,14 +241,8 @@ export function syncFrameDecoder(maxFrameBytes: number): (bytes: Uint8Array) => 
   };
 }
 
-/** One MessagePack value, decoded (not validated); `undefined` when malformed. */
-function decodePiece(bytes: Uint8Array): unknown {
-  try {
-    return decodeUnchecked(bytes);
-  } catch {
-    return undefined;
-  }
-}
+/** Any value: a frame's fields are validated together once they are all read. */
+const ANY = v.unknown();
 
 /**
  * A MessagePack array of signed records, each validated: the shared record where the process
@@ -238,23 +250,11 @@ function decodePiece(bytes: Uint8Array): unknown {
  * long, or not a valid record (as a frame with one bad record fails validation as a whole).
  */
 function readRecordList(bytes: Uint8Array, start: number, end: number): SignedRecord[] | undefined {
-  if (start >= end) return undefined;
-  const header = bytes[start]!;
-  let pos = start + 1;
-  let count: number;
-  if (header >= 0x90 && header <= 0x9f) count = header & 0x0f;
-  else if (header === 0xdc && end - start >= 3) {
-    count = (bytes[start + 1]! << 8) | bytes[start + 2]!;
-    pos += 2;
-  } else if (header === 0xdd && end - start >= 5) {
-    count =
-      bytes[start + 1]! * 0x100_0000 +
-      ((bytes[start + 2]! << 16) | (bytes[start + 3]! << 8) | bytes[start + 4]!);
-    pos += 4;
-  } else return undefined;
-  if (count > WIRE_LIMITS.maxSyncMembers) return undefined;
-  const records: SignedRecord[] = new Array(count);
-  for (let i = 0; i < count; i++) {
+  const list = readCount(ARRAY, bytes, start, end);
+  if (list === undefined || list.count > WIRE_LIMITS.maxSyncMembers) return undefined;
+  let pos = list.at;
+  const records: SignedRecord[] = new Array(list.count);
+  for (let i = 0; i < list.count; i++) {
     const next = msgpackValueEnd(bytes, pos, end);
     if (next < 0) return undefined;
     const record =
