@@ -1,5 +1,5 @@
 import type { NodeId, SignedRecord } from '../security/index.js';
-import { type MemberStatus, memberKey } from './swim/index.js';
+import { type MemberStatus, memberKey, seededKeyHash } from './swim/index.js';
 
 /**
  * Member summaries for push-pull: instead of every alive record it holds (about 250 bytes each,
@@ -143,7 +143,7 @@ export class MemberSummary {
   find(key: number): number | undefined {
     const cells = this.cells !== undefined && indexOwner === this ? this.cells : this.buildIndex();
     const mask = cells.length - 1;
-    for (let c = cellHash(key >>> 0, Math.floor(key / TWO_32)) & mask; ; c = (c + 1) & mask) {
+    for (let c = seededKeyHash(key, CELL_SEED) & mask; ; c = (c + 1) & mask) {
       const slot = cells[c]!;
       if (slot === 0) return undefined;
       if (this.key(slot - 1) === key) return slot - 1;
@@ -161,9 +161,8 @@ export class MemberSummary {
     // In entry order; a repeated key keeps its first entry and takes no cell of its own, so a peer
     // that repeats one key 16,384 times makes no long probe run.
     outer: for (let i = 0; i < this.count; i++) {
-      const at = i * SUMMARY_ENTRY_BYTES;
       const key = this.key(i);
-      let c = cellHash(this.view.getUint32(at + 4, true), this.view.getUint32(at, true)) & mask;
+      let c = seededKeyHash(key, CELL_SEED) & mask;
       for (; cells[c] !== 0; c = (c + 1) & mask) if (this.key(cells[c]! - 1) === key) continue outer;
       cells[c] = i + 1;
     }
@@ -172,17 +171,7 @@ export class MemberSummary {
   }
 }
 
-/**
- * A cell hash of a key's two words. Keys are already hashes, but a peer chooses its summary, so
- * a per-process seed keeps it from aiming entries at one probe run.
- */
-function cellHash(low: number, high: number): number {
-  let h = Math.imul(low ^ CELL_SEED, 0x85ebca6b);
-  h ^= high + (h >>> 13);
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
+/** The seed of summary index cells: a peer chooses its summary (see `seededKeyHash`). */
 const CELL_SEED = (Math.random() * 0x1_0000_0000) >>> 0;
 
 /** The index cells shared by summaries, and the summary whose index they hold. */

@@ -43,7 +43,7 @@ export {
   suspicionTimeoutMinMs,
   suspicionTimeoutMs,
 } from './math.js';
-export { memberKey } from './member-key.js';
+export { memberKey, seededKeyHash } from './member-key.js';
 export {
   type AccusationFields,
   type Ack,

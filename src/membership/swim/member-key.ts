@@ -26,3 +26,18 @@ export function memberKey(id: NodeId): number {
   }
   return (a >>> 11) * TWO_32 + (b >>> 0);
 }
+
+/**
+ * A 32-bit cell hash of a 53-bit key (or any non-negative safe integer) under `seed`: murmur3's
+ * finalizer over the low word xor the seed, with the high word folded in between. Hash tables of
+ * keys that others choose (the member index, a peer's summary) draw the seed at random, so nobody
+ * can aim keys at one probe run without making whole keys equal.
+ */
+export function seededKeyHash(key: number, seed: number): number {
+  let h = (key >>> 0) ^ seed;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h ^= Math.floor(key / TWO_32) | 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -1,4 +1,5 @@
 import { assert } from '../../core/index.js';
+import { seededKeyHash } from './member-key.js';
 
 /**
  * A hash index from a string key to a slot of a dense array, for tables with one row per member.
@@ -104,14 +105,8 @@ export class SlotIndex {
     for (const c of old) if (c !== 0) this.cells[this.emptyCellFor(this.baseAt(c - 1))] = c;
   }
 
-  /** The cell hash of a base hash: its low and high 32 bits, each mixed with the seed. */
+  /** The cell hash of a base hash (see `seededKeyHash`). */
   private hash(base: number): number {
-    // murmur3's finalizer over the low word xor the seed, with the high word folded in between.
-    let h = (base >>> 0) ^ this.seed;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h ^= Math.floor(base / 0x1_0000_0000) | 0;
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h >>> 0;
+    return seededKeyHash(base, this.seed);
   }
 }
