@@ -2,14 +2,9 @@ import { createHash } from 'node:crypto';
 
 /** Non-cryptographic and cryptographic hashes shared by every brick. */
 
-/**
- * 32-bit FNV-1a of a string's UTF-16 code units: fast, stable, for buckets and tie-breaks.
- *
- * @param seed - mixed into the offset basis (default 0: plain FNV-1a); a per-table random seed
- *   keeps whoever picks the keys from predicting bucket collisions
- */
-export function fnv1a32(text: string, seed = 0): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
+/** 32-bit FNV-1a of a string's UTF-16 code units: fast, stable, for buckets and tie-breaks. */
+export function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
