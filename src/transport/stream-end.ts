@@ -56,6 +56,8 @@ export abstract class StreamEnd implements Stream {
   }
 
   onFrame(handler: (frame: Uint8Array) => void): void {
+    // A closed end delivers nothing more: keeping the handler would only keep what it holds.
+    if (this.state === 'closed') return;
     this.frameHandler = handler;
     if (this.inbox.length === 0) return;
     const queued = this.inbox;
@@ -65,6 +67,7 @@ export abstract class StreamEnd implements Stream {
   }
 
   onDrain(handler: () => void): void {
+    if (this.state === 'closed') return;
     this.drainHandler = handler;
   }
 
@@ -185,6 +188,7 @@ export abstract class StreamEnd implements Stream {
     this.state = 'closed';
     this.inbox = [];
     this.rejectWaiters();
+    this.releaseHandlers();
     this.closeError = error;
     this.stats.streamsClosed++;
     return true;
@@ -194,8 +198,10 @@ export abstract class StreamEnd implements Stream {
   protected notifyClose(): void {
     if (this.closeNotified || this.closeHandler === undefined) return;
     this.closeNotified = true;
+    const handler = this.closeHandler;
+    this.closeHandler = undefined;
     try {
-      this.closeHandler(this.closeError);
+      handler(this.closeError);
     } catch (err) {
       this.stats.drop('handler_error');
       this.logger.error({ peer: this.remoteAddress, err: describeError(err) }, 'close handler threw');
@@ -211,5 +217,17 @@ export abstract class StreamEnd implements Stream {
     this.closeNotified = true;
     this.inbox = [];
     this.waiters = [];
+    this.releaseHandlers();
+    this.closeHandler = undefined;
+  }
+
+  /**
+   * Forgets the frame and drain handlers: a closed end runs neither again, and whoever still holds
+   * the end (a channel's list of streams, a pool) would otherwise keep everything the handlers'
+   * closures hold (a push-pull's summary and records) for as long as it keeps the end.
+   */
+  private releaseHandlers(): void {
+    this.frameHandler = undefined;
+    this.drainHandler = undefined;
   }
 }
