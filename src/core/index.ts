@@ -20,6 +20,7 @@ export {
 } from './errors.js';
 export { Fnv64, fnv1a32, sha256 } from './hash.js';
 export { type CoreLimits, checkLimit, DEFAULT_LIMITS, withLimits } from './limits.js';
+export { isLoaned, loanStats, POISON_BYTE, recycleBytes, takeBytes } from './loan.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './log.js';
 export { ManualClock } from './manual-clock.js';
 export { Metrics } from './metrics.js';

@@ -1,4 +1,4 @@
-import { bytesEqual } from '../core/index.js';
+import { bytesEqual, isLoaned } from '../core/index.js';
 import type { SignatureScheme, SignedRecord } from '../security/index.js';
 
 /**
@@ -69,8 +69,9 @@ function sameRecord(a: SignedRecord, b: SignedRecord): boolean {
  * buffer alive. Returns `bytes` itself when it already owns its buffer.
  */
 export function ownBytes(bytes: Uint8Array): Uint8Array {
-  // Not `slice()`: on a Node Buffer (what the codec returns) that is a view, not a copy.
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+  // Not `slice()`: on a Node Buffer (what the codec returns) that is a view, not a copy. A whole
+  // lent array (`takeBytes`: a packet or frame as delivered) is not its holder's to keep either.
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !isLoaned(bytes)
     ? bytes
     : new Uint8Array(bytes);
 }

@@ -40,7 +40,6 @@ import {
   createSwimSigner,
   decodeCompound,
   decodeSwimMessage,
-  encodeCompound,
   isBroadcastMessage,
   openBroadcast,
   SwimCore,
@@ -48,6 +47,7 @@ import {
   type SwimEvent,
   type SwimInput,
   type SwimMember,
+  writeCompound,
 } from './swim/index.js';
 import { SyncSession } from './sync.js';
 import type { Member, MembershipEvent, MembershipEventType, StateValue, UserMessage } from './types.js';
@@ -537,7 +537,8 @@ export class Membership {
   private apply(fx: SwimEffects): void {
     for (const packet of fx.packets) {
       this.counters.packetsSent++;
-      this.swimChannel.sendPacket(packet.to, encodeCompound(packet.parts));
+      // A scratch view, valid until the next packet: sendPacket keeps nothing of it.
+      this.swimChannel.sendPacket(packet.to, writeCompound(packet.parts));
     }
     for (const probe of fx.fallbackProbes) this.fallback.probe(probe);
     for (const event of fx.events) this.onSwimEvent(event);
@@ -888,13 +889,17 @@ export class Membership {
 
   private onDirectStream(stream: Stream): void {
     stream.onFrame((frame) => {
-      this.onDirect(Uint8Array.from(frame));
+      this.onDirect(frame);
       stream.close();
     });
   }
 
-  private deliver(message: UserMessage): void {
+  private deliver(received: UserMessage): void {
     this.counters.userMessages++;
+    if (this.messageHandlers.size === 0) return;
+    // The payload is a view into the packet or frame it came in, which is the transport's again
+    // once this handler returns (see PacketHandler); the application gets bytes of its own.
+    const message: UserMessage = { ...received, data: new Uint8Array(received.data) };
     for (const handler of this.messageHandlers) {
       try {
         handler(message);

@@ -1,4 +1,4 @@
-import { type Clock, describeError, type Logger, type TimerHandle } from '../core/index.js';
+import { type Clock, describeError, type Logger, type TimerHandle, takeBytes } from '../core/index.js';
 import type { SignatureScheme, SignedRecord } from '../security/index.js';
 import type { Address, Stream, Transport } from '../transport/types.js';
 import {
@@ -189,7 +189,8 @@ export class SyncSession {
 
   private safeSend(stream: Stream, frame: SyncFrame): void {
     try {
-      stream.send(encodeSyncFrame(frame));
+      // Recyclable: sent once and not touched again; the simulated network reuses it once handled.
+      stream.send(encodeSyncFrame(frame, takeBytes));
     } catch (err) {
       this.o.logger.debug({ err: describeError(err), peer: stream.remoteAddress }, 'push-pull send failed');
       stream.destroy();

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { CairnError, encode, Rng, tryDecode, type Validator, v } from '../core/index.js';
+import {
+  CairnError,
+  encode,
+  isLoaned,
+  Rng,
+  recycleBytes,
+  takeBytes,
+  tryDecode,
+  type Validator,
+  v,
+} from '../core/index.js';
 import {
   NodeIdentity,
   type SignedRecord,
@@ -86,6 +96,11 @@ describe('membership wire codecs', () => {
       for (const frame of all) {
         const bytes = encodeSyncFrame(frame);
         assert.ok(Buffer.from(bytes).equals(encode(frame)), `${n}`);
+        // Into recyclable memory (as push-pull sends it): the same bytes, exactly as long.
+        const taken = encodeSyncFrame(frame, takeBytes);
+        assert.ok(isLoaned(taken) || taken.length > 8 * 1024 * 1024, `${n}: taken`);
+        assert.ok(Buffer.from(taken).equals(bytes), `${n}: taken`);
+        recycleBytes(taken);
         const back = decodeLarge(bytes);
         if (n > 16_384) assert.equal(back, undefined, `${n} records are over the member bound`);
         else assert.equal(back?.alive.length, n, `${n}`);
@@ -141,7 +156,7 @@ describe('membership wire codecs', () => {
       { t: 'pull', alive: [fresh(3)], want: [1], state: Uint8Array.of(5) },
     ];
     const valid = [
-      ...frames.map(encodeSyncFrame),
+      ...frames.map((f) => encodeSyncFrame(f)),
       ...cold.map((f) => encode(f)),
       encode({ ...frames[0]!, x: [1] }),
     ];
@@ -162,7 +177,7 @@ describe('membership wire codecs', () => {
   });
 
   it('never throw on arbitrary or mutated bytes (decodeDirect throws DECODE_FAILED only)', () => {
-    const valid = [...items.map(encodePiggyback), ...frames.map(encodeSyncFrame), encode(record)];
+    const valid = [...items.map(encodePiggyback), ...frames.map((f) => encodeSyncFrame(f)), encode(record)];
     fc.assert(
       fc.property(fc.oneof(fc.uint8Array({ maxLength: 512 }), mutated(valid)), (bytes) => {
         const p = decodePiggyback(bytes);

@@ -1,4 +1,4 @@
-import { concatBytes, decode, encode, msgpackValueEnd, tryDecode, type Validator, v } from '../core/index.js';
+import { decode, encode, msgpackValueEnd, tryDecode, type Validator, v } from '../core/index.js';
 import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
 import { recordEncoding, recordOfEncoding } from './intern.js';
 import { SUMMARY_ENTRY_BYTES } from './sync-summary.js';
@@ -115,8 +115,14 @@ function syncFrameValidator(maxStateBytes: number): Validator<SyncFrame> {
  * records are shared objects (../intern.ts), so each record's encoding is made once per process
  * and a frame copies them. MessagePack values are self-delimiting and independent of their
  * position, so a map header, the keys and the separately encoded values in order are the encoding.
+ *
+ * @param alloc - where the frame's bytes come from; push-pull passes `takeBytes`, so that a
+ *   simulated network reuses the memory once the peer handled the frame (see core's loan.ts)
  */
-export function encodeSyncFrame(frame: SyncFrame): Uint8Array {
+export function encodeSyncFrame(
+  frame: SyncFrame,
+  alloc: (length: number) => Uint8Array = (length) => new Uint8Array(length),
+): Uint8Array {
   const pieces: Uint8Array[] = [];
   const entries = Object.entries(frame).filter(([, value]) => value !== undefined);
   // A map 16 header, as the codec writes for objects (so the bytes are the codec's own).
@@ -129,7 +135,15 @@ export function encodeSyncFrame(frame: SyncFrame): Uint8Array {
     else pieces.push(new Uint8Array(encode(value)));
   }
   // One copy of each piece into the frame (records included: no intermediate list).
-  return concatBytes(pieces);
+  let length = 0;
+  for (const piece of pieces) length += piece.length;
+  const out = alloc(length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }
 
 /** Appends `bytes` as MessagePack bin: its header, then the bytes themselves (copied once, by the frame). */

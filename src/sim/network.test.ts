@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isCairnError } from '../core/index.js';
+import { isCairnError, POISON_BYTE } from '../core/index.js';
 import { Simulator } from './simulator.js';
 import type { SimTransport } from './transport.js';
 
@@ -27,11 +27,13 @@ describe('SimNetwork packets', () => {
     const { sim, a, b } = setup({ latency: { kind: 'constant', ms: 7 } });
     let from = '';
     let at = 0;
-    let seen: Uint8Array | undefined;
+    let seen: number[] = [];
+    let delivered: Uint8Array | undefined;
     b.onPacket((f, d) => {
       from = f;
       at = sim.elapsedMs;
-      seen = d;
+      seen = [...d];
+      delivered = d;
     });
     const data = new Uint8Array([1, 2, 3]);
     a.sendPacket(b.localAddress, data);
@@ -39,7 +41,9 @@ describe('SimNetwork packets', () => {
     await sim.runFor(100);
     assert.equal(from, a.localAddress);
     assert.equal(at, 7);
-    assert.deepEqual([...seen!], [1, 2, 3]);
+    assert.deepEqual(seen, [1, 2, 3]);
+    // The packet is the handler's for the call only: afterwards its memory is poisoned for reuse.
+    assert.deepEqual([...delivered!], [POISON_BYTE, POISON_BYTE, POISON_BYTE]);
   });
 
   it('loses packets at about the configured rate', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isCairnError } from '../core/index.js';
+import { isCairnError, isLoaned, POISON_BYTE, takeBytes } from '../core/index.js';
 import { FRAME_COPY_MAX_BYTES } from '../transport/limits.js';
 import type { Stream } from '../transport/types.js';
 import { Simulator } from './simulator.js';
@@ -66,13 +66,37 @@ describe('SimNetwork streams', () => {
     s.send(small);
     s.send(large);
     small[0] = 9; // after send: the copy is unaffected
-    const got: Uint8Array[] = [];
-    accepted[0]!.onFrame((f) => got.push(f));
+    // Read during the call: a delivered frame is the handler's for the call only.
+    const got: { first: number; frame: Uint8Array }[] = [];
+    accepted[0]!.onFrame((f) => got.push({ first: f[0]!, frame: f }));
     await sim.runFor(100);
     assert.equal(got.length, 2);
-    assert.equal(got[0]![0], 1);
-    assert.notEqual(got[0], small);
-    assert.equal(got[1], large);
+    assert.equal(got[0]!.first, 1);
+    assert.notEqual(got[0]!.frame, small);
+    assert.equal(got[1]!.frame, large);
+    // The small frame's copy went back to the pool, poisoned; the sender's large array is its own.
+    assert.equal(got[0]!.frame[0], POISON_BYTE);
+    assert.ok(large.every((b) => b === 1));
+  });
+
+  it('recycles a large frame taken with takeBytes once the handler returned, not before', async () => {
+    const { sim, a } = pair();
+    const c = sim.network.transport('10.0.0.3:7946');
+    const accepted: Stream[] = [];
+    c.onStream((st) => accepted.push(st));
+    const s = await dialed(sim, a.dial(c.localAddress));
+    const frame = takeBytes(FRAME_COPY_MAX_BYTES + 100);
+    frame.fill(5);
+    const seen: number[] = [];
+    accepted[0]!.onFrame((f) => {
+      assert.equal(f, frame, 'kept by reference');
+      seen.push(f[0]!, f[f.length - 1]!);
+    });
+    s.send(frame);
+    await sim.runFor(100);
+    assert.deepEqual(seen, [5, 5]);
+    assert.equal(frame[0], POISON_BYTE);
+    assert.equal(isLoaned(frame), false, 'given back');
   });
 
   it('buffers frames that arrive before a frame handler is set', async () => {

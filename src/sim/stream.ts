@@ -1,5 +1,5 @@
 import type { Logger } from '../core/index.js';
-import { CairnError } from '../core/index.js';
+import { CairnError, isLoaned, recycleBytes, takeBytes } from '../core/index.js';
 import { FRAME_COPY_MAX_BYTES } from '../transport/limits.js';
 import type { TransportStats } from '../transport/stats.js';
 import { StreamEnd } from '../transport/stream-end.js';
@@ -21,6 +21,12 @@ import type { SimTransport } from './transport.js';
  * runs (no error). `destroy()` closes at once with an error and sends a reset; a partition or a
  * crash resets both ends (the crashed side runs no handler).
  */
+/**
+ * Recyclable frames (core's `takeBytes`) on their way, with how many times: a frame is given back
+ * only once no event carries it any more, so a handler may send the frame it was handed (an echo).
+ */
+const inFlight = new WeakMap<Uint8Array, number>();
+
 export class SimStreamEnd extends StreamEnd implements EventSink {
   /** @internal The other end. */
   peer!: SimStreamEnd;
@@ -69,8 +75,16 @@ export class SimStreamEnd extends StreamEnd implements EventSink {
     const ev = this.toPeer(EventKind.frame);
     // As the net stream: small frames copied, large ones by reference (the sender must not modify
     // them). Copying every large frame was half of what a 10,000-node join allocated outside the
-    // heap, and V8 answers each 64 MB of that with a collection of the whole heap.
-    ev.data = len <= FRAME_COPY_MAX_BYTES ? frame.slice() : frame;
+    // heap, and V8 answers each 64 MB of that with a collection of the whole heap. The copies are
+    // recyclable, and so is a frame the sender took with `takeBytes` (sending hands it on; it is
+    // not copied, whatever its size): see receiveFrame.
+    let data = frame;
+    if (len <= FRAME_COPY_MAX_BYTES && !isLoaned(frame)) {
+      data = takeBytes(len);
+      data.set(frame);
+    }
+    if (isLoaned(data)) inFlight.set(data, (inFlight.get(data) ?? 0) + 1);
+    ev.data = data;
     return this.afterSend(len, this.buffered);
   }
 
@@ -158,6 +172,11 @@ export class SimStreamEnd extends StreamEnd implements EventSink {
   }
 
   private receiveFrame(frame: Uint8Array): void {
+    const copies = inFlight.get(frame);
+    if (copies !== undefined) {
+      if (copies > 1) inFlight.set(frame, copies - 1);
+      else inFlight.delete(frame);
+    }
     const sender = this.peer;
     sender.buffered -= frame.length;
     if (sender.needDrain && !sender.drainQueued && sender.state === 'open') {
@@ -173,6 +192,10 @@ export class SimStreamEnd extends StreamEnd implements EventSink {
     }
     this.transport.network.stats.framesDelivered++;
     this.deliver(frame);
+    // The frame is the handler's for the call only (see Stream.onFrame): a recyclable one (the
+    // copy of a small frame, or one the sender took with `takeBytes`) is poisoned and reused,
+    // unless it waits in the inbox for a handler or is on its way again (a handler echoed it).
+    if (!this.inbox.includes(frame) && !inFlight.has(frame)) recycleBytes(frame);
   }
 
   private receiveFin(): void {

@@ -1,4 +1,11 @@
-import { CairnError, type Clock, describeError, slabBytes, type TimerHandle } from '../core/index.js';
+import {
+  CairnError,
+  type Clock,
+  describeError,
+  recycleBytes,
+  type TimerHandle,
+  takeBytes,
+} from '../core/index.js';
 import { TransportStats } from '../transport/stats.js';
 import type {
   Address,
@@ -165,8 +172,8 @@ export class SimTransport implements Transport, EventSink {
       ev.sink = dst;
       ev.from = this.id;
       ev.to = dst.id;
-      // A copy (the sender may reuse its array) from a slab: packets in flight are short-lived.
-      const copy = slabBytes(data.length);
+      // A copy (the sender may reuse its array), recycled once delivered (see deliverPacket).
+      const copy = takeBytes(data.length);
       copy.set(data);
       ev.data = copy;
       ev.aux = this.localAddress;
@@ -330,6 +337,11 @@ export class SimTransport implements Transport, EventSink {
         { address: this.localAddress, err: describeError(err) },
         'packet handler threw',
       );
+    } finally {
+      // The packet's bytes are the handler's for the call only (see PacketHandler): the copy made
+      // at send is poisoned and reused, so a receiver that kept a view fails its tests.
+      ev.data = null;
+      recycleBytes(data);
     }
   }
 

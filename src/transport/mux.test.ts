@@ -27,7 +27,8 @@ describe('MuxChannel stream tracking', () => {
       let peak = 0;
       for (let i = 0; i < 300; i++) {
         const s = await a.dial(b.localAddress);
-        const echoed = new Promise<Uint8Array>((resolve) => s.onFrame(resolve));
+        // Copied in the handler: a delivered frame is the handler's for the call only.
+        const echoed = new Promise<Uint8Array>((resolve) => s.onFrame((f) => resolve(f.slice())));
         s.send(Uint8Array.of(i & 0xff));
         assert.deepEqual(await echoed, Uint8Array.of(i & 0xff));
         // Every tenth stream stays open; the others close.

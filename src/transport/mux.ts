@@ -1,4 +1,4 @@
-import { CairnError, describeError, type Logger, silentLogger, slabBytes } from '../core/index.js';
+import { CairnError, describeError, type Logger, silentLogger } from '../core/index.js';
 import type {
   Address,
   DialOptions,
@@ -134,6 +134,8 @@ class MuxChannel implements Transport {
   private pruneAt = PRUNE_MIN;
   private closed = false;
   private readonly header: Uint8Array;
+  /** The protocol byte and a packet, written and sent in one call (see sendPacket). */
+  private readonly scratch: Uint8Array;
 
   constructor(
     private readonly inner: Transport,
@@ -144,6 +146,7 @@ class MuxChannel implements Transport {
     this.mtu = inner.mtu - 1;
     this.limits = inner.limits;
     this.header = Uint8Array.of(protocol);
+    this.scratch = new Uint8Array(inner.mtu);
   }
 
   sendPacket(to: Address, data: Uint8Array): void {
@@ -154,8 +157,9 @@ class MuxChannel implements Transport {
         `packet of ${data.length} bytes is over the mux channel's mtu of ${this.mtu}`,
       );
     }
-    // From a slab (see slabBytes): a packet lives until it is sent, or delivered in a simulation.
-    const packet = slabBytes(data.length + 1);
+    // Into one array reused for every packet: the inner transport keeps nothing of it once
+    // `sendPacket` returns (see Transport.sendPacket), so no packet allocates here.
+    const packet = this.scratch.subarray(0, data.length + 1);
     packet[0] = this.protocol;
     packet.set(data, 1);
     this.inner.sendPacket(to, packet);

@@ -42,7 +42,11 @@ export interface TransportLimits {
   readonly maxStreams: number;
 }
 
-/** Handler for an arriving packet. */
+/**
+ * Handler for an arriving packet. `data` is the handler's for the call only: the transport may
+ * reuse its memory once the handler returns (the simulator does, and poisons it first), so copy
+ * whatever is kept (`new Uint8Array(view)`; `Buffer#slice` is a view).
+ */
 export type PacketHandler = (from: Address, data: Uint8Array) => void;
 
 /** Handler for a stream opened by a remote peer. */
@@ -65,7 +69,11 @@ export interface Transport {
   /** The limits in force. */
   readonly limits: TransportLimits;
 
-  /** Sends one best-effort packet. Throws only for a caller bug (too large, closed transport). */
+  /**
+   * Sends one best-effort packet. Throws only for a caller bug (too large, closed transport). The
+   * transport keeps nothing of `data` after the call returns (it copies what it sends later), so the
+   * caller may reuse the array at once.
+   */
   sendPacket(to: Address, data: Uint8Array): void;
   /** Sets the handler for arriving packets. */
   onPacket(handler: PacketHandler): void;
@@ -99,12 +107,17 @@ export interface Stream {
    * Queues one frame. Returns `false` when the buffer is above the high-water mark (wait for
    * drain). Throws `TRANSPORT_FRAME_TOO_LARGE`, `TRANSPORT_BACKPRESSURE` or `TRANSPORT_CLOSED`.
    * A frame over `FRAME_COPY_MAX_BYTES` (16 KiB) is kept by reference until it is written: do
-   * not modify a frame after sending it.
+   * not modify a frame after sending it. A frame from core's `takeBytes` is handed on by sending
+   * (whatever its size): the sender neither reads nor writes it again, and the simulator gives it
+   * back to the pool once the receiver handled it.
    */
   send(frame: Uint8Array): boolean;
   /** Queues one frame and resolves once the buffer is below the high-water mark again. */
   write(frame: Uint8Array): Promise<void>;
-  /** Sets the handler for arriving frames. */
+  /**
+   * Sets the handler for arriving frames. As with packets, a frame is the handler's for the call
+   * only (the simulator reuses and poisons it afterwards): copy whatever is kept.
+   */
   onFrame(handler: (frame: Uint8Array) => void): void;
   /** Sets the handler run once when the buffer drains below the high-water mark. */
   onDrain(handler: () => void): void;

@@ -683,12 +683,18 @@ export class ScuttlebuttState {
       events.push({ type: 'heartbeat', node, heartbeat: r.version, record });
       return true;
     }
-    this.#put(target, p.key, p.value, record, nowMs);
+    // A byte value decoded from `r` is a view into the packet or frame it came in, which the
+    // transport reuses once the handler returns: keep the one decoded from the kept record.
+    const value =
+      p.value instanceof Uint8Array && record.payload !== r.payload
+        ? ownValue(record.payload, p.value, this.#bounds)
+        : p.value;
+    this.#put(target, p.key, value, record, nowMs);
     events.push({
       type: 'update',
       node,
       key: p.key,
-      value: p.value ?? undefined,
+      value: value ?? undefined,
       version: r.version,
       record,
     });
@@ -699,6 +705,18 @@ export class ScuttlebuttState {
     this.stats.duplicates++;
     return false;
   }
+}
+
+/** The byte value of a kv payload, decoded from `payload` (the record kept); `seen` when that fails. */
+function ownValue(
+  payload: Uint8Array,
+  seen: Uint8Array,
+  bounds: Parameters<typeof decodeStatePayload>[1],
+): StateValue {
+  const again = decodeStatePayload(payload, bounds);
+  // The kept record has the same bytes as the one already decoded, so this cannot fail; a copy
+  // keeps the rule (no view into a delivered packet) even if it did.
+  return again?.type === 'kv' && again.value instanceof Uint8Array ? again.value : new Uint8Array(seen);
 }
 
 function bytesSame(a: Uint8Array, b: Uint8Array): boolean {

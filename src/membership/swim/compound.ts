@@ -38,6 +38,54 @@ export function encodeCompound(parts: readonly Uint8Array[]): Uint8Array {
   return encode(parts);
 }
 
+/** The array {@link writeCompound} writes into; grown when a compound does not fit. */
+let scratch = new Uint8Array(2048);
+
+/**
+ * Writes a compound packet of `parts` into a scratch array of the process and returns the view of
+ * it: the bytes of {@link encodeCompound}, valid until the next call. For sending at once
+ * (`Transport.sendPacket` keeps nothing of its argument): every packet a node sends used to be one
+ * more ArrayBuffer from the codec, and at thousands of simulated nodes the collector's answer to
+ * that allocation (see core's loan.ts) was most of the run.
+ */
+export function writeCompound(parts: readonly Uint8Array[]): Uint8Array {
+  const size = compoundSize(parts);
+  if (size > scratch.length) scratch = new Uint8Array(Math.max(size, 2 * scratch.length));
+  const out = scratch;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let at = 0;
+  const n = parts.length;
+  if (n < 16) out[at++] = 0x90 | n;
+  else if (n < 0x10000) {
+    out[at] = 0xdc;
+    view.setUint16(at + 1, n);
+    at += 3;
+  } else {
+    out[at] = 0xdd;
+    view.setUint32(at + 1, n);
+    at += 5;
+  }
+  for (const part of parts) {
+    const length = part.length;
+    if (length < 0x100) {
+      out[at] = 0xc4;
+      out[at + 1] = length;
+      at += 2;
+    } else if (length < 0x10000) {
+      out[at] = 0xc5;
+      view.setUint16(at + 1, length);
+      at += 3;
+    } else {
+      out[at] = 0xc6;
+      view.setUint32(at + 1, length);
+      at += 5;
+    }
+    out.set(part, at);
+    at += length;
+  }
+  return out.subarray(0, at);
+}
+
 /**
  * Decodes a compound packet into its parts (each still to be decoded with `decodeSwimMessage`).
  * Never throws.

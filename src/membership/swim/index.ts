@@ -21,6 +21,7 @@ export {
   decodeCompound,
   encodeCompound,
   partCost,
+  writeCompound,
 } from './compound.js';
 export {
   DEFAULT_SWIM_CONFIG,

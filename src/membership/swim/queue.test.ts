@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { CompoundBuilder, compoundSize, decodeCompound, encodeCompound } from './compound.js';
+import { CompoundBuilder, compoundSize, decodeCompound, encodeCompound, writeCompound } from './compound.js';
 import { TransmitLimitedQueue } from './queue.js';
 
 interface ModelItem {
@@ -118,6 +118,8 @@ describe('compound packets', () => {
       fc.property(fc.array(fc.uint8Array({ maxLength: 70_000 }), { maxLength: 20 }), (parts) => {
         const bytes = encodeCompound(parts);
         assert.equal(bytes.length, compoundSize(parts));
+        // The scratch writer gives the codec's bytes (array 16 and bin 8/16/32 headers included).
+        assert.ok(Buffer.from(writeCompound(parts)).equals(bytes));
         if (bytes.length <= 65_507) {
           const back = decodeCompound(bytes);
           assert.ok(back.ok);
@@ -129,6 +131,11 @@ describe('compound packets', () => {
       }),
       { numRuns: 50 },
     );
+    // Array 16 and array 32 headers: more parts than the property generates.
+    for (const count of [15, 16, 65_535, 65_536]) {
+      const parts = Array.from({ length: count }, (_, i) => Uint8Array.of(i & 0xff));
+      assert.ok(Buffer.from(writeCompound(parts)).equals(encodeCompound(parts)), `${count} parts`);
+    }
   });
 
   it('builders never pass the MTU or the part limit', () => {

@@ -7,6 +7,7 @@ import {
   type Logger,
   type Metrics,
   silentLogger,
+  slabBytes,
   systemClock,
   withLimits,
 } from '../../core/index.js';
@@ -172,7 +173,11 @@ export class NetTransport implements Transport {
     const target = this.resolve(to);
     this.stats.packetsSent++;
     this.stats.packetBytesSent += data.length;
-    this.udp.send(data, target.port, target.host, (err) => {
+    // A copy: the caller may reuse `data` once this returns (see Transport.sendPacket), and the
+    // socket holds the array until the datagram is sent.
+    const copy = slabBytes(data.length);
+    copy.set(data);
+    this.udp.send(copy, target.port, target.host, (err) => {
       if (err) this.stats.drop('packet_send_error');
     });
   }
