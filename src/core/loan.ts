@@ -18,13 +18,16 @@ import { CairnError } from './errors.js';
  *   read it: the simulated network does so after the receiver's handler returned, which is why
  *   packet and frame handlers must copy what they keep (see `Transport`).
  * - Recycling fills the array's bytes with {@link POISON_BYTE} first: a view kept by mistake then reads
- *   bytes that no MessagePack decoder accepts, so the mistake shows as a failed decode in tests
- *   rather than as quietly wrong data.
+ *   bytes that no validating decoder accepts, so the mistake shows as a failed decode or a wrong
+ *   value in tests rather than as data that quietly changes later.
  * - Arrays not from {@link takeBytes}, and views that do not start at the start of one, are left
  *   alone (`recycleBytes` returns false): callers may pass any array.
  */
 
-/** The byte a recycled array is filled with: 0xc1, the one code MessagePack never uses. */
+/**
+ * The byte a recycled array is filled with: 0xc1, the one code MessagePack leaves unused.
+ * `msgpackValueEnd` rejects it; msgpackr decodes it as a marker object that no validator accepts.
+ */
 export const POISON_BYTE = 0xc1;
 
 /** The smallest class: 2^7 = 128 bytes. */
