@@ -113,11 +113,26 @@ export class OpenedRecordCache<V extends object> {
     scheme: SignatureScheme,
     open: (record: SignedRecord) => V | undefined,
   ): V | undefined {
-    let cache = this.bySchemeName.get(scheme.name);
-    if (cache === undefined) {
-      cache = { byKey: new WeakCache<V>(), byRecord: new WeakMap() };
-      this.bySchemeName.set(scheme.name, cache);
+    const hit = this.cached(record, scheme);
+    if (hit !== undefined) return hit;
+    internStats.misses++;
+    const value = open(compactRecord(record));
+    if (value !== undefined) {
+      const cache = this.cacheOf(scheme);
+      cache.byRecord.set(this.recordOf(value), value);
+      const key = signatureKey(record.signature);
+      if (key >= 0) cache.byKey.set(key, value);
     }
+    return value;
+  }
+
+  /**
+   * The shared opened value of a record identical to `record`, or undefined when none is held: the
+   * first half of {@link open}, for callers on a hot path that take the miss path themselves (it
+   * allocates nothing).
+   */
+  cached(record: SignedRecord, scheme: SignatureScheme): V | undefined {
+    const cache = this.cacheOf(scheme);
     const shared = cache.byRecord.get(record);
     if (shared !== undefined) {
       internStats.hits++;
@@ -129,13 +144,16 @@ export class OpenedRecordCache<V extends object> {
       internStats.hits++;
       return hit;
     }
-    internStats.misses++;
-    const value = open(compactRecord(record));
-    if (value !== undefined) {
-      cache.byRecord.set(this.recordOf(value), value);
-      if (key >= 0) cache.byKey.set(key, value);
+    return undefined;
+  }
+
+  private cacheOf(scheme: SignatureScheme): { byKey: WeakCache<V>; byRecord: WeakMap<SignedRecord, V> } {
+    let cache = this.bySchemeName.get(scheme.name);
+    if (cache === undefined) {
+      cache = { byKey: new WeakCache<V>(), byRecord: new WeakMap() };
+      this.bySchemeName.set(scheme.name, cache);
     }
-    return value;
+    return cache;
   }
 }
 

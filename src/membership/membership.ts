@@ -616,8 +616,7 @@ export class Membership {
   }
 
   private toMember(m: SwimMember): Member {
-    const metadata: Record<string, StateValue> = {};
-    for (const [key, value] of this.state.entries(m.id)) metadata[key] = value;
+    const metadata = this.state.valuesOf(m.id);
     return {
       id: m.id,
       name: m.name,

@@ -7,7 +7,7 @@ import {
   type ScuttlebuttState,
   type StateEvent,
 } from './state/index.js';
-import { openAliveRecord, type VerifiedAlive } from './swim/index.js';
+import { openAliveValue, type VerifiedAlive } from './swim/index.js';
 import { compareSummary, MemberSummary, type MemberVisitor, writeSummary } from './sync-summary.js';
 import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from './wire.js';
 
@@ -180,8 +180,8 @@ export class SyncSession {
   private takeAlive(records: readonly SignedRecord[]): void {
     const verified: VerifiedAlive[] = [];
     for (const record of records) {
-      const opened = openAliveRecord(record, this.o.scheme);
-      if (opened.ok) verified.push(opened.value);
+      const opened = openAliveValue(record, this.o.scheme);
+      if (opened !== undefined) verified.push(opened);
       else this.rejected++;
     }
     if (verified.length > 0) this.o.onAlive(verified);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { base32Decode, base32Encode, base32Length } from './base32.js';
+import { base32Decode, base32Encode, base32Length, isCanonicalBase32 } from './base32.js';
 
 describe('base32', () => {
   it('matches the RFC 4648 test vectors (lower case, no padding)', () => {
@@ -37,5 +37,22 @@ describe('base32', () => {
     assert.equal(base32Decode('m'), undefined, 'a length no byte count gives');
     assert.equal(base32Decode('mz'), undefined, 'non-zero trailing bits (my is canonical for "f")');
     assert.equal(base32Decode('mzxé6'), undefined, 'non-ASCII');
+  });
+
+  it('isCanonicalBase32 says exactly what base32Decode accepts', () => {
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+    const canonical = fc.uint8Array({ maxLength: 40 }).map((b) => base32Encode(b));
+    // Canonical text with one character changed to any character of the alphabet (often
+    // non-canonical trailing bits), arbitrary strings, and strings over the alphabet.
+    const mutated = fc
+      .tuple(canonical, fc.nat(), fc.constantFrom(...alphabet, 'A', '1', '=', 'é'))
+      .map(([t, i, c]) => (t.length === 0 ? c : t.slice(0, i % t.length) + c + t.slice((i % t.length) + 1)));
+    const overAlphabet = fc.array(fc.constantFrom(...alphabet), { maxLength: 60 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.oneof(canonical, mutated, overAlphabet, fc.string({ maxLength: 60 })), (text) => {
+        assert.equal(isCanonicalBase32(text), base32Decode(text) !== undefined, JSON.stringify(text));
+      }),
+      { numRuns: 5_000, seed: 7 },
+    );
   });
 });

@@ -53,6 +53,26 @@ export function base32Decode(text: string): Uint8Array | undefined {
   return out;
 }
 
+/**
+ * True when {@link base32Decode} would accept `text`, without building the bytes (node ids are
+ * checked in every decoded message; decoding each one allocated a 32-byte array).
+ */
+export function isCanonicalBase32(text: string): boolean {
+  const length = Math.floor((text.length * 5) / 8);
+  if (base32Length(length) !== text.length) return false;
+  let last = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const value = code < 128 ? VALUES[code]! : -1;
+    if (value < 0) return false;
+    last = value;
+  }
+  // The bits left over after the last whole byte are the low bits of the last character; a
+  // canonical encoding leaves them zero.
+  const spare = (text.length * 5) % 8;
+  return (last & ((1 << spare) - 1)) === 0;
+}
+
 /** Characters in the base32 text of `byteLength` bytes. */
 export function base32Length(byteLength: number): number {
   return Math.ceil((byteLength * 8) / 5);

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { CairnError } from '../core/errors.js';
 import { fail, type Validator } from '../core/validate.js';
-import { base32Decode, base32Encode, base32Length } from './base32.js';
+import { base32Decode, base32Encode, base32Length, isCanonicalBase32 } from './base32.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { cryptoRandomBytes, type RandomBytes } from './random.js';
 
@@ -64,7 +64,7 @@ export function publicKeyFromNodeId(id: NodeId): Uint8Array {
 
 /** True when `value` is a well-formed node id. */
 export function isNodeId(value: unknown): value is NodeId {
-  return typeof value === 'string' && decodeNodeId(value) !== undefined;
+  return typeof value === 'string' && value.length === NODE_ID_LENGTH && isCanonicalBase32(value);
 }
 
 /**

@@ -22,6 +22,10 @@ test('local writes version, sign and report themselves', () => {
   assert.equal(del[0]?.type === 'update' && del[0].value, undefined);
   assert.equal(s.get(a!.nodeId, 'role'), undefined);
   assert.equal(s.entry(a!.nodeId, 'role')?.tombstoneSinceMs, 5);
+  // valuesOf: the live values (the tombstone left out), as entries() lists them.
+  assert.deepEqual(s.valuesOf(a!.nodeId), { bin: new Uint8Array([1, 2]) });
+  assert.deepEqual(s.valuesOf(a!.nodeId), Object.fromEntries(s.entries(a!.nodeId)));
+  assert.deepEqual(s.valuesOf(b!.nodeId), {}, 'an unknown node has none');
   assert.deepEqual(s.delete('role', 6), [], 'deleting twice writes nothing');
   assert.equal(s.nodeInfo(a!.nodeId)?.heartbeat, 1, 'heartbeat 1 is signed at start');
   assert.deepEqual(

@@ -216,6 +216,18 @@ export class ScuttlebuttState {
     for (const e of s.entries.values()) if (e.value !== null) yield [e.key, e.value];
   }
 
+  /**
+   * The live values of `node` as a fresh record (what a member's `metadata` shows), without the
+   * iterator and pairs of {@link entries}: it is built for every membership event.
+   */
+  valuesOf(node: NodeId): Record<string, StateValue> {
+    const out: Record<string, StateValue> = {};
+    const s = this.#nodes.get(node);
+    if (s === undefined) return out;
+    for (const e of s.entries.values()) if (e.value !== null) out[e.key] = e.value;
+    return out;
+  }
+
   /** Every node whose state is held here, this node included. */
   nodes(): NodeId[] {
     return [...this.#nodes.keys()];

@@ -64,6 +64,7 @@ export {
   makeSuspectRecord,
   type Nack,
   openAliveRecord,
+  openAliveValue,
   openBroadcast,
   openDeadRecord,
   openLeaveRecord,

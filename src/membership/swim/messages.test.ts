@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { encode } from '../../core/index.js';
-import { NodeIdentity, signRecord, simulatedScheme } from '../../security/index.js';
+import { ed25519Scheme, NodeIdentity, signRecord, simulatedScheme } from '../../security/index.js';
 import { sharedEncoding } from '../intern.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { memberKey } from './member-key.js';
@@ -15,6 +15,7 @@ import {
   makeLeaveRecord,
   makeSuspectRecord,
   openAliveRecord,
+  openAliveValue,
   openBroadcast,
   openDeadRecord,
   openLeaveRecord,
@@ -108,6 +109,19 @@ describe('SWIM messages', () => {
     const sim = createSwimSigner(a, simulatedScheme).alive(alive);
     assert.equal(openAliveRecord(sim).ok, false);
     assert.equal(openAliveRecord(sim, simulatedScheme).ok, true);
+    // openAliveValue answers the same, opened before or not: the shared value, or undefined.
+    assert.equal(openAliveValue(forged, ed25519Scheme), undefined);
+    assert.equal(openAliveValue(altered, ed25519Scheme), undefined);
+    assert.equal(openAliveValue(sim, ed25519Scheme), undefined);
+    assert.equal(
+      openAliveValue(sim, simulatedScheme),
+      (openAliveRecord(sim, simulatedScheme) as { value: unknown }).value,
+    );
+    const unseen = makeAliveRecord(a, { ...alive, name: 'value-first' });
+    const first = openAliveValue({ ...unseen }, ed25519Scheme);
+    assert.ok(first !== undefined);
+    assert.equal(openAliveValue({ ...unseen }, ed25519Scheme), first, 'a copy finds the shared value');
+    assert.equal(openAliveValue(first.record, ed25519Scheme), first);
   });
 
   it('never throws on hostile input', () => {

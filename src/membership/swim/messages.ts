@@ -297,6 +297,8 @@ export function openAliveRecord(
 ): SwimResult<VerifiedAlive> {
   // Every member of a cluster receives and keeps every alive record: open each distinct one once
   // per process and share it (see ../intern.ts; a hit is exactly what opening it would answer).
+  const hit = openedAlive.cached(record, scheme);
+  if (hit !== undefined) return { ok: true, value: hit };
   let failure: SwimResult<VerifiedAlive> | undefined;
   const value = openedAlive.open(record, scheme, (compact) => {
     const r = openAliveUncached(compact, scheme);
@@ -305,6 +307,18 @@ export function openAliveRecord(
     return undefined;
   });
   return value === undefined ? failure! : { ok: true, value };
+}
+
+/**
+ * {@link openAliveRecord}'s value, or undefined when it fails: for push-pull, which takes thousands
+ * of records per frame and only counts failures. A record opened before costs two lookups here and
+ * allocates nothing (no result object, no closure).
+ */
+export function openAliveValue(record: SignedRecord, scheme: SignatureScheme): VerifiedAlive | undefined {
+  const hit = openedAlive.cached(record, scheme);
+  if (hit !== undefined) return hit;
+  const r = openAliveRecord(record, scheme);
+  return r.ok ? r.value : undefined;
 }
 
 const openedAlive = new OpenedRecordCache<VerifiedAlive>((v) => v.record);
