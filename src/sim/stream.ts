@@ -8,9 +8,16 @@ import { EventKind, type EventSink, SimEvent } from './events.js';
 import type { SimTransport } from './transport.js';
 
 /**
+ * Recyclable frames (core's `takeBytes`) on their way, with how many times: a frame is given back
+ * only once no event carries it any more, so a handler may send the frame it was handed (an echo).
+ */
+const inFlight = new WeakMap<Uint8Array, number>();
+
+/**
  * One end of a simulated stream; implements the transport brick's `Stream`.
  *
- * Each frame is copied and delivered to the peer end after a latency drawn for the link, with
+ * Each frame (copied into recyclable memory up to 16 KiB, otherwise by reference, as TCP; see
+ * `send` and `receiveFrame`) is delivered to the peer end after a latency drawn for the link, with
  * delivery times kept monotonic per direction: jitter never reorders a stream. `bufferedBytes`
  * counts bytes sent and not yet delivered, so backpressure follows the simulated link: `send`
  * returns false above the high-water mark and the drain handler runs (as an event of the sender)
@@ -21,12 +28,6 @@ import type { SimTransport } from './transport.js';
  * runs (no error). `destroy()` closes at once with an error and sends a reset; a partition or a
  * crash resets both ends (the crashed side runs no handler).
  */
-/**
- * Recyclable frames (core's `takeBytes`) on their way, with how many times: a frame is given back
- * only once no event carries it any more, so a handler may send the frame it was handed (an echo).
- */
-const inFlight = new WeakMap<Uint8Array, number>();
-
 export class SimStreamEnd extends StreamEnd implements EventSink {
   /** @internal The other end. */
   peer!: SimStreamEnd;
