@@ -54,7 +54,7 @@ describe('intern', () => {
 
   it('finds a shared encoding again from its bytes, anywhere in a buffer, and nothing else', () => {
     const record = signRecord(me, 9, encode({ shared: 'encoding' }), simulatedScheme);
-    const alone = recordEncoding(record, () => encode(record));
+    const alone = recordEncoding(record, (r) => encode(r));
     const asPart = sharedEncoding('Alive', record, () => encode({ type: 'Alive', record }));
     assert.equal(
       recordEncoding(record, () => encode('not called again')),

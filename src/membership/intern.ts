@@ -284,9 +284,23 @@ export function sharedEncodingOf(bytes: Uint8Array, start: number, end: number):
     : undefined;
 }
 
+/**
+ * The record-alone encodings made so far, by record object: the one lookup push-pull makes per
+ * record of a frame (a frame of a seed holds every member's record).
+ */
+const recordEncodings = new WeakMap<SignedRecord, Uint8Array>();
+
 /** The encoding of a shared record alone (`encode` is the codec's); see {@link sharedEncoding}. */
-export function recordEncoding(record: SignedRecord, encode: () => Uint8Array): Uint8Array {
-  return sharedEncoding('record', record, encode);
+export function recordEncoding(
+  record: SignedRecord,
+  encode: (record: SignedRecord) => Uint8Array,
+): Uint8Array {
+  let bytes = recordEncodings.get(record);
+  if (bytes === undefined) {
+    bytes = sharedEncoding('record', record, () => encode(record));
+    recordEncodings.set(record, bytes);
+  }
+  return bytes;
 }
 
 /** The shared record whose {@link recordEncoding} is exactly `bytes[start, end)`, if any. */

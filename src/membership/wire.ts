@@ -154,7 +154,7 @@ function pushBin(pieces: Uint8Array[], bytes: Uint8Array): void {
 /** Appends a MessagePack array of `records`: its header, then each record's shared encoding. */
 function pushRecordList(pieces: Uint8Array[], records: readonly SignedRecord[]): void {
   pieces.push(lengthHeader(ARRAY, records.length));
-  for (const r of records) pieces.push(recordEncoding(r, () => encode(r)));
+  for (const r of records) pieces.push(recordEncoding(r, encode));
 }
 
 /**
