@@ -187,6 +187,20 @@ function newer(g1: number, i1: number, g2: number, i2: number): boolean {
   return g1 > g2 || (g1 === g2 && i1 > i2);
 }
 
+/** The flags {@link compareSummary} marks entries with: process scratch, grown as needed. */
+let seenScratch = new Uint8Array(1024);
+
+/**
+ * `n` zeroed flags in scratch, valid until the next call: a seed compares a summary of every
+ * member for every joiner, and a fresh array each time was ArrayBuffer memory (see core's loan.ts).
+ */
+function seenFlags(n: number): Uint8Array {
+  if (seenScratch.length < n) seenScratch = new Uint8Array(Math.max(n, 2 * seenScratch.length));
+  const flags = seenScratch.subarray(0, n);
+  flags.fill(0);
+  return flags;
+}
+
 /**
  * What to exchange with the peer that sent `summary`:
  * - `give`: alive records of our alive or suspect members that the peer lacks or holds at an older
@@ -201,7 +215,7 @@ export function compareSummary(
 ): { give: SignedRecord[]; want: number[] } {
   const give: SignedRecord[] = [];
   const want: number[] = [];
-  const seen = new Uint8Array(summary.count);
+  const seen = seenFlags(summary.count);
   each((m) => {
     const j = summary.find(m.key);
     if (j !== undefined) seen[j] = 1;

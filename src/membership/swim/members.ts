@@ -1,8 +1,8 @@
-import { assert, type Rng } from '../../core/index.js';
+import { assert, type Rng, takeBytes } from '../../core/index.js';
 import type { NodeId, SignedRecord } from '../../security/index.js';
 import type { MemberStatus } from './claims.js';
 import { memberKey } from './member-key.js';
-import { SlotIndex } from './slot-index.js';
+import { giveBack, SlotIndex } from './slot-index.js';
 import type { SwimMember } from './types.js';
 
 /**
@@ -100,7 +100,7 @@ export class MemberTable {
    * fractional, and a fractional number in a field is a separate 16-byte heap number (Node builds
    * V8 without pointer compression), one more object per member pair for every collection.
    */
-  private since = new Float64Array(16);
+  private since: Float64Array = new Float64Array(16);
 
   /** Entries, the local node included. */
   get size(): number {
@@ -143,8 +143,11 @@ export class MemberTable {
     assert(this.index.find(entry.id, entry.key) < 0, `member ${entry.id} is already in the table`);
     entry.slot = this.dense.length;
     if (entry.slot === this.since.length) {
-      const grown = new Float64Array(2 * this.since.length);
+      // Recyclable memory, as the index's cells (see zeroedInt32s).
+      const bytes = takeBytes(16 * this.since.length);
+      const grown = new Float64Array(bytes.buffer, bytes.byteOffset, 2 * this.since.length);
       grown.set(this.since);
+      giveBack(this.since);
       this.since = grown;
     }
     this.since[entry.slot] = sinceMs;

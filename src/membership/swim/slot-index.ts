@@ -1,4 +1,4 @@
-import { assert } from '../../core/index.js';
+import { assert, recycleBytes, takeBytes } from '../../core/index.js';
 import { seededKeyHash } from './member-key.js';
 
 /**
@@ -18,9 +18,26 @@ import { seededKeyHash } from './member-key.js';
  * Removal shifts later cells back (no tombstones), so lookups stay short however many keys come and
  * go.
  */
+/**
+ * A zeroed `Int32Array` of `n` cells in recyclable memory (core's `takeBytes`). Every node of a
+ * simulation grows its member index by doubling, and each fresh array was ArrayBuffer memory, which
+ * V8 answers with collections of the whole heap (see core's loan.ts); a grown-out array goes back
+ * to the pool for the next index that grows to its size.
+ */
+export function zeroedInt32s(n: number): Int32Array {
+  const bytes = takeBytes(n * 4);
+  bytes.fill(0);
+  return new Int32Array(bytes.buffer, bytes.byteOffset, n);
+}
+
+/** Gives an array from {@link zeroedInt32s} (or any typed array; others are left alone) back. */
+export function giveBack(array: Int32Array | Float64Array): void {
+  recycleBytes(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
+}
+
 export class SlotIndex {
   /** Slot + 1 per cell, 0 = empty. The length is a power of two, at least twice the count. */
-  private cells = new Int32Array(16);
+  private cells = zeroedInt32s(16);
   private mask = 15;
   private count = 0;
   private readonly seed = (Math.random() * 0x1_0000_0000) >>> 0;
@@ -100,9 +117,10 @@ export class SlotIndex {
 
   private grow(): void {
     const old = this.cells;
-    this.cells = new Int32Array(old.length * 2);
+    this.cells = zeroedInt32s(old.length * 2);
     this.mask = this.cells.length - 1;
     for (const c of old) if (c !== 0) this.cells[this.emptyCellFor(this.baseAt(c - 1))] = c;
+    giveBack(old);
   }
 
   /** The cell hash of a base hash (see `seededKeyHash`). */
