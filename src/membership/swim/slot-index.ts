@@ -1,4 +1,4 @@
-import { assert, recycleBytes, takeBytes } from '../../core/index.js';
+import { assert } from '../../core/index.js';
 import { seededKeyHash } from './member-key.js';
 
 /**
@@ -6,8 +6,8 @@ import { seededKeyHash } from './member-key.js';
  *
  * Why not a `Map`: a `Map` entry costs about 46 bytes (measured in a heap snapshot of the member
  * table), and every node of an N-node simulation holds N of them, so at 10,000 nodes the maps alone
- * were about 4.6 GB. Here the index is one `Int32Array` of slot numbers with linear probing, 8 to 16
- * bytes per key; the keys themselves stay in the caller's rows (`keyAt`).
+ * were about 4.6 GB. Here the index is one array of slot numbers with linear probing, 16 to 32
+ * bytes per key (see `emptyCells`); the keys themselves stay in the caller's rows (`keyAt`).
  *
  * Hashing: the caller gives each key a base hash (a number; for members the 53-bit `memberKey`,
  * carried by each row, so neither lookups nor growth hash strings), and the index mixes it with a
@@ -19,25 +19,19 @@ import { seededKeyHash } from './member-key.js';
  * go.
  */
 /**
- * A zeroed `Int32Array` of `n` cells in recyclable memory (core's `takeBytes`). Every node of a
- * simulation grows its member index by doubling, and each fresh array was ArrayBuffer memory, which
- * V8 answers with collections of the whole heap (see core's loan.ts); a grown-out array goes back
- * to the pool for the next index that grows to its size.
+ * `n` empty cells: a plain array of small integers, on the heap. An `Int32Array` took half the
+ * bytes, but it was ArrayBuffer memory, and V8 starts a full collection for every 64 MB of that
+ * allocated, live or not: at 10,000 simulated nodes every node's index doubling to 32,768 cells was
+ * 1.3 GB of it, twenty collections of a heap of gigabytes. Small integers in an array are
+ * unboxed words; the collector only checks each one's tag.
  */
-export function zeroedInt32s(n: number): Int32Array {
-  const bytes = takeBytes(n * 4);
-  bytes.fill(0);
-  return new Int32Array(bytes.buffer, bytes.byteOffset, n);
-}
-
-/** Gives an array from {@link zeroedInt32s} (or any typed array; others are left alone) back. */
-export function giveBack(array: Int32Array | Float64Array): void {
-  recycleBytes(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
+function emptyCells(n: number): number[] {
+  return new Array<number>(n).fill(0);
 }
 
 export class SlotIndex {
   /** Slot + 1 per cell, 0 = empty. The length is a power of two, at least twice the count. */
-  private cells = zeroedInt32s(16);
+  private cells = emptyCells(16);
   private mask = 15;
   private count = 0;
   private readonly seed = (Math.random() * 0x1_0000_0000) >>> 0;
@@ -117,10 +111,9 @@ export class SlotIndex {
 
   private grow(): void {
     const old = this.cells;
-    this.cells = zeroedInt32s(old.length * 2);
+    this.cells = emptyCells(old.length * 2);
     this.mask = this.cells.length - 1;
     for (const c of old) if (c !== 0) this.cells[this.emptyCellFor(this.baseAt(c - 1))] = c;
-    giveBack(old);
   }
 
   /** The cell hash of a base hash (see `seededKeyHash`). */
