@@ -94,7 +94,7 @@ phase_wall_ms and the memory peaks are measured on the host). Above 200 nodes re
 with the insecure simulated scheme (the output says which). Large N re-runs itself with a larger
 heap (--max-old-space-size, CAIRN_SIM_HEAP_MB overrides the size) and a larger young generation
 (--max-semi-space-size=64). Cost grows with N^2: 1,000 nodes take about 30 s, 10,000 nodes about
-an hour and 13 GB of memory on a 2-core machine (seed 1).
+45 minutes and 14 GB of memory on a 2-core machine (seed 1).
 
   --nodes <n>          number of simulated nodes (default 100)
   --seed <s>           seed: an integer or any text
