@@ -99,8 +99,8 @@ export class MemberTable {
    * Since when each entry's status holds, by slot. Not a field of the entry: simulated time is
    * fractional, and a fractional number in a field is a separate 16-byte heap number (Node builds
    * V8 without pointer compression), one more object per member pair for every collection. A plain
-   * array of numbers instead: V8 keeps it as unboxed doubles (8 bytes each, never scanned by the
-   * collector), on the heap. A `Float64Array` was ArrayBuffer memory, and V8 starts a full collection
+   * array of numbers instead: V8 keeps it as unboxed doubles (or small integers while every time is
+   * whole), 8 bytes each, on the heap. A `Float64Array` was ArrayBuffer memory, and V8 starts a full collection
    * for every 64 MB of that allocated: at 10,000 simulated nodes every node's column doubling
    * from 8,192 to 16,384 entries was 1.3 GB, twenty collections of a heap of gigabytes.
    */

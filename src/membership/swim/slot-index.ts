@@ -2,6 +2,17 @@ import { assert } from '../../core/index.js';
 import { seededKeyHash } from './member-key.js';
 
 /**
+ * `n` empty cells: a plain array of small integers, on the heap. An `Int32Array` took half the
+ * bytes, but it was ArrayBuffer memory, and V8 starts a full collection for every 64 MB of that
+ * allocated, live or not: at 10,000 simulated nodes every node's index doubling to 32,768 cells was
+ * 1.3 GB of it, twenty collections of a heap of gigabytes. Small integers in an array are
+ * unboxed words; the collector only checks each one's tag.
+ */
+function emptyCells(n: number): number[] {
+  return new Array<number>(n).fill(0);
+}
+
+/**
  * A hash index from a string key to a slot of a dense array, for tables with one row per member.
  *
  * Why not a `Map`: a `Map` entry costs about 46 bytes (measured in a heap snapshot of the member
@@ -18,17 +29,6 @@ import { seededKeyHash } from './member-key.js';
  * Removal shifts later cells back (no tombstones), so lookups stay short however many keys come and
  * go.
  */
-/**
- * `n` empty cells: a plain array of small integers, on the heap. An `Int32Array` took half the
- * bytes, but it was ArrayBuffer memory, and V8 starts a full collection for every 64 MB of that
- * allocated, live or not: at 10,000 simulated nodes every node's index doubling to 32,768 cells was
- * 1.3 GB of it, twenty collections of a heap of gigabytes. Small integers in an array are
- * unboxed words; the collector only checks each one's tag.
- */
-function emptyCells(n: number): number[] {
-  return new Array<number>(n).fill(0);
-}
-
 export class SlotIndex {
   /** Slot + 1 per cell, 0 = empty. The length is a power of two, at least twice the count. */
   private cells = emptyCells(16);
