@@ -27,11 +27,18 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Concatenates byte arrays. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+/**
+ * Concatenates byte arrays.
+ *
+ * @param alloc - where the result's bytes come from (e.g. core's `takeBytes`); default a new array
+ */
+export function concatBytes(
+  parts: readonly Uint8Array[],
+  alloc: (length: number) => Uint8Array = (length) => new Uint8Array(length),
+): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
+  const out = alloc(n);
   let off = 0;
   for (const p of parts) {
     out.set(p, off);

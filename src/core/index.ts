@@ -24,6 +24,14 @@ export { isLoaned, loanStats, POISON_BYTE, recycleBytes, takeBytes } from './loa
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './log.js';
 export { ManualClock } from './manual-clock.js';
 export { Metrics } from './metrics.js';
+export {
+  MSGPACK_ARRAY,
+  MSGPACK_BIN,
+  MSGPACK_MAP,
+  type MsgpackHeaderCodes,
+  msgpackHeaderBytes,
+  writeMsgpackHeader,
+} from './msgpack-header.js';
 export { Rng, type Seed } from './rng.js';
 export { type BatchOp, compareBytes, inRange, type KeyRange, type Storage } from './storage.js';
 export { fail, type Infer, type ShapeType, type Validator, v } from './validate.js';

@@ -1,4 +1,18 @@
-import { decode, encode, msgpackValueEnd, tryDecode, type Validator, v } from '../core/index.js';
+import {
+  concatBytes,
+  decode,
+  encode,
+  MSGPACK_ARRAY,
+  MSGPACK_BIN,
+  MSGPACK_MAP,
+  type MsgpackHeaderCodes,
+  msgpackHeaderBytes,
+  msgpackValueEnd,
+  tryDecode,
+  type Validator,
+  v,
+  writeMsgpackHeader,
+} from '../core/index.js';
 import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
 import { recordEncoding, recordOfEncoding } from './intern.js';
 import { SUMMARY_ENTRY_BYTES } from './sync-summary.js';
@@ -126,7 +140,7 @@ export function encodeSyncFrame(
   const pieces: Uint8Array[] = [];
   const entries = Object.entries(frame).filter(([, value]) => value !== undefined);
   // A map 16 header, as the codec writes for objects (so the bytes are the codec's own).
-  pieces.push(Uint8Array.of(MAP.c16, 0, entries.length));
+  pieces.push(Uint8Array.of(MSGPACK_MAP.c16, 0, entries.length));
   for (const [key, value] of entries) {
     // Copies: `encode` returns a view into the codec's buffer, which the next call reuses.
     pieces.push(new Uint8Array(encode(key)));
@@ -135,51 +149,25 @@ export function encodeSyncFrame(
     else pieces.push(new Uint8Array(encode(value)));
   }
   // One copy of each piece into the frame (records included: no intermediate list).
-  let length = 0;
-  for (const piece of pieces) length += piece.length;
-  const out = alloc(length);
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
+  return concatBytes(pieces, alloc);
 }
 
 /** Appends `bytes` as MessagePack bin: its header, then the bytes themselves (copied once, by the frame). */
 function pushBin(pieces: Uint8Array[], bytes: Uint8Array): void {
-  pieces.push(lengthHeader(BIN, bytes.length), bytes);
+  pieces.push(lengthHeader(MSGPACK_BIN, bytes.length), bytes);
 }
 
 /** Appends a MessagePack array of `records`: its header, then each record's shared encoding. */
 function pushRecordList(pieces: Uint8Array[], records: readonly SignedRecord[]): void {
-  pieces.push(lengthHeader(ARRAY, records.length));
+  pieces.push(lengthHeader(MSGPACK_ARRAY, records.length));
   for (const r of records) pieces.push(recordEncoding(r, encode));
 }
 
-/**
- * The MessagePack header codes of a family with 8/16/32-bit lengths or counts: the smallest count
- * of the fix form's code and how many it holds (0 when the family has none), then the codes of
- * the wider forms. The codec writes the smallest form that fits, and so does {@link lengthHeader}.
- */
-interface HeaderCodes {
-  readonly fix: number;
-  readonly fixMax: number;
-  readonly c8: number | undefined;
-  readonly c16: number;
-  readonly c32: number;
-}
-
-const BIN: HeaderCodes = { fix: 0, fixMax: -1, c8: 0xc4, c16: 0xc5, c32: 0xc6 };
-const ARRAY: HeaderCodes = { fix: 0x90, fixMax: 15, c8: undefined, c16: 0xdc, c32: 0xdd };
-const MAP: HeaderCodes = { fix: 0x80, fixMax: 15, c8: undefined, c16: 0xde, c32: 0xdf };
-
 /** The header of `n` elements or bytes of the family `codes`, in the smallest form that fits. */
-function lengthHeader(codes: HeaderCodes, n: number): Uint8Array {
-  if (n <= codes.fixMax) return Uint8Array.of(codes.fix | n);
-  if (codes.c8 !== undefined && n <= 0xff) return Uint8Array.of(codes.c8, n);
-  if (n <= 0xffff) return Uint8Array.of(codes.c16, n >>> 8, n & 0xff);
-  return Uint8Array.of(codes.c32, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+function lengthHeader(codes: MsgpackHeaderCodes, n: number): Uint8Array {
+  const out = new Uint8Array(msgpackHeaderBytes(codes, n));
+  writeMsgpackHeader(codes, n, out, 0);
+  return out;
 }
 
 /**
@@ -187,7 +175,7 @@ function lengthHeader(codes: HeaderCodes, n: number): Uint8Array {
  * element starts; `undefined` when the header is of another kind or cut short by `end`.
  */
 function readCount(
-  codes: HeaderCodes,
+  codes: MsgpackHeaderCodes,
   bytes: Uint8Array,
   start: number,
   end: number,
@@ -226,7 +214,7 @@ export function syncFrameDecoder(maxFrameBytes: number): (bytes: Uint8Array) => 
   const validator = syncFrameValidator(maxFrameBytes);
   return (bytes) => {
     if (bytes.length > maxFrameBytes) return undefined;
-    const map = readCount(MAP, bytes, 0, bytes.length);
+    const map = readCount(MSGPACK_MAP, bytes, 0, bytes.length);
     if (map === undefined) return undefined;
     let pos = map.at;
     const fields: Record<string, unknown> = {};
@@ -264,7 +252,7 @@ const ANY = v.unknown();
  * long, or not a valid record (as a frame with one bad record fails validation as a whole).
  */
 function readRecordList(bytes: Uint8Array, start: number, end: number): SignedRecord[] | undefined {
-  const list = readCount(ARRAY, bytes, start, end);
+  const list = readCount(MSGPACK_ARRAY, bytes, start, end);
   if (list === undefined || list.count > WIRE_LIMITS.maxSyncMembers) return undefined;
   let pos = list.at;
   const records: SignedRecord[] = new Array(list.count);

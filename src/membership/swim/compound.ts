@@ -1,4 +1,12 @@
-import { encode, tryDecode, v } from '../../core/index.js';
+import {
+  encode,
+  MSGPACK_ARRAY,
+  MSGPACK_BIN,
+  msgpackHeaderBytes,
+  tryDecode,
+  v,
+  writeMsgpackHeader,
+} from '../../core/index.js';
 import { DEFAULT_LIMITS, type SwimLimits } from './limits.js';
 import type { SwimResult } from './messages.js';
 
@@ -13,12 +21,12 @@ import type { SwimResult } from './messages.js';
 
 /** Bytes of the MessagePack header of a `bin` of `length` bytes. */
 export function binHeaderBytes(length: number): number {
-  return length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
+  return msgpackHeaderBytes(MSGPACK_BIN, length);
 }
 
 /** Bytes of the MessagePack header of an array of `count` items. */
 export function arrayHeaderBytes(count: number): number {
-  return count < 16 ? 1 : count < 0x10000 ? 3 : 5;
+  return msgpackHeaderBytes(MSGPACK_ARRAY, count);
 }
 
 /** Bytes one part of `length` bytes adds to a compound (its `bin` header and body). */
@@ -52,36 +60,11 @@ export function writeCompound(parts: readonly Uint8Array[]): Uint8Array {
   const size = compoundSize(parts);
   if (size > scratch.length) scratch = new Uint8Array(Math.max(size, 2 * scratch.length));
   const out = scratch;
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  let at = 0;
-  const n = parts.length;
-  if (n < 16) out[at++] = 0x90 | n;
-  else if (n < 0x10000) {
-    out[at] = 0xdc;
-    view.setUint16(at + 1, n);
-    at += 3;
-  } else {
-    out[at] = 0xdd;
-    view.setUint32(at + 1, n);
-    at += 5;
-  }
+  let at = writeMsgpackHeader(MSGPACK_ARRAY, parts.length, out, 0);
   for (const part of parts) {
-    const length = part.length;
-    if (length < 0x100) {
-      out[at] = 0xc4;
-      out[at + 1] = length;
-      at += 2;
-    } else if (length < 0x10000) {
-      out[at] = 0xc5;
-      view.setUint16(at + 1, length);
-      at += 3;
-    } else {
-      out[at] = 0xc6;
-      view.setUint32(at + 1, length);
-      at += 5;
-    }
+    at = writeMsgpackHeader(MSGPACK_BIN, part.length, out, at);
     out.set(part, at);
-    at += length;
+    at += part.length;
   }
   return out.subarray(0, at);
 }
