@@ -16,6 +16,19 @@ function pair(seed = 1, network: ConstructorParameters<typeof Simulator>[0]['net
   return { sim, a, b, accepted };
 }
 
+/**
+ * A stream from `pair`'s first transport to a third one with default limits (the second transport of
+ * `pair` has a small buffer; this one takes large frames), and the accepted ends of the third.
+ */
+async function largeFrameStream(): Promise<{ sim: Simulator; s: Stream; accepted: Stream[] }> {
+  const { sim, a } = pair();
+  const c = sim.network.transport('10.0.0.3:7946');
+  const accepted: Stream[] = [];
+  c.onStream((st) => accepted.push(st));
+  const s = await dialed(sim, a.dial(c.localAddress));
+  return { sim, s, accepted };
+}
+
 async function dialed(sim: Simulator, p: Promise<Stream>): Promise<Stream> {
   let stream: Stream | undefined;
   let error: unknown;
@@ -55,12 +68,7 @@ describe('SimNetwork streams', () => {
   });
 
   it('copies frames up to FRAME_COPY_MAX_BYTES when sent and keeps larger ones by reference, as TCP does', async () => {
-    const { sim, a } = pair();
-    // The second transport of `pair` has a small buffer; this one takes large frames.
-    const c = sim.network.transport('10.0.0.3:7946');
-    const accepted: Stream[] = [];
-    c.onStream((st) => accepted.push(st));
-    const s = await dialed(sim, a.dial(c.localAddress));
+    const { sim, s, accepted } = await largeFrameStream();
     const small = new Uint8Array(FRAME_COPY_MAX_BYTES).fill(1);
     const large = new Uint8Array(FRAME_COPY_MAX_BYTES + 1).fill(1);
     s.send(small);
@@ -80,11 +88,7 @@ describe('SimNetwork streams', () => {
   });
 
   it('recycles a large frame taken with takeBytes once the handler returned, not before', async () => {
-    const { sim, a } = pair();
-    const c = sim.network.transport('10.0.0.3:7946');
-    const accepted: Stream[] = [];
-    c.onStream((st) => accepted.push(st));
-    const s = await dialed(sim, a.dial(c.localAddress));
+    const { sim, s, accepted } = await largeFrameStream();
     const frame = takeBytes(FRAME_COPY_MAX_BYTES + 100);
     frame.fill(5);
     const seen: number[] = [];
