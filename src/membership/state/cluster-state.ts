@@ -1,4 +1,4 @@
-import { assert, CairnError, checkLimit, encode, Rng } from '../../core/index.js';
+import { assert, bytesEqual, CairnError, checkLimit, encode, Rng } from '../../core/index.js';
 import type { NodeId, NodeIdentity, SignatureScheme, SignedRecord } from '../../security/index.js';
 import { ed25519Scheme, SIGNATURE_BYTES, signRecord, verifyRecord } from '../../security/index.js';
 import { compactRecord, internId, verifiedRecord } from '../intern.js';
@@ -665,7 +665,7 @@ export class ScuttlebuttState {
           if (
             r.version === e.version &&
             s.unconfirmed?.has(p.key) &&
-            bytesSame(r.signature, e.record.signature)
+            bytesEqual(r.signature, e.record.signature)
           ) {
             s.unconfirmed.delete(p.key);
           }
@@ -729,10 +729,4 @@ function ownValue(
   // The kept record has the same bytes as the one already decoded, so this cannot fail; a copy
   // keeps the rule (no view into a delivered packet) even if it did.
   return again?.type === 'kv' && again.value instanceof Uint8Array ? again.value : new Uint8Array(seen);
-}
-
-function bytesSame(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
