@@ -3,8 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { MemberJson, MembersJson } from '../../src/node/members-http.js';
-import { type CliProcess, get, runCli } from './agent-helpers.js';
+import type { MembersJson } from '../../src/node/members-http.js';
+import { find, members, type Node, POLL_MS, startNode, stopAll, view, waitViews } from './agent-cluster.js';
+import { get, runCli } from './agent-helpers.js';
 
 /**
  * A cluster of real `cairn agent` processes on 127.0.0.1: they join through their seeds, an update
@@ -16,81 +17,6 @@ import { type CliProcess, get, runCli } from './agent-helpers.js';
  * (suspicion timeout 1.5 s once confirmed by a second node, 9 s at most). Every wait polls a
  * bounded number of times.
  */
-
-const ZERO_PORTS = ['--http-port', '0', '--gossip-port', '0', '--etcd-port', '0', '--resp-port', '0'];
-const FAST = ['--membership-preset', 'local', '--membership-probe-interval-ms', '500'];
-const POLL_MS = 100;
-
-interface Node {
-  name: string;
-  proc: CliProcess;
-  http: string;
-  gossip: string;
-  nodeId: string;
-}
-
-async function startNode(
-  dir: string,
-  name: string,
-  seeds: readonly Node[],
-  env: Record<string, string> = {},
-): Promise<Node> {
-  const seedArgs = seeds.length === 0 ? [] : ['--seeds', seeds.map((s) => s.gossip).join(',')];
-  const proc = runCli(
-    ['agent', '--name', name, '--data-dir', join(dir, name), ...ZERO_PORTS, ...FAST, ...seedArgs],
-    env,
-  );
-  const line = await proc.line((l) => l.includes('"agent started"'), 30_000);
-  const record = JSON.parse(line) as { nodeId: string; addresses: { http: string; gossip: string } };
-  return {
-    name,
-    proc,
-    http: `http://${record.addresses.http}`,
-    gossip: record.addresses.gossip,
-    nodeId: record.nodeId,
-  };
-}
-
-async function members(node: Node): Promise<MembersJson> {
-  const res = await get(`${node.http}/v1/members`);
-  assert.equal(res.status, 200, `${node.name}: /v1/members answered ${res.status}: ${res.text}`);
-  return JSON.parse(res.text) as MembersJson;
-}
-
-function view(list: MembersJson): string {
-  return list.members.map((m) => `${m.name}=${m.state}`).join(' ');
-}
-
-/**
- * Polls every node's member list until `ok` holds for all of them; fails with the last views after
- * `attempts` polls.
- */
-async function waitViews(
-  what: string,
-  nodes: readonly Node[],
-  ok: (list: MembersJson, node: Node) => boolean,
-  attempts = 200,
-): Promise<void> {
-  let last: MembersJson[] = [];
-  for (let i = 0; i < attempts; i++) {
-    last = await Promise.all(nodes.map(members));
-    if (last.every((list, j) => ok(list, nodes[j]!))) return;
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-  assert.fail(
-    `${what}: not reached after ${attempts} polls; views: ${last.map((l, j) => `${nodes[j]!.name}: ${view(l)}`).join(' | ')}`,
-  );
-}
-
-function find(list: MembersJson, node: Node): MemberJson | undefined {
-  return list.members.find((m) => m.id === node.nodeId);
-}
-
-async function stopAll(nodes: readonly Node[]): Promise<void> {
-  for (const n of nodes)
-    if (n.proc.child.exitCode === null && n.proc.child.signalCode === null) n.proc.child.kill('SIGKILL');
-  await Promise.all(nodes.map((n) => n.proc.exit(10_000).catch(() => {})));
-}
 
 describe('a cluster of agent processes', { concurrency: true }, () => {
   let dir: string;
