@@ -27,6 +27,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const CONFIG_LIMITS = Object.freeze({
   /** Largest config file read: a config is a page of YAML, anything bigger is a mistake. */
   maxConfigFileBytes: 1024 * 1024,
+  /** Most alias uses when a YAML file is expanded: a few anchors are handy, a nested fan-out is a bomb. */
+  maxYamlAliasCount: 100,
   /** Most seed addresses: seeds only bootstrap membership, a handful is plenty. */
   maxSeeds: 256,
   /** Most keyring keys: one primary plus decrypt-only keys during rotations. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -54,6 +54,43 @@ describe('cairn: usage and configuration errors (exit 2)', () => {
         io.err(),
         /config file .*typo\.yaml: unknown field "bind\.htpPort" \(did you mean "httpPort"\?\)/,
       );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cairn agent --config: files that are no config (exit 2, the file named)', () => {
+  async function agentWithConfig(file: string): Promise<string> {
+    const io = memoryIo();
+    assert.equal(await runInProcess(['agent', '--config', file], io), 2, io.err());
+    assert.equal(io.out(), '');
+    return io.err();
+  }
+
+  it('refuses /dev/zero and a FIFO before reading them', { timeout: 20_000 }, async () => {
+    assert.match(await agentWithConfig('/dev/zero'), /config file \/dev\/zero: is a character device/);
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    try {
+      const fifo = join(dir, 'cairn.yaml');
+      spawnSync('mkfifo', [fifo]);
+      assert.match(await agentWithConfig(fifo), /config file .*cairn\.yaml: is a FIFO \(named pipe\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a YAML alias bomb as a configuration error naming the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    try {
+      const file = join(dir, 'bomb.yaml');
+      const levels = ['a: &a [x, x, x, x, x, x, x, x]'];
+      for (let i = 1; i < 8; i++) {
+        const [prev, next] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
+        levels.push(`${next}: &${next} [${Array(8).fill(`*${prev}`).join(', ')}]`);
+      }
+      await writeFile(file, `${levels.join('\n')}\n`);
+      assert.match(await agentWithConfig(file), /config file .*bomb\.yaml: cannot be expanded/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
