@@ -13,6 +13,7 @@ import {
 import { type NodeIdentity, shortNodeId } from '../security/identity.js';
 import { loadOrCreateIdentity } from '../security/identity-file.js';
 import type { AgentConfig } from './config.js';
+import { SERVICE_PORT_FIELDS, servedServices } from './config-fields.js';
 import { buildHttpApp, type HealthReport, listenHttp } from './http.js';
 import { isMembershipProvider, MembershipRole } from './membership-role.js';
 import { formatHostPort } from './ports.js';
@@ -49,16 +50,21 @@ export function defaultRoles(): RoleRegistry {
   return RoleRegistry.withPlaceholders().register('membership', (config) => new MembershipRole(config));
 }
 
-/** Where the node's services are reached (`host:port`, the advertise host when set). */
+/**
+ * Where the node's services are reached (`host:port`, the advertise host when set). Only services
+ * that run are listed (`servedServices`): no address is advertised that nothing serves.
+ */
 export interface AgentAddresses {
   /** HTTP server (bound: the real port even when configured as 0). */
   http: string;
-  /** Gossip (bound by the membership role: the real port once it started, else as configured). */
-  gossip: string;
-  /** etcd v3 API, as configured (bound by the store role). */
-  etcd: string;
-  /** RESP, as configured (bound by the kv role). */
-  resp: string;
+  /**
+   * Gossip, when the membership role runs (the real port once it started, else as configured).
+   */
+  gossip?: string;
+  /** etcd v3 API, once the store role exists and runs (it has no brick yet). */
+  etcd?: string;
+  /** RESP, once the kv role exists and runs (it has no brick yet). */
+  resp?: string;
 }
 
 /** A running agent. */
@@ -158,12 +164,11 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const abort = new AbortController();
   let stopping = false;
   const host = config.advertiseHost ?? config.bind.host;
-  const addresses: AgentAddresses = {
-    http: '',
-    gossip: formatHostPort(host, config.bind.gossipPort),
-    etcd: formatHostPort(host, config.bind.etcdPort),
-    resp: formatHostPort(host, config.bind.respPort),
-  };
+  const addresses: AgentAddresses = { http: '' };
+  for (const service of servedServices(config.roles)) {
+    if (service !== 'http')
+      addresses[service] = formatHostPort(host, config.bind[SERVICE_PORT_FIELDS[service]]);
+  }
   const health = (): HealthReport => {
     const roleHealth: HealthReport['roles'] = {};
     for (const role of roles) roleHealth[role.name] = role.health();

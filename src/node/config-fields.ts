@@ -17,6 +17,44 @@ export const ROLE_NAMES = ['membership', 'store', 'kv', 'config', 'agent'] as co
 /** One of {@link ROLE_NAMES}. */
 export type RoleName = (typeof ROLE_NAMES)[number];
 
+/** The services an agent can listen for, each with the `bind` field of its port. */
+export const SERVICE_PORT_FIELDS = Object.freeze({
+  http: 'httpPort',
+  gossip: 'gossipPort',
+  etcd: 'etcdPort',
+  resp: 'respPort',
+} as const);
+
+/** One of the keys of {@link SERVICE_PORT_FIELDS}. */
+export type ServiceName = keyof typeof SERVICE_PORT_FIELDS;
+
+/**
+ * The services each role listens for once its brick exists. Only what really runs is listed: the
+ * store role (etcd API) and the kv role (RESP) have no brick yet, so their ports are neither
+ * checked, bound nor printed, and no output advertises an address that nothing serves.
+ */
+export const ROLE_SERVICES: Readonly<Record<RoleName, readonly ServiceName[]>> = Object.freeze({
+  membership: ['gossip'],
+  store: [],
+  kv: [],
+  config: [],
+  agent: [],
+});
+
+/**
+ * The services a node running `roles` listens for: HTTP always, then each role's, in
+ * {@link SERVICE_PORT_FIELDS} order.
+ *
+ * @example
+ * ```ts
+ * servedServices(['membership', 'kv']); // ['http', 'gossip']
+ * ```
+ */
+export function servedServices(roles: readonly RoleName[]): ServiceName[] {
+  const served = new Set<ServiceName>(['http', ...roles.flatMap((role) => ROLE_SERVICES[role])]);
+  return (Object.keys(SERVICE_PORT_FIELDS) as ServiceName[]).filter((service) => served.has(service));
+}
+
 /** Log levels, as pino names them. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

@@ -280,9 +280,19 @@ describe('agent config: precedence defaults < file < env < flags', () => {
 describe('agent config: cross-field checks', () => {
   it('rejects two services on one port, naming both and their sources', () => {
     throwsConfig(
-      () => buildAgentConfig([flagLayer({ 'etcd-port': '7200' })]),
-      /bind\.httpPort \(default\) and bind\.etcdPort \(flag --etcd-port\) are both 7200/,
+      () => buildAgentConfig([flagLayer({ 'gossip-port': '7200' })]),
+      /bind\.httpPort \(default\) and bind\.gossipPort \(flag --gossip-port\) are both 7200/,
     );
+  });
+
+  it('does not require a port for a service that does not run yet (etcd, RESP)', () => {
+    // The store and kv roles have no brick yet: nothing binds their ports, so they cannot clash.
+    assert.equal(
+      buildAgentConfig([flagLayer({ 'etcd-port': '7200', 'resp-port': '7100' })]).bind.etcdPort,
+      7200,
+    );
+    // Without the membership role nothing binds the gossip port either.
+    assert.equal(buildAgentConfig([flagLayer({ roles: 'kv', 'gossip-port': '7200' })]).bind.gossipPort, 7200);
   });
 
   it('allows several ports of 0 (each picks a free port)', () => {

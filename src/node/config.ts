@@ -13,6 +13,8 @@ import {
   ROLE_NAMES,
   type RoleName,
   SECTIONS,
+  SERVICE_PORT_FIELDS,
+  servedServices,
   TOP_LEVEL_KEYS,
 } from './config-fields.js';
 import { membershipProtocol } from './membership-protocol.js';
@@ -37,9 +39,12 @@ export interface BindConfig {
   gossipPort: number;
   /** HTTP port (`/health`, `/metrics`); default 7200. */
   httpPort: number;
-  /** etcd v3 API port of the store role; default 7300. */
+  /**
+   * etcd v3 API port of the store role; default 7300. Reserved: the store role has no brick yet,
+   * so nothing binds it and it is not checked against the other ports.
+   */
   etcdPort: number;
-  /** Redis protocol port of the kv role; default 7400. */
+  /** Redis protocol port of the kv role; default 7400. Reserved like `etcdPort` (no kv brick yet). */
   respPort: number;
 }
 
@@ -474,9 +479,10 @@ function checkMembership(config: AgentConfig, merged: ReadonlyMap<string, Config
   }
 }
 
+/** No two services that run share a non-zero port (ports of services that do not run yet are free to clash). */
 function checkPortsDistinct(config: AgentConfig, merged: ReadonlyMap<string, ConfigValue>): void {
   const seen = new Map<number, string>();
-  for (const key of ['gossipPort', 'httpPort', 'etcdPort', 'respPort'] as const) {
+  for (const key of servedServices(config.roles).map((service) => SERVICE_PORT_FIELDS[service])) {
     const port = config.bind[key];
     if (port === 0) continue;
     const other = seen.get(port);

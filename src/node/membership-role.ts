@@ -21,6 +21,7 @@ import type { Transport } from '../transport/types.js';
 import type { AgentConfig } from './config.js';
 import { membershipProtocol } from './membership-protocol.js';
 import { formatHostPort } from './ports.js';
+import { printable } from './printable.js';
 import type { Role, RoleContext, RoleHealth, RoleState } from './role.js';
 
 /**
@@ -272,12 +273,22 @@ export class MembershipRole implements Role, MembershipProvider {
   }
 
   private logEvents(node: Membership, logger: Logger): void {
+    // Names and addresses are the peers' own words: escaped, so a log line cannot be forged.
     const log = (what: string) => (e: { member: { id: string; name: string; address: string } }) =>
-      logger.info({ member: e.member.name, id: e.member.id, address: e.member.address }, what);
+      logger.info(
+        {
+          member: printable(e.member.name),
+          id: printable(e.member.id),
+          address: printable(e.member.address),
+        },
+        what,
+      );
     node.on('join', log('member joined'));
     node.on('leave', log('member left'));
     node.on('dead', log('member is dead'));
-    node.on('suspect', (e) => logger.debug({ member: e.member.name, id: e.member.id }, 'member is suspect'));
+    node.on('suspect', (e) =>
+      logger.debug({ member: printable(e.member.name), id: printable(e.member.id) }, 'member is suspect'),
+    );
   }
 }
 

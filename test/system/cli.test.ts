@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { planDevCluster, portChecks } from '../../src/cli/dev-cluster.js';
 import { runCli as runInProcess } from '../../src/cli/run.js';
+import { servedServices } from '../../src/node/config-fields.js';
 import { portPlan } from '../../src/node/ports.js';
 import { freeBasePort, memoryIo, REPO, runCli } from './agent-helpers.js';
 
@@ -121,20 +124,29 @@ describe('cairn: help and version', () => {
 describe('cairn dev: a taken port', () => {
   it('fails with exit 1 naming the port and its service, before starting anything', async () => {
     const base = await freeBasePort(2);
-    const busy = portPlan(base, 1).etcd;
-    const server: Server = createServer();
-    await new Promise<void>((resolve) => server.listen(busy, '127.0.0.1', resolve));
+    const busy = portPlan(base, 1).gossip;
+    // Only the UDP side is taken: the check covers both sides of the gossip port.
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(busy, '127.0.0.1', resolve));
     try {
       const io = memoryIo();
       assert.equal(await runInProcess(['dev', '--nodes', '2', '--json', '--base-port', String(base)], io), 1);
       assert.match(
         io.err(),
-        new RegExp(`port ${busy} \\(etcd API of node-1\\) on 127\\.0\\.0\\.1 is already in use`),
+        new RegExp(`port ${busy} \\(gossip \\(UDP\\) of node-1\\) on 127\\.0\\.0\\.1 is already in use`),
       );
       assert.equal(io.out(), '');
     } finally {
-      server.close();
+      socket.close();
     }
+  });
+
+  it('checks only the ports of services that run (none for etcd or RESP yet)', () => {
+    const plan = planDevCluster({ nodes: 1, basePort: 7000, dataRoot: '.', cwd: REPO });
+    assert.deepEqual(
+      portChecks(plan, servedServices(['membership', 'store', 'kv'])).map((c) => c.what),
+      ['HTTP of node-0', 'gossip (TCP) of node-0', 'gossip (UDP) of node-0'],
+    );
   });
 });
 

@@ -39,7 +39,7 @@ describe('cairn members (in process)', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cairn-members-'));
     a = await agent(dir, 'm-a');
-    b = await agent(dir, 'm-b', { seeds: a.addresses.gossip });
+    b = await agent(dir, 'm-b', { seeds: a.addresses.gossip! });
     for (let i = 0; i < 200; i++) {
       if (
         a.health().roles.membership?.counts?.alive === 2 &&
