@@ -1,4 +1,7 @@
+import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics } from 'prom-client';
 import {
@@ -11,7 +14,7 @@ import {
   systemClock,
 } from '../core/index.js';
 import { type NodeIdentity, shortNodeId } from '../security/identity.js';
-import { loadOrCreateIdentity } from '../security/identity-file.js';
+import { IDENTITY_FILE_NAME, loadOrCreateIdentity } from '../security/identity-file.js';
 import type { AgentConfig } from './config.js';
 import { SERVICE_PORT_FIELDS, servedServices } from './config-fields.js';
 import { buildHttpApp, type HealthReport, listenHttp } from './http.js';
@@ -99,7 +102,46 @@ function defaultName(identity: NodeIdentity): string {
   return host.length > 0 ? `${host}-${short}` : `node-${short}`;
 }
 
+/** What a path that is not what it should be is, for a message. */
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFile()) return 'a file';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  return 'a device';
+}
+
+/**
+ * Refuses a data directory that is not a directory, and a key file path that holds something
+ * other than a regular file, with a sentence saying so. Without this check a directory named
+ * `node.key` reads as a key file "accessible by other users" (its mode is 0755) and a FIFO there
+ * blocks the start.
+ */
+async function checkIdentityPaths(dataDir: string): Promise<void> {
+  const keyFile = join(dataDir, IDENTITY_FILE_NAME);
+  for (const [path, want, what] of [
+    [dataDir, 'directory', 'data directory'],
+    [keyFile, 'file', 'node key file'],
+  ] as const) {
+    let stats: Stats;
+    try {
+      stats = await stat(path);
+    } catch {
+      return; // Missing (created on first start) or unreadable: the identity load says which.
+    }
+    const ok = want === 'directory' ? stats.isDirectory() : stats.isFile();
+    if (!ok) {
+      throw new CairnError(
+        'AGENT_START_FAILED',
+        `${what} ${path} is ${kindOf(stats)}, not a ${want}; move it away or choose another data directory`,
+        { details: { path } },
+      );
+    }
+  }
+}
+
 async function loadIdentity(config: AgentConfig): Promise<{ identity: NodeIdentity; created: boolean }> {
+  await checkIdentityPaths(config.dataDir);
   try {
     return await loadOrCreateIdentity(config.dataDir);
   } catch (err) {

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { CairnError, describeError, type Logger, type Metrics } from '../core/index.js';
 import type { Membership } from '../membership/membership.js';
 import { registerMembersRoutes } from './members-http.js';
+import { bindFailureReason, systemErrorIn } from './ports.js';
 import { printable } from './printable.js';
 
 /**
@@ -96,16 +97,10 @@ export async function listenHttp(app: FastifyInstance, host: string, port: numbe
   try {
     await app.listen({ host, port });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EADDRINUSE'
-        ? 'is already in use'
-        : code === 'EACCES'
-          ? 'needs privileges'
-          : 'cannot be bound';
+    const code = systemErrorIn(err)?.code;
     throw new CairnError(
       'AGENT_START_FAILED',
-      `HTTP port ${port} on ${host} ${why} (${describeError(err)})`,
+      `HTTP port ${port} on ${host} ${bindFailureReason(code)} (${describeError(err)})`,
       {
         cause: err,
         details: { host, port, code },

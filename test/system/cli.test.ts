@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -181,6 +181,56 @@ describe('cairn agent: a taken HTTP port', () => {
       );
     } finally {
       server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cairn agent: start failures name the port or path (exit 1)', () => {
+  /** Runs `cairn agent` in this process with every port 0 but `flags`; returns its stderr. */
+  async function agentFails(dir: string, flags: string[]): Promise<string> {
+    const io = memoryIo({ CAIRN_LOG_LEVEL: 'silent' });
+    const ports = ['--http-port', '0', '--gossip-port', '0'];
+    assert.equal(await runInProcess(['agent', '--data-dir', dir, ...ports, ...flags], io), 1, io.err());
+    assert.equal(io.out(), '');
+    return io.err();
+  }
+
+  it('a gossip port taken on TCP or on UDP says "in use" with the port and the side', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    const server: Server = createServer();
+    const socket = createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const tcp = (server.address() as AddressInfo).port;
+      assert.match(
+        await agentFails(dir, ['--gossip-port', String(tcp)]),
+        new RegExp(`gossip port ${tcp} \\(TCP\\) on 127\\.0\\.0\\.1 is already in use`),
+      );
+      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+      const udp = socket.address().port;
+      assert.match(
+        await agentFails(dir, ['--gossip-port', String(udp)]),
+        new RegExp(`gossip port ${udp} \\(UDP\\) on 127\\.0\\.0\\.1 is already in use`),
+      );
+    } finally {
+      server.close();
+      socket.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an identity path that is a directory is reported as such, not as a permissions problem', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    try {
+      await mkdir(join(dir, 'node.key'));
+      const err = await agentFails(dir, []);
+      assert.match(err, /node key file .*node\.key is a directory, not a file/);
+      assert.doesNotMatch(err, /other users|chmod/);
+      const file = join(dir, 'plain');
+      await writeFile(file, '');
+      assert.match(await agentFails(file, []), /data directory .*plain is a file, not a directory/);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
