@@ -180,6 +180,50 @@ describe('/v1 membership routes', () => {
     assert.equal(a.m.local.get('role'), 'kv', 'nothing changed');
   });
 
+  it('a blocking read (?index=) answers when the view changes, not before', async () => {
+    const first = await app.inject({ method: 'GET', url: '/v1/members' });
+    const index = Number(first.headers['x-cairn-index']);
+    assert.ok(Number.isSafeInteger(index));
+    let answered = false;
+    const blocked = app
+      .inject({ method: 'GET', url: `/v1/members?index=${index}&wait=20000` })
+      .then((res) => {
+        answered = true;
+        return res;
+      });
+    // Another read in the meantime: the waiting one is still waiting, unless the view changed
+    // (a member may turn suspect for a moment on a loaded machine: that is a change too).
+    const between = await app.inject({ method: 'GET', url: '/v1/members' });
+    assert.ok(!answered || Number(between.headers['x-cairn-index']) > index, 'answered without a change');
+    a.m.local.set('watched', 'yes');
+    let res = await blocked;
+    assert.ok(Number(res.headers['x-cairn-index']) > index);
+    // Follow the view as a client does until the write shows (bounded: one answer per change).
+    for (
+      let i = 0;
+      i < 20 && res.json<MembersJson>().members.find((m) => m.local)?.metadata.watched !== 'yes';
+      i++
+    ) {
+      res = await app.inject({
+        method: 'GET',
+        url: `/v1/members?index=${res.headers['x-cairn-index']}&wait=5000`,
+      });
+    }
+    assert.equal(res.json<MembersJson>().members.find((m) => m.local)?.metadata.watched, 'yes');
+    // An index that is not the current one answers at once; a short wait ends with the same index.
+    assert.equal(
+      (await app.inject({ method: 'GET', url: '/v1/members?index=0&wait=20000' })).statusCode,
+      200,
+    );
+    const current = res.headers['x-cairn-index'];
+    const timedOut = await app.inject({ method: 'GET', url: `/v1/members?index=${current}&wait=1` });
+    assert.ok(Number(timedOut.headers['x-cairn-index']) >= Number(current));
+    for (const query of ['index=-1', 'index=x', `index=${current}&wait=soon`]) {
+      const bad = await app.inject({ method: 'GET', url: `/v1/members?${query}` });
+      assert.equal(bad.statusCode, 400, query);
+    }
+  });
+
   it('logs refused requests (4xx) at debug, not error', async () => {
     logged.length = 0;
     const raw = await app.inject({
