@@ -4,6 +4,7 @@ import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeError } from '../core/index.js';
 import { SERVICE_PORT_FIELDS, type ServiceName } from '../node/config-fields.js';
+import { INDEX_HEADER } from '../node/members-http.js';
 import { formatHostPort, type NodePorts, portPlan } from '../node/ports.js';
 import type { PortCheck } from './dev-ports.js';
 
@@ -226,14 +227,28 @@ export async function probeHealth(
   }
 }
 
+/** The node ids one node lists as alive, and the view index they came with. */
+export interface AliveView {
+  /** Ids of the members listed `alive`. */
+  alive: string[];
+  /** The `x-cairn-index` of the answer: pass it back to wait for the next change. */
+  index: string;
+}
+
 /**
  * Asks one node's `/v1/members`: the node ids it lists as alive, or `undefined` when it does not
- * answer with a member list.
+ * answer with a member list. With `index` (from an earlier answer) it is a blocking read that the
+ * node answers once its view changed, or after `waitMs`.
  */
-export async function probeAliveMembers(node: DevNodePlan, timeoutMs = 1000): Promise<string[] | undefined> {
+export async function readAliveMembers(
+  node: DevNodePlan,
+  index?: string,
+  waitMs = 0,
+): Promise<AliveView | undefined> {
+  const query = index === undefined ? '' : `?index=${index}&wait=${Math.max(1, Math.ceil(waitMs))}`;
   try {
-    const res = await fetch(`http://${formatHostPort(DEV_HOST, node.ports.http)}/v1/members`, {
-      signal: AbortSignal.timeout(timeoutMs),
+    const res = await fetch(`http://${formatHostPort(DEV_HOST, node.ports.http)}/v1/members${query}`, {
+      signal: AbortSignal.timeout(waitMs + 1000),
     });
     if (res.status !== 200) {
       await res.body?.cancel();
@@ -241,7 +256,10 @@ export async function probeAliveMembers(node: DevNodePlan, timeoutMs = 1000): Pr
     }
     const body = (await res.json()) as { members?: Array<{ id?: unknown; state?: unknown }> };
     if (!Array.isArray(body.members)) return undefined;
-    return body.members.filter((m) => m.state === 'alive').map((m) => String(m.id));
+    return {
+      alive: body.members.filter((m) => m.state === 'alive').map((m) => String(m.id)),
+      index: res.headers.get(INDEX_HEADER) ?? '0',
+    };
   } catch {
     return undefined;
   }

@@ -12,14 +12,15 @@ import { DEFAULT_BASE_PORT, formatHostPort, MAX_BASE_PORT, PORT_PLAN_MAX_NODES }
 import { printable, printableLines } from '../node/printable.js';
 import { EXIT, intFlag, type Options, parseFlags, stringFlag, UsageError } from './args.js';
 import {
+  type AliveView,
   agentArgs,
   DEV_HOST,
   type DevNode,
   logTail,
   planDevCluster,
   portChecks,
-  probeAliveMembers,
   probeHealth,
+  readAliveMembers,
   spawnNode,
   stopNodes,
 } from './dev-cluster.js';
@@ -66,8 +67,13 @@ export const DEV_DEFAULTS = Object.freeze({
   readyTimeoutMs: 30_000,
   /** How long agents get to stop after SIGTERM before SIGKILL; above the agent's own 10 s timeout. */
   stopTimeoutMs: 12_000,
-  /** Interval between `/health` polls while waiting for the nodes. */
+  /** Interval between `/health` polls while waiting for the nodes, and pause after a failed read. */
   pollMs: 100,
+  /**
+   * Longest blocking read of a node's member list while waiting for the join: a stop request or a
+   * dead node is noticed within it.
+   */
+  joinWaitMs: 1_000,
 });
 
 /**
@@ -277,12 +283,17 @@ async function waitReady(nodes: DevNode[], timeoutMs: number, stopRequested: () 
 }
 
 /**
- * Polls every node's `/v1/members` until each lists every node of the cluster alive, until
- * `deadline` (a `performance.now()` time). Returns like {@link waitReady}.
+ * Follows every node's `/v1/members` until each lists every node of the cluster alive, until
+ * `deadline` (a `performance.now()` time). A node that does not list everyone yet is asked with a
+ * blocking read (answered when its view changes, at most `joinWaitMs` later, so a stop request or
+ * a dead node is noticed within that); the others are read plainly, in case they changed back.
+ * Returns like {@link waitReady}.
  */
 async function waitJoined(nodes: DevNode[], deadline: number, stopRequested: () => boolean): Promise<string> {
   const ids = nodes.map((n) => n.nodeId ?? '');
-  let seen: Array<string[] | undefined> = [];
+  const complete = (view: AliveView | undefined) =>
+    view !== undefined && ids.every((id) => view.alive.includes(id));
+  let seen: Array<AliveView | undefined> = nodes.map(() => undefined);
   const attempts = Math.ceil(Math.max(0, deadline - performance.now()) / DEV_DEFAULTS.pollMs) + 1;
   for (let attempt = 0; attempt < attempts && performance.now() < deadline; attempt++) {
     if (stopRequested()) return 'stopped';
@@ -290,16 +301,25 @@ async function waitJoined(nodes: DevNode[], deadline: number, stopRequested: () 
     if (dead !== undefined) {
       return `${dead.name} (pid ${dead.pid}) exited ${describeExit(dead)} before the cluster formed; last lines of ${dead.logFile}:\n${logTail(dead)}`;
     }
-    seen = await Promise.all(nodes.map((n) => probeAliveMembers(n)));
-    if (seen.every((alive) => alive !== undefined && ids.every((id) => alive.includes(id)))) return 'ready';
-    await new Promise((r) => setTimeout(r, DEV_DEFAULTS.pollMs));
+    const waitMs = Math.min(DEV_DEFAULTS.joinWaitMs, Math.max(1, deadline - performance.now()));
+    const last = seen;
+    seen = await Promise.all(
+      nodes.map((n, i) =>
+        complete(last[i]) || last[i] === undefined
+          ? readAliveMembers(n)
+          : readAliveMembers(n, last[i]!.index, waitMs),
+      ),
+    );
+    if (seen.every(complete)) return 'ready';
+    // A node that did not answer is asked again after a pause, not in a tight loop.
+    if (seen.some((view) => view === undefined)) await new Promise((r) => setTimeout(r, DEV_DEFAULTS.pollMs));
   }
   const lagging = nodes
     .map(
       (n, i) =>
-        `${n.name} sees ${seen[i]?.filter((id) => ids.includes(id)).length ?? 'no list of'} of ${nodes.length} alive`,
+        `${n.name} sees ${seen[i]?.alive.filter((id) => ids.includes(id)).length ?? 'no list of'} of ${nodes.length} alive`,
     )
-    .filter((_, i) => !ids.every((id) => seen[i]?.includes(id)));
+    .filter((_, i) => !complete(seen[i]));
   return `the nodes did not all see each other alive in time: ${lagging.join(', ')} (see their agent.log)`;
 }
 
