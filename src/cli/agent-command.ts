@@ -2,6 +2,7 @@ import { describeError, isCairnError } from '../core/index.js';
 import { startAgent } from '../node/agent.js';
 import { loadAgentConfig } from '../node/config.js';
 import { CONFIG_FIELDS } from '../node/config-fields.js';
+import { printable } from '../node/printable.js';
 import { EXIT, type Options, parseFlags, stringFlag } from './args.js';
 import { AGENT_HELP } from './help.js';
 import { type CliIo, onStopSignals, watchParent, withDeadline, write } from './lifecycle.js';
@@ -51,7 +52,7 @@ export async function agentCommand(args: readonly string[], io: CliIo): Promise<
     });
   } catch (err) {
     if (!isCairnError(err, 'AGENT_CONFIG_INVALID')) throw err;
-    await write(io.stderr, `cairn agent: ${err.message}\n`);
+    await write(io.stderr, `cairn agent: ${printable(err.message)}\n`);
     return EXIT.usage;
   }
 
@@ -69,7 +70,7 @@ export async function agentCommand(args: readonly string[], io: CliIo): Promise<
     try {
       agent = await startAgent(config);
     } catch (err) {
-      await write(io.stderr, `cairn agent: cannot start: ${describeError(err)}\n`);
+      await write(io.stderr, `cairn agent: cannot start: ${printable(describeError(err))}\n`);
       return EXIT.failure;
     }
     const reason = await stopRequested;
@@ -85,7 +86,7 @@ export async function agentCommand(args: readonly string[], io: CliIo): Promise<
       );
       return EXIT.failure;
     } catch (err) {
-      await write(io.stderr, `cairn agent: shutdown failed: ${describeError(err)}\n`);
+      await write(io.stderr, `cairn agent: shutdown failed: ${printable(describeError(err))}\n`);
       return EXIT.failure;
     }
   } finally {

@@ -3,6 +3,8 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeError } from '../core/index.js';
+import { SERVICE_PORT_FIELDS, type ServiceName } from '../node/config-fields.js';
+import { INDEX_HEADER } from '../node/members-http.js';
 import { formatHostPort, type NodePorts, portPlan } from '../node/ports.js';
 import type { PortCheck } from './dev-ports.js';
 
@@ -45,6 +47,8 @@ export interface DevNode extends DevNodePlan {
   pid: number;
   /** Set once `/health` answered 200. */
   nodeId?: string;
+  /** The addresses the node's `/health` reports: only the services it really runs. */
+  addresses?: Readonly<Record<string, string>>;
   /** Set once the process exited. */
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   /** Set when the process could not be spawned at all. */
@@ -77,15 +81,35 @@ export function planDevCluster(options: {
   });
 }
 
-/** Every port the plan binds, for a check before spawning. */
-export function portChecks(plan: readonly DevNodePlan[]): PortCheck[] {
-  return plan.flatMap((n) => [
-    { port: n.ports.gossip, protocol: 'tcp' as const, what: `gossip (TCP) of ${n.name}` },
-    { port: n.ports.gossip, protocol: 'udp' as const, what: `gossip (UDP) of ${n.name}` },
-    { port: n.ports.http, protocol: 'tcp' as const, what: `HTTP of ${n.name}` },
-    { port: n.ports.etcd, protocol: 'tcp' as const, what: `etcd API of ${n.name}` },
-    { port: n.ports.resp, protocol: 'tcp' as const, what: `RESP of ${n.name}` },
-  ]);
+const SERVICE_CHECKS: Readonly<Record<ServiceName, readonly { protocol: 'tcp' | 'udp'; label: string }[]>> = {
+  http: [{ protocol: 'tcp', label: 'HTTP' }],
+  gossip: [
+    { protocol: 'tcp', label: 'gossip (TCP)' },
+    { protocol: 'udp', label: 'gossip (UDP)' },
+  ],
+  etcd: [{ protocol: 'tcp', label: 'etcd API' }],
+  resp: [{ protocol: 'tcp', label: 'RESP' }],
+};
+
+/**
+ * The ports the plan binds for `services`, for a check before spawning.
+ *
+ * @param services - the services the nodes run (`servedServices(roles)`); default every service of
+ * the port plan, which is what a caller reserving a whole plan wants
+ */
+export function portChecks(
+  plan: readonly DevNodePlan[],
+  services: readonly ServiceName[] = Object.keys(SERVICE_PORT_FIELDS) as ServiceName[],
+): PortCheck[] {
+  return plan.flatMap((n) =>
+    services.flatMap((service) =>
+      SERVICE_CHECKS[service].map(({ protocol, label }) => ({
+        port: n.ports[service],
+        protocol,
+        what: `${label} of ${n.name}`,
+      })),
+    ),
+  );
 }
 
 /** The `cairn agent` arguments of one node. */
@@ -173,8 +197,14 @@ export function logTail(node: DevNodePlan, lines = 15): string {
   }
 }
 
-/** Asks one node's `/health`; the node id when it answers 200, else `undefined`. */
-export async function probeHealth(node: DevNodePlan, timeoutMs = 1000): Promise<string | undefined> {
+/**
+ * Asks one node's `/health`; its node id and served addresses when it answers 200, else
+ * `undefined`.
+ */
+export async function probeHealth(
+  node: DevNodePlan,
+  timeoutMs = 1000,
+): Promise<{ nodeId: string; addresses: Record<string, string> } | undefined> {
   try {
     const res = await fetch(`http://${formatHostPort(DEV_HOST, node.ports.http)}/health`, {
       signal: AbortSignal.timeout(timeoutMs),
@@ -183,21 +213,42 @@ export async function probeHealth(node: DevNodePlan, timeoutMs = 1000): Promise<
       await res.body?.cancel();
       return undefined;
     }
-    const body = (await res.json()) as { nodeId?: unknown };
-    return typeof body.nodeId === 'string' ? body.nodeId : undefined;
+    const body = (await res.json()) as { nodeId?: unknown; addresses?: unknown };
+    if (typeof body.nodeId !== 'string') return undefined;
+    const addresses: Record<string, string> = {};
+    if (typeof body.addresses === 'object' && body.addresses !== null) {
+      for (const [service, address] of Object.entries(body.addresses)) {
+        if (typeof address === 'string') addresses[service] = address;
+      }
+    }
+    return { nodeId: body.nodeId, addresses };
   } catch {
     return undefined;
   }
 }
 
+/** The node ids one node lists as alive, and the view index they came with. */
+export interface AliveView {
+  /** Ids of the members listed `alive`. */
+  alive: string[];
+  /** The `x-cairn-index` of the answer: pass it back to wait for the next change. */
+  index: string;
+}
+
 /**
  * Asks one node's `/v1/members`: the node ids it lists as alive, or `undefined` when it does not
- * answer with a member list.
+ * answer with a member list. With `index` (from an earlier answer) it is a blocking read that the
+ * node answers once its view changed, or after `waitMs`.
  */
-export async function probeAliveMembers(node: DevNodePlan, timeoutMs = 1000): Promise<string[] | undefined> {
+export async function readAliveMembers(
+  node: DevNodePlan,
+  index?: string,
+  waitMs = 0,
+): Promise<AliveView | undefined> {
+  const query = index === undefined ? '' : `?index=${index}&wait=${Math.max(1, Math.ceil(waitMs))}`;
   try {
-    const res = await fetch(`http://${formatHostPort(DEV_HOST, node.ports.http)}/v1/members`, {
-      signal: AbortSignal.timeout(timeoutMs),
+    const res = await fetch(`http://${formatHostPort(DEV_HOST, node.ports.http)}/v1/members${query}`, {
+      signal: AbortSignal.timeout(waitMs + 1000),
     });
     if (res.status !== 200) {
       await res.body?.cancel();
@@ -205,7 +256,10 @@ export async function probeAliveMembers(node: DevNodePlan, timeoutMs = 1000): Pr
     }
     const body = (await res.json()) as { members?: Array<{ id?: unknown; state?: unknown }> };
     if (!Array.isArray(body.members)) return undefined;
-    return body.members.filter((m) => m.state === 'alive').map((m) => String(m.id));
+    return {
+      alive: body.members.filter((m) => m.state === 'alive').map((m) => String(m.id)),
+      index: res.headers.get(INDEX_HEADER) ?? '0',
+    };
   } catch {
     return undefined;
   }

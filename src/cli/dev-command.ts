@@ -1,16 +1,26 @@
 import { isCairnError } from '../core/index.js';
-import { CONFIG_LIMITS, LOG_LEVELS, MEMBERSHIP_PRESETS, ROLE_NAMES } from '../node/config-fields.js';
+import {
+  CONFIG_LIMITS,
+  LOG_LEVELS,
+  MEMBERSHIP_PRESETS,
+  ROLE_NAMES,
+  type RoleName,
+  type ServiceName,
+  servedServices,
+} from '../node/config-fields.js';
 import { DEFAULT_BASE_PORT, formatHostPort, MAX_BASE_PORT, PORT_PLAN_MAX_NODES } from '../node/ports.js';
+import { printable, printableLines } from '../node/printable.js';
 import { EXIT, intFlag, type Options, parseFlags, stringFlag, UsageError } from './args.js';
 import {
+  type AliveView,
   agentArgs,
   DEV_HOST,
   type DevNode,
   logTail,
   planDevCluster,
   portChecks,
-  probeAliveMembers,
   probeHealth,
+  readAliveMembers,
   spawnNode,
   stopNodes,
 } from './dev-cluster.js';
@@ -57,20 +67,37 @@ export const DEV_DEFAULTS = Object.freeze({
   readyTimeoutMs: 30_000,
   /** How long agents get to stop after SIGTERM before SIGKILL; above the agent's own 10 s timeout. */
   stopTimeoutMs: 12_000,
-  /** Interval between `/health` polls while waiting for the nodes. */
+  /** Interval between `/health` polls while waiting for the nodes, and pause after a failed read. */
   pollMs: 100,
+  /**
+   * Longest blocking read of a node's member list while waiting for the join: a stop request or a
+   * dead node is noticed within it.
+   */
+  joinWaitMs: 1_000,
 });
 
-/** One node as printed with `--json`. */
+/**
+ * One node as printed with `--json`. A service address is present only when the node reports it
+ * in `/health`, that is when the service really runs: no address is printed that nothing serves.
+ */
 export interface DevNodeInfo {
+  /** `node-<i>`. */
   name: string;
+  /** Full NodeId. */
   nodeId: string;
-  gossip: string;
+  /** HTTP (`/health`, `/metrics`, `/v1`). */
   http: string;
-  etcd: string;
-  resp: string;
+  /** Gossip, when the node runs the membership role. */
+  gossip?: string;
+  /** etcd v3 API, once a store role exists and runs. */
+  etcd?: string;
+  /** RESP, once a kv role exists and runs. */
+  resp?: string;
+  /** The agent's pid. */
   pid: number;
+  /** Absolute data directory. */
   dataDir: string;
+  /** Absolute path of the log file. */
   log: string;
 }
 
@@ -85,6 +112,8 @@ interface DevOptions {
   extraAgentArgs: string[];
   /** The agents run the membership role: wait until they all see each other. */
   membership: boolean;
+  /** The services the agents run (`servedServices` of their roles): the ports checked and printed. */
+  services: ServiceName[];
 }
 
 function readOptions(args: readonly string[]): DevOptions | 'help' {
@@ -115,12 +144,14 @@ function readOptions(args: readonly string[]): DevOptions | 'help' {
     );
   }
   extra.push('--membership-preset', preset);
-  const membership =
-    roles === undefined ||
-    roles
-      .split(',')
-      .map((r) => r.trim())
-      .includes('membership');
+  const roleNames =
+    roles === undefined
+      ? [...ROLE_NAMES]
+      : (roles
+          .split(',')
+          .map((r) => r.trim())
+          .filter((r) => r !== '') as RoleName[]);
+  const membership = roleNames.includes('membership');
   return {
     nodes: intFlag('dev', values, 'nodes', { min: 1, max: PORT_PLAN_MAX_NODES, default: DEV_DEFAULTS.nodes }),
     basePort: intFlag('dev', values, 'base-port', { min: 1, max: MAX_BASE_PORT, default: DEFAULT_BASE_PORT }),
@@ -139,6 +170,7 @@ function readOptions(args: readonly string[]): DevOptions | 'help' {
     exitWithParent: values['exit-with-parent'] === true,
     extraAgentArgs: extra,
     membership,
+    services: servedServices(roleNames),
   };
 }
 
@@ -153,9 +185,9 @@ export async function devCommand(args: readonly string[], io: CliIo): Promise<nu
     await write(io.stdout, DEV_HELP);
     return EXIT.ok;
   }
-  const say = (text: string) => write(io.stderr, `cairn dev: ${text}\n`);
+  const say = (text: string) => write(io.stderr, `cairn dev: ${printableLines(text)}\n`);
   const plan = planDevCluster({ ...options, cwd: io.cwd });
-  const taken = await firstTakenPort(DEV_HOST, portChecks(plan));
+  const taken = await firstTakenPort(DEV_HOST, portChecks(plan, options.services));
   if (taken !== undefined) {
     await say(
       `port ${taken.port} (${taken.what}) on ${DEV_HOST} is already in use; stop what holds it or pick another --base-port`,
@@ -237,8 +269,10 @@ async function waitReady(nodes: DevNode[], timeoutMs: number, stopRequested: () 
       nodes
         .filter((n) => n.nodeId === undefined)
         .map(async (n) => {
-          const nodeId = await probeHealth(n);
-          if (nodeId !== undefined) n.nodeId = nodeId;
+          const health = await probeHealth(n);
+          if (health === undefined) return;
+          n.nodeId = health.nodeId;
+          n.addresses = health.addresses;
         }),
     );
     if (nodes.every((n) => n.nodeId !== undefined)) return 'ready';
@@ -249,12 +283,17 @@ async function waitReady(nodes: DevNode[], timeoutMs: number, stopRequested: () 
 }
 
 /**
- * Polls every node's `/v1/members` until each lists every node of the cluster alive, until
- * `deadline` (a `performance.now()` time). Returns like {@link waitReady}.
+ * Follows every node's `/v1/members` until each lists every node of the cluster alive, until
+ * `deadline` (a `performance.now()` time). A node that does not list everyone yet is asked with a
+ * blocking read (answered when its view changes, at most `joinWaitMs` later, so a stop request or
+ * a dead node is noticed within that); the others are read plainly, in case they changed back.
+ * Returns like {@link waitReady}.
  */
 async function waitJoined(nodes: DevNode[], deadline: number, stopRequested: () => boolean): Promise<string> {
   const ids = nodes.map((n) => n.nodeId ?? '');
-  let seen: Array<string[] | undefined> = [];
+  const complete = (view: AliveView | undefined) =>
+    view !== undefined && ids.every((id) => view.alive.includes(id));
+  let seen: Array<AliveView | undefined> = nodes.map(() => undefined);
   const attempts = Math.ceil(Math.max(0, deadline - performance.now()) / DEV_DEFAULTS.pollMs) + 1;
   for (let attempt = 0; attempt < attempts && performance.now() < deadline; attempt++) {
     if (stopRequested()) return 'stopped';
@@ -262,16 +301,25 @@ async function waitJoined(nodes: DevNode[], deadline: number, stopRequested: () 
     if (dead !== undefined) {
       return `${dead.name} (pid ${dead.pid}) exited ${describeExit(dead)} before the cluster formed; last lines of ${dead.logFile}:\n${logTail(dead)}`;
     }
-    seen = await Promise.all(nodes.map((n) => probeAliveMembers(n)));
-    if (seen.every((alive) => alive !== undefined && ids.every((id) => alive.includes(id)))) return 'ready';
-    await new Promise((r) => setTimeout(r, DEV_DEFAULTS.pollMs));
+    const waitMs = Math.min(DEV_DEFAULTS.joinWaitMs, Math.max(1, deadline - performance.now()));
+    const last = seen;
+    seen = await Promise.all(
+      nodes.map((n, i) =>
+        complete(last[i]) || last[i] === undefined
+          ? readAliveMembers(n)
+          : readAliveMembers(n, last[i]!.index, waitMs),
+      ),
+    );
+    if (seen.every(complete)) return 'ready';
+    // A node that did not answer is asked again after a pause, not in a tight loop.
+    if (seen.some((view) => view === undefined)) await new Promise((r) => setTimeout(r, DEV_DEFAULTS.pollMs));
   }
   const lagging = nodes
     .map(
       (n, i) =>
-        `${n.name} sees ${seen[i]?.filter((id) => ids.includes(id)).length ?? 'no list of'} of ${nodes.length} alive`,
+        `${n.name} sees ${seen[i]?.alive.filter((id) => ids.includes(id)).length ?? 'no list of'} of ${nodes.length} alive`,
     )
-    .filter((_, i) => !ids.every((id) => seen[i]?.includes(id)));
+    .filter((_, i) => !complete(seen[i]));
   return `the nodes did not all see each other alive in time: ${lagging.join(', ')} (see their agent.log)`;
 }
 
@@ -290,19 +338,34 @@ async function shutdown(
   return failed.length > 0 ? EXIT.failure : code;
 }
 
-/** The printed form of a ready node. */
+/** The printed form of a ready node: the services its `/health` reports, on the plan's ports. */
 export function nodeInfo(node: DevNode): DevNodeInfo {
-  return {
+  const info: DevNodeInfo = {
     name: node.name,
     nodeId: node.nodeId ?? '',
-    gossip: formatHostPort(DEV_HOST, node.ports.gossip),
     http: formatHostPort(DEV_HOST, node.ports.http),
-    etcd: formatHostPort(DEV_HOST, node.ports.etcd),
-    resp: formatHostPort(DEV_HOST, node.ports.resp),
     pid: node.pid,
     dataDir: node.dataDir,
     log: node.logFile,
   };
+  for (const service of ['gossip', 'etcd', 'resp'] as const) {
+    if (node.addresses?.[service] !== undefined)
+      info[service] = formatHostPort(DEV_HOST, node.ports[service]);
+  }
+  return info;
+}
+
+/** The readable form of one ready node; every field escaped (`printable`). */
+function nodeText(n: DevNodeInfo): string {
+  const services = (['gossip', 'etcd', 'resp'] as const)
+    .filter((service) => n[service] !== undefined)
+    .map((service) => `${service} ${printable(n[service]!)}`);
+  return [
+    `  ${printable(n.name)}  ${printable(n.nodeId.slice(0, 10))}  pid ${n.pid}`,
+    `      http   http://${printable(n.http)}/health`,
+    ...(services.length > 0 ? [`      ${services.join('   ')}`] : []),
+    `      log    ${printable(n.log)}`,
+  ].join('\n');
 }
 
 async function printReady(io: CliIo, options: DevOptions, nodes: readonly DevNode[]): Promise<void> {
@@ -311,13 +374,8 @@ async function printReady(io: CliIo, options: DevOptions, nodes: readonly DevNod
     await write(io.stdout, `${JSON.stringify({ nodes: infos })}\n`);
     return;
   }
-  const lines = infos.map(
-    (n) =>
-      `  ${n.name}  ${n.nodeId.slice(0, 10)}  pid ${n.pid}\n` +
-      `      http   http://${n.http}/health\n      gossip ${n.gossip}   etcd ${n.etcd}   resp ${n.resp}\n      log    ${n.log}`,
-  );
   await write(
     io.stdout,
-    `cairn dev: ${nodes.length} nodes ready\n${lines.join('\n')}\nPress Ctrl-C to stop.\n`,
+    `cairn dev: ${nodes.length} nodes ready\n${infos.map(nodeText).join('\n')}\nPress Ctrl-C to stop.\n`,
   );
 }

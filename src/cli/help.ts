@@ -48,8 +48,9 @@ export const DEV_HELP = `Usage: cairn dev [--nodes 3] [--base-port 7000] [--json
 
 Starts a local cluster of agents on 127.0.0.1, waits until every /health answers and every node
 lists every node alive (each node's seeds are the others' gossip addresses), prints the addresses
-and stays up until Ctrl-C. "cairn members" then lists the cluster. Node i (0-based) listens on:
-  gossip base+100+i, HTTP base+200+i, etcd API base+300+i, RESP base+400+i
+it serves and stays up until Ctrl-C. "cairn members" then lists the cluster. Node i (0-based)
+listens on gossip base+100+i and HTTP base+200+i (base+300+i and base+400+i are reserved for the
+etcd API and RESP, served once the store and kv roles exist)
 
   -n, --nodes <n>             number of nodes, 1-100 (default 3)
   --base-port <port>          base of the port plan (default 7000)

@@ -2,6 +2,7 @@ import { describeError } from '../core/index.js';
 import { loadAgentConfig } from '../node/config.js';
 import type { JsonStateValue, MemberJson, MembersJson } from '../node/members-http.js';
 import { formatHostPort, parseHostPort } from '../node/ports.js';
+import { printable } from '../node/printable.js';
 import { EXIT, intFlag, type Options, parseFlags, stringFlag, UsageError, type Values } from './args.js';
 import { MEMBERS_HELP } from './help.js';
 import { type CliIo, write } from './lifecycle.js';
@@ -91,7 +92,7 @@ export async function membersCommand(args: readonly string[], io: CliIo): Promis
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? describeError(err);
     await write(
       io.stderr,
-      `cairn members: cannot reach the agent at ${base} (${cause}); is it running? Pick a node with --http host:port\n`,
+      `cairn members: cannot reach the agent at ${printable(base)} (${printable(cause)}); is it running? Pick a node with --http host:port\n`,
     );
     return EXIT.failure;
   }
@@ -106,7 +107,7 @@ export async function membersCommand(args: readonly string[], io: CliIo): Promis
       typeof (body as { error?: unknown } | undefined)?.error === 'string'
         ? (body as { error: string }).error
         : text.slice(0, 200);
-    await write(io.stderr, `cairn members: ${url} answered ${status}: ${why}\n`);
+    await write(io.stderr, `cairn members: ${printable(url)} answered ${status}: ${printable(why)}\n`);
     return EXIT.failure;
   }
   await write(io.stdout, values.json === true ? `${JSON.stringify(body)}\n` : formatMembersTable(body));
@@ -115,17 +116,18 @@ export async function membersCommand(args: readonly string[], io: CliIo): Promis
 
 function showValue(value: JsonStateValue): string {
   const text = typeof value === 'string' ? value : `base64:${value.base64}`;
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  return printable(text.length > 40 ? `${text.slice(0, 37)}...` : text);
 }
 
 function metadataText(m: MemberJson): string {
-  const parts = Object.entries(m.metadata).map(([k, v]) => `${k}=${showValue(v)}`);
+  const parts = Object.entries(m.metadata).map(([k, v]) => `${printable(k)}=${showValue(v)}`);
   return parts.length === 0 ? '-' : parts.join(' ');
 }
 
 /**
  * The readable form of a member list: a header and one aligned row per member, this node marked
- * with `*`, then a count by state.
+ * with `*`, then a count by state. Every string from the answer is passed through `printable`
+ * (control characters escaped), so a member cannot forge a row or rewrite the terminal.
  *
  * @example
  * ```text
@@ -136,12 +138,13 @@ function metadataText(m: MemberJson): string {
  */
 export function formatMembersTable(body: MembersJson): string {
   const header = ['NAME', 'ID', 'STATE', 'ADDRESS', 'INC', 'METADATA'];
+  // Names, addresses and metadata come from peers: escaped, so none can forge a row or a column.
   const rows = body.members.map((m) => [
-    m.local ? `${m.name} *` : m.name,
-    m.id.slice(0, 8),
-    m.state,
-    m.address,
-    String(m.incarnation),
+    m.local ? `${printable(m.name)} *` : printable(m.name),
+    printable(m.id.slice(0, 8)),
+    printable(m.state),
+    printable(m.address),
+    printable(String(m.incarnation)),
     metadataText(m),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -152,7 +155,7 @@ export function formatMembersTable(body: MembersJson): string {
       .trimEnd();
   const counts = new Map<string, number>();
   for (const m of body.members) counts.set(m.state, (counts.get(m.state) ?? 0) + 1);
-  const summary = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
+  const summary = [...counts].map(([state, n]) => `${n} ${printable(state)}`).join(', ');
   const noun = body.members.length === 1 ? 'member' : 'members';
   return `${[line(header), ...rows.map(line)].join('\n')}\n${body.members.length} ${noun}: ${summary} (* = the node asked)\n`;
 }

@@ -1,4 +1,5 @@
 import { describeError, isCairnError } from '../core/index.js';
+import { printable } from '../node/printable.js';
 import { CAIRN_VERSION } from '../node/version.js';
 import { agentCommand } from './agent-command.js';
 import { EXIT, UsageError } from './args.js';
@@ -69,14 +70,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (err) {
     if (err instanceof UsageError) {
       const hint = err.command === 'help' ? 'cairn help' : `cairn help ${err.command.split(' ')[0]}`;
-      await write(io.stderr, `cairn: ${err.message} (see "${hint}")\n`);
+      await write(io.stderr, `cairn: ${printable(err.message)} (see "${hint}")\n`);
       return EXIT.usage;
     }
     if (isCairnError(err, 'AGENT_CONFIG_INVALID') || isCairnError(err, 'INVALID_ARGUMENT')) {
-      await write(io.stderr, `cairn: ${err.message}\n`);
+      await write(io.stderr, `cairn: ${printable(err.message)}\n`);
       return EXIT.usage;
     }
-    await write(io.stderr, `cairn: ${describeError(err)}\n`);
+    await write(io.stderr, `cairn: ${printable(describeError(err))}\n`);
     return EXIT.failure;
   }
 }

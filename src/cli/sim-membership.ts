@@ -132,7 +132,7 @@ export async function simMembership(args: readonly string[], io: CliIo): Promise
   ].join(' ');
   await write(io.stderr, `seed=${seedText} (replay: ${replay})\n`);
 
-  const { runMembershipSim } = await import('../membership/evaluate.js');
+  const { runMembershipSim } = await import('./sim-membership/evaluate.js');
   const result = await runMembershipSim({
     nodes,
     seed,

@@ -73,6 +73,20 @@ describe('startAgent (in process)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('lists only the addresses of services that run (no etcd or RESP while those roles are placeholders)', async () => {
+    const agent = await startAgent(config(join(dir, 'served'), { roles: 'store,kv' }), {
+      logger: silentLogger(),
+      processMetrics: false,
+    });
+    try {
+      assert.deepEqual(Object.keys(agent.addresses), ['http']);
+      const { body } = await health(agent.addresses.http);
+      assert.deepEqual(Object.keys(body.addresses), ['http']);
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('starts roles in role order, reports them in /health, stops them in reverse', async () => {
     const journal: string[] = [];
     const roles = RoleRegistry.withPlaceholders();

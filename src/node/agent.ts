@@ -1,4 +1,7 @@
+import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics } from 'prom-client';
 import {
@@ -11,8 +14,9 @@ import {
   systemClock,
 } from '../core/index.js';
 import { type NodeIdentity, shortNodeId } from '../security/identity.js';
-import { loadOrCreateIdentity } from '../security/identity-file.js';
+import { IDENTITY_FILE_NAME, loadOrCreateIdentity } from '../security/identity-file.js';
 import type { AgentConfig } from './config.js';
+import { SERVICE_PORT_FIELDS, servedServices } from './config-fields.js';
 import { buildHttpApp, type HealthReport, listenHttp } from './http.js';
 import { isMembershipProvider, MembershipRole } from './membership-role.js';
 import { formatHostPort } from './ports.js';
@@ -49,16 +53,21 @@ export function defaultRoles(): RoleRegistry {
   return RoleRegistry.withPlaceholders().register('membership', (config) => new MembershipRole(config));
 }
 
-/** Where the node's services are reached (`host:port`, the advertise host when set). */
+/**
+ * Where the node's services are reached (`host:port`, the advertise host when set). Only services
+ * that run are listed (`servedServices`): no address is advertised that nothing serves.
+ */
 export interface AgentAddresses {
   /** HTTP server (bound: the real port even when configured as 0). */
   http: string;
-  /** Gossip (bound by the membership role: the real port once it started, else as configured). */
-  gossip: string;
-  /** etcd v3 API, as configured (bound by the store role). */
-  etcd: string;
-  /** RESP, as configured (bound by the kv role). */
-  resp: string;
+  /**
+   * Gossip, when the membership role runs (the real port once it started, else as configured).
+   */
+  gossip?: string;
+  /** etcd v3 API, once the store role exists and runs (it has no brick yet). */
+  etcd?: string;
+  /** RESP, once the kv role exists and runs (it has no brick yet). */
+  resp?: string;
 }
 
 /** A running agent. */
@@ -93,7 +102,46 @@ function defaultName(identity: NodeIdentity): string {
   return host.length > 0 ? `${host}-${short}` : `node-${short}`;
 }
 
+/** What a path that is not what it should be is, for a message. */
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFile()) return 'a file';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  return 'a device';
+}
+
+/**
+ * Refuses a data directory that is not a directory, and a key file path that holds something
+ * other than a regular file, with a sentence saying so. Without this check a directory named
+ * `node.key` reads as a key file "accessible by other users" (its mode is 0755) and a FIFO there
+ * blocks the start.
+ */
+async function checkIdentityPaths(dataDir: string): Promise<void> {
+  const keyFile = join(dataDir, IDENTITY_FILE_NAME);
+  for (const [path, want, what] of [
+    [dataDir, 'directory', 'data directory'],
+    [keyFile, 'file', 'node key file'],
+  ] as const) {
+    let stats: Stats;
+    try {
+      stats = await stat(path);
+    } catch {
+      return; // Missing (created on first start) or unreadable: the identity load says which.
+    }
+    const ok = want === 'directory' ? stats.isDirectory() : stats.isFile();
+    if (!ok) {
+      throw new CairnError(
+        'AGENT_START_FAILED',
+        `${what} ${path} is ${kindOf(stats)}, not a ${want}; move it away or choose another data directory`,
+        { details: { path } },
+      );
+    }
+  }
+}
+
 async function loadIdentity(config: AgentConfig): Promise<{ identity: NodeIdentity; created: boolean }> {
+  await checkIdentityPaths(config.dataDir);
   try {
     return await loadOrCreateIdentity(config.dataDir);
   } catch (err) {
@@ -158,12 +206,11 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const abort = new AbortController();
   let stopping = false;
   const host = config.advertiseHost ?? config.bind.host;
-  const addresses: AgentAddresses = {
-    http: '',
-    gossip: formatHostPort(host, config.bind.gossipPort),
-    etcd: formatHostPort(host, config.bind.etcdPort),
-    resp: formatHostPort(host, config.bind.respPort),
-  };
+  const addresses: AgentAddresses = { http: '' };
+  for (const service of servedServices(config.roles)) {
+    if (service !== 'http')
+      addresses[service] = formatHostPort(host, config.bind[SERVICE_PORT_FIELDS[service]]);
+  }
   const health = (): HealthReport => {
     const roleHealth: HealthReport['roles'] = {};
     for (const role of roles) roleHealth[role.name] = role.health();

@@ -17,6 +17,44 @@ export const ROLE_NAMES = ['membership', 'store', 'kv', 'config', 'agent'] as co
 /** One of {@link ROLE_NAMES}. */
 export type RoleName = (typeof ROLE_NAMES)[number];
 
+/** The services an agent can listen for, each with the `bind` field of its port. */
+export const SERVICE_PORT_FIELDS = Object.freeze({
+  http: 'httpPort',
+  gossip: 'gossipPort',
+  etcd: 'etcdPort',
+  resp: 'respPort',
+} as const);
+
+/** One of the keys of {@link SERVICE_PORT_FIELDS}. */
+export type ServiceName = keyof typeof SERVICE_PORT_FIELDS;
+
+/**
+ * The services each role listens for once its brick exists. Only what really runs is listed: the
+ * store role (etcd API) and the kv role (RESP) have no brick yet, so their ports are neither
+ * checked, bound nor printed, and no output advertises an address that nothing serves.
+ */
+export const ROLE_SERVICES: Readonly<Record<RoleName, readonly ServiceName[]>> = Object.freeze({
+  membership: ['gossip'],
+  store: [],
+  kv: [],
+  config: [],
+  agent: [],
+});
+
+/**
+ * The services a node running `roles` listens for: HTTP always, then each role's, in
+ * {@link SERVICE_PORT_FIELDS} order.
+ *
+ * @example
+ * ```ts
+ * servedServices(['membership', 'kv']); // ['http', 'gossip']
+ * ```
+ */
+export function servedServices(roles: readonly RoleName[]): ServiceName[] {
+  const served = new Set<ServiceName>(['http', ...roles.flatMap((role) => ROLE_SERVICES[role])]);
+  return (Object.keys(SERVICE_PORT_FIELDS) as ServiceName[]).filter((service) => served.has(service));
+}
+
 /** Log levels, as pino names them. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -27,6 +65,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const CONFIG_LIMITS = Object.freeze({
   /** Largest config file read: a config is a page of YAML, anything bigger is a mistake. */
   maxConfigFileBytes: 1024 * 1024,
+  /** Most alias uses when a YAML file is expanded: a few anchors are handy, a nested fan-out is a bomb. */
+  maxYamlAliasCount: 100,
   /** Most seed addresses: seeds only bootstrap membership, a handful is plenty. */
   maxSeeds: 256,
   /** Most keyring keys: one primary plus decrypt-only keys during rotations. */

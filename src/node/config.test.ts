@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import {
   parseConfigText,
   readConfigFile,
 } from './config.js';
-import { ROLE_NAMES } from './config-fields.js';
+import { CONFIG_LIMITS, ROLE_NAMES } from './config-fields.js';
 
 const KEY_A = Buffer.alloc(32, 1).toString('base64');
 const KEY_B = Buffer.alloc(32, 2).toString('base64');
@@ -148,6 +149,53 @@ describe('agent config: YAML file', () => {
     assert.equal(layer.size, 0);
   });
 
+  it('refuses a YAML alias bomb as bad input naming the file, not as a crash', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [i, prev] of ['a', 'b', 'c', 'd', 'e', 'f'].entries()) {
+      const next = String.fromCharCode(98 + i);
+      bomb.push(`${next}: &${next} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    throwsConfig(
+      () => parseConfigText(`${bomb.join('\n')}\n`, 'bomb.yaml'),
+      /^config file bomb\.yaml: cannot be expanded \(.*alias.*\); at most 100 alias uses/i,
+    );
+  });
+
+  it('refuses a file over maxConfigFileBytes without parsing it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-config-'));
+    try {
+      const file = join(dir, 'big.yaml');
+      await writeFile(file, `# ${'x'.repeat(CONFIG_LIMITS.maxConfigFileBytes)}\n`);
+      await assert.rejects(
+        readConfigFile(file),
+        /big\.yaml: is over 1048576 bytes, the limit maxConfigFileBytes/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses what is not a regular file before reading it', { timeout: 10_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-config-'));
+    try {
+      const fifo = join(dir, 'fifo.yaml');
+      execFileSync('mkfifo', [fifo]);
+      // Without a non-blocking open this would wait for a writer forever.
+      await assert.rejects(
+        readConfigFile(fifo),
+        /fifo\.yaml: is a FIFO \(named pipe\); a config file must be a regular file/,
+      );
+      // An endless device: read whole, it would grow without bound.
+      await assert.rejects(
+        readConfigFile('/dev/zero'),
+        /\/dev\/zero: is a character device; a config file must be a regular file/,
+      );
+      await assert.rejects(readConfigFile(dir), /is a directory; a config file must be a regular file/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a missing file by path', async () => {
     await assert.rejects(
       readConfigFile('/nonexistent/cairn.yaml'),
@@ -232,9 +280,19 @@ describe('agent config: precedence defaults < file < env < flags', () => {
 describe('agent config: cross-field checks', () => {
   it('rejects two services on one port, naming both and their sources', () => {
     throwsConfig(
-      () => buildAgentConfig([flagLayer({ 'etcd-port': '7200' })]),
-      /bind\.httpPort \(default\) and bind\.etcdPort \(flag --etcd-port\) are both 7200/,
+      () => buildAgentConfig([flagLayer({ 'gossip-port': '7200' })]),
+      /bind\.httpPort \(default\) and bind\.gossipPort \(flag --gossip-port\) are both 7200/,
     );
+  });
+
+  it('does not require a port for a service that does not run yet (etcd, RESP)', () => {
+    // The store and kv roles have no brick yet: nothing binds their ports, so they cannot clash.
+    assert.equal(
+      buildAgentConfig([flagLayer({ 'etcd-port': '7200', 'resp-port': '7100' })]).bind.etcdPort,
+      7200,
+    );
+    // Without the membership role nothing binds the gossip port either.
+    assert.equal(buildAgentConfig([flagLayer({ roles: 'kv', 'gossip-port': '7200' })]).bind.gossipPort, 7200);
   });
 
   it('allows several ports of 0 (each picks a free port)', () => {

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { CairnError, isCairnError } from '../core/index.js';
@@ -12,6 +13,8 @@ import {
   ROLE_NAMES,
   type RoleName,
   SECTIONS,
+  SERVICE_PORT_FIELDS,
+  servedServices,
   TOP_LEVEL_KEYS,
 } from './config-fields.js';
 import { membershipProtocol } from './membership-protocol.js';
@@ -36,9 +39,12 @@ export interface BindConfig {
   gossipPort: number;
   /** HTTP port (`/health`, `/metrics`); default 7200. */
   httpPort: number;
-  /** etcd v3 API port of the store role; default 7300. */
+  /**
+   * etcd v3 API port of the store role; default 7300. Reserved: the store role has no brick yet,
+   * so nothing binds it and it is not checked against the other ports.
+   */
   etcdPort: number;
-  /** Redis protocol port of the kv role; default 7400. */
+  /** Redis protocol port of the kv role; default 7400. Reserved like `etcdPort` (no kv brick yet). */
   respPort: number;
 }
 
@@ -246,7 +252,17 @@ export function parseConfigText(text: string, fileName: string): ConfigLayer {
   const first = doc.errors[0];
   if (first !== undefined)
     throw configError(source, `is not valid YAML: ${first.message.split('\n')[0]?.replace(/:$/, '')}`);
-  const root: unknown = doc.toJS({ maxAliasCount: 100 });
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: CONFIG_LIMITS.maxYamlAliasCount });
+  } catch (err) {
+    // The yaml library throws a plain ReferenceError for an alias bomb; it is bad input like any other.
+    const why = err instanceof Error ? err.message : String(err);
+    throw configError(
+      source,
+      `cannot be expanded (${why}); at most ${CONFIG_LIMITS.maxYamlAliasCount} alias uses are allowed (maxYamlAliasCount)`,
+    );
+  }
   const layer = new Map<string, ConfigValue>();
   if (root === null || root === undefined) return layer;
   if (!isPlainObject(root))
@@ -279,25 +295,68 @@ export function parseConfigText(text: string, fileName: string): ConfigLayer {
   return layer;
 }
 
+/** What a path that is not a regular file is, for an error message. */
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO (named pipe)';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
 /**
- * Reads and parses a YAML config file; see {@link parseConfigText}.
- *
- * @throws `AGENT_CONFIG_INVALID` when the file cannot be read, is too large or is invalid
+ * Reads at most `maxBytes + 1` bytes of the regular file at `path`, so a file over the limit is
+ * known to be over it without reading it whole. Opened non-blocking: opening a FIFO for reading
+ * would otherwise wait for a writer forever, before the file could even be looked at.
  */
-export async function readConfigFile(path: string): Promise<ConfigLayer> {
-  let bytes: Buffer;
+async function readCapped(path: string, maxBytes: number): Promise<Buffer> {
+  const source = `config file ${path}`;
+  let file: Awaited<ReturnType<typeof open>>;
   try {
-    bytes = await readFile(path);
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw configError(`config file ${path}`, `cannot be read (${code})`);
+    throw configError(source, `cannot be read (${code})`);
   }
-  if (bytes.length > CONFIG_LIMITS.maxConfigFileBytes) {
-    throw configError(
-      `config file ${path}`,
-      `is ${bytes.length} bytes, over the limit maxConfigFileBytes=${CONFIG_LIMITS.maxConfigFileBytes}`,
-    );
+  try {
+    const stats = await file.stat();
+    if (!stats.isFile()) {
+      throw configError(source, `is ${fileKind(stats)}; a config file must be a regular file`);
+    }
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await file.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxBytes) {
+      throw configError(
+        source,
+        `is over ${maxBytes} bytes, the limit maxConfigFileBytes (a config is a page of YAML)`,
+      );
+    }
+    return buffer.subarray(0, length);
+  } catch (err) {
+    if (isCairnError(err)) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw configError(source, `cannot be read (${code})`);
+  } finally {
+    await file.close().catch(() => {});
   }
+}
+
+/**
+ * Reads and parses a YAML config file; see {@link parseConfigText}. Only a regular file is read
+ * (a FIFO, device or directory is refused before any byte is read), and at most
+ * `CONFIG_LIMITS.maxConfigFileBytes` of it: a larger file is refused without being read whole.
+ *
+ * @throws `AGENT_CONFIG_INVALID` when the file cannot be read, is not a regular file, is too large
+ * or is invalid
+ */
+export async function readConfigFile(path: string): Promise<ConfigLayer> {
+  const bytes = await readCapped(path, CONFIG_LIMITS.maxConfigFileBytes);
   return parseConfigText(bytes.toString('utf8'), path);
 }
 
@@ -420,9 +479,10 @@ function checkMembership(config: AgentConfig, merged: ReadonlyMap<string, Config
   }
 }
 
+/** No two services that run share a non-zero port (ports of services that do not run yet are free to clash). */
 function checkPortsDistinct(config: AgentConfig, merged: ReadonlyMap<string, ConfigValue>): void {
   const seen = new Map<number, string>();
-  for (const key of ['gossipPort', 'httpPort', 'etcdPort', 'respPort'] as const) {
+  for (const key of servedServices(config.roles).map((service) => SERVICE_PORT_FIELDS[service])) {
     const port = config.bind[key];
     if (port === 0) continue;
     const other = seen.get(port);

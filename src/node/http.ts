@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { CairnError, describeError, type Logger, type Metrics } from '../core/index.js';
 import type { Membership } from '../membership/membership.js';
 import { registerMembersRoutes } from './members-http.js';
+import { bindFailureReason, systemErrorIn } from './ports.js';
+import { printable } from './printable.js';
 
 /**
  * The agent's HTTP server (fastify).
@@ -10,7 +12,8 @@ import { registerMembersRoutes } from './members-http.js';
  * Routes: `GET /health` (JSON; 200 while the node is up, 503 while it stops or when a role failed),
  * `GET /metrics` (Prometheus text of the node's registry) and the membership routes under `/v1`
  * (members-http.ts). Later bricks add the rest of the REST API and the dashboard here. Fastify's own request logging is off (health checks poll often and would
- * drown the log); errors are logged through the agent's logger.
+ * drown the log); errors are logged through the agent's logger: 5xx at error, 4xx (the client's
+ * mistake, as many as a client wants to cause) at debug.
  */
 
 /** The body of `GET /health`. */
@@ -61,11 +64,16 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
   });
   app.setErrorHandler(async (err, request, reply) => {
-    deps.logger.error({ err: describeError(err), url: request.url }, 'HTTP request failed');
     const status =
       typeof (err as { statusCode?: unknown }).statusCode === 'number'
         ? (err as { statusCode: number }).statusCode
         : 500;
+    // A 4xx is the client's mistake (bad JSON, a body too large), not the node's: any client can
+    // cause as many as it likes, so they are logged at debug and only 5xx at error. The URL is
+    // the client's text: escaped.
+    const fields = { err: printable(describeError(err)), url: printable(request.url), status };
+    if (status >= 500) deps.logger.error(fields, 'HTTP request failed');
+    else deps.logger.debug(fields, 'HTTP request refused');
     return reply.code(status).send({ error: status >= 500 ? 'internal error' : describeError(err) });
   });
   app.get('/health', async (_request, reply) => {
@@ -89,16 +97,10 @@ export async function listenHttp(app: FastifyInstance, host: string, port: numbe
   try {
     await app.listen({ host, port });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EADDRINUSE'
-        ? 'is already in use'
-        : code === 'EACCES'
-          ? 'needs privileges'
-          : 'cannot be bound';
+    const code = systemErrorIn(err)?.code;
     throw new CairnError(
       'AGENT_START_FAILED',
-      `HTTP port ${port} on ${host} ${why} (${describeError(err)})`,
+      `HTTP port ${port} on ${host} ${bindFailureReason(code)} (${describeError(err)})`,
       {
         cause: err,
         details: { host, port, code },

@@ -33,10 +33,15 @@ export {
   MEMBERSHIP_PRESETS,
   type MembershipPreset,
   ROLE_NAMES,
+  ROLE_SERVICES,
   type RoleName,
+  SERVICE_PORT_FIELDS,
+  type ServiceName,
+  servedServices,
 } from './config-fields.js';
 export { buildHttpApp, type HealthReport, type HttpDeps, listenHttp } from './http.js';
 export {
+  INDEX_HEADER,
   isLoopback,
   type JsonStateValue,
   MEMBERS_HTTP_LIMITS,
@@ -47,6 +52,7 @@ export {
   registerMembersRoutes,
   stateValueToJson,
 } from './members-http.js';
+export { MEMBERS_WATCH_LIMITS, MembersWatch, type WatchRefusal } from './members-watch.js';
 export { type MembershipProtocolSettings, membershipProtocol } from './membership-protocol.js';
 export {
   isMembershipProvider,
@@ -58,6 +64,7 @@ export {
   type MembershipRoleOptions,
 } from './membership-role.js';
 export {
+  bindFailureReason,
   checkBasePort,
   DEFAULT_BASE_PORT,
   formatHostPort,
@@ -68,6 +75,7 @@ export {
   parseHostPort,
   portPlan,
 } from './ports.js';
+export { printable, printableLines } from './printable.js';
 export {
   PlaceholderRole,
   type Role,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { Metrics, silentLogger } from '../core/index.js';
+import { createLogger, Metrics } from '../core/index.js';
 import { localConfig } from '../membership/config.js';
 import { Membership } from '../membership/membership.js';
 import { NodeIdentity } from '../security/identity.js';
@@ -23,6 +24,31 @@ const health = (): HealthReport => ({
   roles: {},
 });
 
+/** Log records the app writes, parsed. */
+const logged: Array<{ level: number; msg: string; url?: string; status?: number }> = [];
+const logSink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString('utf8').split('\n')) if (line !== '') logged.push(JSON.parse(line));
+    done();
+  },
+});
+
+/** Resolves when `m` lists a member named `name` (on its join event; no polling), within 10 s. */
+function memberJoined(m: Membership, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`${name} did not join within 10 s`));
+    }, 10_000);
+    const off = m.on('join', (e) => {
+      if (e.member.name !== name) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
+
 async function node(name: string): Promise<{ m: Membership; t: NetTransport }> {
   const t = await NetTransport.create({ host: '127.0.0.1', port: 0 });
   const m = await Membership.create({
@@ -43,10 +69,11 @@ describe('/v1 membership routes', () => {
   before(async () => {
     a = await node('alpha');
     b = await node('beta');
+    const joined = memberJoined(a.m, 'beta');
     await b.m.join([a.t.localAddress]);
-    for (let i = 0; i < 100 && a.m.members().length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    await joined;
     app = buildHttpApp({
-      logger: silentLogger(),
+      logger: createLogger({ level: 'debug', destination: logSink }),
       metrics: new Metrics(),
       health,
       membership: () => (running ? a.m : undefined),
@@ -151,6 +178,76 @@ describe('/v1 membership routes', () => {
     const invalidJson = await put('role', '{not json');
     assert.equal(invalidJson.statusCode, 400);
     assert.equal(a.m.local.get('role'), 'kv', 'nothing changed');
+  });
+
+  it('a blocking read (?index=) answers when the view changes, not before', async () => {
+    const first = await app.inject({ method: 'GET', url: '/v1/members' });
+    const index = Number(first.headers['x-cairn-index']);
+    assert.ok(Number.isSafeInteger(index));
+    let answered = false;
+    const blocked = app
+      .inject({ method: 'GET', url: `/v1/members?index=${index}&wait=20000` })
+      .then((res) => {
+        answered = true;
+        return res;
+      });
+    // Another read in the meantime: the waiting one is still waiting, unless the view changed
+    // (a member may turn suspect for a moment on a loaded machine: that is a change too).
+    const between = await app.inject({ method: 'GET', url: '/v1/members' });
+    assert.ok(!answered || Number(between.headers['x-cairn-index']) > index, 'answered without a change');
+    a.m.local.set('watched', 'yes');
+    let res = await blocked;
+    assert.ok(Number(res.headers['x-cairn-index']) > index);
+    // Follow the view as a client does until the write shows (bounded: one answer per change).
+    for (
+      let i = 0;
+      i < 20 && res.json<MembersJson>().members.find((m) => m.local)?.metadata.watched !== 'yes';
+      i++
+    ) {
+      res = await app.inject({
+        method: 'GET',
+        url: `/v1/members?index=${res.headers['x-cairn-index']}&wait=5000`,
+      });
+    }
+    assert.equal(res.json<MembersJson>().members.find((m) => m.local)?.metadata.watched, 'yes');
+    // An index that is not the current one answers at once; a short wait ends with the same index.
+    assert.equal(
+      (await app.inject({ method: 'GET', url: '/v1/members?index=0&wait=20000' })).statusCode,
+      200,
+    );
+    const current = res.headers['x-cairn-index'];
+    const timedOut = await app.inject({ method: 'GET', url: `/v1/members?index=${current}&wait=1` });
+    assert.ok(Number(timedOut.headers['x-cairn-index']) >= Number(current));
+    for (const query of ['index=-1', 'index=x', `index=${current}&wait=soon`]) {
+      const bad = await app.inject({ method: 'GET', url: `/v1/members?${query}` });
+      assert.equal(bad.statusCode, 400, query);
+    }
+  });
+
+  it('logs refused requests (4xx) at debug, not error', async () => {
+    logged.length = 0;
+    const raw = await app.inject({
+      method: 'PUT',
+      url: '/v1/local/role\x1b[2J',
+      payload: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(raw.statusCode, 400);
+    assert.equal((await put('role', { value: 'x'.repeat(20_000) })).statusCode, 413);
+    const refused = logged.filter((r) => r.msg === 'HTTP request refused');
+    assert.deepEqual(
+      refused.map((r) => [r.level, r.status]),
+      [
+        [20, 400],
+        [20, 413],
+      ],
+    );
+    assert.equal(refused[0]!.url, '/v1/local/role%1B[2J');
+    assert.deepEqual(
+      logged.filter((r) => r.level >= 50),
+      [],
+      'nothing at error level',
+    );
   });
 
   it('answers 503 while the membership role is not running', async () => {

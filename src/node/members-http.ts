@@ -3,12 +3,15 @@ import { isCairnError } from '../core/index.js';
 import type { Membership } from '../membership/membership.js';
 import { DEFAULT_STATE_CONFIG } from '../membership/state/index.js';
 import type { Member, MemberState, StateValue } from '../membership/types.js';
+import { MembersWatch } from './members-watch.js';
 
 /**
  * The membership routes of the agent's HTTP server (`/v1`).
  *
  * - `GET /v1/members`: the cluster as this node sees it, `{ node, members: [MemberJson...] }`,
- *   members sorted by name then id, this node included (`local: true`).
+ *   members sorted by name then id, this node included (`local: true`). The `x-cairn-index`
+ *   header carries the view index; `?index=<it>&wait=<ms>` answers once the view changed
+ *   (a blocking read, members-watch.ts).
  * - `GET /v1/members/:id`: one member, 404 when this node does not know it.
  * - `PUT /v1/local/:key` with `{ "value": "text" }` or `{ "value": { "base64": "..." } }`: sets
  *   a key of this node's own state (signed and gossiped to every node). `DELETE /v1/local/:key`
@@ -51,6 +54,9 @@ export interface MembersJson {
   /** Every member it knows, itself included. */
   members: MemberJson[];
 }
+
+/** The response header of `GET /v1/members` that carries the view index (see members-watch.ts). */
+export const INDEX_HEADER = 'x-cairn-index';
 
 /** Limits of the `/v1` routes. */
 export const MEMBERS_HTTP_LIMITS = Object.freeze({
@@ -180,10 +186,30 @@ export function registerMembersRoutes(app: FastifyInstance, membership: () => Me
     }
   };
 
-  app.get('/v1/members', async (_request, reply) => {
-    const m = running(reply);
+  const watch = new MembersWatch();
+  // Waiting reads are answered before the server waits for in-flight requests to end.
+  app.addHook('preClose', async () => watch.close());
+
+  app.get<{ Querystring: { index?: string; wait?: string } }>('/v1/members', async (request, reply) => {
+    let m = running(reply);
     if (m === undefined) return reply;
-    return reply.send(membersJson(m));
+    const blocking = watch.parse(request.query);
+    if (blocking !== undefined && 'error' in blocking) {
+      return reply.code(blocking.status).send({ error: blocking.error });
+    }
+    if (blocking !== undefined) {
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      reply.raw.once('close', onClose);
+      try {
+        await watch.wait(m, blocking.index, blocking.waitMs, gone.signal);
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+      m = running(reply);
+      if (m === undefined) return reply;
+    }
+    return reply.header(INDEX_HEADER, String(watch.index(m))).send(membersJson(m));
   });
 
   app.get<{ Params: { id: string } }>('/v1/members/:id', async (request, reply) => {

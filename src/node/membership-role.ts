@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import {
+  CairnError,
   type Clock,
   describeError,
   isCairnError,
@@ -20,7 +21,8 @@ import { type SealedTransport, sealTransport } from '../transport/sealed.js';
 import type { Transport } from '../transport/types.js';
 import type { AgentConfig } from './config.js';
 import { membershipProtocol } from './membership-protocol.js';
-import { formatHostPort } from './ports.js';
+import { bindFailureReason, formatHostPort, systemErrorIn } from './ports.js';
+import { printable } from './printable.js';
 import type { Role, RoleContext, RoleHealth, RoleState } from './role.js';
 
 /**
@@ -209,6 +211,8 @@ export class MembershipRole implements Role, MembershipProvider {
         logger: ctx.logger,
         metrics: ctx.metrics,
         clock: this.clock,
+      }).catch((err: unknown) => {
+        throw gossipBindError(err, host, port);
       });
     let net: NetTransport;
     if (advertiseHost === host) {
@@ -272,13 +276,39 @@ export class MembershipRole implements Role, MembershipProvider {
   }
 
   private logEvents(node: Membership, logger: Logger): void {
+    // Names and addresses are the peers' own words: escaped, so a log line cannot be forged.
     const log = (what: string) => (e: { member: { id: string; name: string; address: string } }) =>
-      logger.info({ member: e.member.name, id: e.member.id, address: e.member.address }, what);
+      logger.info(
+        {
+          member: printable(e.member.name),
+          id: printable(e.member.id),
+          address: printable(e.member.address),
+        },
+        what,
+      );
     node.on('join', log('member joined'));
     node.on('leave', log('member left'));
     node.on('dead', log('member is dead'));
-    node.on('suspect', (e) => logger.debug({ member: e.member.name, id: e.member.id }, 'member is suspect'));
+    node.on('suspect', (e) =>
+      logger.debug({ member: printable(e.member.name), id: printable(e.member.id) }, 'member is suspect'),
+    );
   }
+}
+
+/**
+ * A gossip bind failure as a sentence naming the port, the side (TCP or UDP: either can be the
+ * one taken) and why: `gossip port 7100 (UDP) on 127.0.0.1 is already in use`. Errors without a
+ * system cause pass through unchanged.
+ */
+function gossipBindError(err: unknown, host: string, port: number): unknown {
+  const system = systemErrorIn(err);
+  if (system === undefined) return err;
+  const side = system.syscall === 'listen' ? 'TCP' : system.syscall === 'bind' ? 'UDP' : system.syscall;
+  return new CairnError(
+    'AGENT_START_FAILED',
+    `gossip port ${port} (${side}) on ${host} ${bindFailureReason(system.code)}`,
+    { cause: err, details: { host, port, side, code: system.code } },
+  );
 }
 
 function isUnspecified(host: string): boolean {

@@ -105,3 +105,35 @@ export function parseHostPort(text: string, minPort = 1): { host: string; port: 
   if (port < minPort || port > 65535) return undefined;
   return { host, port };
 }
+
+/**
+ * Why a listener could not bind, in words, from the system error code: `is already in use`
+ * (EADDRINUSE), `needs privileges` (EACCES), `is not an address of this machine` (EADDRNOTAVAIL),
+ * else `cannot be bound (CODE)`. Used in `<service> port <n> on <host> <why>` messages.
+ */
+export function bindFailureReason(code: string | undefined): string {
+  switch (code) {
+    case 'EADDRINUSE':
+      return 'is already in use';
+    case 'EACCES':
+      return 'needs privileges';
+    case 'EADDRNOTAVAIL':
+      return 'is not an address of this machine';
+    default:
+      return `cannot be bound (${code ?? 'unknown error'})`;
+  }
+}
+
+/**
+ * The system error (one with an errno `code` and a `syscall`) in `err`'s cause chain, at most
+ * `maxDepth` causes deep, or `undefined`.
+ */
+export function systemErrorIn(err: unknown, maxDepth = 8): NodeJS.ErrnoException | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth <= maxDepth && current !== undefined && current !== null; depth++) {
+    const e = current as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && typeof e.syscall === 'string') return e;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

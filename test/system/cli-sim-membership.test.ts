@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli as runInProcess } from '../../src/cli/run.js';
-import { HOST_MEASURED_FIELDS } from '../../src/membership/evaluate.js';
+import { HOST_MEASURED_FIELDS } from '../../src/cli/sim-membership/evaluate.js';
 import { memoryIo, runCli } from './agent-helpers.js';
 
 /**

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { planDevCluster, portChecks } from '../../src/cli/dev-cluster.js';
 import { runCli as runInProcess } from '../../src/cli/run.js';
+import { servedServices } from '../../src/node/config-fields.js';
 import { portPlan } from '../../src/node/ports.js';
 import { freeBasePort, memoryIo, REPO, runCli } from './agent-helpers.js';
 
@@ -60,6 +63,43 @@ describe('cairn: usage and configuration errors (exit 2)', () => {
   });
 });
 
+describe('cairn agent --config: files that are no config (exit 2, the file named)', () => {
+  async function agentWithConfig(file: string): Promise<string> {
+    const io = memoryIo();
+    assert.equal(await runInProcess(['agent', '--config', file], io), 2, io.err());
+    assert.equal(io.out(), '');
+    return io.err();
+  }
+
+  it('refuses /dev/zero and a FIFO before reading them', { timeout: 20_000 }, async () => {
+    assert.match(await agentWithConfig('/dev/zero'), /config file \/dev\/zero: is a character device/);
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    try {
+      const fifo = join(dir, 'cairn.yaml');
+      spawnSync('mkfifo', [fifo]);
+      assert.match(await agentWithConfig(fifo), /config file .*cairn\.yaml: is a FIFO \(named pipe\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a YAML alias bomb as a configuration error naming the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    try {
+      const file = join(dir, 'bomb.yaml');
+      const levels = ['a: &a [x, x, x, x, x, x, x, x]'];
+      for (let i = 1; i < 8; i++) {
+        const [prev, next] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
+        levels.push(`${next}: &${next} [${Array(8).fill(`*${prev}`).join(', ')}]`);
+      }
+      await writeFile(file, `${levels.join('\n')}\n`);
+      assert.match(await agentWithConfig(file), /config file .*bomb\.yaml: cannot be expanded/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('cairn: help and version', () => {
   it('prints the version from package.json', async () => {
     const io = memoryIo();
@@ -84,20 +124,29 @@ describe('cairn: help and version', () => {
 describe('cairn dev: a taken port', () => {
   it('fails with exit 1 naming the port and its service, before starting anything', async () => {
     const base = await freeBasePort(2);
-    const busy = portPlan(base, 1).etcd;
-    const server: Server = createServer();
-    await new Promise<void>((resolve) => server.listen(busy, '127.0.0.1', resolve));
+    const busy = portPlan(base, 1).gossip;
+    // Only the UDP side is taken: the check covers both sides of the gossip port.
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(busy, '127.0.0.1', resolve));
     try {
       const io = memoryIo();
       assert.equal(await runInProcess(['dev', '--nodes', '2', '--json', '--base-port', String(base)], io), 1);
       assert.match(
         io.err(),
-        new RegExp(`port ${busy} \\(etcd API of node-1\\) on 127\\.0\\.0\\.1 is already in use`),
+        new RegExp(`port ${busy} \\(gossip \\(UDP\\) of node-1\\) on 127\\.0\\.0\\.1 is already in use`),
       );
       assert.equal(io.out(), '');
     } finally {
-      server.close();
+      socket.close();
     }
+  });
+
+  it('checks only the ports of services that run (none for etcd or RESP yet)', () => {
+    const plan = planDevCluster({ nodes: 1, basePort: 7000, dataRoot: '.', cwd: REPO });
+    assert.deepEqual(
+      portChecks(plan, servedServices(['membership', 'store', 'kv'])).map((c) => c.what),
+      ['HTTP of node-0', 'gossip (TCP) of node-0', 'gossip (UDP) of node-0'],
+    );
   });
 });
 
@@ -132,6 +181,56 @@ describe('cairn agent: a taken HTTP port', () => {
       );
     } finally {
       server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cairn agent: start failures name the port or path (exit 1)', () => {
+  /** Runs `cairn agent` in this process with every port 0 but `flags`; returns its stderr. */
+  async function agentFails(dir: string, flags: string[]): Promise<string> {
+    const io = memoryIo({ CAIRN_LOG_LEVEL: 'silent' });
+    const ports = ['--http-port', '0', '--gossip-port', '0'];
+    assert.equal(await runInProcess(['agent', '--data-dir', dir, ...ports, ...flags], io), 1, io.err());
+    assert.equal(io.out(), '');
+    return io.err();
+  }
+
+  it('a gossip port taken on TCP or on UDP says "in use" with the port and the side', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    const server: Server = createServer();
+    const socket = createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const tcp = (server.address() as AddressInfo).port;
+      assert.match(
+        await agentFails(dir, ['--gossip-port', String(tcp)]),
+        new RegExp(`gossip port ${tcp} \\(TCP\\) on 127\\.0\\.0\\.1 is already in use`),
+      );
+      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+      const udp = socket.address().port;
+      assert.match(
+        await agentFails(dir, ['--gossip-port', String(udp)]),
+        new RegExp(`gossip port ${udp} \\(UDP\\) on 127\\.0\\.0\\.1 is already in use`),
+      );
+    } finally {
+      server.close();
+      socket.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an identity path that is a directory is reported as such, not as a permissions problem', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-'));
+    try {
+      await mkdir(join(dir, 'node.key'));
+      const err = await agentFails(dir, []);
+      assert.match(err, /node key file .*node\.key is a directory, not a file/);
+      assert.doesNotMatch(err, /other users|chmod/);
+      const file = join(dir, 'plain');
+      await writeFile(file, '');
+      assert.match(await agentFails(file, []), /data directory .*plain is a file, not a directory/);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });

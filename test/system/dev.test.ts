@@ -53,11 +53,18 @@ describe('cairn dev (process tree)', { concurrency: true }, () => {
         assert.equal(node.name, `node-${i}`);
         assert.equal(node.gossip, `127.0.0.1:${ports.gossip}`);
         assert.equal(node.http, `127.0.0.1:${ports.http}`);
-        assert.equal(node.etcd, `127.0.0.1:${ports.etcd}`);
-        assert.equal(node.resp, `127.0.0.1:${ports.resp}`);
+        // Nothing serves the etcd API or RESP yet (no store or kv brick): no address is printed.
+        assert.equal(node.etcd, undefined);
+        assert.equal(node.resp, undefined);
         const health = await get(`http://${node.http}/health`);
         assert.equal(health.status, 200);
-        const body = JSON.parse(health.text) as { nodeId: string; pid: number; status: string };
+        const body = JSON.parse(health.text) as {
+          nodeId: string;
+          pid: number;
+          status: string;
+          addresses: Record<string, string>;
+        };
+        assert.deepEqual(Object.keys(body.addresses).sort(), ['gossip', 'http']);
         assert.equal(body.status, 'ok');
         assert.equal(body.nodeId, node.nodeId);
         assert.equal(body.pid, node.pid);

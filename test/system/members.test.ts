@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/core/index.js';
 import { type Agent, startAgent } from '../../src/node/agent.js';
 import { buildAgentConfig, flagLayer } from '../../src/node/config.js';
 import type { MembersJson } from '../../src/node/members-http.js';
+import { followViews } from './agent-cluster.js';
 import { freePort, memoryIo } from './agent-helpers.js';
 
 /**
@@ -39,16 +40,13 @@ describe('cairn members (in process)', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cairn-members-'));
     a = await agent(dir, 'm-a');
-    b = await agent(dir, 'm-b', { seeds: a.addresses.gossip });
-    for (let i = 0; i < 200; i++) {
-      if (
-        a.health().roles.membership?.counts?.alive === 2 &&
-        b.health().roles.membership?.counts?.alive === 2
-      )
-        break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    assert.equal(a.health().roles.membership?.counts?.alive, 2, 'm-b joined m-a');
+    b = await agent(dir, 'm-b', { seeds: a.addresses.gossip! });
+    await followViews(
+      'm-a and m-b list each other alive',
+      [a, b].map((n) => `http://${n.addresses.http}`),
+      (list) => list.members.filter((m) => m.state === 'alive').length === 2,
+      20_000,
+    );
     const res = await fetch(`http://${b.addresses.http}/v1/local/zone`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -119,6 +117,26 @@ describe('cairn members (in process)', () => {
       assert.match(io.err(), /\/v1\/members answered 503: the membership role is not running on this node/);
     } finally {
       await other.stop();
+    }
+  });
+
+  it('escapes control characters in values, so a value cannot forge a row of the table', async () => {
+    const url = `http://${b.addresses.http}/v1/local/note`;
+    const forged = 'x\x1b[2K\nm-z *  ffffffff  alive';
+    const res = await fetch(url, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ value: forged }),
+    });
+    assert.equal(res.status, 200);
+    try {
+      const io = memoryIo();
+      assert.equal(await runCli(['members', '--http', b.addresses.http], io), 0, io.err());
+      const lines = io.out().trimEnd().split('\n');
+      assert.equal(lines.length, 4, io.out());
+      assert.match(lines[2]!, /^m-b \*.* note=x\\x1b\[2K\\nm-z \* {2}ffffffff {2}alive zone=eu-1$/);
+    } finally {
+      await fetch(url, { method: 'DELETE' });
     }
   });
 

@@ -1,13 +1,18 @@
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { CairnError, type Seed } from '../core/index.js';
-import { ed25519Scheme, type NodeId, NodeIdentity, simulatedScheme } from '../security/index.js';
-import { parseSeed } from '../sim/seed.js';
-import { Simulator } from '../sim/simulator.js';
-import type { Address } from '../transport/types.js';
-import { lanConfig, localConfig, type MembershipProtocolConfig, testConfig } from './config.js';
-import { Membership } from './membership.js';
-import type { MembershipEvent } from './types.js';
+import { CairnError, type Seed } from '../../core/index.js';
+import {
+  lanConfig,
+  localConfig,
+  type MembershipProtocolConfig,
+  testConfig,
+} from '../../membership/config.js';
+import { Membership } from '../../membership/membership.js';
+import type { MembershipEvent } from '../../membership/types.js';
+import { ed25519Scheme, type NodeId, NodeIdentity, simulatedScheme } from '../../security/index.js';
+import { parseSeed } from '../../sim/seed.js';
+import { Simulator } from '../../sim/simulator.js';
+import type { Address } from '../../transport/types.js';
 
 /**
  * The fields of a {@link MembershipSimResult} measured on the host (wall clock, memory): the only
