@@ -131,6 +131,10 @@ export interface MembershipStats {
   triggeredSyncs: number;
   /** Follow-up push-pulls after a sync that brought members this node did not know. */
   catchUpSyncs: number;
+  /** Push-pull streams closed for a frame out of phase or over its phase's counts (`sync.ts`). */
+  syncProtocolErrors: number;
+  /** Signature checks push-pull refused because the peer's verification budget was spent. */
+  syncOverBudget: number;
   reseeds: number;
   userMessages: number;
   phiSuspicions: number;
@@ -175,6 +179,8 @@ export class Membership {
     syncsFailed: 0,
     triggeredSyncs: 0,
     catchUpSyncs: 0,
+    syncProtocolErrors: 0,
+    syncOverBudget: 0,
     reseeds: 0,
     userMessages: 0,
     phiSuspicions: 0,
@@ -460,6 +466,8 @@ export class Membership {
   /** Counters of this node (a live view; rejected records are summed over every path when read). */
   get stats(): Readonly<MembershipStats> {
     this.countRejections();
+    this.counters.syncProtocolErrors = this.sync.protocolErrors;
+    this.counters.syncOverBudget = this.sync.overBudget;
     return this.counters;
   }
 
