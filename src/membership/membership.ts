@@ -267,6 +267,11 @@ export class Membership {
       rng: this.rng.child('state'),
       // SWIM's alive records carry generations to peers (noteNode); heartbeats only feed phi.
       initialHeartbeat: this.protocol.heartbeats,
+      // State only of live members: not of minted identities, nor of a member already reaped.
+      vouch: (node) => {
+        const status = this.swim.member(node)?.status;
+        return status === 'alive' || status === 'suspect';
+      },
     });
     this.phi = this.protocol.detector === 'phi' ? new PhiAccrualDetector(this.protocol.phi) : undefined;
     this.sync = new SyncSession({
@@ -704,7 +709,7 @@ export class Membership {
   private countRejections(): void {
     const r = this.state.stats.rejected;
     this.counters.rejectedRecords =
-      this.rejectedHere + this.sync.rejected + r.unsigned + r.forged + r.malformed + r.limit;
+      this.rejectedHere + this.sync.rejected + r.unsigned + r.forged + r.malformed + r.limit + r.budget;
   }
 
   private reject(): void {
