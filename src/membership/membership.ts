@@ -943,6 +943,32 @@ export class Membership {
         for (const [state, n] of Object.entries(byState)) this.set({ state }, n);
       },
     });
+    const state = this.state;
+    new Gauge({
+      name: 'cairn_membership_records_rejected_total',
+      help: 'Scuttlebutt records not applied, by reason (a count; it only grows).',
+      labelNames: ['reason'],
+      registers: [metrics.registry],
+      collect() {
+        for (const [reason, n] of Object.entries(state.stats.rejected)) this.set({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'cairn_membership_state_bytes',
+      help: 'Bytes of Scuttlebutt records kept, all nodes (bounded by maxStateBytes).',
+      registers: [metrics.registry],
+      collect() {
+        this.set(state.stateBytes);
+      },
+    });
+    new Gauge({
+      name: 'cairn_membership_state_nodes',
+      help: 'Nodes whose Scuttlebutt state is kept, this node included.',
+      registers: [metrics.registry],
+      collect() {
+        this.set(state.nodes().length);
+      },
+    });
     new Gauge({
       name: 'cairn_membership_stat',
       help: 'Membership counters (see MembershipStats); they only grow.',

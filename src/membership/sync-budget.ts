@@ -14,6 +14,12 @@ import type { VerifyBudget } from './verify-cache.js';
  * the total bucket is the bound.
  */
 
+/** A peer's budget: {@link VerifyBudget} and whether it is spent. */
+export interface PeerBudget extends VerifyBudget {
+  /** True when no check can be made now (the peer's or the total bucket is empty). */
+  spent(): boolean;
+}
+
 /** Limits of {@link SyncBudget}. */
 export const SYNC_BUDGET_LIMITS = Object.freeze({
   /** Checks one peer may cause at once: about 0.2 s of Ed25519, under the local preset's probe interval. */
@@ -76,7 +82,7 @@ export class SyncBudget {
   constructor(private readonly limits: SyncBudgetLimits = SYNC_BUDGET_LIMITS) {}
 
   /** The budget of the peer at `address` at `nowMs`: a token needs one in its bucket and the total. */
-  of(address: string, nowMs: number): VerifyBudget {
+  of(address: string, nowMs: number): PeerBudget {
     const l = this.limits;
     this.total ??= new Bucket(l.totalBurst, l.totalPerSecond, nowMs);
     this.total.refill(nowMs);
@@ -99,6 +105,7 @@ export class SyncBudget {
         total.take();
         return true;
       },
+      spent: () => !own.has() || !total.has(),
     };
   }
 }

@@ -8,9 +8,9 @@ import {
   type StateEvent,
 } from './state/index.js';
 import { memberKey, openAliveValue, type VerifiedAlive } from './swim/index.js';
-import { SyncBudget } from './sync-budget.js';
+import { type PeerBudget, SYNC_BUDGET_LIMITS, SyncBudget } from './sync-budget.js';
 import { compareSummary, MemberSummary, type MemberVisitor, writeSummary } from './sync-summary.js';
-import type { CachingScheme, VerifyBudget } from './verify-cache.js';
+import type { CachingScheme } from './verify-cache.js';
 import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from './wire.js';
 
 /**
@@ -43,6 +43,12 @@ import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from '
 export const SYNC_STATE_BYTES = 1024 * 1024;
 /** Largest sync frame accepted: the state budget plus 16,384 alive records of ~200 bytes. */
 export const SYNC_FRAME_BYTES = SYNC_STATE_BYTES + 16_384 * 256;
+/**
+ * Summary entries a listener asks for in one exchange: what one peer's verification budget
+ * (`sync-budget.ts`) checks at once. More would be records decoded only to be dropped; the rest
+ * comes by gossip and later syncs.
+ */
+export const SYNC_MAX_WANT = SYNC_BUDGET_LIMITS.perPeerBurst;
 
 /**
  * Push-pull deltas leave heartbeats out: every node beats every interval, so each sync would carry
@@ -73,12 +79,14 @@ export interface SyncOptions {
 export class SyncSession {
   /** Alive records that failed verification. */
   rejected = 0;
-  /** Streams closed for a frame out of phase or over the counts of its phase. */
+  /** Streams closed for a frame that is malformed, out of phase or over the counts of its phase. */
   protocolErrors = 0;
   /** Signature checks refused because the peer's (or the total) budget was spent. */
   get overBudget(): number {
-    return isCaching(this.o.scheme) ? this.o.scheme.stats.overBudget : 0;
+    return this.skipped + (isCaching(this.o.scheme) ? this.o.scheme.stats.overBudget : 0);
   }
+  /** Alive records not even opened: the rest of a frame once its peer's budget was spent. */
+  private skipped = 0;
   private readonly decode = syncFrameDecoder(SYNC_FRAME_BYTES);
   private readonly open = new Set<Stream>();
   private readonly budget = new SyncBudget();
@@ -110,14 +118,13 @@ export class SyncSession {
         if (answered) return this.outOfPhase(stream, finish);
         answered = true;
         const frame = this.decode(bytes);
-        if (frame === undefined) return finish(false);
-        if (frame.t !== 'pull' || !distinctBelow(frame.want, summary.records.length)) {
+        if (frame === undefined || frame.t !== 'pull' || !distinctBelow(frame.want, summary.records.length)) {
           return this.outOfPhase(stream, finish);
         }
         const synAck = decodeStateMessage(frame.state);
         if (synAck === undefined || synAck.type !== 'SynAck') return finish(false);
-        const step = this.charged(stream, () => {
-          this.takeAlive(frame.alive);
+        const step = this.charged(stream, (budget) => {
+          this.takeAlive(frame.alive, budget);
           return this.o.state.handleSynAck(synAck, this.o.clock.now(), SYNC_STATE_BYTES, NO_HEARTBEATS);
         });
         this.o.onStateEvents(step.events);
@@ -160,8 +167,9 @@ export class SyncSession {
     let ended = false;
     stream.onFrame((bytes) => {
       if (ended) return this.outOfPhase(stream, finish);
-      const frame = this.decode(bytes);
-      if (frame === undefined) return finish(false);
+      // Before the pull only a push with one record may come; after it, a done with what was asked.
+      const frame = this.decode(bytes, wantKeys === undefined ? 1 : wantKeys.length);
+      if (frame === undefined) return this.outOfPhase(stream, finish);
       if (frame.t === 'push' && wantKeys === undefined) {
         // The push carries the dialer's own alive record and nothing else.
         if (frame.alive.length !== 1) return this.outOfPhase(stream, finish);
@@ -170,11 +178,14 @@ export class SyncSession {
         if (message === undefined || message.type !== 'Syn' || summary === undefined) return finish(false);
         // Compare before taking the dialer's own record: a record just taken would look like one
         // this node could give back.
-        const { give, want } = compareSummary(summary, this.o.members, WIRE_LIMITS.maxSyncMembers);
+        const compared = compareSummary(summary, this.o.members, WIRE_LIMITS.maxSyncMembers);
+        const give = compared.give;
+        const want =
+          compared.want.length > SYNC_MAX_WANT ? compared.want.slice(0, SYNC_MAX_WANT) : compared.want;
         // Kept as keys: the summary is a view into this frame, which is the transport's again after.
         wantKeys = want.map((j) => summary.key(j));
-        const step = this.charged(stream, () => {
-          this.takeAlive(frame.alive);
+        const step = this.charged(stream, (budget) => {
+          this.takeAlive(frame.alive, budget);
           return this.o.state.handleSyn(message, this.o.clock.now(), SYNC_STATE_BYTES, NO_HEARTBEATS);
         });
         this.o.onStateEvents(step.events);
@@ -189,8 +200,8 @@ export class SyncSession {
         if (frame.state !== undefined && (message === undefined || message.type !== 'Ack')) {
           return finish(false);
         }
-        const events = this.charged(stream, () => {
-          this.takeAlive(frame.alive);
+        const events = this.charged(stream, (budget) => {
+          this.takeAlive(frame.alive, budget);
           return message !== undefined && message.type === 'Ack'
             ? this.o.state.handleAck(message, this.o.clock.now()).events
             : [];
@@ -212,11 +223,11 @@ export class SyncSession {
   }
 
   /** Runs `work` with the signature checks it makes charged to the peer of `stream`. */
-  private charged<T>(stream: Stream, work: () => T): T {
+  private charged<T>(stream: Stream, work: (budget: PeerBudget | undefined) => T): T {
     const scheme = this.o.scheme;
-    if (!isCaching(scheme)) return work();
-    const budget: VerifyBudget = this.budget.of(stream.remoteAddress, this.o.clock.now());
-    return scheme.charging(budget, work);
+    if (!isCaching(scheme)) return work(undefined);
+    const budget = this.budget.of(stream.remoteAddress, this.o.clock.now());
+    return scheme.charging(budget, () => work(budget));
   }
 
   /** A once-only completion with a timeout on the clock. */
@@ -234,12 +245,19 @@ export class SyncSession {
     return finish;
   }
 
-  private takeAlive(records: readonly SignedRecord[]): void {
+  private takeAlive(records: readonly SignedRecord[], budget?: PeerBudget): void {
     const verified: VerifiedAlive[] = [];
     const refusedBefore = this.overBudget;
     let failed = 0;
-    for (const record of records) {
-      const opened = openAliveValue(record, this.o.scheme);
+    for (let i = 0; i < records.length; i++) {
+      // Once the budget is spent the rest is dropped unopened: decoding and copying each record
+      // only to refuse its check was most of the cost of a frame of forgeries.
+      if (budget?.spent()) {
+        this.skipped += records.length - i;
+        failed += records.length - i;
+        break;
+      }
+      const opened = openAliveValue(records[i]!, this.o.scheme);
       if (opened !== undefined) verified.push(opened);
       else failed++;
     }
