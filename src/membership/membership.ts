@@ -131,6 +131,10 @@ export interface MembershipStats {
   triggeredSyncs: number;
   /** Follow-up push-pulls after a sync that brought members this node did not know. */
   catchUpSyncs: number;
+  /** Push-pull streams closed for a frame out of phase or over its phase's counts (`sync.ts`). */
+  syncProtocolErrors: number;
+  /** Signature checks push-pull refused because the peer's verification budget was spent. */
+  syncOverBudget: number;
   reseeds: number;
   userMessages: number;
   phiSuspicions: number;
@@ -175,6 +179,8 @@ export class Membership {
     syncsFailed: 0,
     triggeredSyncs: 0,
     catchUpSyncs: 0,
+    syncProtocolErrors: 0,
+    syncOverBudget: 0,
     reseeds: 0,
     userMessages: 0,
     phiSuspicions: 0,
@@ -261,6 +267,11 @@ export class Membership {
       rng: this.rng.child('state'),
       // SWIM's alive records carry generations to peers (noteNode); heartbeats only feed phi.
       initialHeartbeat: this.protocol.heartbeats,
+      // State only of live members: not of minted identities, nor of a member already reaped.
+      vouch: (node) => {
+        const status = this.swim.member(node)?.status;
+        return status === 'alive' || status === 'suspect';
+      },
     });
     this.phi = this.protocol.detector === 'phi' ? new PhiAccrualDetector(this.protocol.phi) : undefined;
     this.sync = new SyncSession({
@@ -460,6 +471,8 @@ export class Membership {
   /** Counters of this node (a live view; rejected records are summed over every path when read). */
   get stats(): Readonly<MembershipStats> {
     this.countRejections();
+    this.counters.syncProtocolErrors = this.sync.protocolErrors;
+    this.counters.syncOverBudget = this.sync.overBudget;
     return this.counters;
   }
 
@@ -696,7 +709,7 @@ export class Membership {
   private countRejections(): void {
     const r = this.state.stats.rejected;
     this.counters.rejectedRecords =
-      this.rejectedHere + this.sync.rejected + r.unsigned + r.forged + r.malformed + r.limit;
+      this.rejectedHere + this.sync.rejected + r.unsigned + r.forged + r.malformed + r.limit + r.budget;
   }
 
   private reject(): void {
@@ -928,6 +941,32 @@ export class Membership {
         const byState: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
         for (const m of swim.members()) byState[m.status] = (byState[m.status] ?? 0) + 1;
         for (const [state, n] of Object.entries(byState)) this.set({ state }, n);
+      },
+    });
+    const state = this.state;
+    new Gauge({
+      name: 'cairn_membership_records_rejected_total',
+      help: 'Scuttlebutt records not applied, by reason (a count; it only grows).',
+      labelNames: ['reason'],
+      registers: [metrics.registry],
+      collect() {
+        for (const [reason, n] of Object.entries(state.stats.rejected)) this.set({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'cairn_membership_state_bytes',
+      help: 'Bytes of Scuttlebutt records kept, all nodes (bounded by maxStateBytes).',
+      registers: [metrics.registry],
+      collect() {
+        this.set(state.stateBytes);
+      },
+    });
+    new Gauge({
+      name: 'cairn_membership_state_nodes',
+      help: 'Nodes whose Scuttlebutt state is kept, this node included.',
+      registers: [metrics.registry],
+      collect() {
+        this.set(state.nodes().length);
       },
     });
     new Gauge({

@@ -7,8 +7,10 @@ import {
   type ScuttlebuttState,
   type StateEvent,
 } from './state/index.js';
-import { openAliveValue, type VerifiedAlive } from './swim/index.js';
+import { memberKey, openAliveValue, type VerifiedAlive } from './swim/index.js';
+import { type PeerBudget, SYNC_BUDGET_LIMITS, SyncBudget } from './sync-budget.js';
 import { compareSummary, MemberSummary, type MemberVisitor, writeSummary } from './sync-summary.js';
+import type { CachingScheme } from './verify-cache.js';
 import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from './wire.js';
 
 /**
@@ -27,12 +29,26 @@ import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from '
  * Every alive record is verified before the SWIM core sees it; a record that fails is counted and
  * skipped, the rest of the frame still applies. A malformed frame or summary, or a timeout, ends
  * the exchange (the dialer reports failure), never throws.
+ *
+ * Phases, per stream (a peer is not trusted to follow them): the listener takes exactly one `push`
+ * carrying exactly one alive record (the dialer's own), then exactly one `done` whose records are
+ * the entries it asked for, in the order asked (`want`), each checked by its member key before
+ * anything is verified; the dialer takes exactly one `pull` whose `want` names distinct entries of
+ * its summary. Any other frame, a frame after the last, or a count over these closes the stream
+ * and is counted (`protocolErrors`). Signature checks of a frame run under the peer's budget
+ * (`sync-budget.ts`): records over it are dropped unverified and counted (`overBudget`).
  */
 
 /** Budget of the Scuttlebutt part of one sync frame: a large delta, still far below a frame limit. */
 export const SYNC_STATE_BYTES = 1024 * 1024;
 /** Largest sync frame accepted: the state budget plus 16,384 alive records of ~200 bytes. */
 export const SYNC_FRAME_BYTES = SYNC_STATE_BYTES + 16_384 * 256;
+/**
+ * Summary entries a listener asks for in one exchange: what one peer's verification budget
+ * (`sync-budget.ts`) checks at once. More would be records decoded only to be dropped; the rest
+ * comes by gossip and later syncs.
+ */
+export const SYNC_MAX_WANT = SYNC_BUDGET_LIMITS.perPeerBurst;
 
 /**
  * Push-pull deltas leave heartbeats out: every node beats every interval, so each sync would carry
@@ -44,7 +60,8 @@ const NO_HEARTBEATS = { heartbeats: false } as const;
 export interface SyncOptions {
   channel: Transport;
   state: ScuttlebuttState;
-  scheme: SignatureScheme;
+  /** The node's scheme; a caching one is charged to each peer's budget (see `sync-budget.ts`). */
+  scheme: SignatureScheme | CachingScheme;
   clock: Clock;
   timeoutMs: number;
   /** Visits every member this node knows (this node included): summaries and records to offer. */
@@ -62,8 +79,17 @@ export interface SyncOptions {
 export class SyncSession {
   /** Alive records that failed verification. */
   rejected = 0;
+  /** Streams closed for a frame that is malformed, out of phase or over the counts of its phase. */
+  protocolErrors = 0;
+  /** Signature checks refused because the peer's (or the total) budget was spent. */
+  get overBudget(): number {
+    return this.skipped + (isCaching(this.o.scheme) ? this.o.scheme.stats.overBudget : 0);
+  }
+  /** Alive records not even opened: the rest of a frame once its peer's budget was spent. */
+  private skipped = 0;
   private readonly decode = syncFrameDecoder(SYNC_FRAME_BYTES);
   private readonly open = new Set<Stream>();
+  private readonly budget = new SyncBudget();
   private closed = false;
 
   constructor(private readonly o: SyncOptions) {
@@ -86,14 +112,21 @@ export class SyncSession {
       stream.onClose(() => finish(false));
       // The summary's bytes are a scratch view: the push frame below encodes them in this same step.
       const summary = writeSummary(this.o.members, WIRE_LIMITS.maxSyncMembers);
+      let answered = false;
       stream.onFrame((bytes) => {
+        // One pull, then nothing: the dialer closes after its done.
+        if (answered) return this.outOfPhase(stream, finish);
+        answered = true;
         const frame = this.decode(bytes);
-        if (frame === undefined || frame.t !== 'pull') return finish(false);
-        if (frame.want.some((j) => j >= summary.records.length)) return finish(false);
+        if (frame === undefined || frame.t !== 'pull' || !distinctBelow(frame.want, summary.records.length)) {
+          return this.outOfPhase(stream, finish);
+        }
         const synAck = decodeStateMessage(frame.state);
         if (synAck === undefined || synAck.type !== 'SynAck') return finish(false);
-        this.takeAlive(frame.alive);
-        const step = this.o.state.handleSynAck(synAck, this.o.clock.now(), SYNC_STATE_BYTES, NO_HEARTBEATS);
+        const step = this.charged(stream, (budget) => {
+          this.takeAlive(frame.alive, budget);
+          return this.o.state.handleSynAck(synAck, this.o.clock.now(), SYNC_STATE_BYTES, NO_HEARTBEATS);
+        });
         this.o.onStateEvents(step.events);
         const wanted = frame.want.map((j) => summary.records[j]!);
         this.safeSend(
@@ -129,37 +162,72 @@ export class SyncSession {
     this.open.add(stream);
     const finish = this.finisher(stream, () => {});
     stream.onClose(() => finish(false));
+    // The member keys of the summary entries asked for in the pull, in order; undefined until then.
+    let wantKeys: number[] | undefined;
+    let ended = false;
     stream.onFrame((bytes) => {
-      const frame = this.decode(bytes);
-      if (frame === undefined) return finish(false);
-      if (frame.t === 'push') {
+      if (ended) return this.outOfPhase(stream, finish);
+      // Before the pull only a push with one record may come; after it, a done with what was asked.
+      const frame = this.decode(bytes, wantKeys === undefined ? 1 : wantKeys.length);
+      if (frame === undefined) return this.outOfPhase(stream, finish);
+      if (frame.t === 'push' && wantKeys === undefined) {
+        // The push carries the dialer's own alive record and nothing else.
+        if (frame.alive.length !== 1) return this.outOfPhase(stream, finish);
         const message = decodeStateMessage(frame.state);
         const summary = MemberSummary.read(frame.have, WIRE_LIMITS.maxSyncMembers);
         if (message === undefined || message.type !== 'Syn' || summary === undefined) return finish(false);
         // Compare before taking the dialer's own record: a record just taken would look like one
         // this node could give back.
-        const { give, want } = compareSummary(summary, this.o.members, WIRE_LIMITS.maxSyncMembers);
-        this.takeAlive(frame.alive);
-        const step = this.o.state.handleSyn(message, this.o.clock.now(), SYNC_STATE_BYTES, NO_HEARTBEATS);
+        const compared = compareSummary(summary, this.o.members, WIRE_LIMITS.maxSyncMembers);
+        const give = compared.give;
+        const want =
+          compared.want.length > SYNC_MAX_WANT ? compared.want.slice(0, SYNC_MAX_WANT) : compared.want;
+        // Kept as keys: the summary is a view into this frame, which is the transport's again after.
+        wantKeys = want.map((j) => summary.key(j));
+        const step = this.charged(stream, (budget) => {
+          this.takeAlive(frame.alive, budget);
+          return this.o.state.handleSyn(message, this.o.clock.now(), SYNC_STATE_BYTES, NO_HEARTBEATS);
+        });
         this.o.onStateEvents(step.events);
         if (step.reply === undefined) return finish(false);
         this.safeSend(stream, { t: 'pull', alive: give, want, state: encodeStateMessage(step.reply) });
         return;
       }
-      if (frame.t === 'done') {
+      if (frame.t === 'done' && wantKeys !== undefined) {
+        ended = true;
+        if (!answersWant(frame.alive, wantKeys)) return this.outOfPhase(stream, finish);
         const message = frame.state === undefined ? undefined : decodeStateMessage(frame.state);
         if (frame.state !== undefined && (message === undefined || message.type !== 'Ack')) {
           return finish(false);
         }
-        this.takeAlive(frame.alive);
-        if (message !== undefined && message.type === 'Ack') {
-          this.o.onStateEvents(this.o.state.handleAck(message, this.o.clock.now()).events);
-        }
+        const events = this.charged(stream, (budget) => {
+          this.takeAlive(frame.alive, budget);
+          return message !== undefined && message.type === 'Ack'
+            ? this.o.state.handleAck(message, this.o.clock.now()).events
+            : [];
+        });
+        this.o.onStateEvents(events);
         stream.close();
         return finish(true);
       }
-      finish(false);
+      this.outOfPhase(stream, finish);
     });
+  }
+
+  /** A frame out of phase or over its phase's counts: counted, and the stream is closed. */
+  private outOfPhase(stream: Stream, finish: (ok: boolean) => void): void {
+    this.protocolErrors++;
+    this.o.logger.debug({ peer: stream.remoteAddress }, 'push-pull frame out of phase');
+    finish(false);
+    stream.destroy();
+  }
+
+  /** Runs `work` with the signature checks it makes charged to the peer of `stream`. */
+  private charged<T>(stream: Stream, work: (budget: PeerBudget | undefined) => T): T {
+    const scheme = this.o.scheme;
+    if (!isCaching(scheme)) return work(undefined);
+    const budget = this.budget.of(stream.remoteAddress, this.o.clock.now());
+    return scheme.charging(budget, () => work(budget));
   }
 
   /** A once-only completion with a timeout on the clock. */
@@ -177,13 +245,24 @@ export class SyncSession {
     return finish;
   }
 
-  private takeAlive(records: readonly SignedRecord[]): void {
+  private takeAlive(records: readonly SignedRecord[], budget?: PeerBudget): void {
     const verified: VerifiedAlive[] = [];
-    for (const record of records) {
-      const opened = openAliveValue(record, this.o.scheme);
+    const refusedBefore = this.overBudget;
+    let failed = 0;
+    for (let i = 0; i < records.length; i++) {
+      // Once the budget is spent the rest is dropped unopened: decoding and copying each record
+      // only to refuse its check was most of the cost of a frame of forgeries.
+      if (budget?.spent()) {
+        this.skipped += records.length - i;
+        failed += records.length - i;
+        break;
+      }
+      const opened = openAliveValue(records[i]!, this.o.scheme);
       if (opened !== undefined) verified.push(opened);
-      else this.rejected++;
+      else failed++;
     }
+    // Records refused for want of budget were not checked: counted there, not as rejected.
+    this.rejected += failed - (this.overBudget - refusedBefore);
     if (verified.length > 0) this.o.onAlive(verified);
   }
 
@@ -196,4 +275,31 @@ export class SyncSession {
       stream.destroy();
     }
   }
+}
+
+function isCaching(scheme: SignatureScheme | CachingScheme): scheme is CachingScheme {
+  return 'charging' in scheme;
+}
+
+/** True when `indices` are distinct integers below `n` (a pull's `want` over a summary of `n`). */
+function distinctBelow(indices: readonly number[], n: number): boolean {
+  if (indices.length > n) return false;
+  const seen = new Set<number>();
+  for (const j of indices) {
+    if (j >= n || seen.has(j)) return false;
+    seen.add(j);
+  }
+  return true;
+}
+
+/**
+ * True when `records` answer the entries asked for: at most one per wanted entry, in the order
+ * asked, each of the member asked for (by key; a record is only verified after this check).
+ */
+function answersWant(records: readonly SignedRecord[], wantKeys: readonly number[]): boolean {
+  if (records.length > wantKeys.length) return false;
+  for (let i = 0; i < records.length; i++) {
+    if (memberKey(records[i]!.node) !== wantKeys[i]) return false;
+  }
+  return true;
 }

@@ -199,7 +199,9 @@ function readCount(
 const SYNC_FRAME_KEYS = new Set(['t', 'have', 'alive', 'state', 'want']);
 
 /**
- * A sync-frame decoder for frames of at most `maxFrameBytes`; it returns `undefined` when malformed.
+ * A sync-frame decoder for frames of at most `maxFrameBytes`; it returns `undefined` when malformed,
+ * or when `alive` lists more than `maxAlive` records (default and cap `maxSyncMembers`: the caller
+ * passes what the exchange's phase allows).
  *
  * It reads the frames that decoding with the codec and validating reads (a map, each known field
  * as the validator wants it, a repeated key's last value, nothing after the map; other keys are
@@ -210,9 +212,11 @@ const SYNC_FRAME_KEYS = new Set(['t', 'have', 'alive', 'state', 'want']);
  * looking up each one was 30% of a 6,000-node join profile. A record that is not found is decoded
  * and validated alone.
  */
-export function syncFrameDecoder(maxFrameBytes: number): (bytes: Uint8Array) => SyncFrame | undefined {
+export function syncFrameDecoder(
+  maxFrameBytes: number,
+): (bytes: Uint8Array, maxAlive?: number) => SyncFrame | undefined {
   const validator = syncFrameValidator(maxFrameBytes);
-  return (bytes) => {
+  return (bytes, maxAlive = WIRE_LIMITS.maxSyncMembers) => {
     if (bytes.length > maxFrameBytes) return undefined;
     const map = readCount(MSGPACK_MAP, bytes, 0, bytes.length);
     if (map === undefined) return undefined;
@@ -227,7 +231,7 @@ export function syncFrameDecoder(maxFrameBytes: number): (bytes: Uint8Array) => 
         // A repeated key: the last value counts, as when the codec decodes the map.
         const value =
           key === 'alive'
-            ? readRecordList(bytes, keyEnd, valueEnd)
+            ? readRecordList(bytes, keyEnd, valueEnd, maxAlive)
             : tryDecode(bytes.subarray(keyEnd, valueEnd), ANY, maxFrameBytes);
         if (value === undefined) return undefined;
         fields[key] = value;
@@ -251,9 +255,16 @@ const ANY = v.unknown();
  * holds one with exactly these bytes, else decoded. `undefined` when anything is malformed, too
  * long, or not a valid record (as a frame with one bad record fails validation as a whole).
  */
-function readRecordList(bytes: Uint8Array, start: number, end: number): SignedRecord[] | undefined {
+function readRecordList(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  maxAlive: number,
+): SignedRecord[] | undefined {
   const list = readCount(MSGPACK_ARRAY, bytes, start, end);
-  if (list === undefined || list.count > WIRE_LIMITS.maxSyncMembers) return undefined;
+  // Counted before any record is read: a peer's frame of 16,384 records for a phase that allows
+  // one costs a header read, not 16,384 decodes.
+  if (list === undefined || list.count > Math.min(maxAlive, WIRE_LIMITS.maxSyncMembers)) return undefined;
   let pos = list.at;
   const records: SignedRecord[] = new Array(list.count);
   for (let i = 0; i < list.count; i++) {

@@ -16,7 +16,7 @@ import type {
   SynAck,
   WireRecord,
 } from './messages.js';
-import { NodeState, type StateEntry } from './node-state.js';
+import { NodeState, recordBytes, type StateEntry } from './node-state.js';
 import {
   decodeStatePayload,
   encodeHeartbeatPayload,
@@ -24,6 +24,7 @@ import {
   type PayloadBounds,
   payloadBounds,
   type RejectReason,
+  type StatePayload,
   type StateValue,
   valueBytes,
 } from './records.js';
@@ -48,6 +49,12 @@ export interface ScuttlebuttStateOptions {
    * from SWIM's alive records): then it holds records only of the keys it writes.
    */
   readonly initialHeartbeat?: boolean;
+  /**
+   * Whether state of `node` may be taken (default: every node). The membership driver passes
+   * "SWIM lists it alive or suspect", so records of identities no member vouches for (minted by
+   * anyone, or of a node already reaped) are refused before they are verified or kept.
+   */
+  readonly vouch?: (node: NodeId) => boolean;
 }
 
 /** Options of the deltas {@link ScuttlebuttState.handleSyn} and `handleSynAck` write. */
@@ -104,6 +111,9 @@ export class ScuttlebuttState {
   readonly #scheme: SignatureScheme;
   readonly #rng: Rng;
   readonly #bounds: PayloadBounds;
+  readonly #vouch: ((node: NodeId) => boolean) | undefined;
+  /** Bytes of every record kept, all nodes (`recordBytes`), against `limits.maxStateBytes`. */
+  #bytes = 0;
   readonly #nodes = new Map<NodeId, NodeState>();
   readonly #local: NodeState;
   /** Nodes a peer's digest showed ahead of us, with what it showed: asked for first. */
@@ -128,6 +138,7 @@ export class ScuttlebuttState {
     this.#scheme = options.scheme ?? ed25519Scheme;
     this.#rng = options.rng ?? Rng.fromSeed(`scuttlebutt/${options.identity.nodeId}`);
     this.#bounds = payloadBounds(this.limits, this.config);
+    this.#vouch = options.vouch;
     this.#local = this.#addNode(options.identity.nodeId, options.generation);
     // Heartbeat 1 at once: a node always has a signed record of its generation, so peers drop
     // an older generation's state as soon as anything of the new one reaches them.
@@ -142,6 +153,18 @@ export class ScuttlebuttState {
   /** This node's generation. */
   get generation(): number {
     return this.#local.generation;
+  }
+
+  /** Bytes of every record kept here (payloads and signatures, all nodes, this one included). */
+  get stateBytes(): number {
+    return this.#bytes;
+  }
+
+  /** {@link stateBytes} counted from scratch over every record held: a check, O(records). */
+  recountBytes(): number {
+    let n = 0;
+    for (const s of this.#nodes.values()) n += s.recountBytes();
+    return n;
   }
 
   // ---- local API -------------------------------------------------------------------------
@@ -190,8 +213,7 @@ export class ScuttlebuttState {
     const record = compactRecord(
       signRecord(this.#identity, s.heartbeat + 1, encodeHeartbeatPayload(s.generation), this.#scheme),
     );
-    s.heartbeat = record.version;
-    s.heartbeatRecord = record;
+    this.#tracked(s, () => s.setHeartbeat(record));
     return [
       { type: 'heartbeat', node: s.node, heartbeat: s.heartbeat, record },
       { type: 'localRecord', record },
@@ -246,6 +268,9 @@ export class ScuttlebuttState {
   forget(node: NodeId): boolean {
     if (node === this.self) return false;
     this.#wanted.delete(node);
+    const s = this.#nodes.get(node);
+    if (s === undefined) return false;
+    this.#bytes -= s.bytes;
     return this.#nodes.delete(node);
   }
 
@@ -395,7 +420,7 @@ export class ScuttlebuttState {
         requeue.push(t);
         continue;
       }
-      s.remove(t.key);
+      this.#tracked(s, () => s.remove(t.key));
       s.gcVersion = Math.max(s.gcVersion, t.version);
       collected++;
     }
@@ -442,13 +467,15 @@ export class ScuttlebuttState {
   }
 
   #put(s: NodeState, key: string, value: StateValue | null, record: SignedRecord, nowMs: number): void {
-    s.put({
-      key,
-      value,
-      version: record.version,
-      record,
-      tombstoneSinceMs: value === null ? nowMs : undefined,
-    });
+    this.#tracked(s, () =>
+      s.put({
+        key,
+        value,
+        version: record.version,
+        record,
+        tombstoneSinceMs: value === null ? nowMs : undefined,
+      }),
+    );
     if (value === null) this.#tombstones.push({ node: s.node, key, version: record.version, sinceMs: nowMs });
   }
 
@@ -456,9 +483,23 @@ export class ScuttlebuttState {
     // One string per node id in the process (ids decoded from packets are fresh copies each).
     const node = internId(decodedId);
     const s = new NodeState(node, generation);
-    if (!this.#nodes.has(node)) this.#order.push(node);
+    const old = this.#nodes.get(node);
+    if (old === undefined) this.#order.push(node);
+    else this.#bytes -= old.bytes;
     this.#nodes.set(node, s);
     return s;
+  }
+
+  /** Runs a change of `s` and keeps the total of record bytes in step with it. */
+  #tracked<T>(s: NodeState, change: () => T): T {
+    const before = s.bytes;
+    const result = change();
+    this.#bytes += s.bytes - before;
+    return result;
+  }
+
+  #vouched(node: NodeId): boolean {
+    return this.#vouch === undefined || this.#vouch(node);
   }
 
   #delta(peer: Digest, budgetBytes: number, options: DeltaOptions = {}): SizedDelta {
@@ -544,6 +585,10 @@ export class ScuttlebuttState {
       this.stats.ownIgnored += section.records.length + (section.heartbeat === undefined ? 0 : 1);
       return;
     }
+    if (!this.#vouched(node)) {
+      this.stats.rejected.unvouched += section.records.length + (section.heartbeat === undefined ? 0 : 1);
+      return;
+    }
     let s = this.#nodes.get(node);
     const fresh = s === undefined || s.generation < section.generation;
     if (
@@ -586,7 +631,7 @@ export class ScuttlebuttState {
     for (const key of [...s.unconfirmed]) {
       const e = s.entries.get(key);
       if (e === undefined || e.version > s.maxVersion) continue;
-      s.remove(key);
+      this.#tracked(s, () => s.remove(key));
       if (e.value !== null) {
         events.push({
           type: 'update',
@@ -651,6 +696,7 @@ export class ScuttlebuttState {
   #processRecord(node: NodeId, r: WireRecord, nowMs: number, events: StateEvent[]): boolean {
     if (!(r.signature instanceof Uint8Array) || r.signature.length !== SIGNATURE_BYTES)
       return this.#reject('unsigned');
+    if (!this.#vouched(node)) return this.#reject('unvouched');
     const p = decodeStatePayload(r.payload, this.#bounds);
     if (p === undefined) return this.#reject('malformed');
     const s = this.#nodes.get(node);
@@ -678,6 +724,9 @@ export class ScuttlebuttState {
     } else if (s === undefined && this.#nodes.size >= this.limits.maxNodes) {
       return this.#reject('limit');
     }
+    if (this.#bytes - this.#freedBy(s, p) + recordBytes(r) > this.limits.maxStateBytes) {
+      return this.#reject('budget');
+    }
     // Verified once per process and shared by every node that keeps it (../intern.ts).
     const record = verifiedRecord(
       { node, version: r.version, payload: r.payload, signature: r.signature },
@@ -690,8 +739,7 @@ export class ScuttlebuttState {
     this.stats.applied++;
     if (p.type === 'heartbeat') {
       assert(r.version > target.heartbeat, 'heartbeats only grow');
-      target.heartbeat = r.version;
-      target.heartbeatRecord = record;
+      this.#tracked(target, () => target.setHeartbeat(record));
       events.push({ type: 'heartbeat', node, heartbeat: r.version, record });
       return true;
     }
@@ -711,6 +759,15 @@ export class ScuttlebuttState {
       record,
     });
     return true;
+  }
+
+  /** Bytes that applying a record with payload `p` would drop: the record it replaces, or a whole older generation. */
+  #freedBy(s: NodeState | undefined, p: StatePayload): number {
+    if (s === undefined) return 0;
+    if (p.generation > s.generation) return s.bytes;
+    if (p.type === 'heartbeat') return s.heartbeatRecord === undefined ? 0 : recordBytes(s.heartbeatRecord);
+    const e = s.entries.get(p.key);
+    return e === undefined ? 0 : recordBytes(e.record);
   }
 
   #duplicate(): false {

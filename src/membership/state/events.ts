@@ -64,7 +64,7 @@ export interface StateStats {
 /** Fresh zeroed stats. */
 export function newStateStats(): StateStats {
   return {
-    rejected: { unsigned: 0, forged: 0, stale: 0, malformed: 0, limit: 0 },
+    rejected: { unsigned: 0, forged: 0, stale: 0, malformed: 0, limit: 0, unvouched: 0, budget: 0 },
     duplicates: 0,
     applied: 0,
     generationResets: 0,

@@ -23,6 +23,11 @@ const defaults = {
   maxMessageBytes: 4 * 1024 * 1024,
   /** Nodes remembered as "a peer is ahead of us" for digest priority: bounded like the node map. */
   maxWantedNodes: 16_384,
+  /**
+   * Bytes of every record kept (payload and signature, all nodes): 4 KiB of metadata for each of
+   * 16,384 nodes. Without it minted members could each fill `maxKeysPerNode` values.
+   */
+  maxStateBytes: 64 * 1024 * 1024,
 };
 
 /** The state core's hard limits; see each field. Frozen. */

@@ -40,8 +40,10 @@ export class NodeState {
   gcVersion = 0;
   /** The highest heartbeat held, 0 = none. */
   heartbeat = 0;
-  /** The signed record of {@link heartbeat}. */
+  /** The signed record of {@link heartbeat}; set it with {@link setHeartbeat}. */
   heartbeatRecord: SignedRecord | undefined = undefined;
+  /** Bytes of the records held (entries and heartbeat): see {@link recordBytes}. */
+  bytes = 0;
   // Both maps are created with the first entry: most nodes of a large cluster hold no keys (only a
   // heartbeat), and every node keeps a NodeState per member, so two empty maps per member were
   // most of a member's memory in a 10,000-node simulation.
@@ -78,8 +80,10 @@ export class NodeState {
         `version of ${entry.key} must grow: ${entry.version} <= ${old.version}`,
       );
       this.#byVersion?.delete(old.version);
+      this.bytes -= recordBytes(old.record);
     }
     assert(!this.byVersion.has(entry.version), `version ${entry.version} held twice`);
+    this.bytes += recordBytes(entry.record);
     this.#entries ??= new Map();
     this.#byVersion ??= new Map();
     this.#entries.set(entry.key, entry);
@@ -95,7 +99,16 @@ export class NodeState {
     this.#entries?.delete(key);
     this.#byVersion?.delete(old.version);
     this.unconfirmed?.delete(key);
+    this.bytes -= recordBytes(old.record);
     return old;
+  }
+
+  /** Keeps `record` as the heartbeat (its version is the heartbeat counter). */
+  setHeartbeat(record: SignedRecord): void {
+    if (this.heartbeatRecord !== undefined) this.bytes -= recordBytes(this.heartbeatRecord);
+    this.heartbeat = record.version;
+    this.heartbeatRecord = record;
+    this.bytes += recordBytes(record);
   }
 
   /**
@@ -110,6 +123,13 @@ export class NodeState {
       this.maxVersion++;
       this.unconfirmed?.delete(next.key);
     }
+  }
+
+  /** {@link bytes} counted from scratch: a check of the running count. */
+  recountBytes(): number {
+    let n = this.heartbeatRecord === undefined ? 0 : recordBytes(this.heartbeatRecord);
+    for (const e of this.entries.values()) n += recordBytes(e.record);
+    return n;
   }
 
   /** Live (non-tombstone) entry count. */
@@ -134,4 +154,12 @@ export class NodeState {
     out.sort((a, b) => a.version - b.version);
     return out;
   }
+}
+
+/**
+ * What a record counts against the state budget: its payload and signature bytes (the key and
+ * value are inside the payload; the object and map overhead is about the same for every record).
+ */
+export function recordBytes(record: Pick<SignedRecord, 'payload' | 'signature'>): number {
+  return record.payload.byteLength + record.signature.byteLength;
 }

@@ -21,8 +21,11 @@ import { DEFAULT_LIMITS, type StateLimits } from './limits.js';
 /** A value in a node's state: text or bytes; the type survives the wire. */
 export type StateValue = string | Uint8Array;
 
-/** Why a record was not applied. `stale` = an older generation than the one known. */
-export type RejectReason = 'unsigned' | 'forged' | 'stale' | 'malformed' | 'limit';
+/**
+ * Why a record was not applied. `stale` = an older generation than the one known; `unvouched` =
+ * a node the driver does not vouch for (not a live member); `budget` = over `maxStateBytes`.
+ */
+export type RejectReason = 'unsigned' | 'forged' | 'stale' | 'malformed' | 'limit' | 'unvouched' | 'budget';
 
 /** Every {@link RejectReason}, for metrics labels. */
 export const REJECT_REASONS: readonly RejectReason[] = Object.freeze([
@@ -31,6 +34,8 @@ export const REJECT_REASONS: readonly RejectReason[] = Object.freeze([
   'stale',
   'malformed',
   'limit',
+  'unvouched',
+  'budget',
 ]);
 
 /** The fields of a `kv` record. `value: null` is a tombstone. */
