@@ -127,6 +127,13 @@ describe('SwimCore', () => {
       () => core.step({ type: 'update-local', name: 'x'.repeat(1000) }, 0),
       (e: unknown) => isCairnError(e, 'INVALID_ARGUMENT'),
     );
+    // A name or address this node could not announce (peers refuse them at decode) is refused here.
+    for (const update of [{ name: 'row\nforged' }, { address: 'no-port' }]) {
+      assert.throws(
+        () => core.step({ type: 'update-local', ...update }, 0),
+        (e: unknown) => isCairnError(e, 'INVALID_ARGUMENT'),
+      );
+    }
     assert.throws(
       () => core.step({ type: 'broadcast', key: 'k', data: new Uint8Array(2000) }, 0),
       (e: unknown) => isCairnError(e, 'LIMIT_EXCEEDED'),

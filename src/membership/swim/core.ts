@@ -1,6 +1,8 @@
 import { assert, assertNever, CairnError, checkLimit, type Rng } from '../../core/index.js';
 import type { NodeId, SignedRecord } from '../../security/index.js';
+import { tryParseAddress } from '../../transport/address.js';
 import { SharedStringCache, sharedEncoding } from '../intern.js';
+import { NODE_NAME_PATTERN } from '../node-name.js';
 import type { Claim, MemberStatus } from './claims.js';
 import { decideClaim } from './claims.js';
 import { arrayHeaderBytes, CompoundBuilder, partCost } from './compound.js';
@@ -812,10 +814,20 @@ export class SwimCore {
 }
 
 function checkArgs(limits: SwimLimits, address: string, name: string): void {
-  if (typeof address !== 'string' || address.length === 0 || address.length > limits.maxAddressLength) {
-    throw new CairnError('INVALID_ARGUMENT', `address must be 1..${limits.maxAddressLength} characters`);
+  if (
+    typeof address !== 'string' ||
+    address.length > limits.maxAddressLength ||
+    tryParseAddress(address) === undefined
+  ) {
+    throw new CairnError(
+      'INVALID_ARGUMENT',
+      `address must be a host:port address of at most ${limits.maxAddressLength} characters, got ${JSON.stringify(String(address).slice(0, 80))}`,
+    );
   }
-  if (typeof name !== 'string' || name.length > limits.maxNameLength) {
-    throw new CairnError('INVALID_ARGUMENT', `name must be at most ${limits.maxNameLength} characters`);
+  if (typeof name !== 'string' || name.length > limits.maxNameLength || !NODE_NAME_PATTERN.test(name)) {
+    throw new CairnError(
+      'INVALID_ARGUMENT',
+      `name must be 1-${limits.maxNameLength} characters matching ${NODE_NAME_PATTERN}, got ${JSON.stringify(String(name).slice(0, 80))}`,
+    );
   }
 }
