@@ -128,6 +128,7 @@ export class SwimCore {
     deathsDeclared: 0,
     staleClaims: 0,
     unknownSubjects: 0,
+    strangerAccusations: 0,
     misdirectedPings: 0,
     unmatchedAcks: 0,
     relaysRejected: 0,
@@ -579,6 +580,10 @@ export class SwimCore {
       this.onAccusedSelf(m.generation, m.incarnation, from);
       return;
     }
+    if (!this.mayAccuse(m.from)) {
+      this.stats.strangerAccusations++;
+      return;
+    }
     const e = this.table.get(m.target);
     if (e === undefined) {
       this.stats.unknownSubjects++;
@@ -622,6 +627,22 @@ export class SwimCore {
     // network hops rather than a few gossip intervals.
     this.gossipRound();
     this.emit('dead', e, previous, false);
+  }
+
+  /**
+   * Whether an accusation signed by `accuser` counts: only a member this node lists alive, suspect
+   * or dead (dead until reaped: a member declared dead may still be up and probing) may accuse
+   * another. Without this, any key (no keyring, or a leaked cluster key) could sign deaths of live
+   * members and make them flap. A joiner whose alive record has not reached this node yet is not
+   * listed: its accusations are dropped here until it is, which only delays them (the other
+   * members that know it relay them, and its own alive record follows on the same gossip).
+   * Accusations of the local node are answered whoever signed them (`onAccusedSelf`): refuting
+   * costs one alive record, and refusing would leave this node accused by everyone who does list
+   * the accuser.
+   */
+  private mayAccuse(accuser: NodeId): boolean {
+    const e = this.table.get(accuser);
+    return e !== undefined && e.status !== 'left';
   }
 
   private onLeave(m: VerifiedLeave): void {
