@@ -28,6 +28,7 @@ import type { DiscoveryProvider } from './discovery/index.js';
 import { type EventHandler, EventHub, type IterateOptions } from './events.js';
 import { FallbackProber } from './fallback.js';
 import { lanPexConfig, type PexConfig, PexNode } from './pex/index.js';
+import { ReplayWindows } from './replay-window.js';
 import {
   decodeStateMessage,
   decodeStatePayload,
@@ -59,7 +60,9 @@ import {
   CHANNEL_SYNC,
   CHANNEL_USER,
   decodeDirect,
+  decodeDirectPayload,
   decodePiggyback,
+  encodeDirectPayload,
   encodePiggyback,
   WIRE_LIMITS,
 } from './wire.js';
@@ -133,6 +136,11 @@ export interface MembershipStats {
   catchUpSyncs: number;
   reseeds: number;
   userMessages: number;
+  /**
+   * Direct messages refused as seen before (a duplicate or replay), from an older run of their
+   * sender, older than the sender's replay window, or addressed to another node.
+   */
+  directRefused: number;
   phiSuspicions: number;
 }
 
@@ -177,6 +185,7 @@ export class Membership {
     catchUpSyncs: 0,
     reseeds: 0,
     userMessages: 0,
+    directRefused: 0,
     phiSuspicions: 0,
   };
 
@@ -204,6 +213,10 @@ export class Membership {
   private readonly seenBroadcasts = new Set<string>();
   private readonly messageHandlers = new Set<(message: UserMessage) => void>();
   private broadcastSeq = 0;
+  /** The sequence of the last direct message sent by this run (each is signed with the next). */
+  private directSeq = 0;
+  /** What each sender's direct messages already delivered: each is delivered at most once. */
+  private readonly directWindows = new ReplayWindows();
   /** Records refused by this driver (SWIM broadcasts, user messages); the state core counts its own. */
   private rejectedHere = 0;
   /** When the last push-pull triggered by an unknown node in a digest started. */
@@ -410,7 +423,8 @@ export class Membership {
     if (data.length > WIRE_LIMITS.maxUserMessageBytes) {
       throw new CairnError('LIMIT_EXCEEDED', `a user message of ${data.length} bytes is over the limit`);
     }
-    const bytes = encode(signRecord(this.identity, 0, data, this.scheme));
+    const payload = encodeDirectPayload({ kind: 'direct', to: node, generation: this.generation, data });
+    const bytes = encode(signRecord(this.identity, ++this.directSeq, payload, this.scheme));
     if (bytes.length <= this.userChannel.mtu) {
       this.userChannel.sendPacket(member.address, bytes);
       return;
@@ -879,11 +893,21 @@ export class Membership {
       this.counters.malformed++;
       return;
     }
-    if (!verifyRecord(record, this.scheme)) {
+    const payload = decodeDirectPayload(record.payload);
+    if (payload === undefined || !verifyRecord(record, this.scheme)) {
       this.reject();
       return;
     }
-    this.deliver({ from: record.node, data: record.payload, kind: 'direct' });
+    // The signature binds recipient, run and sequence: deliver each message once, here only.
+    const known = this.swim.member(record.node)?.generation ?? 0;
+    if (
+      payload.to !== this.id ||
+      this.directWindows.accept(record.node, payload.generation, record.version, known) !== 'fresh'
+    ) {
+      this.counters.directRefused++;
+      return;
+    }
+    this.deliver({ from: record.node, data: payload.data, kind: 'direct' });
   }
 
   private onDirectStream(stream: Stream): void {
