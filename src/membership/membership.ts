@@ -411,8 +411,10 @@ export class Membership {
   }
 
   /**
-   * Sends `data` to one member: a packet when it fits, otherwise a stream. Signed, so the receiver
-   * knows the sender. Best effort: no acknowledgement (use `cairn/rpc` for request/response).
+   * Sends `data` to one member: a packet when it fits, otherwise a stream. Signed with the
+   * recipient, this run's generation and a sequence number, so the receiver knows the sender and
+   * delivers the message at most once (a replay is refused). Best effort: no acknowledgement (use
+   * `cairn/rpc` for request/response).
    *
    * @throws CairnError `MEMBERSHIP_UNKNOWN_NODE`, `LIMIT_EXCEEDED`
    */
