@@ -28,6 +28,14 @@ export {
 } from './discovery/index.js';
 export { DEFAULT_EVENT_BUFFER, type EventHandler, type IterateOptions } from './events.js';
 export {
+  claimGeneration,
+  GENERATION_KEY,
+  type GenerationStore,
+  nextGeneration,
+  parseGeneration,
+  storageGenerationStore,
+} from './generation.js';
+export {
   type LocalState,
   Membership,
   type MembershipOptions,

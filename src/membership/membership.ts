@@ -27,6 +27,7 @@ import { PhiAccrualDetector } from './detector/index.js';
 import type { DiscoveryProvider } from './discovery/index.js';
 import { type EventHandler, EventHub, type IterateOptions } from './events.js';
 import { FallbackProber } from './fallback.js';
+import { claimGeneration, type GenerationStore } from './generation.js';
 import { lanPexConfig, type PexConfig, PexNode } from './pex/index.js';
 import { ReplayWindows } from './replay-window.js';
 import {
@@ -89,10 +90,17 @@ export interface MembershipOptions {
   /** Metrics registry for `cairn_membership_*`; default none. */
   metrics?: Metrics;
   /**
-   * This run's generation; default `floor(clock.now())`, which grows across restarts of a node
-   * as long as its clock does. Pass a persisted counter where clocks may go backwards.
+   * This run's generation; default `floor(clock.now())`. With a `generationStore`, the generation
+   * is at least the last one stored plus one (and this value, or the clock, otherwise).
    */
   generation?: number;
+  /**
+   * Where the last generation is kept across restarts (the agent keeps it in its data directory,
+   * the simulator on the node's disk). With it, this run's generation is `max(clock.now(),
+   * last + 1)`, saved durably before the node announces anything, so a clock stepped back across
+   * a restart cannot make the node's peers ignore it. Without it, the clock alone decides.
+   */
+  generationStore?: GenerationStore;
   /** Signature scheme; default Ed25519. `simulatedScheme` only in large simulations. */
   scheme?: SignatureScheme;
   /** Seed addresses for `join()` without arguments and for re-seeding. */
@@ -332,10 +340,14 @@ export class Membership {
    * Creates a membership node. It does not contact anyone until {@link join} (or, with seeds or
    * discovery configured, until the first re-seed), but answers peers at once.
    *
-   * @throws CairnError `INVALID_CONFIG` naming the bad field
+   * @throws CairnError `INVALID_CONFIG` naming the bad field; the generation store's errors
    */
   static async create(options: MembershipOptions): Promise<Membership> {
-    const m = new Membership(options);
+    const store = options.generationStore;
+    const now = options.generation ?? (options.clock ?? systemClock).now();
+    const m = new Membership(
+      store === undefined ? options : { ...options, generation: await claimGeneration(store, now) },
+    );
     m.start();
     return m;
   }
