@@ -154,6 +154,21 @@ describe('Membership driver', () => {
     );
   });
 
+  it('delivers a broadcast too large for its own packets without relaying it (no throw)', async () => {
+    const small = testConfig();
+    const { sim, nodes, inbox } = await trio((i) =>
+      i === 1 ? { protocol: { ...small, swim: { ...small.swim, mtu: 600 } } } : {},
+    );
+    const data = Rng.fromSeed('wide').bytes(900);
+    nodes[0]!.broadcast(data);
+    await sim.runUntil(() => inbox[1]!.length > 0 && inbox[2]!.length > 0, { maxMs: 5_000 });
+    assert.deepEqual(
+      inbox.map((box) => box.map((m) => m.data.length)),
+      [[], [900], [900]],
+    );
+    assert.equal(nodes[1]!.stats.malformed, 0);
+  });
+
   it('shows initial state to every node after the join', async () => {
     const { sim, nodes } = await trio((i) =>
       i === 2 ? { initialState: { zone: 'eu-1', raw: Uint8Array.of(9) } } : {},

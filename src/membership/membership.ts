@@ -462,7 +462,7 @@ export class Membership {
     this.assertRunning();
     const id = `${this.id}:${this.broadcastSeq++}`;
     const item = encodePiggyback({ k: 'ub', id, r: signRecord(this.identity, 0, data, this.scheme) });
-    if (item.length > this.swimChannel.mtu - 64) {
+    if (!this.fitsOnePacket(item)) {
       throw new CairnError('LIMIT_EXCEEDED', `a broadcast of ${data.length} bytes does not fit one packet`);
     }
     this.remember(id);
@@ -715,9 +715,16 @@ export class Membership {
       return;
     }
     this.remember(item.id);
-    // Re-gossip once (not eagerly) so a broadcast reaches nodes its origin did not pick.
-    this.input({ type: 'broadcast', key: `ub:${item.id}`, data });
+    // Re-gossip once (not eagerly) so a broadcast reaches nodes its origin did not pick. One that
+    // could not fit this node's packets (a peer with a larger MTU) is delivered, not relayed: the
+    // core refuses a part over its MTU by throwing, and peer input never reaches a throw.
+    if (this.fitsOnePacket(data)) this.input({ type: 'broadcast', key: `ub:${item.id}`, data });
     this.deliver({ from: item.r.node, data: item.r.payload, kind: 'broadcast' });
+  }
+
+  /** True when a piggybacked item fits one SWIM packet of this node with room for a header. */
+  private fitsOnePacket(item: Uint8Array): boolean {
+    return item.length <= Math.min(this.swim.config.mtu, this.swimChannel.mtu) - 64;
   }
 
   /** Refreshes `stats.rejectedRecords`: records refused here, in push-pull, and by the state core. */
