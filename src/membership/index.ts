@@ -41,6 +41,7 @@ export {
   type MembershipOptions,
   type MembershipStats,
 } from './membership.js';
+export { isNodeName, NODE_NAME_EXPECTED, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN } from './node-name.js';
 export * as pex from './pex/index.js';
 export { PexNode } from './pex/index.js';
 export * as state from './state/index.js';
