@@ -920,7 +920,7 @@ export class Membership {
       return;
     }
     // The signature binds recipient, run and sequence: deliver each message once, here only.
-    const known = this.swim.member(record.node)?.generation ?? 0;
+    const known = this.swim.member(record.node)?.generation;
     if (
       payload.to !== this.id ||
       this.directWindows.accept(record.node, payload.generation, record.version, known) !== 'fresh'

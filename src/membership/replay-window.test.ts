@@ -29,12 +29,15 @@ describe('ReplayWindows', () => {
     assert.equal(w.accept(b, 4, 1, 5), 'old-generation');
   });
 
-  it('forgets the least recently heard sender beyond maxSenders', () => {
-    const w = new ReplayWindows({ maxSenders: 1 });
-    w.accept(a, 1, 1);
+  it('forgets the least recently heard sender beyond its bound, strangers apart from members', () => {
+    const w = new ReplayWindows({ maxSenders: 1, maxStrangers: 1 });
+    w.accept(a, 1, 1, 1); // a member
     w.accept(b, 1, 1);
-    assert.equal(w.size, 1);
-    assert.equal(w.accept(b, 1, 1), 'replay');
+    const fresh = NodeIdentity.fromSeed(new Uint8Array(32).fill(3)).nodeId;
+    w.accept(fresh, 1, 1); // a stranger's window pushes out b's, never a's
+    assert.equal(w.size, 2);
+    assert.equal(w.accept(a, 1, 1, 1), 'replay');
+    assert.equal(w.accept(b, 1, 1), 'fresh', 'b was forgotten');
   });
 
   it('matches a set of everything seen, within the window (model check)', () => {
