@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONFIG_FIELDS } from '../node/config-fields.js';
-import { isNodeName, NODE_NAME_MAX_LENGTH } from './node-name.js';
+import { isNodeName, NODE_NAME_MAX_LENGTH } from '../membership/node-name.js';
+import { CONFIG_FIELDS } from './config-fields.js';
 
 describe('node names', () => {
   it('are the printable charset the agent config accepts, and nothing else', () => {
