@@ -28,11 +28,20 @@ export {
 } from './discovery/index.js';
 export { DEFAULT_EVENT_BUFFER, type EventHandler, type IterateOptions } from './events.js';
 export {
+  claimGeneration,
+  GENERATION_KEY,
+  type GenerationStore,
+  nextGeneration,
+  parseGeneration,
+  storageGenerationStore,
+} from './generation.js';
+export {
   type LocalState,
   Membership,
   type MembershipOptions,
   type MembershipStats,
 } from './membership.js';
+export { isNodeName, NODE_NAME_EXPECTED, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN } from './node-name.js';
 export * as pex from './pex/index.js';
 export { PexNode } from './pex/index.js';
 export * as state from './state/index.js';

@@ -3,11 +3,42 @@ import { describe, it } from 'node:test';
 import { CairnError, Rng } from '../core/index.js';
 import { NodeIdentity, simulatedScheme } from '../security/index.js';
 import { Simulator } from '../sim/index.js';
+import type { Address, PacketHandler, Transport } from '../transport/types.js';
 import { testConfig } from './config.js';
 import { Membership, type MembershipOptions } from './membership.js';
 import type { MembershipEvent, UserMessage } from './types.js';
+import { CHANNEL_USER } from './wire.js';
 
 /** Small behaviours of the driver on a 3-node simulation (the full scenarios are in test/sim/). */
+
+/** A transport that keeps a copy of every direct-message packet it receives, to deliver again. */
+class Tap {
+  readonly captured: Array<{ from: Address; data: Uint8Array }> = [];
+  handler: PacketHandler | undefined;
+
+  wrap(inner: Transport): Transport {
+    return new Proxy(inner, {
+      get: (target, key) => {
+        if (key === 'onPacket') {
+          return (handler: PacketHandler) => {
+            this.handler = handler;
+            target.onPacket((from, data) => {
+              if (data[0] === CHANNEL_USER) this.captured.push({ from, data: new Uint8Array(data) });
+              handler(from, data);
+            });
+          };
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /** Delivers `packet` to the tapped node again, as the network would a replayed datagram. */
+  replay(packet: { from: Address; data: Uint8Array }): void {
+    this.handler!(packet.from, new Uint8Array(packet.data));
+  }
+}
 
 interface Trio {
   sim: Simulator;
@@ -18,6 +49,7 @@ interface Trio {
 async function trio(
   extra: (i: number) => Partial<MembershipOptions> = () => ({}),
   join = true,
+  transport: (i: number, t: Transport) => Transport = (_i, t) => t,
 ): Promise<Trio> {
   const sim = new Simulator({ seed: 'membership-unit' });
   const nodes: Membership[] = [];
@@ -26,7 +58,7 @@ async function trio(
     sim.addNode(`n${i}`, async (ctx) => {
       const m = await Membership.create({
         identity: NodeIdentity.fromSeed(Rng.fromSeed(`unit-${i}`).bytes(32)),
-        transport: ctx.transport(),
+        transport: transport(i, ctx.transport()),
         clock: ctx.clock,
         rng: ctx.rng,
         protocol: testConfig(),
@@ -74,6 +106,32 @@ describe('Membership driver', () => {
     );
   });
 
+  it('delivers a replayed direct message once, and never to a node it was not sent to', async () => {
+    const taps = [new Tap(), new Tap(), new Tap()];
+    const { sim, nodes, inbox } = await trio(
+      () => ({}),
+      true,
+      (i, t) => taps[i]!.wrap(t),
+    );
+    nodes[0]!.send(nodes[1]!.id, Uint8Array.of(7));
+    await sim.runUntil(() => inbox[1]!.length > 0, { maxMs: 5_000 });
+    const [packet] = taps[1]!.captured;
+    assert.ok(packet !== undefined, 'the direct packet was captured');
+    for (let i = 0; i < 3; i++) taps[1]!.replay(packet);
+    taps[2]!.replay(packet); // the same signed bytes, sent to another member
+    assert.equal(inbox[1]!.length, 1);
+    assert.equal(inbox[2]!.length, 0);
+    assert.equal(nodes[1]!.stats.directRefused, 3);
+    assert.equal(nodes[2]!.stats.directRefused, 1);
+    // Later messages of the same sender still arrive, once each.
+    nodes[0]!.send(nodes[1]!.id, Uint8Array.of(8));
+    await sim.runUntil(() => inbox[1]!.length > 1, { maxMs: 5_000 });
+    assert.deepEqual(
+      inbox[1]!.map((m) => [...m.data]),
+      [[7], [8]],
+    );
+  });
+
   it('delivers a broadcast to every other node exactly once', async () => {
     const { sim, nodes, inbox } = await trio();
     nodes[1]!.broadcast(Uint8Array.of(42));
@@ -94,6 +152,21 @@ describe('Membership driver', () => {
       () => nodes[1]!.broadcast(new Uint8Array(5_000)),
       (e: unknown) => e instanceof CairnError && e.code === 'LIMIT_EXCEEDED',
     );
+  });
+
+  it('delivers a broadcast too large for its own packets without relaying it (no throw)', async () => {
+    const small = testConfig();
+    const { sim, nodes, inbox } = await trio((i) =>
+      i === 1 ? { protocol: { ...small, swim: { ...small.swim, mtu: 600 } } } : {},
+    );
+    const data = Rng.fromSeed('wide').bytes(900);
+    nodes[0]!.broadcast(data);
+    await sim.runUntil(() => inbox[1]!.length > 0 && inbox[2]!.length > 0, { maxMs: 5_000 });
+    assert.deepEqual(
+      inbox.map((box) => box.map((m) => m.data.length)),
+      [[], [900], [900]],
+    );
+    assert.equal(nodes[1]!.stats.malformed, 0);
   });
 
   it('shows initial state to every node after the join', async () => {

@@ -27,7 +27,9 @@ import { PhiAccrualDetector } from './detector/index.js';
 import type { DiscoveryProvider } from './discovery/index.js';
 import { type EventHandler, EventHub, type IterateOptions } from './events.js';
 import { FallbackProber } from './fallback.js';
+import { claimGeneration, type GenerationStore } from './generation.js';
 import { lanPexConfig, type PexConfig, PexNode } from './pex/index.js';
+import { ReplayWindows } from './replay-window.js';
 import {
   decodeStateMessage,
   decodeStatePayload,
@@ -59,7 +61,9 @@ import {
   CHANNEL_SYNC,
   CHANNEL_USER,
   decodeDirect,
+  decodeDirectPayload,
   decodePiggyback,
+  encodeDirectPayload,
   encodePiggyback,
   WIRE_LIMITS,
 } from './wire.js';
@@ -86,10 +90,17 @@ export interface MembershipOptions {
   /** Metrics registry for `cairn_membership_*`; default none. */
   metrics?: Metrics;
   /**
-   * This run's generation; default `floor(clock.now())`, which grows across restarts of a node
-   * as long as its clock does. Pass a persisted counter where clocks may go backwards.
+   * This run's generation; default `floor(clock.now())`. With a `generationStore`, the generation
+   * is at least the last one stored plus one (and this value, or the clock, otherwise).
    */
   generation?: number;
+  /**
+   * Where the last generation is kept across restarts (the agent keeps it in its data directory,
+   * the simulator on the node's disk). With it, this run's generation is `max(clock.now(),
+   * last + 1)`, saved durably before the node announces anything, so a clock stepped back across
+   * a restart cannot make the node's peers ignore it. Without it, the clock alone decides.
+   */
+  generationStore?: GenerationStore;
   /** Signature scheme; default Ed25519. `simulatedScheme` only in large simulations. */
   scheme?: SignatureScheme;
   /** Seed addresses for `join()` without arguments and for re-seeding. */
@@ -137,6 +148,11 @@ export interface MembershipStats {
   syncOverBudget: number;
   reseeds: number;
   userMessages: number;
+  /**
+   * Direct messages refused as seen before (a duplicate or replay), from an older run of their
+   * sender, older than the sender's replay window, or addressed to another node.
+   */
+  directRefused: number;
   phiSuspicions: number;
 }
 
@@ -183,6 +199,7 @@ export class Membership {
     syncOverBudget: 0,
     reseeds: 0,
     userMessages: 0,
+    directRefused: 0,
     phiSuspicions: 0,
   };
 
@@ -210,6 +227,10 @@ export class Membership {
   private readonly seenBroadcasts = new Set<string>();
   private readonly messageHandlers = new Set<(message: UserMessage) => void>();
   private broadcastSeq = 0;
+  /** The sequence of the last direct message sent by this run (each is signed with the next). */
+  private directSeq = 0;
+  /** What each sender's direct messages already delivered: each is delivered at most once. */
+  private readonly directWindows = new ReplayWindows();
   /** Records refused by this driver (SWIM broadcasts, user messages); the state core counts its own. */
   private rejectedHere = 0;
   /** When the last push-pull triggered by an unknown node in a digest started. */
@@ -330,10 +351,14 @@ export class Membership {
    * Creates a membership node. It does not contact anyone until {@link join} (or, with seeds or
    * discovery configured, until the first re-seed), but answers peers at once.
    *
-   * @throws CairnError `INVALID_CONFIG` naming the bad field
+   * @throws CairnError `INVALID_CONFIG` naming the bad field; the generation store's errors
    */
   static async create(options: MembershipOptions): Promise<Membership> {
-    const m = new Membership(options);
+    const store = options.generationStore;
+    const now = options.generation ?? (options.clock ?? systemClock).now();
+    const m = new Membership(
+      store === undefined ? options : { ...options, generation: await claimGeneration(store, now) },
+    );
     m.start();
     return m;
   }
@@ -409,8 +434,10 @@ export class Membership {
   }
 
   /**
-   * Sends `data` to one member: a packet when it fits, otherwise a stream. Signed, so the receiver
-   * knows the sender. Best effort: no acknowledgement (use `cairn/rpc` for request/response).
+   * Sends `data` to one member: a packet when it fits, otherwise a stream. Signed with the
+   * recipient, this run's generation and a sequence number, so the receiver knows the sender and
+   * delivers the message at most once (a replay is refused). Best effort: no acknowledgement (use
+   * `cairn/rpc` for request/response).
    *
    * @throws CairnError `MEMBERSHIP_UNKNOWN_NODE`, `LIMIT_EXCEEDED`
    */
@@ -421,7 +448,8 @@ export class Membership {
     if (data.length > WIRE_LIMITS.maxUserMessageBytes) {
       throw new CairnError('LIMIT_EXCEEDED', `a user message of ${data.length} bytes is over the limit`);
     }
-    const bytes = encode(signRecord(this.identity, 0, data, this.scheme));
+    const payload = encodeDirectPayload({ kind: 'direct', to: node, generation: this.generation, data });
+    const bytes = encode(signRecord(this.identity, ++this.directSeq, payload, this.scheme));
     if (bytes.length <= this.userChannel.mtu) {
       this.userChannel.sendPacket(member.address, bytes);
       return;
@@ -445,7 +473,7 @@ export class Membership {
     this.assertRunning();
     const id = `${this.id}:${this.broadcastSeq++}`;
     const item = encodePiggyback({ k: 'ub', id, r: signRecord(this.identity, 0, data, this.scheme) });
-    if (item.length > this.swimChannel.mtu - 64) {
+    if (!this.fitsOnePacket(item)) {
       throw new CairnError('LIMIT_EXCEEDED', `a broadcast of ${data.length} bytes does not fit one packet`);
     }
     this.remember(id);
@@ -700,9 +728,16 @@ export class Membership {
       return;
     }
     this.remember(item.id);
-    // Re-gossip once (not eagerly) so a broadcast reaches nodes its origin did not pick.
-    this.input({ type: 'broadcast', key: `ub:${item.id}`, data });
+    // Re-gossip once (not eagerly) so a broadcast reaches nodes its origin did not pick. One that
+    // could not fit this node's packets (a peer with a larger MTU) is delivered, not relayed: the
+    // core refuses a part over its MTU by throwing, and peer input never reaches a throw.
+    if (this.fitsOnePacket(data)) this.input({ type: 'broadcast', key: `ub:${item.id}`, data });
     this.deliver({ from: item.r.node, data: item.r.payload, kind: 'broadcast' });
+  }
+
+  /** True when a piggybacked item fits one SWIM packet of this node with room for a header. */
+  private fitsOnePacket(item: Uint8Array): boolean {
+    return item.length <= Math.min(this.swim.config.mtu, this.swimChannel.mtu) - 64;
   }
 
   /** Refreshes `stats.rejectedRecords`: records refused here, in push-pull, and by the state core. */
@@ -892,11 +927,21 @@ export class Membership {
       this.counters.malformed++;
       return;
     }
-    if (!verifyRecord(record, this.scheme)) {
+    const payload = decodeDirectPayload(record.payload);
+    if (payload === undefined || !verifyRecord(record, this.scheme)) {
       this.reject();
       return;
     }
-    this.deliver({ from: record.node, data: record.payload, kind: 'direct' });
+    // The signature binds recipient, run and sequence: deliver each message once, here only.
+    const known = this.swim.member(record.node)?.generation;
+    if (
+      payload.to !== this.id ||
+      this.directWindows.accept(record.node, payload.generation, record.version, known) !== 'fresh'
+    ) {
+      this.counters.directRefused++;
+      return;
+    }
+    this.deliver({ from: record.node, data: payload.data, kind: 'direct' });
   }
 
   private onDirectStream(stream: Stream): void {

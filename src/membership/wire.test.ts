@@ -21,7 +21,9 @@ import {
 } from '../security/index.js';
 import {
   decodeDirect,
+  decodeDirectPayload,
   decodePiggyback,
+  encodeDirectPayload,
   encodePiggyback,
   encodeSyncFrame,
   type Piggyback,
@@ -80,6 +82,20 @@ describe('membership wire codecs', () => {
       assert.ok(Buffer.from(encodeSyncFrame(decodeFrame(bytes)!)).equals(bytes));
     }
     assert.ok(Buffer.from(encode(decodeDirect(encode(record)))).equals(encode(record)));
+  });
+
+  it('round-trip direct payloads and refuse any other shape', () => {
+    const payload = { kind: 'direct', to: record.node, generation: 17, data: Uint8Array.of(1, 2) } as const;
+    const back = decodeDirectPayload(encodeDirectPayload(payload));
+    assert.ok(back !== undefined);
+    assert.deepEqual({ ...back, data: [...back.data] }, { ...payload, data: [1, 2] });
+    for (const bad of [
+      { ...payload, kind: 'swim-alive' },
+      { ...payload, to: 'x' },
+      { ...payload, generation: -1 },
+    ]) {
+      assert.equal(decodeDirectPayload(encode(bad)), undefined);
+    }
   });
 
   it('encode frames byte for byte as the codec would, with each record encoded once', () => {

@@ -13,7 +13,7 @@ import {
   v,
   writeMsgpackHeader,
 } from '../core/index.js';
-import { type SignedRecord, SignedRecordValidator } from '../security/index.js';
+import { type NodeId, NodeIdValidator, type SignedRecord, SignedRecordValidator } from '../security/index.js';
 import { recordEncoding, recordOfEncoding } from './intern.js';
 import { SUMMARY_ENTRY_BYTES } from './sync-summary.js';
 
@@ -279,10 +279,48 @@ function readRecordList(
   return pos === end ? records : undefined;
 }
 
-/** A direct user message: the payload signed by its sender (version 0), so the receiver knows who sent it. */
+/**
+ * A direct user message is a {@link SignedRecord} by its sender whose version is a sequence
+ * number (from 1, growing with every message the sender's run sends) and whose payload is a
+ * {@link DirectPayload}. The signature binds the sequence, the sender's generation and the
+ * recipient, so a captured message cannot be delivered twice (the receiver keeps a replay window
+ * per sender, `replay-window.ts`) nor to another node.
+ */
 export const DirectValidator: Validator<SignedRecord> = Record;
+
+/** The signed payload of a direct message. */
+export interface DirectPayload {
+  /** Tags the payload, so that no other record of the sender opens as a direct message. */
+  readonly kind: 'direct';
+  /** The recipient: a receiver with another id refuses the message. */
+  readonly to: NodeId;
+  /** The sender's generation (this run); the record version is the run's message sequence. */
+  readonly generation: number;
+  /** The application's bytes. */
+  readonly data: Uint8Array;
+}
+
+const DirectPayloadValidator: Validator<DirectPayload> = v.object({
+  kind: v.literal('direct'),
+  to: NodeIdValidator,
+  generation: v.uint(),
+  data: v.bytes({ maxLength: WIRE_LIMITS.maxUserMessageBytes }),
+}) as Validator<DirectPayload>;
+
+/** Bytes a direct message adds to its data: the payload's fields and the signed record's. */
+const DIRECT_OVERHEAD_BYTES = 512;
+
+/** Encodes the payload of a direct message (signed by the sender with the sequence as version). */
+export function encodeDirectPayload(payload: DirectPayload): Uint8Array {
+  return encode(payload);
+}
+
+/** Decodes the payload of a direct message; `undefined` when malformed. */
+export function decodeDirectPayload(bytes: Uint8Array): DirectPayload | undefined {
+  return tryDecode(bytes, DirectPayloadValidator, WIRE_LIMITS.maxUserMessageBytes + DIRECT_OVERHEAD_BYTES);
+}
 
 /** Decodes a direct message; throws `DECODE_FAILED` when malformed (callers count and drop). */
 export function decodeDirect(bytes: Uint8Array): SignedRecord {
-  return decode(bytes, DirectValidator, WIRE_LIMITS.maxUserMessageBytes + 256);
+  return decode(bytes, DirectValidator, WIRE_LIMITS.maxUserMessageBytes + 2 * DIRECT_OVERHEAD_BYTES);
 }

@@ -1,4 +1,5 @@
 import { fail, type Validator, v } from '../core/index.js';
+import { NODE_NAME_EXPECTED, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN } from '../membership/node-name.js';
 import { parseKey } from '../security/key-set.js';
 import { isHost, parseHostPort } from './ports.js';
 
@@ -71,8 +72,8 @@ export const CONFIG_LIMITS = Object.freeze({
   maxSeeds: 256,
   /** Most keyring keys: one primary plus decrypt-only keys during rotations. */
   maxKeyringKeys: 16,
-  /** Longest node name: names appear in logs, metrics labels and membership state. */
-  maxNameLength: 128,
+  /** Longest node name: names appear in logs, metrics labels and membership state (membership's rule). */
+  maxNameLength: NODE_NAME_MAX_LENGTH,
   /** Longest path accepted for the data directory (Linux PATH_MAX). */
   maxPathLength: 4096,
   /** Longest keyring label (additional authenticated data on every packet). */
@@ -174,8 +175,8 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     path: 'name',
     env: 'CAIRN_NAME',
     flag: 'name',
-    expected: `a name of 1-${CONFIG_LIMITS.maxNameLength} characters from A-Z a-z 0-9 . _ - starting with a letter or digit`,
-    check: v.string({ maxLength: CONFIG_LIMITS.maxNameLength, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ }),
+    expected: NODE_NAME_EXPECTED,
+    check: v.string({ maxLength: CONFIG_LIMITS.maxNameLength, pattern: NODE_NAME_PATTERN }),
     fromText: asText,
   },
   {

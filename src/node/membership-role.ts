@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import {
   CairnError,
   type Clock,
@@ -9,7 +10,6 @@ import {
   type Logger,
   Rng,
   sleep,
-  systemClock,
 } from '../core/index.js';
 import { Membership } from '../membership/membership.js';
 import type { MemberState } from '../membership/types.js';
@@ -20,6 +20,7 @@ import { NetTransport } from '../transport/net/net-transport.js';
 import { type SealedTransport, sealTransport } from '../transport/sealed.js';
 import type { Transport } from '../transport/types.js';
 import type { AgentConfig } from './config.js';
+import { fileGenerationStore, GENERATION_FILE_NAME, testOffsetClock } from './generation-file.js';
 import { membershipProtocol } from './membership-protocol.js';
 import { bindFailureReason, formatHostPort, systemErrorIn } from './ports.js';
 import { printable } from './printable.js';
@@ -57,7 +58,10 @@ export type MemberCounts = Record<MemberState, number>;
 
 /** Options of {@link MembershipRole}. */
 export interface MembershipRoleOptions {
-  /** Clock for membership and the join backoff; default the system clock. */
+  /**
+   * Clock for membership and the join backoff; default the system clock (shifted by
+   * `CAIRN_TEST_CLOCK_OFFSET_MS` when set, for tests only: `generation-file.ts`).
+   */
   clock?: Clock;
 }
 
@@ -94,7 +98,7 @@ export class MembershipRole implements Role, MembershipProvider {
     private readonly config: AgentConfig,
     options: MembershipRoleOptions = {},
   ) {
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? testOffsetClock();
   }
 
   /** The running membership node; undefined before start and after stop. */
@@ -133,6 +137,8 @@ export class MembershipRole implements Role, MembershipProvider {
         logger: ctx.logger,
         metrics: ctx.metrics,
         seeds: this.config.seeds,
+        // Beside the node key: a restart, even with the clock stepped back, gets a newer generation.
+        generationStore: fileGenerationStore(join(ctx.config.dataDir, GENERATION_FILE_NAME)),
       });
       this.node = node;
       this.logEvents(node, ctx.logger);

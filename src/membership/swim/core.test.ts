@@ -10,6 +10,7 @@ import {
   createSwimSigner,
   decodeSwimMessage,
   isBroadcastMessage,
+  makeDeadRecord,
   makeSuspectRecord,
   openBroadcast,
   type SwimMessage,
@@ -127,6 +128,13 @@ describe('SwimCore', () => {
       () => core.step({ type: 'update-local', name: 'x'.repeat(1000) }, 0),
       (e: unknown) => isCairnError(e, 'INVALID_ARGUMENT'),
     );
+    // A name or address this node could not announce (peers refuse them at decode) is refused here.
+    for (const update of [{ name: 'row\nforged' }, { address: 'no-port' }]) {
+      assert.throws(
+        () => core.step({ type: 'update-local', ...update }, 0),
+        (e: unknown) => isCairnError(e, 'INVALID_ARGUMENT'),
+      );
+    }
     assert.throws(
       () => core.step({ type: 'broadcast', key: 'k', data: new Uint8Array(2000) }, 0),
       (e: unknown) => isCairnError(e, 'LIMIT_EXCEEDED'),
@@ -270,6 +278,35 @@ describe('SwimCore', () => {
     assert.equal(b.incarnation, 1);
     const back = messages(again, addr(0)).find((m) => m.type === 'Alive');
     assert.ok(back?.type === 'Alive' && back.record.version === 1);
+  });
+
+  it('drops accusations of another member signed by a node it does not list', () => {
+    const [a, b, c] = cluster(3) as [SwimCore, SwimCore, SwimCore];
+    const accuse = (signer: number, type: 'Suspect' | 'Dead'): VerifiedBroadcast => {
+      const fields = { target: b.selfId, generation: 101, incarnation: 0 };
+      const record = (type === 'Dead' ? makeDeadRecord : makeSuspectRecord)(
+        ids[signer]!,
+        fields,
+        simulatedScheme,
+      );
+      return { type, from: ids[signer]!.nodeId, record, ...fields };
+    };
+    // ids[5] never joined: its signed suspicions and deaths of b change nothing on a.
+    for (const type of ['Suspect', 'Dead'] as const) {
+      const fx = a.step({ type: 'message', from: addr(5), message: accuse(5, type) }, 1);
+      assert.deepEqual(fx.events, []);
+      assert.equal(fx.packets.length, 0, 'nothing relayed');
+    }
+    assert.equal(a.member(b.selfId)?.status, 'alive');
+    assert.equal(a.counters.strangerAccusations, 2);
+    // The same accusation signed by a member counts.
+    const fx = a.step({ type: 'message', from: addr(2), message: accuse(2, 'Dead') }, 2);
+    assert.deepEqual(
+      fx.events.map((e) => e.type),
+      ['dead'],
+    );
+    assert.equal(a.member(b.selfId)?.status, 'dead');
+    assert.ok(c.member(b.selfId)?.status === 'alive');
   });
 
   it('sends the accusation with pings to a suspect (buddy system)', () => {

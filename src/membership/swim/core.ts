@@ -1,6 +1,8 @@
 import { assert, assertNever, CairnError, checkLimit, type Rng } from '../../core/index.js';
 import type { NodeId, SignedRecord } from '../../security/index.js';
+import { tryParseAddress } from '../../transport/address.js';
 import { SharedStringCache, sharedEncoding } from '../intern.js';
+import { NODE_NAME_PATTERN } from '../node-name.js';
 import type { Claim, MemberStatus } from './claims.js';
 import { decideClaim } from './claims.js';
 import { arrayHeaderBytes, CompoundBuilder, partCost } from './compound.js';
@@ -126,6 +128,7 @@ export class SwimCore {
     deathsDeclared: 0,
     staleClaims: 0,
     unknownSubjects: 0,
+    strangerAccusations: 0,
     misdirectedPings: 0,
     unmatchedAcks: 0,
     relaysRejected: 0,
@@ -577,6 +580,10 @@ export class SwimCore {
       this.onAccusedSelf(m.generation, m.incarnation, from);
       return;
     }
+    if (!this.mayAccuse(m.from)) {
+      this.stats.strangerAccusations++;
+      return;
+    }
     const e = this.table.get(m.target);
     if (e === undefined) {
       this.stats.unknownSubjects++;
@@ -620,6 +627,22 @@ export class SwimCore {
     // network hops rather than a few gossip intervals.
     this.gossipRound();
     this.emit('dead', e, previous, false);
+  }
+
+  /**
+   * Whether an accusation signed by `accuser` counts: only a member this node lists alive, suspect
+   * or dead (dead until reaped: a member declared dead may still be up and probing) may accuse
+   * another. Without this, any key (no keyring, or a leaked cluster key) could sign deaths of live
+   * members and make them flap. A joiner whose alive record has not reached this node yet is not
+   * listed: its accusations are dropped here until it is, which only delays them (the other
+   * members that know it relay them, and its own alive record follows on the same gossip).
+   * Accusations of the local node are answered whoever signed them (`onAccusedSelf`): refuting
+   * costs one alive record, and refusing would leave this node accused by everyone who does list
+   * the accuser.
+   */
+  private mayAccuse(accuser: NodeId): boolean {
+    const e = this.table.get(accuser);
+    return e !== undefined && e.status !== 'left';
   }
 
   private onLeave(m: VerifiedLeave): void {
@@ -812,10 +835,20 @@ export class SwimCore {
 }
 
 function checkArgs(limits: SwimLimits, address: string, name: string): void {
-  if (typeof address !== 'string' || address.length === 0 || address.length > limits.maxAddressLength) {
-    throw new CairnError('INVALID_ARGUMENT', `address must be 1..${limits.maxAddressLength} characters`);
+  if (
+    typeof address !== 'string' ||
+    address.length > limits.maxAddressLength ||
+    tryParseAddress(address) === undefined
+  ) {
+    throw new CairnError(
+      'INVALID_ARGUMENT',
+      `address must be a host:port address of at most ${limits.maxAddressLength} characters, got ${JSON.stringify(String(address).slice(0, 80))}`,
+    );
   }
-  if (typeof name !== 'string' || name.length > limits.maxNameLength) {
-    throw new CairnError('INVALID_ARGUMENT', `name must be at most ${limits.maxNameLength} characters`);
+  if (typeof name !== 'string' || name.length > limits.maxNameLength || !NODE_NAME_PATTERN.test(name)) {
+    throw new CairnError(
+      'INVALID_ARGUMENT',
+      `name must be 1-${limits.maxNameLength} characters matching ${NODE_NAME_PATTERN}, got ${JSON.stringify(String(name).slice(0, 80))}`,
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { withLimits } from '../../core/index.js';
 import { MAX_ADDRESS_LENGTH } from '../../transport/address.js';
+import { NODE_NAME_MAX_LENGTH } from '../node-name.js';
 
 /** The limits of the SWIM core; see {@link DEFAULT_LIMITS} for each one's reason. */
 export type SwimLimits = {
@@ -48,8 +49,8 @@ export const DEFAULT_LIMITS: SwimLimits = Object.freeze({
   maxBroadcastsQueued: 1024,
   /** Parts per compound packet: memberlist's bound (a u8 count); 1,400 bytes hold far fewer. */
   maxPartsPerPacket: 255,
-  /** Member name: a label for humans (host names are at most 253 characters). */
-  maxNameLength: 256,
+  /** Member name: a label for humans, the agent config's bound (`node-name.ts`). */
+  maxNameLength: NODE_NAME_MAX_LENGTH,
   /** Member address: the transport's own bound on `host:port` text. */
   maxAddressLength: MAX_ADDRESS_LENGTH,
   /** SWIM record payload: a name and an address plus a few integers fit well within 1 KiB. */

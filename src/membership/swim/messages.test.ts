@@ -46,6 +46,42 @@ describe('SWIM messages', () => {
     assert.equal(decodeSwimMessage(part, tight).ok, false);
   });
 
+  it('refuse at decode a PingReq whose targetAddress is not host:port, so no step sends to it', () => {
+    const req = (targetAddress: string) =>
+      encodeSwimMessage({ type: 'PingReq', seq: 1, target: b.nodeId, targetAddress, from: a.nodeId });
+    for (const bad of [
+      'x',
+      'no-port',
+      '10.0.0.1:',
+      '10.0.0.1:70000',
+      '10.0.0.1:0',
+      'a b:1',
+      '[zz]:1',
+      ':1',
+    ]) {
+      assert.deepEqual(decodeSwimMessage(req(bad)), { ok: false, reason: 'malformed' }, bad);
+    }
+    for (const good of ['10.0.0.2:7946', '[::1]:1', 'host.example:65535']) {
+      assert.equal(decodeSwimMessage(req(good)).ok, true, good);
+    }
+  });
+
+  it('refuse alive records whose address is not host:port or whose name leaves the node-name charset', () => {
+    const bad = [
+      { ...alive, address: 'not an address' },
+      { ...alive, name: 'evil\u001b[2J\nrow' },
+      { ...alive, name: 'tab\there' },
+      { ...alive, name: '' },
+      { ...alive, name: '-starts-with-dash' },
+      { ...alive, name: 'x'.repeat(DEFAULT_LIMITS.maxNameLength + 1) },
+    ];
+    for (const fields of bad) {
+      // Signed by its own key, so only the payload rule can refuse it.
+      assert.deepEqual(openAliveRecord(makeAliveRecord(a, fields)), { ok: false, reason: 'bad-payload' });
+    }
+    assert.equal(openAliveRecord(makeAliveRecord(a, { ...alive, name: 'node-1.a_b' })).ok, true);
+  });
+
   it('round-trip every kind through encode/decode', () => {
     const record = makeAliveRecord(a, alive);
     const messages: SwimMessage[] = [

@@ -1,4 +1,4 @@
-import { encode, tryDecode, type Validator, v } from '../../core/index.js';
+import { encode, fail, tryDecode, type Validator, v } from '../../core/index.js';
 import {
   ed25519Scheme,
   type NodeId,
@@ -10,7 +10,9 @@ import {
   signRecord,
   verifyRecord,
 } from '../../security/index.js';
+import { tryParseAddress } from '../../transport/address.js';
 import { compactRecord, OpenedRecordCache, sharedEncodingOf } from '../intern.js';
+import { NODE_NAME_PATTERN } from '../node-name.js';
 import { DEFAULT_LIMITS, type SwimLimits } from './limits.js';
 import { memberKey } from './member-key.js';
 
@@ -163,6 +165,26 @@ export type VerifiedBroadcast = VerifiedAlive | VerifiedLeave | VerifiedAccusati
 
 const uint = v.uint();
 
+/**
+ * A member address: `host:port` (or `[v6]:port`) within `maxLength`, the transport's own syntax.
+ * Checked when a message is decoded, so that no address a peer sends can make the transport throw
+ * later, inside a step (a PingReq relay pings `targetAddress`; gossip and probes go to the address
+ * of an alive record).
+ */
+export function swimAddressValidator(maxLength: number): Validator<string> {
+  return (value, path = '$') => {
+    if (typeof value !== 'string' || value.length > maxLength || tryParseAddress(value) === undefined) {
+      fail(path, `a host:port address of at most ${maxLength} characters`, value);
+    }
+    return value;
+  };
+}
+
+/** A member name on the wire: the agent config's charset (`node-name.ts`), within `maxLength`. */
+export function swimNameValidator(maxLength: number): Validator<string> {
+  return v.string({ minLength: 1, maxLength, pattern: NODE_NAME_PATTERN });
+}
+
 function recordValidator(limits: SwimLimits): Validator<SignedRecord> {
   return v.object({
     node: NodeIdValidator,
@@ -181,7 +203,7 @@ export function swimMessageValidator(limits: SwimLimits = DEFAULT_LIMITS): Valid
       type: v.literal('PingReq'),
       seq: uint,
       target: NodeIdValidator,
-      targetAddress: v.string({ minLength: 1, maxLength: limits.maxAddressLength }),
+      targetAddress: swimAddressValidator(limits.maxAddressLength),
       from: NodeIdValidator,
     }),
     Ack: v.object({
@@ -237,8 +259,8 @@ const AlivePayload = v.object({
   kind: v.literal('swim-alive'),
   generation,
   incarnation: uint,
-  address: v.string({ minLength: 1, maxLength: DEFAULT_LIMITS.maxAddressLength }),
-  name: v.string({ maxLength: DEFAULT_LIMITS.maxNameLength }),
+  address: swimAddressValidator(DEFAULT_LIMITS.maxAddressLength),
+  name: swimNameValidator(DEFAULT_LIMITS.maxNameLength),
 });
 const LeavePayload = v.object({ kind: v.literal('swim-leave'), generation, incarnation: uint });
 const SuspectPayload = v.object({

@@ -154,6 +154,11 @@ export interface SwimCounters {
   staleClaims: number;
   /** Accusations or leaves about members not in the table (or a generation not yet seen). */
   unknownSubjects: number;
+  /**
+   * Accusations of another member signed by a node this one does not list (or lists as left):
+   * dropped, so a key that never joined cannot make members flap.
+   */
+  strangerAccusations: number;
   /** Pings addressed to another node id. */
   misdirectedPings: number;
   /** Acks and nacks matching no probe or relay in flight (late or bogus). */
