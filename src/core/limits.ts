@@ -15,6 +15,20 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxDecodeBytes: 16 * 1024 * 1024,
   /** Deepest nesting the validator follows: a hostile message cannot exhaust the stack. */
   maxValidateDepth: 32,
+  /**
+   * Values in one decoded message (scalars, arrays, maps; a map entry is two), counted before
+   * decoding: each costs at least a heap slot per input byte. A Scuttlebutt SynAck at the state
+   * limits, the largest message a node sends, holds about 280,000.
+   */
+  maxDecodeItems: 1 << 20,
+  /**
+   * Arrays and maps in one decoded message, empty ones included, counted before decoding: an empty
+   * map is 1 byte on the wire and an object on the heap, so this is what bounds a hostile message's
+   * heap. A SynAck at the state limits holds about 66,000.
+   */
+  maxDecodeContainers: 1 << 18,
+  /** Deepest nesting of arrays and maps the decoder is handed: a state message, Cairn's deepest, nests 5. */
+  maxDecodeDepth: 32,
 });
 
 /** The type of {@link DEFAULT_LIMITS}. */

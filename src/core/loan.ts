@@ -26,7 +26,7 @@ import { CairnError } from './errors.js';
 
 /**
  * The byte a recycled array is filled with: 0xc1, the one code MessagePack leaves unused.
- * `msgpackValueEnd` rejects it; msgpackr decodes it as a marker object that no validator accepts.
+ * `msgpackValueEnd` and the codec's shape check before decoding reject it.
  */
 export const POISON_BYTE = 0xc1;
 

@@ -205,6 +205,7 @@ export const v = {
   ): Validator<Record<string, T>> {
     return (input, path = '$') => {
       if (!isPlainObject(input)) fail(path, 'an object', input);
+      if (depthOf(path) > DEFAULT_LIMITS.maxValidateDepth) fail(path, 'less deeply nested input', input);
       const entries = Object.entries(input);
       if (entries.length > opts.maxKeys)
         fail(path, `an object of at most ${opts.maxKeys} keys (got ${entries.length})`, input);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type CairnError, decodeUnchecked, ERROR_CODES, v } from '../core/index.js';
+import { type CairnError, decodeUnchecked, ERROR_CODES, encode, v } from '../core/index.js';
 import { RpcChannel } from './channel.js';
+import { DEFAULT_LIMITS } from './limits.js';
+import { encodeMessage } from './messages.js';
 import { defineMethod } from './method.js';
 import { RpcServer } from './server.js';
 import { memoryStreamPair, settle } from './testing.js';
@@ -165,6 +167,43 @@ describe('RpcChannel deadlines and cancellation', () => {
     // The server's own timer fired at the same instant and answered RPC_DEADLINE_EXCEEDED: ignored.
     assert.equal(client.stats.lateAnswers, 1);
     assert.equal(clock.pending, 0);
+  });
+
+  it('gives a request that carries no deadline the server’s default, and cancels its handler there', async () => {
+    const { client, clientStream, serverClock, waits, served } = makePair({ serverClockStart: 10 });
+    // A peer that sends no deadlineMs (the field is optional on the wire).
+    const request = { type: 'request', id: 1000, method: 'test.wait', payload: encode({ key: 5 }) } as const;
+    clientStream.send(encodeMessage(request));
+    await settle();
+    const { ctx } = waits.get(5)!;
+    const budget = DEFAULT_LIMITS.defaultRequestDeadlineMs;
+    assert.equal(ctx.deadline, 10 + budget);
+    serverClock.advance(budget - 1);
+    await settle();
+    assert.equal(ctx.signal.aborted, false);
+    serverClock.advance(1);
+    await settle();
+    assert.equal((ctx.signal.reason as CairnError).code, 'RPC_DEADLINE_EXCEEDED');
+    // The slot stays taken until the handler returns, and its late result is discarded.
+    assert.equal(served.activeHandlers, 1);
+    waits.get(5)!.done.resolve();
+    await settle();
+    assert.equal(served.activeHandlers, 0);
+    // The RPC_DEADLINE_EXCEEDED answer reached the peer, which never made such a call.
+    assert.equal(client.stats.lateAnswers, 1);
+    assert.equal(serverClock.pending, 0);
+  });
+
+  it('refuses a default request deadline over maxDeadlineMs', () => {
+    const [a] = memoryStreamPair();
+    assert.throws(
+      () =>
+        new RpcChannel(a, {
+          defaultDeadlineMs: 500,
+          limits: { maxDeadlineMs: 1000, defaultRequestDeadlineMs: 1001 },
+        }),
+      /defaultRequestDeadlineMs must be at most maxDeadlineMs/,
+    );
   });
 
   it('propagates the remaining budget, not the caller’s clock reading', async () => {

@@ -128,6 +128,12 @@ export class RpcChannel {
         `defaultDeadlineMs must be in (0, ${this.limits.maxDeadlineMs}]`,
       );
     }
+    if (this.limits.defaultRequestDeadlineMs > this.limits.maxDeadlineMs) {
+      throw new CairnError(
+        'INVALID_CONFIG',
+        `defaultRequestDeadlineMs must be at most maxDeadlineMs (${this.limits.maxDeadlineMs})`,
+      );
+    }
     this.validateFrame = frameValidator(this.limits);
     this.maxFrameBytes = this.limits.maxPayloadBytes + this.limits.maxBatchBytes;
     this.closed = new Promise((resolve) => {

@@ -22,7 +22,7 @@ import type { RpcChannelStats } from './stats.js';
  * a payload that fails the method's validator is answered INVALID_ARGUMENT; a request that arrives
  * with no budget left is answered RPC_DEADLINE_EXCEEDED. Otherwise the handler runs with a signal
  * that aborts on the peer's cancel, on the deadline (which also answers RPC_DEADLINE_EXCEEDED at
- * once) or when the channel closes. A request is answered at most once; whatever a handler returns
+ * once; a request that carries none gets `defaultRequestDeadlineMs`) or when the channel closes. A request is answered at most once; whatever a handler returns
  * after its request was cancelled, timed out or orphaned is discarded. A handler occupies its
  * concurrency slot until its promise settles, even after it was given up on: the slot measures
  * work actually running on this node.
@@ -124,9 +124,10 @@ export class Inbound {
       controller: new AbortController(),
       timer: undefined,
     };
-    const budget = message.deadlineMs;
-    const deadline = budget === undefined ? undefined : clock.now() + budget;
-    if (budget !== undefined) entry.timer = clock.setTimer(budget, () => this.expire(entry));
+    // A request without a deadline gets this node's default: no handler runs unbounded for a peer.
+    const budget = message.deadlineMs ?? this.options.limits.defaultRequestDeadlineMs;
+    const deadline = clock.now() + budget;
+    entry.timer = clock.setTimer(budget, () => this.expire(entry));
     this.active.set(entry.id, entry);
     this.runningCount++;
     this.options.stats.handlersStarted++;

@@ -33,6 +33,12 @@ export const DEFAULT_LIMITS = Object.freeze({
   /** Longest deadline in ms (one day): longer budgets are bugs, and Node timers overflow at 2^31 ms. */
   maxDeadlineMs: 24 * 60 * 60 * 1000,
   /**
+   * Deadline in ms given to a request that arrives without one (30 s, a caller's default): a
+   * handler's work is cancelled at it, so a peer cannot start work that runs forever. At most
+   * maxDeadlineMs.
+   */
+  defaultRequestDeadlineMs: 30_000,
+  /**
    * Malformed frames tolerated on one channel before it is closed: a peer that keeps sending
    * garbage is broken or hostile, and decoding its frames costs CPU for nothing.
    */

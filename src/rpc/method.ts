@@ -53,8 +53,11 @@ export interface HandlerContext {
    * After it aborts, whatever the handler returns is discarded.
    */
   readonly signal: AbortSignal;
-  /** The caller's deadline on this node's clock (`clock.now()` units), or undefined when none came. */
-  readonly deadline: number | undefined;
+  /**
+   * The deadline on this node's clock (`clock.now()` units): the caller's, or
+   * `defaultRequestDeadlineMs` from arrival when the request carried none.
+   */
+  readonly deadline: number;
   /** The peer's transport address. */
   readonly remoteAddress: Address;
   /** The method being served. */
