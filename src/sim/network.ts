@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS as TRANSPORT_LIMITS } from '../transport/limits.js';
 import type { Address, TransportLimits } from '../transport/types.js';
 import { DEFAULT_LATENCY, describeLatency, type Latency, sampleLatency, validateLatency } from './latency.js';
 import type { Simulator } from './simulator.js';
+import type { SimStreamEnd } from './stream.js';
 import { SimTransport } from './transport.js';
 
 /** Defaults of the simulated network that are not limits. */
@@ -93,8 +94,10 @@ export class NetworkStats {
   framesDelivered = 0;
   /** Streams established. */
   streamsOpened = 0;
-  /** Streams broken by a partition or a crash. */
+  /** Streams broken by a resetting partition or a crash. */
   streamsBroken = 0;
+  /** Frames, FINs and resets held back because a partition cut their path (delivered on heal). */
+  streamEventsStalled = 0;
   /** Dials refused (nothing listening). */
   dialsRefused = 0;
   /** Dials that timed out. */
@@ -133,11 +136,24 @@ export class NetworkStats {
       framesDelivered: this.framesDelivered,
       streamsOpened: this.streamsOpened,
       streamsBroken: this.streamsBroken,
+      streamEventsStalled: this.streamEventsStalled,
       dialsRefused: this.dialsRefused,
       dialsTimedOut: this.dialsTimedOut,
       dropped: { ...this.dropped },
     };
   }
+}
+
+/** How a partition treats streams already open across it. */
+export interface PartitionOptions {
+  /**
+   * `'stall'` (default): the cut black-holes the path, as a firewall that drops: frames, FINs and
+   * resets that would cross it wait, in order, and are delivered when the network heals, so only
+   * the ends' own timeouts notice (and the sender's buffer fills, so backpressure applies).
+   * `'reset'`: both ends of every stream across the cut close at once with
+   * `TRANSPORT_UNREACHABLE`, as a firewall that rejects (sends resets).
+   */
+  readonly streams?: 'stall' | 'reset';
 }
 
 interface PartitionRule {
@@ -165,8 +181,11 @@ function checkProbability(name: string, value: number): number {
  * partitions, and the counters of everything that crossed it.
  *
  * Endpoints in rules are node names (every transport of that node) or addresses (one standalone
- * transport). Partitions are checked when a packet is sent or a connection attempted; adding one
- * breaks every open stream that crosses it (both ends close with `TRANSPORT_UNREACHABLE`).
+ * transport). Partitions are checked when a packet is sent or a connection attempted, and when a
+ * stream's frame, FIN or reset comes due: one whose path is cut waits, with everything after it
+ * on that direction of the stream, until {@link SimNetwork.heal} (a black hole, so the ends'
+ * timeouts are what notice). A partition made with `{ streams: 'reset' }` instead breaks every
+ * open stream that crosses it (both ends close with `TRANSPORT_UNREACHABLE`).
  *
  * Contract: packets may be lost, duplicated, delayed and reordered as configured, never corrupted;
  * frames of one stream are delivered in order, exactly once, until the stream closes. Every random
@@ -196,6 +215,8 @@ export class SimNetwork {
   private readonly byNode = new Map<number, Set<SimTransport>>();
   private rules: PartitionRule[] = [];
   private readonly links = new Map<string, LinkRule>();
+  /** Stream ends holding events a partition stalled, in the order they first stalled. */
+  private readonly stalledEnds = new Set<SimStreamEnd>();
   private nextId = 1;
 
   /**
@@ -291,25 +312,47 @@ export class SimNetwork {
 
   /**
    * Cuts every link between `groupA` and `groupB`, both ways. Without `groupB`, cuts `groupA` from
-   * everyone else. Open streams across the cut break.
+   * everyone else. Open streams across the cut stall until heal (or break with `streams: 'reset'`).
    */
-  partition(groupA: readonly string[], groupB?: readonly string[]): void {
-    this.addRule(groupA, groupB, false);
+  partition(groupA: readonly string[], groupB?: readonly string[], options: PartitionOptions = {}): void {
+    this.addRule(groupA, groupB, false, options);
   }
 
-  /** Cuts the links from `from` to `to` only: packets the other way still pass. Streams across break. */
-  partitionOneWay(from: readonly string[] | string, to: readonly string[] | string): void {
-    this.addRule(typeof from === 'string' ? [from] : from, typeof to === 'string' ? [to] : to, true);
+  /**
+   * Cuts the links from `from` to `to` only: packets the other way still pass. Open streams stall
+   * in the cut direction only (or break with `streams: 'reset'`).
+   */
+  partitionOneWay(
+    from: readonly string[] | string,
+    to: readonly string[] | string,
+    options: PartitionOptions = {},
+  ): void {
+    this.addRule(typeof from === 'string' ? [from] : from, typeof to === 'string' ? [to] : to, true, options);
   }
 
   /** Cuts one node (or address) from everyone. */
-  isolate(endpoint: string): void {
-    this.addRule([endpoint], undefined, false);
+  isolate(endpoint: string, options: PartitionOptions = {}): void {
+    this.addRule([endpoint], undefined, false, options);
   }
 
-  /** Removes every partition (link rules stay; see {@link SimNetwork.clearLinks}). */
+  /**
+   * Removes every partition (link rules stay; see {@link SimNetwork.clearLinks}). Stream events
+   * the partitions stalled are delivered now, each stream direction in its order, ahead of every
+   * other event of this instant.
+   */
   heal(): void {
     this.rules = [];
+    if (this.stalledEnds.size === 0) return;
+    const events = [];
+    for (const end of this.stalledEnds) events.push(...end.releaseStalled());
+    this.stalledEnds.clear();
+    this.sim.requeueNow(events);
+  }
+
+  /** @internal `end` holds a stalled event; {@link heal} releases it. */
+  stalled(end: SimStreamEnd): void {
+    this.stats.streamEventsStalled++;
+    this.stalledEnds.add(end);
   }
 
   /** True when any partition is in force. */
@@ -373,14 +416,25 @@ export class SimNetwork {
     return this.bound.get(endpoint)?.host ?? `addr:${endpoint}`;
   }
 
-  private addRule(from: readonly string[], to: readonly string[] | undefined, oneWay: boolean): void {
+  private addRule(
+    from: readonly string[],
+    to: readonly string[] | undefined,
+    oneWay: boolean,
+    options: PartitionOptions,
+  ): void {
+    const streams = options.streams ?? 'stall';
+    if (streams !== 'stall' && streams !== 'reset')
+      throw new CairnError(
+        'INVALID_ARGUMENT',
+        `partition streams must be "stall" or "reset", got ${String(streams)}`,
+      );
     const rule: PartitionRule = {
       from: new Set(from.map((e) => this.hostOf(e))),
       to: to === undefined ? null : new Set(to.map((e) => this.hostOf(e))),
       oneWay,
     };
     this.rules.push(rule);
-    this.breakStreams();
+    if (streams === 'reset') this.breakStreams();
   }
 
   /** Breaks every open stream whose path is now cut in either direction. */

@@ -172,6 +172,14 @@ export class Simulator implements TimerHost {
     return this.queue.enqueue(ev);
   }
 
+  /**
+   * @internal Re-queues events that were held back (stalled by a partition) to run now, in the
+   * given order, ahead of every other event of this instant.
+   */
+  requeueNow(events: readonly SimEvent[]): void {
+    this.queue.requeueFirst(events, this.time);
+  }
+
   /** @internal Timer host: queues a timer event. */
   scheduleTimer(at: number, node: number, inc: number, fn: () => void): SimEvent {
     const ev = new SimEvent();
@@ -586,6 +594,7 @@ export class Simulator implements TimerHost {
         return false;
       }
     }
+    if (ev.sink?.hold?.(ev)) return false;
     if (at === this.lastAt) {
       if (++this.atInstant > this.limits.maxEventsAtOneInstant) {
         throw new CairnError(
