@@ -163,6 +163,21 @@ interface PartitionRule {
   readonly oneWay: boolean;
 }
 
+/** A healed rule and when it ended, for {@link SimNetwork.cutSince}. */
+interface PastRule {
+  readonly rule: PartitionRule;
+  readonly until: number;
+}
+
+/** True when `rule` cuts packets from host `fromHost` to host `toHost`. */
+function ruleCuts(rule: PartitionRule, fromHost: string, toHost: string): boolean {
+  const fromIn = rule.from.has(fromHost);
+  const toIn = rule.from.has(toHost);
+  if (rule.to === null) return fromIn !== toIn && (fromIn || !rule.oneWay);
+  if (fromIn && rule.to.has(toHost)) return true;
+  return !rule.oneWay && toIn && rule.to.has(fromHost);
+}
+
 type LimitsRecord = { [K in keyof TransportLimits]: number };
 
 function mergeLimits(base: TransportLimits, overrides: Partial<TransportLimits>): TransportLimits {
@@ -214,6 +229,10 @@ export class SimNetwork {
   private readonly bound = new Map<Address, SimTransport>();
   private readonly byNode = new Map<number, Set<SimTransport>>();
   private rules: PartitionRule[] = [];
+  /** Healed rules, oldest first, at most `maxPartitionHistory`. */
+  private past: PastRule[] = [];
+  /** End of the newest rule dropped from `past`: before it, `cutSince` cannot tell. */
+  private forgottenUntil = Number.NEGATIVE_INFINITY;
   private readonly links = new Map<string, LinkRule>();
   /** Stream ends holding events a partition stalled, in the order they first stalled. */
   private readonly stalledEnds = new Set<SimStreamEnd>();
@@ -341,6 +360,13 @@ export class SimNetwork {
    * other event of this instant.
    */
   heal(): void {
+    const now = this.sim.now;
+    for (const rule of this.rules) this.past.push({ rule, until: now });
+    const max = this.sim.limits.maxPartitionHistory;
+    if (this.past.length > max) {
+      const dropped = this.past.splice(0, this.past.length - max);
+      this.forgottenUntil = dropped[dropped.length - 1]!.until;
+    }
     this.rules = [];
     if (this.stalledEnds.size === 0) return;
     const events = [];
@@ -380,15 +406,25 @@ export class SimNetwork {
 
   /** True when packets from host `fromHost` to host `toHost` are cut. */
   blocked(fromHost: string, toHost: string): boolean {
-    for (const rule of this.rules) {
-      const fromIn = rule.from.has(fromHost);
-      const toIn = rule.from.has(toHost);
-      if (rule.to === null) {
-        if (fromIn !== toIn && (fromIn || !rule.oneWay)) return true;
-        continue;
-      }
-      if (fromIn && rule.to.has(toHost)) return true;
-      if (!rule.oneWay && toIn && rule.to.has(fromHost)) return true;
+    for (const rule of this.rules) if (ruleCuts(rule, fromHost, toHost)) return true;
+    return false;
+  }
+
+  /**
+   * True when a partition cut packets from `from` to `to` (node names or addresses) at any moment
+   * from virtual time `sinceMs` until now. Before the oldest remembered partition
+   * (`maxPartitionHistory`) the answer is true: it cannot be ruled out. For safety checkers
+   * ("could these two nodes talk during the last W ms?").
+   */
+  cutSince(from: string, to: string, sinceMs: number): boolean {
+    if (sinceMs <= this.forgottenUntil) return true;
+    const a = this.hostOf(from);
+    const b = this.hostOf(to);
+    if (this.blocked(a, b)) return true;
+    for (let i = this.past.length - 1; i >= 0; i--) {
+      const p = this.past[i]!;
+      if (p.until < sinceMs) break; // ends are in heal order, so older ones ended earlier
+      if (ruleCuts(p.rule, a, b)) return true;
     }
     return false;
   }
