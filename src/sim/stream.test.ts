@@ -29,6 +29,18 @@ async function largeFrameStream(): Promise<{ sim: Simulator; s: Stream; accepted
   return { sim, s, accepted };
 }
 
+/** A stream of `pair`'s transports whose two ends record the first byte of each frame they get. */
+async function connected() {
+  const { sim, a, b, accepted } = pair();
+  const s = await dialed(sim, a.dial(b.localAddress));
+  const server = accepted[0]!;
+  const atServer: number[] = [];
+  const atClient: number[] = [];
+  server.onFrame((f) => atServer.push(f[0]!));
+  s.onFrame((f) => atClient.push(f[0]!));
+  return { sim, a, b, s, server, atServer, atClient };
+}
+
 async function dialed(sim: Simulator, p: Promise<Stream>): Promise<Stream> {
   let stream: Stream | undefined;
   let error: unknown;
@@ -188,12 +200,8 @@ describe('SimNetwork streams', () => {
   });
 
   it('a partition black-holes open streams: frames wait, in order, with the buffer full, and arrive on heal', async () => {
-    const { sim, a, b, accepted } = pair();
-    const s = await dialed(sim, a.dial(b.localAddress));
-    const server = accepted[0]!;
-    const got: number[] = [];
+    const { sim, a, b, s, server, atServer: got } = await connected();
     const closes: unknown[] = [];
-    server.onFrame((f) => got.push(f[0]!));
     s.onClose((e) => closes.push(e));
     server.onClose((e) => closes.push(e));
     s.send(new Uint8Array([1])); // in flight when the cut comes: stalls at delivery
@@ -215,13 +223,7 @@ describe('SimNetwork streams', () => {
   });
 
   it('a one-way cut stalls one direction only; a reset across the cut arrives on heal', async () => {
-    const { sim, a, b, accepted } = pair();
-    const s = await dialed(sim, a.dial(b.localAddress));
-    const server = accepted[0]!;
-    const atServer: number[] = [];
-    const atClient: number[] = [];
-    server.onFrame((f) => atServer.push(f[0]!));
-    s.onFrame((f) => atClient.push(f[0]!));
+    const { sim, a, b, s, server, atServer, atClient } = await connected();
     let serverError: unknown;
     server.onClose((e) => {
       serverError = e;
