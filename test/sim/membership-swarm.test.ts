@@ -236,7 +236,7 @@ async function sweep(seeds: readonly Seed[], profile: FaultProfile, name: string
     replayCommand: (seed) => replayCommand(FILE, seed, name),
     throwOnFailure: false,
   });
-  for (const run of result.runs) record(run, states.get(run.seed));
+  for (const run of result.runs) record(run, states.get(run.seed), name);
   const sorted = [...tally.convergeMs].sort((x, y) => x - y);
   process.stderr.write(
     `[${name}] seeds=${tally.seeds} long=${LONG} ok=${result.ok} wall_ms=${(performance.now() - wall).toFixed(0)} declared_deaths=${tally.declarations} false_deaths_above_loss_${MODEST_LOSS}=${tally.heavyLossFalseDeaths} (in ${tally.heavyLossSeeds} seeds) converge_ms_median=${(sorted[sorted.length >> 1] ?? 0).toFixed(0)} converge_ms_max=${(sorted[sorted.length - 1] ?? 0).toFixed(0)} liveness_bound_ms=${livenessBoundMs(PROTOCOL, 9)}\n`,
@@ -274,11 +274,11 @@ describe('membership swarm: random faults, safety after every event, convergence
   });
 });
 
-function record(run: SwarmRun, state: State | undefined): void {
+function record(run: SwarmRun, state: State | undefined, name: string): void {
   tally.seeds++;
   if (state === undefined) return;
   tally.declarations += state.c.declarations.length;
   tally.heavyLossFalseDeaths += state.heavyLossFalseDeaths;
   if (state.heavyLossFalseDeaths > 0) tally.heavyLossSeeds++;
-  if (!run.ok) process.stderr.write(`[membership swarm] failed: seed=${String(run.seed)}\n`);
+  if (!run.ok) process.stderr.write(`[${name}] failed: seed=${String(run.seed)}\n`);
 }
