@@ -28,6 +28,7 @@ import type { DiscoveryProvider } from './discovery/index.js';
 import { type EventHandler, EventHub, type IterateOptions } from './events.js';
 import { FallbackProber } from './fallback.js';
 import { lanPexConfig, type PexConfig, PexNode } from './pex/index.js';
+import { Reconnector, summaryAccusesSelf } from './reconnect.js';
 import {
   decodeStateMessage,
   decodeStatePayload,
@@ -41,6 +42,7 @@ import {
   decodeCompound,
   decodeSwimMessage,
   isBroadcastMessage,
+  memberKey,
   openBroadcast,
   SwimCore,
   type SwimEffects,
@@ -50,6 +52,7 @@ import {
   writeCompound,
 } from './swim/index.js';
 import { SyncSession } from './sync.js';
+import type { MemberSummary } from './sync-summary.js';
 import type { Member, MembershipEvent, MembershipEventType, StateValue, UserMessage } from './types.js';
 import { cachingScheme } from './verify-cache.js';
 import {
@@ -132,6 +135,8 @@ export interface MembershipStats {
   /** Follow-up push-pulls after a sync that brought members this node did not know. */
   catchUpSyncs: number;
   reseeds: number;
+  /** Push-pulls with a member declared dead (`reconnectIntervalMs`). */
+  reconnects: number;
   userMessages: number;
   phiSuspicions: number;
 }
@@ -176,6 +181,7 @@ export class Membership {
     triggeredSyncs: 0,
     catchUpSyncs: 0,
     reseeds: 0,
+    reconnects: 0,
     userMessages: 0,
     phiSuspicions: 0,
   };
@@ -197,6 +203,7 @@ export class Membership {
   private readonly sync: SyncSession;
   private readonly fallback: FallbackProber;
   private readonly pex: PexNode | undefined;
+  private readonly reconnector: Reconnector;
   private readonly seeds: readonly Address[];
   private readonly discovery: readonly DiscoveryProvider[];
   private readonly stateMtu: number;
@@ -273,8 +280,10 @@ export class Membership {
       selfAlive: () => this.swim.member(this.id)!.aliveRecord,
       onAlive: (alive) => this.input({ type: 'join', members: alive }),
       onStateEvents: (events) => this.onStateEvents(events),
+      onPush: (summary) => this.refuteIfAccused(summary),
       logger: this.logger,
     });
+    this.reconnector = new Reconnector({ timeoutMs: this.protocol.reconnectTimeoutMs });
     this.fallback = new FallbackProber({
       channel: this.swimChannel,
       selfId: this.id,
@@ -484,6 +493,7 @@ export class Membership {
     }
     this.every('push-pull', this.protocol.pushPullIntervalMs, () => this.periodicPushPull());
     this.every('reseed', this.protocol.reseedIntervalMs, () => this.reseedIfAlone());
+    this.every('reconnect', this.protocol.reconnectIntervalMs, () => this.reconnect());
     this.every('gc', Math.max(1000, this.protocol.antiEntropyIntervalMs * 10), () => {
       this.state.collectGarbage(this.clock.now());
     });
@@ -587,6 +597,8 @@ export class Membership {
   }
 
   private onSwimEvent(event: SwimEvent): void {
+    if (event.member.id !== this.id)
+      this.reconnector.onEvent(event.type, event.member.id, event.member.address, this.clock.now());
     // A newer generation drops the old one's key/value state before anyone sees the member.
     if (event.restarted && event.type !== 'reap') {
       this.onStateEvents(this.state.noteNode(event.member.id, event.member.generation));
@@ -867,6 +879,24 @@ export class Membership {
     void this.join().catch((err: unknown) =>
       this.logger.debug({ err: describeError(err) }, 're-seed found no live seed'),
     );
+  }
+
+  /** Push-pull with one member declared dead, so halves of a healed partition merge (`reconnect.ts`). */
+  private reconnect(): void {
+    const target = this.reconnector.pick(this.clock.now(), this.swim.upMembers, this.rng);
+    if (target === undefined) return;
+    this.counters.reconnects++;
+    void this.pushPull(target.address).then((ok) => {
+      const status = this.swim.member(target.id)?.status;
+      if (ok) this.reconnector.settled(target.id, status === 'alive' || status === 'suspect');
+    });
+  }
+
+  /** A push-pull dialer lists this node dead or suspect: refute (a new incarnation) before answering. */
+  private refuteIfAccused(summary: MemberSummary): void {
+    const self = { key: memberKey(this.id), generation: this.generation, incarnation: this.swim.incarnation };
+    if (this.swim.member(this.id)?.status !== 'alive' || !summaryAccusesSelf(summary, self)) return;
+    this.input({ type: 'update-local' });
   }
 
   // ---- user messages -----------------------------------------------------------------------------

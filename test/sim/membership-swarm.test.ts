@@ -258,9 +258,7 @@ describe('membership swarm: random faults, safety after every event, convergence
   });
 
   // Membership bugs found by the sweep, kept as failing checks until membership fixes them.
-  it('halves that declared each other dead merge after a partition longer than gossipToTheDeadMs', {
-    todo: 'membership: after a 7 s split, {n0 n2} and {n1 n3 n4} each reaped the other and nobody is alone, so nobody re-seeds (seed 25)',
-  }, async () => {
+  it('halves that declared each other dead merge after a partition longer than gossipToTheDeadMs', async () => {
     const { maxPartitionMs: _, ...unbounded } = PROFILE;
     const result = await sweep([25], unbounded, 'long partition');
     assert.ok(result.ok, result.failure?.report);
