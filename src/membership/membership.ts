@@ -204,6 +204,7 @@ export class Membership {
   private readonly fallback: FallbackProber;
   private readonly pex: PexNode | undefined;
   private readonly reconnector: Reconnector;
+  private readonly reconnectRng: Rng;
   private readonly seeds: readonly Address[];
   private readonly discovery: readonly DiscoveryProvider[];
   private readonly stateMtu: number;
@@ -284,6 +285,7 @@ export class Membership {
       logger: this.logger,
     });
     this.reconnector = new Reconnector({ timeoutMs: this.protocol.reconnectTimeoutMs });
+    this.reconnectRng = this.rng.child('reconnect');
     this.fallback = new FallbackProber({
       channel: this.swimChannel,
       selfId: this.id,
@@ -493,14 +495,15 @@ export class Membership {
     }
     this.every('push-pull', this.protocol.pushPullIntervalMs, () => this.periodicPushPull());
     this.every('reseed', this.protocol.reseedIntervalMs, () => this.reseedIfAlone());
-    this.every('reconnect', this.protocol.reconnectIntervalMs, () => this.reconnect());
+    // Its own random stream: reconnects draw nothing from the others' (same runs, same traces).
+    this.every('reconnect', this.protocol.reconnectIntervalMs, () => this.reconnect(), this.reconnectRng);
     this.every('gc', Math.max(1000, this.protocol.antiEntropyIntervalMs * 10), () => {
       this.state.collectGarbage(this.clock.now());
     });
     if (this.phi !== undefined) this.every('phi', this.protocol.heartbeatIntervalMs, () => this.phiCheck());
   }
 
-  private every(name: string, intervalMs: number, fn: () => void): void {
+  private every(name: string, intervalMs: number, fn: () => void, rng = this.rng): void {
     // A random first delay spreads nodes that start together over the interval.
     const arm = (delay: number) => {
       this.timers.set(
@@ -512,7 +515,7 @@ export class Membership {
         }),
       );
     };
-    arm(this.rng.float() * intervalMs);
+    arm(rng.float() * intervalMs);
   }
 
   private guard(what: string, fn: () => void): void {
@@ -883,7 +886,7 @@ export class Membership {
 
   /** Push-pull with one member declared dead, so halves of a healed partition merge (`reconnect.ts`). */
   private reconnect(): void {
-    const target = this.reconnector.pick(this.clock.now(), this.swim.upMembers, this.rng);
+    const target = this.reconnector.pick(this.clock.now(), this.swim.upMembers, this.reconnectRng);
     if (target === undefined) return;
     this.counters.reconnects++;
     void this.pushPull(target.address).then((ok) => {
