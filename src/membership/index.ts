@@ -35,6 +35,7 @@ export {
 } from './membership.js';
 export * as pex from './pex/index.js';
 export { PexNode } from './pex/index.js';
+export { DEFAULT_RECONNECT_LIMITS, type ReconnectLimits } from './reconnect.js';
 export * as state from './state/index.js';
 export * as swim from './swim/index.js';
 export type {

@@ -79,13 +79,18 @@ export function falseDeathWindowMs(protocol: MembershipProtocolConfig, n: number
 /**
  * How long the healed cluster may take to converge, from the config: a restarted node re-seeds
  * (`reseedIntervalMs`) and syncs (two push-pull intervals); a node declared dead during the
- * faults refutes once gossip or a push-pull reaches it (`gossipToTheDeadMs`, push-pull); the node
+ * faults refutes once gossip or a push-pull reaches it (`gossipToTheDeadMs`, push-pull), or, past
+ * gossip to the dead, a reconnect (`reconnectIntervalMs`); the node
  * crashed for good is found by a probe round over `n` members at the highest multiplier and a
  * maximum suspicion timeout. Twice the sum, for the pause of a probe that was lost.
  */
 export function livenessBoundMs(protocol: MembershipProtocolConfig, n: number): number {
   const s = protocol.swim;
-  const rejoin = protocol.reseedIntervalMs + 2 * protocol.pushPullIntervalMs + s.gossipToTheDeadMs;
+  const rejoin =
+    protocol.reseedIntervalMs +
+    protocol.reconnectIntervalMs +
+    2 * protocol.pushPullIntervalMs +
+    s.gossipToTheDeadMs;
   const detect = n * s.probeIntervalMs + falseDeathWindowMs(protocol, n);
   return 2 * (rejoin + detect);
 }
@@ -255,11 +260,14 @@ describe('membership swarm: random faults, safety after every event, convergence
     assert.ok(result.ok, result.failure?.report);
   });
 
-  // Membership bugs found by the sweep, kept as failing checks until membership fixes them.
+  // Found by the sweep: seed 25 splits 2/3 for 7.3 s, past gossip to the dead; the halves reaped
+  // each other and merge only through reconnects.
   it('halves that declared each other dead merge after a partition longer than gossipToTheDeadMs', async () => {
     const result = await sweep([25], PROFILE, 'long partition');
     assert.ok(result.ok, result.failure?.report);
   });
+
+  // Membership bugs found by the sweep, kept as failing checks until membership fixes them.
 
   it('a node whose clock was stepped back while it was down restarts with a higher generation', {
     todo: 'membership: the generation is floor(clock.now()), not max(clock.now(), last + 1) persisted (seed 9)',
