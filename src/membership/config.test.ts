@@ -24,6 +24,11 @@ describe('membership config presets', () => {
     assert.equal(wanConfig().swim.probeTimeoutMs, 3000);
     assert.equal(localConfig().swim.probeTimeoutMs, 200);
     assert.equal(testConfig().swim.probeIntervalMs, 200);
+    // Reconnects (Serf's): one interval per push-pull interval, for 24 h after a death.
+    for (const c of [lan, wanConfig(), localConfig(), testConfig()]) {
+      assert.equal(c.reconnectIntervalMs, c.pushPullIntervalMs);
+      assert.equal(c.reconnectTimeoutMs, 24 * 3600 * 1000);
+    }
     for (const c of [lan, wanConfig(), localConfig(), testConfig()]) {
       assert.equal(c.detector, 'swim');
       assert.equal(c.heartbeats, false, 'SWIM probes carry liveness: no heartbeats');
@@ -60,5 +65,7 @@ describe('membership config presets', () => {
     assert.throws(() => lanConfig({ heartbeats: 1 as unknown as boolean }), invalid('heartbeats'));
     const bad = { ...lanConfig(), reseedIntervalMs: -1 } as MembershipProtocolConfig;
     assert.throws(() => validateProtocolConfig(bad), invalid('reseedIntervalMs'));
+    assert.throws(() => lanConfig({ reconnectIntervalMs: 0 }), invalid('reconnectIntervalMs'));
+    assert.throws(() => lanConfig({ reconnectTimeoutMs: 2.5 }), invalid('reconnectTimeoutMs'));
   });
 });

@@ -60,7 +60,24 @@ export interface MembershipProtocolConfig {
    * many ms (re-seed; partitions heal by themselves).
    */
   readonly reseedIntervalMs: number;
+  /**
+   * Every this many ms, a push-pull with the address of one member declared dead, so that two
+   * sides of a partition that declared each other dead merge once it heals (Serf's
+   * ReconnectInterval). Each node tries with probability `dead / up`, so the cluster tries each
+   * dead member about once per interval. Shorter heals sooner at more dials to truly dead nodes.
+   * Equal to `pushPullIntervalMs` in every preset (LAN 30 s, Serf's value).
+   */
+  readonly reconnectIntervalMs: number;
+  /**
+   * How long after a death a member keeps being tried, ms, also after SWIM reaped it (Serf's
+   * ReconnectTimeout). Longer heals longer partitions at dials to nodes that are gone for good.
+   * 24 h in every preset (Serf's value).
+   */
+  readonly reconnectTimeoutMs: number;
 }
+
+/** A day in ms: Serf's ReconnectTimeout. */
+const DAY_MS = 24 * 3600 * 1000;
 
 /** Overrides of a preset: nested parts are merged field by field. */
 export interface MembershipProtocolOverrides
@@ -105,6 +122,8 @@ export function lanConfig(overrides: MembershipProtocolOverrides = {}): Membersh
       pushPullIntervalMs: 30_000,
       syncTimeoutMs: 10_000,
       reseedIntervalMs: 10_000,
+      reconnectIntervalMs: 30_000,
+      reconnectTimeoutMs: DAY_MS,
     },
     overrides,
   );
@@ -120,6 +139,8 @@ export function wanConfig(overrides: MembershipProtocolOverrides = {}): Membersh
       pushPullIntervalMs: 60_000,
       syncTimeoutMs: 30_000,
       reseedIntervalMs: 30_000,
+      reconnectIntervalMs: 60_000,
+      reconnectTimeoutMs: DAY_MS,
     },
     overrides,
   );
@@ -135,6 +156,8 @@ export function localConfig(overrides: MembershipProtocolOverrides = {}): Member
       pushPullIntervalMs: 15_000,
       syncTimeoutMs: 1_000,
       reseedIntervalMs: 5_000,
+      reconnectIntervalMs: 15_000,
+      reconnectTimeoutMs: DAY_MS,
     },
     overrides,
   );
@@ -150,6 +173,8 @@ export function testConfig(overrides: MembershipProtocolOverrides = {}): Members
       pushPullIntervalMs: 2_000,
       syncTimeoutMs: 500,
       reseedIntervalMs: 500,
+      reconnectIntervalMs: 2_000,
+      reconnectTimeoutMs: DAY_MS,
     },
     overrides,
   );
@@ -192,6 +217,8 @@ export function validateProtocolConfig(config: MembershipProtocolConfig): Member
     'pushPullIntervalMs',
     'syncTimeoutMs',
     'reseedIntervalMs',
+    'reconnectIntervalMs',
+    'reconnectTimeoutMs',
   ] as const) {
     positiveInt(field, config[field]);
   }

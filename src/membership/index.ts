@@ -44,6 +44,7 @@ export {
 export { isNodeName, NODE_NAME_EXPECTED, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN } from './node-name.js';
 export * as pex from './pex/index.js';
 export { PexNode } from './pex/index.js';
+export { DEFAULT_RECONNECT_LIMITS, type ReconnectLimits } from './reconnect.js';
 export * as state from './state/index.js';
 export * as swim from './swim/index.js';
 export type {

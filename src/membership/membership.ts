@@ -29,6 +29,7 @@ import { type EventHandler, EventHub, type IterateOptions } from './events.js';
 import { FallbackProber } from './fallback.js';
 import { claimGeneration, type GenerationStore } from './generation.js';
 import { lanPexConfig, type PexConfig, PexNode } from './pex/index.js';
+import { Reconnector, summaryAccusesSelf } from './reconnect.js';
 import { ReplayWindows } from './replay-window.js';
 import {
   decodeStateMessage,
@@ -43,6 +44,7 @@ import {
   decodeCompound,
   decodeSwimMessage,
   isBroadcastMessage,
+  memberKey,
   openBroadcast,
   SwimCore,
   type SwimEffects,
@@ -52,6 +54,7 @@ import {
   writeCompound,
 } from './swim/index.js';
 import { SyncSession } from './sync.js';
+import type { MemberSummary } from './sync-summary.js';
 import type { Member, MembershipEvent, MembershipEventType, StateValue, UserMessage } from './types.js';
 import { cachingScheme } from './verify-cache.js';
 import {
@@ -147,6 +150,8 @@ export interface MembershipStats {
   /** Signature checks push-pull refused because the peer's verification budget was spent. */
   syncOverBudget: number;
   reseeds: number;
+  /** Push-pulls with a member declared dead (`reconnectIntervalMs`). */
+  reconnects: number;
   userMessages: number;
   /**
    * Direct messages refused as seen before (a duplicate or replay), from an older run of their
@@ -198,6 +203,7 @@ export class Membership {
     syncProtocolErrors: 0,
     syncOverBudget: 0,
     reseeds: 0,
+    reconnects: 0,
     userMessages: 0,
     directRefused: 0,
     phiSuspicions: 0,
@@ -220,6 +226,8 @@ export class Membership {
   private readonly sync: SyncSession;
   private readonly fallback: FallbackProber;
   private readonly pex: PexNode | undefined;
+  private readonly reconnector: Reconnector;
+  private readonly reconnectRng: Rng;
   private readonly seeds: readonly Address[];
   private readonly discovery: readonly DiscoveryProvider[];
   private readonly stateMtu: number;
@@ -305,8 +313,11 @@ export class Membership {
       selfAlive: () => this.swim.member(this.id)!.aliveRecord,
       onAlive: (alive) => this.input({ type: 'join', members: alive }),
       onStateEvents: (events) => this.onStateEvents(events),
+      onPush: (summary) => this.refuteIfAccused(summary),
       logger: this.logger,
     });
+    this.reconnector = new Reconnector({ timeoutMs: this.protocol.reconnectTimeoutMs });
+    this.reconnectRng = this.rng.child('reconnect');
     this.fallback = new FallbackProber({
       channel: this.swimChannel,
       selfId: this.id,
@@ -525,13 +536,15 @@ export class Membership {
     }
     this.every('push-pull', this.protocol.pushPullIntervalMs, () => this.periodicPushPull());
     this.every('reseed', this.protocol.reseedIntervalMs, () => this.reseedIfAlone());
+    // Its own random stream: reconnects draw nothing from the others' (same runs, same traces).
+    this.every('reconnect', this.protocol.reconnectIntervalMs, () => this.reconnect(), this.reconnectRng);
     this.every('gc', Math.max(1000, this.protocol.antiEntropyIntervalMs * 10), () => {
       this.state.collectGarbage(this.clock.now());
     });
     if (this.phi !== undefined) this.every('phi', this.protocol.heartbeatIntervalMs, () => this.phiCheck());
   }
 
-  private every(name: string, intervalMs: number, fn: () => void): void {
+  private every(name: string, intervalMs: number, fn: () => void, rng = this.rng): void {
     // A random first delay spreads nodes that start together over the interval.
     const arm = (delay: number) => {
       this.timers.set(
@@ -543,7 +556,7 @@ export class Membership {
         }),
       );
     };
-    arm(this.rng.float() * intervalMs);
+    arm(rng.float() * intervalMs);
   }
 
   private guard(what: string, fn: () => void): void {
@@ -628,6 +641,8 @@ export class Membership {
   }
 
   private onSwimEvent(event: SwimEvent): void {
+    if (event.member.id !== this.id)
+      this.reconnector.onEvent(event.type, event.member.id, event.member.address, this.clock.now());
     // A newer generation drops the old one's key/value state before anyone sees the member.
     if (event.restarted && event.type !== 'reap') {
       this.onStateEvents(this.state.noteNode(event.member.id, event.member.generation));
@@ -915,6 +930,24 @@ export class Membership {
     void this.join().catch((err: unknown) =>
       this.logger.debug({ err: describeError(err) }, 're-seed found no live seed'),
     );
+  }
+
+  /** Push-pull with one member declared dead, so halves of a healed partition merge (`reconnect.ts`). */
+  private reconnect(): void {
+    const target = this.reconnector.pick(this.clock.now(), this.swim.upMembers, this.reconnectRng);
+    if (target === undefined) return;
+    this.counters.reconnects++;
+    void this.pushPull(target.address).then((ok) => {
+      const status = this.swim.member(target.id)?.status;
+      if (ok) this.reconnector.settled(target.id, status === 'alive' || status === 'suspect');
+    });
+  }
+
+  /** A push-pull dialer lists this node dead or suspect: refute (a new incarnation) before answering. */
+  private refuteIfAccused(summary: MemberSummary): void {
+    const self = { key: memberKey(this.id), generation: this.generation, incarnation: this.swim.incarnation };
+    if (this.swim.member(this.id)?.status !== 'alive' || !summaryAccusesSelf(summary, self)) return;
+    this.input({ type: 'update-local' });
   }
 
   // ---- user messages -----------------------------------------------------------------------------

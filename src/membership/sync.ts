@@ -72,6 +72,11 @@ export interface SyncOptions {
   onAlive: (alive: VerifiedAlive[]) => void;
   /** Receives the Scuttlebutt events of applied deltas. */
   onStateEvents: (events: StateEvent[]) => void;
+  /**
+   * Sees a dialer's summary before this node answers it, so that a death of this node it reports
+   * can be refuted in the answer (`reconnect.ts`).
+   */
+  onPush?: (summary: MemberSummary) => void;
   logger: Logger;
 }
 
@@ -176,6 +181,7 @@ export class SyncSession {
         const message = decodeStateMessage(frame.state);
         const summary = MemberSummary.read(frame.have, WIRE_LIMITS.maxSyncMembers);
         if (message === undefined || message.type !== 'Syn' || summary === undefined) return finish(false);
+        this.o.onPush?.(summary);
         // Compare before taking the dialer's own record: a record just taken would look like one
         // this node could give back.
         const compared = compareSummary(summary, this.o.members, WIRE_LIMITS.maxSyncMembers);

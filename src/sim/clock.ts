@@ -72,6 +72,14 @@ export class SkewState {
     this.rate = 1 + drift;
   }
 
+  /**
+   * A new incarnation reads the clock afresh: the floor that kept the old one's reading from going
+   * backwards (after an offset was lowered) no longer applies.
+   */
+  reboot(): void {
+    this.last = Number.NEGATIVE_INFINITY;
+  }
+
   /** The local reading at true time `trueNow`. */
   read(trueNow: number): number {
     const value = this.anchorLocal + (trueNow - this.anchorTrue) * this.rate;

@@ -49,6 +49,11 @@ export interface EventSink {
   handle(ev: SimEvent): void;
   /** Called instead of `handle` when the event's node crashed since it was scheduled. */
   discard?(ev: SimEvent): void;
+  /**
+   * Called before `handle`; true means the sink keeps the event to hand back later (a partition
+   * stalls a stream), so it is neither delivered nor mixed into the trace now.
+   */
+  hold?(ev: SimEvent): boolean;
   /** One line for the trace log. */
   describe?(ev: SimEvent): string;
 }

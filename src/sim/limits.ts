@@ -13,6 +13,7 @@ export const DEFAULT_LIMITS: {
   readonly maxNodes: number;
   readonly maxDiskBatchOps: number;
   readonly maxSwarmSeeds: number;
+  readonly maxPartitionHistory: number;
 } = Object.freeze({
   /**
    * Events pending in the scheduler's queue (timers, packets, frames, disk completions). 10 million
@@ -38,6 +39,12 @@ export const DEFAULT_LIMITS: {
   maxDiskBatchOps: 100_000,
   /** Seeds one swarm call runs: a sweep longer than that belongs in a loop of separate calls. */
   maxSwarmSeeds: 1_000_000,
+  /**
+   * Healed partitions remembered for `SimNetwork.cutSince` (a safety checker's question "was this
+   * link cut in the last W ms"): a swarm makes a few per second, so 4,096 cover any window a
+   * checker asks about; older ones are forgotten and the answer before them is "maybe cut".
+   */
+  maxPartitionHistory: 4_096,
 });
 
 /** The type of {@link DEFAULT_LIMITS}: one number per limit. */

@@ -113,6 +113,23 @@ describe('SimNetwork packets', () => {
     assert.equal(got(b).length, 10);
   });
 
+  it('cutSince answers whether a direction was cut at any moment of a window, healed cuts included', async () => {
+    const { sim, a, b, c } = setup();
+    const [pa, pb, pc] = [a.localAddress, b.localAddress, c.localAddress];
+    assert.equal(sim.network.cutSince(pa, pb, sim.now), false);
+    await sim.runFor(1_000);
+    sim.network.partitionOneWay(pa, pb);
+    assert.equal(sim.network.cutSince(pa, pb, sim.now - 500), true, 'cut now');
+    assert.equal(sim.network.cutSince(pb, pa, sim.now - 500), false, 'the other direction is open');
+    await sim.runFor(1_000);
+    sim.network.heal();
+    const healedAt = sim.now;
+    await sim.runFor(1_000);
+    assert.equal(sim.network.cutSince(pa, pb, healedAt - 1), true, 'cut within the window');
+    assert.equal(sim.network.cutSince(pa, pb, healedAt + 1), false, 'healed before the window');
+    assert.equal(sim.network.cutSince(pa, pc, 0), false, 'another link was never cut');
+  });
+
   it('a one-way partition drops only one direction', async () => {
     const { sim, a, b, got } = setup();
     sim.network.partitionOneWay(a.localAddress, b.localAddress);

@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS as TRANSPORT_LIMITS } from '../transport/limits.js';
 import type { Address, TransportLimits } from '../transport/types.js';
 import { DEFAULT_LATENCY, describeLatency, type Latency, sampleLatency, validateLatency } from './latency.js';
 import type { Simulator } from './simulator.js';
+import type { SimStreamEnd } from './stream.js';
 import { SimTransport } from './transport.js';
 
 /** Defaults of the simulated network that are not limits. */
@@ -93,8 +94,10 @@ export class NetworkStats {
   framesDelivered = 0;
   /** Streams established. */
   streamsOpened = 0;
-  /** Streams broken by a partition or a crash. */
+  /** Streams broken by a resetting partition or a crash. */
   streamsBroken = 0;
+  /** Frames, FINs and resets held back because a partition cut their path (delivered on heal). */
+  streamEventsStalled = 0;
   /** Dials refused (nothing listening). */
   dialsRefused = 0;
   /** Dials that timed out. */
@@ -133,6 +136,7 @@ export class NetworkStats {
       framesDelivered: this.framesDelivered,
       streamsOpened: this.streamsOpened,
       streamsBroken: this.streamsBroken,
+      streamEventsStalled: this.streamEventsStalled,
       dialsRefused: this.dialsRefused,
       dialsTimedOut: this.dialsTimedOut,
       dropped: { ...this.dropped },
@@ -140,11 +144,38 @@ export class NetworkStats {
   }
 }
 
+/** How a partition treats streams already open across it. */
+export interface PartitionOptions {
+  /**
+   * `'stall'` (default): the cut black-holes the path, as a firewall that drops: frames, FINs and
+   * resets that would cross it wait, in order, and are delivered when the network heals, so only
+   * the ends' own timeouts notice (and the sender's buffer fills, so backpressure applies).
+   * `'reset'`: both ends of every stream across the cut close at once with
+   * `TRANSPORT_UNREACHABLE`, as a firewall that rejects (sends resets).
+   */
+  readonly streams?: 'stall' | 'reset';
+}
+
 interface PartitionRule {
   readonly from: ReadonlySet<string>;
   /** `null`: everyone not in `from`. */
   readonly to: ReadonlySet<string> | null;
   readonly oneWay: boolean;
+}
+
+/** A healed rule and when it ended, for {@link SimNetwork.cutSince}. */
+interface PastRule {
+  readonly rule: PartitionRule;
+  readonly until: number;
+}
+
+/** True when `rule` cuts packets from host `fromHost` to host `toHost`. */
+function ruleCuts(rule: PartitionRule, fromHost: string, toHost: string): boolean {
+  const fromIn = rule.from.has(fromHost);
+  const toIn = rule.from.has(toHost);
+  if (rule.to === null) return fromIn !== toIn && (fromIn || !rule.oneWay);
+  if (fromIn && rule.to.has(toHost)) return true;
+  return !rule.oneWay && toIn && rule.to.has(fromHost);
 }
 
 type LimitsRecord = { [K in keyof TransportLimits]: number };
@@ -165,8 +196,11 @@ function checkProbability(name: string, value: number): number {
  * partitions, and the counters of everything that crossed it.
  *
  * Endpoints in rules are node names (every transport of that node) or addresses (one standalone
- * transport). Partitions are checked when a packet is sent or a connection attempted; adding one
- * breaks every open stream that crosses it (both ends close with `TRANSPORT_UNREACHABLE`).
+ * transport). Partitions are checked when a packet is sent or a connection attempted, and when a
+ * stream's frame, FIN or reset comes due: one whose path is cut waits, with everything after it
+ * on that direction of the stream, until {@link SimNetwork.heal} (a black hole, so the ends'
+ * timeouts are what notice). A partition made with `{ streams: 'reset' }` instead breaks every
+ * open stream that crosses it (both ends close with `TRANSPORT_UNREACHABLE`).
  *
  * Contract: packets may be lost, duplicated, delayed and reordered as configured, never corrupted;
  * frames of one stream are delivered in order, exactly once, until the stream closes. Every random
@@ -195,7 +229,13 @@ export class SimNetwork {
   private readonly bound = new Map<Address, SimTransport>();
   private readonly byNode = new Map<number, Set<SimTransport>>();
   private rules: PartitionRule[] = [];
+  /** Healed rules, oldest first, at most `maxPartitionHistory`. */
+  private past: PastRule[] = [];
+  /** End of the newest rule dropped from `past`: before it, `cutSince` cannot tell. */
+  private forgottenUntil = Number.NEGATIVE_INFINITY;
   private readonly links = new Map<string, LinkRule>();
+  /** Stream ends holding events a partition stalled, in the order they first stalled. */
+  private readonly stalledEnds = new Set<SimStreamEnd>();
   private nextId = 1;
 
   /**
@@ -291,25 +331,54 @@ export class SimNetwork {
 
   /**
    * Cuts every link between `groupA` and `groupB`, both ways. Without `groupB`, cuts `groupA` from
-   * everyone else. Open streams across the cut break.
+   * everyone else. Open streams across the cut stall until heal (or break with `streams: 'reset'`).
    */
-  partition(groupA: readonly string[], groupB?: readonly string[]): void {
-    this.addRule(groupA, groupB, false);
+  partition(groupA: readonly string[], groupB?: readonly string[], options: PartitionOptions = {}): void {
+    this.addRule(groupA, groupB, false, options);
   }
 
-  /** Cuts the links from `from` to `to` only: packets the other way still pass. Streams across break. */
-  partitionOneWay(from: readonly string[] | string, to: readonly string[] | string): void {
-    this.addRule(typeof from === 'string' ? [from] : from, typeof to === 'string' ? [to] : to, true);
+  /**
+   * Cuts the links from `from` to `to` only: packets the other way still pass. Open streams stall
+   * in the cut direction only (or break with `streams: 'reset'`).
+   */
+  partitionOneWay(
+    from: readonly string[] | string,
+    to: readonly string[] | string,
+    options: PartitionOptions = {},
+  ): void {
+    this.addRule(typeof from === 'string' ? [from] : from, typeof to === 'string' ? [to] : to, true, options);
   }
 
   /** Cuts one node (or address) from everyone. */
-  isolate(endpoint: string): void {
-    this.addRule([endpoint], undefined, false);
+  isolate(endpoint: string, options: PartitionOptions = {}): void {
+    this.addRule([endpoint], undefined, false, options);
   }
 
-  /** Removes every partition (link rules stay; see {@link SimNetwork.clearLinks}). */
+  /**
+   * Removes every partition (link rules stay; see {@link SimNetwork.clearLinks}). Stream events
+   * the partitions stalled are delivered now, each stream direction in its order, ahead of every
+   * other event of this instant.
+   */
   heal(): void {
+    const now = this.sim.now;
+    for (const rule of this.rules) this.past.push({ rule, until: now });
+    const max = this.sim.limits.maxPartitionHistory;
+    if (this.past.length > max) {
+      const dropped = this.past.splice(0, this.past.length - max);
+      this.forgottenUntil = dropped[dropped.length - 1]!.until;
+    }
     this.rules = [];
+    if (this.stalledEnds.size === 0) return;
+    const events = [];
+    for (const end of this.stalledEnds) events.push(...end.releaseStalled());
+    this.stalledEnds.clear();
+    this.sim.requeueNow(events);
+  }
+
+  /** @internal `end` holds a stalled event; {@link heal} releases it. */
+  stalled(end: SimStreamEnd): void {
+    this.stats.streamEventsStalled++;
+    this.stalledEnds.add(end);
   }
 
   /** True when any partition is in force. */
@@ -337,15 +406,25 @@ export class SimNetwork {
 
   /** True when packets from host `fromHost` to host `toHost` are cut. */
   blocked(fromHost: string, toHost: string): boolean {
-    for (const rule of this.rules) {
-      const fromIn = rule.from.has(fromHost);
-      const toIn = rule.from.has(toHost);
-      if (rule.to === null) {
-        if (fromIn !== toIn && (fromIn || !rule.oneWay)) return true;
-        continue;
-      }
-      if (fromIn && rule.to.has(toHost)) return true;
-      if (!rule.oneWay && toIn && rule.to.has(fromHost)) return true;
+    for (const rule of this.rules) if (ruleCuts(rule, fromHost, toHost)) return true;
+    return false;
+  }
+
+  /**
+   * True when a partition cut packets from `from` to `to` (node names or addresses) at any moment
+   * from virtual time `sinceMs` until now. Before the oldest remembered partition
+   * (`maxPartitionHistory`) the answer is true: it cannot be ruled out. For safety checkers
+   * ("could these two nodes talk during the last W ms?").
+   */
+  cutSince(from: string, to: string, sinceMs: number): boolean {
+    if (sinceMs <= this.forgottenUntil) return true;
+    const a = this.hostOf(from);
+    const b = this.hostOf(to);
+    if (this.blocked(a, b)) return true;
+    for (let i = this.past.length - 1; i >= 0; i--) {
+      const p = this.past[i]!;
+      if (p.until < sinceMs) break; // ends are in heal order, so older ones ended earlier
+      if (ruleCuts(p.rule, a, b)) return true;
     }
     return false;
   }
@@ -373,14 +452,25 @@ export class SimNetwork {
     return this.bound.get(endpoint)?.host ?? `addr:${endpoint}`;
   }
 
-  private addRule(from: readonly string[], to: readonly string[] | undefined, oneWay: boolean): void {
+  private addRule(
+    from: readonly string[],
+    to: readonly string[] | undefined,
+    oneWay: boolean,
+    options: PartitionOptions,
+  ): void {
+    const streams = options.streams ?? 'stall';
+    if (streams !== 'stall' && streams !== 'reset')
+      throw new CairnError(
+        'INVALID_ARGUMENT',
+        `partition streams must be "stall" or "reset", got ${String(streams)}`,
+      );
     const rule: PartitionRule = {
       from: new Set(from.map((e) => this.hostOf(e))),
       to: to === undefined ? null : new Set(to.map((e) => this.hostOf(e))),
       oneWay,
     };
     this.rules.push(rule);
-    this.breakStreams();
+    if (streams === 'reset') this.breakStreams();
   }
 
   /** Breaks every open stream whose path is now cut in either direction. */

@@ -96,6 +96,29 @@ describe('virtual clock', () => {
     const before = clock.now();
     sim.setClockSkew('fast', { offsetMs: -10_000 });
     assert.ok(clock.now() >= before, 'a clock never reads backwards');
+    // A restarted process reads the clock that was stepped back while it was down.
+    sim.crash('fast');
+    sim.restart('fast');
+    assert.ok(
+      sim.clockFor('fast').now() < before - 10_000,
+      'the next incarnation reads the stepped-back clock',
+    );
+  });
+
+  it('steadySince tells since when a node has run without a pause or crash', async () => {
+    const sim = new Simulator({ seed: 1 });
+    sim.addNode('a', () => ({}));
+    assert.equal(sim.steadySince('a'), sim.now);
+    await sim.runFor(1_000);
+    sim.pause('a', 500);
+    assert.equal(sim.steadySince('a'), undefined);
+    await sim.runFor(600);
+    assert.equal(sim.steadySince('a'), sim.now - 100, 'since the resume');
+    sim.crash('a');
+    assert.equal(sim.steadySince('a'), undefined);
+    await sim.runFor(100);
+    sim.restart('a');
+    assert.equal(sim.steadySince('a'), sim.now);
   });
 });
 

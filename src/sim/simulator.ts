@@ -55,6 +55,8 @@ interface NodeRecord {
   readonly diskOptions: Omit<SimDiskOptions, 'clock' | 'rng'>;
   state: number;
   inc: number;
+  /** Virtual time since which the node has run without a pause or crash; +Infinity when not up. */
+  steadySince: number;
   clock: VirtualClock;
   held: SimEvent[];
   pausedUntil: number;
@@ -172,6 +174,14 @@ export class Simulator implements TimerHost {
     return this.queue.enqueue(ev);
   }
 
+  /**
+   * @internal Re-queues events that were held back (stalled by a partition) to run now, in the
+   * given order, ahead of every other event of this instant.
+   */
+  requeueNow(events: readonly SimEvent[]): void {
+    this.queue.requeueFirst(events, this.time);
+  }
+
   /** @internal Timer host: queues a timer event. */
   scheduleTimer(at: number, node: number, inc: number, fn: () => void): SimEvent {
     const ev = new SimEvent();
@@ -232,6 +242,7 @@ export class Simulator implements TimerHost {
       diskOptions: options.disk ?? {},
       state: UP,
       inc: 0,
+      steadySince: this.time,
       clock: new VirtualClock(this, index, 0, skew),
       held: [],
       pausedUntil: 0,
@@ -290,7 +301,20 @@ export class Simulator implements TimerHost {
     return this.nodes[index]?.inc ?? 0;
   }
 
-  /** Changes a node's clock skew from now on (its reading never goes backwards). */
+  /**
+   * Virtual time since which the node has been up without a pause, crash or restart, or undefined
+   * while it is paused or down. For safety checkers ("was this node running all along?").
+   */
+  steadySince(name: string): number | undefined {
+    const since = this.record(name).steadySince;
+    return since === Number.POSITIVE_INFINITY ? undefined : since;
+  }
+
+  /**
+   * Changes a node's clock skew from now on. A running incarnation's reading never goes backwards
+   * (it holds until true time catches up); the next incarnation after a crash reads the new
+   * offset at once, as a restarted process reads a clock that was stepped back while it was down.
+   */
   setClockSkew(name: string, skew: ClockSkew): void {
     this.record(name).skew.set(this.time, skew);
   }
@@ -307,6 +331,7 @@ export class Simulator implements TimerHost {
     if (node.state === PAUSED && until <= node.pausedUntil) return;
     if (node.resume !== null) this.cancelEvent(node.resume);
     node.state = PAUSED;
+    node.steadySince = Number.POSITIVE_INFINITY;
     node.pausedUntil = until;
     node.resume = this.schedule(ms, () => this.resumeNode(node));
   }
@@ -354,6 +379,8 @@ export class Simulator implements TimerHost {
         `cannot restart node "${name}": it is ${this.nodeState(name)}`,
       );
     node.state = UP;
+    node.steadySince = this.time;
+    node.skew.reboot();
     node.clock = new VirtualClock(this, node.index, node.inc, node.skew);
     node.disk?.reopen(node.clock);
     this.start(node);
@@ -362,6 +389,7 @@ export class Simulator implements TimerHost {
   private takeDown(node: NodeRecord): void {
     node.inc++;
     node.state = DOWN;
+    node.steadySince = Number.POSITIVE_INFINITY;
     node.held = [];
     node.handle = undefined;
     if (node.resume !== null) this.cancelEvent(node.resume);
@@ -372,6 +400,7 @@ export class Simulator implements TimerHost {
     node.resume = null;
     if (node.state !== PAUSED) return;
     node.state = UP;
+    node.steadySince = this.time;
     const held = node.held;
     node.held = [];
     // Held events run first at the resume instant, in the order they were due, so a frame sent
@@ -586,6 +615,7 @@ export class Simulator implements TimerHost {
         return false;
       }
     }
+    if (ev.sink?.hold?.(ev)) return false;
     if (at === this.lastAt) {
       if (++this.atInstant > this.limits.maxEventsAtOneInstant) {
         throw new CairnError(

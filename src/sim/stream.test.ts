@@ -29,6 +29,18 @@ async function largeFrameStream(): Promise<{ sim: Simulator; s: Stream; accepted
   return { sim, s, accepted };
 }
 
+/** A stream of `pair`'s transports whose two ends record the first byte of each frame they get. */
+async function connected() {
+  const { sim, a, b, accepted } = pair();
+  const s = await dialed(sim, a.dial(b.localAddress));
+  const server = accepted[0]!;
+  const atServer: number[] = [];
+  const atClient: number[] = [];
+  server.onFrame((f) => atServer.push(f[0]!));
+  s.onFrame((f) => atClient.push(f[0]!));
+  return { sim, a, b, s, server, atServer, atClient };
+}
+
 async function dialed(sim: Simulator, p: Promise<Stream>): Promise<Stream> {
   let stream: Stream | undefined;
   let error: unknown;
@@ -174,17 +186,91 @@ describe('SimNetwork streams', () => {
     assert.ok(isCairnError(errors[0], 'TRANSPORT_CLOSED'));
   });
 
-  it('a partition breaks open streams on both sides', async () => {
+  it("a partition with streams: 'reset' breaks open streams on both sides", async () => {
     const { sim, a, b, accepted } = pair();
     const s = await dialed(sim, a.dial(b.localAddress));
     const errors: unknown[] = [];
     s.onClose((e) => errors.push(e));
     accepted[0]!.onClose((e) => errors.push(e));
-    sim.network.partitionOneWay(b.localAddress, a.localAddress);
+    sim.network.partitionOneWay(b.localAddress, a.localAddress, { streams: 'reset' });
     await sim.runFor(10);
     assert.equal(errors.length, 2);
     for (const e of errors) assert.ok(isCairnError(e, 'TRANSPORT_UNREACHABLE'));
     assert.equal(sim.network.stats.streamsBroken, 2);
+  });
+
+  it('a partition black-holes open streams: frames wait, in order, with the buffer full, and arrive on heal', async () => {
+    const { sim, a, b, s, server, atServer: got } = await connected();
+    const closes: unknown[] = [];
+    s.onClose((e) => closes.push(e));
+    server.onClose((e) => closes.push(e));
+    s.send(new Uint8Array([1])); // in flight when the cut comes: stalls at delivery
+    sim.network.partition([a.localAddress], [b.localAddress]);
+    s.send(new Uint8Array([2]));
+    s.send(new Uint8Array([3]));
+    await sim.runFor(60_000);
+    assert.deepEqual(got, [], 'nothing crosses the cut');
+    assert.deepEqual(closes, [], 'neither end is told: only its own timeouts could notice');
+    assert.equal(s.open, true);
+    assert.equal(s.bufferedBytes, 3, 'the stalled bytes stay in the sender buffer (backpressure applies)');
+    assert.equal(sim.network.stats.streamEventsStalled, 3);
+    sim.network.heal();
+    s.send(new Uint8Array([4]));
+    await sim.runFor(100);
+    assert.deepEqual(got, [1, 2, 3, 4]);
+    assert.equal(s.bufferedBytes, 0);
+    assert.equal(sim.network.stats.streamsBroken, 0);
+  });
+
+  it('a one-way cut stalls one direction only; a reset across the cut arrives on heal', async () => {
+    const { sim, a, b, s, server, atServer, atClient } = await connected();
+    let serverError: unknown;
+    server.onClose((e) => {
+      serverError = e;
+    });
+    sim.network.partitionOneWay(a.localAddress, b.localAddress);
+    s.send(new Uint8Array([1]));
+    server.send(new Uint8Array([9]));
+    await sim.runFor(1_000);
+    assert.deepEqual(atServer, []);
+    assert.deepEqual(atClient, [9]);
+    s.destroy();
+    await sim.runFor(1_000);
+    assert.equal(server.open, true, 'the reset is stalled with the frame before it');
+    sim.network.heal();
+    await sim.runFor(100);
+    assert.deepEqual(atServer, [1]);
+    assert.ok(isCairnError(serverError, 'TRANSPORT_CLOSED'));
+  });
+
+  it('a crash behind a partition loses what the crashed side had stalled; the reset waits for heal', async () => {
+    const sim = new Simulator({ seed: 1 });
+    const got: number[] = [];
+    let sender: Stream | undefined;
+    sim.addNode('server', (ctx) => {
+      const t = ctx.transport();
+      t.onStream((st) => {
+        sender = st;
+      });
+      return {};
+    });
+    const client = sim.network.transport('192.168.1.1:1');
+    const s = await dialed(sim, client.dial(sim.addressOf('server')));
+    s.onFrame((f) => got.push(f[0]!));
+    let clientError: unknown;
+    s.onClose((e) => {
+      clientError = e;
+    });
+    sim.network.isolate('server');
+    sender!.send(new Uint8Array([7]));
+    await sim.runFor(1_000);
+    sim.crash('server');
+    await sim.runFor(1_000);
+    assert.equal(clientError, undefined, 'the reset cannot cross the partition');
+    sim.network.heal();
+    await sim.runFor(100);
+    assert.deepEqual(got, [], "the crashed side's unacknowledged frame is lost");
+    assert.ok(isCairnError(clientError, 'TRANSPORT_CLOSED'));
   });
 
   it("a crash resets the peer's streams and runs no handler on the crashed side", async () => {

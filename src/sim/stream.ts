@@ -36,6 +36,8 @@ export class SimStreamEnd extends StreamEnd implements EventSink {
   /** Delivery time of the last frame or FIN sent from this end (monotonic). */
   private lastAt: number;
   private breaking = false;
+  /** Events from the peer that a partition stalled, in order; released by the network's heal. */
+  private stalled: SimEvent[] = [];
 
   /**
    * @param transport - the transport this end belongs to
@@ -110,6 +112,10 @@ export class SimStreamEnd extends StreamEnd implements EventSink {
   /** @internal The owner crashed: close without running any handler, reset the peer. */
   vanish(): void {
     if (this.state === 'closed') return;
+    // What the crashed side sent and the peer did not get yet is lost with it (its retransmit
+    // queue died); what it was owed will be discarded as stale.
+    this.peer.stalled = this.peer.stalled.filter((ev) => ev.kind === EventKind.reset);
+    this.stalled = [];
     this.vanishQuietly();
     this.transport.streams.delete(this);
     this.transport.network.stats.streamsBroken++;
@@ -138,6 +144,30 @@ export class SimStreamEnd extends StreamEnd implements EventSink {
   }
 
   // ---------------------------------------------------------------- events
+
+  /**
+   * Holds a frame, FIN or reset from the peer while a partition cuts the peer-to-here direction,
+   * and everything after one that was held (so a stream never reorders).
+   */
+  hold(ev: SimEvent): boolean {
+    if (ev.from === 0) return false; // this end's own event (drain, a local reset)
+    if (this.stalled.length === 0) {
+      const net = this.transport.network;
+      if (!net.partitioned || !net.blocked(this.peer.transport.host, this.transport.host)) return false;
+      net.stalled(this);
+    } else {
+      this.transport.network.stats.streamEventsStalled++;
+    }
+    this.stalled.push(ev);
+    return true;
+  }
+
+  /** @internal Hands the stalled events over for delivery (the partition healed). */
+  releaseStalled(): SimEvent[] {
+    const events = this.stalled;
+    this.stalled = [];
+    return events;
+  }
 
   handle(ev: SimEvent): void {
     switch (ev.kind) {

@@ -20,6 +20,22 @@ export interface FaultProfile {
   crashes?: boolean;
   /** Most nodes down at once; default 1. */
   maxCrashed?: number;
+  /** Longest a partition lasts: each cut is healed at most this long after it began; default unbounded. */
+  maxPartitionMs?: number;
+  /**
+   * Allow clock skew: a node's clock offset (within ±`maxClockOffsetMs`) and drift (within
+   * ±`maxClockDrift`) change at random; default false (the scenario must tolerate skewed clocks).
+   */
+  clockSkew?: boolean;
+  /** Largest clock offset drawn, ms; default 60,000. */
+  maxClockOffsetMs?: number;
+  /** Largest clock drift drawn (0.001 = 0.1% fast); default 0.001. */
+  maxClockDrift?: number;
+  /**
+   * Step a crashed node's clock back (by up to `maxClockOffsetMs`) before it restarts, so the new
+   * process reads an earlier time than the old one did; default false. Needs `crashes`.
+   */
+  clockStepBack?: boolean;
 }
 
 /** Fault settings drawn for one seed; printed first, so a run can be read from its header. */
@@ -33,6 +49,14 @@ export interface FaultSettings {
   maxCrashed: number;
   /** Mean virtual time between fault actions, ms. */
   faultIntervalMs: number;
+  /** Longest a partition lasts, ms (Infinity: until a random heal). */
+  maxPartitionMs: number;
+  /** Largest clock offset the injector sets, ms; 0 when skew is off. */
+  clockOffsetMs: number;
+  /** Largest clock drift the injector sets; 0 when skew is off. */
+  clockDrift: number;
+  /** Whether a crashed node's clock is stepped back before it restarts. */
+  clockStepBack: boolean;
 }
 
 /**
@@ -64,12 +88,34 @@ export function drawFaults(rng: Rng, profile: FaultProfile = {}): FaultSettings 
     crashes: (profile.crashes ?? false) && rng.chance(0.7),
     maxCrashed: profile.maxCrashed ?? 1,
     faultIntervalMs: 200 + rng.int(2_000),
+    maxPartitionMs: profile.maxPartitionMs ?? Number.POSITIVE_INFINITY,
+    ...drawClockFaults(rng, profile),
+  };
+}
+
+/** The clock part of {@link drawFaults}; draws nothing when skew is off, so other runs keep their schedule. */
+function drawClockFaults(
+  rng: Rng,
+  profile: FaultProfile,
+): Pick<FaultSettings, 'clockOffsetMs' | 'clockDrift' | 'clockStepBack'> {
+  const skew = (profile.clockSkew ?? false) && rng.chance(0.8);
+  const stepBack = (profile.clockStepBack ?? false) && (profile.crashes ?? false);
+  if (!skew && !stepBack) return { clockOffsetMs: 0, clockDrift: 0, clockStepBack: false };
+  const maxOffset = profile.maxClockOffsetMs ?? 60_000;
+  return {
+    clockOffsetMs: Math.round(rng.float() * maxOffset),
+    clockDrift: skew ? Math.round(rng.float() * (profile.maxClockDrift ?? 0.001) * 1e6) / 1e6 : 0,
+    clockStepBack: stepBack,
   };
 }
 
 /** One line describing fault settings. */
 export function describeFaults(f: FaultSettings): string {
-  return `loss=${f.loss} duplicate=${f.duplicate} latency=${describeLatency(f.latency)} partitions=${f.partitions} pauses=${f.pauses} crashes=${f.crashes} faultIntervalMs=${f.faultIntervalMs}`;
+  const clock =
+    f.clockOffsetMs > 0 || f.clockDrift > 0
+      ? ` clockOffsetMs=${f.clockOffsetMs} clockDrift=${f.clockDrift} clockStepBack=${f.clockStepBack}`
+      : '';
+  return `loss=${f.loss} duplicate=${f.duplicate} latency=${describeLatency(f.latency)} partitions=${f.partitions} pauses=${f.pauses} crashes=${f.crashes} faultIntervalMs=${f.faultIntervalMs}${clock}`;
 }
 
 /** What a scenario's functions receive. */
@@ -111,8 +157,15 @@ export interface SwarmOptions<S> {
   safetyMs?: number;
   /** Events between checks; default 1 (after every event). */
   checkEvery?: number;
+  /**
+   * Runs once the liveness phase healed every fault and restarted every crashed node, before the
+   * convergence wait (e.g. to crash a node for good, which `converged` must then see dead).
+   */
+  onHeal?: (state: S, ctx: SwarmContext) => void;
   /** Liveness: after healing, this must become true within `livenessMs`. */
   converged?: (state: S, ctx: SwarmContext) => boolean;
+  /** What is not converged yet, appended to a liveness failure's message. */
+  unconverged?: (state: S, ctx: SwarmContext) => string;
   /** Deadline of the liveness phase, ms; default 30,000. */
   livenessMs?: number;
   /** The command that replays one seed, printed on failure. */
@@ -173,6 +226,9 @@ function seedsOf<S>(options: SwarmOptions<S>, max: number): Seed[] {
 /** Injects random faults on `sim` until `stop()` is called; every choice comes from `rng`. */
 class FaultInjector {
   private readonly crashed = new Set<string>();
+  /** Clock offset the injector last set per node. */
+  private readonly offsets = new Map<string, number>();
+  private healPending = false;
   private stopped = false;
 
   constructor(
@@ -248,10 +304,46 @@ class FaultInjector {
         this.crashed.add(a);
         const after = this.rng.exponential(f.faultIntervalMs);
         this.log(`  t=${sim.elapsedMs.toFixed(0)} crash ${a}, restart in ${after.toFixed(0)}ms`);
+        if (f.clockStepBack) {
+          // The clock goes back further than the downtime, so the new process reads an earlier
+          // time than the old one last did.
+          const offsetMs =
+            (this.offsets.get(a) ?? 0) - Math.round(after + 1 + this.rng.float() * f.clockOffsetMs);
+          this.offsets.set(a, offsetMs);
+          sim.setClockSkew(a, { offsetMs });
+          this.log(`  t=${sim.elapsedMs.toFixed(0)} clock of ${a} stepped to offset ${offsetMs}ms`);
+        }
         sim.schedule(after, () => this.restart(a));
       });
     }
+    if (f.clockOffsetMs > 0 || f.clockDrift > 0) {
+      actions.push(() => {
+        const a = this.rng.pick(names);
+        let offsetMs = Math.round((this.rng.float() * 2 - 1) * f.clockOffsetMs);
+        // Without step-backs, an offset only moves forward: a restarted process (which reads the
+        // clock afresh) must never read an earlier time than its previous incarnation did.
+        if (!f.clockStepBack) offsetMs = Math.max(offsetMs, this.offsets.get(a) ?? 0);
+        this.offsets.set(a, offsetMs);
+        const drift = Math.round((this.rng.float() * 2 - 1) * f.clockDrift * 1e6) / 1e6;
+        sim.setClockSkew(a, { offsetMs, drift });
+        this.log(`  t=${sim.elapsedMs.toFixed(0)} clock of ${a}: offset ${offsetMs}ms drift ${drift}`);
+      });
+    }
     if (actions.length > 0) this.rng.pick(actions)();
+    this.boundPartition();
+  }
+
+  /** With `maxPartitionMs`, heals every cut at most that long after it began. */
+  private boundPartition(): void {
+    const max = this.faults.maxPartitionMs;
+    if (!Number.isFinite(max) || !this.sim.network.partitioned || this.healPending) return;
+    this.healPending = true;
+    this.sim.schedule(max, () => {
+      this.healPending = false;
+      if (this.stopped) return;
+      this.sim.network.heal();
+      this.log(`  t=${this.sim.elapsedMs.toFixed(0)} heal (maxPartitionMs)`);
+    });
   }
 
   /** Restarts `name` if this injector crashed it and it is still down. */
@@ -344,13 +436,14 @@ async function runOne<S>(
     for (const name of injector.down) injector.restart(name);
     ctx.healedAt = sim.now;
     log(`  t=${sim.elapsedMs.toFixed(0)} healed; liveness phase`);
+    options.onHeal?.(state, ctx);
     const converged = options.converged;
     if (converged !== undefined) {
       const held = await sim.runUntil(() => converged(state, ctx), { maxMs: options.livenessMs ?? 30_000 });
       if (!held)
         throw new CairnError(
           'SIM_CHECK_FAILED',
-          `did not converge within ${options.livenessMs ?? 30_000} ms after healing`,
+          `did not converge within ${options.livenessMs ?? 30_000} ms after healing${options.unconverged === undefined ? '' : `: ${options.unconverged(state, ctx)}`}`,
         );
     }
     log(`  ok trace=${sim.traceHash()} events=${sim.eventCount} virtualMs=${sim.elapsedMs.toFixed(0)}`);

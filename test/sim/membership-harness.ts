@@ -1,4 +1,4 @@
-import { describeError, Rng, type Seed } from '../../src/core/index.js';
+import { type Clock, describeError, Rng, type Seed } from '../../src/core/index.js';
 import {
   type MemberState,
   Membership,
@@ -70,6 +70,8 @@ const CODE_STATE = ['none', 'alive', 'suspect', 'dead', 'left'] as const;
 export interface ClusterOptions {
   /** The run's seed (simulator and identities). */
   seed: Seed;
+  /** Run on this simulator (a swarm's) instead of a new one; `network` is then ignored. */
+  sim?: Simulator;
   /** Nodes created at start, named `n0..n{size-1}`. */
   size: number;
   /** Protocol; default `testConfig()`. */
@@ -96,8 +98,24 @@ interface SimMember {
   readonly state: Uint8Array;
   readonly generation: Float64Array;
   readonly incarnation: Float64Array;
+  /** Per subject: when its state last changed, on this observer's clock (reaping runs on it). */
   readonly since: Float64Array;
+  /** The observer's clock (skewed if the run skews it). */
+  clock: Clock | undefined;
   aliveOthers: number;
+  /** Deaths this node declared itself (its `deathsDeclared` counter) that were attributed. */
+  declared: number;
+}
+
+/** A death a node declared itself (its own suspicion timer ran out), not one it learned. */
+export interface DeathDeclaration {
+  /** Sim node name of the declarer. */
+  readonly observer: string;
+  /** Identity index of the subject. */
+  readonly subject: number;
+  /** The generation declared dead. */
+  readonly generation: number;
+  readonly atMs: number;
 }
 
 /** A dead event whose subject the test did not take down. */
@@ -128,6 +146,8 @@ export class MembershipCluster {
   readonly violations: string[] = [];
   /** Dead events about subjects the test did not take down. */
   readonly falseDeaths: FalseDeath[] = [];
+  /** Deaths declared by the observer's own suspicion timer, in order (see {@link DeathDeclaration}). */
+  readonly declarations: DeathDeclaration[] = [];
   /** Dead events in total (all observers, all subjects). */
   deadEvents = 0;
   /** Suspect events in total. */
@@ -139,19 +159,24 @@ export class MembershipCluster {
   private readonly indexOfId = new Map<NodeId, number>();
   private readonly options: ClusterOptions;
   private readonly capacity: number;
+  /** Per identity: the generation of its latest start (0 before the first). */
+  private readonly lastGeneration: number[];
 
   private constructor(options: ClusterOptions) {
     this.options = options;
     this.protocol = options.protocol ?? testConfig();
-    this.sim = new Simulator({
-      seed: options.seed,
-      settle: true,
-      ...(options.network ? { network: options.network } : {}),
-    });
+    this.sim =
+      options.sim ??
+      new Simulator({
+        seed: options.seed,
+        settle: true,
+        ...(options.network ? { network: options.network } : {}),
+      });
     this.capacity = options.size + (options.spareIdentities ?? 4);
     const idRng = Rng.fromSeed(options.seed).child('membership-harness:identities');
     this.identities = Array.from({ length: this.capacity }, () => NodeIdentity.fromSeed(idRng.bytes(32)));
     this.ids = this.identities.map((i) => i.nodeId);
+    this.lastGeneration = new Array<number>(this.capacity).fill(0);
     for (const [i, id] of this.ids.entries()) this.indexOfId.set(id, i);
   }
 
@@ -178,7 +203,9 @@ export class MembershipCluster {
       generation: new Float64Array(this.capacity),
       incarnation: new Float64Array(this.capacity),
       since: new Float64Array(this.capacity),
+      clock: undefined,
       aliveOthers: 0,
+      declared: 0,
     };
     this.names.push(name);
     this.byName.set(name, entry);
@@ -193,7 +220,9 @@ export class MembershipCluster {
     entry.generation.fill(0);
     entry.incarnation.fill(0);
     entry.aliveOthers = 0;
+    entry.declared = 0;
     entry.membership = undefined;
+    entry.clock = ctx.clock;
     const i = entry.identity;
     const initialState = this.options.initialState?.(i);
     const m = await Membership.create({
@@ -207,6 +236,13 @@ export class MembershipCluster {
       ...(initialState === undefined ? {} : { initialState }),
       ...this.options.options?.(i),
     });
+    // Generations of one identity grow with every start (a restart must not reuse or go back).
+    const last = this.lastGeneration[i]!;
+    if (m.generation <= last)
+      this.violations.push(
+        `${ctx.name} started with generation ${m.generation}, not above its previous ${last}, at t=${this.sim.now}`,
+      );
+    this.lastGeneration[i] = Math.max(last, m.generation);
     const observe = (e: MembershipEvent) => this.observe(ctx.name, entry, e);
     for (const type of ['join', 'alive', 'suspect', 'dead', 'leave'] as const) m.on(type, observe);
     entry.membership = m;
@@ -221,6 +257,7 @@ export class MembershipCluster {
     const gen = e.member.generation;
     const inc = e.member.incarnation;
     const now = this.sim.now;
+    const local = o.clock?.now() ?? now;
     const old = o.state[s]!;
     const subject = `n${s}`;
     if (old !== 0) {
@@ -235,7 +272,7 @@ export class MembershipCluster {
         inc === oi &&
         old >= 3 &&
         code <= 2 &&
-        now - o.since[s]! < this.protocol.swim.reapAfterMs
+        local - o.since[s]! < this.protocol.swim.reapAfterMs
       ) {
         this.violations.push(
           `${observer} saw ${subject} come back ${CODE_STATE[code]} from ${CODE_STATE[old]} at the same incarnation ${inc} at t=${now}`,
@@ -244,6 +281,13 @@ export class MembershipCluster {
     }
     if (e.type === 'dead') {
       this.deadEvents++;
+      // The driver publishes after the core's step, so a death this node's own timer declared has
+      // already raised its counter: one counted declaration per such event.
+      const declared = o.membership?.swimStats().counters.deathsDeclared ?? 0;
+      if (declared > o.declared) {
+        o.declared++;
+        this.declarations.push({ observer, subject: s, generation: gen, atMs: now });
+      }
       if (!this.expectedDown.has(s)) this.falseDeaths.push({ observer, subject, atMs: now });
     }
     if (e.type === 'suspect') this.suspectEvents++;
@@ -254,7 +298,13 @@ export class MembershipCluster {
     o.state[s] = code;
     o.generation[s] = gen;
     o.incarnation[s] = inc;
-    if (code !== old) o.since[s] = now;
+    if (code !== old) o.since[s] = local;
+  }
+
+  /** The membership of sim node `name` (or `n<identity>`), or undefined while it is not running. */
+  running(name: string): Membership | undefined {
+    if (this.sim.nodeState(name) === 'down') return undefined;
+    return this.byName.get(name)?.membership;
   }
 
   /** The membership of sim node `name` (or `n<identity>`); throws when it is not running. */

@@ -125,11 +125,11 @@ async function scripted(seed: number): Promise<{ log: string[]; trace: string }>
   assert.equal((napped.signal.reason as CairnError).code, 'RPC_CANCELLED');
   log.push(`cancel ok t=${sim.elapsedMs}`);
 
-  // 4. A partition breaks the stream: pending calls fail with RPC_CONNECTION_LOST; after healing,
-  // the next call dials again.
+  // 4. A partition that resets streams (a rejecting firewall) breaks the stream: pending calls fail
+  // with RPC_CONNECTION_LOST; after healing, the next call dials again.
   const cut = watch(c().call(server, Nap, { ms: 5_000 }, { deadlineMs: 20_000 }));
   assert.ok(await sim.runUntil(() => node('server').naps.length === 3));
-  sim.network.partition(['client'], ['server']);
+  sim.network.partition(['client'], ['server'], { streams: 'reset' });
   await until(cut);
   assert.equal(cut.code, 'RPC_CONNECTION_LOST');
   assert.ok(await sim.runUntil(() => node('server').naps[2]!.signal.aborted, { maxMs: 1_000 }));
