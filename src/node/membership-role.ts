@@ -209,6 +209,7 @@ export class MembershipRole implements Role, MembershipProvider {
         logger: ctx.logger,
         metrics: ctx.metrics,
         clock: this.clock,
+        inbound: this.config.transport,
       });
     let net: NetTransport;
     if (advertiseHost === host) {
@@ -231,7 +232,7 @@ export class MembershipRole implements Role, MembershipProvider {
         keys: keyring.keys.map(parseKey),
         ...(keyring.label === undefined ? {} : { label: keyring.label }),
       }),
-      { logger: ctx.logger, metrics: ctx.metrics },
+      { logger: ctx.logger, metrics: ctx.metrics, clock: this.clock },
     );
     return this.sealed;
   }
