@@ -64,8 +64,8 @@ export const DEFAULT_INBOUND_LIMITS = Object.freeze({
   idleTimeoutMs: 300_000,
   /** 64 KiB (+1 KiB for a seal) until the first frame was handled: one header cannot make us allocate 16 MiB. */
   unprovenMaxFrameBytes: 65 * 1024,
-  /** 64 MiB of frames in flight (four of the largest): what all peers together can make us buffer. */
-  maxPartialFrameBytes: 64 * 1024 * 1024,
+  /** 32 MiB of frames in flight (two of the largest): all peers together cannot make us buffer more. */
+  maxPartialFrameBytes: 32 * 1024 * 1024,
 }) satisfies InboundLimits;
 
 /** Options of the net implementation that are not part of {@link TransportLimits}. */
