@@ -16,7 +16,8 @@ import { get } from './agent-helpers.js';
  *
  * (a) 1,030 connections that send a valid hello and then nothing, or a byte a second: the
  *     victim keeps its own dials, the accepted attackers are cut by the first-frame deadline
- *     (shortened to 2 s here), and a new agent seeded by the victim joins.
+ *     (shortened to 2 s here), and a new agent seeded by the victim joins. Every hello claims the
+ *     address of the victim's peer; the peer stays alive, since nothing trusts a hello.
  * (b) ten connections that announce 16 MiB frames and send them all but the last byte: the
  *     victim's RSS grows by less than the transport's budget for frames in flight plus slack,
  *     and it stays alive in its peer's view.
@@ -121,7 +122,8 @@ describe('hostile peers against an agent', { timeout: 240_000 }, () => {
         nodes.push(peer);
         await waitViews('victim and peer joined', nodes, alive(nodes));
 
-        const hello = encodeFrame(encodeHello('127.0.0.1:9'));
+        // Every hello claims to come from the peer: nothing may trust that claim (the peer stays alive).
+        const hello = encodeFrame(encodeHello(peer.gossip));
         for (let i = 0; i < 1030; i++) {
           attackers.push(attacker(victim.gossip, ATTACK_SOURCES[i % ATTACK_SOURCES.length]!, [hello]));
         }

@@ -4,7 +4,9 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger, deferred, type Logger } from '../../core/index.js';
 import { ManualClock } from '../../core/manual-clock.js';
+import { Keyring } from '../../security/keyring.js';
 import type { InboundLimits } from '../limits.js';
+import { sealTransport } from '../sealed.js';
 import type { Stream } from '../types.js';
 import { encodeFrame } from './frame-decoder.js';
 import { encodeHello } from './hello.js';
@@ -233,6 +235,33 @@ describe('net transport: slots', { timeout: 20_000 }, () => {
       assert.equal(lines.length, 1, lines.join(''));
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('net transport: the hello is a claim', { timeout: 20_000 }, () => {
+  it('under a keyring, a peer with a forged hello and no key gets no frame to an owner and only a small one read', async () => {
+    const { t } = await transport({});
+    const sealed = sealTransport(t, new Keyring({ keys: [new Uint8Array(32).fill(5)], label: 'hello' }));
+    try {
+      const claimed: string[] = [];
+      const frames: number[] = [];
+      sealed.onStream((s) => {
+        claimed.push(s.remoteAddress);
+        s.onFrame((f) => frames.push(f.length));
+      });
+      // Claims to be a member at 10.0.0.1:7100, then sends what any peer without the key can.
+      const forged = encodeFrame(encodeHello('10.0.0.1:7100'));
+      const garbage = await rawPeer(t, [forged, encodeFrame(new Uint8Array(40).fill(1))]);
+      await garbage.closed;
+      const large = await rawPeer(t, [forged, header(16 * 1024 * 1024)]);
+      await large.closed;
+      assert.deepEqual(claimed, ['10.0.0.1:7100', '10.0.0.1:7100'], 'the claim is only a name');
+      assert.deepEqual(frames, [], 'no frame reached an owner');
+      assert.equal(sealed.stats.framesDropped, 1);
+      assert.equal(t.stats.dropped.frame_too_large, 1, 'the 16 MiB header was refused before a frame opened');
+    } finally {
+      await sealed.close();
     }
   });
 });
