@@ -66,6 +66,12 @@ export interface NetTransportOptions {
  * Every TCP connection starts with a hello frame from the dialer carrying its advertised address;
  * after that, each frame is `u32be length || payload`. See `DESIGN.md` for the failure semantics.
  *
+ * Connecting peers are bounded by {@link InboundLimits} (`options.inbound`): inbound connections
+ * take at most their share of `maxStreams` and `maxStreamsPerHost` per source IP; an accepted
+ * stream must send its first whole frame in time, then stay below `idleTimeoutMs` between frames;
+ * every frame must complete in time once its header arrived; an accepted stream's frames are at
+ * most `unprovenMaxFrameBytes` until a handler took its first; frames in flight share one budget.
+ *
  * @example
  * ```ts
  * const t = await NetTransport.create({ host: '127.0.0.1', port: 0 });
