@@ -95,6 +95,21 @@ async function settledWithin(promises: Promise<void>[], ms: number): Promise<num
   return settled;
 }
 
+/** Starts the victim and a peer seeded by it (both pushed to `nodes`), and waits until they joined. */
+async function victimAndPeer(
+  dir: string,
+  prefix: string,
+  env: Record<string, string>,
+  nodes: Node[],
+): Promise<[Node, Node]> {
+  const victim = await startNode(dir, `${prefix}-v`, [], env);
+  nodes.push(victim);
+  const peer = await startNode(dir, `${prefix}-p`, [victim], env);
+  nodes.push(peer);
+  await waitViews('victim and peer joined', nodes, alive(nodes));
+  return [victim, peer];
+}
+
 const alive = (nodes: readonly Node[]) => (list: Parameters<typeof find>[0]) =>
   nodes.every((n) => find(list, n)?.state === 'alive');
 
@@ -116,11 +131,7 @@ describe('hostile peers against an agent', { timeout: 240_000 }, () => {
       const attackers: Attacker[] = [];
       let trickle: NodeJS.Timeout | undefined;
       try {
-        const victim = await startNode(dir, `slots-v-${sealed}`, [], env);
-        nodes.push(victim);
-        const peer = await startNode(dir, `slots-p-${sealed}`, [victim], env);
-        nodes.push(peer);
-        await waitViews('victim and peer joined', nodes, alive(nodes));
+        const [victim, peer] = await victimAndPeer(dir, `slots-${sealed}`, env, nodes);
 
         // Every hello claims to come from the peer: nothing may trust that claim (the peer stays alive).
         const hello = encodeFrame(encodeHello(peer.gossip));
@@ -158,11 +169,7 @@ describe('hostile peers against an agent', { timeout: 240_000 }, () => {
       const nodes: Node[] = [];
       const attackers: Attacker[] = [];
       try {
-        const victim = await startNode(dir, `mem-v-${sealed}`, [], env);
-        nodes.push(victim);
-        const peer = await startNode(dir, `mem-p-${sealed}`, [victim], env);
-        nodes.push(peer);
-        await waitViews('victim and peer joined', nodes, alive(nodes));
+        const [victim, peer] = await victimAndPeer(dir, `mem-${sealed}`, env, nodes);
         const before = rssBytes(victim);
 
         // Without a keyring the membership channel's byte proves a stream; with one, nothing can.
