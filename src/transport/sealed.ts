@@ -1,14 +1,6 @@
 import { Counter } from 'prom-client';
-import {
-  assert,
-  CairnError,
-  type Clock,
-  describeError,
-  type Logger,
-  type Metrics,
-  silentLogger,
-  systemClock,
-} from '../core/index.js';
+import type { Clock, Logger, Metrics } from '../core/index.js';
+import { assert, CairnError, describeError, silentLogger, systemClock } from '../core/index.js';
 import type { Keyring } from '../security/keyring.js';
 import { NET_DEFAULTS } from './limits.js';
 import { RejectLog } from './reject-log.js';
