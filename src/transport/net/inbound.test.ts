@@ -192,6 +192,21 @@ describe('net transport: memory an accepted stream can make us spend', { timeout
 });
 
 describe('net transport: slots', { timeout: 20_000 }, () => {
+  it('gives back the slot and the buffer of a connection that leaves half way through its hello', async () => {
+    const { t } = await transport({});
+    try {
+      const peers = await Promise.all(
+        Array.from({ length: 5 }, () => rawPeer(t, [header(100), new Uint8Array(10)])),
+      );
+      await until('the hellos are in flight', () => t.partialFrameBytes === 500);
+      for (const p of peers) p.socket.destroy();
+      await until('every slot was given back', () => t.inboundStreams === 0);
+      assert.equal(t.partialFrameBytes, 0);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('keeps maxStreams - maxInboundStreams slots for its own dials', async () => {
     const { t } = await transport({ maxInboundStreams: 2 }, { maxStreams: 4 });
     const far = await NetTransport.create({ host: '127.0.0.1', port: 0 });

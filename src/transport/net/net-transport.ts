@@ -440,7 +440,11 @@ export class NetTransport implements Transport {
     const onGone = () => cleanup(false);
     const cleanup = (toStream: boolean) => {
       this.clock.cancel(timer);
-      if (holding && !toStream) this.releaseInbound(host);
+      if (holding && !toStream) {
+        this.releaseInbound(host);
+        // A hello cut off half way gives its buffer back to the budget.
+        decoder.release();
+      }
       holding = false;
       this.handshaking.delete(socket);
       socket.removeListener('data', onData);
