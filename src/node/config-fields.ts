@@ -86,6 +86,8 @@ export const CONFIG_LIMITS = Object.freeze({
   maxSuspicionMult: 100,
   /** Longest graceful leave: one minute; a leave only waits for a few gossip rounds. */
   maxLeaveTimeoutMs: 60_000,
+  /** Longest stream deadline of the gossip transport: one hour; past that a deadline bounds nothing. */
+  maxTransportTimeoutMs: 3_600_000,
 });
 
 /** Membership protocol presets an agent can run (`membership.preset`). */
@@ -309,12 +311,30 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     'membership-leave-timeout-ms',
     CONFIG_LIMITS.maxLeaveTimeoutMs,
   ),
+  msField(
+    'transport.firstFrameTimeoutMs',
+    'CAIRN_TRANSPORT_FIRST_FRAME_TIMEOUT_MS',
+    'transport-first-frame-timeout-ms',
+    CONFIG_LIMITS.maxTransportTimeoutMs,
+  ),
+  msField(
+    'transport.frameTimeoutMs',
+    'CAIRN_TRANSPORT_FRAME_TIMEOUT_MS',
+    'transport-frame-timeout-ms',
+    CONFIG_LIMITS.maxTransportTimeoutMs,
+  ),
+  msField(
+    'transport.idleTimeoutMs',
+    'CAIRN_TRANSPORT_IDLE_TIMEOUT_MS',
+    'transport-idle-timeout-ms',
+    CONFIG_LIMITS.maxTransportTimeoutMs,
+  ),
 ];
 
 /** The fields by path. */
 export const FIELDS_BY_PATH: ReadonlyMap<string, FieldSpec> = new Map(CONFIG_FIELDS.map((f) => [f.path, f]));
 
-/** The nested sections of the config (`bind`, `keyring`, `log`, `membership`) and their keys. */
+/** The nested sections of the config (`bind`, `keyring`, `log`, `membership`, `transport`) and their keys. */
 export const SECTIONS: ReadonlyMap<string, readonly string[]> = (() => {
   const sections = new Map<string, string[]>();
   for (const f of CONFIG_FIELDS) {

@@ -82,6 +82,20 @@ export interface AgentMembershipConfig {
   leaveTimeoutMs: number;
 }
 
+/**
+ * Deadlines of the gossip transport's accepted streams (`cairn/transport` InboundLimits); each
+ * field left out keeps the transport's default. Shorter deadlines free the slots of silent or
+ * trickling peers sooner, and close idle pooled streams sooner (their pools redial).
+ */
+export interface AgentTransportConfig {
+  /** An accepted stream must deliver its first whole frame within this many ms; default 10000. */
+  firstFrameTimeoutMs?: number;
+  /** A frame whose header arrived must be complete within this many ms; default 30000. */
+  frameTimeoutMs?: number;
+  /** An accepted stream without a whole frame either way for this many ms is closed; default 300000. */
+  idleTimeoutMs?: number;
+}
+
 /** The configuration of one agent. */
 export interface AgentConfig {
   /** Node name in logs, metrics and membership; default `<hostname>-<short node id>`. */
@@ -104,6 +118,8 @@ export interface AgentConfig {
   shutdownTimeoutMs: number;
   /** Membership protocol preset, overrides and graceful-leave bound. */
   membership: AgentMembershipConfig;
+  /** Deadlines of the gossip transport's accepted streams; default the transport's. */
+  transport: AgentTransportConfig;
 }
 
 /** One value of a layer and the source it came from. */
@@ -138,6 +154,7 @@ export function defaultAgentConfig(): AgentConfig {
     log: { level: 'info' },
     shutdownTimeoutMs: 10_000,
     membership: { preset: 'lan', leaveTimeoutMs: 2_500 },
+    transport: {},
   };
 }
 
@@ -367,7 +384,8 @@ export async function readConfigFile(path: string): Promise<ConfigLayer> {
  * list), `CAIRN_KEYRING_LABEL`, `CAIRN_LOG_LEVEL`, `CAIRN_SHUTDOWN_TIMEOUT_MS`,
  * `CAIRN_MEMBERSHIP_PRESET`, `CAIRN_MEMBERSHIP_PROBE_INTERVAL_MS`, `CAIRN_MEMBERSHIP_PROBE_TIMEOUT_MS`,
  * `CAIRN_MEMBERSHIP_SUSPICION_MULT`, `CAIRN_MEMBERSHIP_GOSSIP_INTERVAL_MS`,
- * `CAIRN_MEMBERSHIP_LEAVE_TIMEOUT_MS`. Empty variables count as unset.
+ * `CAIRN_MEMBERSHIP_LEAVE_TIMEOUT_MS`, `CAIRN_TRANSPORT_FIRST_FRAME_TIMEOUT_MS`,
+ * `CAIRN_TRANSPORT_FRAME_TIMEOUT_MS`, `CAIRN_TRANSPORT_IDLE_TIMEOUT_MS`. Empty variables count as unset.
  *
  * @param env - the environment; default `process.env`
  */
@@ -435,7 +453,12 @@ export function buildAgentConfig(layers: readonly ConfigLayer[], cwd: string = p
       preset: get('membership.preset', d.membership.preset),
       leaveTimeoutMs: get('membership.leaveTimeoutMs', d.membership.leaveTimeoutMs),
     },
+    transport: {},
   };
+  for (const key of ['firstFrameTimeoutMs', 'frameTimeoutMs', 'idleTimeoutMs'] as const) {
+    const value = merged.get(`transport.${key}`)?.value as number | undefined;
+    if (value !== undefined) config.transport[key] = value;
+  }
   for (const key of ['probeIntervalMs', 'probeTimeoutMs', 'suspicionMult', 'gossipIntervalMs'] as const) {
     const value = merged.get(`membership.${key}`)?.value as number | undefined;
     if (value !== undefined) config.membership[key] = value;

@@ -217,6 +217,7 @@ export class MembershipRole implements Role, MembershipProvider {
         logger: ctx.logger,
         metrics: ctx.metrics,
         clock: this.clock,
+        inbound: this.config.transport,
       }).catch((err: unknown) => {
         throw gossipBindError(err, host, port);
       });
@@ -241,7 +242,7 @@ export class MembershipRole implements Role, MembershipProvider {
         keys: keyring.keys.map(parseKey),
         ...(keyring.label === undefined ? {} : { label: keyring.label }),
       }),
-      { logger: ctx.logger, metrics: ctx.metrics },
+      { logger: ctx.logger, metrics: ctx.metrics, clock: this.clock },
     );
     return this.sealed;
   }

@@ -12,9 +12,15 @@ export {
   parseAddress,
   tryParseAddress,
 } from './address.js';
-export { DEFAULT_LIMITS, FRAME_COPY_MAX_BYTES, NET_DEFAULTS } from './limits.js';
+export {
+  DEFAULT_INBOUND_LIMITS,
+  DEFAULT_LIMITS,
+  FRAME_COPY_MAX_BYTES,
+  type InboundLimits,
+  NET_DEFAULTS,
+} from './limits.js';
 export { type MuxOptions, type MuxStats, TransportMux } from './mux.js';
-export { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from './net/frame-decoder.js';
+export { encodeFrame, FRAME_HEADER_BYTES, type FrameBudget, FrameDecoder } from './net/frame-decoder.js';
 export { NetStream } from './net/net-stream.js';
 export { NetTransport, type NetTransportOptions } from './net/net-transport.js';
 export {
@@ -24,6 +30,7 @@ export {
   StreamPool,
   type StreamPoolOptions,
 } from './pool.js';
+export { RejectLog } from './reject-log.js';
 export { type SealedStats, type SealedTransport, type SealOptions, sealTransport } from './sealed.js';
 export { DROP_REASONS, type DropReason, TransportStats } from './stats.js';
 export type {

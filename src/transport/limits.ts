@@ -26,6 +26,48 @@ export const DEFAULT_LIMITS = Object.freeze({
  */
 export const FRAME_COPY_MAX_BYTES = 16 * 1024;
 
+/**
+ * What the net transport lets a peer that connects to it spend before that peer has shown it speaks
+ * the protocol, and how long an accepted stream may sit without progress. Net-only: the simulator's
+ * peers are the simulation's own nodes. Deadlines count whole frames, never bytes, so a peer
+ * trickling a byte a second does not keep a stream alive. Override per transport with
+ * `NetTransportOptions.inbound` (unknown names and non-positive values are rejected).
+ */
+export interface InboundLimits {
+  /** Inbound connections (handshaking or open) at once; capped by `maxStreams`, the rest is for dials. */
+  readonly maxInboundStreams: number;
+  /** Inbound connections (handshaking or open) from one source IP at once. */
+  readonly maxStreamsPerHost: number;
+  /** An accepted stream must deliver its first whole frame within this many ms of its hello. */
+  readonly firstFrameTimeoutMs: number;
+  /** A frame whose header arrived must be complete within this many ms. */
+  readonly frameTimeoutMs: number;
+  /** An accepted stream with no whole frame sent or received for this many ms is closed cleanly. */
+  readonly idleTimeoutMs: number;
+  /** Largest frame an accepted stream may send before its first frame was handled (opened, when sealed). */
+  readonly unprovenMaxFrameBytes: number;
+  /** Bytes of buffers for frames still arriving, over all streams of the transport. */
+  readonly maxPartialFrameBytes: number;
+}
+
+/** Defaults of {@link InboundLimits}. */
+export const DEFAULT_INBOUND_LIMITS = Object.freeze({
+  /** 768 of the 1024 streams: a flood of inbound connections leaves 256 for our dials (an rpc pool's worth). */
+  maxInboundStreams: 768,
+  /** 256 per IP: every agent on one machine connects from one address, yet one host gets a third of the inbound share. */
+  maxStreamsPerHost: 256,
+  /** 10 s: every protocol sends its first frame right after dialing; a silent stream is not one of ours. */
+  firstFrameTimeoutMs: 10_000,
+  /** 30 s per frame once its header arrived: a 16 MiB frame at 0.5 MB/s; a trickle cannot hold a buffer longer. */
+  frameTimeoutMs: 30_000,
+  /** 5 min without a whole frame either way closes an accepted stream; a pool that wants it again redials. */
+  idleTimeoutMs: 300_000,
+  /** 64 KiB (+1 KiB for a seal) until the first frame was handled: one header cannot make us allocate 16 MiB. */
+  unprovenMaxFrameBytes: 65 * 1024,
+  /** 32 MiB of frames in flight (two of the largest): all peers together cannot make us buffer more. */
+  maxPartialFrameBytes: 32 * 1024 * 1024,
+}) satisfies InboundLimits;
+
 /** Options of the net implementation that are not part of {@link TransportLimits}. */
 export const NET_DEFAULTS = Object.freeze({
   /** Largest UDP payload: 1400 bytes fits a 1500-byte Ethernet MTU with IP/UDP headers (memberlist's UDPBufferSize). */
@@ -38,6 +80,8 @@ export const NET_DEFAULTS = Object.freeze({
   maxHelloBytes: 512,
   /** A clean close that the peer does not complete within 10 s becomes a destroy: bounds FIN_WAIT sockets. */
   closeTimeoutMs: 10_000,
+  /** Rejected connections and streams are logged once, then summed up by reason once per 10 s: a flood cannot flood the log. */
+  rejectLogIntervalMs: 10_000,
   /** Binding an ephemeral port retries this often when the UDP side of the port is taken. */
   bindAttempts: 16,
 });

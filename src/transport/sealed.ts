@@ -1,6 +1,9 @@
 import { Counter } from 'prom-client';
-import { assert, CairnError, describeError, type Logger, type Metrics, silentLogger } from '../core/index.js';
+import type { Clock, Logger, Metrics } from '../core/index.js';
+import { assert, CairnError, describeError, silentLogger, systemClock } from '../core/index.js';
 import type { Keyring } from '../security/keyring.js';
+import { NET_DEFAULTS } from './limits.js';
+import { RejectLog } from './reject-log.js';
 import type {
   Address,
   CloseHandler,
@@ -18,6 +21,8 @@ export interface SealOptions {
   logger?: Logger;
   /** Registry for `cairn_transport_sealed_dropped_total{channel}`; default none. */
   metrics?: Metrics;
+  /** Times the interval of the rejected-frame log summary; default the system clock. */
+  clock?: Clock;
   /** Called for every packet or frame that failed to open (tests and diagnostics). */
   onDrop?: (channel: 'packet' | 'frame', peer: Address) => void;
 }
@@ -73,12 +78,19 @@ class Sealed implements SealedTransport {
   readonly stats: SealedStats = { packetsDropped: 0, framesDropped: 0 };
   private readonly keyring: Keyring;
   private readonly logger: Logger;
+  private readonly rejects: RejectLog;
   private readonly onDropHook: SealOptions['onDrop'];
 
   constructor(inner: Transport, keyring: Keyring, options: SealOptions) {
     this.inner = inner;
     this.keyring = keyring;
     this.logger = options.logger ?? silentLogger();
+    this.rejects = new RejectLog(
+      this.logger,
+      options.clock ?? systemClock,
+      NET_DEFAULTS.rejectLogIntervalMs,
+      'a frame did not open; destroying the stream',
+    );
     this.onDropHook = options.onDrop;
     // The overhead is measured rather than imported: AES-GCM preserves length, so sealing nothing
     // yields exactly the header and tag, whatever the keyring's format version.
@@ -129,14 +141,15 @@ class Sealed implements SealedTransport {
     this.inner.onStream((stream) => handler(this.wrap(stream)));
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
+  async close(): Promise<void> {
+    await this.inner.close();
+    this.rejects.close();
   }
 
   private wrap(stream: Stream): Stream {
     return new SealedStream(stream, this.keyring, this.limits.maxFrameBytes, (peer, err) => {
       this.stats.framesDropped++;
-      this.logger.warn({ peer, err: describeError(err) }, 'a frame did not open; destroying the stream');
+      this.rejects.note('decrypt_failed', { peer, err: describeError(err) });
       this.onDropHook?.('frame', peer);
     });
   }

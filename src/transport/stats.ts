@@ -11,6 +11,12 @@ export type DropReason =
   | 'bad_hello'
   | 'hello_timeout'
   | 'max_streams'
+  | 'max_streams_per_host'
+  | 'dial_limit'
+  | 'first_frame_timeout'
+  | 'frame_timeout'
+  | 'idle_timeout'
+  | 'frame_budget'
   | 'decrypt_failed'
   | 'closed';
 
@@ -24,6 +30,12 @@ export const DROP_REASONS: readonly DropReason[] = [
   'bad_hello',
   'hello_timeout',
   'max_streams',
+  'max_streams_per_host',
+  'dial_limit',
+  'first_frame_timeout',
+  'frame_timeout',
+  'idle_timeout',
+  'frame_budget',
   'decrypt_failed',
   'closed',
 ];

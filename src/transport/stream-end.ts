@@ -84,6 +84,12 @@ export abstract class StreamEnd implements Stream {
   protected inboxEmptied(): void {}
 
   /**
+   * Hook: a frame handler returned and left the stream open, so the peer's frame was accepted by
+   * its owner (under sealing: it opened). Net: the stream has proven itself, see `NetStream`.
+   */
+  protected frameHandled(): void {}
+
+  /**
    * The send-side checks every implementation makes, in order: closed, frame too large, buffer cap.
    *
    * @param length - the frame's length
@@ -146,7 +152,9 @@ export abstract class StreamEnd implements Stream {
       this.destroy(new CairnError('INTERNAL', `frame handler threw: ${describeError(err)}`, { cause: err }));
       return false;
     }
-    return this.state === 'open';
+    if (this.state !== 'open') return false;
+    this.frameHandled();
+    return true;
   }
 
   /** Releases `write()` callers and runs the drain handler once the buffer is back under the mark. */

@@ -2,7 +2,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { concatBytes, isCairnError } from '../../core/index.js';
-import { encodeFrame, FrameDecoder } from './frame-decoder.js';
+import { encodeFrame, type FrameBudget, FrameDecoder } from './frame-decoder.js';
+
+/** A budget of `total` bytes that reports what is taken. */
+function budgetOf(total: number): FrameBudget & { used: number } {
+  return {
+    used: 0,
+    take(bytes) {
+      if (this.used + bytes > total) return false;
+      this.used += bytes;
+      return true;
+    },
+    give(bytes) {
+      this.used -= bytes;
+    },
+  };
+}
 
 function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -83,5 +98,33 @@ describe('FrameDecoder', () => {
       });
     }
     assert.equal(got?.length, frame.length);
+  });
+
+  it('takes a spanning frame from the budget before allocating it, and gives it back when done', () => {
+    const budget = budgetOf(1000);
+    const first = new FrameDecoder(10_000, budget);
+    const second = new FrameDecoder(10_000, budget);
+    const wire = encodeFrame(new Uint8Array(600).fill(3));
+    first.push(wire.subarray(0, 10), () => true);
+    assert.equal(budget.used, 600);
+    // A second frame in flight would take the budget over 1000 bytes: refused, nothing allocated.
+    assert.throws(
+      () => second.push(wire.subarray(0, 10), () => true),
+      (err) => isCairnError(err, 'LIMIT_EXCEEDED'),
+    );
+    assert.equal(budget.used, 600);
+    let got = 0;
+    first.push(wire.subarray(10), (f) => {
+      got = f.length;
+      return true;
+    });
+    assert.equal(got, 600);
+    assert.equal(budget.used, 0);
+    // A frame inside one chunk is a view and takes nothing; an abandoned one is given back.
+    first.push(wire, () => true);
+    first.push(wire.subarray(0, 5), () => true);
+    assert.equal(budget.used, 600);
+    first.release();
+    assert.equal(budget.used, 0);
   });
 });

@@ -10,6 +10,16 @@ export const FRAME_HEADER_BYTES = 4;
 export type FrameCallback = (frame: Uint8Array) => boolean;
 
 /**
+ * Memory shared by the decoders of one transport for frames still arriving. `take` reserves the
+ * buffer of a frame that spans chunks before it is allocated (false: refused); `give` returns it
+ * once the frame was delivered or its stream ended.
+ */
+export interface FrameBudget {
+  take(bytes: number): boolean;
+  give(bytes: number): void;
+}
+
+/**
  * Incremental decoder of length-prefixed frames: `u32be length || payload`.
  *
  * Cost is linear in the bytes pushed: a frame that lies inside one chunk is delivered as a view of
@@ -18,7 +28,8 @@ export type FrameCallback = (frame: Uint8Array) => boolean;
  * never concatenated, so a peer trickling one byte at a time costs O(n), not O(n^2).
  *
  * Contract: frames are delivered in order, whole, exactly once. A header announcing more than
- * `maxFrameBytes` throws `TRANSPORT_FRAME_TOO_LARGE` before anything of that size is allocated;
+ * `maxFrameBytes` throws `TRANSPORT_FRAME_TOO_LARGE` before anything of that size is allocated,
+ * and one whose buffer the budget refuses throws `LIMIT_EXCEEDED`;
  * after a throw the decoder must not be used again. Views delivered to the callback alias the
  * pushed chunk: a consumer that keeps a frame beyond the callback while the chunk's owner may
  * reuse it must copy it (Node sockets never reuse their read buffers).
@@ -35,12 +46,25 @@ export class FrameDecoder {
   private body: Uint8Array | undefined = undefined;
   private bodyFill = 0;
 
-  /** @param maxFrameBytes - the largest payload accepted */
-  constructor(public maxFrameBytes: number) {}
+  /**
+   * @param maxFrameBytes - the largest payload accepted (may be raised later, see NetStream)
+   * @param budget - shared memory for frames that span chunks; default unbounded
+   */
+  constructor(
+    public maxFrameBytes: number,
+    private readonly budget?: FrameBudget,
+  ) {}
 
   /** True when bytes of an unfinished frame (header or payload) are held. */
   get partial(): boolean {
     return this.headerFill > 0 || this.body !== undefined;
+  }
+
+  /** Gives an unfinished frame's buffer back to the budget; call once the stream has ended. */
+  release(): void {
+    if (this.body !== undefined) this.budget?.give(this.body.length);
+    this.body = undefined;
+    this.bodyFill = 0;
   }
 
   /**
@@ -84,6 +108,13 @@ export class FrameDecoder {
           if (!onFrame(frame)) return off;
           continue;
         }
+        if (this.budget !== undefined && !this.budget.take(len)) {
+          throw new CairnError(
+            'LIMIT_EXCEEDED',
+            `peer announced a frame of ${len} bytes, more than the transport's budget for frames in flight has left`,
+            { details: { length: len } },
+          );
+        }
         body = Buffer.allocUnsafe(len);
         this.body = body;
         this.bodyFill = 0;
@@ -95,6 +126,7 @@ export class FrameDecoder {
       if (this.bodyFill === body.length) {
         this.body = undefined;
         this.bodyFill = 0;
+        this.budget?.give(body.length);
         if (!onFrame(body)) return off;
       }
     }

@@ -1,10 +1,18 @@
 import type { Socket } from 'node:net';
-import { CairnError, type Clock, describeError, type Logger, type TimerHandle } from '../../core/index.js';
-import { FRAME_COPY_MAX_BYTES } from '../limits.js';
-import type { TransportStats } from '../stats.js';
+import {
+  CairnError,
+  type Clock,
+  describeError,
+  isCairnError,
+  type Logger,
+  type TimerHandle,
+} from '../../core/index.js';
+import { FRAME_COPY_MAX_BYTES, type InboundLimits } from '../limits.js';
+import type { RejectLog } from '../reject-log.js';
+import type { DropReason, TransportStats } from '../stats.js';
 import { StreamEnd } from '../stream-end.js';
 import type { Address, TransportLimits } from '../types.js';
-import { FRAME_HEADER_BYTES, FrameDecoder } from './frame-decoder.js';
+import { FRAME_HEADER_BYTES, type FrameBudget, FrameDecoder } from './frame-decoder.js';
 
 /** What a {@link NetStream} needs from its transport. */
 export interface NetStreamContext {
@@ -13,8 +21,22 @@ export interface NetStreamContext {
   readonly logger: Logger;
   readonly stats: TransportStats;
   readonly closeTimeoutMs: number;
+  /** Deadlines of accepted streams and the frame limit before they proved themselves. */
+  readonly inbound: InboundLimits;
+  /** The transport's memory for frames still arriving, shared by all its streams. */
+  readonly budget: FrameBudget;
+  /** Where streams cut for misbehaving are logged, at a bounded rate. */
+  readonly rejects: RejectLog;
   /** Called once when the stream has closed, so the transport forgets it. */
   readonly onClosed: (stream: NetStream) => void;
+}
+
+/** How an inbound stream came to be. */
+export interface Accepted {
+  /** The connection's decoder, which has read the hello. */
+  readonly decoder: FrameDecoder;
+  /** The connection's source IP, which its slot is counted against. */
+  readonly sourceHost: string;
 }
 
 /** Frames up to this size are copied into the send slab; larger ones are written without a copy. */
@@ -48,21 +70,43 @@ export class NetStream extends StreamEnd {
   private flushScheduled = false;
   private closeTimer: TimerHandle | undefined;
   private closedWaiters: Array<() => void> = [];
-  private readonly deliverBound = (frame: Uint8Array): boolean => this.deliver(frame);
+  /** Source IP of an accepted stream; undefined for a stream this transport dialed. */
+  readonly sourceHost: string | undefined;
+  /** Whole frames received and sent: what the deadlines count as progress. */
+  private framesIn = 0;
+  private framesOut = 0;
+  /** When the stream opened, and when {@link sweep} last saw progress (clock ms). */
+  private readonly openedAtMs: number;
+  private quietSinceMs: number;
+  private sweptProgress = 0;
+  /** When a sweep first saw the current unfinished frame; undefined when none is arriving. */
+  private partialSinceMs: number | undefined = undefined;
+  /** Accepted streams take small frames only until a handler accepted their first frame. */
+  private proven: boolean;
+  private readonly deliverBound = (frame: Uint8Array): boolean => {
+    this.framesIn++;
+    return this.deliver(frame);
+  };
   private readonly flushBound = (): void => this.flush();
 
   /**
    * @param socket - a connected socket; the stream takes it over
    * @param remoteAddress - the peer's transport address
    * @param ctx - limits, clock, logger and counters of the owning transport
-   * @param decoder - the connection's decoder (inbound connections have used it for the hello)
+   * @param accepted - for an inbound stream: its decoder (which read the hello) and source IP
    */
-  constructor(socket: Socket, remoteAddress: Address, ctx: NetStreamContext, decoder?: FrameDecoder) {
+  constructor(socket: Socket, remoteAddress: Address, ctx: NetStreamContext, accepted?: Accepted) {
     super(remoteAddress);
     this.socket = socket;
     this.ctx = ctx;
-    this.decoder = decoder ?? new FrameDecoder(ctx.limits.maxFrameBytes);
-    this.decoder.maxFrameBytes = ctx.limits.maxFrameBytes;
+    this.sourceHost = accepted?.sourceHost;
+    this.proven = accepted === undefined;
+    this.decoder = accepted?.decoder ?? new FrameDecoder(ctx.limits.maxFrameBytes, ctx.budget);
+    this.decoder.maxFrameBytes = this.proven
+      ? ctx.limits.maxFrameBytes
+      : Math.min(ctx.limits.maxFrameBytes, ctx.inbound.unprovenMaxFrameBytes);
+    this.openedAtMs = ctx.clock.now();
+    this.quietSinceMs = this.openedAtMs;
     socket.on('data', (chunk: Buffer) => this.ingest(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err) => this.finish(mapSocketError(err, remoteAddress)));
@@ -98,6 +142,7 @@ export class NetStream extends StreamEnd {
     const len = frame.length;
     const buffered = this.bufferedBytes + FRAME_HEADER_BYTES + len;
     this.checkSend(len, buffered);
+    this.framesOut++;
     if (len <= COPY_MAX_BYTES) this.appendCopy(frame, len);
     else this.appendLarge(frame, len);
     if (this.pendingBytes >= EAGER_FLUSH_BYTES) this.flush();
@@ -157,10 +202,70 @@ export class NetStream extends StreamEnd {
     try {
       this.decoder.push(chunk, this.deliverBound);
     } catch (err) {
-      this.ctx.stats.drop('frame_too_large');
-      this.ctx.logger.warn({ peer: this.remoteAddress, err: describeError(err) }, 'cutting off a stream');
-      this.destroy(err instanceof Error ? err : new CairnError('INTERNAL', describeError(err)));
+      const reason = isCairnError(err, 'LIMIT_EXCEEDED') ? 'frame_budget' : 'frame_too_large';
+      this.cut(reason, err instanceof Error ? err : new CairnError('INTERNAL', describeError(err)));
     }
+  }
+
+  /**
+   * The transport's periodic deadline check (every quarter of the shortest deadline, so a deadline
+   * fires up to a quarter late). Progress is a whole frame, never a byte: a frame whose header
+   * arrived must complete within `frameTimeoutMs`; an accepted stream must deliver its first frame
+   * within `firstFrameTimeoutMs` and is closed cleanly after `idleTimeoutMs` without a frame in
+   * either direction. A stream whose frames wait for a handler is not the peer's fault and waits.
+   */
+  sweep(now: number): void {
+    if (this.state !== 'open') return;
+    const partial = this.decoder.partial;
+    const progress = this.framesIn + this.framesOut;
+    if (progress !== this.sweptProgress || this.inbox.length > 0) {
+      this.sweptProgress = progress;
+      this.quietSinceMs = now;
+      this.partialSinceMs = partial ? now : undefined;
+      return;
+    }
+    if (!partial) this.partialSinceMs = undefined;
+    else if (this.partialSinceMs === undefined) this.partialSinceMs = now;
+    const limits = this.ctx.inbound;
+    if (this.partialSinceMs !== undefined && now - this.partialSinceMs >= limits.frameTimeoutMs) {
+      this.cut('frame_timeout', this.timeout(`a frame did not complete within ${limits.frameTimeoutMs} ms`));
+      return;
+    }
+    // A stream we dialed is its owner's to close; the deadlines below are for accepted ones.
+    if (this.sourceHost === undefined) return;
+    if (this.framesIn === 0) {
+      if (now - this.openedAtMs >= limits.firstFrameTimeoutMs) {
+        this.cut('first_frame_timeout', this.timeout(`no frame within ${limits.firstFrameTimeoutMs} ms`));
+      }
+      return;
+    }
+    if (!partial && now - this.quietSinceMs >= limits.idleTimeoutMs) {
+      this.ctx.stats.drop('idle_timeout');
+      this.ctx.logger.debug({ peer: this.remoteAddress }, 'closing an idle inbound stream');
+      this.close();
+    }
+  }
+
+  protected override frameHandled(): void {
+    if (this.proven) return;
+    // The owner took the first frame (under sealing: it opened), so the peer speaks our protocol.
+    this.proven = true;
+    this.decoder.maxFrameBytes = this.ctx.limits.maxFrameBytes;
+  }
+
+  private timeout(what: string): CairnError {
+    return new CairnError('TIMEOUT', `stream from ${this.remoteAddress}: ${what}`);
+  }
+
+  /** Destroys the stream for misbehaving: counted, and logged at a bounded rate. */
+  private cut(reason: DropReason, err: Error): void {
+    this.ctx.stats.drop(reason);
+    this.ctx.rejects.note(reason, {
+      peer: this.remoteAddress,
+      source: this.sourceHost,
+      err: describeError(err),
+    });
+    this.destroy(err);
   }
 
   private appendCopy(frame: Uint8Array, len: number): void {
@@ -247,6 +352,7 @@ export class NetStream extends StreamEnd {
     this.pending = [];
     this.pendingBytes = 0;
     this.slabStart = this.slabEnd;
+    this.decoder.release();
     this.ctx.onClosed(this);
     for (const resolve of this.closedWaiters) resolve();
     this.closedWaiters = [];

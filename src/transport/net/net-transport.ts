@@ -9,11 +9,13 @@ import {
   silentLogger,
   slabBytes,
   systemClock,
+  type TimerHandle,
   withLimits,
 } from '../../core/index.js';
 import { formatAddress, type HostPort, parseAddress, tryParseAddress } from '../address.js';
-import { DEFAULT_LIMITS, NET_DEFAULTS } from '../limits.js';
-import { TransportStats } from '../stats.js';
+import { DEFAULT_INBOUND_LIMITS, DEFAULT_LIMITS, type InboundLimits, NET_DEFAULTS } from '../limits.js';
+import { RejectLog } from '../reject-log.js';
+import { type DropReason, TransportStats } from '../stats.js';
 import type {
   Address,
   DialOptions,
@@ -23,9 +25,12 @@ import type {
   Transport,
   TransportLimits,
 } from '../types.js';
-import { encodeFrame, FrameDecoder } from './frame-decoder.js';
+import { encodeFrame, type FrameBudget, FrameDecoder } from './frame-decoder.js';
 import { decodeHello, encodeHello } from './hello.js';
-import { NetStream, type NetStreamContext } from './net-stream.js';
+import { type Accepted, NetStream, type NetStreamContext } from './net-stream.js';
+
+/** Deadlines are checked this often per shortest deadline: one fires at most a quarter late. */
+const SWEEPS_PER_DEADLINE = 4;
 
 /** Options for {@link NetTransport.create}. */
 export interface NetTransportOptions {
@@ -37,6 +42,8 @@ export interface NetTransportOptions {
   advertiseAddress?: string;
   /** Overrides of {@link DEFAULT_LIMITS}. */
   limits?: Partial<TransportLimits>;
+  /** Overrides of {@link DEFAULT_INBOUND_LIMITS}: slots, deadlines and memory peers may use. */
+  inbound?: Partial<InboundLimits>;
   /** Largest UDP payload in bytes; default 1400 (1..65507). */
   mtu?: number;
   /** Default dial timeout in ms; default 10 000. */
@@ -59,6 +66,12 @@ export interface NetTransportOptions {
  * Every TCP connection starts with a hello frame from the dialer carrying its advertised address;
  * after that, each frame is `u32be length || payload`. See `DESIGN.md` for the failure semantics.
  *
+ * Connecting peers are bounded by {@link InboundLimits} (`options.inbound`): inbound connections
+ * take at most their share of `maxStreams` and `maxStreamsPerHost` per source IP; an accepted
+ * stream must send its first whole frame in time, then stay below `idleTimeoutMs` between frames;
+ * every frame must complete in time once its header arrived; an accepted stream's frames are at
+ * most `unprovenMaxFrameBytes` until a handler took its first; frames in flight share one budget.
+ *
  * @example
  * ```ts
  * const t = await NetTransport.create({ host: '127.0.0.1', port: 0 });
@@ -72,6 +85,8 @@ export class NetTransport implements Transport {
   readonly boundAddress: Address;
   readonly mtu: number;
   readonly limits: TransportLimits;
+  /** What connecting peers may spend: slots, deadlines, frame sizes and buffers. */
+  readonly inbound: InboundLimits;
   /** Counters (also exported to `metrics` when given). */
   readonly stats = new TransportStats();
   private readonly server: Server;
@@ -86,6 +101,24 @@ export class NetTransport implements Transport {
   private readonly handshaking = new Set<Socket>();
   private readonly dials = new Set<(err: Error) => void>();
   private readonly addressCache = new Map<string, HostPort>();
+  /** Inbound connections (handshaking or open streams), in total and by source IP. */
+  private inboundCount = 0;
+  private readonly inboundByHost = new Map<string, number>();
+  /** Bytes of buffers for frames still arriving, over every stream. */
+  private partialBytes = 0;
+  private readonly budget: FrameBudget = {
+    take: (bytes) => {
+      if (this.partialBytes + bytes > this.inbound.maxPartialFrameBytes) return false;
+      this.partialBytes += bytes;
+      return true;
+    },
+    give: (bytes) => {
+      this.partialBytes -= bytes;
+    },
+  };
+  private readonly rejects: RejectLog;
+  private readonly sweepIntervalMs: number;
+  private sweepTimer: TimerHandle | undefined;
   private packetHandler: PacketHandler | undefined;
   private streamHandler: StreamHandler | undefined;
   private closed = false;
@@ -96,6 +129,15 @@ export class NetTransport implements Transport {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger();
     this.limits = withLimits<Record<keyof TransportLimits, number>>(DEFAULT_LIMITS, options.limits);
+    this.inbound = withLimits<Record<keyof InboundLimits, number>>(DEFAULT_INBOUND_LIMITS, options.inbound);
+    this.rejects = new RejectLog(
+      this.logger,
+      this.clock,
+      NET_DEFAULTS.rejectLogIntervalMs,
+      'rejecting an inbound connection or stream',
+    );
+    const { firstFrameTimeoutMs, frameTimeoutMs, idleTimeoutMs } = this.inbound;
+    this.sweepIntervalMs = Math.min(firstFrameTimeoutMs, frameTimeoutMs, idleTimeoutMs) / SWEEPS_PER_DEADLINE;
     this.mtu = options.mtu ?? NET_DEFAULTS.mtu;
     this.dialTimeoutMs = options.dialTimeoutMs ?? NET_DEFAULTS.dialTimeoutMs;
     this.helloTimeoutMs = options.helloTimeoutMs ?? NET_DEFAULTS.helloTimeoutMs;
@@ -108,8 +150,15 @@ export class NetTransport implements Transport {
       logger: this.logger,
       stats: this.stats,
       closeTimeoutMs: options.closeTimeoutMs ?? NET_DEFAULTS.closeTimeoutMs,
-      onClosed: (s) => this.streams.delete(s),
+      inbound: this.inbound,
+      budget: this.budget,
+      rejects: this.rejects,
+      onClosed: (s) => {
+        this.streams.delete(s);
+        if (s.sourceHost !== undefined) this.releaseInbound(s.sourceHost);
+      },
     };
+    this.scheduleSweep();
     if (options.metrics !== undefined) this.stats.register(options.metrics, this.logger);
     server.on('connection', (socket) => this.accept(socket));
     server.on('error', (err) => this.logger.error({ err: describeError(err) }, 'TCP listener error'));
@@ -201,7 +250,7 @@ export class NetTransport implements Transport {
     if (options.signal?.aborted)
       return Promise.reject(new CairnError('CANCELLED', `dial to ${to} was cancelled`));
     if (this.openCount() >= this.limits.maxStreams) {
-      this.stats.drop('max_streams');
+      this.stats.drop('dial_limit');
       return Promise.reject(
         new CairnError(
           'LIMIT_EXCEEDED',
@@ -252,7 +301,9 @@ export class NetTransport implements Transport {
     this.closed = true;
     const dialErr = new CairnError('TRANSPORT_CLOSED', 'transport closed while dialing');
     for (const settle of [...this.dials]) settle(dialErr);
-    for (const socket of this.handshaking) socket.destroy();
+    if (this.sweepTimer !== undefined) this.clock.cancel(this.sweepTimer);
+    this.sweepTimer = undefined;
+    for (const socket of [...this.handshaking]) socket.destroy();
     this.handshaking.clear();
     const closing = [...this.streams].map((s) => {
       s.close();
@@ -261,6 +312,48 @@ export class NetTransport implements Transport {
     await Promise.all(closing);
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await new Promise<void>((resolve) => this.udp.close(() => resolve()));
+    this.rejects.close();
+  }
+
+  /** Streams open plus connections handshaking, inbound only (tests and diagnostics). */
+  get inboundStreams(): number {
+    return this.inboundCount;
+  }
+
+  /** Bytes held in buffers of frames still arriving (tests and diagnostics). */
+  get partialFrameBytes(): number {
+    return this.partialBytes;
+  }
+
+  /** Checks every stream's deadlines, then comes back (see `NetStream.sweep`). */
+  private scheduleSweep(): void {
+    this.sweepTimer = this.clock.setTimer(this.sweepIntervalMs, () => {
+      if (this.closed) return;
+      const now = this.clock.now();
+      for (const stream of [...this.streams]) stream.sweep(now);
+      this.scheduleSweep();
+    });
+  }
+
+  /** Why an inbound connection from `host` cannot have a slot now, or undefined when it can. */
+  private refuseInbound(host: string): DropReason | undefined {
+    if (this.closed) return 'closed';
+    const inboundMax = Math.min(this.inbound.maxInboundStreams, this.limits.maxStreams);
+    if (this.openCount() >= this.limits.maxStreams || this.inboundCount >= inboundMax) return 'max_streams';
+    if ((this.inboundByHost.get(host) ?? 0) >= this.inbound.maxStreamsPerHost) return 'max_streams_per_host';
+    return undefined;
+  }
+
+  private holdInbound(host: string): void {
+    this.inboundCount++;
+    this.inboundByHost.set(host, (this.inboundByHost.get(host) ?? 0) + 1);
+  }
+
+  private releaseInbound(host: string): void {
+    this.inboundCount--;
+    const left = (this.inboundByHost.get(host) ?? 1) - 1;
+    if (left === 0) this.inboundByHost.delete(host);
+    else this.inboundByHost.set(host, left);
   }
 
   /** Number of open streams plus connections still handshaking. */
@@ -302,21 +395,25 @@ export class NetTransport implements Transport {
 
   /** An inbound connection: wait for its hello, then hand a stream to the handler. */
   private accept(socket: Socket): void {
-    if (this.closed || this.openCount() >= this.limits.maxStreams) {
-      this.stats.drop(this.closed ? 'closed' : 'max_streams');
+    // Keyed by IP, not by the hello's address: the hello is a claim, the source address is not.
+    const host = socket.remoteAddress ?? '';
+    const refused = this.refuseInbound(host);
+    if (refused !== undefined) {
+      this.stats.drop(refused);
+      if (refused !== 'closed') this.rejects.note(refused, { peer: `${host}:${socket.remotePort}` });
       socket.destroy();
       return;
     }
     socket.setNoDelay(true);
     this.handshaking.add(socket);
-    const decoder = new FrameDecoder(NET_DEFAULTS.maxHelloBytes);
+    this.holdInbound(host);
+    // Until cleanup hands the slot to the stream (or gives it back), this connection holds it.
+    let holding = true;
+    const decoder = new FrameDecoder(NET_DEFAULTS.maxHelloBytes, this.budget);
     const cut = (reason: 'bad_hello' | 'hello_timeout' | 'frame_too_large', detail: string) => {
-      cleanup();
+      cleanup(false);
       this.stats.drop(reason);
-      this.logger.warn(
-        { peer: `${socket.remoteAddress}:${socket.remotePort}`, detail },
-        'rejecting inbound connection',
-      );
+      this.rejects.note(reason, { peer: `${host}:${socket.remotePort}`, detail });
       socket.destroy();
     };
     const onData = (chunk: Buffer) => {
@@ -337,12 +434,18 @@ export class NetTransport implements Transport {
         cut('bad_hello', 'hello frame is not a version-1 hello with a valid address');
         return;
       }
-      cleanup();
-      this.open(socket, remote, decoder, chunk.subarray(used));
+      cleanup(true);
+      this.open(socket, remote, { decoder, sourceHost: host }, chunk.subarray(used));
     };
-    const onGone = () => cleanup();
-    const cleanup = () => {
+    const onGone = () => cleanup(false);
+    const cleanup = (toStream: boolean) => {
       this.clock.cancel(timer);
+      if (holding && !toStream) {
+        this.releaseInbound(host);
+        // A hello cut off half way gives its buffer back to the budget.
+        decoder.release();
+      }
+      holding = false;
       this.handshaking.delete(socket);
       socket.removeListener('data', onData);
       socket.removeListener('error', onGone);
@@ -356,8 +459,8 @@ export class NetTransport implements Transport {
     socket.on('close', onGone);
   }
 
-  private open(socket: Socket, remote: Address, decoder: FrameDecoder, rest: Uint8Array): void {
-    const stream = new NetStream(socket, remote, this.streamContext, decoder);
+  private open(socket: Socket, remote: Address, accepted: Accepted, rest: Uint8Array): void {
+    const stream = new NetStream(socket, remote, this.streamContext, accepted);
     this.streams.add(stream);
     const handler = this.streamHandler;
     if (handler === undefined) {
