@@ -704,7 +704,7 @@ export class SwimCore {
     const n = this.table.size;
     const minMs = suspicionTimeoutMinMs(this.config.suspicionMult, n, this.config.probeIntervalMs);
     const lifeguard = this.config.lifeguard;
-    const k = lifeguard ? expectedConfirmations(this.config.suspicionMult, n) : 0;
+    const k = lifeguard ? expectedConfirmations(this.config.suspicionConfirmations, n) : 0;
     const maxMs = lifeguard ? this.config.suspicionMaxTimeoutMult * minMs : minMs;
     const s: Suspicion = { startMs: this.now, k, minMs, maxMs, accusers: [from], accusation };
     this.suspicions.set(e.id, s);
