@@ -776,7 +776,7 @@ export class SwimCore {
   // Dissemination ---------------------------------------------------------------------------------
 
   private gossipRound(): void {
-    if (this.queue.size === 0) return;
+    if (this.queue.size === 0 && this.table.upCount === this.table.size) return;
     const deadline = this.now - this.config.gossipToTheDeadMs;
     const targets = this.table.sample(
       this.rng,
@@ -784,8 +784,11 @@ export class SwimCore {
       (e) => e !== this.self && (e.up || (e.status === 'dead' && this.table.sinceOf(e) >= deadline)),
     );
     for (const t of targets) {
-      if (this.queue.size === 0) return;
-      this.send(t.address, []);
+      // A member listed dead gets its death even when nothing is queued: if it is alive (a
+      // healed partition), it refutes at once, and its refutation is what heals the views.
+      // Sending only queued broadcasts left the heal to whether a queue still held something.
+      if (t.status === 'dead') this.send(t.address, [this.accusationAgainst(t)!]);
+      else if (this.queue.size > 0) this.send(t.address, []);
     }
   }
 

@@ -6,7 +6,12 @@ import { DEFAULT_SWIM_CONFIG, lanSwimConfig, type SwimConfig } from './config.js
 import { SwimCore } from './core.js';
 import { aliveOf } from './harness.test-helper.js';
 import { suspicionTimeoutMinMs } from './math.js';
-import { createSwimSigner, makeSuspectRecord, type VerifiedBroadcast } from './messages.js';
+import {
+  createSwimSigner,
+  decodeSwimMessage,
+  makeSuspectRecord,
+  type VerifiedBroadcast,
+} from './messages.js';
 
 /*
  * The suspicion rule of the presets, on one core fed signed accusations: when a suspicion of a
@@ -97,5 +102,42 @@ describe('suspicion timeout by confirmations', () => {
     accuse(core, 3, 10);
     accuse(core, 4, 20);
     assert.equal(deathDueMs(core), minMs);
+  });
+});
+
+describe('gossip to the dead', () => {
+  it('sends a member listed dead its death while nothing is queued, until gossipToTheDeadMs', () => {
+    const lan = lanSwimConfig();
+    const core = observer(12, lan);
+    for (const by of [2, 3, 4, 5]) accuse(core, by, 0);
+    const diedAt = deathDueMs(core);
+    assert.deepEqual(
+      core.step({ type: 'tick' }, diedAt).events.map((e) => e.type),
+      ['dead'],
+    );
+    // Gossip until every queued broadcast ran out of retransmits, then count within and after
+    // gossip to the dead.
+    for (let now = diedAt; now < diedAt + 10_000; now += lan.gossipIntervalMs)
+      core.step({ type: 'tick' }, now);
+    const deathsTo = (from: number, to: number) => {
+      let n = 0;
+      for (let now = from; now < to; now += lan.gossipIntervalMs) {
+        const fx = core.step({ type: 'tick' }, now);
+        assert.equal(core.queuedBroadcasts, 0, `a broadcast is still queued at ${now} ms`);
+        for (const p of fx.packets) {
+          if (p.to !== '10.0.1.1:7946') continue;
+          for (const part of p.parts) {
+            const m = decodeSwimMessage(part);
+            if (m.ok && m.value.type === 'Dead') n++;
+          }
+        }
+      }
+      return n;
+    };
+    assert.ok(
+      deathsTo(diedAt + 10_000, diedAt + lan.gossipToTheDeadMs - 1000) > 0,
+      'the dead member is told',
+    );
+    assert.equal(deathsTo(diedAt + lan.gossipToTheDeadMs + 1, diedAt + lan.gossipToTheDeadMs + 10_000), 0);
   });
 });
