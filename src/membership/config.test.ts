@@ -58,6 +58,7 @@ describe('membership config presets', () => {
   it('reject a bad field, naming it', () => {
     assert.throws(() => lanConfig({ antiEntropyIntervalMs: 0 }), invalid('antiEntropyIntervalMs'));
     assert.throws(() => lanConfig({ syncTimeoutMs: 1.5 }), invalid('syncTimeoutMs'));
+    assert.throws(() => lanConfig({ catchUpDelayMs: 0 }), invalid('catchUpDelayMs'));
     assert.throws(() => lanConfig({ swim: { probeTimeoutMs: 5000 } }), invalid('probeTimeoutMs'));
     assert.throws(() => lanConfig({ detector: 'gossip' as 'swim' }), invalid('detector'));
     assert.throws(() => lanConfig({ state: { nope: 1 } as never }), invalid('nope'));

@@ -875,27 +875,26 @@ export class Membership {
     const ok = await this.sync.run(address);
     if (ok) this.counters.syncsCompleted++;
     else this.counters.syncsFailed++;
-    if (ok && this.swim.size > before) this.catchUp();
+    if (ok && this.swim.size > before) this.catchUp(address);
     return ok;
   }
 
   /**
-   * A sync just taught this node members it did not know, so others likely know more still (many
-   * nodes joining at once): sync once more with a random live peer after two anti-entropy
-   * intervals, and so on until a sync brings nothing new. In a stable cluster nothing triggers it.
-   * A sync moves only what one side lacks (`sync-summary.ts`), so a follow-up costs a summary.
+   * A sync with `taught` just taught this node members it did not know, so that peer knew more,
+   * and in a mass join it keeps learning (every joiner pushed its record to the seed it joined
+   * through): sync with it again `catchUpDelayMs` later, and so on until a sync brings nothing
+   * new. In a stable cluster nothing triggers it. A sync moves only what one side lacks
+   * (`sync-summary.ts`), so a follow-up costs a summary.
    */
-  private catchUp(): void {
+  private catchUp(taught: Address): void {
     if (this.stopped || this.timers.has('catch-up')) return;
     this.timers.set(
       'catch-up',
-      this.clock.setTimer(2 * this.protocol.antiEntropyIntervalMs, () => {
+      this.clock.setTimer(this.protocol.catchUpDelayMs, () => {
         this.timers.delete('catch-up');
         if (this.stopped) return;
-        const peer = this.randomPeer();
-        if (peer === undefined) return;
         this.counters.catchUpSyncs++;
-        void this.pushPull(peer.address);
+        void this.pushPull(taught);
       }),
     );
   }

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Seed } from '../../src/core/index.js';
-import { localConfig } from '../../src/membership/index.js';
+import { lanConfig, localConfig } from '../../src/membership/index.js';
 import { forEachSeed, MembershipCluster, sweepSeeds } from './membership-harness.js';
 
 const FILE = 'test/sim/join-repair.test.ts';
@@ -87,6 +87,30 @@ describe('catch-up syncs after a sync that taught new members', () => {
       const settled = catchUps();
       await cluster.sim.runFor(30_000);
       assert.equal(catchUps(), settled, 'catch-up syncs went on in a stable cluster');
+    }),
+  );
+
+  const seedName = 'with gossip and probing off, one catch-up sync with the seed completes every view';
+  it(seedName, () =>
+    forEachSeed(FILE, seedName, sweepSeeds(2, 6), async (seed) => {
+      // Only push-pulls carry members here. The seed every node joined through hears from every
+      // joiner, so a node's first catch-up, with the seed, brings the whole cluster; a catch-up
+      // with a random peer (an earlier joiner knowing little more) needed two or three each.
+      const cluster = await MembershipCluster.create({
+        seed,
+        size: 32,
+        protocol: lanConfig({ swim: { gossipNodes: 0, probing: false }, pushPullIntervalMs: 600_000 }),
+      });
+      await cluster.joinAll({ maxMs: 30_000 });
+      const perNode = cluster.upNames().map((n) => cluster.node(n).stats.catchUpSyncs);
+      assert.ok(
+        perNode.every((c) => c <= 1),
+        `catch-up syncs per node: ${perNode.join(' ')}`,
+      );
+      assert.ok(
+        perNode.some((c) => c === 1),
+        'no node needed a catch-up, so this run tested nothing',
+      );
     }),
   );
 });

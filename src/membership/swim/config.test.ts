@@ -12,6 +12,7 @@ import {
 
 describe('SwimConfig presets', () => {
   it('carry memberlist values (config.go DefaultLANConfig/WANConfig/LocalConfig)', () => {
+    // LAN: memberlist's intervals and fan-out with Cairn's suspicion rule (LAN_SUSPICION).
     const lan = lanSwimConfig();
     assert.deepEqual(
       [
@@ -20,8 +21,17 @@ describe('SwimConfig presets', () => {
         lan.indirectChecks,
         lan.suspicionMult,
         lan.suspicionMaxTimeoutMult,
+        lan.suspicionConfirmations,
       ],
-      [1000, 500, 3, 4, 6],
+      [1000, 500, 3, 2, 12, 3],
+    );
+    assert.deepEqual(
+      [
+        DEFAULT_SWIM_CONFIG.suspicionMult,
+        DEFAULT_SWIM_CONFIG.suspicionMaxTimeoutMult,
+        DEFAULT_SWIM_CONFIG.suspicionConfirmations,
+      ],
+      [4, 6, 2],
     );
     assert.deepEqual(
       [
@@ -39,11 +49,13 @@ describe('SwimConfig presets', () => {
         wan.probeIntervalMs,
         wan.probeTimeoutMs,
         wan.suspicionMult,
+        wan.suspicionMaxTimeoutMult,
+        wan.suspicionConfirmations,
         wan.gossipIntervalMs,
         wan.gossipNodes,
         wan.gossipToTheDeadMs,
       ],
-      [5000, 3000, 6, 500, 4, 60_000],
+      [5000, 3000, 6, 6, 4, 500, 4, 60_000],
     );
     const local = localSwimConfig();
     assert.deepEqual(
@@ -53,8 +65,9 @@ describe('SwimConfig presets', () => {
         local.indirectChecks,
         local.retransmitMult,
         local.suspicionMult,
+        local.suspicionConfirmations,
       ],
-      [1000, 200, 1, 2, 3],
+      [1000, 200, 1, 2, 3, 1],
     );
     assert.deepEqual([local.gossipIntervalMs, local.gossipToTheDeadMs], [100, 15_000]);
     for (const c of [lan, wan, local, testSwimConfig(), DEFAULT_SWIM_CONFIG]) validateSwimConfig(c);
@@ -69,6 +82,7 @@ describe('SwimConfig presets', () => {
       ['reapAfterMs', { reapAfterMs: 10 }],
       ['tcpFallback', { tcpFallback: 'yes' }],
       ['gossipNodes', { gossipNodes: 1.5 }],
+      ['suspicionConfirmations', { suspicionConfirmations: -1 }],
     ];
     for (const [field, override] of cases) {
       assert.throws(

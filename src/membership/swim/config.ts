@@ -31,18 +31,27 @@ export interface SwimConfig {
    */
   readonly indirectChecks: number;
   /**
-   * Multiplier of the minimum suspicion timeout `suspicionMult * max(1, log10(n)) * probeIntervalMs`.
-   * Higher gives a suspect more time to refute (fewer false deaths) and detects later.
-   * LAN 4, WAN 6, local 3. With Lifeguard, `suspicionMult - 2` independent confirmations drive
-   * the timeout down to that minimum.
+   * Multiplier of the minimum suspicion timeout `suspicionMult * max(1, log10(n)) * probeIntervalMs`,
+   * the timeout of a suspicion confirmed by `suspicionConfirmations` members. Higher gives a
+   * suspect more time to refute (fewer false deaths) and detects later. Cairn LAN 2 (memberlist
+   * 4), WAN 6, local 3.
    */
   readonly suspicionMult: number;
   /**
    * The maximum suspicion timeout as a multiple of the minimum: the timeout a suspicion starts
    * with before confirmations arrive. Higher protects a slow-but-alive node longer when only one
-   * member suspects it. Default 6 (memberlist).
+   * member suspects it. Cairn LAN 12 (with half memberlist's minimum, the same maximum as
+   * memberlist's 6), others 6.
    */
   readonly suspicionMaxTimeoutMult: number;
+  /**
+   * Lifeguard's `k`: independent confirmations (members other than the first accuser whose own
+   * probes failed) that bring a suspicion's timeout down from the maximum to the minimum, on a
+   * logarithmic curve; capped at `n - 2`, the members able to confirm. More lets a lower minimum
+   * stay safe: one lossy path or one struggling prober cannot reach it. Memberlist derives it as
+   * `suspicionMult - 2`; Cairn LAN 3 (memberlist 2), WAN 4, local 1.
+   */
+  readonly suspicionConfirmations: number;
   /**
    * A broadcast is piggybacked `retransmitMult * ceil(log10(n + 1))` times before it leaves the
    * queue. Higher reaches every member with higher probability at more bytes. LAN 4, local 2.
@@ -104,8 +113,8 @@ export interface SwimConfig {
 /**
  * The base every preset derives from: memberlist's `DefaultLANConfig` (hashicorp/memberlist
  * `config.go`): ProbeInterval 1 s, ProbeTimeout 500 ms, IndirectChecks 3, SuspicionMult 4,
- * SuspicionMaxTimeoutMult 6, RetransmitMult 4, GossipInterval 200 ms, GossipNodes 3,
- * GossipToTheDeadTime 30 s, AwarenessMaxMultiplier 8, UDPBufferSize 1400.
+ * SuspicionMaxTimeoutMult 6 (so `k` = SuspicionMult - 2 = 2), RetransmitMult 4, GossipInterval
+ * 200 ms, GossipNodes 3, GossipToTheDeadTime 30 s, AwarenessMaxMultiplier 8, UDPBufferSize 1400.
  */
 export const DEFAULT_SWIM_CONFIG: SwimConfig = Object.freeze({
   probeIntervalMs: 1000,
@@ -113,6 +122,7 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = Object.freeze({
   indirectChecks: 3,
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 6,
+  suspicionConfirmations: 2,
   retransmitMult: 4,
   gossipIntervalMs: 200,
   gossipNodes: 3,
@@ -126,7 +136,26 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = Object.freeze({
 });
 
 /**
- * The LAN preset: {@link DEFAULT_SWIM_CONFIG} (memberlist `DefaultLANConfig`) with overrides.
+ * The suspicion rule of Cairn's LAN preset: half memberlist's minimum (2 x log10(n) probe
+ * intervals, 3.6 s at 64 nodes instead of 7.2 s), reached only with three independent
+ * confirmations instead of two, from the same maximum (43 s at 64 nodes), so that a suspicion one
+ * lossy path or one struggling prober raised still waits long. Lifeguard (arXiv 1707.00788)
+ * shows that more confirmations lower false positives and detection time together; measurements
+ * in the membership DESIGN.md ("Where SWIM's detection time goes").
+ */
+export const LAN_SUSPICION: Pick<
+  SwimConfig,
+  'suspicionMult' | 'suspicionMaxTimeoutMult' | 'suspicionConfirmations'
+> = Object.freeze({ suspicionMult: 2, suspicionMaxTimeoutMult: 12, suspicionConfirmations: 3 });
+
+function fromBase(overrides: Partial<SwimConfig>): SwimConfig {
+  return Object.freeze({ ...DEFAULT_SWIM_CONFIG, ...overrides });
+}
+
+/**
+ * The LAN preset: memberlist's `DefaultLANConfig` ({@link DEFAULT_SWIM_CONFIG}: same probe,
+ * timeout and gossip intervals) with Cairn's suspicion rule {@link LAN_SUSPICION}, then
+ * `overrides`.
  *
  * @param overrides - fields to change (default: none)
  * @example
@@ -135,20 +164,21 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = Object.freeze({
  * ```
  */
 export function lanSwimConfig(overrides: Partial<SwimConfig> = {}): SwimConfig {
-  return Object.freeze({ ...DEFAULT_SWIM_CONFIG, ...overrides });
+  return fromBase({ ...LAN_SUSPICION, ...overrides });
 }
 
 /**
  * The WAN preset, memberlist `DefaultWANConfig`: ProbeInterval 5 s, ProbeTimeout 3 s,
- * SuspicionMult 6, GossipInterval 500 ms, GossipNodes 4, GossipToTheDeadTime 60 s.
+ * SuspicionMult 6 (k = 4), GossipInterval 500 ms, GossipNodes 4, GossipToTheDeadTime 60 s.
  *
  * @param overrides - fields to change (default: none)
  */
 export function wanSwimConfig(overrides: Partial<SwimConfig> = {}): SwimConfig {
-  return lanSwimConfig({
+  return fromBase({
     probeIntervalMs: 5000,
     probeTimeoutMs: 3000,
     suspicionMult: 6,
+    suspicionConfirmations: 4,
     gossipIntervalMs: 500,
     gossipNodes: 4,
     gossipToTheDeadMs: 60_000,
@@ -158,18 +188,19 @@ export function wanSwimConfig(overrides: Partial<SwimConfig> = {}): SwimConfig {
 
 /**
  * The loopback preset, memberlist `DefaultLocalConfig`: ProbeInterval 1 s, ProbeTimeout 200 ms,
- * IndirectChecks 1, RetransmitMult 2, SuspicionMult 3, GossipInterval 100 ms,
+ * IndirectChecks 1, RetransmitMult 2, SuspicionMult 3 (k = 1), GossipInterval 100 ms,
  * GossipToTheDeadTime 15 s.
  *
  * @param overrides - fields to change (default: none)
  */
 export function localSwimConfig(overrides: Partial<SwimConfig> = {}): SwimConfig {
-  return lanSwimConfig({
+  return fromBase({
     probeIntervalMs: 1000,
     probeTimeoutMs: 200,
     indirectChecks: 1,
     retransmitMult: 2,
     suspicionMult: 3,
+    suspicionConfirmations: 1,
     gossipIntervalMs: 100,
     gossipToTheDeadMs: 15_000,
     ...overrides,
@@ -178,7 +209,8 @@ export function localSwimConfig(overrides: Partial<SwimConfig> = {}): SwimConfig
 
 /**
  * The test preset: the loopback preset at a fifth of its intervals (probe 200 ms / 40 ms, gossip
- * 20 ms) with LAN fan-out (IndirectChecks 3, RetransmitMult 4, SuspicionMult 4), gossip to the
+ * 20 ms) with memberlist's LAN fan-out and suspicion (IndirectChecks 3, RetransmitMult 4,
+ * SuspicionMult 4, k = 2), gossip to the
  * dead 3 s and reaping after 10 s, so scripted clusters finish in a few virtual seconds.
  *
  * @param overrides - fields to change (default: none)
@@ -190,6 +222,7 @@ export function testSwimConfig(overrides: Partial<SwimConfig> = {}): SwimConfig 
     indirectChecks: 3,
     retransmitMult: 4,
     suspicionMult: 4,
+    suspicionConfirmations: 2,
     gossipIntervalMs: 20,
     gossipToTheDeadMs: 3000,
     reapAfterMs: 10_000,
@@ -222,6 +255,7 @@ export function validateSwimConfig(config: SwimConfig, limits: SwimLimits = DEFA
   checkInt('indirectChecks', config.indirectChecks, 0, 64);
   checkInt('suspicionMult', config.suspicionMult, 1, 1000);
   checkInt('suspicionMaxTimeoutMult', config.suspicionMaxTimeoutMult, 1, 1000);
+  checkInt('suspicionConfirmations', config.suspicionConfirmations, 0, 64);
   checkInt('retransmitMult', config.retransmitMult, 1, 1000);
   checkInt('gossipIntervalMs', config.gossipIntervalMs, 1, DAY_MS);
   checkInt('gossipNodes', config.gossipNodes, 0, 64);

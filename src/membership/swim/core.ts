@@ -142,6 +142,11 @@ export class SwimCore {
   private readonly queue: TransmitLimitedQueue;
   private readonly timers = new DeadlineQueue();
   private readonly suspicions = new Map<NodeId, Suspicion>();
+  /**
+   * The encoded leave of each member listed `left`, sent back to a node that accuses it (it missed
+   * the leave). At most one per table entry: dropped when the status changes or the entry is reaped.
+   */
+  private readonly leaveParts = new Map<NodeId, Uint8Array>();
   private readonly self: MemberEntry;
   private readonly prober: Prober;
   private awarenessScore = 0;
@@ -369,8 +374,14 @@ export class SwimCore {
     this.setStatus(this.self, 'left');
     this.enqueueRecord(this.selfId, 'Leave', record);
     this.prober.stop();
-    // Eager, like a death: the leave goes out now rather than at the next gossip tick, so that a
-    // node stopping right after leave() has sent it to gossipNodes peers at least once more.
+    // Told directly, not only gossiped: the transmit limit is reached within one or two gossip
+    // rounds (two sends at 6 members on the local preset), and a node stopping right after that
+    // has left its leave with a few relays, who may all miss one member; that member then
+    // finds the node gone and declares it dead.
+    const notice = this.part({ type: 'Leave', record });
+    const up = this.table.sample(this.rng, this.limits.maxLeaveNotices, (e) => e.up && e !== this.self);
+    for (const e of up) this.sendOnly(e.address, notice);
+    // Eager, like a death: gossiped now rather than at the next gossip tick.
     this.gossipRound();
   }
 
@@ -598,9 +609,15 @@ export class SwimCore {
     }
     if (decision === 'stale') {
       this.stats.staleClaims++;
-      // The sender accuses an incarnation the member has refuted: it missed the refutation.
-      if (from !== undefined && e.status === 'alive' && e.generation === m.generation) {
-        this.correct(from, e.aliveRecord);
+      // The sender accuses an incarnation the member has refuted: it missed the refutation. Or it
+      // accuses a member that left: it missed the leave, and would declare the member dead.
+      if (from !== undefined && e.generation === m.generation) {
+        if (e.status === 'alive') this.correct(from, e.aliveRecord);
+        const leave = e.status === 'left' ? this.leaveParts.get(e.id) : undefined;
+        if (leave !== undefined) {
+          this.stats.corrections++;
+          this.sendOnly(from, leave);
+        }
       }
       return;
     }
@@ -668,6 +685,10 @@ export class SwimCore {
     if (restarted) e.desc = { ...e.desc, generation: m.generation };
     e.incarnation = m.incarnation;
     this.markDown(e, 'left');
+    this.leaveParts.set(
+      e.id,
+      sharedEncoding('Leave', m.record, () => this.part({ type: 'Leave', record: m.record })),
+    );
     this.enqueueRecord(e.id, 'Leave', m.record);
     this.emit('leave', e, previous, restarted);
   }
@@ -727,7 +748,7 @@ export class SwimCore {
     const n = this.table.size;
     const minMs = suspicionTimeoutMinMs(this.config.suspicionMult, n, this.config.probeIntervalMs);
     const lifeguard = this.config.lifeguard;
-    const k = lifeguard ? expectedConfirmations(this.config.suspicionMult, n) : 0;
+    const k = lifeguard ? expectedConfirmations(this.config.suspicionConfirmations, n) : 0;
     const maxMs = lifeguard ? this.config.suspicionMaxTimeoutMult * minMs : minMs;
     const s: Suspicion = { startMs: this.now, k, minMs, maxMs, accusers: [from], accusation };
     this.suspicions.set(e.id, s);
@@ -769,6 +790,7 @@ export class SwimCore {
   private onReap(id: NodeId): void {
     const e = this.table.get(id);
     if (e === undefined || e.up || e === this.self) return;
+    this.leaveParts.delete(id);
     // The event's view is taken while the entry is still in the table (it holds since-when).
     this.emit('reap', e, e.status, false);
     this.table.remove(e);
@@ -777,7 +799,7 @@ export class SwimCore {
   // Dissemination ---------------------------------------------------------------------------------
 
   private gossipRound(): void {
-    if (this.queue.size === 0) return;
+    if (this.queue.size === 0 && this.table.upCount === this.table.size) return;
     const deadline = this.now - this.config.gossipToTheDeadMs;
     const targets = this.table.sample(
       this.rng,
@@ -785,8 +807,11 @@ export class SwimCore {
       (e) => e !== this.self && (e.up || (e.status === 'dead' && this.table.sinceOf(e) >= deadline)),
     );
     for (const t of targets) {
-      if (this.queue.size === 0) return;
-      this.send(t.address, []);
+      // A member listed dead gets its death even when nothing is queued: if it is alive (a
+      // healed partition), it refutes at once, and its refutation is what heals the views.
+      // Sending only queued broadcasts left the heal to whether a queue still held something.
+      if (t.status === 'dead') this.send(t.address, [this.accusationAgainst(t)!]);
+      else if (this.queue.size > 0) this.send(t.address, []);
     }
   }
 
@@ -797,6 +822,12 @@ export class SwimCore {
     this.queue.fill(packet, retransmitLimit(this.config.retransmitMult, this.table.size));
     if (packet.parts.length === 0) return;
     this.packets.push({ to, parts: packet.parts });
+    this.stats.packetsSent++;
+  }
+
+  /** Sends one part alone, without piggybacked broadcasts. */
+  private sendOnly(to: string, part: Uint8Array): void {
+    this.packets.push({ to, parts: [part] });
     this.stats.packetsSent++;
   }
 
@@ -817,6 +848,7 @@ export class SwimCore {
   }
 
   private setStatus(e: MemberEntry, status: MemberStatus): void {
+    if (status !== 'left' && this.leaveParts.size > 0) this.leaveParts.delete(e.id);
     this.table.setStatus(e, status, this.now);
   }
 

@@ -22,6 +22,8 @@ export type SwimLimits = {
   readonly maxPendingRelays: number;
   /** Alive records accepted by one `join` call. */
   readonly maxJoinRecords: number;
+  /** Members a leaving node sends its leave to directly, besides gossiping it. */
+  readonly maxLeaveNotices: number;
   /** Smallest MTU a config may set, in bytes. */
   readonly minMtu: number;
   /** Largest MTU a config may set, in bytes. */
@@ -61,6 +63,12 @@ export const DEFAULT_LIMITS: SwimLimits = Object.freeze({
   maxPendingRelays: 1024,
   /** Records per join: one per member of the largest table. */
   maxJoinRecords: 16_384,
+  /**
+   * Direct leave notices: every member of a cluster up to 64 (one small packet each, once); a
+   * larger one also hears it from them and from gossip, and a member that missed it gets it back
+   * when it accuses the leaver.
+   */
+  maxLeaveNotices: 64,
   /** Smallest MTU: an IPv4 host must accept 576-byte datagrams; one alive record must fit. */
   minMtu: 512,
   /** Largest MTU: the largest UDP payload over IPv4. */

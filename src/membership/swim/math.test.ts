@@ -28,10 +28,11 @@ describe('suspicion timeout', () => {
     assert.equal(suspicionTimeoutMs(4, 3, 2000, 30_000), 2000);
   });
 
-  it('is the minimum from the start when no confirmations are expected', () => {
-    assert.equal(expectedConfirmations(4, 3), 0); // n - 2 < k
-    assert.equal(expectedConfirmations(4, 4), 2);
-    assert.equal(expectedConfirmations(1, 100), 0);
+  it('expects at most the members able to confirm, and is the minimum when none can', () => {
+    assert.equal(expectedConfirmations(3, 4), 2); // capped at n - 2
+    assert.equal(expectedConfirmations(3, 64), 3);
+    assert.equal(expectedConfirmations(2, 2), 0);
+    assert.equal(expectedConfirmations(0, 100), 0);
     assert.equal(suspicionTimeoutMs(0, 0, 1234, 9999), 1234);
   });
 

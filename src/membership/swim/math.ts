@@ -19,12 +19,16 @@ export function suspicionTimeoutMinMs(suspicionMult: number, n: number, probeInt
 
 /**
  * Independent confirmations a suspicion waits for before its timeout reaches the minimum:
- * `suspicionMult - 2`, or 0 when the cluster is too small to provide that many (`n - 2 < k`), in
- * which case the timeout is the minimum from the start (memberlist `suspectNode`).
+ * `suspicionConfirmations`, capped at `n - 2` (the members other than the suspect and the first
+ * accuser). Memberlist (`suspectNode`) uses `suspicionMult - 2` and drops to 0 (the minimum from
+ * the start, on one accuser's word) when the cluster is too small; capping instead keeps a small
+ * cluster's suspicion waiting for every member able to confirm it.
+ *
+ * @param suspicionConfirmations - `SwimConfig.suspicionConfirmations`
+ * @param n - members known (every table entry, the local node included)
  */
-export function expectedConfirmations(suspicionMult: number, n: number): number {
-  const k = suspicionMult - 2;
-  return n - 2 < k ? 0 : Math.max(0, k);
+export function expectedConfirmations(suspicionConfirmations: number, n: number): number {
+  return Math.max(0, Math.min(suspicionConfirmations, n - 2));
 }
 
 /**
