@@ -27,6 +27,7 @@ import {
   encodePiggyback,
   encodeSyncFrame,
   type Piggyback,
+  SYNC_FRAME_MAX_FIELDS,
   type SyncFrame,
   syncFrameDecoder,
 } from './wire.js';
@@ -143,6 +144,20 @@ describe('membership wire codecs', () => {
     );
     assert.equal(decodeFrame(encode({ t: 'push', alive: 'no', state: Uint8Array.of(1) })), undefined);
     assert.equal(syncFrameDecoder(4)(encodeSyncFrame(frames[0]!)), undefined, 'over the frame bound');
+    // Unknown keys are skipped, but a map announcing more entries than a frame has fields is
+    // refused before any entry is read.
+    const padded = (extra: number) => {
+      const fields: Record<string, unknown> = { ...frames[0]! };
+      for (let i = 0; i < extra; i++) fields[`x${i}`] = null;
+      return encode(fields);
+    };
+    const known = Object.keys(frames[0]!).length;
+    assert.notEqual(decodeFrame(padded(SYNC_FRAME_MAX_FIELDS - known)), undefined, 'unknown keys skipped');
+    assert.equal(
+      decodeFrame(padded(SYNC_FRAME_MAX_FIELDS - known + 1)),
+      undefined,
+      'more entries than fields',
+    );
     const pull = (want: unknown) => encode({ t: 'pull', alive: [], want, state: Uint8Array.of(1) });
     assert.equal(decodeFrame(pull([-1])), undefined, 'negative want');
     assert.equal(decodeFrame(pull([1.5])), undefined, 'fractional want');

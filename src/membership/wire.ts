@@ -199,13 +199,20 @@ function readCount(
 const SYNC_FRAME_KEYS = new Set(['t', 'have', 'alive', 'state', 'want']);
 
 /**
+ * Most entries a sync frame's top-level map may announce: its five fields with room for a few a
+ * later version may add. Without it, one frame of a map announcing 2^21 one-byte entries made the
+ * decoder split and decode each of them (2 s of work from one 4 MiB frame).
+ */
+export const SYNC_FRAME_MAX_FIELDS = 16;
+
+/**
  * A sync-frame decoder for frames of at most `maxFrameBytes`; it returns `undefined` when malformed,
  * or when `alive` lists more than `maxAlive` records (default and cap `maxSyncMembers`: the caller
  * passes what the exchange's phase allows).
  *
  * It reads the frames that decoding with the codec and validating reads (a map, each known field
  * as the validator wants it, a repeated key's last value, nothing after the map; other keys are
- * skipped), MessagePack only (not msgpackr's own extensions), but in pieces: the top-level map's
+ * skipped; at most {@link SYNC_FRAME_MAX_FIELDS} entries), MessagePack only (not msgpackr's own extensions), but in pieces: the top-level map's
  * entries are split without decoding ({@link msgpackValueEnd}), and each record of `alive` is
  * looked up by its bytes first ({@link recordOfEncoding}). A seed answers every joiner with
  * thousands of records that the process's nodes already share, and decoding, validating and
@@ -219,7 +226,7 @@ export function syncFrameDecoder(
   return (bytes, maxAlive = WIRE_LIMITS.maxSyncMembers) => {
     if (bytes.length > maxFrameBytes) return undefined;
     const map = readCount(MSGPACK_MAP, bytes, 0, bytes.length);
-    if (map === undefined) return undefined;
+    if (map === undefined || map.count > SYNC_FRAME_MAX_FIELDS) return undefined;
     let pos = map.at;
     const fields: Record<string, unknown> = {};
     for (let i = 0; i < map.count; i++) {
