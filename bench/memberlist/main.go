@@ -616,6 +616,7 @@ func main() {
 	out := map[string]interface{}{
 		"tool":                         "hashicorp/memberlist",
 		"go":                           runtime.Version(),
+		"go_max_procs":                 runtime.GOMAXPROCS(0),
 		"nodes":                        n,
 		"rounds":                       rounds,
 		"seed":                         *seed,
