@@ -26,9 +26,14 @@ export interface ComparedFigures {
   detect_ms: number | null;
 }
 
-/** One goal: the ratio measured, the most it may be, and whether it was met. */
+/**
+ * One goal: the ratio measured, the most it may be, and whether it was met. When memberlist's
+ * phase reached its deadline and Cairn's did not, memberlist's figure is known only to be above
+ * the deadline: `ratio` is null and `ratio_at_most` bounds it (Cairn's figure over the deadline).
+ */
 export interface GoalResult {
   ratio: number | null;
+  ratio_at_most?: number;
   max_ratio: number;
   goal_ms: number | null;
   met: boolean | null;
@@ -41,18 +46,33 @@ function figure(x: unknown): number | null {
 }
 
 /**
- * The ratio and goal of every figure. A figure either tool did not measure (timed out, or
- * memberlist not run) has a null ratio and `met: null`.
+ * The ratio and goal of every figure. A figure Cairn did not measure (timed out), or memberlist
+ * did not (not run, or timed out: then see {@link GoalResult}), has a null ratio and `met: null`
+ * unless the bound decides it.
+ *
+ * @param timeoutMs - the deadline of every wait, the same for both tools
  */
 export function compareFigures(
   cairn: ComparedFigures,
   memberlist: Record<string, unknown> | undefined,
+  timeoutMs: number,
 ): Record<(typeof FIGURES)[number], GoalResult> {
   const out = {} as Record<(typeof FIGURES)[number], GoalResult>;
+  const theirTimeouts = Array.isArray(memberlist?.timed_out) ? (memberlist.timed_out as unknown[]) : [];
   for (const name of FIGURES) {
     const ours = cairn[`${name}_ms`];
     const theirs = memberlist === undefined ? null : figure(memberlist[`${name}_ms`]);
     const maxRatio = MEMBERSHIP_GOALS[name];
+    if (theirs === null && ours !== null && theirTimeouts.includes(name)) {
+      out[name] = {
+        ratio: null,
+        ratio_at_most: Math.round((ours / timeoutMs) * 100) / 100,
+        max_ratio: maxRatio,
+        goal_ms: null,
+        met: ours <= timeoutMs * maxRatio ? true : null,
+      };
+      continue;
+    }
     const goalMs = theirs === null ? null : Math.round(theirs * maxRatio);
     const ratio =
       ours === null || theirs === null || theirs <= 0 ? null : Math.round((ours / theirs) * 100) / 100;

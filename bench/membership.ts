@@ -414,7 +414,11 @@ export async function main(argv: string[]): Promise<object> {
     : null;
   const joinMs = joined ? join.last : null;
   const theirs = memberlist.ran ? memberlist.figures : undefined;
-  const goals = compareFigures({ join_ms: joinMs, update_ms: updateMs, detect_ms: detectMs }, theirs);
+  const goals = compareFigures(
+    { join_ms: joinMs, update_ms: updateMs, detect_ms: detectMs },
+    theirs,
+    timeoutMs,
+  );
   const warnings: string[] = [];
   const phases = { join: joinCost, steady, update: updateCost, detect: detectCost, leave: leaveCost };
   for (const [phase, cost] of Object.entries(phases)) {

@@ -480,10 +480,14 @@ func main() {
 		timedOut = append(timedOut, "join")
 	}
 	var joinAt []time.Time
+	// Nodes that did not list every member alive by the deadline, and how many they listed.
+	joinIncomplete := map[string]int{}
 	for _, x := range nodes {
 		x.observer.mu.Lock()
 		if !x.observer.allAliveAt.IsZero() {
 			joinAt = append(joinAt, x.observer.allAliveAt)
+		} else {
+			joinIncomplete[x.name] = len(x.observer.alive)
 		}
 		x.observer.mu.Unlock()
 	}
@@ -635,11 +639,12 @@ func main() {
 		"load_avg_1m_before":           loadBefore,
 		"config":                       configOf(lan),
 		"detail": map[string]interface{}{
-			"setup_ms":         round(setupMs, 0),
-			"join_errors":      joinErrors,
-			"join_spread_ms":   join,
-			"update_spread_ms": updateRounds,
-			"detect_spread_ms": detectRounds,
+			"setup_ms":                     round(setupMs, 0),
+			"join_errors":                  joinErrors,
+			"join_spread_ms":               join,
+			"join_incomplete_alive_listed": joinIncomplete,
+			"update_spread_ms":             updateRounds,
+			"detect_spread_ms":             detectRounds,
 		},
 		"cost": map[string]phaseCost{
 			"join": joinCost, "steady": steady, "update": updateCost, "detect": detectCost, "leave": leaveCost,
