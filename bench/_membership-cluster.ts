@@ -8,7 +8,7 @@
  * figure depends on a polling interval. Every wait has a deadline.
  *
  * Interning (`src/membership/intern.ts`): with `intern: 'node'` each node runs in an intern scope
- * of its own (its transport's handlers through `ScopedTransport`, every call into it through
+ * of its own (its transport's handlers through `scopedTransport`, every call into it through
  * {@link Cluster.inNode}), so it verifies and decodes what it receives itself, as alone in its
  * process; with `'process'` all nodes share one scope, as the simulator does, and a record is
  * verified once for the whole cluster.
@@ -20,7 +20,7 @@ import { InternScope, PROCESS_SCOPE, runInInternScope } from '../src/membership/
 import type { MemberState } from '../src/membership/types.js';
 import { ed25519Scheme, type NodeId, NodeIdentity, type SignatureScheme } from '../src/security/index.js';
 import { NetTransport } from '../src/transport/net/net-transport.js';
-import { ScopedTransport } from './_scoped-transport.js';
+import { scopedTransport } from './_scoped-transport.js';
 
 /** One node of the cluster and what it has observed. */
 export interface ClusterNode {
@@ -91,7 +91,7 @@ export class Cluster {
         const identity = NodeIdentity.fromSeed(Rng.fromSeed(`${options.seed}/identity/${i}`).bytes(32));
         const membership = await Membership.create({
           identity,
-          transport: options.intern === 'node' ? new ScopedTransport(transport, scope) : transport,
+          transport: options.intern === 'node' ? scopedTransport(transport, scope) : transport,
           protocol: options.protocol,
           scheme: cluster.scheme,
           rng: Rng.fromSeed(`${options.seed}/node/${i}`),

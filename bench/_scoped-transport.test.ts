@@ -2,16 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { currentInternScope, InternScope, PROCESS_SCOPE } from '../src/membership/intern.js';
 import { NetTransport } from '../src/transport/net/net-transport.js';
-import { ScopedTransport } from './_scoped-transport.js';
+import { scopedTransport } from './_scoped-transport.js';
 
 const create = () => NetTransport.create({ host: '127.0.0.1', port: 0, closeTimeoutMs: 500 });
 
-describe('ScopedTransport', () => {
+describe('scopedTransport', () => {
   it('runs packet, inbound stream and dialed stream handlers in its scope', { timeout: 10_000 }, async () => {
     const receiverScope = new InternScope('receiver');
     const senderScope = new InternScope('sender');
-    const receiver = new ScopedTransport(await create(), receiverScope);
-    const sender = new ScopedTransport(await create(), senderScope);
+    const receiver = scopedTransport(await create(), receiverScope);
+    const sender = scopedTransport(await create(), senderScope);
     try {
       const packetScope = new Promise<InternScope>((resolve) =>
         receiver.onPacket(() => resolve(currentInternScope())),

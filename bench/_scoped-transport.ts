@@ -11,63 +11,37 @@
  * by the bench runner (the name starts with `_`).
  */
 import { type InternScope, runInInternScope } from '../src/membership/intern.js';
-import type {
-  Address,
-  CloseHandler,
-  DialOptions,
-  PacketHandler,
-  Stream,
-  StreamHandler,
-  Transport,
-  TransportLimits,
-} from '../src/transport/types.js';
+import type { Stream, Transport } from '../src/transport/types.js';
 
-/** A stream whose handlers run in `scope`. */
-class ScopedStream implements Stream {
-  constructor(
-    private readonly inner: Stream,
-    private readonly scope: InternScope,
-  ) {}
+/** `handler`, run in `scope` whenever it is called. */
+function inScope<A extends unknown[]>(
+  scope: InternScope,
+  handler: (...args: A) => void,
+): (...args: A) => void {
+  return (...args) => runInInternScope(scope, () => handler(...args));
+}
 
-  get remoteAddress(): Address {
-    return this.inner.remoteAddress;
-  }
+/**
+ * `inner` seen through `overrides`: every other property is `inner`'s, its methods bound to it
+ * (so getters and state stay the inner object's own).
+ */
+function overlay<T extends object>(inner: T, overrides: Partial<T>): T {
+  return new Proxy(inner, {
+    get(target, key) {
+      if (Object.hasOwn(overrides, key)) return overrides[key as keyof T];
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
-  get open(): boolean {
-    return this.inner.open;
-  }
-
-  get bufferedBytes(): number {
-    return this.inner.bufferedBytes;
-  }
-
-  send(frame: Uint8Array): boolean {
-    return this.inner.send(frame);
-  }
-
-  write(frame: Uint8Array): Promise<void> {
-    return this.inner.write(frame);
-  }
-
-  onFrame(handler: (frame: Uint8Array) => void): void {
-    this.inner.onFrame((frame) => runInInternScope(this.scope, () => handler(frame)));
-  }
-
-  onDrain(handler: () => void): void {
-    this.inner.onDrain(() => runInInternScope(this.scope, handler));
-  }
-
-  onClose(handler: CloseHandler): void {
-    this.inner.onClose((error) => runInInternScope(this.scope, () => handler(error)));
-  }
-
-  close(): void {
-    this.inner.close();
-  }
-
-  destroy(error?: Error): void {
-    this.inner.destroy(error);
-  }
+/** `inner` with its frame, drain and close handlers run in `scope`. */
+function scopedStream(inner: Stream, scope: InternScope): Stream {
+  return overlay<Stream>(inner, {
+    onFrame: (handler) => inner.onFrame(inScope(scope, handler)),
+    onDrain: (handler) => inner.onDrain(inScope(scope, handler)),
+    onClose: (handler) => inner.onClose(inScope(scope, handler)),
+  });
 }
 
 /**
@@ -76,46 +50,14 @@ class ScopedStream implements Stream {
  * @example
  * ```ts
  * const scope = new InternScope('n1');
- * const transport = new ScopedTransport(await NetTransport.create(options), scope);
+ * const transport = scopedTransport(await NetTransport.create(options), scope);
  * ```
  */
-export class ScopedTransport implements Transport {
-  constructor(
-    private readonly inner: Transport,
-    readonly scope: InternScope,
-  ) {}
-
-  get localAddress(): Address {
-    return this.inner.localAddress;
-  }
-
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-
-  get limits(): TransportLimits {
-    return this.inner.limits;
-  }
-
-  sendPacket(to: Address, data: Uint8Array): void {
-    this.inner.sendPacket(to, data);
-  }
-
-  onPacket(handler: PacketHandler): void {
-    this.inner.onPacket((from, data) => runInInternScope(this.scope, () => handler(from, data)));
-  }
-
-  async dial(to: Address, options?: DialOptions): Promise<Stream> {
-    return new ScopedStream(await this.inner.dial(to, options), this.scope);
-  }
-
-  onStream(handler: StreamHandler): void {
-    this.inner.onStream((stream) =>
-      runInInternScope(this.scope, () => handler(new ScopedStream(stream, this.scope))),
-    );
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
+export function scopedTransport(inner: Transport, scope: InternScope): Transport {
+  return overlay<Transport>(inner, {
+    onPacket: (handler) => inner.onPacket(inScope(scope, handler)),
+    onStream: (handler) =>
+      inner.onStream(inScope(scope, (stream: Stream) => handler(scopedStream(stream, scope)))),
+    dial: async (to, options) => scopedStream(await inner.dial(to, options), scope),
+  });
 }

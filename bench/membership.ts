@@ -41,7 +41,7 @@ import { parseArgs } from 'node:util';
 import { Rng } from '../src/core/index.js';
 import { lanConfig, localConfig } from '../src/membership/index.js';
 import { PROCESS_SCOPE } from '../src/membership/intern.js';
-import { type MemberlistOutcome, runMemberlist } from './_memberlist.js';
+import { type MemberlistOptions, type MemberlistOutcome, runMemberlist } from './_memberlist.js';
 import { Cluster, type ClusterNode } from './_membership-cluster.js';
 import { compareFigures, configDifferences } from './_membership-compare.js';
 
@@ -153,15 +153,8 @@ function since(table: ReadonlyMap<string, number>, id: string, start: number): n
   return t !== undefined && t >= start ? t : undefined;
 }
 
-interface BenchOptions {
-  n: number;
-  rounds: number;
-  seed: string;
-  timeoutMs: number;
-  settleMs: number;
-  steadyMs: number;
-  leaveTimeoutMs: number;
-}
+/** The Cairn bench's options: the memberlist harness gets the same. */
+type BenchOptions = MemberlistOptions;
 
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
@@ -200,7 +193,7 @@ function parseOptions(argv: string[]) {
     throw new Error(`--memberlist must be run or skip, got ${values.memberlist}`);
   }
   const bench: BenchOptions = {
-    n,
+    nodes: n,
     rounds,
     seed: values.seed,
     timeoutMs: Number(values['timeout-ms']),
@@ -224,7 +217,7 @@ async function runUpdates(cluster: Cluster, updaters: readonly ClusterNode[], o:
     const at = others.map((x) => x.updateAt.get(updateKey)).filter((t): t is number => t !== undefined);
     updateRounds.push({ ...spread(at, start), complete });
     log(
-      `update ${r}: ${complete ? `${updateRounds[r]!.last} ms` : 'timed out'} (${at.length}/${o.n - 1} nodes)`,
+      `update ${r}: ${complete ? `${updateRounds[r]!.last} ms` : 'timed out'} (${at.length}/${o.nodes - 1} nodes)`,
     );
   }
   return updateRounds;
@@ -310,7 +303,7 @@ async function runLeaves(cluster: Cluster, leavers: readonly ClusterNode[], o: B
 export async function main(argv: string[]): Promise<object> {
   const options = parseOptions(argv);
   const o = options.bench;
-  const { n, rounds, seed, timeoutMs, settleMs, steadyMs } = o;
+  const { nodes: n, rounds, seed, timeoutMs, settleMs, steadyMs } = o;
   const preset = options.preset;
   const protocol = preset === 'lan' ? lanConfig() : localConfig();
   const rng = Rng.fromSeed(`${seed}/bench`);
@@ -405,7 +398,7 @@ export async function main(argv: string[]): Promise<object> {
       ? { ran: false, reason: 'skipped (--memberlist skip)' }
       : preset !== 'lan'
         ? { ran: false, reason: 'the harness runs DefaultLANConfig only; use --preset lan' }
-        : await runMemberlist({ ...o, nodes: n });
+        : await runMemberlist(o);
   if (!memberlist.ran) log(`memberlist: not run: ${memberlist.reason}`);
 
   const updateMs = updateRounds.every((u) => u.complete) ? median(updateRounds.map((u) => u.last)) : null;
