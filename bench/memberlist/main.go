@@ -480,14 +480,18 @@ func main() {
 		timedOut = append(timedOut, "join")
 	}
 	var joinAt []time.Time
-	// Nodes that did not list every member alive by the deadline, and how many they listed.
-	joinIncomplete := map[string]int{}
+	// Nodes that did not list every member alive by the deadline: how many their events listed,
+	// and, as a check of the observer, how many memberlist itself counts (NumMembers).
+	joinIncomplete := map[string][2]int{}
 	for _, x := range nodes {
+		// NumMembers takes memberlist's node lock, under which the delegate takes the observer's:
+		// never call it holding the observer's lock.
+		members := x.list.NumMembers()
 		x.observer.mu.Lock()
 		if !x.observer.allAliveAt.IsZero() {
 			joinAt = append(joinAt, x.observer.allAliveAt)
 		} else {
-			joinIncomplete[x.name] = len(x.observer.alive)
+			joinIncomplete[x.name] = [2]int{len(x.observer.alive), members}
 		}
 		x.observer.mu.Unlock()
 	}
@@ -639,12 +643,12 @@ func main() {
 		"load_avg_1m_before":           loadBefore,
 		"config":                       configOf(lan),
 		"detail": map[string]interface{}{
-			"setup_ms":                     round(setupMs, 0),
-			"join_errors":                  joinErrors,
-			"join_spread_ms":               join,
-			"join_incomplete_alive_listed": joinIncomplete,
-			"update_spread_ms":             updateRounds,
-			"detect_spread_ms":             detectRounds,
+			"setup_ms":                               round(setupMs, 0),
+			"join_errors":                            joinErrors,
+			"join_spread_ms":                         join,
+			"join_incomplete_events_and_num_members": joinIncomplete,
+			"update_spread_ms":                       updateRounds,
+			"detect_spread_ms":                       detectRounds,
 		},
 		"cost": map[string]phaseCost{
 			"join": joinCost, "steady": steady, "update": updateCost, "detect": detectCost, "leave": leaveCost,
