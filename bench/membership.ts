@@ -332,12 +332,16 @@ export async function main(argv: string[]): Promise<object> {
   meter.start();
   const joinStart = performance.now();
   let joinErrors = 0;
+  // Failed join calls by error code: the node still joins through the seed's gossip, later.
+  const joinErrorCodes: Record<string, number> = {};
   const joinCalls = Promise.all(
     nodes.slice(1).map((node) =>
       cluster
         .inNode(node, () => node.membership.join([seedNode.transport.localAddress]))
-        .catch(() => {
+        .catch((err: unknown) => {
           joinErrors++;
+          const code = String((err as { code?: unknown } | null)?.code ?? 'unknown');
+          joinErrorCodes[code] = (joinErrorCodes[code] ?? 0) + 1;
         }),
     ),
   ).then(() => performance.now() - joinStart);
@@ -480,6 +484,7 @@ export async function main(argv: string[]): Promise<object> {
       setup_ms: round(setupMs),
       join_calls_resolved_ms: round(joinCallsMs),
       join_errors: joinErrors,
+      join_error_codes: joinErrorCodes,
       join_spread_ms: join,
       update_spread_ms: updateRounds,
       detect_spread_ms: detectRounds,
