@@ -4,21 +4,31 @@
  * `bench/membership.ts`; skipped by the bench runner (the name starts with `_`).
  *
  * Observation is event-driven: every node's `join`/`alive`/`suspect`/`dead`/`leave` events keep a
- * per-node view of who is alive, and `update`/`dead` events record arrival times, so no figure
- * depends on a polling interval. Every wait has a deadline.
+ * per-node view of who is alive, and `update`/`dead`/`leave` events record arrival times, so no
+ * figure depends on a polling interval. Every wait has a deadline.
+ *
+ * Interning (`src/membership/intern.ts`): with `intern: 'node'` each node runs in an intern scope
+ * of its own (its transport's handlers through `scopedTransport`, every call into it through
+ * {@link Cluster.inNode}), so it verifies and decodes what it receives itself, as alone in its
+ * process; with `'process'` all nodes share one scope, as the simulator does, and a record is
+ * verified once for the whole cluster.
  */
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../src/core/index.js';
 import { Membership, type MembershipProtocolConfig } from '../src/membership/index.js';
+import { InternScope, PROCESS_SCOPE, runInInternScope } from '../src/membership/intern.js';
 import type { MemberState } from '../src/membership/types.js';
 import { ed25519Scheme, type NodeId, NodeIdentity, type SignatureScheme } from '../src/security/index.js';
 import { NetTransport } from '../src/transport/net/net-transport.js';
+import { scopedTransport } from './_scoped-transport.js';
 
 /** One node of the cluster and what it has observed. */
 export interface ClusterNode {
   readonly index: number;
   readonly membership: Membership;
   readonly transport: NetTransport;
+  /** Where this node's records and verifications are shared ({@link PROCESS_SCOPE} if by all). */
+  readonly scope: InternScope;
   /** Member states as this node's events reported them (itself excluded). */
   readonly view: Map<NodeId, MemberState>;
   /** `performance.now()` when this node first listed every node alive (undefined until then). */
@@ -29,6 +39,8 @@ export interface ClusterNode {
   readonly deadAt: Map<NodeId, number>;
   /** Arrival time of the latest `suspect` event, by node id. */
   readonly suspectAt: Map<NodeId, number>;
+  /** Arrival time of the latest `leave` event, by node id. */
+  readonly leftAt: Map<NodeId, number>;
   /** False once shut down. */
   running: boolean;
 }
@@ -39,6 +51,8 @@ export interface ClusterOptions {
   protocol: MembershipProtocolConfig;
   /** Seeds identities and every node's rng. */
   seed: string;
+  /** `node`: an intern scope per node (what one real node pays); `process`: one for all. */
+  intern: 'node' | 'process';
 }
 
 /** A cluster of `nodes` membership nodes on real loopback sockets. */
@@ -71,25 +85,31 @@ export class Cluster {
     const nodes: ClusterNode[] = [];
     const cluster = new Cluster(nodes);
     for (let i = 0; i < options.nodes; i++) {
-      const transport = await NetTransport.create({ host: '127.0.0.1', port: 0, closeTimeoutMs: 500 });
-      const identity = NodeIdentity.fromSeed(Rng.fromSeed(`${options.seed}/identity/${i}`).bytes(32));
-      const membership = await Membership.create({
-        identity,
-        transport,
-        protocol: options.protocol,
-        scheme: cluster.scheme,
-        rng: Rng.fromSeed(`${options.seed}/node/${i}`),
-        name: `n${i}`,
+      const scope = options.intern === 'node' ? new InternScope(`n${i}`) : PROCESS_SCOPE;
+      const { transport, membership } = await runInInternScope(scope, async () => {
+        const transport = await NetTransport.create({ host: '127.0.0.1', port: 0, closeTimeoutMs: 500 });
+        const identity = NodeIdentity.fromSeed(Rng.fromSeed(`${options.seed}/identity/${i}`).bytes(32));
+        const membership = await Membership.create({
+          identity,
+          transport: options.intern === 'node' ? scopedTransport(transport, scope) : transport,
+          protocol: options.protocol,
+          scheme: cluster.scheme,
+          rng: Rng.fromSeed(`${options.seed}/node/${i}`),
+          name: `n${i}`,
+        });
+        return { transport, membership };
       });
       const node: ClusterNode = {
         index: i,
         membership,
         transport,
+        scope,
         view: new Map(),
         allAliveAt: undefined,
         updateAt: new Map(),
         deadAt: new Map(),
         suspectAt: new Map(),
+        leftAt: new Map(),
         running: true,
       };
       cluster.observe(node, options.nodes);
@@ -116,7 +136,11 @@ export class Cluster {
       node.suspectAt.set(e.member.id, performance.now());
       if (this.byId.get(e.member.id)?.running === true) this.falseSuspicions++;
     });
-    m.on('leave', (e) => set(e.member.id, 'left'));
+    m.on('leave', (e) => {
+      set(e.member.id, 'left');
+      node.leftAt.set(e.member.id, performance.now());
+      this.notify();
+    });
     m.on('dead', (e) => {
       set(e.member.id, 'dead');
       node.deadAt.set(e.member.id, performance.now());
@@ -167,11 +191,31 @@ export class Cluster {
     });
   }
 
+  /** Runs `fn` in `node`'s intern scope: every call into a node goes through here. */
+  inNode<T>(node: ClusterNode, fn: () => T): T {
+    return runInInternScope(node.scope, fn);
+  }
+
   /** Stops `node` abruptly: no leave broadcast; its membership and transport go away at once. */
   async crash(node: ClusterNode): Promise<void> {
     node.running = false;
-    await node.membership.shutdown();
+    await this.inNode(node, () => node.membership.shutdown());
     await node.transport.close();
+  }
+
+  /**
+   * Stops `node` as the agent does on SIGTERM: `leave(leaveTimeoutMs)`, then shut down. Resolves
+   * with how long the leave call took (ms).
+   */
+  async leave(node: ClusterNode, leaveTimeoutMs: number): Promise<number> {
+    // Not running from here: what the others make of its going is the leave phase's figure.
+    node.running = false;
+    const start = performance.now();
+    await this.inNode(node, () => node.membership.leave(leaveTimeoutMs));
+    const leaveMs = performance.now() - start;
+    await this.inNode(node, () => node.membership.shutdown());
+    await node.transport.close();
+    return leaveMs;
   }
 
   /** Bytes sent (UDP payloads + stream frames) by every transport, summed. */
@@ -194,7 +238,7 @@ export class Cluster {
       this.nodes.map(async (n) => {
         if (n.running) {
           n.running = false;
-          await n.membership.shutdown();
+          await this.inNode(n, () => n.membership.shutdown());
           await n.transport.close();
         }
       }),

@@ -3,10 +3,12 @@ import { describe, it } from 'node:test';
 import { encode } from '../core/index.js';
 import { NodeIdentity, signRecord, simulatedScheme, verifyRecord } from '../security/index.js';
 import {
+  InternScope,
   internId,
   ownBytes,
   recordEncoding,
   recordOfEncoding,
+  runInInternScope,
   sharedEncoding,
   sharedEncodingOf,
   verifiedRecord,
@@ -78,5 +80,54 @@ describe('intern', () => {
     }
     assert.equal(sharedEncodingOf(alone, 1, alone.length), undefined);
     assert.equal(sharedEncodingOf(alone, 0, 3), undefined);
+  });
+
+  it('shares verification within a scope only: each scope verifies a record once', () => {
+    const signed = signRecord(me, 11, encode({ scoped: 'record' }), simulatedScheme);
+    let checks = 0;
+    const counted = (r: Parameters<typeof verifyRecord>[0]) => {
+      checks++;
+      return verify(r);
+    };
+    const a = new InternScope('a');
+    const b = new InternScope('b');
+    const inA = runInInternScope(a, () => verifiedRecord(signed, simulatedScheme, counted));
+    assert.equal(
+      runInInternScope(a, () => verifiedRecord(signed, simulatedScheme, counted)),
+      inA,
+    );
+    assert.equal(checks, 1, 'the second lookup in scope a is a hit');
+    const inB = runInInternScope(b, () => verifiedRecord(signed, simulatedScheme, counted));
+    assert.equal(checks, 2, 'scope b verifies the record itself');
+    assert.notEqual(inB, inA);
+    assert.deepEqual(inB, inA);
+    verifiedRecord(signed, simulatedScheme, counted);
+    assert.equal(checks, 3, 'the process scope shares nothing with a and b');
+    assert.deepEqual(
+      [a.stats, b.stats],
+      [
+        { hits: 1, misses: 1 },
+        { hits: 0, misses: 1 },
+      ],
+    );
+  });
+
+  it('finds an encoding from its bytes only in the scope that made it', () => {
+    const record = signRecord(me, 12, encode({ scoped: 'encoding' }), simulatedScheme);
+    const a = new InternScope('a');
+    const bytes = runInInternScope(a, () => recordEncoding(record, (r) => encode(r)));
+    assert.equal(
+      runInInternScope(a, () => recordOfEncoding(bytes, 0, bytes.length)),
+      record,
+    );
+    assert.equal(
+      runInInternScope(new InternScope('b'), () => recordOfEncoding(bytes, 0, bytes.length)),
+      undefined,
+    );
+    assert.equal(recordOfEncoding(bytes, 0, bytes.length), undefined);
+    assert.equal(
+      runInInternScope(a, () => internId(['scoped', 'id'].join('-'))),
+      'scoped-id',
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { bytesEqual, isLoaned } from '../core/index.js';
 import type { SignatureScheme, SignedRecord } from '../security/index.js';
 
@@ -18,9 +19,13 @@ import type { SignatureScheme, SignedRecord } from '../security/index.js';
  * (`SignedRecord` is read-only), so sharing one object between nodes is invisible to them. Entries
  * are held weakly: a record no node keeps any more is collected and its entry removed, so the
  * cache never holds more than what is alive anyway.
+ *
+ * Sharing spans one {@link InternScope}: the process unless code runs in a scope of its own. The
+ * membership benchmark runs each node in its own scope, so a node pays for what it receives as
+ * it would alone in its process; the simulator shares across the process.
  */
 
-/** Counters of the process-wide cache (hits are verifications and copies saved). */
+/** Counters of every scope's record caches, summed (hits are verifications and copies saved). */
 export const internStats = { hits: 0, misses: 0 };
 
 /**
@@ -42,6 +47,67 @@ class WeakCache<V extends object> {
     this.map.set(key, new WeakRef(value));
     this.registry.register(value, key);
   }
+}
+
+/**
+ * Where records, their verifications, encodings and interned strings are shared: by default the
+ * whole process ({@link PROCESS_SCOPE}), which is what a simulation of thousands of nodes in one
+ * process needs. Code run through {@link runInInternScope} shares them only with code run in the
+ * same scope, so N nodes of one process, each run in a scope of its own, each verify and decode
+ * what they receive themselves, as N processes would.
+ *
+ * Contract: the scope is found from the async context (`AsyncLocalStorage`), so everything a node
+ * started inside its scope (sockets, timers, promise continuations) stays in it. Scopes change no
+ * answer, only how much work is shared.
+ *
+ * @example
+ * ```ts
+ * const scope = new InternScope('n1');
+ * await runInInternScope(scope, () => Membership.create(options));
+ * await runInInternScope(scope, () => membership.join(seeds));
+ * ```
+ */
+export class InternScope {
+  /** Lookups of this scope's record caches (hits are verifications and copies saved). */
+  readonly stats = { hits: 0, misses: 0 };
+  /** @internal Shared encodings by record object and message type. */
+  readonly encodedParts = new WeakMap<SignedRecord, Map<string, SharedEncoding>>();
+  /** @internal Shared encodings by {@link encodingKey} (each lives as long as its record). */
+  readonly encodingsByKey = new WeakCache<SharedEncoding>();
+  /** @internal Record-alone encodings by record object. */
+  readonly recordEncodings = new WeakMap<SignedRecord, Uint8Array>();
+
+  /** @param name - a label for reports (a node's name, say) */
+  constructor(readonly name: string) {}
+}
+
+/** The scope of code not run through {@link runInInternScope}: the whole process. */
+export const PROCESS_SCOPE = new InternScope('process');
+
+const scopes = new AsyncLocalStorage<InternScope>();
+/** Off until the first {@link runInInternScope}, so a process that never scopes skips the lookup. */
+let scoping = false;
+
+/**
+ * Runs `fn` in `scope`: what it and everything it starts (sockets, timers, continuations) interns
+ * is shared only within `scope`.
+ *
+ * @param scope - the scope; {@link PROCESS_SCOPE} shares with everything unscoped
+ * @param fn - run at once, its result returned
+ */
+export function runInInternScope<T>(scope: InternScope, fn: () => T): T {
+  scoping = true;
+  return scopes.run(scope, fn);
+}
+
+/** The scope the caller runs in ({@link PROCESS_SCOPE} unless inside {@link runInInternScope}). */
+export function currentInternScope(): InternScope {
+  return scoping ? (scopes.getStore() ?? PROCESS_SCOPE) : PROCESS_SCOPE;
+}
+
+function countHit(scope: InternScope): void {
+  internStats.hits++;
+  scope.stats.hits++;
 }
 
 /** 48 bits of `signature` as a number (signatures are uniformly random bytes). */
@@ -86,25 +152,32 @@ export function compactRecord(record: SignedRecord): SignedRecord {
   };
 }
 
+/** Opened values of one scheme in one scope, by signature bits and by record object. */
+interface OpenedTable<V extends object> {
+  readonly byKey: WeakCache<V>;
+  readonly byRecord: WeakMap<SignedRecord, V>;
+}
+
+/** One scope's tables of an {@link OpenedRecordCache}, by scheme name. */
+type OpenedTables<V extends object> = Map<string, OpenedTable<V>>;
+
 /**
  * A cache of values derived from verified records (`open(record)`): each distinct record is
- * opened once per process; the value must be immutable and must not depend on anything but the
- * record and the scheme.
+ * opened once per {@link InternScope} (the process, unless the caller runs in a scope of its own);
+ * the value must be immutable and must not depend on anything but the record and the scheme.
  */
 export class OpenedRecordCache<V extends object> {
-  private readonly bySchemeName = new Map<
-    string,
-    { byKey: WeakCache<V>; byRecord: WeakMap<SignedRecord, V> }
-  >();
+  private readonly processTables: OpenedTables<V> = new Map();
+  private readonly scopedTables = new WeakMap<InternScope, OpenedTables<V>>();
 
   /** @param recordOf - the record a value was opened from (kept alive by the value) */
   constructor(private readonly recordOf: (value: V) => SignedRecord) {}
 
   /**
-   * The opened value of `record`: the shared one when an identical record was opened before,
-   * otherwise `open(compactRecord(record))`, shared from now on when it succeeded. The shared
-   * record object itself (the value's record, which nodes relay) is found by identity, without
-   * reading its bytes.
+   * The opened value of `record`: the shared one when an identical record was opened before in
+   * this scope, otherwise `open(compactRecord(record))`, shared from now on when it succeeded. The
+   * shared record object itself (the value's record, which nodes relay) is found by identity,
+   * without reading its bytes.
    *
    * @param open - verifies and decodes; returns undefined on failure (not cached)
    */
@@ -115,10 +188,12 @@ export class OpenedRecordCache<V extends object> {
   ): V | undefined {
     const hit = this.cached(record, scheme);
     if (hit !== undefined) return hit;
+    const scope = currentInternScope();
     internStats.misses++;
+    scope.stats.misses++;
     const value = open(compactRecord(record));
     if (value !== undefined) {
-      const cache = this.cacheOf(scheme);
+      const cache = this.cacheOf(scope, scheme);
       cache.byRecord.set(this.recordOf(value), value);
       const key = signatureKey(record.signature);
       if (key >= 0) cache.byKey.set(key, value);
@@ -127,31 +202,37 @@ export class OpenedRecordCache<V extends object> {
   }
 
   /**
-   * The shared opened value of a record identical to `record`, or undefined when none is held: the
-   * first half of {@link open}, for callers on a hot path that take the miss path themselves (it
-   * allocates nothing).
+   * The shared opened value of a record identical to `record`, or undefined when none is held in
+   * this scope: the first half of {@link open}, for callers on a hot path that take the miss path
+   * themselves (it allocates nothing).
    */
   cached(record: SignedRecord, scheme: SignatureScheme): V | undefined {
-    const cache = this.cacheOf(scheme);
+    const scope = currentInternScope();
+    const cache = this.cacheOf(scope, scheme);
     const shared = cache.byRecord.get(record);
     if (shared !== undefined) {
-      internStats.hits++;
+      countHit(scope);
       return shared;
     }
     const key = signatureKey(record.signature);
     const hit = key < 0 ? undefined : cache.byKey.get(key);
     if (hit !== undefined && sameRecord(this.recordOf(hit), record)) {
-      internStats.hits++;
+      countHit(scope);
       return hit;
     }
     return undefined;
   }
 
-  private cacheOf(scheme: SignatureScheme): { byKey: WeakCache<V>; byRecord: WeakMap<SignedRecord, V> } {
-    let cache = this.bySchemeName.get(scheme.name);
+  private cacheOf(scope: InternScope, scheme: SignatureScheme): OpenedTable<V> {
+    let tables = scope === PROCESS_SCOPE ? this.processTables : this.scopedTables.get(scope);
+    if (tables === undefined) {
+      tables = new Map();
+      this.scopedTables.set(scope, tables);
+    }
+    let cache = tables.get(scheme.name);
     if (cache === undefined) {
       cache = { byKey: new WeakCache<V>(), byRecord: new WeakMap() };
-      this.bySchemeName.set(scheme.name, cache);
+      tables.set(scheme.name, cache);
     }
     return cache;
   }
@@ -173,14 +254,16 @@ export function verifiedRecord(
 
 /**
  * Values derived from a string alone (an id's interned copy, its queue key, its hash), shared by
- * every node of the process. A cache, never state: it starts over when it holds `max` keys.
+ * every node of the {@link InternScope} (the process, unless the caller runs in a scope of its
+ * own). A cache, never state: a scope's map starts over when it holds `max` keys.
  *
  * Keys are stored as fresh flat copies: a string decoded from a packet may be a slice of a string
  * of the whole packet (msgpackr decodes short strings that way), and keeping the slice as a key
  * would keep the packet.
  */
 export class SharedStringCache<V> {
-  private readonly map = new Map<string, V>();
+  private readonly processMap = new Map<string, V>();
+  private readonly scopedMaps = new WeakMap<InternScope, Map<string, V>>();
 
   /** @param derive - computes the value of a key (given the flat copy); must depend on it alone */
   constructor(
@@ -188,22 +271,33 @@ export class SharedStringCache<V> {
     private readonly max = 1 << 20,
   ) {}
 
-  /** The value of `key`, derived on the first call (and again after the cache started over). */
+  /** The value of `key`, derived on the first call in this scope (and again after it started over). */
   get(key: string): V {
-    const known = this.map.get(key);
+    const map = this.mapOf(currentInternScope());
+    const known = map.get(key);
     if (known !== undefined) return known;
-    if (this.map.size >= this.max) this.map.clear();
+    if (map.size >= this.max) map.clear();
     const own = Buffer.from(key, 'utf8').toString('utf8');
     const value = this.derive(own);
-    this.map.set(own, value);
+    map.set(own, value);
     return value;
+  }
+
+  private mapOf(scope: InternScope): Map<string, V> {
+    if (scope === PROCESS_SCOPE) return this.processMap;
+    let map = this.scopedMaps.get(scope);
+    if (map === undefined) {
+      map = new Map();
+      this.scopedMaps.set(scope, map);
+    }
+    return map;
   }
 }
 
 const ids = new SharedStringCache<string>((id) => id);
 
 /**
- * The process's one copy of the string `id` (a node id, say): a string decoded from a packet is a
+ * The scope's one copy of the string `id` (a node id, say): a string decoded from a packet is a
  * new copy each time, and every node of a simulation keeps one per member. The copy is flat (see
  * {@link SharedStringCache}), so keeping it never keeps a packet.
  */
@@ -218,11 +312,6 @@ export interface SharedEncoding {
   /** The encoding: a Buffer with a buffer of its own, compared natively against ranges. */
   readonly bytes: Buffer;
 }
-
-const encodedParts = new WeakMap<SignedRecord, Map<string, SharedEncoding>>();
-
-/** Shared encodings by {@link encodingKey} (held weakly: each lives as long as its record). */
-const encodingsByKey = new WeakCache<SharedEncoding>();
 
 /**
  * 30 bits of an encoding's last four bytes (a record's encoding, and a message's that ends in a
@@ -245,10 +334,11 @@ function encodingKey(bytes: Uint8Array, start: number, end: number): number {
  * @param encode - the codec's encoding of the message (the same bytes whenever it is called)
  */
 export function sharedEncoding(type: string, record: SignedRecord, encode: () => Uint8Array): Uint8Array {
-  let byType = encodedParts.get(record);
+  const scope = currentInternScope();
+  let byType = scope.encodedParts.get(record);
   if (byType === undefined) {
     byType = new Map();
-    encodedParts.set(record, byType);
+    scope.encodedParts.set(record, byType);
   }
   let shared = byType.get(type);
   if (shared === undefined) {
@@ -258,13 +348,13 @@ export function sharedEncoding(type: string, record: SignedRecord, encode: () =>
     shared = { type, record, bytes };
     byType.set(type, shared);
     const key = encodingKey(bytes, 0, bytes.length);
-    if (key >= 0) encodingsByKey.set(key, shared);
+    if (key >= 0) scope.encodingsByKey.set(key, shared);
   }
   return shared.bytes;
 }
 
 /**
- * The shared encoding that is exactly `bytes[start, end)`, if one is alive in the process: its
+ * The shared encoding that is exactly `bytes[start, end)`, if one is alive in the scope: its
  * type and record are what decoding those bytes would give, found without decoding or allocating.
  * Records travel to every member, relayed as they were received, so most of what a node of a
  * simulation receives is an encoding another node of the process made (and in a real cluster, the
@@ -276,7 +366,7 @@ export function sharedEncoding(type: string, record: SignedRecord, encode: () =>
  */
 export function sharedEncodingOf(bytes: Uint8Array, start: number, end: number): SharedEncoding | undefined {
   const key = encodingKey(bytes, start, end);
-  const shared = key < 0 ? undefined : encodingsByKey.get(key);
+  const shared = key < 0 ? undefined : currentInternScope().encodingsByKey.get(key);
   return shared !== undefined &&
     shared.bytes.length === end - start &&
     shared.bytes.compare(bytes, start, end) === 0
@@ -284,17 +374,13 @@ export function sharedEncodingOf(bytes: Uint8Array, start: number, end: number):
     : undefined;
 }
 
-/**
- * The record-alone encodings made so far, by record object: the one lookup push-pull makes per
- * record of a frame (a frame of a seed holds every member's record).
- */
-const recordEncodings = new WeakMap<SignedRecord, Uint8Array>();
-
 /** The encoding of a shared record alone (`encode` is the codec's); see {@link sharedEncoding}. */
 export function recordEncoding(
   record: SignedRecord,
   encode: (record: SignedRecord) => Uint8Array,
 ): Uint8Array {
+  // The one lookup push-pull makes per record of a frame (a seed's frame holds every member's).
+  const { recordEncodings } = currentInternScope();
   let bytes = recordEncodings.get(record);
   if (bytes === undefined) {
     bytes = sharedEncoding('record', record, () => encode(record));

@@ -32,6 +32,9 @@ async function splitHealMerge(
   const a = names.slice(0, SIZE / 2);
   const b = names.slice(SIZE / 2);
   const across = names.flatMap((o) => (a.includes(o) ? b : a).map((s) => [c.node(o), c.node(s).id] as const));
+  // Counted from the cut: a reconnect dialed during the partition is black-holed, not refused,
+  // and may be the one that completes at the heal.
+  const before = names.reduce((sum, n) => sum + c.node(n).stats.reconnects, 0);
   c.sim.network.partition(a, b);
   const want = reaped ? undefined : 'dead';
   await c.waitFor(
@@ -41,7 +44,6 @@ async function splitHealMerge(
   );
   // Past gossip to the dead: from here on, nothing but a reconnect crosses the healed cut.
   await c.sim.runFor(protocol.swim.gossipToTheDeadMs + protocol.swim.gossipIntervalMs);
-  const before = names.reduce((sum, n) => sum + c.node(n).stats.reconnects, 0);
   c.sim.network.heal();
   const healMs = await c.waitFor(
     'the halves merged',
