@@ -6,6 +6,7 @@ import {
   type MembershipOptions,
   type MembershipProtocolConfig,
   type StateValue,
+  storageGenerationStore,
   testConfig,
 } from '../../src/membership/index.js';
 import {
@@ -88,6 +89,12 @@ export interface ClusterOptions {
   initialState?: (identity: number) => Record<string, StateValue> | undefined;
   /** Further options of identity `i`'s node (seeds, PeX, ...), applied last. */
   options?: (identity: number) => Partial<MembershipOptions>;
+  /**
+   * Keep each node's generation on its simulated disk (`storageGenerationStore`), as the agent keeps
+   * it in its data directory, so a restart claims `max(clock, last + 1)`; default off (the disk's
+   * events would change every recorded trace hash).
+   */
+  persistGeneration?: boolean;
 }
 
 interface SimMember {
@@ -234,6 +241,9 @@ export class MembershipCluster {
       scheme: this.options.scheme ?? simulatedScheme,
       name: ctx.name,
       ...(initialState === undefined ? {} : { initialState }),
+      ...(this.options.persistGeneration === true
+        ? { generationStore: storageGenerationStore(ctx.disk) }
+        : {}),
       ...this.options.options?.(i),
     });
     // Generations of one identity grow with every start (a restart must not reuse or go back).
