@@ -54,7 +54,14 @@ export interface HttpDeps {
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   // Path parameters up to 1 KiB: a state key of `maxKeyBytes` (128 UTF-8 bytes) percent-encodes to
   // at most 384 characters, and a longer key must get the route's own 400 rather than a 414.
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 1024 } });
+  // A stopping agent closes every connection at once, idle or not. Clients keep connections alive
+  // (fetch for 4 s), and one that asked again as its blocking read was answered held `close()`
+  // until its keep-alive ran out: a SIGTERMed agent took 4-10 s to stop, past the leave's budget.
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    routerOptions: { maxParamLength: 1024 },
+  });
   const requests = deps.metrics.counter(
     'cairn_http_requests_total',
     'HTTP requests served, by route and status.',
