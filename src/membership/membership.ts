@@ -53,8 +53,8 @@ import {
   type SwimMember,
   writeCompound,
 } from './swim/index.js';
-import { SyncSession } from './sync.js';
-import type { MemberSummary } from './sync-summary.js';
+import { SyncSession } from './sync/session.js';
+import type { MemberSummary } from './sync/summary.js';
 import type { Member, MembershipEvent, MembershipEventType, StateValue, UserMessage } from './types.js';
 import { cachingScheme } from './verify-cache.js';
 import {
@@ -145,7 +145,7 @@ export interface MembershipStats {
   triggeredSyncs: number;
   /** Follow-up push-pulls after a sync that brought members this node did not know. */
   catchUpSyncs: number;
-  /** Push-pull streams closed for a frame out of phase or over its phase's counts (`sync.ts`). */
+  /** Push-pull streams closed for a frame out of phase or over its phase's counts (`sync/session.ts`). */
   syncProtocolErrors: number;
   /** Signature checks push-pull refused because the peer's verification budget was spent. */
   syncOverBudget: number;
@@ -884,7 +884,7 @@ export class Membership {
    * and in a mass join it keeps learning (every joiner pushed its record to the seed it joined
    * through): sync with it again `catchUpDelayMs` later, and so on until a sync brings nothing
    * new. In a stable cluster nothing triggers it. A sync moves only what one side lacks
-   * (`sync-summary.ts`), so a follow-up costs a summary.
+   * (`sync/summary.ts`), so a follow-up costs a summary.
    */
   private catchUp(taught: Address): void {
     if (this.stopped || this.timers.has('catch-up')) return;
