@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Membership } from '../../src/membership/membership.js';
+import type { Membership } from '../../src/membership/driver/membership.js';
 import { encodeStateMessage, ScuttlebuttState } from '../../src/membership/state/index.js';
 import { makeAliveRecord } from '../../src/membership/swim/index.js';
 import { SYNC_BUDGET_LIMITS } from '../../src/membership/sync/budget.js';
