@@ -1,11 +1,5 @@
-import {
-  CairnError,
-  type Clock,
-  describeError,
-  type Logger,
-  type Rng,
-  type TimerHandle,
-} from '../../core/index.js';
+import type { Clock, Logger, Rng, TimerHandle } from '../../core/index.js';
+import { CairnError } from '../../core/index.js';
 import type { NodeId, NodeIdentity, SignatureScheme } from '../../security/index.js';
 import type { Transport } from '../../transport/types.js';
 import type { MembershipProtocolConfig } from '../config.js';
@@ -73,31 +67,4 @@ export type DriverShared = Omit<
 /** Throws `CLOSED` once the node was shut down. */
 export function assertRunning(d: Driver): void {
   if (d.stopped) throw new CairnError('CLOSED', 'membership was shut down');
-}
-
-/**
- * Runs `fn` every `intervalMs` under the timer `name` until shutdown; a throw is logged, not fatal.
- * The first run comes after a random delay drawn from `rng` (default the node's).
- */
-export function every(d: Driver, name: string, intervalMs: number, fn: () => void, rng = d.rng): void {
-  // A random first delay spreads nodes that start together over the interval.
-  const arm = (delay: number) => {
-    d.timers.set(
-      name,
-      d.clock.setTimer(delay, () => {
-        if (d.stopped) return;
-        arm(intervalMs);
-        guard(d, name, fn);
-      }),
-    );
-  };
-  arm(rng.float() * intervalMs);
-}
-
-function guard(d: Driver, what: string, fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    d.logger.error({ err: describeError(err), what }, 'membership task failed');
-  }
 }

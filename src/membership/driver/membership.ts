@@ -23,11 +23,12 @@ import type { Member, MembershipEvent, MembershipEventType, StateValue, UserMess
 import { cachingScheme } from '../verify-cache.js';
 import { CHANNEL_PEX, CHANNEL_STATE, CHANNEL_SWIM, CHANNEL_SYNC, CHANNEL_USER } from '../wire.js';
 import { AntiEntropyDriver } from './anti-entropy.js';
-import { assertRunning, type Driver, type DriverShared, every } from './context.js';
+import { assertRunning, type Driver, type DriverShared } from './context.js';
 import type { LocalState, MembershipOptions, MembershipStats } from './options.js';
 import { PushPullDriver } from './push-pull.js';
 import { DriverStats, registerMetrics } from './stats.js';
 import { SwimDriver, toMember } from './swim-driver.js';
+import { every } from './timers.js';
 import { UserMessages } from './user-messages.js';
 
 export type { LocalState, MembershipOptions, MembershipStats } from './options.js';

@@ -12,7 +12,7 @@ import { MemberEntry, MemberTable } from './members.js';
 import { encodeSwimMessage, type ProbeMessage, type SwimSigner, type VerifiedBroadcast } from './messages.js';
 import { encodePart, Outbox, type OutboxHost, userBroadcastKey } from './outbox.js';
 import { PROBE_TIMEOUT_TIMER, PROBE_TIMER, Prober, type ProberHost, RELAY_TIMER_PREFIX } from './prober.js';
-import { SUSPICION_TIMER_PREFIX, Suspicions } from './suspicions.js';
+import { SUSPICION_TIMER_PREFIX, Suspicions, type SuspicionsHost } from './suspicions.js';
 import type { SwimCounters, SwimEffects, SwimInput, SwimMember, SwimMemberView } from './types.js';
 import { MemberUpdates, REAP_TIMER_PREFIX, type UpdatesHost } from './updates.js';
 
@@ -114,16 +114,11 @@ export class SwimCore {
     const key = memberKey(this.selfId);
     this.self = new MemberEntry({ node: this.selfId, key, name, address, generation, record }, 0, 'alive');
     this.table.add(this.self, 0);
-    this.outbox = new Outbox(this.outboxHost());
-    this.suspicions = new Suspicions({
-      config: this.config,
-      table: this.table,
-      timers: this.timers,
-      now: () => this.now,
-      probeSoon: (e) => this.prober.probeSoon(e),
-    });
-    this.updates = new MemberUpdates(this.updatesHost());
-    this.prober = new Prober(this.proberHost());
+    const host = this.host();
+    this.outbox = new Outbox(host);
+    this.suspicions = new Suspicions(host);
+    this.updates = new MemberUpdates(host, this.outbox, this.suspicions);
+    this.prober = new Prober(host);
   }
 
   /** Counters; read-only to callers. */
@@ -432,16 +427,24 @@ export class SwimCore {
 
   // Hosts of the helpers --------------------------------------------------------------------------
 
-  private proberHost(): ProberHost {
+  /**
+   * What the core's helpers (prober, outbox, suspicions, member updates) share: its state, read
+   * through functions where it changes (the step's time, leaving, awareness), and the calls one
+   * helper makes into another, resolved when made (every helper exists before the first step).
+   */
+  private host(): ProberHost & OutboxHost & SuspicionsHost & UpdatesHost {
     return {
       config: this.config,
       limits: this.limits,
       rng: this.rng,
+      signer: this.signer,
       selfId: this.selfId,
+      self: this.self,
       table: this.table,
       timers: this.timers,
       stats: this.stats,
       now: () => this.now,
+      leaving: () => this.leaving,
       awareness: () => this.awarenessScore,
       adjustAwareness: (delta) => this.adjustAwareness(delta),
       send: (to, parts) => this.outbox.send(to, parts),
@@ -450,38 +453,8 @@ export class SwimCore {
       accusationOf: (id) => this.suspicions.accusationOf(id),
       accusationAgainst: (e) => this.updates.accusationAgainst(e),
       probeFailed: (target) => this.updates.suspectAfterFailedProbe(target),
-    };
-  }
-
-  private outboxHost(): OutboxHost {
-    return {
-      config: this.config,
-      limits: this.limits,
-      rng: this.rng,
-      self: this.self,
-      table: this.table,
-      stats: this.stats,
-      now: () => this.now,
-      accusationAgainst: (e) => this.updates.accusationAgainst(e),
-    };
-  }
-
-  private updatesHost(): UpdatesHost {
-    return {
-      config: this.config,
-      limits: this.limits,
-      signer: this.signer,
-      selfId: this.selfId,
-      self: this.self,
-      table: this.table,
-      timers: this.timers,
-      stats: this.stats,
-      outbox: this.outbox,
-      suspicions: this.suspicions,
-      now: () => this.now,
-      leaving: () => this.leaving,
+      probeSoon: (e) => this.prober.probeSoon(e),
       addToOrder: (e) => this.prober.addToOrder(e),
-      adjustAwareness: (delta) => this.adjustAwareness(delta),
     };
   }
 

@@ -14,7 +14,7 @@ import type { SwimCounters } from './types.js';
 /** Prefix of reap timer keys (`x:<id>`): a member dead or left is removed from the table then. */
 export const REAP_TIMER_PREFIX = 'x:';
 
-/** What the member updates need from their core: shared state, the outbox and the suspicions. */
+/** What the member updates need from their core (the outbox and suspicions are passed apart). */
 export interface UpdatesHost {
   readonly config: SwimConfig;
   readonly limits: SwimLimits;
@@ -24,8 +24,6 @@ export interface UpdatesHost {
   readonly table: MemberTable;
   readonly timers: DeadlineQueue;
   readonly stats: SwimCounters;
-  readonly outbox: Outbox;
-  readonly suspicions: Suspicions;
   /** The step's time. */
   now(): number;
   /** True once the local node has started to leave. */
@@ -49,13 +47,17 @@ export class MemberUpdates {
    */
   private readonly leaveParts = new Map<NodeId, Uint8Array>();
 
-  constructor(private readonly h: UpdatesHost) {}
+  constructor(
+    private readonly h: UpdatesHost,
+    private readonly outbox: Outbox,
+    private readonly suspicions: Suspicions,
+  ) {}
 
   /** What this node holds against `e`: its accusation if suspect (Lifeguard), a fresh Dead if dead. */
   accusationAgainst(e: MemberEntry): Uint8Array | undefined {
     // Telling a pinging suspect it is suspected is the buddy system in reverse: Lifeguard only.
     if (e.status === 'suspect')
-      return this.h.config.lifeguard ? this.h.suspicions.accusationOf(e.id) : undefined;
+      return this.h.config.lifeguard ? this.suspicions.accusationOf(e.id) : undefined;
     if (e.status !== 'dead') return undefined;
     const record = this.h.signer.dead({ target: e.id, generation: e.generation, incarnation: e.incarnation });
     return encodePart({ type: 'Dead', record });
@@ -93,25 +95,28 @@ export class MemberUpdates {
       this.addMember(m, gossiped);
       return;
     }
-    if (
-      decideClaim(e, { generation: m.generation, incarnation: m.incarnation, status: 'alive' }) !== 'apply'
-    ) {
-      this.h.stats.staleClaims++;
-      return;
-    }
+    if (!this.applies(e, m, 'alive')) return;
     const previous = e.status;
     const restarted = m.generation > e.generation;
     const moved = m.address !== e.address || m.name !== e.name;
     e.desc = m;
     e.incarnation = m.incarnation;
-    this.h.suspicions.clear(e.id);
+    this.suspicions.clear(e.id);
     this.h.timers.cancel(REAP_TIMER_PREFIX + e.id);
     if (previous !== 'alive') this.setStatus(e, 'alive');
     if (previous === 'dead' || previous === 'left') this.h.addToOrder(e);
-    if (gossiped || previous !== 'alive') this.h.outbox.enqueueRecord(e.id, 'Alive', m.record);
-    if (previous === 'dead' || previous === 'left') this.h.outbox.emit('join', e, previous, restarted);
-    else if (previous === 'suspect') this.h.outbox.emit('alive', e, previous, restarted);
-    else if (moved || restarted) this.h.outbox.emit('update', e, previous, restarted);
+    if (gossiped || previous !== 'alive') this.outbox.enqueueRecord(e.id, 'Alive', m.record);
+    if (previous === 'dead' || previous === 'left') this.outbox.emit('join', e, previous, restarted);
+    else if (previous === 'suspect') this.outbox.emit('alive', e, previous, restarted);
+    else if (moved || restarted) this.outbox.emit('update', e, previous, restarted);
+  }
+
+  /** Whether a member's own claim (alive or left) is newer than what is held; counts a stale one. */
+  private applies(e: MemberEntry, m: VerifiedAlive | VerifiedLeave, status: 'alive' | 'left'): boolean {
+    if (decideClaim(e, { generation: m.generation, incarnation: m.incarnation, status }) === 'apply')
+      return true;
+    this.h.stats.staleClaims++;
+    return false;
   }
 
   private addMember(m: VerifiedAlive, relay: boolean): void {
@@ -122,8 +127,8 @@ export class MemberUpdates {
     const e = new MemberEntry(m, m.incarnation, 'alive');
     this.h.table.add(e, this.h.now());
     this.h.addToOrder(e);
-    if (relay) this.h.outbox.enqueueRecord(e.id, 'Alive', m.record);
-    this.h.outbox.emit('join', e, undefined, false);
+    if (relay) this.outbox.enqueueRecord(e.id, 'Alive', m.record);
+    this.outbox.emit('join', e, undefined, false);
   }
 
   /** A suspicion or death; `from` is the packet's source address (undefined for our own). */
@@ -157,32 +162,32 @@ export class MemberUpdates {
         const leave = e.status === 'left' ? this.leaveParts.get(e.id) : undefined;
         if (leave !== undefined) {
           this.h.stats.corrections++;
-          this.h.outbox.sendOnly(from, leave);
+          this.outbox.sendOnly(from, leave);
         }
       }
       return;
     }
     const part = encodePart({ type: m.type, record: m.record });
     if (decision === 'confirm') {
-      if (this.h.suspicions.confirmOrStart(e, m.from, part)) this.h.outbox.enqueuePart(e.id, part);
+      if (this.suspicions.confirmOrStart(e, m.from, part)) this.outbox.enqueuePart(e.id, part);
       return;
     }
     const previous = e.status;
     e.incarnation = m.incarnation;
     if (status === 'suspect') {
       this.setStatus(e, 'suspect');
-      this.h.suspicions.start(e, m.from, part);
-      this.h.outbox.enqueuePart(e.id, part);
-      this.h.outbox.emit('suspect', e, previous, false);
+      this.suspicions.start(e, m.from, part);
+      this.outbox.enqueuePart(e.id, part);
+      this.outbox.emit('suspect', e, previous, false);
       return;
     }
     this.markDown(e, 'dead');
-    this.h.outbox.enqueuePart(e.id, part);
+    this.outbox.enqueuePart(e.id, part);
     // Eager, like key/value updates: forwarded at once (once per node, the first time it learns of
     // the death) instead of at the next gossip tick, so a death reaches every member in a few
     // network hops rather than a few gossip intervals.
-    this.h.outbox.gossipRound();
-    this.h.outbox.emit('dead', e, previous, false);
+    this.outbox.gossipRound();
+    this.outbox.emit('dead', e, previous, false);
   }
 
   /**
@@ -212,12 +217,7 @@ export class MemberUpdates {
       this.h.stats.unknownSubjects++;
       return;
     }
-    if (
-      decideClaim(e, { generation: m.generation, incarnation: m.incarnation, status: 'left' }) !== 'apply'
-    ) {
-      this.h.stats.staleClaims++;
-      return;
-    }
+    if (!this.applies(e, m, 'left')) return;
     const previous = e.status;
     const restarted = m.generation > e.generation;
     // A leave of a newer generation than the alive record held (a restart missed): the record is
@@ -229,8 +229,8 @@ export class MemberUpdates {
       e.id,
       sharedEncoding('Leave', m.record, () => encodePart({ type: 'Leave', record: m.record })),
     );
-    this.h.outbox.enqueueRecord(e.id, 'Leave', m.record);
-    this.h.outbox.emit('leave', e, previous, restarted);
+    this.outbox.enqueueRecord(e.id, 'Leave', m.record);
+    this.outbox.emit('leave', e, previous, restarted);
   }
 
   /**
@@ -247,9 +247,9 @@ export class MemberUpdates {
       return;
     }
     if (from !== undefined) this.correct(from, this.h.self.aliveRecord);
-    if (!this.h.outbox.queue.has(memberBroadcastKey(this.h.selfId))) {
+    if (!this.outbox.queue.has(memberBroadcastKey(this.h.selfId))) {
       this.h.stats.reannouncements++;
-      this.h.outbox.enqueueRecord(this.h.selfId, 'Alive', this.h.self.aliveRecord);
+      this.outbox.enqueueRecord(this.h.selfId, 'Alive', this.h.self.aliveRecord);
     }
   }
 
@@ -261,7 +261,7 @@ export class MemberUpdates {
    */
   correct(to: string, aliveRecord: SignedRecord): void {
     this.h.stats.corrections++;
-    this.h.outbox.send(to, [encodePart({ type: 'Alive', record: aliveRecord })]);
+    this.outbox.send(to, [encodePart({ type: 'Alive', record: aliveRecord })]);
   }
 
   /** Answers a suspicion or death of the local node: a fresh alive at a higher incarnation. */
@@ -280,25 +280,25 @@ export class MemberUpdates {
     const record = this.h.signer.alive({ generation, incarnation, address, name });
     s.incarnation = incarnation;
     s.desc = { node: this.h.selfId, key: s.key, name, address, generation, record };
-    this.h.outbox.enqueueRecord(this.h.selfId, 'Alive', record);
+    this.outbox.enqueueRecord(this.h.selfId, 'Alive', record);
   }
 
   /** A suspicion ran out unrefuted: the suspect is declared dead (signed by this node). */
   onSuspicionTimeout(id: NodeId): void {
-    this.h.suspicions.expired(id);
+    this.suspicions.expired(id);
     const e = this.h.table.get(id);
     if (e === undefined || e.status !== 'suspect') return;
     this.h.stats.deathsDeclared++;
     const record = this.h.signer.dead({ target: id, generation: e.generation, incarnation: e.incarnation });
     this.markDown(e, 'dead');
-    this.h.outbox.enqueuePart(id, encodePart({ type: 'Dead', record }));
-    this.h.outbox.gossipRound(); // eager: a death is news every member waits for
-    this.h.outbox.emit('dead', e, 'suspect', false);
+    this.outbox.enqueuePart(id, encodePart({ type: 'Dead', record }));
+    this.outbox.gossipRound(); // eager: a death is news every member waits for
+    this.outbox.emit('dead', e, 'suspect', false);
   }
 
   /** Lists `e` dead or left, ends its suspicion and schedules its reaping. */
   private markDown(e: MemberEntry, status: 'dead' | 'left'): void {
-    this.h.suspicions.clear(e.id);
+    this.suspicions.clear(e.id);
     this.setStatus(e, status);
     this.h.timers.set(REAP_TIMER_PREFIX + e.id, this.h.now() + this.h.config.reapAfterMs);
   }
@@ -309,7 +309,7 @@ export class MemberUpdates {
     if (e === undefined || e.up || e === this.h.self) return;
     this.leaveParts.delete(id);
     // The event's view is taken while the entry is still in the table (it holds since-when).
-    this.h.outbox.emit('reap', e, e.status, false);
+    this.outbox.emit('reap', e, e.status, false);
     this.h.table.remove(e);
   }
 
