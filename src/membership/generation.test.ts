@@ -4,8 +4,8 @@ import { isCairnError, ManualClock, Rng } from '../core/index.js';
 import { NodeIdentity, simulatedScheme } from '../security/index.js';
 import { MemoryStorage, Simulator } from '../sim/index.js';
 import { testConfig } from './config.js';
+import { Membership } from './driver/membership.js';
 import { claimGeneration, GENERATION_KEY, nextGeneration, storageGenerationStore } from './generation.js';
-import { Membership } from './membership.js';
 
 describe('generations', () => {
   it('take max(floor(now), last + 1), at least 1', () => {

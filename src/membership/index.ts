@@ -26,6 +26,12 @@ export {
   Reseeder,
   StaticDiscovery,
 } from './discovery/index.js';
+export {
+  type LocalState,
+  Membership,
+  type MembershipOptions,
+  type MembershipStats,
+} from './driver/membership.js';
 export { DEFAULT_EVENT_BUFFER, type EventHandler, type IterateOptions } from './events.js';
 export {
   claimGeneration,
@@ -35,12 +41,6 @@ export {
   parseGeneration,
   storageGenerationStore,
 } from './generation.js';
-export {
-  type LocalState,
-  Membership,
-  type MembershipOptions,
-  type MembershipStats,
-} from './membership.js';
 export { isNodeName, NODE_NAME_EXPECTED, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN } from './node-name.js';
 export * as pex from './pex/index.js';
 export { PexNode } from './pex/index.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Rng } from '../core/index.js';
 import type { NodeId } from '../security/index.js';
 import { Reconnector, summaryAccusesSelf } from './reconnect.js';
-import { MemberSummary, memberKey, writeSummary } from './sync-summary.js';
+import { MemberSummary, memberKey, writeSummary } from './sync/summary.js';
 
 const A = 'node-a' as NodeId;
 const B = 'node-b' as NodeId;

@@ -2,7 +2,7 @@ import { assertNever, type Rng } from '../core/index.js';
 import type { NodeId } from '../security/index.js';
 import type { Address } from '../transport/types.js';
 import type { SwimEventType } from './swim/index.js';
-import type { MemberSummary } from './sync-summary.js';
+import type { MemberSummary } from './sync/summary.js';
 
 /** Limits of the {@link Reconnector}. */
 export interface ReconnectLimits {

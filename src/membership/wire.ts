@@ -15,7 +15,7 @@ import {
 } from '../core/index.js';
 import { type NodeId, NodeIdValidator, type SignedRecord, SignedRecordValidator } from '../security/index.js';
 import { recordEncoding, recordOfEncoding } from './intern.js';
-import { SUMMARY_ENTRY_BYTES } from './sync-summary.js';
+import { SUMMARY_ENTRY_BYTES } from './sync/summary.js';
 
 /**
  * The driver's own messages: what rides inside SWIM `User` parts, the push-pull exchange on sync
@@ -80,7 +80,7 @@ export function decodePiggyback(bytes: Uint8Array): Piggyback | undefined {
 }
 
 /**
- * One frame of a push-pull exchange on a sync stream (`sync.ts`, `sync-summary.ts`):
+ * One frame of a push-pull exchange on a sync stream (`sync/session.ts`, `sync/summary.ts`):
  * 1. the dialer sends `{ t: 'push', have, alive, state }`: a summary of every member it knows, its
  *    own alive record, and a Scuttlebutt `Syn`;
  * 2. the listener answers `{ t: 'pull', alive, want, state }`: the alive records the dialer lacks

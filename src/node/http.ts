@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CairnError, describeError, type Logger, type Metrics } from '../core/index.js';
-import type { Membership } from '../membership/membership.js';
+import type { Membership } from '../membership/driver/membership.js';
 import { registerMembersRoutes } from './members-http.js';
 import { bindFailureReason, systemErrorIn } from './ports.js';
 import { printable } from './printable.js';

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, Metrics } from '../core/index.js';
 import { localConfig } from '../membership/config.js';
-import { Membership } from '../membership/membership.js';
+import { Membership } from '../membership/driver/membership.js';
 import { NodeIdentity } from '../security/identity.js';
 import { NetTransport } from '../transport/net/net-transport.js';
 import { buildHttpApp, type HealthReport } from './http.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCairnError } from '../core/index.js';
-import type { Membership } from '../membership/membership.js';
+import type { Membership } from '../membership/driver/membership.js';
 import { DEFAULT_STATE_CONFIG } from '../membership/state/index.js';
 import type { Member, MemberState, StateValue } from '../membership/types.js';
 import { MembersWatch } from './members-watch.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Membership } from '../membership/membership.js';
+import type { Membership } from '../membership/driver/membership.js';
 import { MEMBERS_WATCH_LIMITS, MembersWatch } from './members-watch.js';
 
 /** A membership node reduced to its event subscription, with a way to fire events. */

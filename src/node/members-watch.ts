@@ -1,4 +1,4 @@
-import type { Membership } from '../membership/membership.js';
+import type { Membership } from '../membership/driver/membership.js';
 import type { MembershipEventType } from '../membership/types.js';
 
 /**

@@ -11,7 +11,7 @@ import {
   Rng,
   sleep,
 } from '../core/index.js';
-import { Membership } from '../membership/membership.js';
+import { Membership } from '../membership/driver/membership.js';
 import type { MemberState } from '../membership/types.js';
 import { parseKey } from '../security/key-set.js';
 import { Keyring } from '../security/keyring.js';

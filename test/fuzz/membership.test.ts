@@ -22,7 +22,7 @@ import {
   openBroadcast,
   type SwimMessage,
 } from '../../src/membership/swim/messages.js';
-import { SYNC_FRAME_BYTES } from '../../src/membership/sync.js';
+import { SYNC_FRAME_BYTES } from '../../src/membership/sync/session.js';
 import {
   decodeDirect,
   decodePiggyback,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Membership } from '../../src/membership/membership.js';
+import type { Membership } from '../../src/membership/driver/membership.js';
 import { encodeStateMessage, ScuttlebuttState } from '../../src/membership/state/index.js';
 import { makeAliveRecord } from '../../src/membership/swim/index.js';
-import { SYNC_BUDGET_LIMITS } from '../../src/membership/sync-budget.js';
+import { SYNC_BUDGET_LIMITS } from '../../src/membership/sync/budget.js';
 import { CHANNEL_SYNC, encodeSyncFrame, type SyncFrame } from '../../src/membership/wire.js';
 import { ed25519Scheme, type SignedRecord } from '../../src/security/index.js';
 import { TransportMux } from '../../src/transport/mux.js';

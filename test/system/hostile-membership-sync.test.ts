@@ -6,9 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { Rng } from '../../src/core/index.js';
 import { encodeStateMessage, makeKvRecord, ScuttlebuttState } from '../../src/membership/state/index.js';
 import { makeAliveRecord, memberKey } from '../../src/membership/swim/index.js';
-import { SYNC_FRAME_BYTES, SYNC_MAX_WANT } from '../../src/membership/sync.js';
-import { SYNC_BUDGET_LIMITS } from '../../src/membership/sync-budget.js';
-import { type SummarizedMember, writeSummary } from '../../src/membership/sync-summary.js';
+import { SYNC_BUDGET_LIMITS } from '../../src/membership/sync/budget.js';
+import { SYNC_FRAME_BYTES, SYNC_MAX_WANT } from '../../src/membership/sync/session.js';
+import { type SummarizedMember, writeSummary } from '../../src/membership/sync/summary.js';
 import {
   CHANNEL_STATE,
   CHANNEL_SYNC,

@@ -7,7 +7,7 @@ import {
   type MembershipProtocolConfig,
   testConfig,
 } from '../../membership/config.js';
-import { Membership } from '../../membership/membership.js';
+import { Membership } from '../../membership/driver/membership.js';
 import type { MembershipEvent } from '../../membership/types.js';
 import { ed25519Scheme, type NodeId, NodeIdentity, simulatedScheme } from '../../security/index.js';
 import { parseSeed } from '../../sim/seed.js';

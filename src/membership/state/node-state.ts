@@ -5,7 +5,7 @@ import type { StateValue } from './records.js';
 /**
  * What one node holds about one node (itself included): versioned entries, the watermark, the
  * gc version and the heartbeat. Plain data with small helpers; the merge rules live in
- * `cluster-state.ts`.
+ * `merge.ts`.
  *
  * Invariant (the Scuttlebutt invariant, DESIGN.md): applying the node's latest record of every key
  * with a version above `maxVersion` to these entries yields the node's own state. Entries above

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isCairnError, Rng } from '../../core/index.js';
 import { NodeIdentity, simulatedScheme } from '../../security/index.js';
 import { testSwimConfig } from './config.js';
-import { memberBroadcastKey, SwimCore } from './core.js';
+import { SwimCore } from './core.js';
 import { aliveOf } from './harness.test-helper.js';
 import { swimLimits } from './limits.js';
 import {
@@ -16,6 +16,7 @@ import {
   type SwimMessage,
   type VerifiedBroadcast,
 } from './messages.js';
+import { memberBroadcastKey } from './outbox.js';
 import type { SwimEffects, SwimInput } from './types.js';
 
 const config = testSwimConfig({ tcpFallback: true });

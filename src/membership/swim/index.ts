@@ -32,7 +32,7 @@ export {
   validateSwimConfig,
   wanSwimConfig,
 } from './config.js';
-export { memberBroadcastKey, SwimCore, type SwimCoreOptions, userBroadcastKey } from './core.js';
+export { SwimCore, type SwimCoreOptions } from './core.js';
 export { DEFAULT_LIMITS, type SwimLimits, swimLimits } from './limits.js';
 export {
   applyAwarenessDelta,
@@ -84,6 +84,7 @@ export {
   type VerifiedBroadcast,
   type VerifiedLeave,
 } from './messages.js';
+export { memberBroadcastKey, userBroadcastKey } from './outbox.js';
 export { type QueuedBroadcast, TransmitLimitedQueue } from './queue.js';
 export type {
   SwimCounters,

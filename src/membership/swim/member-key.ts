@@ -7,7 +7,7 @@ const TWO_32 = 0x1_0000_0000;
  * and a murmur-style lane), 21 bits of the first and all 32 of the second.
  *
  * Used where a member is looked up or compared many times: push-pull summaries carry it instead of
- * the id (`../sync-summary.ts`), and the member table's index mixes it with a per-table seed
+ * the id (`../sync/summary.ts`), and the member table's index mixes it with a per-table seed
  * (`slot-index.ts`). An opened alive record carries its node's key (`VerifiedAlive.key`), computed
  * once per distinct record in the process, so the hot paths never hash an id string.
  *

@@ -1,5 +1,5 @@
-import type { NodeId, SignedRecord } from '../security/index.js';
-import { type MemberStatus, memberKey, seededKeyHash } from './swim/index.js';
+import type { NodeId, SignedRecord } from '../../security/index.js';
+import { type MemberStatus, memberKey, seededKeyHash } from '../swim/index.js';
 
 /**
  * Member summaries for push-pull: instead of every alive record it holds (about 250 bytes each,

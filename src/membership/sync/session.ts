@@ -1,17 +1,17 @@
-import { type Clock, describeError, type Logger, type TimerHandle, takeBytes } from '../core/index.js';
-import type { SignatureScheme, SignedRecord } from '../security/index.js';
-import type { Address, Stream, Transport } from '../transport/types.js';
+import { type Clock, describeError, type Logger, type TimerHandle, takeBytes } from '../../core/index.js';
+import type { SignatureScheme, SignedRecord } from '../../security/index.js';
+import type { Address, Stream, Transport } from '../../transport/types.js';
 import {
   decodeStateMessage,
   encodeStateMessage,
   type ScuttlebuttState,
   type StateEvent,
-} from './state/index.js';
-import { memberKey, openAliveValue, type VerifiedAlive } from './swim/index.js';
-import { type PeerBudget, SYNC_BUDGET_LIMITS, SyncBudget } from './sync-budget.js';
-import { compareSummary, MemberSummary, type MemberVisitor, writeSummary } from './sync-summary.js';
-import type { CachingScheme } from './verify-cache.js';
-import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from './wire.js';
+} from '../state/index.js';
+import { memberKey, openAliveValue, type VerifiedAlive } from '../swim/index.js';
+import type { CachingScheme } from '../verify-cache.js';
+import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from '../wire.js';
+import { type PeerBudget, SYNC_BUDGET_LIMITS, SyncBudget } from './budget.js';
+import { compareSummary, MemberSummary, type MemberVisitor, writeSummary } from './summary.js';
 
 /**
  * Push-pull: a full state exchange over a stream, used to join and, periodically, as a backstop for
@@ -19,7 +19,7 @@ import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from '
  *
  * Exchange (each step one frame; see `SyncFrame`):
  * 1. dialer -> listener `push`: a summary of every member the dialer knows (25 bytes each,
- *    `sync-summary.ts`), its own alive record, and a Scuttlebutt `Syn`;
+ *    `summary.ts`), its own alive record, and a Scuttlebutt `Syn`;
  * 2. listener -> dialer `pull`: the alive records the dialer lacks or holds older, the summary
  *    entries the listener lacks or holds older, and the `SynAck` (digest and delta);
  * 3. dialer -> listener `done`: the alive records asked for and the `Ack`. Both close.
@@ -36,7 +36,7 @@ import { encodeSyncFrame, type SyncFrame, syncFrameDecoder, WIRE_LIMITS } from '
  * anything is verified; the dialer takes exactly one `pull` whose `want` names distinct entries of
  * its summary. Any other frame, a frame after the last, or a count over these closes the stream
  * and is counted (`protocolErrors`). Signature checks of a frame run under the peer's budget
- * (`sync-budget.ts`): records over it are dropped unverified and counted (`overBudget`).
+ * (`budget.ts`): records over it are dropped unverified and counted (`overBudget`).
  */
 
 /** Budget of the Scuttlebutt part of one sync frame: a large delta, still far below a frame limit. */
@@ -45,7 +45,7 @@ export const SYNC_STATE_BYTES = 1024 * 1024;
 export const SYNC_FRAME_BYTES = SYNC_STATE_BYTES + 16_384 * 256;
 /**
  * Summary entries a listener asks for in one exchange: what one peer's verification budget
- * (`sync-budget.ts`) checks at once. More would be records decoded only to be dropped; the rest
+ * (`budget.ts`) checks at once. More would be records decoded only to be dropped; the rest
  * comes by gossip and later syncs.
  */
 export const SYNC_MAX_WANT = SYNC_BUDGET_LIMITS.perPeerBurst;
@@ -60,7 +60,7 @@ const NO_HEARTBEATS = { heartbeats: false } as const;
 export interface SyncOptions {
   channel: Transport;
   state: ScuttlebuttState;
-  /** The node's scheme; a caching one is charged to each peer's budget (see `sync-budget.ts`). */
+  /** The node's scheme; a caching one is charged to each peer's budget (see `budget.ts`). */
   scheme: SignatureScheme | CachingScheme;
   clock: Clock;
   timeoutMs: number;

@@ -1,4 +1,4 @@
-import type { VerifyBudget } from './verify-cache.js';
+import type { VerifyBudget } from '../verify-cache.js';
 
 /**
  * Signature checks a peer may make this node spend through push-pull: a token bucket per peer and

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Rng } from '../core/index.js';
-import { type NodeId, NodeIdentity, type SignedRecord } from '../security/index.js';
-import type { MemberStatus } from './swim/index.js';
+import { Rng } from '../../core/index.js';
+import { type NodeId, NodeIdentity, type SignedRecord } from '../../security/index.js';
+import type { MemberStatus } from '../swim/index.js';
 import {
   compareSummary,
   MemberSummary,
@@ -12,7 +12,7 @@ import {
   SUMMARY_ENTRY_BYTES,
   type SummarizedMember,
   writeSummary,
-} from './sync-summary.js';
+} from './summary.js';
 
 const ids: NodeId[] = Array.from(
   { length: 12 },

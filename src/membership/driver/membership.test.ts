@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CairnError, Rng } from '../core/index.js';
-import { NodeIdentity, simulatedScheme } from '../security/index.js';
-import { Simulator } from '../sim/index.js';
-import type { Address, PacketHandler, Transport } from '../transport/types.js';
-import { testConfig } from './config.js';
+import { CairnError, Rng } from '../../core/index.js';
+import { NodeIdentity, simulatedScheme } from '../../security/index.js';
+import { Simulator } from '../../sim/index.js';
+import type { Address, PacketHandler, Transport } from '../../transport/types.js';
+import { testConfig } from '../config.js';
+import type { MembershipEvent, UserMessage } from '../types.js';
+import { CHANNEL_USER } from '../wire.js';
 import { Membership, type MembershipOptions } from './membership.js';
-import type { MembershipEvent, UserMessage } from './types.js';
-import { CHANNEL_USER } from './wire.js';
 
 /** Small behaviours of the driver on a 3-node simulation (the full scenarios are in test/sim/). */
 
