@@ -58,7 +58,10 @@ export interface HandlerContext {
    * `defaultRequestDeadlineMs` from arrival when the request carried none.
    */
   readonly deadline: number;
-  /** The peer's transport address. */
+  /**
+   * The peer's transport address. For a stream the peer dialed, this is the address its hello
+   * claims, not a proven identity: never authorise by it (capability tokens or signed records do).
+   */
   readonly remoteAddress: Address;
   /** The method being served. */
   readonly method: string;

@@ -96,7 +96,10 @@ export type CloseHandler = (error?: Error) => void;
 
 /** A reliable, ordered, framed stream. See the module comment for the contract. */
 export interface Stream {
-  /** The peer's transport address (for inbound streams: its ephemeral or advertised address). */
+  /**
+   * The peer's transport address (for inbound streams: its ephemeral or advertised address; the
+   * advertised one is the peer's unauthenticated claim).
+   */
   readonly remoteAddress: Address;
   /** True until the stream has closed. */
   readonly open: boolean;
