@@ -1,6 +1,7 @@
 import { fail, type Validator, v } from '../core/index.js';
 import { NODE_NAME_EXPECTED, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN } from '../membership/node-name.js';
 import { parseKey } from '../security/key-set.js';
+import { DEFAULT_LIMITS as TRANSPORT_LIMITS } from '../transport/limits.js';
 import { isHost, parseHostPort } from './ports.js';
 
 /**
@@ -88,6 +89,8 @@ export const CONFIG_LIMITS = Object.freeze({
   maxLeaveTimeoutMs: 60_000,
   /** Longest stream deadline of the gossip transport: one hour; past that a deadline bounds nothing. */
   maxTransportTimeoutMs: 3_600_000,
+  /** Largest budget for frames still arriving: 1 GiB; a node that may hold more has no bound. */
+  maxPartialFrameBytes: 1024 * 1024 * 1024,
 });
 
 /** Membership protocol presets an agent can run (`membership.preset`). */
@@ -157,12 +160,22 @@ function isKey(x: unknown): boolean {
 }
 
 function msField(path: string, env: string, flag: string, max: number): FieldSpec {
+  return intField(path, env, flag, { min: 1, max, unit: 'milliseconds' });
+}
+
+function intField(
+  path: string,
+  env: string,
+  flag: string,
+  range: { min: number; max: number; unit: string },
+): FieldSpec {
+  const { min, max, unit } = range;
   return {
     path,
     env,
     flag,
-    expected: `an integer 1-${max} (milliseconds)`,
-    check: v.int({ min: 1, max }),
+    expected: `an integer ${min}-${max} (${unit})`,
+    check: v.int({ min, max }),
     fromText: asInt,
   };
 }
@@ -328,6 +341,38 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     'CAIRN_TRANSPORT_IDLE_TIMEOUT_MS',
     'transport-idle-timeout-ms',
     CONFIG_LIMITS.maxTransportTimeoutMs,
+  ),
+  intField(
+    'transport.maxInboundStreams',
+    'CAIRN_TRANSPORT_MAX_INBOUND_STREAMS',
+    'transport-max-inbound-streams',
+    {
+      min: 1,
+      max: TRANSPORT_LIMITS.maxStreams,
+      unit: 'connections',
+    },
+  ),
+  intField(
+    'transport.maxStreamsPerHost',
+    'CAIRN_TRANSPORT_MAX_STREAMS_PER_HOST',
+    'transport-max-streams-per-host',
+    {
+      min: 1,
+      max: TRANSPORT_LIMITS.maxStreams,
+      unit: 'connections from one IP',
+    },
+  ),
+  intField(
+    'transport.unprovenMaxFrameBytes',
+    'CAIRN_TRANSPORT_UNPROVEN_MAX_FRAME_BYTES',
+    'transport-unproven-max-frame-bytes',
+    { min: 1024, max: TRANSPORT_LIMITS.maxFrameBytes, unit: 'bytes' },
+  ),
+  intField(
+    'transport.maxPartialFrameBytes',
+    'CAIRN_TRANSPORT_MAX_PARTIAL_FRAME_BYTES',
+    'transport-max-partial-frame-bytes',
+    { min: 64 * 1024, max: CONFIG_LIMITS.maxPartialFrameBytes, unit: 'bytes' },
   ),
 ];
 

@@ -374,3 +374,36 @@ describe('agent config: membership', () => {
     );
   });
 });
+
+describe('agent config: transport limits', () => {
+  it('reads every inbound limit from the file, env and flags; absent ones keep the transport default', () => {
+    const file = parseConfigText(
+      'transport:\n  firstFrameTimeoutMs: 2000\n  maxInboundStreams: 500\n  unprovenMaxFrameBytes: 4096\n',
+      'c.yaml',
+    );
+    const env = envLayer({ CAIRN_TRANSPORT_MAX_STREAMS_PER_HOST: '16' });
+    const flags = flagLayer({
+      'transport-max-partial-frame-bytes': '1048576',
+      'transport-max-inbound-streams': '600',
+    });
+    assert.deepEqual(buildAgentConfig([file, env, flags]).transport, {
+      firstFrameTimeoutMs: 2000,
+      maxInboundStreams: 600,
+      maxStreamsPerHost: 16,
+      unprovenMaxFrameBytes: 4096,
+      maxPartialFrameBytes: 1048576,
+    });
+    assert.deepEqual(buildAgentConfig([]).transport, {});
+  });
+
+  it('names the source and the range of a bad limit', () => {
+    throwsConfig(
+      () => flagLayer({ 'transport-max-inbound-streams': '5000' }),
+      /^flag --transport-max-inbound-streams: transport\.maxInboundStreams must be an integer 1-1024 \(connections\)/,
+    );
+    throwsConfig(
+      () => envLayer({ CAIRN_TRANSPORT_UNPROVEN_MAX_FRAME_BYTES: '10' }),
+      /^environment CAIRN_TRANSPORT_UNPROVEN_MAX_FRAME_BYTES: transport\.unprovenMaxFrameBytes must be an integer 1024-16777216 \(bytes\)/,
+    );
+  });
+});

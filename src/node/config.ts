@@ -83,9 +83,10 @@ export interface AgentMembershipConfig {
 }
 
 /**
- * Deadlines of the gossip transport's accepted streams (`cairn/transport` InboundLimits); each
- * field left out keeps the transport's default. Shorter deadlines free the slots of silent or
- * trickling peers sooner, and close idle pooled streams sooner (their pools redial).
+ * What peers may spend of the gossip transport (`cairn/transport` InboundLimits): deadlines of
+ * accepted streams, slots and buffered bytes; each field left out keeps the transport's default.
+ * Shorter deadlines free the slots of silent or trickling peers sooner, and close idle pooled
+ * streams sooner (their pools redial).
  */
 export interface AgentTransportConfig {
   /** An accepted stream must deliver its first whole frame within this many ms; default 10000. */
@@ -94,6 +95,14 @@ export interface AgentTransportConfig {
   frameTimeoutMs?: number;
   /** An accepted stream without a whole frame either way for this many ms is closed; default 300000. */
   idleTimeoutMs?: number;
+  /** Inbound connections at once; default 768 of the transport's 1,024 (the rest is for dials). */
+  maxInboundStreams?: number;
+  /** Inbound connections from one source IP; default 256. */
+  maxStreamsPerHost?: number;
+  /** Largest frame of a stream that has not yet proven itself; default 65 KiB. */
+  unprovenMaxFrameBytes?: number;
+  /** Bytes of frames still arriving, over every stream; default 32 MiB. */
+  maxPartialFrameBytes?: number;
 }
 
 /** The configuration of one agent. */
@@ -455,7 +464,15 @@ export function buildAgentConfig(layers: readonly ConfigLayer[], cwd: string = p
     },
     transport: {},
   };
-  for (const key of ['firstFrameTimeoutMs', 'frameTimeoutMs', 'idleTimeoutMs'] as const) {
+  for (const key of [
+    'firstFrameTimeoutMs',
+    'frameTimeoutMs',
+    'idleTimeoutMs',
+    'maxInboundStreams',
+    'maxStreamsPerHost',
+    'unprovenMaxFrameBytes',
+    'maxPartialFrameBytes',
+  ] as const) {
     const value = merged.get(`transport.${key}`)?.value as number | undefined;
     if (value !== undefined) config.transport[key] = value;
   }
