@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CairnError, type Clock, systemClock } from '../core/index.js';
 import { type GenerationStore, parseGeneration } from '../membership/generation.js';
+import { errorCode, syncDirectory, writeSyncedTemporary } from '../security/durable-file.js';
 
 /** The file in the data directory that holds membership's last generation. */
 export const GENERATION_FILE_NAME = 'membership.generation';
@@ -32,38 +32,18 @@ export function fileGenerationStore(path: string): GenerationStore {
     },
     async save(generation) {
       const dir = dirname(path);
-      const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+      let temporary: string | undefined;
       try {
         await mkdir(dir, { recursive: true, mode: 0o700 });
-        const file = await open(temporary, 'wx', 0o600);
-        try {
-          await file.writeFile(`${generation}\n`);
-          await file.sync();
-        } finally {
-          await file.close();
-        }
+        temporary = await writeSyncedTemporary(path, `${generation}\n`);
         await rename(temporary, path);
         await syncDirectory(dir);
       } catch (err) {
-        await unlink(temporary).catch(() => undefined);
+        if (temporary !== undefined) await unlink(temporary).catch(() => undefined);
         throw ioError('write', path, err);
       }
     },
   };
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
 }
 
 function ioError(action: string, path: string, err: unknown): CairnError {

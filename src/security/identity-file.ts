@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CairnError } from '../core/errors.js';
+import { errorCode, syncDirectory, writeSyncedTemporary } from './durable-file.js';
 import { NodeIdentity } from './identity.js';
 import type { RandomBytes } from './random.js';
 
@@ -30,10 +30,6 @@ export interface LoadedIdentity {
   readonly created: boolean;
   /** The key file's path. */
   readonly path: string;
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
 }
 
 function ioError(action: string, path: string, err: unknown): CairnError {
@@ -101,15 +97,9 @@ export async function createIdentityFile(path: string, identity: NodeIdentity): 
   } catch (err) {
     throw ioError('create directory', dir, err);
   }
-  const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  let temporary: string | undefined;
   try {
-    const file = await open(temporary, 'wx', 0o600);
-    try {
-      await file.writeFile(identity.exportPrivateKeyPem());
-      await file.sync();
-    } finally {
-      await file.close();
-    }
+    temporary = await writeSyncedTemporary(path, identity.exportPrivateKeyPem());
     try {
       await link(temporary, path);
     } catch (err) {
@@ -119,25 +109,14 @@ export async function createIdentityFile(path: string, identity: NodeIdentity): 
   } catch (err) {
     throw ioError('create node key file', path, err);
   } finally {
-    await unlink(temporary).catch(() => undefined);
+    if (temporary !== undefined) await unlink(temporary).catch(() => undefined);
   }
-  await syncDirectory(dir);
-  return true;
-}
-
-/** Makes a new directory entry durable; a no-op where directories cannot be opened (Windows). */
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
   try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await syncDirectory(dir);
   } catch (err) {
     throw ioError('flush directory', dir, err);
   }
+  return true;
 }
 
 /**
