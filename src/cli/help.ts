@@ -14,6 +14,8 @@ Commands:
   members    list the cluster as one node sees it
   sim ping   run simulated nodes that ping each other; prints a trace hash
   sim membership  run N simulated membership nodes; prints convergence figures
+  store status    the consistent store as one node sees it (leader, term, indexes, members)
+  token key|mint  make a token root key, or mint a capability token for the client APIs
   version    print the version
   help       print this help, or "cairn help <command>"
 
@@ -121,4 +123,46 @@ The same seed gives the same trace_hash. Without --seed a seed is picked and pri
   --duration-ms <ms>   virtual time to simulate (default: the simulator's)
   --json               print exactly one JSON object line
   -h, --help           print this help
+`;
+
+/** `cairn store --help`. */
+export const STORE_HELP = `Usage: cairn store status [--json] [--http 127.0.0.1:7200] [--config cairn.yaml]
+
+Shows the consistent store as one node sees it (its GET /v1/store/status): this member, the leader,
+raft term, commit and applied index, the MVCC revision, and the voters and learners with their etcd
+API addresses. Any etcd client (etcdctl, the etcd3 package) talks to the store itself on a node's
+etcd port.
+
+Which node: --http when given; otherwise the agent described by --config and the CAIRN_*
+environment (as "cairn agent" reads them); with neither, 127.0.0.1:7200 (node 0 of "cairn dev").
+
+  --http <host:port>      the node's HTTP address
+  -c, --config <path>     read the node's HTTP address from its config file
+  --json                  print exactly one JSON line: the body of /v1/store/status
+  --timeout-ms <ms>       how long to wait for the answer (default 5000)
+  -h, --help              print this help
+
+Exit codes: 0 shown, 1 the node cannot be reached or runs no store, 2 usage error.
+`;
+
+/** `cairn token --help`. */
+export const TOKEN_HELP = `Usage: cairn token key
+       cairn token mint [--prefix P] [--read-only] [--ttl-s N] [--root-key K | --config cairn.yaml]
+
+key   prints a new random root key (base64, 32 bytes) for security.tokenRootKeys
+      (CAIRN_TOKEN_ROOT_KEYS). An agent whose APIs listen beyond loopback needs one.
+mint  prints a capability token minted from the first root key of the agent's configuration
+      (--config file and CAIRN_* environment) or from --root-key. Give it to etcd clients as
+      the password of any user: etcdctl --user cairn:<token>, or the etcd3 package's
+      auth: { username: 'cairn', password: token }.
+
+  --prefix <P>            only keys that start with P
+  --read-only             only reads (range, watch, lease time-to-live, status, member list)
+  --ttl-s <N>             expires after N seconds
+  --location <text>       a signed hint of where the token is meant to be used
+  --root-key <K>          mint from this key instead of the configured one
+  -c, --config <path>     the agent's config file
+  -h, --help              print this help
+
+Anyone holding a token can narrow it further offline; no one can widen it.
 `;

@@ -34,13 +34,16 @@ export const MEMBERS_DEFAULTS = Object.freeze({
   timeoutMs: 5_000,
 });
 
-/** The base URL of the node to ask. */
-async function target(values: Values, io: CliIo): Promise<string> {
+/**
+ * The base URL of the agent a command asks: `--http` when given, else the agent the `--config` file
+ * and `CAIRN_*` environment describe. Shared by the commands that read an agent's HTTP API.
+ */
+export async function agentHttpBase(values: Values, io: CliIo, command = 'members'): Promise<string> {
   const http = stringFlag(values, 'http');
   if (http !== undefined) {
     if (/^https?:\/\//.test(http)) return http.replace(/\/+$/, '');
     if (parseHostPort(http) === undefined) {
-      throw new UsageError(`flag --http must be host:port (e.g. 127.0.0.1:7200), got "${http}"`, 'members');
+      throw new UsageError(`flag --http must be host:port (e.g. 127.0.0.1:7200), got "${http}"`, command);
     }
     return `http://${http}`;
   }
@@ -51,7 +54,7 @@ async function target(values: Values, io: CliIo): Promise<string> {
     cwd: io.cwd,
   });
   if (config.bind.httpPort === 0) {
-    throw new UsageError('the configured HTTP port is 0 (picked at start); pass --http host:port', 'members');
+    throw new UsageError('the configured HTTP port is 0 (picked at start); pass --http host:port', command);
   }
   const bound =
     config.bind.host === '0.0.0.0' ? '127.0.0.1' : config.bind.host === '::' ? '::1' : config.bind.host;
@@ -80,7 +83,7 @@ export async function membersCommand(args: readonly string[], io: CliIo): Promis
     max: 600_000,
     default: MEMBERS_DEFAULTS.timeoutMs,
   });
-  const base = await target(values, io);
+  const base = await agentHttpBase(values, io);
   const url = `${base}/v1/members`;
   let status: number;
   let text: string;

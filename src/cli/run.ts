@@ -4,10 +4,12 @@ import { CAIRN_VERSION } from '../node/version.js';
 import { agentCommand } from './agent-command.js';
 import { EXIT, UsageError } from './args.js';
 import { devCommand } from './dev-command.js';
-import { AGENT_HELP, DEV_HELP, MAIN_HELP, MEMBERS_HELP, SIM_HELP } from './help.js';
+import { AGENT_HELP, DEV_HELP, MAIN_HELP, MEMBERS_HELP, SIM_HELP, STORE_HELP, TOKEN_HELP } from './help.js';
 import { type CliIo, write } from './lifecycle.js';
 import { membersCommand } from './members-command.js';
 import { simCommand } from './sim-command.js';
+import { storeCommand } from './store-command.js';
+import { tokenCommand } from './token-command.js';
 
 /**
  * The `cairn` command: dispatch to a subcommand and turn every outcome into an exit code.
@@ -22,6 +24,8 @@ const HELP: Readonly<Record<string, string>> = {
   dev: DEV_HELP,
   members: MEMBERS_HELP,
   sim: SIM_HELP,
+  store: STORE_HELP,
+  token: TOKEN_HELP,
 };
 
 /**
@@ -47,6 +51,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await membersCommand(rest, io);
       case 'sim':
         return await simCommand(rest, io);
+      case 'store':
+        return await storeCommand(rest, io);
+      case 'token':
+        return await tokenCommand(rest, io);
       case 'version':
       case '--version':
       case '-v':

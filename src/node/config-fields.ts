@@ -32,12 +32,12 @@ export type ServiceName = keyof typeof SERVICE_PORT_FIELDS;
 
 /**
  * The services each role listens for once its brick exists. Only what really runs is listed: the
- * store role (etcd API) and the kv role (RESP) have no brick yet, so their ports are neither
- * checked, bound nor printed, and no output advertises an address that nothing serves.
+ * kv role (RESP) has no brick yet, so its port is neither checked, bound nor printed, and no output
+ * advertises an address that nothing serves.
  */
 export const ROLE_SERVICES: Readonly<Record<RoleName, readonly ServiceName[]>> = Object.freeze({
   membership: ['gossip'],
-  store: [],
+  store: ['etcd'],
   kv: [],
   config: [],
   agent: [],
@@ -71,6 +71,8 @@ export const CONFIG_LIMITS = Object.freeze({
   maxYamlAliasCount: 100,
   /** Most seed addresses: seeds only bootstrap membership, a handful is plenty. */
   maxSeeds: 256,
+  /** Most voters named in `store.initialCluster`: raft clusters of more than 7 voters only get slower. */
+  maxStoreVoters: 7,
   /** Most keyring keys: one primary plus decrypt-only keys during rotations. */
   maxKeyringKeys: 16,
   /** Longest node name: names appear in logs, metrics labels and membership state (membership's rule). */
@@ -268,6 +270,37 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     check: v.string({ maxLength: CONFIG_LIMITS.maxLabelLength }),
     fromText: asText,
   },
+  {
+    path: 'security.tokenRootKeys',
+    env: 'CAIRN_TOKEN_ROOT_KEYS',
+    expected: `a list of at most ${CONFIG_LIMITS.maxKeyringKeys} base64 keys, the first one minting`,
+    list: {
+      maxLength: CONFIG_LIMITS.maxKeyringKeys,
+      unique: true,
+      itemExpected: 'a 32-byte key in base64 (44 characters ending in "=") or base64url (43 characters)',
+      item: custom(isKey, 'key'),
+    },
+    fromText: asList,
+  },
+  {
+    path: 'store.initialCluster',
+    env: 'CAIRN_STORE_INITIAL_CLUSTER',
+    flag: 'store-initial-cluster',
+    expected: `a list of at most ${CONFIG_LIMITS.maxStoreVoters} node names`,
+    list: {
+      maxLength: CONFIG_LIMITS.maxStoreVoters,
+      unique: true,
+      itemExpected: NODE_NAME_EXPECTED,
+      item: v.string({ maxLength: CONFIG_LIMITS.maxNameLength, pattern: NODE_NAME_PATTERN }),
+    },
+    fromText: asList,
+  },
+  msField('store.tickMs', 'CAIRN_STORE_TICK_MS', 'store-tick-ms', 10_000),
+  intField('store.electionTicks', 'CAIRN_STORE_ELECTION_TICKS', 'store-election-ticks', {
+    min: 2,
+    max: 1_000,
+    unit: 'ticks',
+  }),
   {
     path: 'log.level',
     env: 'CAIRN_LOG_LEVEL',

@@ -285,11 +285,17 @@ describe('agent config: cross-field checks', () => {
     );
   });
 
-  it('does not require a port for a service that does not run yet (etcd, RESP)', () => {
-    // The store and kv roles have no brick yet: nothing binds their ports, so they cannot clash.
+  it('does not require a port for a service that does not run (RESP; etcd without the store role)', () => {
+    // The kv role has no brick yet: nothing binds its port, so it cannot clash.
+    assert.equal(buildAgentConfig([flagLayer({ 'resp-port': '7100' })]).bind.respPort, 7100);
+    // Without the store role nothing binds the etcd port.
     assert.equal(
-      buildAgentConfig([flagLayer({ 'etcd-port': '7200', 'resp-port': '7100' })]).bind.etcdPort,
+      buildAgentConfig([flagLayer({ roles: 'membership', 'etcd-port': '7200' })]).bind.etcdPort,
       7200,
+    );
+    assert.throws(
+      () => buildAgentConfig([flagLayer({ 'etcd-port': '7200' })]),
+      /bind\.httpPort \(default\) and bind\.etcdPort \(flag --etcd-port\) are both 7200/,
     );
     // Without the membership role nothing binds the gossip port either.
     assert.equal(buildAgentConfig([flagLayer({ roles: 'kv', 'gossip-port': '7200' })]).bind.gossipPort, 7200);

@@ -129,6 +129,34 @@ export interface AgentConfig {
   membership: AgentMembershipConfig;
   /** Deadlines of the gossip transport's accepted streams; default the transport's. */
   transport: AgentTransportConfig;
+  /** Client credentials; default none (only a loopback-bound agent serves without them). */
+  security: AgentSecurityConfig;
+  /** The consistent store (the `store` role). */
+  store: AgentStoreConfig;
+}
+
+/**
+ * Client credentials. With root keys set, every call to a client API (the etcd API) must carry a
+ * capability token minted from one of them (`cairn token mint`); an agent whose APIs listen beyond
+ * loopback refuses to start without them.
+ */
+export interface AgentSecurityConfig {
+  /** Root keys of capability tokens (base64, 32 bytes); the first mints, all verify. */
+  tokenRootKeys: string[];
+}
+
+/** Settings of the consistent store (the `store` role). */
+export interface AgentStoreConfig {
+  /**
+   * Names of the voters that bootstrap the store's raft group on their first start. A node named
+   * here bootstraps with exactly these voters; any other store node waits until the leader adds
+   * it as a learner. Default empty: the node bootstraps a store of its own, alone.
+   */
+  initialCluster: string[];
+  /** Raft tick, ms; default 100 (etcd's heartbeat interval). */
+  tickMs: number;
+  /** Ticks without a leader before an election; default 10 (etcd's 1 s election timeout). */
+  electionTicks: number;
 }
 
 /** One value of a layer and the source it came from. */
@@ -164,6 +192,8 @@ export function defaultAgentConfig(): AgentConfig {
     shutdownTimeoutMs: 10_000,
     membership: { preset: 'lan', leaveTimeoutMs: 2_500 },
     transport: {},
+    security: { tokenRootKeys: [] },
+    store: { initialCluster: [], tickMs: 100, electionTicks: 10 },
   };
 }
 
@@ -463,6 +493,12 @@ export function buildAgentConfig(layers: readonly ConfigLayer[], cwd: string = p
       leaveTimeoutMs: get('membership.leaveTimeoutMs', d.membership.leaveTimeoutMs),
     },
     transport: {},
+    security: { tokenRootKeys: get('security.tokenRootKeys', d.security.tokenRootKeys) },
+    store: {
+      initialCluster: get('store.initialCluster', d.store.initialCluster),
+      tickMs: get('store.tickMs', d.store.tickMs),
+      electionTicks: get('store.electionTicks', d.store.electionTicks),
+    },
   };
   for (const key of [
     'firstFrameTimeoutMs',
