@@ -22,6 +22,9 @@ import type { PortCheck } from './dev-ports.js';
  * - when this process dies, even by SIGKILL, the kernel closes the agents' stdin and they stop.
  */
 
+/** How many dev nodes are the store's first voters (the rest join as learners). */
+export const DEV_STORE_VOTERS = 3;
+
 /** The host every dev node binds to. */
 export const DEV_HOST = '127.0.0.1';
 
@@ -119,6 +122,8 @@ export function agentArgs(
   extra: readonly string[],
 ): string[] {
   const seeds = plan.filter((n) => n !== node).map((n) => formatHostPort(DEV_HOST, n.ports.gossip));
+  // The first DEV_STORE_VOTERS nodes bootstrap the store's raft group; later ones join as learners.
+  const voters = plan.slice(0, DEV_STORE_VOTERS).map((n) => n.name);
   return [
     'agent',
     '--name',
@@ -136,6 +141,8 @@ export function agentArgs(
     '--resp-port',
     String(node.ports.resp),
     ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []),
+    '--store-initial-cluster',
+    voters.join(','),
     '--exit-with-parent',
     ...extra,
   ];

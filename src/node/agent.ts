@@ -249,6 +249,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     logger: logger.child({ brick: role.name }),
     metrics,
     signal: abort.signal,
+    started: [...started],
   });
   const started: Role[] = [];
   for (const role of roles) {

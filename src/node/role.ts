@@ -44,6 +44,8 @@ export interface RoleContext {
   readonly metrics: Metrics;
   /** Aborted when the agent begins to stop; long-running work should watch it. */
   readonly signal: AbortSignal;
+  /** The roles already started (in start order), for a role that builds on another (store on membership). */
+  readonly started: readonly Role[];
 }
 
 /**
