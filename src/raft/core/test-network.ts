@@ -315,3 +315,53 @@ export class TestNetwork {
       .map((e) => dec.decode(e.data));
   }
 }
+
+/** A standalone core over a fresh {@link MemoryRaftLog}, for tests that step messages by hand. */
+export function makeTestCore(
+  id: NodeId,
+  confState: ConfState,
+  opts: {
+    entries?: readonly Entry[];
+    term?: number;
+    vote?: NodeId;
+    commit?: number;
+    seed?: number | string;
+    config?: TestNetworkOptions['config'];
+  } = {},
+): { core: RaftCore; log: MemoryRaftLog } {
+  const log = new MemoryRaftLog();
+  log.setConfState(confState);
+  if (opts.entries !== undefined) log.append(opts.entries);
+  log.setHardState({ term: opts.term ?? 0, vote: opts.vote ?? 0, commit: opts.commit ?? 0 });
+  const core = new RaftCore({
+    electionTicks: 10,
+    heartbeatTicks: 1,
+    ...opts.config,
+    id,
+    log,
+    rng: Rng.fromSeed(opts.seed ?? id),
+  });
+  return { core, log };
+}
+
+/**
+ * Carries out every Ready of a standalone core (persisting into `log`, applying conf entries) and
+ * returns the messages it sent and the entries it committed.
+ */
+export function drainReady(core: RaftCore, log: MemoryRaftLog): { messages: Message[]; committed: Entry[] } {
+  const messages: Message[] = [];
+  const committed: Entry[] = [];
+  for (let i = 0; i < 1000 && core.hasReady(); i++) {
+    const rd = core.ready();
+    if (rd.snapshot !== undefined) log.applySnapshot(rd.snapshot);
+    log.append(rd.entries);
+    if (rd.hardState !== undefined) log.setHardState(rd.hardState);
+    messages.push(...rd.messages);
+    for (const e of rd.committedEntries) {
+      committed.push(e);
+      if (e.type === 'conf') core.applyConfChange(decodeConfChange(e.data));
+    }
+    core.advance(rd);
+  }
+  return { messages, committed };
+}
