@@ -219,6 +219,11 @@ export class InteractionEnv {
     return [...this.nodes.keys()].sort((a, b) => a - b);
   }
 
+  /** Node `id`'s log, for tests that inspect what the environment persisted. */
+  logOf(id: NodeId): InteractionLog {
+    return this.node(id).log;
+  }
+
   /** Messages still in flight (a copy). */
   inFlight(): Message[] {
     return [...this.queue];
