@@ -21,6 +21,7 @@ import type { AddNodesOptions, InteractionEnv } from './env.js';
  * | `read-index ID ctx` | request a linearizable read with context `ctx` |
  * | `transfer-leader FROM TO` | ask leader FROM to hand leadership to TO |
  * | `report-unreachable ID PEER`, `report-snapshot ID PEER ok=B` | the driver's feedback |
+ * | `restart ID` | crash the node and start it again from what it persisted |
  * | `compact ID INDEX` | snapshot the node's machine at INDEX and compact its log |
  * | `status ID`, `raft-log ID`, `applied ID`, `raft-state` | inspect |
  * | `log-level none\|info` | silence (or not) the output of the following commands |
@@ -100,6 +101,7 @@ const COMMANDS: Record<string, Handler> = {
     const [id, index] = ints(args, 2);
     env.compact(id!, index!);
   },
+  restart: (env, args) => env.restart(oneId(args)),
   status: (env, args) => env.status(oneId(args)),
   'raft-log': (env, args) => env.raftLog(oneId(args)),
   applied: (env, args) => env.applied(oneId(args)),

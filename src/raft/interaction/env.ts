@@ -137,7 +137,8 @@ export interface AddNodesOptions {
 
 interface NodeState {
   readonly id: NodeId;
-  readonly core: InteractionCore;
+  core: InteractionCore;
+  readonly config: InteractionCoreConfig;
   readonly log: InteractionLog;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
@@ -279,6 +280,7 @@ export class InteractionEnv {
       this.nodes.set(id, {
         id,
         core,
+        config,
         log,
         electionTicks,
         heartbeatTicks,
@@ -289,6 +291,30 @@ export class InteractionEnv {
         last: { role: s.role, term: s.term, lead: s.lead },
       });
     }
+  }
+
+  /**
+   * Crashes node `id` and starts it again from what it persisted: a new core over the same log
+   * (hard state, entries and snapshot handed over in earlier Readys). Whatever the old core had
+   * not yet handed over is lost, as in a crash. The toy machine is volatile too: it restarts from
+   * the log's snapshot, and the new core hands the committed entries after it over again
+   * (configuration changes included, which are applied again). Messages in flight stay in flight.
+   */
+  restart(id: NodeId): void {
+    const n = this.node(id);
+    const snap = n.log.snapshot();
+    n.machine = decodeMachine(snap.data);
+    n.machineIndex = snap.meta.index;
+    n.appliedLog = n.machine.map((data) => ({ index: snap.meta.index, data }));
+    n.confHistory = [{ index: snap.meta.index, confState: snap.meta.confState }];
+    const config: InteractionCoreConfig = { ...n.config, rng: Rng.fromSeed(id), applied: snap.meta.index };
+    try {
+      n.core = this.factory.createCore(config);
+    } catch (err) {
+      this.write(`error: ${errorText(err)}`);
+      return;
+    }
+    this.noteState(id);
   }
 
   /** Writes a line for each change of role, term or leader since the last note (`~ 1 StateLeader term:2 lead:1`). */
