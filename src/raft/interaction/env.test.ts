@@ -236,7 +236,7 @@ describe('interaction environment (toy core)', () => {
       ]),
       [
         'ok',
-        'error: PROPOSAL_DROPPED: not leader',
+        'error: PROPOSAL_DROPPED',
         'error: no node 7',
         'error: unknown command "frobnicate"',
         'error: add-nodes: unexpected argument(s) voter=',

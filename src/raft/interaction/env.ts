@@ -169,10 +169,14 @@ function decodeMachine(data: Uint8Array): string[] {
   return parsed;
 }
 
+/**
+ * An error as a transcript shows it: its stable code when it has one (the message is for people
+ * and may be reworded without breaking transcripts), else its name and message.
+ */
 function errorText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : `${err.name}: ${err.message}`;
+    return typeof code === 'string' ? code : `${err.name}: ${err.message}`;
   }
   return String(err);
 }
@@ -326,7 +330,7 @@ export class InteractionEnv {
     this.write(`~ ${id} ${roleName(s.role)} term:${s.term} lead:${s.lead}`);
   }
 
-  /** Runs `action` on a core; a thrown error is written as `error: CODE: message`, not raised. */
+  /** Runs `action` on a core; a thrown error is written as `error: CODE`, not raised. */
   private call(id: NodeId, action: (core: InteractionCore) => void): void {
     const n = this.node(id);
     try {
