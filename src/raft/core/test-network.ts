@@ -135,7 +135,10 @@ export class TestNetwork {
   /** Restarts `id` from its stable storage: volatile state and unsent messages are lost. */
   restart(id: NodeId): void {
     const n = this.node(id);
-    this.inFlight = this.inFlight.filter((m) => m.from !== id && m.to !== id);
+    for (let i = this.inFlight.length - 1; i >= 0; i--) {
+      const m = this.inFlight[i]!;
+      if (m.from === id || m.to === id) this.dropAt(i);
+    }
     const last = n.applied[n.applied.length - 1];
     n.log.setConfState(n.confState);
     n.core = this.makeCore(id, n.log, last?.index ?? n.log.snapshot().meta.index);
@@ -257,6 +260,15 @@ export class TestNetwork {
     return m;
   }
 
+  /** Drops one in-flight message by position, reporting a dropped snapshot to its sender. */
+  dropAt(index: number): Message | undefined {
+    const [m] = this.inFlight.splice(index, 1);
+    if (m === undefined) return undefined;
+    this.droppedMessages.push(m);
+    if (m.type === 'snap') this.nodes.get(m.from)?.core.reportSnapshot(m.to, false);
+    return m;
+  }
+
   /** Delivers `m` now (unless the network blocks it). Does not remove it from `inFlight`. */
   deliverMessage(m: Message): void {
     const blocked = this.blocks(m);
@@ -286,6 +298,11 @@ export class TestNetwork {
     throw new Error(`test network did not stabilize in ${MAX_STABILIZE_ROUNDS} rounds`);
   }
 
+  /** Every entry applied anywhere so far, by index: what the cluster committed. */
+  committedEntries(): ReadonlyMap<number, Entry> {
+    return this.committed;
+  }
+
   /** The leader of the highest term among live nodes, if any. */
   leader(): NodeId | undefined {
     let best: { id: NodeId; term: number } | undefined;
@@ -301,7 +318,7 @@ export class TestNetwork {
   compact(id: NodeId): void {
     const n = this.node(id);
     const last = n.applied[n.applied.length - 1];
-    if (last === undefined) return;
+    if (last === undefined || last.index <= n.log.snapshot().meta.index) return;
     const data = encode(n.applied.map((e) => [e.index, e.term, e.type, e.data]));
     n.log.createSnapshot(last.index, n.confState, data);
     n.log.compact(last.index);
