@@ -22,7 +22,7 @@ import type { AddNodesOptions, InteractionEnv } from './env.js';
  * | `transfer-leader FROM TO` | ask leader FROM to hand leadership to TO |
  * | `report-unreachable ID PEER`, `report-snapshot ID PEER ok=B` | the driver's feedback |
  * | `restart ID` | crash the node and start it again from what it persisted |
- * | `compact ID INDEX` | snapshot the node's machine at INDEX and compact its log |
+ * | `compact ID [INDEX]` | snapshot the node's machine at INDEX (default: what it applied) and compact its log |
  * | `status ID`, `raft-log ID`, `applied ID`, `raft-state` | inspect |
  * | `log-level none\|info` | silence (or not) the output of the following commands |
  */
@@ -98,8 +98,11 @@ const COMMANDS: Record<string, Handler> = {
     env.reportSnapshot(id!, peer!, ok);
   },
   compact: (env, args) => {
-    const [id, index] = ints(args, 2);
-    env.compact(id!, index!);
+    const values = args.positional().map((v) => toInt(v, 'compact'));
+    args.checkAllUsed();
+    const [id, index] = values;
+    if (id === undefined || values.length > 2) throw new CommandError('usage: compact ID [INDEX]');
+    env.compact(id, index ?? env.appliedIndex(id));
   },
   restart: (env, args) => env.restart(oneId(args)),
   status: (env, args) => env.status(oneId(args)),

@@ -265,4 +265,23 @@ describe('interaction environment (toy core)', () => {
       ],
     );
   });
+
+  it('reports two leaders in a term and different entries applied at one index, even when quiet', () => {
+    const env = new InteractionEnv(toyFactory);
+    const out = run(env, [
+      'add-nodes 2 voters=(1,2)',
+      'log-level none',
+      'campaign 1',
+      'campaign 2',
+      'propose 1 a',
+      'propose 2 b',
+      'process-ready 1 2',
+    ]);
+    assert.equal(out[3], 'SAFETY VIOLATION: two leaders in term 2: 1 and 2');
+    assert.equal(
+      out[6],
+      '  SAFETY VIOLATION: node 2 applied 2/2 EntryNormal "b" where another applied 2/2 EntryNormal "a"',
+    );
+    assert.equal(env.violations.length, 2);
+  });
 });

@@ -191,6 +191,12 @@ export class InteractionEnv {
   private out: string[] = [];
   /** `log-level none`: commands run but print nothing (for the set-up part of a transcript). */
   quiet = false;
+  /** The leader seen for each term (election safety: at most one). */
+  private readonly leaders = new Map<number, NodeId>();
+  /** The entry each index was applied as, on the first node that applied it (state machine safety). */
+  private readonly appliedAt = new Map<number, string>();
+  /** Safety violations seen so far; each is also written to the output, whatever the log level. */
+  readonly violations: string[] = [];
 
   constructor(
     private readonly factory: InteractionFactory,
@@ -206,6 +212,11 @@ export class InteractionEnv {
 
   private write(line: string): void {
     if (!this.quiet) this.out.push(line);
+  }
+
+  private violation(text: string): void {
+    this.violations.push(text);
+    this.out.push(`SAFETY VIOLATION: ${text}`);
   }
 
   /** Indents every output line written from position `from` on (they belong to the line before). */
@@ -227,6 +238,11 @@ export class InteractionEnv {
   /** Node `id`'s log, for tests that inspect what the environment persisted. */
   logOf(id: NodeId): InteractionLog {
     return this.node(id).log;
+  }
+
+  /** The index node `id`'s toy machine has applied up to. */
+  appliedIndex(id: NodeId): number {
+    return this.node(id).machineIndex;
   }
 
   /** Messages still in flight (a copy). */
@@ -328,6 +344,11 @@ export class InteractionEnv {
     if (s.role === n.last.role && s.term === n.last.term && s.lead === n.last.lead) return;
     n.last = { role: s.role, term: s.term, lead: s.lead };
     this.write(`~ ${id} ${roleName(s.role)} term:${s.term} lead:${s.lead}`);
+    if (s.role === 'leader') {
+      const other = this.leaders.get(s.term);
+      if (other === undefined) this.leaders.set(s.term, id);
+      else if (other !== id) this.violation(`two leaders in term ${s.term}: ${other} and ${id}`);
+    }
   }
 
   /** Runs `action` on a core; a thrown error is written as `error: CODE`, not raised. */
@@ -423,6 +444,10 @@ export class InteractionEnv {
       this.write(`~ ${n.id} error: applied ${e.index} after ${n.machineIndex} (a gap or a repeat)`);
     }
     n.machineIndex = e.index;
+    const what = describeEntry(e, this.decode);
+    const first = this.appliedAt.get(e.index);
+    if (first === undefined) this.appliedAt.set(e.index, what);
+    else if (first !== what) this.violation(`node ${n.id} applied ${what} where another applied ${first}`);
     if (e.type === 'normal') {
       if (e.data.length > 0) {
         const data = textDecoder.decode(e.data);
