@@ -221,11 +221,20 @@ export function watchCreateFromProto(p: Proto): WatchRequest {
 
 // ---------------------------------------------------------------- requests: API -> proto
 
+/**
+ * `range_end` only when there is one. protobufjs writes a set empty bytes field, and etcd reads
+ * a present-but-empty range end as "to the end of the keyspace" (its internal form of `\0`): a
+ * single-key delete sent that way would delete every key after it.
+ */
+function rangeEndToProto(end: Uint8Array | undefined): { range_end?: Buffer } {
+  return end === undefined || end.length === 0 ? {} : { range_end: Buffer.from(end) };
+}
+
 /** Encodes a RangeRequest (the client side). */
 export function rangeRequestToProto(r: RangeRequest): Proto {
   return {
     key: Buffer.from(r.key),
-    range_end: r.rangeEnd === undefined ? Buffer.alloc(0) : Buffer.from(r.rangeEnd),
+    ...rangeEndToProto(r.rangeEnd),
     limit: r.limit ?? 0,
     revision: r.revision ?? 0,
     sort_order: SORT_ORDER_NAMES[r.sortOrder ?? 'none'],
@@ -256,7 +265,7 @@ export function putRequestToProto(r: PutRequest): Proto {
 export function deleteRangeRequestToProto(r: DeleteRangeRequest): Proto {
   return {
     key: Buffer.from(r.key),
-    range_end: r.rangeEnd === undefined ? Buffer.alloc(0) : Buffer.from(r.rangeEnd),
+    ...rangeEndToProto(r.rangeEnd),
     prev_kv: r.prevKv === true,
   };
 }
@@ -264,7 +273,7 @@ export function deleteRangeRequestToProto(r: DeleteRangeRequest): Proto {
 function compareToProto(c: Compare): Proto {
   const out: Proto = {
     key: Buffer.from(c.key),
-    range_end: c.rangeEnd === undefined ? Buffer.alloc(0) : Buffer.from(c.rangeEnd),
+    ...rangeEndToProto(c.rangeEnd),
     target: COMPARE_TARGET_NAMES[c.target],
     result: COMPARE_RESULT_NAMES[c.result],
   };
@@ -300,7 +309,7 @@ export function txnRequestToProto(r: TxnRequest): Proto {
 export function watchCreateToProto(r: WatchRequest, watchId = 0): Proto {
   return {
     key: Buffer.from(r.key),
-    range_end: r.rangeEnd === undefined ? Buffer.alloc(0) : Buffer.from(r.rangeEnd),
+    ...rangeEndToProto(r.rangeEnd),
     start_revision: r.startRevision ?? 0,
     progress_notify: r.progressNotify === true,
     filters: (r.filters ?? []).map((f) => FILTER_NAMES[f]),
