@@ -20,8 +20,8 @@ export const DEFAULT_LIMITS = Object.freeze({
   reportContextOperations: 12,
 });
 
-/** The type of {@link DEFAULT_LIMITS}. */
-export type LincheckLimits = typeof DEFAULT_LIMITS;
+/** The type of {@link DEFAULT_LIMITS}: every limit a number. */
+export type LincheckLimits = { readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 
 /** {@link DEFAULT_LIMITS} with overrides, validated (unknown names and non-positive values throw). */
 export function lincheckLimits(overrides: Partial<LincheckLimits> = {}): LincheckLimits {
