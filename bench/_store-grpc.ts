@@ -40,9 +40,8 @@ interface Services {
 
 let services: Services | undefined;
 
-function load(): Services {
-  if (services !== undefined) return services;
-  const def = protoLoader.loadSync(join(ETCD_PROTO_DIR, 'rpc.proto'), {
+function loadDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(join(ETCD_PROTO_DIR, 'rpc.proto'), {
     keepCase: true,
     longs: String,
     enums: String,
@@ -50,7 +49,11 @@ function load(): Services {
     oneofs: true,
     includeDirs: [ETCD_PROTO_DIR],
   });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { etcdserverpb: Services };
+}
+
+function load(): Services {
+  if (services !== undefined) return services;
+  const pkg = grpc.loadPackageDefinition(loadDefinition()) as unknown as { etcdserverpb: Services };
   services = pkg.etcdserverpb;
   return services;
 }
@@ -93,8 +96,7 @@ export class RawKvClient {
 
   /** RangeRequest{key=1, serializable=7}. */
   range(key: Uint8Array, serializable: boolean, deadlineMs: number): Promise<Buffer> {
-    const body = serializable ? Buffer.concat([bytesField(1, key), SERIALIZABLE_TRUE]) : bytesField(1, key);
-    return this.unary('/etcdserverpb.KV/Range', body, deadlineMs);
+    return this.unary('/etcdserverpb.KV/Range', encodeRangeRequest(key, serializable), deadlineMs);
   }
 
   close(): void {
@@ -133,6 +135,21 @@ function varint(n: number): number[] {
 /** A length-delimited protobuf field. */
 function bytesField(field: number, bytes: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from([...varint((field << 3) | 2), ...varint(bytes.length)]), bytes]);
+}
+
+/** etcd's PutRequest{key = 1, value = 2} in protobuf. */
+export function encodePutRequest(key: Uint8Array, value: Uint8Array): Buffer {
+  return Buffer.concat([bytesField(1, key), bytesField(2, value)]);
+}
+
+/** etcd's RangeRequest{key = 1, serializable = 7} in protobuf. */
+export function encodeRangeRequest(key: Uint8Array, serializable: boolean): Buffer {
+  return serializable ? Buffer.concat([bytesField(1, key), SERIALIZABLE_TRUE]) : bytesField(1, key);
+}
+
+/** The loaded package definition, for tests that check the hand encoding against protobufjs. */
+export function etcdPackageDefinition(): protoLoader.PackageDefinition {
+  return loadDefinition();
 }
 
 /** One connection to the Watch service at `endpoint`. */

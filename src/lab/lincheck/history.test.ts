@@ -86,4 +86,32 @@ describe('HistoryRecorder', () => {
       (e) => isCairnError(e, 'LIMIT_EXCEEDED'),
     );
   });
+
+  it('record() wraps a call: ok with its result, info or fail on a throw as classified', async () => {
+    const h = new HistoryRecorder<KvInput, KvOutput>();
+    await h.record(1, { type: 'put', key: 'a', value: '1' }, async () => ({ type: 'put', revision: 2 }));
+    await assert.rejects(
+      h.record(2, { type: 'put', key: 'a', value: '2' }, async () => {
+        throw new Error('deadline exceeded');
+      }),
+    );
+    await assert.rejects(
+      h.record(
+        3,
+        { type: 'put', key: 'a', value: '3' },
+        async () => {
+          throw new Error('refused');
+        },
+        () => 'fail',
+      ),
+    );
+    assert.deepEqual(
+      h.operations().map((op) => [op.clientId, op.output]),
+      [
+        [1, { type: 'put', revision: 2 }],
+        [2, UNKNOWN],
+      ],
+    );
+    assert.equal(h.pendingCount, 0);
+  });
 });

@@ -90,6 +90,35 @@ export class HistoryRecorder<Input, Output> {
     this.done.push(unknownOperation(opId, p));
   }
 
+  /**
+   * Records one call around `run`: `invoke`, then `ok` with its result, or, when it throws,
+   * `fail` or `info` as `classify` says (default `info`: an error says nothing about whether a
+   * write took effect, unless the caller knows it was refused before reaching the store). The
+   * error is rethrown.
+   *
+   * @example
+   * ```ts
+   * await h.record(1, { type: 'get', key: 'a' }, async () => ({ type: 'get', value: await read('a') }));
+   * ```
+   */
+  async record(
+    clientId: number,
+    input: Input,
+    run: () => Promise<Output>,
+    classify: (err: unknown) => 'fail' | 'info' = () => 'info',
+  ): Promise<Output> {
+    const id = this.invoke(clientId, input);
+    let output: Output;
+    try {
+      output = await run();
+    } catch (err) {
+      this[classify(err)](id);
+      throw err;
+    }
+    this.ok(id, output);
+    return output;
+  }
+
   /** Every operation not failed, in id order; pending ones as `info`. */
   operations(): Operation<Input, Output>[] {
     const all = [...this.done];
