@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fromUtf8, utf8 } from '../../core/index.js';
+import { fromUtf8, type Storage, utf8 } from '../../core/index.js';
 import { MemoryStorage, SimDisk } from '../../sim/index.js';
 import type { KeyValue, WatchResponse } from '../api.js';
 import type { StoreCommand } from '../command.js';
@@ -12,7 +12,7 @@ const b = utf8;
 class Harness {
   index = 0;
   constructor(readonly store: MvccStore) {}
-  static async open(storage = new MemoryStorage()): Promise<Harness> {
+  static async open(storage: Storage = new MemoryStorage()): Promise<Harness> {
     return new Harness(await MvccStore.open(storage));
   }
   apply(cmd: StoreCommand): Promise<StoreResult> {
