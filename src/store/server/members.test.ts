@@ -14,7 +14,7 @@ describe('MemberTable', () => {
   it('keeps bootstrap metadata through context-less bootstrap entries, adds, promotes and removes', async () => {
     const storage = new MemoryStorage();
     const table = new MemberTable(storage);
-    await table.bootstrap([
+    await table.bootstrap(42, [
       { id: 1, ...meta('a'), isLearner: false },
       { id: 2, ...meta('b'), isLearner: false },
     ]);
@@ -50,6 +50,7 @@ describe('MemberTable', () => {
     await again.load();
     assert.deepEqual(again.list(), table.list());
     assert.equal(again.index, 8);
+    assert.equal(again.clusterId, 42);
     assert.equal(await again.applyConfChange(7, { type: 'removeNode', nodeId: 7 }), false);
     assert.ok(again.get(7) !== undefined);
   });

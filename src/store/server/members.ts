@@ -21,6 +21,8 @@ export interface MemberMeta {
   readonly name: string;
   readonly peerUrls: readonly string[];
   readonly clientUrls: readonly string[];
+  /** The cluster's id, so a member that joins later learns it from its own conf change. */
+  readonly clusterId?: number;
 }
 
 /** The table's storage key (inside the server's own prefixed view). */
@@ -35,6 +37,15 @@ function metaShape(limits: StoreServerLimits) {
   };
 }
 
+const clusterIdV = v.uint({ max: Number.MAX_SAFE_INTEGER });
+
+/** The table's image: what is stored and what a snapshot carries. */
+export interface MemberImage {
+  readonly index: number;
+  readonly clusterId: number;
+  readonly members: readonly Member[];
+}
+
 function memberValidator(limits: StoreServerLimits): Validator<Member> {
   return v.object({
     id: v.uint({ max: Number.MAX_SAFE_INTEGER }),
@@ -44,18 +55,18 @@ function memberValidator(limits: StoreServerLimits): Validator<Member> {
 }
 
 /** Validator of the durable table and of its image inside a snapshot. */
-export function memberTableValidator(
-  limits: StoreServerLimits = DEFAULT_LIMITS,
-): Validator<{ index: number; members: Member[] }> {
+export function memberTableValidator(limits: StoreServerLimits = DEFAULT_LIMITS): Validator<MemberImage> {
   return v.object({
     index: v.uint({ max: Number.MAX_SAFE_INTEGER }),
+    clusterId: clusterIdV,
     members: v.array(memberValidator(limits), { maxLength: limits.maxMembers }),
   });
 }
 
 /** Encodes the metadata a conf change carries in its `context`. */
 export function encodeMemberContext(meta: MemberMeta): Uint8Array {
-  return encode({ name: meta.name, peerUrls: [...meta.peerUrls], clientUrls: [...meta.clientUrls] });
+  const base = { name: meta.name, peerUrls: [...meta.peerUrls], clientUrls: [...meta.clientUrls] };
+  return encode(meta.clusterId === undefined ? base : { ...base, clusterId: meta.clusterId });
 }
 
 /** Decodes a conf change's context; `undefined` when absent or malformed (the change still applies). */
@@ -64,13 +75,17 @@ export function decodeMemberContext(
   limits: StoreServerLimits = DEFAULT_LIMITS,
 ): MemberMeta | undefined {
   if (context === undefined || context.length === 0) return undefined;
-  return tryDecode(context, v.object(metaShape(limits)));
+  const meta = tryDecode(context, v.object({ ...metaShape(limits), clusterId: v.optional(clusterIdV) }));
+  if (meta === undefined) return undefined;
+  const { clusterId, ...rest } = meta;
+  return clusterId === undefined ? rest : { ...rest, clusterId };
 }
 
 /** The member table. */
 export class MemberTable {
   private readonly members = new Map<number, Member>();
   private appliedIndex = 0;
+  private cluster = 0;
 
   /**
    * @param storage - where the table is kept (a view of its own: the key is fixed)
@@ -91,6 +106,11 @@ export class MemberTable {
   /** The raft index of the last change applied to the table. */
   get index(): number {
     return this.appliedIndex;
+  }
+
+  /** The cluster id, 0 until known (seeded at bootstrap, or learned from a conf change or snapshot). */
+  get clusterId(): number {
+    return this.cluster;
   }
 
   /** Every member, voters and learners, by ascending id. */
@@ -115,8 +135,9 @@ export class MemberTable {
    * member is given the same list, so every table starts the same. Written at index 0: the
    * first conf change in the log overrides it.
    */
-  async bootstrap(members: readonly Member[]): Promise<void> {
+  async bootstrap(clusterId: number, members: readonly Member[]): Promise<void> {
     if (this.members.size > 0 || this.appliedIndex > 0) return;
+    this.cluster = clusterId;
     for (const m of members) this.members.set(m.id, m);
     await this.persist();
   }
@@ -129,6 +150,7 @@ export class MemberTable {
     if (index <= this.appliedIndex) return false;
     const meta = decodeMemberContext(cc.context, this.limits);
     const existing = this.members.get(cc.nodeId);
+    if (this.cluster === 0 && meta?.clusterId !== undefined) this.cluster = meta.clusterId;
     switch (cc.type) {
       case 'addNode':
         this.members.set(cc.nodeId, merge(cc.nodeId, false, existing, meta));
@@ -147,24 +169,37 @@ export class MemberTable {
   }
 
   /** The table's image, for the store's snapshot. */
-  image(): { index: number; members: Member[] } {
-    return { index: this.appliedIndex, members: this.list() };
+  image(): MemberImage {
+    return { index: this.appliedIndex, clusterId: this.cluster, members: this.list() };
+  }
+
+  /**
+   * Records a member's own attributes (name, client URLs) published after it started, as etcd's
+   * publish: peer URLs and the learner flag stay as the conf changes set them.
+   */
+  async setAttributes(index: number, id: number, name: string, clientUrls: readonly string[]): Promise<void> {
+    if (index <= this.appliedIndex) return;
+    const m = this.members.get(id);
+    this.appliedIndex = index;
+    if (m !== undefined) this.members.set(id, { ...m, name, clientUrls: [...clientUrls] });
+    await this.persist();
   }
 
   /** Replaces the table with a snapshot's image (validated by the caller) and persists it. */
-  async restore(image: { index: number; members: readonly Member[] }): Promise<void> {
+  async restore(image: MemberImage): Promise<void> {
     this.replace(image);
     await this.persist();
   }
 
-  private replace(image: { index: number; members: readonly Member[] }): void {
+  private replace(image: MemberImage): void {
     this.members.clear();
+    this.cluster = image.clusterId;
     for (const m of image.members) this.members.set(m.id, m);
     this.appliedIndex = image.index;
   }
 
   private persist(): Promise<void> {
-    const value = encode({ index: this.appliedIndex, members: this.list() });
+    const value = encode(this.image());
     return this.storage.batch([{ type: 'put', key: TABLE_KEY, value }], { sync: true });
   }
 }
@@ -175,7 +210,7 @@ function merge(
   existing: Member | undefined,
   meta: MemberMeta | undefined,
 ): Member {
-  const base = meta ?? existing ?? { name: '', peerUrls: [], clientUrls: [] };
+  const base: MemberMeta = meta ?? existing ?? { name: '', peerUrls: [], clientUrls: [] };
   return {
     id,
     name: base.name,
