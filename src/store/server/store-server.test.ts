@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { isCairnError, utf8 } from '../../core/index.js';
 import { MemoryStorage, Simulator } from '../../sim/index.js';
 import { isStoreError } from '../errors.js';
-import { fakeEngines } from './fakes.test-helper.js';
 import { clusterIdOf } from './ids.js';
+import { loopbackEngines } from './loopback-raft.js';
 import { StoreServer } from './store-server.js';
 
 /**
@@ -25,7 +25,7 @@ const noLog = {
 
 async function setup(voters?: number[]) {
   const sim = new Simulator({ seed: 1 });
-  const engines = fakeEngines(sim.clock, voters);
+  const engines = loopbackEngines(sim.clock, voters);
   const transport = sim.network.transport('10.0.0.1:7946');
   const server = await StoreServer.start(
     {

@@ -1,7 +1,9 @@
 /**
- * Small fakes of the server's engines for its unit tests: a single-member raft that applies what
- * is proposed in order (or holds it, to test timeouts, or fails proposals as raft does without a
- * leader), with the real MVCC store and lessor. The simulator tests use the real raft driver.
+ * A stand-in for the raft driver with one member and no log: what is proposed is applied at
+ * once, in order (a one-member raft commits on append, so its behaviour as seen by the store is
+ * the same, without durability). It can also hold proposals (never committed, to test timeouts)
+ * or refuse them as raft does without a leader. Used by the server's unit tests and by
+ * {@link startSingleMemberStore}; a real cluster runs RaftNode.
  */
 import type { Clock } from '../../core/index.js';
 import { encodeConfChange } from '../../raft/core/conf-change.js';
@@ -13,7 +15,8 @@ import type { RaftApplierPort, RaftPort, RaftStatusView } from './ports.js';
 
 type Listener = Parameters<RaftPort['onStatusChange']>[0];
 
-export class FakeRaft implements RaftPort {
+/** The single-member stand-in for RaftNode (see the module comment). */
+export class LoopbackRaft implements RaftPort {
   role: RaftStatusView['role'] = 'leader';
   lead: number;
   term = 2;
@@ -34,6 +37,8 @@ export class FakeRaft implements RaftPort {
     voters: number[] = [id],
   ) {
     this.lead = id;
+    // After a restart on kept storage, continue above what the store already applied.
+    this.index = applier.appliedIndex();
     this.confState = { voters, learners: [] };
   }
 
@@ -99,18 +104,19 @@ export class FakeRaft implements RaftPort {
   async stop(): Promise<void> {}
 
   private commit(entry: Entry): void {
+    // An apply that throws (storage failure) leaves later entries unapplied, as a stopped raft would.
     this.chain = this.chain.then(() => this.applier.apply([entry]));
   }
 }
 
-/** Engines made of the fakes; `made` exposes them to the test. */
-export function fakeEngines(
+/** Engines of one member: the loopback raft, the real MVCC store and lessor; `made` exposes them. */
+export function loopbackEngines(
   clock: Clock,
   voters?: number[],
 ): StoreEngines & {
-  made: { raft?: FakeRaft; mvcc?: MvccStore; lessor?: Lessor };
+  made: { raft?: LoopbackRaft; mvcc?: MvccStore; lessor?: Lessor };
 } {
-  const made: { raft?: FakeRaft; mvcc?: MvccStore; lessor?: Lessor } = {};
+  const made: { raft?: LoopbackRaft; mvcc?: MvccStore; lessor?: Lessor } = {};
   return {
     made,
     openMvcc: async (storage, header) => {
@@ -122,7 +128,7 @@ export function fakeEngines(
       return made.lessor;
     },
     startRaft: async ({ options, applier }) => {
-      made.raft = new FakeRaft(options.id, applier, voters ?? [options.id]);
+      made.raft = new LoopbackRaft(options.id, applier, voters ?? [options.id]);
       return made.raft;
     },
   };
