@@ -522,9 +522,11 @@ export class StoreServer implements StoreClient {
   private async publishAttributes(): Promise<void> {
     const name = this.options.name;
     const clientUrls = this.options.clientUrls ?? [];
+    // Bootstrap members given the shared `members` list need not publish; any other member's
+    // table may only know itself from its own seed, so it publishes once.
+    const given = this.options.members?.find((m) => m.id === this.id);
+    if (given !== undefined && given.name === name && sameList(given.clientUrls, clientUrls)) return;
     for (let attempt = 0; attempt < 5 && !this.stopped; attempt++) {
-      const mine = this.members.get(this.id);
-      if (mine !== undefined && mine.name === name && sameList(mine.clientUrls, clientUrls)) return;
       try {
         const data = encodeMemberAttributes({ id: this.id, name, clientUrls });
         await this.proposer.propose({ t: 'member', data });
