@@ -1,0 +1,8 @@
+import type { RequestOp, TxnRequest } from '../api.js';
+
+/** True when a txn (or a txn nested in it) may write: it has a put or a delete in either branch. */
+export function hasWrites(req: TxnRequest): boolean {
+  const opWrites = (op: RequestOp): boolean =>
+    'put' in op || 'deleteRange' in op || ('txn' in op && hasWrites(op.txn));
+  return req.success.some(opWrites) || req.failure.some(opWrites);
+}
