@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Rng } from '../../core/index.js';
+import { CairnError, Rng } from '../../core/index.js';
 import { SimFiles } from '../../sim/files.js';
 import { isRaftError } from '../errors.js';
 import type { Entry, HardState, Snapshot } from '../types.js';
@@ -304,3 +304,48 @@ for (const [name, makeEnv] of Object.entries(envs)) {
     });
   });
 }
+
+/** SimFiles whose `n`-th file sync (counting from the wrap) fails with IO_ERROR. */
+function failingSync(files: SimFiles, n: number): LogFiles {
+  let syncs = 0;
+  return {
+    list: () => files.list(),
+    remove: (name) => files.remove(name),
+    rename: (from, to) => files.rename(from, to),
+    syncDirectory: () => files.syncDirectory(),
+    open: async (name, options) => {
+      const f = await files.open(name, options);
+      return {
+        name: f.name,
+        get size() {
+          return f.size;
+        },
+        read: (offset, length) => f.read(offset, length),
+        append: (data) => f.append(data),
+        truncate: (size) => f.truncate(size),
+        close: () => f.close(),
+        sync: async () => {
+          if (++syncs === n) throw new CairnError('IO_ERROR', 'injected fsync failure');
+          await f.sync();
+        },
+      };
+    },
+  };
+}
+
+describe('SegmentLogStore after a failed write', () => {
+  it('fails the pending saves and every later call with the first error, and a restart recovers', async () => {
+    const files = new SimFiles();
+    const store = await SegmentLogStore.open({ files: failingSync(files, 2) }); // 1 is the segment's creation
+    await assert.rejects(store.save(hs(1, 1, 0), range(1, 2, 1), true), /injected fsync failure/);
+    await assert.rejects(store.save(undefined, range(3, 3, 1), false), /injected fsync failure/);
+    await assert.rejects(store.saveSnapshot(snapshot(1, 1)), /injected fsync failure/);
+    await store.close();
+    files.crash();
+    files.reopen();
+    const again = await SegmentLogStore.open({ files });
+    assert.deepEqual((await again.load()).entries, [], 'the failed save was never acknowledged nor synced');
+    await again.save(hs(1, 1, 0), range(1, 2, 1), true);
+    await again.close();
+  });
+});
