@@ -234,3 +234,42 @@ describe('SegmentLogStore against a model (property)', () => {
     );
   });
 });
+
+describe('SegmentLogStore on hostile bytes (property)', () => {
+  it('random segment contents open as a (possibly cut) log or are refused with CORRUPT, nothing else', async () => {
+    const { frame, encodeSave } = await import('./record.js');
+    const { isRaftError } = await import('../errors.js');
+    const valid = frame(encodeSave({ term: 1, vote: 1, commit: 0 }, [entryAt(1, 1, 1)]));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.boolean(),
+        fc.nat(),
+        async (noise, prefixValid, flip) => {
+          const files = new SimFiles();
+          const bytes = prefixValid ? new Uint8Array([...valid, ...noise]) : noise.slice();
+          if (bytes.length > 0 && flip % 3 === 0) bytes[flip % bytes.length]! ^= 1 << (flip % 8);
+          for (const [name, content] of [
+            ['0000000000000001-0000000000000001.wal', bytes],
+            ['0000000000000002-0000000000000002.wal', flip % 2 === 0 ? new Uint8Array(0) : valid],
+          ] as const) {
+            const f = await files.open(name, { create: true });
+            await f.append(content);
+          }
+          // The random bytes are a non-last segment in half the runs, the last one in the others.
+          if (flip % 5 < 2) await files.remove('0000000000000002-0000000000000002.wal');
+          try {
+            const store = await SegmentLogStore.open({ files, limits });
+            const state = await store.load();
+            for (const e of state.entries)
+              assert.ok(Number.isSafeInteger(e.index) && e.data instanceof Uint8Array);
+            await store.close();
+          } catch (err) {
+            assert.ok(isRaftError(err, 'CORRUPT'), `unexpected ${String(err)}`);
+          }
+        },
+      ),
+      { numRuns: 500, ...replay },
+    );
+  });
+});
