@@ -1,4 +1,4 @@
-import { CairnError, type Logger } from '../../core/index.js';
+import type { Logger } from '../../core/index.js';
 import { RaftError } from '../errors.js';
 import type { Entry, HardState, Snapshot } from '../types.js';
 import type { LogFiles } from './files.js';
@@ -156,15 +156,4 @@ async function cutTail(files: LogFiles, name: string, offset: number): Promise<v
   } finally {
     await file.close();
   }
-}
-
-/** Re-exported for callers that want to tell corruption from other failures. */
-export function isCorrupt(err: unknown): boolean {
-  return err instanceof RaftError && err.code === 'CORRUPT';
-}
-
-/** @internal Used by the store to wrap a failure of the files. */
-export function ioFailure(what: string, err: unknown): CairnError {
-  if (err instanceof CairnError) return err;
-  return new CairnError('IO_ERROR', `raft log: ${what} failed: ${(err as Error).message}`, { cause: err });
 }
