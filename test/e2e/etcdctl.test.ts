@@ -2,8 +2,8 @@
  * etcdctl (ETCDCTL_API=3) against Cairn's etcd API, and the same tests against a real etcd when
  * one is installed: the outputs etcdctl prints, errors included, must be the same.
  *
- * Targets: `CAIRN_ETCD_ENDPOINT` (a running Cairn, e.g. `cairn dev`) or else an in-process
- * server over the testing store; plus a real etcd started here (skipped with a reason when the
+ * Targets: `CAIRN_ETCD_ENDPOINT` (a running Cairn) or else a `cairn dev` cluster of three store
+ * members started here (`bench/_cairn-store.ts`); plus a real etcd started here (skipped with a reason when the
  * binary is missing; force with CAIRN_E2E_REAL_ETCD=1, which fails instead of skipping).
  *
  * Run: node --import tsx --test test/e2e/etcdctl.test.ts
@@ -11,8 +11,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { serveEtcd } from '../../src/store/etcd/server.js';
-import { TestingStore } from '../../src/store/etcd/testing-store.js';
+import { startCairnStore } from '../../bench/_cairn-store.js';
 import { etcdMissingReason, startEtcd } from '../contract/etcd-process.js';
 
 interface Target {
@@ -166,7 +165,13 @@ function describeEtcdctl(name: string, start: () => Promise<Target | string>): v
         /^[0-9a-f]+, started, [^,]*, http[^,]+, http[^,]+, false\n/,
       );
       const status = await ok(ep, ['endpoint', 'status']);
-      assert.ok(status.startsWith(`${ep}, `), status);
+      // One line per endpoint given, each starting with its endpoint.
+      const lines = status.trimEnd().split('\n');
+      assert.deepEqual(
+        lines.map((l) => l.slice(0, l.indexOf(', '))),
+        ep.split(','),
+        status,
+      );
       const json = JSON.parse(await ok(ep, ['endpoint', 'status', '-w', 'json'])) as {
         Status: { leader: number };
       }[];
@@ -187,18 +192,15 @@ function describeEtcdctl(name: string, start: () => Promise<Target | string>): v
 describeEtcdctl(
   process.env.CAIRN_ETCD_ENDPOINT
     ? `Cairn at ${process.env.CAIRN_ETCD_ENDPOINT}`
-    : 'Cairn (in-process, testing store)',
+    : 'Cairn (cairn dev: three store members)',
   async () => {
     const given = process.env.CAIRN_ETCD_ENDPOINT;
     if (given) return { endpoint: given, stop: async () => {} };
-    const store = new TestingStore();
-    const server = await serveEtcd({ store, host: '127.0.0.1', port: 0 });
+    const store = await startCairnStore();
+    // Every command goes to all three members, as etcdctl users give every endpoint.
     return {
-      endpoint: server.endpoint,
-      stop: async () => {
-        await server.close();
-        await store.close();
-      },
+      endpoint: store.endpoints.map((e) => e.replace(/^http:\/\//, '')).join(','),
+      stop: () => store.stop(),
     };
   },
 );

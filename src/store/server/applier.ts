@@ -119,7 +119,7 @@ export class StoreApplier implements RaftApplierPort {
       case 'member': {
         const attrs = decodeMemberAttributes(cmd.data, this.limits);
         if (attrs !== undefined) {
-          await this.members.setAttributes(index, attrs.id, attrs.name, attrs.clientUrls);
+          await this.members.setAttributes(index, attrs);
           this.hooks.membersChanged();
         }
         break;
@@ -147,11 +147,18 @@ export interface MemberAttributes {
   readonly id: number;
   readonly name: string;
   readonly clientUrls: readonly string[];
+  /** The member's peer URLs; absent in a command that does not change them. */
+  readonly peerUrls?: readonly string[];
 }
 
 /** Encodes a `member` command's payload. */
 export function encodeMemberAttributes(attrs: MemberAttributes): Uint8Array {
-  return encode({ id: attrs.id, name: attrs.name, clientUrls: [...attrs.clientUrls] });
+  return encode({
+    id: attrs.id,
+    name: attrs.name,
+    clientUrls: [...attrs.clientUrls],
+    ...(attrs.peerUrls === undefined ? {} : { peerUrls: [...attrs.peerUrls] }),
+  });
 }
 
 /** Decodes a `member` command's payload; undefined when malformed. */
@@ -166,6 +173,7 @@ export function decodeMemberAttributes(
       id: v.uint({ max: Number.MAX_SAFE_INTEGER }),
       name: field,
       clientUrls: v.array(field, { maxLength: limits.maxMemberUrls }),
+      peerUrls: v.optional(v.array(field, { maxLength: limits.maxMemberUrls })),
     }),
   );
 }

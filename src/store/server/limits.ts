@@ -38,6 +38,13 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxMembers: 256,
   /** A forwarded lease call (keep-alive, time-to-live, promote) gives up after this. */
   forwardTimeoutMs: 5_000,
+  /**
+   * Tries to publish this member's attributes after start: a joining node may wait minutes to be
+   * added and promoted (600 tries one second apart: ten minutes).
+   */
+  publishAttempts: 600,
+  /** Pause between two tries to publish this member's attributes. */
+  publishRetryMs: 1_000,
 });
 
 /** The type of {@link DEFAULT_LIMITS}. */

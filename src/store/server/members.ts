@@ -174,14 +174,24 @@ export class MemberTable {
   }
 
   /**
-   * Records a member's own attributes (name, client URLs) published after it started, as etcd's
-   * publish: peer URLs and the learner flag stay as the conf changes set them.
+   * Records a member's own attributes (name, client URLs, and peer URLs when given) published after
+   * it started, as etcd's publish; the learner flag stays as the conf changes set it.
    */
-  async setAttributes(index: number, id: number, name: string, clientUrls: readonly string[]): Promise<void> {
+  async setAttributes(
+    index: number,
+    attrs: { id: number; name: string; clientUrls: readonly string[]; peerUrls?: readonly string[] },
+  ): Promise<void> {
     if (index <= this.appliedIndex) return;
-    const m = this.members.get(id);
+    const m = this.members.get(attrs.id);
     this.appliedIndex = index;
-    if (m !== undefined) this.members.set(id, { ...m, name, clientUrls: [...clientUrls] });
+    if (m !== undefined) {
+      this.members.set(attrs.id, {
+        ...m,
+        name: attrs.name,
+        clientUrls: [...attrs.clientUrls],
+        ...(attrs.peerUrls === undefined ? {} : { peerUrls: [...attrs.peerUrls] }),
+      });
+    }
     await this.persist();
   }
 

@@ -395,6 +395,29 @@ export class StoreServer implements StoreClient {
     return { header: this.header(this.mvcc.revision), member, members: this.members.list() };
   }
 
+  /**
+   * Adds a member with a known id (the agent derives ids from node names) and its metadata as a
+   * learner, through one conf change; resolves once applied here. The agent's store role calls it
+   * on the leader for every live store node that belongs to no group yet. Refuses as
+   * {@link memberAdd} does: `memberExist`, `peerURLExist`, `tooManyLearners`.
+   */
+  async addLearner(member: Member, options?: CallOptions): Promise<void> {
+    this.checkRunning();
+    this.refuseOnLearner();
+    checkUrls(member.peerUrls, this.limits);
+    if (this.members.get(member.id) !== undefined) throw new StoreError('memberExist');
+    const taken = new Set(this.members.list().flatMap((m) => m.peerUrls));
+    if (member.peerUrls.some((u) => taken.has(u))) throw new StoreError('peerURLExist');
+    if (this.members.learnerCount() >= this.limits.maxLearners) throw new StoreError('tooManyLearners');
+    const context = encodeMemberContext({
+      name: member.name,
+      peerUrls: member.peerUrls,
+      clientUrls: member.clientUrls,
+      clusterId: this.clusterId(),
+    });
+    await this.confChange({ type: 'addLearner', nodeId: member.id, context }, options);
+  }
+
   async memberRemove(
     id: number,
     options?: CallOptions,
@@ -516,25 +539,46 @@ export class StoreServer implements StoreClient {
   }
 
   /**
-   * Publishes this member's name and client URLs when the table lacks them (a member added by
-   * URL only, as etcd's publish). Best effort, bounded: a few tries while a leader is found.
+   * Publishes this member's name, client URLs and peer URLs once after start and again while the
+   * applied member table differs from them (a member added by URL only, a bootstrap seed without URLs, a restart on
+   * other ports), as etcd's publish. Retries until the table shows them or the member stops;
+   * bounded by `publishAttempts` tries `publishRetryMs` apart.
    */
   private async publishAttributes(): Promise<void> {
-    const name = this.options.name;
-    const clientUrls = this.options.clientUrls ?? [];
-    // Bootstrap members given the shared `members` list need not publish; any other member's
-    // table may only know itself from its own seed, so it publishes once.
-    const given = this.options.members?.find((m) => m.id === this.id);
-    if (given !== undefined && given.name === name && sameList(given.clientUrls, clientUrls)) return;
-    for (let attempt = 0; attempt < 5 && !this.stopped; attempt++) {
-      try {
-        const data = encodeMemberAttributes({ id: this.id, name, clientUrls });
-        await this.proposer.propose({ t: 'member', data });
-        return;
-      } catch (err) {
-        this.logger.debug({ err: String(err) }, 'store: publishing member attributes failed');
-        if (this.stopped) return;
+    const attrs = {
+      id: this.id,
+      name: this.options.name,
+      clientUrls: [...(this.options.clientUrls ?? [])],
+      peerUrls: [...(this.options.peerUrls ?? [])],
+    };
+    const current = () => {
+      const m = this.members.get(this.id);
+      return (
+        m !== undefined &&
+        m.name === attrs.name &&
+        sameList(m.clientUrls, attrs.clientUrls) &&
+        sameList(m.peerUrls, attrs.peerUrls)
+      );
+    };
+    // A bootstrap member's table was seeded locally (peers seeded it with an empty name), so every
+    // member publishes through the log once after start, then only until its table agrees.
+    let published = false;
+    for (let attempt = 0; attempt < this.limits.publishAttempts && !this.stopped; attempt++) {
+      // Only a member of the group can publish; a joining node waits until the leader added it.
+      if (this.members.get(this.id) !== undefined) {
+        if (published && current()) return;
+        try {
+          if (!this.isLearner()) {
+            await this.proposer.propose({ t: 'member', data: encodeMemberAttributes(attrs) });
+            published = true;
+            if (current()) return;
+          }
+        } catch (err) {
+          this.logger.debug({ err: String(err) }, 'store: publishing member attributes failed; will retry');
+        }
       }
+      if (this.stopped) return;
+      await sleep(this.clock, this.limits.publishRetryMs);
     }
   }
 
