@@ -151,9 +151,11 @@ export class SimRaftCluster {
       () => {
         const l = this.leader();
         if (l === undefined) return false;
-        return [...this.nodes].every(
-          ([id, n]) => this.sim.nodeState(nodeName(id)) !== 'up' || n.status().lead === l.id,
-        );
+        const { voters, learners } = l.status().confState;
+        return [...voters, ...learners].every((id) => {
+          const n = this.nodes.get(id);
+          return n === undefined || this.sim.nodeState(nodeName(id)) !== 'up' || n.status().lead === l.id;
+        });
       },
       { maxMs },
     );
@@ -195,6 +197,28 @@ export class SimRaftCluster {
         (id) => `${id}: applied ${this.appliers.get(id)?.applied} keys ${this.appliers.get(id)?.kv.size}`,
       );
       throw new Error(`not converged within ${maxMs} ms (${states.join('; ')})`);
+    }
+  }
+
+  /**
+   * Runs the simulator until `promise` settles (or `maxMs` pass) and returns its outcome: the
+   * way to await a node's call whose answer needs simulated time.
+   */
+  async settle<T>(promise: Promise<T>, maxMs = 30_000): Promise<T> {
+    let done = false;
+    const tracked = promise.finally(() => {
+      done = true;
+    });
+    tracked.catch(() => {});
+    await this.sim.runUntil(() => done, { maxMs });
+    if (!done) throw new Error(`not settled within ${maxMs} ms`);
+    return tracked;
+  }
+
+  /** Throws when a node stopped on a storage or apply failure (a bug in a test run). */
+  checkHealthy(): void {
+    for (const [id, node] of this.nodes) {
+      if (node.error !== undefined) throw new Error(`node ${id} failed`, { cause: node.error });
     }
   }
 
