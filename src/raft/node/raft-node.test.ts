@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SimRaftCluster } from './testing.js';
+import { encode } from '../../core/index.js';
+import type { Transport } from '../../transport/types.js';
+import type { Message } from '../types.js';
+import { nodeName, SimRaftCluster } from './testing.js';
+import { encodeHello, WireCodec } from './wire.js';
 
 const SEED = Number(process.env.CAIRN_SEED ?? 1);
 const FILE = 'src/raft/node/raft-node.test.ts';
@@ -158,5 +162,132 @@ describe('RaftNode membership, reads and leadership', () => {
       await follower.stop();
       await assert.rejects(read, { code: 'STOPPED' });
       await assert.rejects(follower.propose(new Uint8Array([1])), { code: 'STOPPED' });
+    }));
+});
+
+describe('RaftNode on the durable segment log (simulated files)', () => {
+  it('crashes that lose unsynced data: the restarted nodes recover every acknowledged entry', () =>
+    replayable('segment log crash', async () => {
+      const c = new SimRaftCluster({
+        seed: SEED,
+        voters: 3,
+        logStore: 'segment',
+        node: { snapshotEntries: 25 },
+      });
+      const first = await c.awaitLeader();
+      for (let i = 0; i < 30; i++) await c.put(`a${i}`, `${i}`);
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 30);
+      c.crash(first.id);
+      await c.awaitLeader();
+      for (let i = 0; i < 30; i++) await c.put(`b${i}`, `${i}`);
+      const second = c.leader()!;
+      c.restart(first.id);
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 60);
+      // Crash the new leader right after proposals, before they are all synced anywhere.
+      for (let i = 0; i < 5; i++) await c.put(`c${i}`, `${i}`);
+      c.crash(second.id);
+      c.restart(second.id);
+      await c.awaitLeader();
+      await c.put('last', 'write');
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.has('last') && kv.kv.size >= 61);
+      for (let i = 0; i < 30; i++) assert.equal(c.appliers.get(second.id)!.kv.get(`b${i}`), `${i}`);
+      assert.ok(
+        c.nodes.get(first.id)!.status().snapshotIndex > 0,
+        'snapshots were taken and survive restarts',
+      );
+    }));
+});
+
+describe('RaftNode against a hostile peer', () => {
+  it('malformed, misaddressed and spoofed frames are dropped and counted; the cluster goes on', () =>
+    replayable('hostile peer', async () => {
+      const c = new SimRaftCluster({ seed: SEED, voters: 3 });
+      let rogue: Transport | undefined;
+      c.sim.addNode(nodeName(4), (ctx) => {
+        rogue = ctx.transport();
+        return {};
+      });
+      const leader = await c.awaitLeader();
+      const target = c.nodes.get(1)!;
+      const to = c.sim.addressOf(nodeName(1));
+      const send = async (frames: Uint8Array[]) => {
+        const stream = await c.settle(rogue!.dial(to));
+        for (const f of frames) stream.send(f);
+        await c.sim.runFor(50);
+        return stream;
+      };
+      const codec = new WireCodec();
+      const hello = encodeHello({ from: 4, to: 1, kind: 'msg' });
+      const heartbeat = (from: number) =>
+        codec.encodeBatch([
+          {
+            type: 'heartbeat',
+            from,
+            to: 1,
+            term: 99,
+            logTerm: 0,
+            index: 0,
+            entries: [],
+            commit: 0,
+            reject: false,
+            rejectHint: 0,
+          },
+        ]);
+      // 1. Not MessagePack at all, after a good hello.
+      const s1 = await send([hello, new Uint8Array([0xc1, 0xff, 0x00])]);
+      assert.equal(target.stats.badFrames, 1);
+      assert.equal(s1.open, false, 'the stream of a bad frame is closed');
+      // 2. Well-formed, but a message in another member's name.
+      await send([hello, heartbeat(2)]);
+      assert.equal(target.stats.badFrames, 2);
+      // 3. A negative term, an oversized context, an unknown type code.
+      await send([
+        hello,
+        encode({ k: 'm', m: [{ y: 8, f: 4, o: 1, t: -1, l: 0, i: 0, c: 0, r: false, h: 0 }] }),
+      ]);
+      await send([
+        hello,
+        encode({
+          k: 'm',
+          m: [{ y: 8, f: 4, o: 1, t: 1, l: 0, i: 0, c: 0, r: false, h: 0, x: new Uint8Array(5000) }],
+        }),
+      ]);
+      await send([
+        hello,
+        encode({ k: 'm', m: [{ y: 77, f: 4, o: 1, t: 1, l: 0, i: 0, c: 0, r: false, h: 0 }] }),
+      ]);
+      assert.equal(target.stats.badFrames, 5);
+      // 4. A hello in the name of member 2 from the rogue's address is refused.
+      const refusedBefore = target.stats.streamsRefused;
+      await send([encodeHello({ from: 2, to: 1, kind: 'msg' }), heartbeat(2)]);
+      assert.equal(target.stats.streamsRefused, refusedBefore + 1);
+      // 5. A snapshot whose data does not match its checksum.
+      const snap: Message = {
+        type: 'snap',
+        from: 4,
+        to: 1,
+        term: 99,
+        logTerm: 0,
+        index: 0,
+        entries: [],
+        commit: 0,
+        reject: false,
+        rejectHint: 0,
+        snapshot: {
+          meta: { index: 1000, term: 99, confState: { voters: [4], learners: [] } },
+          data: new Uint8Array(10),
+        },
+      };
+      await send([
+        encodeHello({ from: 4, to: 1, kind: 'snap' }),
+        codec.encodeSnapshotHeader(snap, 10, new Uint8Array(32)),
+        codec.encodeChunk(new Uint8Array(10)),
+      ]);
+      assert.equal(target.stats.badFrames, 6);
+      assert.equal(target.stats.snapshotsReceived, 0);
+      // Nothing of it reached the core: the term is unchanged, and the cluster still works.
+      assert.equal(target.status().term, leader.status().term);
+      await c.put('still', 'working');
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.get('still') === 'working');
     }));
 });

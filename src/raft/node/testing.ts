@@ -1,5 +1,6 @@
 import { decode, encode, type Seed, v } from '../../core/index.js';
 import { type NetworkOptions, Simulator } from '../../sim/index.js';
+import { SegmentLogStore } from '../log/index.js';
 import type { ConfState, Entry, NodeId, RaftLogStore, Snapshot } from '../types.js';
 import { MemoryRaftLogStore } from './memory-log-store.js';
 import type { RaftApplier, RaftNodeOptions } from './options.js';
@@ -83,8 +84,12 @@ export interface SimRaftClusterOptions {
   network?: NetworkOptions;
   /** Overrides for every node. */
   node?: Partial<RaftNodeOptions>;
-  /** Builds a node's log store (kept across restarts); default a {@link MemoryRaftLogStore}. */
-  logStore?: (id: NodeId) => RaftLogStore;
+  /**
+   * `memory` (default): a {@link MemoryRaftLogStore} per node kept across restarts (a crash drops
+   * its unsynced writes); `segment`: the durable {@link SegmentLogStore} on the node's simulated
+   * files, reopened at each restart (a crash loses unsynced bytes or tears the tail).
+   */
+  logStore?: 'memory' | 'segment';
 }
 
 /** Simulator node name of raft node `id`. */
@@ -112,8 +117,10 @@ export class SimRaftCluster {
   }
 
   private add(id: NodeId, bootstrap: boolean): void {
-    this.stores.set(id, this.options.logStore?.(id) ?? new MemoryRaftLogStore());
+    const segment = this.options.logStore === 'segment';
+    if (!segment) this.stores.set(id, new MemoryRaftLogStore());
     this.sim.addNode(nodeName(id), async (ctx) => {
+      if (segment) this.stores.set(id, await SegmentLogStore.open({ files: ctx.files }));
       const applier = this.appliers.get(id) ?? new KvApplier();
       this.appliers.set(id, applier);
       const node = await RaftNode.start({
