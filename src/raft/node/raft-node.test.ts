@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { encode } from '../../core/index.js';
 import type { Transport } from '../../transport/types.js';
 import type { Message } from '../types.js';
-import { nodeName, SimRaftCluster } from './testing.js';
+import { kvPut, nodeName, SimRaftCluster } from './testing.js';
 import { encodeHello, WireCodec } from './wire.js';
 
 const SEED = Number(process.env.CAIRN_SEED ?? 1);
@@ -139,6 +139,22 @@ describe('RaftNode membership, reads and leadership', () => {
       // On the leader too.
       const idx = await c.settle(second.readIndex());
       assert.ok(idx >= c.appliers.get(second.id)!.applied - 1);
+    }));
+
+  it('a follower forwards proposals to the leader; an aborted call rejects with CANCELLED', () =>
+    replayable('follower forwards', async () => {
+      const c = new SimRaftCluster({ seed: SEED, voters: 3 });
+      const leader = await c.awaitLeader();
+      const follower = [...c.nodes.values()].find((n) => n.id !== leader.id)!;
+      for (let i = 0; i < 5; i++) await follower.propose(kvPut(`f${i}`, `${i}`));
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 5);
+      const ctl = new AbortController();
+      ctl.abort();
+      await assert.rejects(follower.propose(kvPut('x', 'y'), ctl.signal), { code: 'CANCELLED' });
+      const late = new AbortController();
+      const read = follower.readIndex(late.signal);
+      late.abort();
+      await assert.rejects(read, { code: 'CANCELLED' });
     }));
 
   it('transfers leadership to a chosen voter', () =>
