@@ -301,6 +301,14 @@ describe('RaftNode against a hostile peer', () => {
       ]);
       assert.equal(target.stats.badFrames, 6);
       assert.equal(target.stats.snapshotsReceived, 0);
+      // 6. A silent stream is closed after helloTimeoutMs; a peer's second message stream replaces its first.
+      const silent = await send([]);
+      await c.sim.runFor(10_000);
+      assert.equal(silent.open, false, 'a stream without a hello is closed');
+      const older = await send([hello]);
+      const newer = await send([hello]);
+      assert.equal(older.open, false, 'the older message stream of the same peer is closed');
+      assert.equal(newer.open, true);
       // Nothing of it reached the core: the term is unchanged, and the cluster still works.
       assert.equal(target.status().term, leader.status().term);
       await c.put('still', 'working');
