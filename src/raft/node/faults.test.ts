@@ -8,7 +8,7 @@ import { kvPut, nodeName, SimRaftCluster } from './testing.js';
 /**
  * Randomized faults on the simulator: five voters on the durable segment log over simulated
  * files, with crashes that lose unsynced writes (and the in-memory state machine), restarts,
- * partitions and heals, while writes are proposed. Checked all along: at most one leader per
+ * partitions (stalling or resetting open streams) and heals, while writes are proposed. Checked all along: at most one leader per
  * term (election safety) and one entry per index across every state machine (state machine
  * safety); after healing: every node converges and the cluster takes writes (liveness).
  *
@@ -62,7 +62,7 @@ async function runSeed(seed: Seed): Promise<void> {
       const leader = c.leader()?.id;
       const shuffled = [...ids].sort(() => rng.float() - 0.5);
       const cut = action === 5 && leader !== undefined ? [leader] : shuffled.slice(0, 1 + rng.int(2));
-      c.sim.network.partition(cut.map(nodeName));
+      c.sim.network.partition(cut.map(nodeName), undefined, { streams: rng.chance(0.5) ? 'stall' : 'reset' });
     } else if (action === 3) {
       c.sim.network.heal();
     }
