@@ -8,7 +8,7 @@ import { kvPut, nodeName, SimRaftCluster } from './testing.js';
 /**
  * Randomized faults on the simulator: five voters on the durable segment log over simulated
  * files, with crashes that lose unsynced writes (and the in-memory state machine), restarts,
- * partitions (stalling or resetting open streams) and heals, while writes are proposed. Checked all along: at most one leader per
+ * partitions (stalling or resetting open streams), pauses and heals, while writes are proposed. Checked all along: at most one leader per
  * term (election safety) and one entry per index across every state machine (state machine
  * safety); after healing: every node converges and the cluster takes writes (liveness).
  *
@@ -46,7 +46,7 @@ async function runSeed(seed: Seed): Promise<void> {
   await c.awaitLeader();
   let written = 0;
   for (let round = 0; round < 40; round++) {
-    const action = rng.int(6);
+    const action = rng.int(7);
     if ((action === 0 || action === 4) && down.size < 2) {
       // Half of the crashes hit the leader: the case that matters most.
       const id = action === 4 ? (c.leader()?.id ?? 1) : ids[rng.int(ids.length)]!;
@@ -65,6 +65,10 @@ async function runSeed(seed: Seed): Promise<void> {
       c.sim.network.partition(cut.map(nodeName), undefined, { streams: rng.chance(0.5) ? 'stall' : 'reset' });
     } else if (action === 3) {
       c.sim.network.heal();
+    } else if (action === 6) {
+      const id = ids[rng.int(ids.length)]!;
+      if (!down.has(id) && c.sim.nodeState(nodeName(id)) === 'up')
+        c.sim.pause(nodeName(id), 200 + rng.int(2000));
     }
     for (let i = 0; i < 5; i++) {
       const leader = c.leader();

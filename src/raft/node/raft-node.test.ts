@@ -55,6 +55,47 @@ describe('RaftNode crash, restart and snapshots', () => {
       assert.equal(c.nodes.get(first.id)!.status().term >= second.status().term, true);
     }));
 
+  it('a node whose state machine kept its state resumes after it: nothing is applied twice', () =>
+    replayable('durable applier resumes', async () => {
+      const c = new SimRaftCluster({
+        seed: SEED,
+        voters: 3,
+        node: { snapshotEntries: 8, snapshotCatchUpEntries: 50 },
+      });
+      await c.awaitLeader();
+      for (let i = 0; i < 20; i++) await c.put(`a${i}`, `${i}`);
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 20);
+      const id = [1, 2, 3].find((x) => x !== c.leader()!.id)!;
+      const applier = c.appliers.get(id)!;
+      const before = applier.applied;
+      c.crash(id, { loseApplied: false });
+      for (let i = 0; i < 10; i++) await c.put(`b${i}`, `${i}`);
+      c.restart(id);
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 30);
+      assert.equal(c.appliers.get(id), applier, 'the same state machine');
+      assert.equal(applier.replays, 0, 'no entry was given twice');
+      assert.equal(applier.restores, 0, 'no snapshot was needed');
+      assert.ok(applier.applied > before);
+      assert.ok(c.nodes.get(id)!.status().snapshotIndex > 0);
+    }));
+
+  it('a removed leader steps down and the rest go on', () =>
+    replayable('remove leader', async () => {
+      const c = new SimRaftCluster({ seed: SEED, voters: 3 });
+      const leader = await c.awaitLeader();
+      await c.put('a', '1');
+      const cs = await c.settle(leader.proposeConfChange({ type: 'removeNode', nodeId: leader.id }));
+      assert.deepEqual(cs.voters.includes(leader.id), false);
+      const rest = [1, 2, 3].filter((id) => id !== leader.id);
+      await c.sim.runUntil(() => {
+        const l = c.leader();
+        return l !== undefined && l.id !== leader.id;
+      });
+      assert.notEqual(c.leader()!.id, leader.id);
+      await c.put('b', '2');
+      await c.awaitConverged(rest, (kv) => kv.kv.get('b') === '2');
+    }));
+
   it('a node that was down while the log was compacted catches up from a chunked snapshot', () =>
     replayable('chunked snapshot', async () => {
       const c = new SimRaftCluster({

@@ -35,6 +35,8 @@ export class KvApplier implements RaftApplier {
   readonly confs: string[] = [];
   /** Entries given to apply, counting replays. */
   applyCalls = 0;
+  /** Entries given again at or below the applied index (skipped: idempotent by index). */
+  replays = 0;
   restores = 0;
 
   /**
@@ -46,7 +48,10 @@ export class KvApplier implements RaftApplier {
   async apply(entries: readonly Entry[]): Promise<void> {
     for (const e of entries) {
       this.applyCalls++;
-      if (e.index <= this.applied) continue;
+      if (e.index <= this.applied) {
+        this.replays++;
+        continue;
+      }
       if (e.index !== this.applied + 1) throw new Error(`kv applier: gap, ${e.index} after ${this.applied}`);
       this.applied = e.index;
       if (this.witness !== undefined) {
