@@ -143,6 +143,25 @@ describe('RaftNode membership, reads and leadership', () => {
       assert.deepEqual(learner.status().confState, { voters: [1, 2, 3, 4], learners: [] });
     }));
 
+  it('a learner added after compaction starts from a snapshot', () =>
+    replayable('learner from snapshot', async () => {
+      const c = new SimRaftCluster({
+        seed: SEED,
+        voters: 3,
+        extra: 1,
+        node: { snapshotEntries: 10, snapshotCatchUpEntries: 2, limits: { snapshotChunkBytes: 100 } },
+      });
+      const leader = await c.awaitLeader();
+      for (let i = 0; i < 30; i++) await c.put(`k${i}`, `${i}`);
+      await c.sim.runUntil(() => leader.status().snapshotIndex >= 20);
+      await c.settle(leader.proposeConfChange({ type: 'addLearner', nodeId: 4 }));
+      await c.awaitConverged([1, 2, 3, 4], (kv) => kv.kv.size === 30);
+      const learner = c.nodes.get(4)!;
+      assert.equal(c.appliers.get(4)!.restores, 1);
+      assert.ok(learner.stats.snapshotsReceived >= 1);
+      assert.deepEqual(learner.status().confState, { voters: [1, 2, 3], learners: [4] });
+    }));
+
   it('a second conf change while one is pending is refused with CONF_CHANGE_PENDING', () =>
     replayable('conf change pending', async () => {
       const c = new SimRaftCluster({ seed: SEED, voters: 3, extra: 2 });
