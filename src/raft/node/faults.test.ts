@@ -8,7 +8,7 @@ import { kvPut, nodeName, SimRaftCluster } from './testing.js';
 /**
  * Randomized faults on the simulator: five voters on the durable segment log over simulated
  * files, with crashes that lose unsynced writes (and the in-memory state machine), restarts,
- * partitions (stalling or resetting open streams), pauses and heals, while writes are proposed. Checked all along: at most one leader per
+ * partitions (stalling or resetting open streams), pauses, heals and membership changes, while writes are proposed. Checked all along: at most one leader per
  * term (election safety) and one entry per index across every state machine (state machine
  * safety); after healing: every node converges and the cluster takes writes (liveness).
  *
@@ -27,6 +27,7 @@ async function runSeed(seed: Seed): Promise<void> {
   const c = new SimRaftCluster({
     seed,
     voters: 5,
+    extra: 1,
     logStore: 'segment',
     witness,
     node: { snapshotEntries: 30, snapshotCatchUpEntries: 10, limits: { snapshotChunkBytes: 512 } },
@@ -46,7 +47,7 @@ async function runSeed(seed: Seed): Promise<void> {
   await c.awaitLeader();
   let written = 0;
   for (let round = 0; round < 40; round++) {
-    const action = rng.int(7);
+    const action = rng.int(8);
     if ((action === 0 || action === 4) && down.size < 2) {
       // Half of the crashes hit the leader: the case that matters most.
       const id = action === 4 ? (c.leader()?.id ?? 1) : ids[rng.int(ids.length)]!;
@@ -65,6 +66,18 @@ async function runSeed(seed: Seed): Promise<void> {
       c.sim.network.partition(cut.map(nodeName), undefined, { streams: rng.chance(0.5) ? 'stall' : 'reset' });
     } else if (action === 3) {
       c.sim.network.heal();
+    } else if (action === 7) {
+      // Membership changes during faults: node 6 cycles learner -> voter -> removed -> learner.
+      const leader = c.leader();
+      const cs = leader?.status().confState;
+      if (leader !== undefined && cs !== undefined) {
+        const type = cs.learners.includes(6)
+          ? 'addNode'
+          : cs.voters.includes(6)
+            ? 'removeNode'
+            : 'addLearner';
+        leader.proposeConfChange({ type, nodeId: 6 }).catch(() => {});
+      }
     } else if (action === 6) {
       const id = ids[rng.int(ids.length)]!;
       if (!down.has(id) && c.sim.nodeState(nodeName(id)) === 'up')
@@ -84,10 +97,19 @@ async function runSeed(seed: Seed): Promise<void> {
   for (const id of down) c.restart(id);
   await c.awaitLeader(60_000);
   await c.put('final', 'write');
-  await c.awaitConverged(ids, (kv) => kv.kv.get('final') === 'write', 60_000);
+  const cs = c.leader()!.status().confState;
+  const members = [...cs.voters, ...cs.learners].filter(
+    (id) => id <= 5 || c.sim.nodeState(nodeName(id)) === 'up',
+  );
+  await c.awaitConverged(members, (kv) => kv.kv.get('final') === 'write', 60_000);
+  assert.ok(
+    ids.every((id) => members.includes(id)),
+    'the five voters are still members',
+  );
   assert.ok(leaders.size >= 1);
   if (process.env.RAFT_DEBUG)
     console.log(seed, {
+      cs,
       written,
       terms: leaders.size,
       indexes: witness.size,
