@@ -37,6 +37,21 @@ describe('RaftNode on the simulator', () => {
     }));
 });
 
+describe('RaftNode determinism', () => {
+  it('the same seed replays the same run (trace hash, leader, terms)', async () => {
+    const run = async () => {
+      const c = new SimRaftCluster({ seed: SEED, voters: 3 });
+      const leader = await c.awaitLeader();
+      for (let i = 0; i < 5; i++) await c.put(`k${i}`, `${i}`);
+      c.crash(leader.id);
+      await c.awaitLeader();
+      await c.sim.runFor(1000);
+      return `${c.sim.traceHash()} ${leader.id} ${c.leader()!.id} ${c.leader()!.status().term}`;
+    };
+    assert.equal(await run(), await run());
+  });
+});
+
 describe('RaftNode crash, restart and snapshots', () => {
   it('a crashed leader restarts from its log store, the cluster goes on and everyone converges', () =>
     replayable('a crashed leader restarts', async () => {
