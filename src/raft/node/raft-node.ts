@@ -382,6 +382,17 @@ export class RaftNode {
     );
     this.applied = last;
     for (const { cc, cs } of applied) this.resolveConfWaiter(cc, cs);
+    if (applied.length > 0) this.dropRemovedPeers();
+  }
+
+  /** Closes the streams to peers no longer in the configuration: nothing will be sent to them. */
+  private dropRemovedPeers(): void {
+    const { voters, learners } = this.confState;
+    for (const [id, sender] of this.peers) {
+      if (voters.includes(id) || learners.includes(id)) continue;
+      sender.close();
+      this.peers.delete(id);
+    }
   }
 
   private resolveConfWaiter(cc: ConfChange, cs: ConfState): void {
