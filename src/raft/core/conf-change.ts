@@ -29,9 +29,13 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
 export function decodeConfChange(data: Uint8Array): ConfChange {
   const raw = decode(data, CONF_CHANGE);
   if (raw.n === 0) throw new CairnError('DECODE_FAILED', 'conf change: node id 0 is not a node');
-  return raw.c === undefined
-    ? { type: raw.t, nodeId: raw.n }
-    : { type: raw.t, nodeId: raw.n, context: raw.c };
+  if (raw.c === undefined) return { type: raw.t, nodeId: raw.n };
+  // A plain Uint8Array view (the codec may hand out a Buffer), so results compare equal to input.
+  return {
+    type: raw.t,
+    nodeId: raw.n,
+    context: new Uint8Array(raw.c.buffer, raw.c.byteOffset, raw.c.byteLength),
+  };
 }
 
 /**

@@ -35,6 +35,15 @@ const NETWORK_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
   'readIndexResp',
 ]);
 
+/** The message types only the core itself creates. */
+const LOCAL_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
+  'hup',
+  'beat',
+  'unreachable',
+  'snapStatus',
+  'checkQuorum',
+]);
+
 function isIndex(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 }
@@ -87,9 +96,7 @@ export function checkMessage(
   limits: { maxEntriesPerMsg: number; maxContextBytes: number },
 ): DropReason | undefined {
   if (typeof m !== 'object' || m === null) return 'malformed';
-  if (!NETWORK_TYPES.has(m.type)) {
-    return typeof m.type === 'string' ? 'localType' : 'malformed';
-  }
+  if (!NETWORK_TYPES.has(m.type)) return LOCAL_TYPES.has(m.type) ? 'localType' : 'malformed';
   if (!isNodeId(m.from) || !isIndex(m.to)) return 'malformed';
   if (m.to !== self) return 'wrongRecipient';
   if (m.from === self) return 'fromSelf';

@@ -245,7 +245,11 @@ export class RaftCore {
     this.raft.step(makeMessage({ type: 'unreachable', to: this.id, from: id }));
   }
 
-  /** The driver finished (ok) or failed to send the snapshot to `id`. */
+  /**
+   * The driver finished (ok) or failed to send the snapshot to `id`. The driver must report every
+   * `snap` message it was given, delivered or not: until it does, the leader sends `id` nothing
+   * else (etcd's contract).
+   */
   reportSnapshot(id: NodeId, ok: boolean): void {
     this.raft.step(makeMessage({ type: 'snapStatus', to: this.id, from: id, reject: !ok }));
   }

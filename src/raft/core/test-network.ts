@@ -135,7 +135,10 @@ export class TestNetwork {
   /** Restarts `id` from its stable storage: volatile state and unsent messages are lost. */
   restart(id: NodeId): void {
     const n = this.node(id);
-    this.inFlight = this.inFlight.filter((m) => m.from !== id && m.to !== id);
+    for (let i = this.inFlight.length - 1; i >= 0; i--) {
+      const m = this.inFlight[i]!;
+      if (m.from === id || m.to === id) this.dropAt(i);
+    }
     const last = n.applied[n.applied.length - 1];
     n.log.setConfState(n.confState);
     n.core = this.makeCore(id, n.log, last?.index ?? n.log.snapshot().meta.index);
@@ -257,6 +260,15 @@ export class TestNetwork {
     return m;
   }
 
+  /** Drops one in-flight message by position, reporting a dropped snapshot to its sender. */
+  dropAt(index: number): Message | undefined {
+    const [m] = this.inFlight.splice(index, 1);
+    if (m === undefined) return undefined;
+    this.droppedMessages.push(m);
+    if (m.type === 'snap') this.nodes.get(m.from)?.core.reportSnapshot(m.to, false);
+    return m;
+  }
+
   /** Delivers `m` now (unless the network blocks it). Does not remove it from `inFlight`. */
   deliverMessage(m: Message): void {
     const blocked = this.blocks(m);
@@ -286,6 +298,11 @@ export class TestNetwork {
     throw new Error(`test network did not stabilize in ${MAX_STABILIZE_ROUNDS} rounds`);
   }
 
+  /** Every entry applied anywhere so far, by index: what the cluster committed. */
+  committedEntries(): ReadonlyMap<number, Entry> {
+    return this.committed;
+  }
+
   /** The leader of the highest term among live nodes, if any. */
   leader(): NodeId | undefined {
     let best: { id: NodeId; term: number } | undefined;
@@ -301,7 +318,7 @@ export class TestNetwork {
   compact(id: NodeId): void {
     const n = this.node(id);
     const last = n.applied[n.applied.length - 1];
-    if (last === undefined) return;
+    if (last === undefined || last.index <= n.log.snapshot().meta.index) return;
     const data = encode(n.applied.map((e) => [e.index, e.term, e.type, e.data]));
     n.log.createSnapshot(last.index, n.confState, data);
     n.log.compact(last.index);
@@ -314,4 +331,54 @@ export class TestNetwork {
       .applied.filter((e) => e.type === 'normal' && e.data.length > 0)
       .map((e) => dec.decode(e.data));
   }
+}
+
+/** A standalone core over a fresh {@link MemoryRaftLog}, for tests that step messages by hand. */
+export function makeTestCore(
+  id: NodeId,
+  confState: ConfState,
+  opts: {
+    entries?: readonly Entry[];
+    term?: number;
+    vote?: NodeId;
+    commit?: number;
+    seed?: number | string;
+    config?: TestNetworkOptions['config'];
+  } = {},
+): { core: RaftCore; log: MemoryRaftLog } {
+  const log = new MemoryRaftLog();
+  log.setConfState(confState);
+  if (opts.entries !== undefined) log.append(opts.entries);
+  log.setHardState({ term: opts.term ?? 0, vote: opts.vote ?? 0, commit: opts.commit ?? 0 });
+  const core = new RaftCore({
+    electionTicks: 10,
+    heartbeatTicks: 1,
+    ...opts.config,
+    id,
+    log,
+    rng: Rng.fromSeed(opts.seed ?? id),
+  });
+  return { core, log };
+}
+
+/**
+ * Carries out every Ready of a standalone core (persisting into `log`, applying conf entries) and
+ * returns the messages it sent and the entries it committed.
+ */
+export function drainReady(core: RaftCore, log: MemoryRaftLog): { messages: Message[]; committed: Entry[] } {
+  const messages: Message[] = [];
+  const committed: Entry[] = [];
+  for (let i = 0; i < 1000 && core.hasReady(); i++) {
+    const rd = core.ready();
+    if (rd.snapshot !== undefined) log.applySnapshot(rd.snapshot);
+    log.append(rd.entries);
+    if (rd.hardState !== undefined) log.setHardState(rd.hardState);
+    messages.push(...rd.messages);
+    for (const e of rd.committedEntries) {
+      committed.push(e);
+      if (e.type === 'conf') core.applyConfChange(decodeConfChange(e.data));
+    }
+    core.advance(rd);
+  }
+  return { messages, committed };
 }

@@ -9,11 +9,9 @@ import {
   type TimerHandle,
   withLimits,
 } from '../../core/index.js';
-import { bootstrapState, decodeConfChange } from '../core/conf-change.js';
-import { RaftCore, type RaftStatus } from '../core/raft-core.js';
-import { ProgressTracker } from '../core/tracker.js';
+import { decodeConfChange, type RaftCore, type RaftStatus } from '../core/index.js';
 import { RaftError } from '../errors.js';
-import { MemoryRaftLog } from '../memory-log.js';
+import type { MemoryRaftLog } from '../memory-log.js';
 import {
   type ConfChange,
   type ConfState,
@@ -21,8 +19,8 @@ import {
   type Message,
   NONE,
   type NodeId,
-  type RaftRole,
   type Ready,
+  type Snapshot,
   type SoftState,
 } from '../types.js';
 import { InboundStreams } from './inbound.js';
@@ -30,6 +28,7 @@ import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
 import { type RaftNodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PeerSender, type PeerSenderContext } from './peer-sender.js';
 import { ReadIndexBatcher } from './read-index.js';
+import { recoverState } from './recover.js';
 import { sendSnapshot } from './snapshot-send.js';
 import { PeerStats } from './stats.js';
 import { isWireType, WireCodec } from './wire.js';
@@ -52,7 +51,6 @@ interface TransferWaiter {
   reject(err: unknown): void;
 }
 
-const EMPTY_CONF: ConfState = Object.freeze({ voters: [], learners: [] });
 const EMPTY_BYTES = new Uint8Array(0);
 
 /**
@@ -101,6 +99,7 @@ export class RaftNode {
   private readonly inbound: InboundStreams;
   private readonly reads: ReadIndexBatcher;
   private readonly snapshotSends = new Map<NodeId, AbortController>();
+  private readonly pendingSnapshots = new Map<NodeId, Message>();
   private readonly listeners = new Set<(s: RaftNodeStatusEvent) => void>();
   private confWaiters: ConfWaiter[] = [];
   private transferWaiters: TransferWaiter[] = [];
@@ -173,45 +172,10 @@ export class RaftNode {
    * @throws CairnError `INVALID_CONFIG` for bad options; the log store's and applier's errors
    */
   static async start(options: RaftNodeOptions): Promise<RaftNode> {
-    const settings = resolveOptions(options);
-    const loaded = await options.logStore.load();
-    const log = new MemoryRaftLog();
-    const fresh = loaded.snapshot === undefined && loaded.entries.length === 0 && loaded.hardState.term === 0;
-    let applied = 0;
-    let skipThrough = 0;
-    let confState: ConfState = EMPTY_CONF;
-    if (fresh && options.bootstrap !== undefined) {
-      const boot = bootstrapState(options.bootstrap);
-      await options.logStore.save(boot.hardState, boot.entries, true);
-      log.append(boot.entries);
-      log.setHardState(boot.hardState);
-      log.setConfState(boot.confState);
-      confState = boot.confState;
-    } else {
-      const snap = loaded.snapshot;
-      const snapIndex = snap?.meta.index ?? 0;
-      if (snap !== undefined && snapIndex > 0) log.applySnapshot(snap);
-      log.append(loaded.entries);
-      log.setHardState(loaded.hardState);
-      const appIndex = options.applier.appliedIndex();
-      if (snap !== undefined && snapIndex > 0 && appIndex < snapIndex) await options.applier.restore(snap);
-      applied = Math.max(snapIndex, Math.min(appIndex, log.lastIndex()));
-      skipThrough = Math.max(applied, appIndex);
-      confState = foldConfChanges(snap?.meta.confState ?? EMPTY_CONF, loaded.entries, snapIndex, applied);
-      log.setConfState(confState);
-    }
-    const core = new RaftCore({
-      id: options.id,
-      electionTicks: settings.electionTicks,
-      heartbeatTicks: settings.heartbeatTicks,
-      rng: options.rng.child('raft-core'),
-      log,
-      applied,
-      ...(options.preVote === undefined ? {} : { preVote: options.preVote }),
-      ...(options.checkQuorum === undefined ? {} : { checkQuorum: options.checkQuorum }),
-      ...(options.maxSizePerMsg === undefined ? {} : { maxSizePerMsg: options.maxSizePerMsg }),
-      ...(options.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: options.maxInflightMsgs }),
-    });
+    const { core, log, applied, skipThrough, confState } = await recoverState(
+      options,
+      resolveOptions(options),
+    );
     const node = new RaftNode(options, { core, log, applied, skipThrough, confState });
     options.transport.onStream((stream) => node.inbound.accept(stream));
     node.scheduleTick();
@@ -354,6 +318,7 @@ export class RaftNode {
         this.core.advance(rd);
         this.reads.onApplied();
         await this.maybeSnapshot();
+        await this.flushSnapshotSends();
       }
     } catch (err) {
       this.logger.error({ err: describeError(err) }, 'raft: node stopped by a storage or apply failure');
@@ -417,6 +382,17 @@ export class RaftNode {
     );
     this.applied = last;
     for (const { cc, cs } of applied) this.resolveConfWaiter(cc, cs);
+    if (applied.length > 0) this.dropRemovedPeers();
+  }
+
+  /** Closes the streams to peers no longer in the configuration: nothing will be sent to them. */
+  private dropRemovedPeers(): void {
+    const { voters, learners } = this.confState;
+    for (const [id, sender] of this.peers) {
+      if (voters.includes(id) || learners.includes(id)) continue;
+      sender.close();
+      this.peers.delete(id);
+    }
   }
 
   private resolveConfWaiter(cc: ConfChange, cs: ConfState): void {
@@ -430,6 +406,11 @@ export class RaftNode {
     const every = this.settings.snapshotEntries;
     const snapIndex = this.log.snapshot().meta.index;
     if (every === 0 || this.applied - snapIndex < every || this.stopped) return;
+    await this.takeSnapshot();
+  }
+
+  /** Snapshots the state machine at the applied index, saves it, and compacts both logs. */
+  private async takeSnapshot(): Promise<Snapshot> {
     const index = this.applied;
     const data = await this.options.applier.snapshot();
     const snap = this.log.createSnapshot(index, this.confState, data);
@@ -440,6 +421,27 @@ export class RaftNode {
       await this.options.logStore.compact(compactTo);
     }
     this.logger.debug({ index, compactTo }, 'raft: snapshot taken');
+    return snap;
+  }
+
+  /**
+   * Starts the snapshot transfers the last Ready asked for. A follower must find itself in the
+   * snapshot's configuration (the core ignores one that does not name it, as etcd's does), so when
+   * the held snapshot predates the target's addition (a learner added after the last snapshot), a
+   * fresh one is taken at the applied index first. etcd sends a fresh snapshot every time
+   * (`createMergedSnapshotMessage`); reusing the held one saves the work in the common case.
+   */
+  private async flushSnapshotSends(): Promise<void> {
+    for (const [to, m] of [...this.pendingSnapshots]) {
+      this.pendingSnapshots.delete(to);
+      if (this.stopped || this.snapshotSends.has(to)) continue;
+      let snap = this.log.snapshot();
+      const { voters, learners } = snap.meta.confState;
+      if (!voters.includes(to) && !learners.includes(to) && this.applied > snap.meta.index) {
+        snap = await this.takeSnapshot();
+      }
+      this.startSnapshotSend({ ...m, snapshot: snap });
+    }
   }
 
   // ------------------------------------------------------------------ messages
@@ -493,9 +495,14 @@ export class RaftNode {
     };
   }
 
+  /** Queues a `snap` message: transfers start after the Ready is done (see flushSnapshotSends). */
   private sendSnapshotTo(m: Message): void {
+    // One transfer per peer at a time; the one running reports when done.
+    if (!this.snapshotSends.has(m.to)) this.pendingSnapshots.set(m.to, m);
+  }
+
+  private startSnapshotSend(m: Message): void {
     const address = this.options.resolve(m.to);
-    if (this.snapshotSends.has(m.to)) return; // one transfer per peer; it reports when done
     if (address === undefined) {
       this.reportSnapshot(m.to, false);
       return;
@@ -641,24 +648,3 @@ function sameConfChange(a: ConfChange, b: ConfChange): boolean {
   if (a.type !== b.type || a.nodeId !== b.nodeId) return false;
   return bytesEqual(a.context ?? EMPTY_BYTES, b.context ?? EMPTY_BYTES);
 }
-
-/**
- * The configuration after the conf entries in (`from`, `through`] of `entries`, starting from
- * `base`: what a restarted node had applied before it stopped.
- */
-export function foldConfChanges(
-  base: ConfState,
-  entries: readonly Entry[],
-  from: number,
-  through: number,
-): ConfState {
-  let cs = base;
-  for (const e of entries) {
-    if (e.index <= from || e.index > through || e.type !== 'conf') continue;
-    cs = ProgressTracker.applyChange(cs, decodeConfChange(e.data)) ?? cs;
-  }
-  return cs;
-}
-
-/** The role names, re-exported for listeners' convenience. */
-export type { RaftRole };

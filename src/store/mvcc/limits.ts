@@ -2,7 +2,7 @@
  * The MVCC store's named limits. Every bound the store, its watch hub and its lessor enforce is
  * here, each with the reason for its default. Override with `withLimits(DEFAULT_LIMITS, {...})`.
  */
-export const DEFAULT_LIMITS = Object.freeze({
+const LIMITS = {
   /** Operations in one compare/success/failure list of a txn: etcd's `--max-txn-ops` default. */
   maxTxnOps: 128,
   /** Storage operations in one batch: below the simulated disk's 100,000 and LevelDB's comfort. */
@@ -23,10 +23,13 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxExpiredPerCall: 500,
   /** Checkpoints one `checkpoints()` call returns: etcd's maxLeaseCheckpointBatchSize. */
   maxCheckpointsPerCall: 1000,
-});
+};
 
-/** The type of {@link DEFAULT_LIMITS}. */
-export type MvccLimits = typeof DEFAULT_LIMITS;
+/** The MVCC store's limits (see {@link DEFAULT_LIMITS}). */
+export type MvccLimits = { readonly [K in keyof typeof LIMITS]: number };
+
+/** The MVCC store's default limits, each with its reason above. */
+export const DEFAULT_LIMITS: MvccLimits = Object.freeze(LIMITS);
 
 /** etcd's largest lease TTL in seconds (`MaxLeaseTTL`); above it a grant fails with leaseTTLTooLarge. */
 export const MAX_LEASE_TTL_SECONDS = 9_000_000_000;

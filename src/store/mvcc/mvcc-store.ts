@@ -206,6 +206,11 @@ export class MvccStore {
     return this.hub.watch(req, onResponse);
   }
 
+  /** Resolves once every watcher's catch-up has finished (see {@link WatchHub.settled}). */
+  watchSettled(): Promise<void> {
+    return this.hub.settled();
+  }
+
   /** Sends progress responses to idle watchers that asked for them (the periodic notify). */
   progressTick(): void {
     this.hub.progressTick();

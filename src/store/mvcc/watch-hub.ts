@@ -72,6 +72,7 @@ export class WatchHub {
   private readonly unsynced = new Set<Watcher>();
   private nextId = 1;
   private pumping = false;
+  private idleWaiters: Array<() => void> = [];
   /** The last revision notified; a synced watcher's next revision is at least this + 1. */
   private lastRev: number;
 
@@ -85,6 +86,12 @@ export class WatchHub {
   /** Live watchers. */
   get size(): number {
     return this.watchers.size;
+  }
+
+  /** Resolves once no catch-up is running or pending (for tests and orderly shutdown). */
+  settled(): Promise<void> {
+    if (!this.pumping) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** True when some watcher asked for previous values (the store then reads them on apply). */
@@ -255,7 +262,13 @@ export class WatchHub {
     this.pumping = true;
     void this.pump().finally(() => {
       this.pumping = false;
-      if (this.unsynced.size > 0) this.kick();
+      if (this.unsynced.size > 0) {
+        this.kick();
+        return;
+      }
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
     });
   }
 
