@@ -17,9 +17,15 @@ class LogState {
         if (op.hardState !== undefined) this.hardState = op.hardState;
         this.append(op.entries);
         return;
-      case 'snapshot':
+      case 'snapshot': {
+        // Entries after a snapshot stay only when the log holds the snapshot's own entry (a
+        // local snapshot); a snapshot from the leader replaces the whole log, as in etcd.
+        const { index, term } = op.snapshot.meta;
+        const own = this.entries.find((e) => e.index === index);
+        this.entries = own?.term === term ? this.entries.filter((e) => e.index > index) : [];
         this.snapshot = op.snapshot;
         return;
+      }
       case 'compact':
         this.entries = this.entries.filter((e) => e.index > op.index);
         return;
@@ -29,8 +35,9 @@ class LogState {
   private append(entries: readonly Entry[]): void {
     const first = entries[0];
     if (first === undefined) return;
-    const base = this.entries[0]?.index;
-    if (base === undefined || first.index < base) {
+    const base = this.entries[0]?.index ?? (this.snapshot?.meta.index ?? 0) + 1;
+    if (this.entries.length === 0 || first.index < base) {
+      assert(first.index <= base, `memory log store: gap before index ${first.index}`);
       this.entries = [...entries];
       return;
     }

@@ -9,11 +9,9 @@ import {
   type TimerHandle,
   withLimits,
 } from '../../core/index.js';
-import { bootstrapState, decodeConfChange } from '../core/conf-change.js';
-import { RaftCore, type RaftStatus } from '../core/raft-core.js';
-import { ProgressTracker } from '../core/tracker.js';
+import { decodeConfChange, type RaftCore, type RaftStatus } from '../core/index.js';
 import { RaftError } from '../errors.js';
-import { MemoryRaftLog } from '../memory-log.js';
+import type { MemoryRaftLog } from '../memory-log.js';
 import {
   type ConfChange,
   type ConfState,
@@ -21,7 +19,6 @@ import {
   type Message,
   NONE,
   type NodeId,
-  type RaftRole,
   type Ready,
   type SoftState,
 } from '../types.js';
@@ -30,6 +27,7 @@ import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
 import { type RaftNodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PeerSender, type PeerSenderContext } from './peer-sender.js';
 import { ReadIndexBatcher } from './read-index.js';
+import { recoverState } from './recover.js';
 import { sendSnapshot } from './snapshot-send.js';
 import { PeerStats } from './stats.js';
 import { isWireType, WireCodec } from './wire.js';
@@ -52,7 +50,6 @@ interface TransferWaiter {
   reject(err: unknown): void;
 }
 
-const EMPTY_CONF: ConfState = Object.freeze({ voters: [], learners: [] });
 const EMPTY_BYTES = new Uint8Array(0);
 
 /**
@@ -173,45 +170,10 @@ export class RaftNode {
    * @throws CairnError `INVALID_CONFIG` for bad options; the log store's and applier's errors
    */
   static async start(options: RaftNodeOptions): Promise<RaftNode> {
-    const settings = resolveOptions(options);
-    const loaded = await options.logStore.load();
-    const log = new MemoryRaftLog();
-    const fresh = loaded.snapshot === undefined && loaded.entries.length === 0 && loaded.hardState.term === 0;
-    let applied = 0;
-    let skipThrough = 0;
-    let confState: ConfState = EMPTY_CONF;
-    if (fresh && options.bootstrap !== undefined) {
-      const boot = bootstrapState(options.bootstrap);
-      await options.logStore.save(boot.hardState, boot.entries, true);
-      log.append(boot.entries);
-      log.setHardState(boot.hardState);
-      log.setConfState(boot.confState);
-      confState = boot.confState;
-    } else {
-      const snap = loaded.snapshot;
-      const snapIndex = snap?.meta.index ?? 0;
-      if (snap !== undefined && snapIndex > 0) log.applySnapshot(snap);
-      log.append(loaded.entries);
-      log.setHardState(loaded.hardState);
-      const appIndex = options.applier.appliedIndex();
-      if (snap !== undefined && snapIndex > 0 && appIndex < snapIndex) await options.applier.restore(snap);
-      applied = Math.max(snapIndex, Math.min(appIndex, log.lastIndex()));
-      skipThrough = Math.max(applied, appIndex);
-      confState = foldConfChanges(snap?.meta.confState ?? EMPTY_CONF, loaded.entries, snapIndex, applied);
-      log.setConfState(confState);
-    }
-    const core = new RaftCore({
-      id: options.id,
-      electionTicks: settings.electionTicks,
-      heartbeatTicks: settings.heartbeatTicks,
-      rng: options.rng.child('raft-core'),
-      log,
-      applied,
-      ...(options.preVote === undefined ? {} : { preVote: options.preVote }),
-      ...(options.checkQuorum === undefined ? {} : { checkQuorum: options.checkQuorum }),
-      ...(options.maxSizePerMsg === undefined ? {} : { maxSizePerMsg: options.maxSizePerMsg }),
-      ...(options.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: options.maxInflightMsgs }),
-    });
+    const { core, log, applied, skipThrough, confState } = await recoverState(
+      options,
+      resolveOptions(options),
+    );
     const node = new RaftNode(options, { core, log, applied, skipThrough, confState });
     options.transport.onStream((stream) => node.inbound.accept(stream));
     node.scheduleTick();
@@ -641,24 +603,3 @@ function sameConfChange(a: ConfChange, b: ConfChange): boolean {
   if (a.type !== b.type || a.nodeId !== b.nodeId) return false;
   return bytesEqual(a.context ?? EMPTY_BYTES, b.context ?? EMPTY_BYTES);
 }
-
-/**
- * The configuration after the conf entries in (`from`, `through`] of `entries`, starting from
- * `base`: what a restarted node had applied before it stopped.
- */
-export function foldConfChanges(
-  base: ConfState,
-  entries: readonly Entry[],
-  from: number,
-  through: number,
-): ConfState {
-  let cs = base;
-  for (const e of entries) {
-    if (e.index <= from || e.index > through || e.type !== 'conf') continue;
-    cs = ProgressTracker.applyChange(cs, decodeConfChange(e.data)) ?? cs;
-  }
-  return cs;
-}
-
-/** The role names, re-exported for listeners' convenience. */
-export type { RaftRole };

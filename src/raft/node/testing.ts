@@ -1,5 +1,6 @@
 import { decode, encode, type Seed, v } from '../../core/index.js';
 import { type NetworkOptions, Simulator } from '../../sim/index.js';
+import { SegmentLogStore } from '../log/index.js';
 import type { ConfState, Entry, NodeId, RaftLogStore, Snapshot } from '../types.js';
 import { MemoryRaftLogStore } from './memory-log-store.js';
 import type { RaftApplier, RaftNodeOptions } from './options.js';
@@ -83,8 +84,12 @@ export interface SimRaftClusterOptions {
   network?: NetworkOptions;
   /** Overrides for every node. */
   node?: Partial<RaftNodeOptions>;
-  /** Builds a node's log store (kept across restarts); default a {@link MemoryRaftLogStore}. */
-  logStore?: (id: NodeId) => RaftLogStore;
+  /**
+   * `memory` (default): a {@link MemoryRaftLogStore} per node kept across restarts (a crash drops
+   * its unsynced writes); `segment`: the durable {@link SegmentLogStore} on the node's simulated
+   * files, reopened at each restart (a crash loses unsynced bytes or tears the tail).
+   */
+  logStore?: 'memory' | 'segment';
 }
 
 /** Simulator node name of raft node `id`. */
@@ -112,8 +117,10 @@ export class SimRaftCluster {
   }
 
   private add(id: NodeId, bootstrap: boolean): void {
-    this.stores.set(id, this.options.logStore?.(id) ?? new MemoryRaftLogStore());
+    const segment = this.options.logStore === 'segment';
+    if (!segment) this.stores.set(id, new MemoryRaftLogStore());
     this.sim.addNode(nodeName(id), async (ctx) => {
+      if (segment) this.stores.set(id, await SegmentLogStore.open({ files: ctx.files }));
       const applier = this.appliers.get(id) ?? new KvApplier();
       this.appliers.set(id, applier);
       const node = await RaftNode.start({
@@ -151,9 +158,11 @@ export class SimRaftCluster {
       () => {
         const l = this.leader();
         if (l === undefined) return false;
-        return [...this.nodes].every(
-          ([id, n]) => this.sim.nodeState(nodeName(id)) !== 'up' || n.status().lead === l.id,
-        );
+        const { voters, learners } = l.status().confState;
+        return [...voters, ...learners].every((id) => {
+          const n = this.nodes.get(id);
+          return n === undefined || this.sim.nodeState(nodeName(id)) !== 'up' || n.status().lead === l.id;
+        });
       },
       { maxMs },
     );
@@ -195,6 +204,28 @@ export class SimRaftCluster {
         (id) => `${id}: applied ${this.appliers.get(id)?.applied} keys ${this.appliers.get(id)?.kv.size}`,
       );
       throw new Error(`not converged within ${maxMs} ms (${states.join('; ')})`);
+    }
+  }
+
+  /**
+   * Runs the simulator until `promise` settles (or `maxMs` pass) and returns its outcome: the
+   * way to await a node's call whose answer needs simulated time.
+   */
+  async settle<T>(promise: Promise<T>, maxMs = 30_000): Promise<T> {
+    let done = false;
+    const tracked = promise.finally(() => {
+      done = true;
+    });
+    tracked.catch(() => {});
+    await this.sim.runUntil(() => done, { maxMs });
+    if (!done) throw new Error(`not settled within ${maxMs} ms`);
+    return tracked;
+  }
+
+  /** Throws when a node stopped on a storage or apply failure (a bug in a test run). */
+  checkHealthy(): void {
+    for (const [id, node] of this.nodes) {
+      if (node.error !== undefined) throw new Error(`node ${id} failed`, { cause: node.error });
     }
   }
 

@@ -204,7 +204,7 @@ export class WireCodec {
       message: toMessage(raw.m),
       meta: { index: raw.mi, term: raw.mt, confState: { voters: raw.cv, learners: raw.cl } },
       size: raw.n,
-      sum: raw.sum,
+      sum: new Uint8Array(raw.sum),
     };
   }
 
