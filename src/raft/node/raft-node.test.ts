@@ -102,6 +102,25 @@ describe('RaftNode membership, reads and leadership', () => {
       assert.deepEqual(learner.status().confState, { voters: [1, 2, 3, 4], learners: [] });
     }));
 
+  it('a learner added after the last snapshot, once the log is compacted, catches up without more writes', () =>
+    replayable('learner after compaction', async () => {
+      // The stored snapshot predates the learner's conf change, so the learner would refuse it
+      // (it is not in the snapshot's configuration): the leader must send a newer one.
+      const c = new SimRaftCluster({
+        seed: SEED,
+        voters: 3,
+        extra: 1,
+        node: { snapshotEntries: 20, snapshotCatchUpEntries: 5 },
+      });
+      const leader = await c.awaitLeader();
+      for (let i = 0; i < 30; i++) await c.put(`k${i}`, `${i}`);
+      await c.sim.runUntil(() => leader.status().snapshotIndex >= 20, { maxMs: 20_000 });
+      assert.ok(leader.status().snapshotIndex >= 20, 'the leader took a snapshot and compacted');
+      await c.settle(leader.proposeConfChange({ type: 'addLearner', nodeId: 4 }));
+      await c.awaitConverged([1, 2, 3, 4], (kv) => kv.kv.size === 30);
+      assert.ok(c.appliers.get(4)!.restores >= 1, 'the learner restored from a snapshot');
+    }));
+
   it('a second conf change while one is pending is refused with CONF_CHANGE_PENDING', () =>
     replayable('conf change pending', async () => {
       const c = new SimRaftCluster({ seed: SEED, voters: 3, extra: 2 });

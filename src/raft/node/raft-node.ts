@@ -98,6 +98,8 @@ export class RaftNode {
   private readonly inbound: InboundStreams;
   private readonly reads: ReadIndexBatcher;
   private readonly snapshotSends = new Map<NodeId, AbortController>();
+  /** A peer needs a snapshot newer than the stored one: take one after this Ready. */
+  private snapshotWanted = false;
   private readonly listeners = new Set<(s: RaftNodeStatusEvent) => void>();
   private confWaiters: ConfWaiter[] = [];
   private transferWaiters: TransferWaiter[] = [];
@@ -310,11 +312,13 @@ export class RaftNode {
 
   private async runLoop(): Promise<void> {
     try {
-      while (!this.stopped && this.core.hasReady()) {
-        const rd = this.core.ready();
-        await this.handleReady(rd);
-        this.core.advance(rd);
-        this.reads.onApplied();
+      while (!this.stopped && (this.core.hasReady() || this.snapshotWanted)) {
+        if (this.core.hasReady()) {
+          const rd = this.core.ready();
+          await this.handleReady(rd);
+          this.core.advance(rd);
+          this.reads.onApplied();
+        }
         await this.maybeSnapshot();
       }
     } catch (err) {
@@ -391,7 +395,9 @@ export class RaftNode {
   private async maybeSnapshot(): Promise<void> {
     const every = this.settings.snapshotEntries;
     const snapIndex = this.log.snapshot().meta.index;
-    if (every === 0 || this.applied - snapIndex < every || this.stopped) return;
+    const wanted = this.snapshotWanted && this.applied > snapIndex;
+    this.snapshotWanted = false;
+    if (every === 0 || (!wanted && this.applied - snapIndex < every) || this.stopped) return;
     const index = this.applied;
     const data = await this.options.applier.snapshot();
     const snap = this.log.createSnapshot(index, this.confState, data);
@@ -458,6 +464,16 @@ export class RaftNode {
   private sendSnapshotTo(m: Message): void {
     const address = this.options.resolve(m.to);
     if (this.snapshotSends.has(m.to)) return; // one transfer per peer; it reports when done
+    const cs = m.snapshot?.meta.confState;
+    if (cs !== undefined && !cs.voters.includes(m.to) && !cs.learners.includes(m.to)) {
+      // The stored snapshot predates the peer's joining: the peer would refuse it (raft's
+      // restore), and keep refusing until the next periodic snapshot. Take one now at the
+      // applied index, whose configuration holds the peer (etcd sends a snapshot merged with
+      // its current applied state and configuration for the same reason); the core retries.
+      this.snapshotWanted = true;
+      this.reportSnapshot(m.to, false);
+      return;
+    }
     if (address === undefined) {
       this.reportSnapshot(m.to, false);
       return;
