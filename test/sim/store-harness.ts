@@ -136,7 +136,8 @@ export class StoreCluster {
     };
     this.slots.set(name, slot);
     const at = this.sim.addNode(name, (ctx) => this.startMember(slot, ctx, bootstrap));
-    if (at !== address) throw new CairnError('INVALID_ARGUMENT', `${name}: address ${at}, expected ${address}`);
+    if (at !== address)
+      throw new CairnError('INVALID_ARGUMENT', `${name}: address ${at}, expected ${address}`);
     return slot;
   }
 
@@ -151,7 +152,11 @@ export class StoreCluster {
     return this.safety.violations[0];
   }
 
-  private async startMember(slot: MemberSlot, ctx: SimNodeContext, bootstrap: boolean): Promise<MemberHandle> {
+  private async startMember(
+    slot: MemberSlot,
+    ctx: SimNodeContext,
+    bootstrap: boolean,
+  ): Promise<MemberHandle> {
     slot.incarnation = ctx.incarnation;
     slot.server = undefined;
     slot.raft = undefined;

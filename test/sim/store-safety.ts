@@ -39,7 +39,9 @@ export class StoreSafety {
       this.leaders.set(term, { id, node });
       this.counts.leaders++;
     } else if (seen.id !== id) {
-      this.violation(`two leaders in term ${term}: ${seen.id} (seen by ${seen.node}) and ${id} (seen by ${node})`);
+      this.violation(
+        `two leaders in term ${term}: ${seen.id} (seen by ${seen.node}) and ${id} (seen by ${node})`,
+      );
     }
   }
 
@@ -149,7 +151,9 @@ export class LogView {
     if (snapIndex < this.durableSnapshot)
       s.violation(`${where}: snapshot ${snapIndex} is older than the acknowledged ${this.durableSnapshot}`);
     if (state.hardState.commit < this.durableCommit)
-      s.violation(`${where}: commit ${state.hardState.commit} is below the acknowledged ${this.durableCommit}`);
+      s.violation(
+        `${where}: commit ${state.hardState.commit} is below the acknowledged ${this.durableCommit}`,
+      );
     state.entries.forEach((e, k) => {
       if (e.index !== snapIndex + 1 + k) s.violation(`${where}: entry ${e.index} out of place`);
     });
@@ -159,7 +163,9 @@ export class LogView {
     if (state.snapshot !== undefined) {
       const t = s.committedTerm(snapIndex);
       if (t !== undefined && t !== state.snapshot.meta.term)
-        s.violation(`${where}: snapshot at ${snapIndex} has term ${state.snapshot.meta.term}, committed ${t}`);
+        s.violation(
+          `${where}: snapshot at ${snapIndex} has term ${state.snapshot.meta.term}, committed ${t}`,
+        );
     }
     this.terms = new Map(state.entries.map((e) => [e.index, e.term]));
     this.snapshotIndex = snapIndex;

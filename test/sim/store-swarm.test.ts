@@ -51,7 +51,9 @@ interface State {
 }
 
 describe('store swarm', () => {
-  it(`is safe under faults and converges after heal over ${SEEDS.length} seeds`, { timeout: LONG ? 0 : 600_000 }, async () => {
+  it(`is safe under faults and converges after heal over ${SEEDS.length} seeds`, {
+    timeout: LONG ? 0 : 600_000,
+  }, async () => {
     const started = Date.now();
     const tally = { ok: 0, fail: 0, info: 0, memberChanges: 0, restarts: 0, leaders: 0 };
     const result = await runSwarm<State>({

@@ -109,7 +109,10 @@ export class Workload {
   }
 
   /** Runs `run` with a deadline on the simulator's clock (a crashed member never answers). */
-  call<T>(run: (signal: AbortSignal) => Promise<T>, deadlineMs = this.options.deadlineMs): Promise<Outcome<T>> {
+  call<T>(
+    run: (signal: AbortSignal) => Promise<T>,
+    deadlineMs = this.options.deadlineMs,
+  ): Promise<Outcome<T>> {
     return new Promise((resolve) => {
       const abort = new AbortController();
       let done = false;
@@ -206,7 +209,8 @@ export class Workload {
       const members = conf.voters.length + conf.learners.length;
       const learner = conf.learners[0];
       if (learner !== undefined) {
-        if (this.slotOf(learner) !== undefined) await this.memberChange(`promote ${learner} via ${via.name}`, () => server.memberPromote(learner));
+        if (this.slotOf(learner) !== undefined)
+          await this.memberChange(`promote ${learner} via ${via.name}`, () => server.memberPromote(learner));
       } else if (conf.voters.length > 3 && rng.chance(0.5)) {
         const id = rng.pick(conf.voters);
         const ok = await this.memberChange(`remove ${id} via ${via.name}`, (signal) =>
@@ -284,7 +288,8 @@ export class Workload {
       if (put.kind !== 'ok') throw new Error(`final put on ${slot.name} failed: ${describe(put)}`);
       for (const key of this.options.keys) {
         const got = await this.operation(1000 + slot.id, server, { type: 'get', key });
-        if (got.kind !== 'ok') throw new Error(`final get of ${key} on ${slot.name} failed: ${describe(got)}`);
+        if (got.kind !== 'ok')
+          throw new Error(`final get of ${key} on ${slot.name} failed: ${describe(got)}`);
       }
     }
     await this.settle(deadline);
