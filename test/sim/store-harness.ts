@@ -27,11 +27,16 @@ import { LogView, ObservedLogStore, StoreSafety, stateHash } from './store-safet
 /** True when the long sweep was asked for (`CAIRN_LONG=1`). */
 export const LONG = process.env.CAIRN_LONG === '1';
 
-/** The seeds to run: `CAIRN_SEED` alone if set, else `long` or `short` seeds from 1. */
+/**
+ * The seeds to run: `CAIRN_SEED` alone if set, else `long` or `short` seeds (`CAIRN_SEEDS`
+ * overrides the count) from `CAIRN_SEED_START` (default 1).
+ */
 export function sweepSeeds(short: number, long: number): Seed[] {
   const env = process.env.CAIRN_SEED;
   if (env !== undefined && env.trim() !== '') return [parseSeed(env)];
-  return Array.from({ length: LONG ? long : short }, (_, i) => i + 1);
+  const count = Number(process.env.CAIRN_SEEDS ?? (LONG ? long : short));
+  const start = Number(process.env.CAIRN_SEED_START ?? 1);
+  return Array.from({ length: count }, (_, i) => start + i);
 }
 
 /** Raft and store settings of every member (short timers: more elections per virtual second). */

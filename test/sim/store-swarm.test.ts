@@ -27,7 +27,7 @@ import { DEFAULT_WORKLOAD, Workload } from './store-workload.js';
  */
 
 const FILE = 'test/sim/store-swarm.test.ts';
-const SEEDS = sweepSeeds(Number(process.env.CAIRN_SEEDS ?? 200), 10_000);
+const SEEDS = sweepSeeds(200, 10_000);
 /** Virtual time of the faulty phase per seed: several elections, membership changes and crashes. */
 const SAFETY_MS = 6_000;
 /** Liveness deadline: elections, catch-up by snapshot, membership reconciliation, final ops. */
@@ -55,7 +55,16 @@ describe('store swarm', () => {
     timeout: LONG ? 0 : 600_000,
   }, async () => {
     const started = Date.now();
-    const tally = { ok: 0, fail: 0, info: 0, memberChanges: 0, restarts: 0, leaders: 0 };
+    const tally = {
+      ok: 0,
+      fail: 0,
+      info: 0,
+      memberChanges: 0,
+      restarts: 0,
+      leaders: 0,
+      leases: 0,
+      compactions: 0,
+    };
     const result = await runSwarm<State>({
       name: 'store',
       seeds: SEEDS,
@@ -77,7 +86,9 @@ describe('store swarm', () => {
             state.done = true;
           },
           (err: unknown) => {
-            state.error = new Error(`${String(err)}\nmembership:\n${state.workload.notes.join('\n')}`);
+            state.error = new Error(
+              `${err instanceof Error ? err.message : String(err)}\nmembership:\n${state.workload.notes.join('\n')}`,
+            );
           },
         );
       },
@@ -91,6 +102,8 @@ describe('store swarm', () => {
           tally.fail += c.fail;
           tally.info += c.info;
           tally.memberChanges += c.memberChanges;
+          tally.leases += c.leases;
+          tally.compactions += c.compactions;
           tally.restarts += state.cluster.safety.counts.restarts;
           tally.leaders += state.cluster.safety.counts.leaders;
         }
@@ -101,7 +114,7 @@ describe('store swarm', () => {
     });
     const runs: SwarmRun[] = result.runs;
     process.stderr.write(
-      `store swarm: ${runs.length} seeds, ${result.ok ? 'zero violations' : 'FAILED'}; ops ok=${tally.ok} fail=${tally.fail} info=${tally.info}; member changes=${tally.memberChanges}; restarts=${tally.restarts}; terms with a leader=${tally.leaders}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `store swarm: ${runs.length} seeds, ${result.ok ? 'zero violations' : 'FAILED'}; ops ok=${tally.ok} fail=${tally.fail} info=${tally.info}; member changes=${tally.memberChanges}; leases=${tally.leases} compactions=${tally.compactions}; restarts=${tally.restarts}; terms with a leader=${tally.leaders}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     assert.ok(result.ok, result.failure?.report);
   });

@@ -36,6 +36,12 @@ export interface WorkloadOptions {
   readonly maxMembers: number;
   /** Most members added over a run. */
   readonly maxAdded: number;
+  /**
+   * Run a client of leases (grant, attach a key, keep-alive, revoke) and compactions besides the
+   * checked ones: its keys are outside the checked key set, so it is checked by the members'
+   * state hashes and, after heal, by every lease expiring with its keys.
+   */
+  readonly leases: boolean;
 }
 
 export const DEFAULT_WORKLOAD: WorkloadOptions = {
@@ -46,6 +52,7 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
   membershipIntervalMs: 1_500,
   maxMembers: 5,
   maxAdded: 3,
+  leases: true,
 };
 
 type Outcome<T> = { kind: 'ok'; value: T } | { kind: 'error'; err: unknown } | { kind: 'timeout' };
@@ -55,7 +62,15 @@ const REFUSED = new Set(['notSupportedForLearner', 'emptyKey', 'requestTooLarge'
 
 export class Workload {
   readonly history: HistoryRecorder<KvInput, KvOutput>;
-  readonly counts = { ok: 0, fail: 0, info: 0, memberChanges: 0, memberFailures: 0 };
+  readonly counts = {
+    ok: 0,
+    fail: 0,
+    info: 0,
+    memberChanges: 0,
+    memberFailures: 0,
+    leases: 0,
+    compactions: 0,
+  };
   private stopped = false;
   private running = 0;
   /** What each client last saw of each key, for its compare-and-set guards. */
@@ -81,6 +96,7 @@ export class Workload {
   start(): void {
     for (let c = 1; c <= this.options.clients; c++) this.spawn(this.client(c, this.rng.child(`client${c}`)));
     if (this.options.membershipIntervalMs > 0) this.spawn(this.operator(this.rng.child('operator')));
+    if (this.options.leases) this.spawn(this.leaseClient(this.rng.child('leases')));
   }
 
   /** Stops issuing operations; calls in flight still complete or time out. */
@@ -195,6 +211,60 @@ export class Workload {
     return out;
   }
 
+  // ---------------------------------------------------------------- leases and compaction
+
+  private async leaseClient(rng: Rng): Promise<void> {
+    const granted: number[] = [];
+    let n = 0;
+    while (!this.stopped) {
+      await this.delay(rng.exponential(this.options.thinkMs * 4));
+      if (this.stopped) break;
+      const targets = this.reachable();
+      if (targets.length === 0) continue;
+      const { server } = rng.pick(targets);
+      const roll = rng.float();
+      const lease = granted.length === 0 ? undefined : rng.pick(granted);
+      if (roll < 0.4 || lease === undefined) {
+        const ttl = 1 + rng.int(3);
+        const grant = await this.call((signal) => server.leaseGrant(ttl, 0, { signal }));
+        if (grant.kind !== 'ok') continue;
+        this.counts.leases++;
+        granted.push(grant.value.id);
+        const key = utf8(`lease/${++n}`);
+        await this.call((signal) => server.put({ key, value: utf8('v'), lease: grant.value.id }, { signal }));
+      } else if (roll < 0.6) {
+        await this.call((signal) => server.leaseKeepAlive(lease, { signal }));
+      } else if (roll < 0.8) {
+        await this.call((signal) => server.leaseRevoke(lease, { signal }));
+      } else {
+        const { revision, compactRevision } = server.localStatus();
+        if (revision - 5 > compactRevision) {
+          const target = compactRevision + 1 + rng.int(revision - 5 - compactRevision);
+          const out = await this.call((signal) => server.compact({ revision: target }, { signal }));
+          if (out.kind === 'ok') this.counts.compactions++;
+        }
+      }
+    }
+  }
+
+  /** After heal: every lease expires (the leader revokes it) and its keys go with it. */
+  private async leasesExpired(deadline: number): Promise<void> {
+    let why = '';
+    while (this.sim.now <= deadline) {
+      why = '';
+      for (const slot of this.cluster.members()) {
+        const mvcc = slot.mvcc;
+        if (mvcc === undefined) continue;
+        const keys = await mvcc.range({ key: utf8('lease/'), rangeEnd: utf8('lease0'), countOnly: true });
+        if (mvcc.leases().length > 0 || keys.count > 0)
+          why = `${slot.name} holds ${mvcc.leases().length} leases and ${keys.count} lease keys`;
+      }
+      if (why === '') return;
+      await this.delay(250);
+    }
+    throw new Error(`leases did not expire after heal: ${why}`);
+  }
+
   // ---------------------------------------------------------------- membership
 
   private async operator(rng: Rng): Promise<void> {
@@ -277,6 +347,10 @@ export class Workload {
       await this.delay(100);
     }
     await this.settle(deadline);
+    if (this.options.leases) {
+      await this.leasesExpired(deadline);
+      await this.settle(deadline);
+    }
     for (const slot of this.cluster.members()) {
       const server = this.cluster.serverOf(slot);
       if (server === undefined) throw new Error(`${slot.name} is not running`);
