@@ -10,6 +10,7 @@ import type { MvccPort, RaftApplierPort, RaftPort } from '../../src/store/server
 import { StoreServer } from '../../src/store/server/store-server.js';
 import type { Address } from '../../src/transport/types.js';
 import { LogView, ObservedLogStore, StoreSafety, stateHash } from './store-safety.js';
+import { WatchChecker } from './store-watch.js';
 
 /**
  * The store swarm's cluster: every member is a simulator node running the production
@@ -82,6 +83,7 @@ interface MemberHandle {
 
 export class StoreCluster {
   readonly safety = new StoreSafety();
+  readonly watches = new WatchChecker(this.safety);
   readonly slots = new Map<string, MemberSlot>();
   private readonly addresses = new Map<number, Address>();
   private readonly bootstrapMembers: Member[];
@@ -187,7 +189,10 @@ export class StoreCluster {
         snapshotEntries: this.config.snapshotEntries,
       };
       const server = await StoreServer.start(options, this.engines(slot, live));
-      if (live()) slot.server = server;
+      if (live()) {
+        slot.server = server;
+        await this.openWatch(slot, server, ctx);
+      }
       return {
         server,
         stop: async () => {
@@ -198,6 +203,24 @@ export class StoreCluster {
     } catch (err) {
       if (live()) this.safety.violation(`${slot.name} failed to start: ${String(err)}`);
       throw err;
+    }
+  }
+
+  /**
+   * Opens this incarnation's watch on the checked keys ([a, d)): from now, or from the oldest
+   * revision the member still holds (a catch-up from history). A learner refuses: no watch.
+   */
+  private async openWatch(slot: MemberSlot, server: StoreServer, ctx: SimNodeContext): Promise<void> {
+    const fromHistory = ctx.rng.child('watch').chance(0.5);
+    const startRevision = fromHistory ? server.localStatus().compactRevision + 1 : 0;
+    const log = this.watches.open(slot.name, startRevision);
+    try {
+      await server.watch(
+        { key: new TextEncoder().encode('a'), rangeEnd: new TextEncoder().encode('d'), startRevision },
+        log.onResponse,
+      );
+    } catch {
+      // A learner (or a stopping member) serves no watch.
     }
   }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Entry } from '../../src/raft/types.js';
 import { LogView, StoreSafety } from './store-safety.js';
+import { WatchChecker } from './store-watch.js';
 
 /** The store swarm's checkers flag what they exist for (so a clean sweep means something). */
 
@@ -59,5 +60,40 @@ describe('store swarm safety checkers', () => {
     assert.deepEqual(s.violations, []);
     s.appliedState('n3', 7, 5, 'bbbb');
     assert.match(s.violations[0] ?? '', /applied state differs at index 7/);
+  });
+});
+
+describe('store swarm watch checks', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const put = (key: string, value: string, rev: number) => ({
+    type: 'put' as const,
+    kv: { key: enc(key), value: enc(value), createRevision: rev, modRevision: rev, version: 1, lease: 0 },
+  });
+  const res = (...events: ReturnType<typeof put>[]) => ({
+    header: { clusterId: 1, memberId: 1, revision: 9, raftTerm: 1 },
+    watchId: 1,
+    events,
+  });
+
+  it('flags a revision delivered twice, different events at one revision, and a lost revision', () => {
+    const s = new StoreSafety();
+    const w = new WatchChecker(s);
+    const a = w.open('n1', 0);
+    a.onResponse(res(put('a', '1', 2)));
+    a.onResponse(res(put('a', '1', 2)));
+    assert.match(s.violations[0] ?? '', /revision 2 delivered after 2/);
+
+    const t = new StoreSafety();
+    const v = new WatchChecker(t);
+    const b = v.open('n1', 1);
+    const c = v.open('n2', 1);
+    b.onResponse(res(put('a', '1', 2), put('b', '1', 3), put('c', '1', 4)));
+    c.onResponse(res(put('a', '1', 2)));
+    c.onResponse(res(put('c', '1', 4)));
+    assert.deepEqual(t.violations, []);
+    assert.match(v.checkNoLoss() ?? '', /n2#1 \(from 1\) missed revisions 3/);
+    c.onResponse(res(put('c', '2', 5)));
+    b.onResponse(res(put('c', '3', 5)));
+    assert.match(t.violations[0] ?? '', /watch events differ at revision 5/);
   });
 });

@@ -64,6 +64,8 @@ describe('store swarm', () => {
       leaders: 0,
       leases: 0,
       compactions: 0,
+      watchers: 0,
+      watchRevisions: 0,
     };
     const result = await runSwarm<State>({
       name: 'store',
@@ -106,6 +108,8 @@ describe('store swarm', () => {
           tally.compactions += c.compactions;
           tally.restarts += state.cluster.safety.counts.restarts;
           tally.leaders += state.cluster.safety.counts.leaders;
+          tally.watchers += state.cluster.watches.counts.watchers;
+          tally.watchRevisions += state.cluster.watches.counts.revisions;
         }
         return state.done;
       },
@@ -114,7 +118,7 @@ describe('store swarm', () => {
     });
     const runs: SwarmRun[] = result.runs;
     process.stderr.write(
-      `store swarm: ${runs.length} seeds, ${result.ok ? 'zero violations' : 'FAILED'}; ops ok=${tally.ok} fail=${tally.fail} info=${tally.info}; member changes=${tally.memberChanges}; leases=${tally.leases} compactions=${tally.compactions}; restarts=${tally.restarts}; terms with a leader=${tally.leaders}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `store swarm: ${runs.length} seeds, ${result.ok ? 'zero violations' : 'FAILED'}; ops ok=${tally.ok} fail=${tally.fail} info=${tally.info}; member changes=${tally.memberChanges}; leases=${tally.leases} compactions=${tally.compactions}; restarts=${tally.restarts}; watchers=${tally.watchers} watched revisions=${tally.watchRevisions}; terms with a leader=${tally.leaders}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     assert.ok(result.ok, result.failure?.report);
   });

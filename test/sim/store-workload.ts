@@ -374,6 +374,8 @@ export class Workload {
       hashes.set(`${slot.mvcc.appliedIndex}/${revision}/${hash.slice(0, 12)}`, slot.name);
     }
     if (hashes.size !== 1) throw new Error(`members differ after heal: ${[...hashes.entries()].join(', ')}`);
+    const lost = this.cluster.watches.checkNoLoss();
+    if (lost !== undefined) throw new Error(lost);
     const result = checkHistory(kvModel, this.history.operations());
     if (result.kind === 'illegal') throw new Error(`history not linearizable:\n${result.report}`);
     if (result.kind === 'unknown') throw new Error(`history check inconclusive: ${result.reason}`);
