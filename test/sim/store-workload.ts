@@ -395,10 +395,14 @@ export class Workload {
       }
       const status = leader.slot.raft!.status();
       const conf = [...status.confState.voters, ...status.confState.learners];
-      // Nodes the configuration no longer holds are stopped (they were removed).
-      for (const slot of this.cluster.members()) {
-        if (!conf.includes(slot.id) && this.caughtUp(slot, status.commit)) this.retire(slot.id);
+      // Nodes the configuration no longer holds were removed (perhaps by a change whose call
+      // timed out): they get no more entries, so they are stopped. The leader's configuration is
+      // complete once it applied everything committed (no member is added meanwhile).
+      if (status.appliedIndex < status.commit) {
+        why = `leader ${leader.slot.name} applied ${status.appliedIndex} of ${status.commit}`;
+        continue;
       }
+      for (const slot of this.cluster.members()) if (!conf.includes(slot.id)) this.retire(slot.id);
       const unknown = conf.find((id) => this.slotOf(id) === undefined || this.slotOf(id)?.removed);
       if (unknown !== undefined) {
         why = `member ${unknown} has no node`;
