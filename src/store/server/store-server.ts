@@ -438,29 +438,6 @@ export class StoreServer implements StoreClient {
     );
   }
 
-  /**
-   * Adds a member with a known id (the agent derives ids from node names) and its metadata as a
-   * learner, through one conf change; resolves once applied here. The agent's store role calls it
-   * on the leader for every live store node that belongs to no group yet. Refuses as
-   * {@link memberAdd} does: `memberExist`, `peerURLExist`, `tooManyLearners`.
-   */
-  async addLearner(member: Member, options?: CallOptions): Promise<void> {
-    this.checkRunning();
-    this.refuseOnLearner();
-    checkUrls(member.peerUrls, this.limits);
-    if (this.members.get(member.id) !== undefined) throw new StoreError('memberExist');
-    const taken = new Set(this.members.list().flatMap((m) => m.peerUrls));
-    if (member.peerUrls.some((u) => taken.has(u))) throw new StoreError('peerURLExist');
-    if (this.members.learnerCount() >= this.limits.maxLearners) throw new StoreError('tooManyLearners');
-    const context = encodeMemberContext({
-      name: member.name,
-      peerUrls: member.peerUrls,
-      clientUrls: member.clientUrls,
-      clusterId: this.clusterId(),
-    });
-    await this.confChange({ type: 'addLearner', nodeId: member.id, context }, options);
-  }
-
   async memberRemove(
     id: number,
     options?: CallOptions,
