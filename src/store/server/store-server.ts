@@ -462,6 +462,9 @@ export class StoreServer implements StoreClient {
         const r = await this.rpcClient.call(address, MemberPromote, { id }, this.forwardOptions(options));
         const err = forwardedError(r.err);
         if (err !== undefined) throw err;
+        // The leader applied the change: a read barrier makes this member apply it too, so the
+        // list answered below shows it (best effort: the promotion itself is done).
+        await this.proposer.readBarrier(options?.signal).catch(() => {});
       },
       options?.signal,
     );
