@@ -17,6 +17,7 @@ import type {
   RangeRequest,
   RangeResponse,
   ResponseHeader,
+  TxnRequest,
   TxnResponse,
   WatchEvent,
   WatchRequest,
@@ -198,6 +199,26 @@ export class MvccStore {
     const at = req.revision !== undefined && req.revision > 0 ? req.revision : cur;
     const res = await rangeAt(this.index, (r) => this.readRecord(r), req, at);
     return { header: this.header(cur), ...res };
+  }
+
+  /**
+   * etcd's read-only txn against the local state (a serializable read; linearizability is the
+   * caller's ReadIndex): compares and ranges as {@link apply} would evaluate them, nothing
+   * written, no revision consumed. Runs in the apply queue, so it sees one revision throughout.
+   *
+   * @throws StoreError `invalidArgument` when the txn (or a nested one) has a put or a delete,
+   *   and the refusals of a txn (tooManyOps, duplicateKey, compacted, futureRev, ...)
+   */
+  readTxn(req: TxnRequest): Promise<TxnResponse> {
+    this.checkUsable();
+    if (txnWrites(req)) return Promise.reject(new StoreError('invalidArgument', 'a read txn has a write'));
+    const refused = checkCommand({ t: 'txn', req }, this.limits.maxTxnOps);
+    if (refused !== undefined) return Promise.reject(refused);
+    return this.enqueue(async () => {
+      const r = await new WriteTxn(this.host, this.rev).txn(req);
+      if (r instanceof StoreError) throw r;
+      return r;
+    });
   }
 
   /** Starts a watch on the local hub (see {@link WatchHub.watch}). */
@@ -704,4 +725,11 @@ function isMetaName(strippedKey: Uint8Array, name: string): boolean {
     strippedKey[0] === 0x6d &&
     keyString(strippedKey.subarray(1)) === name
   );
+}
+
+/** True when a txn (or one nested in it) has a put or a delete in either branch. */
+function txnWrites(req: TxnRequest): boolean {
+  const writes = (op: TxnRequest['success'][number]): boolean =>
+    'put' in op || 'deleteRange' in op || ('txn' in op && txnWrites(op.txn));
+  return req.success.some(writes) || req.failure.some(writes);
 }

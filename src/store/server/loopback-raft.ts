@@ -28,6 +28,8 @@ export class LoopbackRaft implements RaftPort {
   confState: ConfState;
   progress = new Map<number, { match: number; isLearner: boolean }>();
   proposals = 0;
+  /** ReadIndex calls. */
+  reads = 0;
   private readonly listeners = new Set<Listener>();
   private chain: Promise<void> = Promise.resolve();
 
@@ -50,6 +52,7 @@ export class LoopbackRaft implements RaftPort {
   }
 
   async readIndex(): Promise<number> {
+    this.reads++;
     if (this.failWith !== undefined) throw new RaftError('NO_LEADER', 'fake');
     await this.chain;
     return this.index;

@@ -1,5 +1,13 @@
 import type { ConfChange, ConfState, Entry, NodeId, Snapshot } from '../../raft/types.js';
-import type { RangeRequest, RangeResponse, Watch, WatchRequest, WatchResponse } from '../api.js';
+import type {
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+  Watch,
+  WatchRequest,
+  WatchResponse,
+} from '../api.js';
 import type { StoreCommand } from '../command.js';
 import type { StoreError } from '../errors.js';
 
@@ -63,6 +71,8 @@ export interface MvccPort {
   apply(index: number, cmd: StoreCommand): Promise<unknown>;
   /** A local read; the header is filled through the store's header callback. */
   range(req: RangeRequest): Promise<RangeResponse>;
+  /** A txn without writes against the local state (no log entry); throws the txn's StoreError. */
+  readTxn(req: TxnRequest): Promise<TxnResponse>;
   /** `onResponse` returning exactly `false` pauses the watch until its `resume()`. */
   watch(req: WatchRequest, onResponse: (res: WatchResponse) => unknown): Watch & { resume(): void };
   leases(): readonly LeaseView[];

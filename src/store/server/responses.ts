@@ -6,3 +6,10 @@ export function hasWrites(req: TxnRequest): boolean {
     'put' in op || 'deleteRange' in op || ('txn' in op && hasWrites(op.txn));
   return req.success.some(opWrites) || req.failure.some(opWrites);
 }
+
+/** True when every range of a read-only txn (nested ones too) asks for a serializable read (etcd's isTxnSerializable). */
+export function allSerializable(req: TxnRequest): boolean {
+  const serializable = (op: RequestOp): boolean =>
+    'range' in op ? op.range.serializable === true : 'txn' in op ? allSerializable(op.txn) : false;
+  return req.success.every(serializable) && req.failure.every(serializable);
+}

@@ -66,6 +66,17 @@ describe('StoreServer, 3 members on the simulator', () => {
       }),
     );
     assert.equal(cas.succeeded, true);
+    // A read-only txn on the third member, right after the write through another: the read
+    // barrier makes it see the write (no log entry of its own).
+    const readTxn = await run(
+      sim,
+      follower.txn({
+        compare: [{ key: utf8('k'), target: 'value', result: 'equal', value: utf8('v2') }],
+        success: [{ range: { key: utf8('k') } }],
+        failure: [],
+      }),
+    );
+    assert.equal(readTxn.succeeded, true, 'the read-only txn saw the txn applied through another member');
     await sim.runFor(1_000);
     for (const s of servers) {
       const r = await run(sim, s.range({ key: utf8('k'), serializable: true }));

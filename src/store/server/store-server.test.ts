@@ -78,6 +78,47 @@ describe('StoreServer over fake engines', () => {
     await server.stop();
   });
 
+  it('evaluates read-only txns locally after the read barrier (serializable ones without), writes through the log', async () => {
+    const { sim, server, raft } = await setup();
+    await run(sim, server.put({ key: utf8('k'), value: utf8('v1') }));
+    const compare = [
+      { key: utf8('k'), target: 'value' as const, result: 'equal' as const, value: utf8('v1') },
+    ];
+    const proposals = raft.proposals;
+    const reads = raft.reads;
+    const read = await run(
+      sim,
+      server.txn({ compare, success: [{ range: { key: utf8('k') } }], failure: [] }),
+    );
+    assert.equal(read.succeeded, true);
+    assert.equal(read.header.memberId, 1);
+    assert.equal(read.header.revision, 2);
+    const r = read.responses[0];
+    assert.ok(r !== undefined && 'range' in r && new TextDecoder().decode(r.range.kvs[0]?.value) === 'v1');
+    assert.equal(raft.proposals, proposals, 'no log entry for a read-only txn');
+    assert.equal(raft.reads, reads + 1, 'one read barrier');
+    await run(
+      sim,
+      server.txn({ compare, success: [{ range: { key: utf8('k'), serializable: true } }], failure: [] }),
+    );
+    assert.equal(raft.reads, reads + 1, 'no barrier when every range is serializable');
+    await assert.rejects(
+      run(
+        sim,
+        server.txn({ compare: [], success: [{ range: { key: utf8('k'), revision: 50 } }], failure: [] }),
+      ),
+      (e) => isStoreError(e, 'futureRev'),
+    );
+    const cas = await run(
+      sim,
+      server.txn({ compare, success: [{ put: { key: utf8('k'), value: utf8('v2') } }], failure: [] }),
+    );
+    assert.equal(cas.succeeded, true);
+    assert.equal(cas.header.revision, 3);
+    assert.equal(raft.proposals, proposals + 1, 'a txn with a put goes through the log');
+    await server.stop();
+  });
+
   it('refuses empty keys, oversized requests and too many pending proposals with etcd errors', async () => {
     const { sim, server, raft } = await setup();
     await assert.rejects(server.put({ key: new Uint8Array(0), value: utf8('v') }), (e) =>

@@ -44,7 +44,7 @@ import {
 } from './ports.js';
 import { PrefixedStorage } from './prefixed-storage.js';
 import { cancelled, Proposer } from './proposer.js';
-import { hasWrites } from './responses.js';
+import { allSerializable, hasWrites } from './responses.js';
 import { Waiters } from './waiters.js';
 
 /** Mux protocol of raft messages inside the store's transport. */
@@ -250,10 +250,16 @@ export class StoreServer implements StoreClient {
     return (await this.write({ t: 'del', req }, options)) as DeleteRangeResponse;
   }
 
-  /** Every txn goes through the log, read-only ones included (see DESIGN.md). */
+  /**
+   * A txn with a put or a delete goes through the log. A read-only one is evaluated locally, as
+   * etcd does: after the read barrier unless every range in it is serializable (no log entry).
+   */
   async txn(req: TxnRequest, options?: CallOptions): Promise<TxnResponse> {
-    if (!hasWrites(req)) this.refuseOnLearner();
-    return (await this.write({ t: 'txn', req }, options)) as TxnResponse;
+    if (hasWrites(req)) return (await this.write({ t: 'txn', req }, options)) as TxnResponse;
+    this.checkRunning();
+    this.refuseOnLearner();
+    if (!allSerializable(req)) await this.proposer.readBarrier(options?.signal);
+    return this.mvcc.readTxn(req);
   }
 
   async compact(req: CompactionRequest, options?: CallOptions): Promise<CompactionResponse> {
