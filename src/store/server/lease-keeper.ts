@@ -115,30 +115,31 @@ export class LeaseKeeper
     });
   }
 
-  /** One expiry round: revoke what expired, checkpoint when due. */
+  /**
+   * One expiry round: revoke what expired (the lessor hands out at most what this round
+   * proposes, so none waits out a retry interval unproposed), checkpoint when due (one proposal
+   * per round; a full one means more are due, so the next round continues).
+   */
   private round(): void {
     const now = this.clock.now();
-    const expired = this.lessor.expired(now);
-    let proposed = 0;
-    for (const id of expired) {
-      if (proposed >= this.limits.maxLeaseRevokesPerRound) break;
+    for (const id of this.lessor.expired(now, this.limits.maxLeaseRevokesPerRound)) {
+      // Reported again after the lessor's retry interval while its revoke is still in flight.
       if (this.revoking.has(id)) continue;
       this.revoking.add(id);
-      proposed++;
       this.propose({ t: 'leaseRevoke', id }).then(
         () => this.revoking.delete(id),
         (err: unknown) => {
-          // Retried next round if still leader and still expired.
+          // Reported again by the lessor after its retry interval if still expired.
           this.revoking.delete(id);
           this.logger.debug({ id, err: String(err) }, 'store: lease revoke proposal failed');
         },
       );
     }
     if (now >= this.nextCheckpointAt) {
-      this.nextCheckpointAt = now + this.limits.leaseCheckpointIntervalMs;
-      const all = this.lessor.checkpoints(now);
-      for (let i = 0; i < all.length; i += this.limits.maxLeaseCheckpointsPerProposal) {
-        const checkpoints = all.slice(i, i + this.limits.maxLeaseCheckpointsPerProposal);
+      const max = this.limits.maxLeaseCheckpointsPerProposal;
+      const checkpoints = this.lessor.checkpoints(now, max);
+      this.nextCheckpointAt = checkpoints.length >= max ? now : now + this.limits.leaseCheckpointIntervalMs;
+      if (checkpoints.length > 0) {
         this.propose({ t: 'leaseCheckpoint', checkpoints }).catch((err: unknown) => {
           this.logger.debug({ err: String(err) }, 'store: lease checkpoint proposal failed');
         });

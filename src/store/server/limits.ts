@@ -47,8 +47,8 @@ export const DEFAULT_LIMITS = Object.freeze({
   publishRetryMs: 1_000,
 });
 
-/** The type of {@link DEFAULT_LIMITS}. */
-export type StoreServerLimits = typeof DEFAULT_LIMITS;
+/** The server's limits: {@link DEFAULT_LIMITS}' fields, each any number (not the default's literal type). */
+export type StoreServerLimits = { readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 
 /** The version `status` reports: etcd's API level, marked as Cairn's by semver build metadata. */
 export const STORE_VERSION = '3.4.0+cairn';

@@ -97,14 +97,21 @@ export interface LessorPort {
   renew(id: number, nowMs: number): number;
   /** Remaining whole seconds of `id` (the granted TTL when not primary), or -1 when unknown. */
   timeToLive(id: number, nowMs: number): number;
-  /** Expired lease ids, earliest first, up to the lessor's own bound (empty unless primary). */
-  expired(nowMs: number): number[];
+  /**
+   * Expired lease ids, earliest first, at most `max` (empty unless primary). Each id returned is
+   * not returned again for the lessor's retry interval, so the caller asks for no more than it
+   * will propose.
+   */
+  expired(nowMs: number, max: number): number[];
   /** Becoming leader: every lease expires at now + remaining (or granted) TTL + `extendMs`. */
   promote(nowMs: number, extendMs: number): void;
   /** Losing leadership: forget expiries. */
   demote(): void;
-  /** Remaining TTLs worth checkpointing now, up to the lessor's own bound. */
-  checkpoints(nowMs: number): { id: number; remainingTtl: number }[];
+  /**
+   * Remaining TTLs worth checkpointing now, at most `max`; each returned lease is not due again
+   * for the lessor's checkpoint interval.
+   */
+  checkpoints(nowMs: number, max: number): { id: number; remainingTtl: number }[];
 }
 
 /** What applying one command produced, handed to the proposer's waiter. */

@@ -8,6 +8,7 @@ import { type BatchOp, concatBytes, type KeyRange, type Storage } from '../../co
  */
 export class PrefixedStorage implements Storage {
   private readonly upper: Uint8Array;
+  private written = 0;
 
   /**
    * @param inner - the shared storage
@@ -32,14 +33,24 @@ export class PrefixedStorage implements Storage {
     return this.inner.get(this.wrap(key));
   }
 
-  batch(ops: readonly BatchOp[], options?: { sync?: boolean }): Promise<void> {
-    const wrapped = ops.map(
-      (op): BatchOp =>
-        op.type === 'put'
-          ? { type: 'put', key: this.wrap(op.key), value: op.value }
-          : { type: 'del', key: this.wrap(op.key) },
-    );
-    return this.inner.batch(wrapped, options);
+  /**
+   * Bytes (keys with their prefix, and values) of every put written through this view since it
+   * was made: deletes and overwrites are not subtracted (their old sizes are unknown without a
+   * read), so this grows like a file that is never defragmented.
+   */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  async batch(ops: readonly BatchOp[], options?: { sync?: boolean }): Promise<void> {
+    let bytes = 0;
+    const wrapped = ops.map((op): BatchOp => {
+      if (op.type === 'del') return { type: 'del', key: this.wrap(op.key) };
+      bytes += this.prefix.length + op.key.length + op.value.length;
+      return { type: 'put', key: this.wrap(op.key), value: op.value };
+    });
+    await this.inner.batch(wrapped, options);
+    this.written += bytes;
   }
 
   async *iterator(range: KeyRange = {}): AsyncIterable<[key: Uint8Array, value: Uint8Array]> {

@@ -75,6 +75,10 @@ describe('StoreServer over fake engines', () => {
     assert.equal(got.header.revision, 3);
     const del = await run(sim, server.deleteRange({ key: utf8('k'), prevKv: true }));
     assert.equal(del.deleted, 1);
+    const size = (await run(sim, server.status())).dbSize;
+    assert.ok(size > 0, `dbSize ${size} counts what the store wrote`);
+    await run(sim, server.put({ key: utf8('big'), value: new Uint8Array(10_000) }));
+    assert.ok((await run(sim, server.status())).dbSize >= size + 10_000, 'dbSize grows with writes');
     await server.stop();
   });
 

@@ -28,6 +28,7 @@ import type {
 import type { StoreCommand } from '../command.js';
 import { StoreError } from '../errors.js';
 import { encodeMemberAttributes, StoreApplier } from './applier.js';
+import { dbSizeOf } from './db-size.js';
 import { errorName, forwardedError, LeaseKeepAlive, LeaseTimeToLive, MemberPromote } from './forward.js';
 import { clusterIdOf, memberIdOf, RequestIds } from './ids.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -176,6 +177,8 @@ export class StoreServer implements StoreClient {
   }
 
   private readonly requestIds: RequestIds;
+  /** The MVCC store's and the server's views of the Storage (their byte counts make dbSize). */
+  private storageViews: readonly PrefixedStorage[] = [];
 
   /**
    * Starts a member: opens the MVCC store and the member table on `storage`, starts the raft
@@ -201,8 +204,10 @@ export class StoreServer implements StoreClient {
       memberId: options.id,
       raftTerm: server?.raftPort?.status().term ?? 0,
     });
-    const mvcc = await engines.openMvcc(new PrefixedStorage(options.storage, MVCC_PREFIX), header);
-    const members = new MemberTable(new PrefixedStorage(options.storage, SERVER_PREFIX), limits);
+    const mvccView = new PrefixedStorage(options.storage, MVCC_PREFIX);
+    const serverView = new PrefixedStorage(options.storage, SERVER_PREFIX);
+    const mvcc = await engines.openMvcc(mvccView, header);
+    const members = new MemberTable(serverView, limits);
     await members.load();
     if (options.bootstrap !== undefined) {
       const clusterId = clusterIdOf(options.bootstrap.voters, options.clusterName);
@@ -223,6 +228,7 @@ export class StoreServer implements StoreClient {
     const raftTransport = mux.channel(RAFT_CHANNEL);
     const forwardTransport = mux.channel(FORWARD_CHANNEL);
     server = new StoreServer(options, mvcc, members, options.clock, logger, engines, forwardTransport);
+    server.storageViews = [mvccView, serverView];
     server.raftPort = await engines.startRaft({ options, transport: raftTransport, applier: server.applier });
     server.attach(raftTransport);
     return server;
@@ -481,12 +487,12 @@ export class StoreServer implements StoreClient {
 
   async status(_options?: CallOptions): Promise<StatusResponse> {
     this.checkRunning();
+    const dbSize = await dbSizeOf(this.options.storage, this.storageViews);
     const s = this.raft.status();
-    const dbSize = (this.mvcc as { dbSize?: number }).dbSize;
     return {
       header: this.header(this.mvcc.revision),
       version: STORE_VERSION,
-      dbSize: typeof dbSize === 'number' ? dbSize : 0,
+      dbSize,
       leader: s.lead,
       raftIndex: s.commit,
       raftTerm: s.term,
