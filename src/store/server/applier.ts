@@ -119,7 +119,7 @@ export class StoreApplier implements RaftApplierPort {
       case 'member': {
         const attrs = decodeMemberAttributes(cmd.data, this.limits);
         if (attrs !== undefined) {
-          await this.members.setAttributes(index, attrs.id, attrs.name, attrs.clientUrls);
+          await this.members.setAttributes(index, attrs);
           this.hooks.membersChanged();
         }
         break;
@@ -147,11 +147,14 @@ export interface MemberAttributes {
   readonly id: number;
   readonly name: string;
   readonly clientUrls: readonly string[];
+  /** The member's own peer URLs, when it knows them (bootstrap members are seeded without). */
+  readonly peerUrls?: readonly string[];
 }
 
 /** Encodes a `member` command's payload. */
 export function encodeMemberAttributes(attrs: MemberAttributes): Uint8Array {
-  return encode({ id: attrs.id, name: attrs.name, clientUrls: [...attrs.clientUrls] });
+  const base = { id: attrs.id, name: attrs.name, clientUrls: [...attrs.clientUrls] };
+  return encode(attrs.peerUrls === undefined ? base : { ...base, peerUrls: [...attrs.peerUrls] });
 }
 
 /** Decodes a `member` command's payload; undefined when malformed. */
@@ -160,14 +163,19 @@ export function decodeMemberAttributes(
   limits: StoreServerLimits = DEFAULT_LIMITS,
 ): MemberAttributes | undefined {
   const field = v.string({ maxLength: limits.maxMemberFieldLength });
-  return tryDecode(
+  const urls = v.array(field, { maxLength: limits.maxMemberUrls });
+  const attrs = tryDecode(
     data,
     v.object({
       id: v.uint({ max: Number.MAX_SAFE_INTEGER }),
       name: field,
-      clientUrls: v.array(field, { maxLength: limits.maxMemberUrls }),
+      clientUrls: urls,
+      peerUrls: v.optional(urls),
     }),
   );
+  if (attrs === undefined) return undefined;
+  const { peerUrls, ...rest } = attrs;
+  return peerUrls === undefined ? rest : { ...rest, peerUrls };
 }
 
 /** The id and TTL of a leaseGrant result, when the result carries them. */

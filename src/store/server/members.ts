@@ -175,13 +175,31 @@ export class MemberTable {
 
   /**
    * Records a member's own attributes (name, client URLs) published after it started, as etcd's
-   * publish: peer URLs and the learner flag stay as the conf changes set them.
+   * publish; its peer URLs too when it gives some (a bootstrap member is seeded without them).
+   * The learner flag stays as the conf changes set it.
    */
-  async setAttributes(index: number, id: number, name: string, clientUrls: readonly string[]): Promise<void> {
+  async setAttributes(
+    index: number,
+    attrs: {
+      readonly id: number;
+      readonly name: string;
+      readonly clientUrls: readonly string[];
+      readonly peerUrls?: readonly string[];
+    },
+  ): Promise<void> {
     if (index <= this.appliedIndex) return;
-    const m = this.members.get(id);
+    const m = this.members.get(attrs.id);
     this.appliedIndex = index;
-    if (m !== undefined) this.members.set(id, { ...m, name, clientUrls: [...clientUrls] });
+    if (m !== undefined) {
+      const peerUrls =
+        attrs.peerUrls !== undefined && attrs.peerUrls.length > 0 ? attrs.peerUrls : m.peerUrls;
+      this.members.set(attrs.id, {
+        ...m,
+        name: attrs.name,
+        clientUrls: [...attrs.clientUrls],
+        peerUrls: [...peerUrls],
+      });
+    }
     await this.persist();
   }
 

@@ -581,13 +581,20 @@ export class StoreServer implements StoreClient {
   private async publishAttributes(): Promise<void> {
     const name = this.options.name;
     const clientUrls = this.options.clientUrls ?? [];
-    // Bootstrap members given the shared `members` list need not publish; any other member's
-    // table may only know itself from its own seed, so it publishes once.
+    const peerUrls = this.options.peerUrls ?? [];
+    // Bootstrap members given the shared `members` list with all of their own attributes need
+    // not publish; any other member's table may only know itself from its own seed (or lack its
+    // URLs), so it publishes once.
     const given = this.options.members?.find((m) => m.id === this.id);
-    if (given !== undefined && given.name === name && sameList(given.clientUrls, clientUrls)) return;
+    const known =
+      given !== undefined &&
+      given.name === name &&
+      sameList(given.clientUrls, clientUrls) &&
+      (peerUrls.length === 0 || sameList(given.peerUrls, peerUrls));
+    if (known) return;
     for (let attempt = 0; attempt < 5 && !this.stopped; attempt++) {
       try {
-        const data = encodeMemberAttributes({ id: this.id, name, clientUrls });
+        const data = encodeMemberAttributes({ id: this.id, name, clientUrls, peerUrls });
         await this.proposer.propose({ t: 'member', data });
         return;
       } catch (err) {
@@ -747,7 +754,10 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** etcd's URL check for member add: each must parse as an http(s) or unix URL with a host. */
+/**
+ * etcd's URL check for member add: each must parse as an http(s) or unix URL with a host; Cairn
+ * also accepts `cairn://host:port`, the agent's name for a peer reached over its transport.
+ */
 function checkUrls(urls: readonly string[], limits: StoreServerLimits): void {
   if (urls.length === 0) throw new StoreError('memberBadURLs');
   checkUrlBounds(urls, limits);
@@ -758,7 +768,7 @@ function checkUrls(urls: readonly string[], limits: StoreServerLimits): void {
     } catch {
       throw new StoreError('memberBadURLs');
     }
-    const okScheme = ['http:', 'https:', 'unix:', 'unixs:'].includes(parsed.protocol);
+    const okScheme = ['http:', 'https:', 'unix:', 'unixs:', 'cairn:'].includes(parsed.protocol);
     if (!okScheme || parsed.host === '' || parsed.pathname.length > 1) throw new StoreError('memberBadURLs');
   }
 }
