@@ -65,6 +65,8 @@ export interface StoreLocalStatus {
   readonly term: number;
   readonly commit: number;
   readonly applied: number;
+  /** Index of the latest snapshot in the raft log (0 when none). */
+  readonly snapshotIndex: number;
   readonly revision: number;
   readonly compactRevision: number;
   readonly isLearner: boolean;
@@ -513,6 +515,7 @@ export class StoreServer implements StoreClient {
       term: s.term,
       commit: s.commit,
       applied: s.appliedIndex,
+      snapshotIndex: s.snapshotIndex ?? 0,
       revision: this.mvcc.revision,
       compactRevision: this.mvcc.compactRevision,
       isLearner: this.isLearner(),
