@@ -167,7 +167,8 @@ export function decodeMemberAttributes(
   limits: StoreServerLimits = DEFAULT_LIMITS,
 ): MemberAttributes | undefined {
   const field = v.string({ maxLength: limits.maxMemberFieldLength });
-  return tryDecode(
+  const urls = v.array(field, { maxLength: limits.maxMemberUrls });
+  const attrs = tryDecode(
     data,
     v.object({
       id: v.uint({ max: Number.MAX_SAFE_INTEGER }),
@@ -176,6 +177,9 @@ export function decodeMemberAttributes(
       peerUrls: v.optional(v.array(field, { maxLength: limits.maxMemberUrls })),
     }),
   );
+  if (attrs === undefined) return undefined;
+  const { peerUrls, ...rest } = attrs;
+  return peerUrls === undefined ? rest : { ...rest, peerUrls };
 }
 
 /** The id and TTL of a leaseGrant result, when the result carries them. */

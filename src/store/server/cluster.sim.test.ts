@@ -185,7 +185,7 @@ describe('store cluster on the simulator (3 members, durable log, SimDisk)', () 
   forSeeds(
     'a learner added with addLearner catches up, is refused promotion while behind, then is promoted',
     async (seed) => {
-      const c = new SimStoreCluster({ seed, member: { snapshotEntries: 40 } });
+      const c = new SimStoreCluster({ seed, member: { snapshotEntries: 40, snapshotCatchUpEntries: 10 } });
       const leader = await c.awaitLeader();
       for (let n = 0; n < 120; n++) await c.run(leader.put({ key: enc(`k${n % 30}`), value: enc(`${n}`) }));
       const member = c.memberOf(4, true);
@@ -205,6 +205,7 @@ describe('store cluster on the simulator (3 members, durable log, SimDisk)', () 
       await c.awaitApplied([1, 2, 3, 4]);
       const learner = c.up(4);
       assert.equal(learner.localStatus().isLearner, true);
+      assert.ok(learner.localStatus().snapshotIndex > 0, 'the learner caught up through a snapshot');
       assert.equal(await valueOn(c, learner, 'k29'), '119', 'the learner serves serializable reads');
       await assert.rejects(c.run(learner.range({ key: enc('k1') })), (e) =>
         isStoreError(e, 'notSupportedForLearner'),

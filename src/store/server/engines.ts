@@ -24,6 +24,9 @@ export function defaultEngines(): StoreEngines {
         ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }),
         ...(options.heartbeatTicks === undefined ? {} : { heartbeatTicks: options.heartbeatTicks }),
         ...(options.snapshotEntries === undefined ? {} : { snapshotEntries: options.snapshotEntries }),
+        ...(options.snapshotCatchUpEntries === undefined
+          ? {}
+          : { snapshotCatchUpEntries: options.snapshotCatchUpEntries }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
       return {

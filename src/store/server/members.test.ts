@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encode } from '../../core/index.js';
 import { MemoryStorage } from '../../sim/index.js';
+import { decodeMemberAttributes, encodeMemberAttributes } from './applier.js';
 import { decodeMemberContext, encodeMemberContext, MemberTable } from './members.js';
 
 const meta = (name: string) => ({
@@ -59,5 +60,40 @@ describe('MemberTable', () => {
     assert.equal(decodeMemberContext(Uint8Array.of(0xc1)), undefined);
     assert.equal(decodeMemberContext(encode({ name: 5 })), undefined);
     assert.deepEqual(decodeMemberContext(encodeMemberContext(meta('x'))), meta('x'));
+  });
+
+  it('takes published attributes: name and client URLs, peer URLs only when given', async () => {
+    const table = new MemberTable(new MemoryStorage());
+    await table.bootstrap(42, [{ id: 1, name: 'a', peerUrls: [], clientUrls: [], isLearner: false }]);
+    const noPeers = decodeMemberAttributes(
+      encodeMemberAttributes({ id: 1, name: 'a', clientUrls: ['http://a:2379'] }),
+    );
+    assert.deepEqual(noPeers, { id: 1, name: 'a', clientUrls: ['http://a:2379'] });
+    await table.setAttributes(1, noPeers!);
+    assert.deepEqual(table.get(1)?.peerUrls, []);
+    const withPeers = decodeMemberAttributes(
+      encodeMemberAttributes({
+        id: 1,
+        name: 'a',
+        clientUrls: ['http://a:2379'],
+        peerUrls: ['cairn://10.0.0.1:7946'],
+      }),
+    );
+    await table.setAttributes(2, withPeers!);
+    assert.deepEqual(table.get(1), {
+      id: 1,
+      name: 'a',
+      peerUrls: ['cairn://10.0.0.1:7946'],
+      clientUrls: ['http://a:2379'],
+      isLearner: false,
+    });
+    await table.setAttributes(3, { id: 1, name: 'a', clientUrls: [], peerUrls: [] });
+    assert.deepEqual(table.get(1)?.peerUrls, ['cairn://10.0.0.1:7946'], 'an empty list keeps the known URLs');
+    await table.setAttributes(3, { id: 1, name: 'zzz', clientUrls: [] });
+    assert.equal(table.get(1)?.name, 'a', 'an index already applied is skipped');
+    assert.equal(
+      decodeMemberAttributes(encode({ id: 1, name: 'a', clientUrls: [], peerUrls: 'x' })),
+      undefined,
+    );
   });
 });

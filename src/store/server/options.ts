@@ -42,6 +42,8 @@ export interface StoreServerOptions {
   readonly heartbeatTicks?: number;
   /** Applied entries between snapshots of the state machine; default the raft driver's. */
   readonly snapshotEntries?: number;
+  /** Entries kept behind a snapshot for slow followers; default the raft driver's (5,000). */
+  readonly snapshotCatchUpEntries?: number;
   readonly logger?: Logger;
   readonly limits?: Partial<StoreServerLimits>;
 }

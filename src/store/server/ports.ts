@@ -26,6 +26,8 @@ export interface RaftStatusView {
   readonly commit: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  /** Index of the latest snapshot the log holds (0 when none). */
+  readonly snapshotIndex?: number;
   readonly confState: ConfState;
   /** On the leader: each peer's replication progress. */
   readonly progress?: ReadonlyMap<NodeId, { readonly match: number; readonly isLearner: boolean }>;

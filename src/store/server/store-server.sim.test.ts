@@ -25,6 +25,10 @@ async function cluster(seed: number) {
           storage: new MemoryStorage(),
           logStore: new MemoryRaftLogStore(),
           bootstrap: { voters: ids, learners: [] },
+          // As the agent does: the shared list has names only; each member knows its own URLs.
+          members: ids.map((m) => ({ id: m, name: `m${m}`, peerUrls: [], clientUrls: [], isLearner: false })),
+          peerUrls: [`cairn://${address(id)}`],
+          clientUrls: [`http://10.0.0.${id}:2379`],
         },
         defaultEngines(),
       ),
@@ -90,6 +94,13 @@ describe('StoreServer, 3 members on the simulator', () => {
     assert.deepEqual(
       members.members.map((m) => m.name),
       ['m1', 'm2', 'm3'],
+    );
+    await sim.runFor(1_000);
+    const published = await run(sim, other.memberList());
+    assert.deepEqual(
+      published.members.map((m) => [m.peerUrls, m.clientUrls]),
+      [1, 2, 3].map((id) => [[`cairn://${defaultNodeAddress(id - 1)}`], [`http://10.0.0.${id}:2379`]]),
+      'each member published its own URLs',
     );
     for (const s of servers) await s.stop();
   });

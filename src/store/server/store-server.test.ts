@@ -300,8 +300,14 @@ describe('StoreServer over fake engines', () => {
     await assert.rejects(run(sim, server.addLearner({ ...member, id: 80, peerUrls: ['nope'] })), (e) =>
       isStoreError(e, 'memberBadURLs'),
     );
-    // Without URLs (Cairn's peers speak over the transport) once there is room for a learner.
+    // The agent's peer URLs name the transport address.
     await run(sim, server.memberRemove(77));
+    await run(sim, server.addLearner({ ...member, id: 82, peerUrls: ['cairn://10.0.0.3:7946'] }));
+    assert.deepEqual((await run(sim, server.memberList())).members.find((m) => m.id === 82)?.peerUrls, [
+      'cairn://10.0.0.3:7946',
+    ]);
+    // Without URLs (Cairn's peers speak over the transport) once there is room for a learner.
+    await run(sim, server.memberRemove(82));
     await run(sim, server.addLearner({ ...member, id: 81, peerUrls: [], clientUrls: [] }));
     assert.deepEqual(raft.confState.learners, [81]);
     await server.stop();

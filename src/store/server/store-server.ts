@@ -65,6 +65,8 @@ export interface StoreLocalStatus {
   readonly term: number;
   readonly commit: number;
   readonly applied: number;
+  /** Index of the latest snapshot in the raft log (0 when none). */
+  readonly snapshotIndex: number;
   readonly revision: number;
   readonly compactRevision: number;
   readonly isLearner: boolean;
@@ -513,6 +515,7 @@ export class StoreServer implements StoreClient {
       term: s.term,
       commit: s.commit,
       applied: s.appliedIndex,
+      snapshotIndex: s.snapshotIndex ?? 0,
       revision: this.mvcc.revision,
       compactRevision: this.mvcc.compactRevision,
       isLearner: this.isLearner(),
@@ -768,7 +771,10 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** etcd's URL check for member add: each must parse as an http(s) or unix URL with a host. */
+/**
+ * etcd's URL check for member add: each must parse as an http(s) or unix URL with a host; Cairn
+ * also accepts `cairn://host:port`, the agent's name for a peer reached over its transport.
+ */
 function checkUrls(urls: readonly string[], limits: StoreServerLimits): void {
   if (urls.length === 0) throw new StoreError('memberBadURLs');
   checkUrlBounds(urls, limits);
@@ -779,7 +785,7 @@ function checkUrls(urls: readonly string[], limits: StoreServerLimits): void {
     } catch {
       throw new StoreError('memberBadURLs');
     }
-    const okScheme = ['http:', 'https:', 'unix:', 'unixs:'].includes(parsed.protocol);
+    const okScheme = ['http:', 'https:', 'unix:', 'unixs:', 'cairn:'].includes(parsed.protocol);
     if (!okScheme || parsed.host === '' || parsed.pathname.length > 1) throw new StoreError('memberBadURLs');
   }
 }
