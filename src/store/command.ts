@@ -161,7 +161,8 @@ export function encodeCommand(requestId: number, cmd: StoreCommand): Uint8Array 
 }
 
 /**
- * Decodes and validates a raft entry's command. Input is hostile: sizes, types, integer ranges
+ * Decodes and validates a raft entry's command. Byte fields of the result may be views of
+ * `bytes` (the store copies what it keeps). Input is hostile: sizes, types, integer ranges
  * and txn nesting are checked before anything is used.
  *
  * @throws StoreError `invalidArgument` (with the first bad field as detail) for any malformed input

@@ -28,10 +28,13 @@ export interface InboundContext {
  * member's name); every message on it must be `from` that peer. A stream that breaks any rule, or
  * sends a frame that does not decode, is destroyed and counted in `badFrames` (or
  * `streamsRefused` before the hello was accepted); nothing thrown reaches the transport. At most
- * `maxInboundStreams` streams and `maxInboundSnapshots` snapshot transfers are accepted at once.
+ * `maxInboundStreams` streams and `maxInboundSnapshots` snapshot transfers are accepted at once,
+ * a stream must say hello within `helloTimeoutMs`, and a peer has one message stream (a new one
+ * replaces the old).
  */
 export class InboundStreams {
   private readonly streams = new Set<Stream>();
+  private readonly byPeer = new Map<NodeId, Stream>();
   private snapshots = 0;
   private closed = false;
 
@@ -47,16 +50,28 @@ export class InboundStreams {
     }
     this.streams.add(stream);
     let receiver: SnapshotReceiver | undefined;
+    let peer: NodeId | undefined;
+    const helloTimer = this.ctx.clock.setTimer(this.ctx.limits.helloTimeoutMs, () => {
+      this.ctx.stats.streamsRefused++;
+      stream.destroy();
+    });
     stream.onClose(() => {
+      this.ctx.clock.cancel(helloTimer);
       this.streams.delete(stream);
+      if (peer !== undefined && this.byPeer.get(peer) === stream) this.byPeer.delete(peer);
       receiver?.finish();
     });
     stream.onFrame((frame) => {
+      this.ctx.clock.cancel(helloTimer);
       const hello = this.checkHello(stream, frame);
       if (hello === undefined) {
         this.ctx.stats.streamsRefused++;
         stream.destroy();
       } else if (hello.kind === 'msg') {
+        // One message stream per peer: a new one means the peer redialed, the old one is dead.
+        peer = hello.from;
+        this.byPeer.get(peer)?.destroy();
+        this.byPeer.set(peer, stream);
         stream.onFrame((f) => this.onMessages(stream, hello.from, f));
       } else if (this.snapshots >= this.ctx.limits.maxInboundSnapshots) {
         this.ctx.stats.streamsRefused++;
@@ -73,6 +88,7 @@ export class InboundStreams {
     this.closed = true;
     for (const s of this.streams) s.destroy();
     this.streams.clear();
+    this.byPeer.clear();
   }
 
   private checkHello(stream: Stream, frame: Uint8Array): Hello | undefined {

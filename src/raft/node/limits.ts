@@ -38,6 +38,8 @@ export const DEFAULT_LIMITS = Object.freeze({
   requestTimeoutMs: 30_000,
   /** Inbound message streams accepted at once (one per peer, plus a margin for restarts). */
   maxInboundStreams: 256,
+  /** An inbound stream must send its hello within this many ms, or it is closed: a silent stream holds a slot. */
+  helloTimeoutMs: 10_000,
   /** Status listeners: bounds what a leak of subscriptions can cost. */
   maxStatusListeners: 1024,
 });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { encode } from '../../core/index.js';
 import type { Transport } from '../../transport/types.js';
 import type { Message } from '../types.js';
-import { nodeName, SimRaftCluster } from './testing.js';
+import { kvPut, nodeName, SimRaftCluster } from './testing.js';
 import { encodeHello, WireCodec } from './wire.js';
 
 const SEED = Number(process.env.CAIRN_SEED ?? 1);
@@ -37,6 +37,21 @@ describe('RaftNode on the simulator', () => {
     }));
 });
 
+describe('RaftNode determinism', () => {
+  it('the same seed replays the same run (trace hash, leader, terms)', async () => {
+    const run = async () => {
+      const c = new SimRaftCluster({ seed: SEED, voters: 3 });
+      const leader = await c.awaitLeader();
+      for (let i = 0; i < 5; i++) await c.put(`k${i}`, `${i}`);
+      c.crash(leader.id);
+      await c.awaitLeader();
+      await c.sim.runFor(1000);
+      return `${c.sim.traceHash()} ${leader.id} ${c.leader()!.id} ${c.leader()!.status().term}`;
+    };
+    assert.equal(await run(), await run());
+  });
+});
+
 describe('RaftNode crash, restart and snapshots', () => {
   it('a crashed leader restarts from its log store, the cluster goes on and everyone converges', () =>
     replayable('a crashed leader restarts', async () => {
@@ -53,6 +68,47 @@ describe('RaftNode crash, restart and snapshots', () => {
       // The restarted node began with an empty state machine and replayed the log.
       assert.equal(c.appliers.get(first.id)!.kv.get('a3'), '3');
       assert.equal(c.nodes.get(first.id)!.status().term >= second.status().term, true);
+    }));
+
+  it('a node whose state machine kept its state resumes after it: nothing is applied twice', () =>
+    replayable('durable applier resumes', async () => {
+      const c = new SimRaftCluster({
+        seed: SEED,
+        voters: 3,
+        node: { snapshotEntries: 8, snapshotCatchUpEntries: 50 },
+      });
+      await c.awaitLeader();
+      for (let i = 0; i < 20; i++) await c.put(`a${i}`, `${i}`);
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 20);
+      const id = [1, 2, 3].find((x) => x !== c.leader()!.id)!;
+      const applier = c.appliers.get(id)!;
+      const before = applier.applied;
+      c.crash(id, { loseApplied: false });
+      for (let i = 0; i < 10; i++) await c.put(`b${i}`, `${i}`);
+      c.restart(id);
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 30);
+      assert.equal(c.appliers.get(id), applier, 'the same state machine');
+      assert.equal(applier.replays, 0, 'no entry was given twice');
+      assert.equal(applier.restores, 0, 'no snapshot was needed');
+      assert.ok(applier.applied > before);
+      assert.ok(c.nodes.get(id)!.status().snapshotIndex > 0);
+    }));
+
+  it('a removed leader steps down and the rest go on', () =>
+    replayable('remove leader', async () => {
+      const c = new SimRaftCluster({ seed: SEED, voters: 3 });
+      const leader = await c.awaitLeader();
+      await c.put('a', '1');
+      const cs = await c.settle(leader.proposeConfChange({ type: 'removeNode', nodeId: leader.id }));
+      assert.deepEqual(cs.voters.includes(leader.id), false);
+      const rest = [1, 2, 3].filter((id) => id !== leader.id);
+      await c.sim.runUntil(() => {
+        const l = c.leader();
+        return l !== undefined && l.id !== leader.id;
+      });
+      assert.notEqual(c.leader()!.id, leader.id);
+      await c.put('b', '2');
+      await c.awaitConverged(rest, (kv) => kv.kv.get('b') === '2');
     }));
 
   it('a node that was down while the log was compacted catches up from a chunked snapshot', () =>
@@ -102,6 +158,25 @@ describe('RaftNode membership, reads and leadership', () => {
       assert.deepEqual(learner.status().confState, { voters: [1, 2, 3, 4], learners: [] });
     }));
 
+  it('a learner added after compaction starts from a snapshot', () =>
+    replayable('learner from snapshot', async () => {
+      const c = new SimRaftCluster({
+        seed: SEED,
+        voters: 3,
+        extra: 1,
+        node: { snapshotEntries: 10, snapshotCatchUpEntries: 2, limits: { snapshotChunkBytes: 100 } },
+      });
+      const leader = await c.awaitLeader();
+      for (let i = 0; i < 30; i++) await c.put(`k${i}`, `${i}`);
+      await c.sim.runUntil(() => leader.status().snapshotIndex >= 20);
+      await c.settle(leader.proposeConfChange({ type: 'addLearner', nodeId: 4 }));
+      await c.awaitConverged([1, 2, 3, 4], (kv) => kv.kv.size === 30);
+      const learner = c.nodes.get(4)!;
+      assert.equal(c.appliers.get(4)!.restores, 1);
+      assert.ok(learner.stats.snapshotsReceived >= 1);
+      assert.deepEqual(learner.status().confState, { voters: [1, 2, 3], learners: [4] });
+    }));
+
   it('a second conf change while one is pending is refused with CONF_CHANGE_PENDING', () =>
     replayable('conf change pending', async () => {
       const c = new SimRaftCluster({ seed: SEED, voters: 3, extra: 2 });
@@ -139,6 +214,22 @@ describe('RaftNode membership, reads and leadership', () => {
       // On the leader too.
       const idx = await c.settle(second.readIndex());
       assert.ok(idx >= c.appliers.get(second.id)!.applied - 1);
+    }));
+
+  it('a follower forwards proposals to the leader; an aborted call rejects with CANCELLED', () =>
+    replayable('follower forwards', async () => {
+      const c = new SimRaftCluster({ seed: SEED, voters: 3 });
+      const leader = await c.awaitLeader();
+      const follower = [...c.nodes.values()].find((n) => n.id !== leader.id)!;
+      for (let i = 0; i < 5; i++) await follower.propose(kvPut(`f${i}`, `${i}`));
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 5);
+      const ctl = new AbortController();
+      ctl.abort();
+      await assert.rejects(follower.propose(kvPut('x', 'y'), ctl.signal), { code: 'CANCELLED' });
+      const late = new AbortController();
+      const read = follower.readIndex(late.signal);
+      late.abort();
+      await assert.rejects(read, { code: 'CANCELLED' });
     }));
 
   it('transfers leadership to a chosen voter', () =>
@@ -285,6 +376,14 @@ describe('RaftNode against a hostile peer', () => {
       ]);
       assert.equal(target.stats.badFrames, 6);
       assert.equal(target.stats.snapshotsReceived, 0);
+      // 6. A silent stream is closed after helloTimeoutMs; a peer's second message stream replaces its first.
+      const silent = await send([]);
+      await c.sim.runFor(10_000);
+      assert.equal(silent.open, false, 'a stream without a hello is closed');
+      const older = await send([hello]);
+      const newer = await send([hello]);
+      assert.equal(older.open, false, 'the older message stream of the same peer is closed');
+      assert.equal(newer.open, true);
       // Nothing of it reached the core: the term is unchanged, and the cluster still works.
       assert.equal(target.status().term, leader.status().term);
       await c.put('still', 'working');

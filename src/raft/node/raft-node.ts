@@ -20,6 +20,7 @@ import {
   NONE,
   type NodeId,
   type Ready,
+  type Snapshot,
   type SoftState,
 } from '../types.js';
 import { InboundStreams } from './inbound.js';
@@ -98,6 +99,7 @@ export class RaftNode {
   private readonly inbound: InboundStreams;
   private readonly reads: ReadIndexBatcher;
   private readonly snapshotSends = new Map<NodeId, AbortController>();
+  private readonly pendingSnapshots = new Map<NodeId, Message>();
   private readonly listeners = new Set<(s: RaftNodeStatusEvent) => void>();
   private confWaiters: ConfWaiter[] = [];
   private transferWaiters: TransferWaiter[] = [];
@@ -316,6 +318,7 @@ export class RaftNode {
         this.core.advance(rd);
         this.reads.onApplied();
         await this.maybeSnapshot();
+        await this.flushSnapshotSends();
       }
     } catch (err) {
       this.logger.error({ err: describeError(err) }, 'raft: node stopped by a storage or apply failure');
@@ -379,6 +382,17 @@ export class RaftNode {
     );
     this.applied = last;
     for (const { cc, cs } of applied) this.resolveConfWaiter(cc, cs);
+    if (applied.length > 0) this.dropRemovedPeers();
+  }
+
+  /** Closes the streams to peers no longer in the configuration: nothing will be sent to them. */
+  private dropRemovedPeers(): void {
+    const { voters, learners } = this.confState;
+    for (const [id, sender] of this.peers) {
+      if (voters.includes(id) || learners.includes(id)) continue;
+      sender.close();
+      this.peers.delete(id);
+    }
   }
 
   private resolveConfWaiter(cc: ConfChange, cs: ConfState): void {
@@ -392,6 +406,11 @@ export class RaftNode {
     const every = this.settings.snapshotEntries;
     const snapIndex = this.log.snapshot().meta.index;
     if (every === 0 || this.applied - snapIndex < every || this.stopped) return;
+    await this.takeSnapshot();
+  }
+
+  /** Snapshots the state machine at the applied index, saves it, and compacts both logs. */
+  private async takeSnapshot(): Promise<Snapshot> {
     const index = this.applied;
     const data = await this.options.applier.snapshot();
     const snap = this.log.createSnapshot(index, this.confState, data);
@@ -402,6 +421,27 @@ export class RaftNode {
       await this.options.logStore.compact(compactTo);
     }
     this.logger.debug({ index, compactTo }, 'raft: snapshot taken');
+    return snap;
+  }
+
+  /**
+   * Starts the snapshot transfers the last Ready asked for. A follower must find itself in the
+   * snapshot's configuration (the core ignores one that does not name it, as etcd's does), so when
+   * the held snapshot predates the target's addition (a learner added after the last snapshot), a
+   * fresh one is taken at the applied index first. etcd sends a fresh snapshot every time
+   * (`createMergedSnapshotMessage`); reusing the held one saves the work in the common case.
+   */
+  private async flushSnapshotSends(): Promise<void> {
+    for (const [to, m] of [...this.pendingSnapshots]) {
+      this.pendingSnapshots.delete(to);
+      if (this.stopped || this.snapshotSends.has(to)) continue;
+      let snap = this.log.snapshot();
+      const { voters, learners } = snap.meta.confState;
+      if (!voters.includes(to) && !learners.includes(to) && this.applied > snap.meta.index) {
+        snap = await this.takeSnapshot();
+      }
+      this.startSnapshotSend({ ...m, snapshot: snap });
+    }
   }
 
   // ------------------------------------------------------------------ messages
@@ -455,9 +495,14 @@ export class RaftNode {
     };
   }
 
+  /** Queues a `snap` message: transfers start after the Ready is done (see flushSnapshotSends). */
   private sendSnapshotTo(m: Message): void {
+    // One transfer per peer at a time; the one running reports when done.
+    if (!this.snapshotSends.has(m.to)) this.pendingSnapshots.set(m.to, m);
+  }
+
+  private startSnapshotSend(m: Message): void {
     const address = this.options.resolve(m.to);
-    if (this.snapshotSends.has(m.to)) return; // one transfer per peer; it reports when done
     if (address === undefined) {
       this.reportSnapshot(m.to, false);
       return;

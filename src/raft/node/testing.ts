@@ -1,4 +1,4 @@
-import { decode, encode, type Seed, v } from '../../core/index.js';
+import { decode, encode, type Seed, toHex, v } from '../../core/index.js';
 import { type NetworkOptions, Simulator } from '../../sim/index.js';
 import { SegmentLogStore } from '../log/index.js';
 import type { ConfState, Entry, NodeId, RaftLogStore, Snapshot } from '../types.js';
@@ -35,14 +35,32 @@ export class KvApplier implements RaftApplier {
   readonly confs: string[] = [];
   /** Entries given to apply, counting replays. */
   applyCalls = 0;
+  /** Entries given again at or below the applied index (skipped: idempotent by index). */
+  replays = 0;
   restores = 0;
+
+  /**
+   * @param witness - shared by every node's applier: the entry applied at each index, first come;
+   *   an applier that applies another entry at the same index throws (state machine safety)
+   */
+  constructor(private readonly witness?: Map<number, string>) {}
 
   async apply(entries: readonly Entry[]): Promise<void> {
     for (const e of entries) {
       this.applyCalls++;
-      if (e.index <= this.applied) continue;
+      if (e.index <= this.applied) {
+        this.replays++;
+        continue;
+      }
       if (e.index !== this.applied + 1) throw new Error(`kv applier: gap, ${e.index} after ${this.applied}`);
       this.applied = e.index;
+      if (this.witness !== undefined) {
+        const mine = `${e.term}:${e.type}:${toHex(e.data)}`;
+        const seen = this.witness.get(e.index);
+        if (seen === undefined) this.witness.set(e.index, mine);
+        else if (seen !== mine)
+          throw new Error(`state machine safety: index ${e.index} applied as ${seen} and ${mine}`);
+      }
       if (e.type === 'conf') {
         this.confs.push(`conf@${e.index}`);
       } else if (e.data.length > 0) {
@@ -90,6 +108,10 @@ export interface SimRaftClusterOptions {
    * files, reopened at each restart (a crash loses unsynced bytes or tears the tail).
    */
   logStore?: 'memory' | 'segment';
+  /** Called with each node (incarnation) once started. */
+  onStart?: (node: RaftNode) => void;
+  /** Shared by every applier; see {@link KvApplier}. */
+  witness?: Map<number, string>;
 }
 
 /** Simulator node name of raft node `id`. */
@@ -121,7 +143,7 @@ export class SimRaftCluster {
     if (!segment) this.stores.set(id, new MemoryRaftLogStore());
     this.sim.addNode(nodeName(id), async (ctx) => {
       if (segment) this.stores.set(id, await SegmentLogStore.open({ files: ctx.files }));
-      const applier = this.appliers.get(id) ?? new KvApplier();
+      const applier = this.appliers.get(id) ?? new KvApplier(this.options.witness);
       this.appliers.set(id, applier);
       const node = await RaftNode.start({
         id,
@@ -137,6 +159,7 @@ export class SimRaftCluster {
         ...this.options.node,
       });
       this.nodes.set(id, node);
+      this.options.onStart?.(node);
       return { node, stop: () => node.stop() };
     });
   }
@@ -225,7 +248,8 @@ export class SimRaftCluster {
   /** Throws when a node stopped on a storage or apply failure (a bug in a test run). */
   checkHealthy(): void {
     for (const [id, node] of this.nodes) {
-      if (node.error !== undefined) throw new Error(`node ${id} failed`, { cause: node.error });
+      if (node.error !== undefined)
+        throw new Error(`node ${id} failed: ${String(node.error)}`, { cause: node.error });
     }
   }
 

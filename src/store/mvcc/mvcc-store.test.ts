@@ -481,3 +481,14 @@ describe('MvccStore durability', () => {
     );
   });
 });
+
+test('the store keeps its own copy of written bytes', async () => {
+  const store = await MvccStore.open(new MemoryStorage());
+  const key = utf8('k');
+  const value = utf8('v');
+  await store.apply(1, { t: 'put', req: { key, value } });
+  key.fill(0);
+  value.fill(0);
+  const got = (await store.range({ key: utf8('k') })).kvs[0]!;
+  assert.equal(fromUtf8(got.value), 'v');
+});

@@ -96,8 +96,9 @@ export class WriteTxn {
     const k = keyString(p.key);
     const record: StoredRecord = {
       tombstone: false,
-      key: p.key,
-      value,
+      // Copies: a decoded command's bytes are views of the raft entry, which its owner may reuse.
+      key: p.key.slice(),
+      value: value.slice(),
       createRevision: at === undefined ? main : at.created.main,
       version: (at?.version ?? 0) + 1,
       lease,

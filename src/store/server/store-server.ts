@@ -377,45 +377,65 @@ export class StoreServer implements StoreClient {
     this.checkRunning();
     this.refuseOnLearner();
     checkUrls(peerUrls, this.limits);
-    const taken = new Set(this.members.list().flatMap((m) => m.peerUrls));
-    if (peerUrls.some((u) => taken.has(u))) throw new StoreError('peerURLExist');
-    if (isLearner && this.members.learnerCount() >= this.limits.maxLearners)
-      throw new StoreError('tooManyLearners');
+    // The id is derived from the URLs: a taken URL is the error to report, not the id.
+    this.refuseTakenPeerUrls(peerUrls);
     const id = memberIdOf(peerUrls, this.options.clusterName ?? 'cairn', this.clock.now());
-    if (this.members.get(id) !== undefined) throw new StoreError('memberExist');
-    const context = encodeMemberContext({ name: '', peerUrls, clientUrls: [], clusterId: this.clusterId() });
-    await this.confChange({ type: isLearner ? 'addLearner' : 'addNode', nodeId: id, context }, options);
-    const member = this.members.get(id) ?? {
-      id,
-      name: '',
-      peerUrls: [...peerUrls],
-      clientUrls: [],
-      isLearner,
-    };
+    const member = await this.addMember({ id, name: '', peerUrls, clientUrls: [], isLearner }, options);
     return { header: this.header(this.mvcc.revision), member, members: this.members.list() };
   }
 
   /**
-   * Adds a member with a known id (the agent derives ids from node names) and its metadata as a
-   * learner, through one conf change; resolves once applied here. The agent's store role calls it
-   * on the leader for every live store node that belongs to no group yet. Refuses as
-   * {@link memberAdd} does: `memberExist`, `peerURLExist`, `tooManyLearners`.
+   * Adds `member` (its id, name and URLs as given) as a learner through a conf change; resolves
+   * once the change is applied on this member. The agent's store role calls it for every live
+   * store node that membership reports and the group lacks (ids derived from node names); the
+   * learner catches up from the leader and is promoted with {@link memberPromote}.
+   *
+   * Refusals, as memberAdd's: `memberExist` (the id is a member), `peerURLExist` (a member has
+   * one of its peer URLs), `memberBadURLs` (a URL that does not parse, or over the limits; an
+   * empty list is accepted: Cairn's peers speak over the transport), `tooManyLearners`,
+   * `invalidArgument` (id 0 or over 2^53, a name over the limit), `notSupportedForLearner` when
+   * called on a learner; `noLeader`/`timeout` as writes.
    */
   async addLearner(member: Member, options?: CallOptions): Promise<void> {
     this.checkRunning();
     this.refuseOnLearner();
-    checkUrls(member.peerUrls, this.limits);
-    if (this.members.get(member.id) !== undefined) throw new StoreError('memberExist');
+    if (!Number.isSafeInteger(member.id) || member.id <= 0)
+      throw new StoreError('invalidArgument', 'member id');
+    if (member.name.length > this.limits.maxMemberFieldLength) {
+      throw new StoreError('invalidArgument', 'member name too long');
+    }
+    if (member.peerUrls.length > 0) checkUrls(member.peerUrls, this.limits);
+    checkUrlBounds(member.clientUrls, this.limits);
+    await this.addMember({ ...member, isLearner: true }, options);
+  }
+
+  private refuseTakenPeerUrls(peerUrls: readonly string[]): void {
     const taken = new Set(this.members.list().flatMap((m) => m.peerUrls));
-    if (member.peerUrls.some((u) => taken.has(u))) throw new StoreError('peerURLExist');
-    if (this.members.learnerCount() >= this.limits.maxLearners) throw new StoreError('tooManyLearners');
+    if (peerUrls.some((u) => taken.has(u))) throw new StoreError('peerURLExist');
+  }
+
+  /** The checks and the conf change shared by memberAdd and addLearner. */
+  private async addMember(member: Member, options?: CallOptions): Promise<Member> {
+    if (this.members.get(member.id) !== undefined) throw new StoreError('memberExist');
+    this.refuseTakenPeerUrls(member.peerUrls);
+    if (member.isLearner && this.members.learnerCount() >= this.limits.maxLearners) {
+      throw new StoreError('tooManyLearners');
+    }
     const context = encodeMemberContext({
       name: member.name,
       peerUrls: member.peerUrls,
       clientUrls: member.clientUrls,
       clusterId: this.clusterId(),
     });
-    await this.confChange({ type: 'addLearner', nodeId: member.id, context }, options);
+    const type = member.isLearner ? 'addLearner' : 'addNode';
+    await this.confChange({ type, nodeId: member.id, context }, options);
+    return (
+      this.members.get(member.id) ?? {
+        ...member,
+        peerUrls: [...member.peerUrls],
+        clientUrls: [...member.clientUrls],
+      }
+    );
   }
 
   async memberRemove(
@@ -433,8 +453,9 @@ export class StoreServer implements StoreClient {
     id: number,
     options?: CallOptions,
   ): Promise<{ header: ResponseHeader; members: readonly Member[] }> {
+    // Callable on any member, a learner included (the one being promoted, typically): the
+    // leader decides, a non-leader forwards.
     this.checkRunning();
-    this.refuseOnLearner();
     await this.onLeader(
       () => this.leaderPromote(id, options?.signal),
       async (address) => {
@@ -610,6 +631,7 @@ export class StoreServer implements StoreClient {
         if (options?.signal?.aborted) throw cancelled();
         const code = raftCode(err);
         if (code === 'STOPPED') throw new StoreError('stopped');
+        if (code === 'TIMEOUT') throw new StoreError('timeout');
         const transient =
           code === 'NO_LEADER' || code === 'PROPOSAL_DROPPED' || code === 'CONF_CHANGE_PENDING';
         if (!transient) throw err;
@@ -733,9 +755,9 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 /** etcd's URL check for member add: each must parse as an http(s) or unix URL with a host. */
 function checkUrls(urls: readonly string[], limits: StoreServerLimits): void {
-  if (urls.length === 0 || urls.length > limits.maxMemberUrls) throw new StoreError('memberBadURLs');
+  if (urls.length === 0) throw new StoreError('memberBadURLs');
+  checkUrlBounds(urls, limits);
   for (const u of urls) {
-    if (u.length > limits.maxMemberFieldLength) throw new StoreError('memberBadURLs');
     let parsed: URL;
     try {
       parsed = new URL(u);
@@ -745,4 +767,10 @@ function checkUrls(urls: readonly string[], limits: StoreServerLimits): void {
     const okScheme = ['http:', 'https:', 'unix:', 'unixs:'].includes(parsed.protocol);
     if (!okScheme || parsed.host === '' || parsed.pathname.length > 1) throw new StoreError('memberBadURLs');
   }
+}
+
+/** Count and length bounds of a member's URL list (what the member table accepts). */
+function checkUrlBounds(urls: readonly string[], limits: StoreServerLimits): void {
+  if (urls.length > limits.maxMemberUrls) throw new StoreError('memberBadURLs');
+  if (urls.some((u) => u.length > limits.maxMemberFieldLength)) throw new StoreError('memberBadURLs');
 }
