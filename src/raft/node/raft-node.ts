@@ -347,7 +347,15 @@ export class RaftNode {
       this.onSoftState(rd.softState ?? this.soft, rd.hardState?.term ?? this.term);
     }
     const leader = this.soft.role === 'leader';
-    if (leader) this.sendMessages(rd.messages);
+    let after = rd.messages;
+    if (leader) {
+      this.sendMessages(rd.messages);
+      after = [];
+    } else if (rd.messages.some(isForward)) {
+      // Forwarded requests promise nothing about this node's log: they need not wait for its write.
+      this.sendMessages(rd.messages.filter(isForward));
+      after = rd.messages.filter((m) => !isForward(m));
+    }
     if (rd.snapshot !== undefined) await this.options.logStore.saveSnapshot(rd.snapshot);
     if (rd.hardState !== undefined || rd.entries.length > 0) {
       await this.options.logStore.save(rd.hardState, rd.entries, rd.mustSync);
@@ -355,7 +363,7 @@ export class RaftNode {
     if (rd.snapshot !== undefined) this.log.applySnapshot(rd.snapshot);
     this.log.append(rd.entries);
     if (rd.hardState !== undefined) this.log.setHardState(rd.hardState);
-    if (!leader) this.sendMessages(rd.messages);
+    this.sendMessages(after);
     if (rd.snapshot !== undefined) {
       await this.applying;
       await this.restoreSnapshot(rd);
@@ -687,6 +695,11 @@ export class RaftNode {
     this.confWaiters = [];
     this.transferWaiters = [];
   }
+}
+
+/** A request forwarded to the leader (a proposal or a read index), not an answer about the log. */
+function isForward(m: Message): boolean {
+  return m.type === 'prop' || m.type === 'readIndex';
 }
 
 /** True when two conf changes are the same request (type, node and context). */
