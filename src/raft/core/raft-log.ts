@@ -49,6 +49,9 @@ export class RaftLog {
 
   /** The term of `index`, or `undefined` when the log cannot say. */
   termOrUndefined(index: number): number | undefined {
+    // Checked first: a follower asks for the term just past its log on every append, and an
+    // Error (with its stack) per append is a measurable cost.
+    if (index < this.firstIndex() - 1 || index > this.lastIndex()) return undefined;
     try {
       return this.term(index);
     } catch (err) {

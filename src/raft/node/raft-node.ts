@@ -57,7 +57,7 @@ const EMPTY_BYTES = new Uint8Array(0);
  * The raft driver: runs a {@link RaftCore} on a clock, a durable log, a transport and an
  * application, in the shape of etcd's raft node and etcdserver's raftNode.
  *
- * Ready loop (one Ready in flight at a time; proposals, steps and ticks that arrive meanwhile go
+ * Ready loop (one Ready persisted at a time; proposals, steps and ticks that arrive meanwhile go
  * into the core and come out in the next Ready):
  * 1. the soft state is noted (listeners run);
  * 2. a leader sends its messages first (its write runs in parallel with its followers', as etcd);
@@ -65,10 +65,15 @@ const EMPTY_BYTES = new Uint8Array(0);
  *    mustSync)` (one save per Ready: the group commit), then the in-memory log mirrors it;
  * 4. a follower sends its messages now (votes and acks only after the state they promise is durable);
  * 5. apply: `applier.restore(snapshot)`, then committed entries (each conf entry through
- *    `core.applyConfChange` first) with `applier.apply`;
+ *    `core.applyConfChange` first) with `applier.apply`. Applying is pipelined as etcd's apply
+ *    loop: the committed entries of this Ready apply while the next Ready is persisted and sent,
+ *    at most one apply runs at a time and in order, and a Ready waits for the previous apply
+ *    before its own, before restoring a snapshot, and for its own apply when it commits a conf
+ *    entry (so the core's configuration changes before the next Ready, as etcd's waitApply);
  * 6. read states are matched to waiting readers, who are answered once applied covers them;
- * 7. `core.advance()`; then, every `snapshotEntries` applied entries, a snapshot is taken and
- *    the log compacted, keeping `snapshotCatchUpEntries` entries below it.
+ * 7. `core.advance()`; then, every `snapshotEntries` applied entries, a snapshot is taken (after
+ *    the apply in flight finished) and the log compacted, keeping `snapshotCatchUpEntries`
+ *    entries below it.
  *
  * Errors: a failing log store or applier stops the node (its state could otherwise diverge from
  * what it acknowledged); every pending call then rejects with `STOPPED`, its cause attached.
@@ -113,6 +118,10 @@ export class RaftNode {
   private tickTimer: TimerHandle | undefined;
   private loopActive = false;
   private loopDone: Promise<void> = Promise.resolve();
+  /** The apply in flight (settles once applied; never rejects: a failure halts the node). */
+  private applying: Promise<void> = Promise.resolve();
+  /** The index of the last committed entry handed to the apply stage. */
+  private applyTarget: number;
   private stopped = false;
   private failure: unknown;
   private readonly ctxPrefix: number;
@@ -132,6 +141,7 @@ export class RaftNode {
     this.core = init.core;
     this.log = init.log;
     this.applied = init.applied;
+    this.applyTarget = init.applied;
     this.skipThrough = init.skipThrough;
     this.confState = init.confState;
     this.term = this.core.status().term;
@@ -300,6 +310,7 @@ export class RaftNode {
   async stop(): Promise<void> {
     this.halt(new RaftError('STOPPED', `raft node ${this.id} was stopped`));
     await this.loopDone;
+    await this.applying;
   }
 
   // ------------------------------------------------------------------ Ready loop
@@ -317,15 +328,15 @@ export class RaftNode {
         await this.handleReady(rd);
         this.core.advance(rd);
         this.reads.onApplied();
-        await this.maybeSnapshot();
-        await this.flushSnapshotSends();
+        if (this.snapshotDue() || this.pendingSnapshots.size > 0) {
+          // A snapshot is of the applied state at `applied`: no apply may be under way.
+          await this.applying;
+          await this.maybeSnapshot();
+          await this.flushSnapshotSends();
+        }
       }
     } catch (err) {
-      this.logger.error({ err: describeError(err) }, 'raft: node stopped by a storage or apply failure');
-      this.failure = err;
-      this.halt(
-        new RaftError('STOPPED', `raft node ${this.id} stopped: ${describeError(err)}`, { cause: err }),
-      );
+      this.fail(err);
     } finally {
       this.loopActive = false;
     }
@@ -336,7 +347,15 @@ export class RaftNode {
       this.onSoftState(rd.softState ?? this.soft, rd.hardState?.term ?? this.term);
     }
     const leader = this.soft.role === 'leader';
-    if (leader) this.sendMessages(rd.messages);
+    let after = rd.messages;
+    if (leader) {
+      this.sendMessages(rd.messages);
+      after = [];
+    } else if (rd.messages.some(isForward)) {
+      // Forwarded requests promise nothing about this node's log: they need not wait for its write.
+      this.sendMessages(rd.messages.filter(isForward));
+      after = rd.messages.filter((m) => !isForward(m));
+    }
     if (rd.snapshot !== undefined) await this.options.logStore.saveSnapshot(rd.snapshot);
     if (rd.hardState !== undefined || rd.entries.length > 0) {
       await this.options.logStore.save(rd.hardState, rd.entries, rd.mustSync);
@@ -344,9 +363,12 @@ export class RaftNode {
     if (rd.snapshot !== undefined) this.log.applySnapshot(rd.snapshot);
     this.log.append(rd.entries);
     if (rd.hardState !== undefined) this.log.setHardState(rd.hardState);
-    if (!leader) this.sendMessages(rd.messages);
-    if (rd.snapshot !== undefined) await this.restoreSnapshot(rd);
-    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+    this.sendMessages(after);
+    if (rd.snapshot !== undefined) {
+      await this.applying;
+      await this.restoreSnapshot(rd);
+    }
+    if (rd.committedEntries.length > 0) await this.startApply(rd.committedEntries);
     if (rd.readStates.length > 0) this.reads.onReadStates(rd.readStates, this.clock.now());
   }
 
@@ -355,7 +377,39 @@ export class RaftNode {
     if (snap.meta.index <= this.applied) return;
     await this.options.applier.restore(snap);
     this.applied = snap.meta.index;
+    this.applyTarget = Math.max(this.applyTarget, this.applied);
     this.confState = snap.meta.confState;
+  }
+
+  /**
+   * Hands committed entries to the apply stage once the previous apply finished; returns then,
+   * or once these are applied too when they hold a conf entry. An apply failure halts the node.
+   */
+  private async startApply(entries: readonly Entry[]): Promise<void> {
+    await this.applying;
+    if (this.stopped) return;
+    this.applyTarget = entries[entries.length - 1]!.index;
+    const job = this.applyEntries(entries).then(
+      () => this.reads.onApplied(),
+      (err: unknown) => this.fail(err),
+    );
+    this.applying = job;
+    if (entries.some((e) => e.type === 'conf')) await job;
+  }
+
+  /** True when enough entries were handed to the apply stage since the last snapshot. */
+  private snapshotDue(): boolean {
+    const every = this.settings.snapshotEntries;
+    return every !== 0 && this.applyTarget - this.log.snapshot().meta.index >= every;
+  }
+
+  /** Stops the node after a storage or apply failure. */
+  private fail(err: unknown): void {
+    this.logger.error({ err: describeError(err) }, 'raft: node stopped by a storage or apply failure');
+    this.failure = err;
+    this.halt(
+      new RaftError('STOPPED', `raft node ${this.id} stopped: ${describeError(err)}`, { cause: err }),
+    );
   }
 
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
@@ -641,6 +695,11 @@ export class RaftNode {
     this.confWaiters = [];
     this.transferWaiters = [];
   }
+}
+
+/** A request forwarded to the leader (a proposal or a read index), not an answer about the log. */
+function isForward(m: Message): boolean {
+  return m.type === 'prop' || m.type === 'readIndex';
 }
 
 /** True when two conf changes are the same request (type, node and context). */

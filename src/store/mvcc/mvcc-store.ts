@@ -77,6 +77,31 @@ export type StoreResult =
   | { readonly t: 'skipped' }
   | { readonly t: 'error'; readonly error: StoreError };
 
+/** What {@link MvccStore.applyBatch} returns per command: its result and the revision right after it. */
+export interface BatchResult {
+  readonly result: StoreResult;
+  readonly revision: number;
+}
+
+/** Commands whose effects {@link MvccStore.applyBatch} stages into one Storage batch. */
+const STAGED_COMMANDS: ReadonlySet<StoreCommand['t']> = new Set(['put', 'del', 'txn']);
+
+/**
+ * Writes of consecutive commands staged by {@link MvccStore.applyBatch}: their Storage ops, the
+ * records they wrote (readable by the later commands of the batch), the key leases as they leave
+ * them, and the publish steps that run once the batch is in Storage.
+ */
+interface Stage {
+  readonly ops: BatchOp[];
+  readonly records: Map<string, StoredRecord>;
+  /** Key (latin1) -> lease after the staged writes; 0 for detached. */
+  readonly keyLeases: Map<string, number>;
+  readonly publish: (() => void)[];
+  /** The applied index and revision after the staged commands. */
+  applied: number;
+  rev: number;
+}
+
 interface LeaseState {
   ttl: number;
   remainingTtl: number;
@@ -128,6 +153,8 @@ export class MvccStore {
   private readonly hub: WatchHub;
   private progressTimer: TimerHandle | undefined;
   private readonly host: TxnHost;
+  /** Set while applyBatch stages put/delete/txn commands; undefined otherwise. */
+  private stage: Stage | undefined;
 
   private constructor(
     private readonly storage: Storage,
@@ -146,7 +173,7 @@ export class MvccStore {
       },
       readRecord: (rev) => this.readRecord(rev),
       leaseExists: (id) => this.leaseMap.has(id),
-      keyLease: (k) => this.keyLeases.get(k) ?? 0,
+      keyLease: (k) => this.stage?.keyLeases.get(k) ?? this.keyLeases.get(k) ?? 0,
       header: (r) => this.header(r),
     };
     this.hub = new WatchHub(
@@ -188,6 +215,49 @@ export class MvccStore {
   /** Applies one committed raft entry's command (see the class contract). */
   apply(index: number, cmd: StoreCommand): Promise<StoreResult> {
     return this.enqueue(() => this.applyNow(index, cmd));
+  }
+
+  /**
+   * Applies committed commands in index order, as `apply` on each would, but writes the effects of
+   * consecutive put, delete and txn commands in one Storage batch (chunked by `maxBatchOps`, the
+   * applied index and revision last) and publishes them together once written: readers and
+   * watchers see nothing of the batch before its writes are in Storage, then every revision in
+   * order. Other commands run alone between batches, as in `apply`.
+   *
+   * Contract: the same results, revisions and Storage contents as one `apply` per command; a
+   * Storage failure rejects the whole call and leaves the store unusable (as `apply`).
+   */
+  applyBatch(items: readonly { index: number; cmd: StoreCommand }[]): Promise<BatchResult[]> {
+    return this.enqueue(async () => {
+      const out: BatchResult[] = [];
+      try {
+        for (const { index, cmd } of items) {
+          if (!STAGED_COMMANDS.has(cmd.t)) {
+            await this.flushStage();
+            const result = await this.applyNow(index, cmd);
+            out.push({ result, revision: this.rev });
+            continue;
+          }
+          this.stage ??= {
+            ops: [],
+            records: new Map(),
+            keyLeases: new Map(),
+            publish: [],
+            applied: this.applied,
+            rev: this.rev,
+          };
+          const result = await this.applyNow(index, cmd);
+          out.push({ result, revision: this.stage.rev });
+        }
+        await this.flushStage();
+      } catch (err) {
+        // Staged writes already moved the key index: the in-memory state no longer matches Storage.
+        this.stage = undefined;
+        this.failed ??= err instanceof Error ? err : new Error(String(err));
+        throw err;
+      }
+      return out;
+    });
   }
 
   /** etcd's Range against the local state (a serializable read; linearizability is the caller's ReadIndex). */
@@ -322,25 +392,25 @@ export class MvccStore {
 
   private async applyNow(index: number, cmd: StoreCommand): Promise<StoreResult> {
     this.checkUsable();
-    if (index <= this.applied) return { t: 'skipped' };
+    if (index <= (this.stage?.applied ?? this.applied)) return { t: 'skipped' };
     const refused = checkCommand(cmd, this.limits.maxTxnOps);
     if (refused !== undefined) return this.fail(index, refused);
     switch (cmd.t) {
       case 'put': {
-        const txn = new WriteTxn(this.host, this.rev);
+        const txn = new WriteTxn(this.host, this.writeRev);
         const r = await txn.put(cmd.req);
         if (r instanceof StoreError) return this.fail(index, r);
         await this.commit(index, txn, []);
         return { t: 'put', res: r };
       }
       case 'del': {
-        const txn = new WriteTxn(this.host, this.rev);
+        const txn = new WriteTxn(this.host, this.writeRev);
         const r = await txn.deleteRange(cmd.req);
         await this.commit(index, txn, []);
-        return { t: 'del', res: { ...r, header: this.header(this.rev) } };
+        return { t: 'del', res: { ...r, header: this.header(this.writeRev) } };
       }
       case 'txn': {
-        const txn = new WriteTxn(this.host, this.rev);
+        const txn = new WriteTxn(this.host, this.writeRev);
         const r = await txn.txn(cmd.req);
         if (r instanceof StoreError) return this.fail(index, r);
         await this.commit(index, txn, []);
@@ -438,18 +508,69 @@ export class MvccStore {
    */
   private async commit(index: number, txn: WriteTxn | undefined, extra: BatchOp[]): Promise<void> {
     const changes = txn?.changes ?? [];
-    const endRev = txn?.endRev ?? this.rev;
+    const endRev = txn?.endRev ?? this.writeRev;
     const ops: BatchOp[] = changes.map((c) => ({
       type: 'put',
       key: this.layout.recordKey(c.rev.main, c.rev.sub),
       value: encodeRecord(c.record),
     }));
     ops.push(...extra);
+    const stage = this.stage;
+    if (stage !== undefined) {
+      this.stageCommit(stage, index, txn, ops, endRev);
+      return;
+    }
     ops.push({ type: 'put', key: this.layout.metaKey('ci'), value: encodeNumber(index) });
     if (endRev !== this.rev)
       ops.push({ type: 'put', key: this.layout.metaKey('rev'), value: encodeNumber(endRev) });
     await this.writeChunked(ops);
-    // Publish: nothing below awaits.
+    this.publish(index, txn, endRev);
+  }
+
+  /** The revision the next write builds on: the staged one during a batch, else the published one. */
+  private get writeRev(): number {
+    return this.stage?.rev ?? this.rev;
+  }
+
+  /** Adds a command's effects to the batch; its records and key leases are visible to later commands. */
+  private stageCommit(
+    stage: Stage,
+    index: number,
+    txn: WriteTxn | undefined,
+    ops: BatchOp[],
+    endRev: number,
+  ): void {
+    for (const op of ops) stage.ops.push(op);
+    if (txn !== undefined) {
+      for (const c of txn.changes) stage.records.set(revString(c.rev), c.record);
+      for (const [lease, k, attach] of txn.leaseMoves) {
+        if (attach) stage.keyLeases.set(k, lease);
+        else if (this.host.keyLease(k) === lease) stage.keyLeases.set(k, 0);
+      }
+    }
+    stage.applied = index;
+    stage.rev = endRev;
+    stage.publish.push(() => this.publish(index, txn, endRev));
+  }
+
+  /** Writes the staged batch (applied index and revision last), then publishes it in order. */
+  private async flushStage(): Promise<void> {
+    const stage = this.stage;
+    if (stage === undefined) return;
+    if (stage.publish.length > 0) {
+      stage.ops.push({ type: 'put', key: this.layout.metaKey('ci'), value: encodeNumber(stage.applied) });
+      if (stage.rev !== this.rev)
+        stage.ops.push({ type: 'put', key: this.layout.metaKey('rev'), value: encodeNumber(stage.rev) });
+      await this.writeChunked(stage.ops);
+    }
+    // Cleared only now: until the batch is written, reads of its records go through the stage.
+    this.stage = undefined;
+    for (const publish of stage.publish) publish();
+  }
+
+  /** Makes a written command visible in one synchronous step: revision, cache, leases, watchers. */
+  private publish(index: number, txn: WriteTxn | undefined, endRev: number): void {
+    const changes = txn?.changes ?? [];
     this.applied = index;
     if (txn === undefined || changes.length === 0) return;
     assert(endRev === this.rev + 1, `a write must add exactly one revision (${this.rev} -> ${endRev})`);
@@ -512,6 +633,8 @@ export class MvccStore {
   // ---- reads ----
 
   private async readRecord(rev: Rev): Promise<StoredRecord> {
+    const staged = this.stage?.records.get(revString(rev));
+    if (staged !== undefined) return staged;
     const cached = this.cache.get(revString(rev));
     if (cached !== undefined) return cached;
     const bytes = await this.storage.get(this.layout.recordKey(rev.main, rev.sub));

@@ -60,11 +60,32 @@ export class StoreApplier implements RaftApplierPort {
     private readonly limits: StoreServerLimits = DEFAULT_LIMITS,
   ) {}
 
+  /**
+   * Applies entries in order. Consecutive put, delete and txn commands go to the MVCC store as one
+   * batch when it can take one (one Storage write for the run); their waiters settle once the
+   * batch is applied.
+   */
   async apply(entries: readonly Entry[]): Promise<void> {
+    let run: Decoded[] = [];
     for (const entry of entries) {
-      if (entry.type === 'conf') await this.applyConf(entry);
-      else if (entry.data.length > 0) await this.applyNormal(entry);
+      if (entry.type === 'conf') {
+        await this.applyRun(run);
+        run = [];
+        await this.applyConf(entry);
+        continue;
+      }
+      if (entry.data.length === 0) continue;
+      const decoded = this.decode(entry);
+      if (decoded === undefined) continue;
+      if (this.mvcc.applyBatch !== undefined && BATCHED.has(decoded.cmd.t)) {
+        run.push(decoded);
+        continue;
+      }
+      await this.applyRun(run);
+      run = [];
+      await this.applyNormal(decoded);
     }
+    await this.applyRun(run);
   }
 
   appliedIndex(): number {
@@ -87,18 +108,31 @@ export class StoreApplier implements RaftApplierPort {
     this.hooks.membersChanged();
   }
 
-  private async applyNormal(entry: Entry): Promise<void> {
-    let requestId: number;
-    let cmd: StoreCommand;
+  /** A normal entry's command, or undefined (counted and logged) when it is malformed. */
+  private decode(entry: Entry): Decoded | undefined {
     try {
-      ({ requestId, cmd } = decodeCommand(entry.data));
+      const { requestId, cmd } = decodeCommand(entry.data);
+      return { index: entry.index, requestId, cmd };
     } catch (err) {
       this.stats.malformedEntries++;
       this.logger.warn({ index: entry.index, err: String(err) }, 'store: skipped a malformed entry');
-      return;
+      return undefined;
     }
-    const result = await this.mvcc.apply(entry.index, cmd);
-    if (resultBody(result) !== undefined) await this.afterApply(entry.index, cmd, result);
+  }
+
+  /** Applies a run of put/delete/txn commands as one MVCC batch, then settles their waiters. */
+  private async applyRun(run: readonly Decoded[]): Promise<void> {
+    if (run.length === 0) return;
+    const results = await this.mvcc.applyBatch!(run);
+    for (let i = 0; i < run.length; i++) {
+      const out = results[i]!;
+      this.waiters.trigger(run[i]!.requestId, { result: out.result, revision: out.revision });
+    }
+  }
+
+  private async applyNormal({ index, requestId, cmd }: Decoded): Promise<void> {
+    const result = await this.mvcc.apply(index, cmd);
+    if (resultBody(result) !== undefined) await this.afterApply(index, cmd, result);
     this.waiters.trigger(requestId, { result, revision: this.mvcc.revision });
   }
 
@@ -140,6 +174,16 @@ export class StoreApplier implements RaftApplierPort {
     }
     if (await this.members.applyConfChange(entry.index, cc)) this.hooks.membersChanged();
   }
+}
+
+/** Commands with no side effects beyond the MVCC store, applied in batches. */
+const BATCHED: ReadonlySet<StoreCommand['t']> = new Set(['put', 'del', 'txn']);
+
+/** A decoded normal entry. */
+interface Decoded {
+  readonly index: number;
+  readonly requestId: number;
+  readonly cmd: StoreCommand;
 }
 
 /** A member's published attributes, the payload of a `member` command. */

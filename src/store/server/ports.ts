@@ -71,6 +71,14 @@ export interface MvccPort {
   readonly compactRevision: number;
   /** Applies one command at raft `index`; an etcd error is returned, not thrown. */
   apply(index: number, cmd: StoreCommand): Promise<unknown>;
+  /**
+   * Applies put, delete and txn commands in index order with one Storage write, as `apply` on
+   * each would; each result comes with the revision right after its command. Optional: without
+   * it the applier calls `apply` per command.
+   */
+  applyBatch?(
+    items: readonly { index: number; cmd: StoreCommand }[],
+  ): Promise<readonly { result: unknown; revision: number }[]>;
   /** A local read; the header is filled through the store's header callback. */
   range(req: RangeRequest): Promise<RangeResponse>;
   /** A txn without writes against the local state (no log entry); throws the txn's StoreError. */
