@@ -16,7 +16,7 @@ import { KvApplier, kvPut } from './testing.js';
 const SEED = Number(process.env.CAIRN_SEED ?? 1);
 
 /** Polls `predicate` every few ms until it holds; fails after `timeoutMs`. */
-async function until(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function until(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (seed=${SEED})`);

@@ -189,7 +189,8 @@ export class MemberTable {
         ...m,
         name: attrs.name,
         clientUrls: [...attrs.clientUrls],
-        ...(attrs.peerUrls === undefined ? {} : { peerUrls: [...attrs.peerUrls] }),
+        // No peer URLs (absent or an empty list) keeps the ones the conf change recorded.
+        ...(attrs.peerUrls === undefined || attrs.peerUrls.length === 0 ? {} : { peerUrls: [...attrs.peerUrls] }),
       });
     }
     await this.persist();

@@ -596,7 +596,7 @@ export class StoreServer implements StoreClient {
         m !== undefined &&
         m.name === attrs.name &&
         sameList(m.clientUrls, attrs.clientUrls) &&
-        sameList(m.peerUrls, attrs.peerUrls)
+        (attrs.peerUrls.length === 0 || sameList(m.peerUrls, attrs.peerUrls))
       );
     };
     // A bootstrap member's table was seeded locally (peers seeded it with an empty name), so every
