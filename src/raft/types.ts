@@ -86,6 +86,27 @@ export type MessageType =
   | 'readIndex'
   | 'readIndexResp';
 
+/**
+ * The message types that cross the network, in wire-code order (a type's code is its index: append
+ * new types, never reorder). The others are created and consumed inside one node.
+ */
+export const NETWORK_MESSAGE_TYPES = [
+  'prop',
+  'app',
+  'appResp',
+  'vote',
+  'voteResp',
+  'preVote',
+  'preVoteResp',
+  'snap',
+  'heartbeat',
+  'heartbeatResp',
+  'transferLeader',
+  'timeoutNow',
+  'readIndex',
+  'readIndexResp',
+] as const satisfies readonly MessageType[];
+
 /** One raft message. Fields a type does not use are 0 / empty. */
 export interface Message {
   readonly type: MessageType;

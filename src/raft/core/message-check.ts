@@ -1,4 +1,11 @@
-import type { Entry, Message, MessageType, NodeId, Snapshot } from '../types.js';
+import {
+  type Entry,
+  type Message,
+  type MessageType,
+  NETWORK_MESSAGE_TYPES,
+  type NodeId,
+  type Snapshot,
+} from '../types.js';
 
 /** Why the core dropped a message from the network; counted in {@link RaftCore.stats}. */
 export type DropReason =
@@ -18,22 +25,7 @@ export type DropReason =
   | 'queueFull';
 
 /** The message types that cross the network; the others are created inside the core. */
-const NETWORK_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
-  'prop',
-  'app',
-  'appResp',
-  'vote',
-  'voteResp',
-  'preVote',
-  'preVoteResp',
-  'snap',
-  'heartbeat',
-  'heartbeatResp',
-  'transferLeader',
-  'timeoutNow',
-  'readIndex',
-  'readIndexResp',
-]);
+const NETWORK_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(NETWORK_MESSAGE_TYPES);
 
 /** The message types only the core itself creates. */
 const LOCAL_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([

@@ -1,5 +1,12 @@
 import { decode, encode, fail, type Infer, type Validator, v } from '../../core/index.js';
-import type { Entry, Message, MessageType, NodeId, SnapshotMeta } from '../types.js';
+import {
+  type Entry,
+  type Message,
+  type MessageType,
+  NETWORK_MESSAGE_TYPES,
+  type NodeId,
+  type SnapshotMeta,
+} from '../types.js';
 import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
 
 /**
@@ -20,22 +27,7 @@ import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
 export const WIRE_VERSION = 1;
 
 /** Message types by their wire code (the index). Local-only types are absent. */
-const WIRE_TYPES = [
-  'prop',
-  'app',
-  'appResp',
-  'vote',
-  'voteResp',
-  'preVote',
-  'preVoteResp',
-  'snap',
-  'heartbeat',
-  'heartbeatResp',
-  'transferLeader',
-  'timeoutNow',
-  'readIndex',
-  'readIndexResp',
-] as const satisfies readonly MessageType[];
+const WIRE_TYPES = NETWORK_MESSAGE_TYPES;
 
 const TYPE_CODE = new Map<MessageType, number>(WIRE_TYPES.map((t, i) => [t, i]));
 const SNAP_CODE = TYPE_CODE.get('snap')!;
