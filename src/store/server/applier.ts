@@ -217,8 +217,8 @@ export function decodeMemberAttributes(
     v.object({
       id: v.uint({ max: Number.MAX_SAFE_INTEGER }),
       name: field,
-      clientUrls: v.array(field, { maxLength: limits.maxMemberUrls }),
-      peerUrls: v.optional(v.array(field, { maxLength: limits.maxMemberUrls })),
+      clientUrls: urls,
+      peerUrls: v.optional(urls),
     }),
   );
   if (attrs === undefined) return undefined;

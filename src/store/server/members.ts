@@ -190,7 +190,9 @@ export class MemberTable {
         name: attrs.name,
         clientUrls: [...attrs.clientUrls],
         // No peer URLs (absent or an empty list) keeps the ones the conf change recorded.
-        ...(attrs.peerUrls === undefined || attrs.peerUrls.length === 0 ? {} : { peerUrls: [...attrs.peerUrls] }),
+        ...(attrs.peerUrls === undefined || attrs.peerUrls.length === 0
+          ? {}
+          : { peerUrls: [...attrs.peerUrls] }),
       });
     }
     await this.persist();
