@@ -10,10 +10,15 @@ import { CairnError } from './errors.js';
  * @example
  * ```ts
  * assert(term >= this.term, `term went backwards: ${term} < ${this.term}`);
+ * // On a hot path, a function builds the message only when the check fails:
+ * assert(lo < hi, () => `invalid slice [${lo}, ${hi})`);
  * ```
  */
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new CairnError('ASSERTION_FAILED', `assertion failed: ${message}`);
+export function assert(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) {
+    const text = typeof message === 'string' ? message : message();
+    throw new CairnError('ASSERTION_FAILED', `assertion failed: ${text}`);
+  }
 }
 
 /**

@@ -281,6 +281,9 @@ export class StoreCluster {
           readIndex: (signal) => node.readIndex(signal),
           proposeConfChange: (cc, signal) => node.proposeConfChange(cc, signal),
           status: () => node.status(),
+          currentTerm: () => node.currentTerm(),
+          leader: () => node.leader(),
+          isLearner: (id) => node.isLearner(id),
           onStatusChange: (listener) => node.onStatusChange((s) => listener(s)),
           stop: () => node.stop(),
         };

@@ -27,7 +27,10 @@ export class Inflights {
   add(index: number): void {
     assert(!this.full(), 'cannot add to a full inflights window');
     const last = this.buffer[this.buffer.length - 1];
-    assert(this.count === 0 || last === undefined || index > last, `inflight ${index} is not above ${last}`);
+    assert(
+      this.count === 0 || last === undefined || index > last,
+      () => `inflight ${index} is not above ${last}`,
+    );
     this.buffer.push(index);
   }
 

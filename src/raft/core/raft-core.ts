@@ -358,6 +358,22 @@ export class RaftCore {
     return { ...base, progress };
   }
 
+  /**
+   * The current term, the known leader (0 for none) and whether `id` is a learner, without
+   * building a {@link status} (which copies the configuration and, on a leader, every progress).
+   */
+  get term(): number {
+    return this.raft.term;
+  }
+
+  get lead(): NodeId {
+    return this.raft.lead;
+  }
+
+  isLearner(id: NodeId): boolean {
+    return this.raft.trk.learners.includes(id);
+  }
+
   /** The last index of the log (stable and unstable). */
   lastIndex(): number {
     return this.raft.log.lastIndex();

@@ -144,9 +144,9 @@ export class RaftLog {
   /** Entries [lo, hi), at most `maxBytes` (at least one). Throws `LogGapError` when compacted. */
   slice(lo: number, hi: number, maxBytes: number): Entry[] {
     if (lo === hi) return [];
-    assert(lo < hi, `invalid slice [${lo}, ${hi})`);
+    assert(lo < hi, () => `invalid slice [${lo}, ${hi})`);
     if (lo < this.firstIndex()) throw new LogGapError('compacted', lo);
-    assert(hi <= this.lastIndex() + 1, `slice [${lo}, ${hi}) past the last index ${this.lastIndex()}`);
+    assert(hi <= this.lastIndex() + 1, () => `slice [${lo}, ${hi}) past the last index ${this.lastIndex()}`);
     const offset = this.unstable.offset;
     let out: Entry[] = [];
     if (lo < offset) {
@@ -182,7 +182,7 @@ export class RaftLog {
   /** Moves the commit index forward (never back). */
   commitTo(index: number): void {
     if (index <= this.committed) return;
-    assert(index <= this.lastIndex(), `commit ${index} is past the last index ${this.lastIndex()}`);
+    assert(index <= this.lastIndex(), () => `commit ${index} is past the last index ${this.lastIndex()}`);
     this.committed = index;
   }
 

@@ -96,10 +96,11 @@ export class Raft {
     const isVote =
       f.type === 'vote' || f.type === 'preVote' || f.type === 'voteResp' || f.type === 'preVoteResp';
     let term = f.term ?? 0;
+    // The messages are built only when the check fails: this runs for every message sent.
     if (isVote) {
-      assert(term !== 0, `${f.type} must carry a term`);
+      if (term === 0) assert(false, `${f.type} must carry a term`);
     } else {
-      assert(term === 0, `${f.type} must not set its term (${term})`);
+      if (term !== 0) assert(false, `${f.type} must not set its term (${term})`);
       if (f.type !== 'prop' && f.type !== 'readIndex') term = this.term;
     }
     if (this.msgs.length >= DEFAULT_LIMITS.maxQueuedMessages) {
@@ -123,7 +124,7 @@ export class Raft {
   }
 
   private reset(term: number): void {
-    assert(term >= this.term, `term went backwards: ${term} < ${this.term}`);
+    assert(term >= this.term, () => `term went backwards: ${term} < ${this.term}`);
     if (term !== this.term) {
       this.term = term;
       this.vote = NONE;

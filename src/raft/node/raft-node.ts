@@ -285,6 +285,21 @@ export class RaftNode {
     };
   }
 
+  /** The current term (cheap: no status object is built). */
+  currentTerm(): number {
+    return this.core.term;
+  }
+
+  /** The known leader, 0 for none (cheap: no status object is built). */
+  leader(): NodeId {
+    return this.core.lead;
+  }
+
+  /** Whether `id` is a learner in this node's configuration (cheap). */
+  isLearner(id: NodeId): boolean {
+    return this.core.isLearner(id);
+  }
+
   /** The error that stopped the node, if a log store or applier failure did. */
   get error(): unknown {
     return this.failure;
@@ -318,7 +333,12 @@ export class RaftNode {
   private kick(): void {
     if (this.loopActive || this.stopped) return;
     this.loopActive = true;
-    this.loopDone = Promise.resolve().then(() => this.runLoop());
+    const schedule = this.options.schedule;
+    if (schedule === undefined) {
+      this.loopDone = Promise.resolve().then(() => this.runLoop());
+      return;
+    }
+    this.loopDone = new Promise<void>((resolve) => schedule(() => resolve(this.runLoop())));
   }
 
   private async runLoop(): Promise<void> {

@@ -126,10 +126,21 @@ export function unary(
       return;
     }
     const abort = new AbortController();
-    call.once('cancelled', () => abort.abort());
+    // grpc-js also reports 'cancelled' when the stream closes after the answer: aborting then
+    // would cost an exception object per call for nothing.
+    let settled = false;
+    call.once('cancelled', () => {
+      if (!settled) abort.abort();
+    });
     fn(call.request, call, abort.signal).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(grpcError(statusOf(err))),
+      (res) => {
+        settled = true;
+        callback(null, res);
+      },
+      (err: unknown) => {
+        settled = true;
+        callback(grpcError(statusOf(err)));
+      },
     );
   };
 }

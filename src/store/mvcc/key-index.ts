@@ -31,7 +31,7 @@ export class KeyIndex {
 
   /** Records a put at `rev` (revisions only grow). */
   put(rev: Rev): void {
-    assert(revLess(this.modified, rev), `key revision went backwards: ${rev.main}.${rev.sub}`);
+    assert(revLess(this.modified, rev), () => `key revision went backwards: ${rev.main}.${rev.sub}`);
     if (this.generations.length === 0) this.generations.push({ created: rev, ver: 0, revs: [] });
     const g = this.generations[this.generations.length - 1]!;
     if (g.revs.length === 0) g.created = rev;

@@ -573,7 +573,7 @@ export class MvccStore {
     const changes = txn?.changes ?? [];
     this.applied = index;
     if (txn === undefined || changes.length === 0) return;
-    assert(endRev === this.rev + 1, `a write must add exactly one revision (${this.rev} -> ${endRev})`);
+    assert(endRev === this.rev + 1, () => `a write must add exactly one revision (${this.rev} -> ${endRev})`);
     for (const c of changes) this.cacheRecord(c.rev, c.record);
     for (const [lease, k, attach] of txn.leaseMoves) this.moveLease(lease, k, attach);
     this.rev = endRev;

@@ -27,6 +27,7 @@ export function defaultEngines(): StoreEngines {
         ...(options.snapshotCatchUpEntries === undefined
           ? {}
           : { snapshotCatchUpEntries: options.snapshotCatchUpEntries }),
+        ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
       return {
@@ -40,6 +41,9 @@ export function defaultEngines(): StoreEngines {
           const s = node.status();
           return { ...s, lead: s.lead };
         },
+        currentTerm: () => node.currentTerm(),
+        leader: () => node.leader(),
+        isLearner: (id) => node.isLearner(id),
         onStatusChange: (listener) => node.onStatusChange((s) => listener(s)),
         stop: () => node.stop(),
       };

@@ -8,7 +8,7 @@
 import type { Clock } from '../../core/index.js';
 import { encodeConfChange } from '../../raft/core/conf-change.js';
 import { RaftError } from '../../raft/errors.js';
-import type { ConfChange, ConfState, Entry } from '../../raft/types.js';
+import type { ConfChange, ConfState, Entry, NodeId } from '../../raft/types.js';
 import { Lessor, MvccStore } from '../mvcc/index.js';
 import type { StoreEngines } from './options.js';
 import type { RaftApplierPort, RaftPort, RaftStatusView } from './ports.js';
@@ -73,6 +73,18 @@ export class LoopbackRaft implements RaftPort {
     const asc = (a: number, b: number) => a - b;
     this.confState = { voters: [...voters].sort(asc), learners: [...learners].sort(asc) };
     return this.confState;
+  }
+
+  currentTerm(): number {
+    return this.term;
+  }
+
+  leader(): NodeId {
+    return this.lead;
+  }
+
+  isLearner(id: NodeId): boolean {
+    return this.confState.learners.includes(id);
   }
 
   status(): RaftStatusView {

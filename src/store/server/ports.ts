@@ -40,6 +40,11 @@ export interface RaftPort {
   readIndex(signal?: AbortSignal): Promise<number>;
   proposeConfChange(cc: ConfChange, signal?: AbortSignal): Promise<ConfState>;
   status(): RaftStatusView;
+  /** `status().term`, `status().lead` and learner membership, without building a status: they
+   *  are read on every request. */
+  currentTerm(): number;
+  leader(): NodeId;
+  isLearner(id: NodeId): boolean;
   onStatusChange(
     listener: (s: { leader: NodeId; role: RaftStatusView['role']; term: number }) => void,
   ): () => void;

@@ -36,7 +36,7 @@ export class Proposer {
     const wait = this.waiters.register(requestId);
     // The waiter may be rejected (timer, abort) while the proposal is still being submitted.
     wait.catch(() => {});
-    const startLeader = this.raft.status().lead;
+    const startLeader = this.raft.leader();
     const timer = this.clock.setTimer(this.limits.requestTimeoutMs, () => {
       this.waiters.cancel(requestId, this.timeoutError(startLeader));
     });
@@ -61,7 +61,7 @@ export class Proposer {
    */
   async readBarrier(signal?: AbortSignal): Promise<void> {
     const started = this.clock.now();
-    const startLeader = this.raft.status().lead;
+    const startLeader = this.raft.leader();
     for (;;) {
       const controller = new AbortController();
       const onAbort = () => controller.abort(signal?.reason);
@@ -103,7 +103,7 @@ export class Proposer {
       throw err;
     }
     if (this.clock.now() - started >= this.limits.noLeaderWaitMs) {
-      throw new StoreError(this.raft.status().lead === 0 ? 'noLeader' : 'timeout', undefined, { cause: err });
+      throw new StoreError(this.raft.leader() === 0 ? 'noLeader' : 'timeout', undefined, { cause: err });
     }
     try {
       await sleep(this.clock, this.limits.proposeRetryMs, signal);
@@ -113,7 +113,7 @@ export class Proposer {
   }
 
   private timeoutError(startLeader: number): StoreError {
-    const lead = this.raft.status().lead;
+    const lead = this.raft.leader();
     return new StoreError(lead !== startLeader || lead === 0 ? 'timeoutDueToLeaderFail' : 'timeout');
   }
 }

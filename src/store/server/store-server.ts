@@ -204,7 +204,7 @@ export class StoreServer implements StoreClient {
     const header = () => ({
       clusterId: server?.clusterId() ?? 0,
       memberId: options.id,
-      raftTerm: server?.raftPort?.status().term ?? 0,
+      raftTerm: server?.raftPort?.currentTerm() ?? 0,
     });
     const mvccView = new PrefixedStorage(options.storage, MVCC_PREFIX);
     const serverView = new PrefixedStorage(options.storage, SERVER_PREFIX);
@@ -562,6 +562,9 @@ export class StoreServer implements StoreClient {
       readIndex: (signal) => self().readIndex(signal),
       proposeConfChange: (cc, signal) => self().proposeConfChange(cc, signal),
       status: () => self().status(),
+      currentTerm: () => self().currentTerm(),
+      leader: () => self().leader(),
+      isLearner: (id) => self().isLearner(id),
       onStatusChange: (listener) => self().onStatusChange(listener),
       stop: () => self().stop(),
     };
@@ -745,7 +748,7 @@ export class StoreServer implements StoreClient {
       clusterId: this.clusterId(),
       memberId: this.id,
       revision,
-      raftTerm: this.raftPort?.status().term ?? 0,
+      raftTerm: this.raftPort?.currentTerm() ?? 0,
     };
   }
 
@@ -755,7 +758,7 @@ export class StoreServer implements StoreClient {
 
   private isLearner(): boolean {
     if (this.raftPort === undefined) return false;
-    return this.raft.status().confState.learners.includes(this.id);
+    return this.raft.isLearner(this.id);
   }
 
   private refuseOnLearner(): void {

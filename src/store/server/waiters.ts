@@ -27,7 +27,7 @@ export class Waiters<T> {
    * @throws StoreError `tooManyRequests` when `max` waiters are pending
    */
   register(id: number): Promise<T> {
-    assert(!this.pending.has(id), `request id ${id} is already awaited`);
+    assert(!this.pending.has(id), () => `request id ${id} is already awaited`);
     if (this.pending.size >= this.max) throw new StoreError('tooManyRequests');
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
