@@ -42,6 +42,11 @@ export interface ProberHost {
    * (a fresh signed Dead): sent to `e` when it pings, so that it refutes at once.
    */
   accusationAgainst(e: MemberEntry): Uint8Array | undefined;
+  /**
+   * Sends `to` the Dead or Leave of `e` if this node lists `e` dead or left (nothing otherwise):
+   * the answer to a node that evidently missed it.
+   */
+  sendDownNotice(to: string, e: MemberEntry): void;
   /** A probe of `target` ended without any ack: suspect it. */
   probeFailed(target: MemberEntry): void;
 }
@@ -244,6 +249,12 @@ export class Prober {
       h.send(from, [h.part({ type: 'Ack', seq: originSeq, from: h.selfId })]);
       return;
     }
+    // A requester probing a member this node lists dead or left missed the death or leave (cut
+    // off while its broadcasts ran out): tell it, or it learns only when its own suspicion runs
+    // the unconfirmed maximum, since every member that knows drops that suspicion as stale. The
+    // target is still pinged, as memberlist's relay does: the requester decides on what it hears.
+    const known = h.table.get(target);
+    if (known !== undefined) h.sendDownNotice(from, known);
     if (this.relays.size >= h.limits.maxPendingRelays) {
       h.stats.relaysRejected++;
       return;

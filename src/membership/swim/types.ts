@@ -146,6 +146,11 @@ export interface SwimCounters {
   reannouncements: number;
   /** Alive records sent straight back to the sender of a stale accusation. */
   corrections: number;
+  /**
+   * Dead or Leave records sent to a node that missed them: the sender of an older accusation of a
+   * member listed dead or left, or of a PingReq for one.
+   */
+  downNotices: number;
   /** Suspicions this node raised from its own failed probes. */
   suspicionsRaised: number;
   /** Deaths this node declared when a suspicion timed out. */

@@ -1,7 +1,7 @@
 import type { NodeId, SignedRecord } from '../../security/index.js';
 import { sharedEncoding } from '../intern.js';
 import type { Claim, MemberStatus } from './claims.js';
-import { decideClaim } from './claims.js';
+import { compareClaims, decideClaim } from './claims.js';
 import type { SwimConfig } from './config.js';
 import type { DeadlineQueue } from './deadlines.js';
 import type { SwimLimits } from './limits.js';
@@ -42,10 +42,12 @@ export interface UpdatesHost {
  */
 export class MemberUpdates {
   /**
-   * The encoded leave of each member listed `left`, sent back to a node that accuses it (it missed
-   * the leave). At most one per table entry: dropped when the status changes or the entry is reaped.
+   * The encoded Leave or Dead that put each member listed `left` or `dead` there, sent to a node
+   * that evidently missed it: one that accuses the member of less (an older claim), or asks this
+   * node to probe it (a PingReq). At most one per table entry: dropped when the status changes or
+   * the entry is reaped.
    */
-  private readonly leaveParts = new Map<NodeId, Uint8Array>();
+  private readonly downParts = new Map<NodeId, Uint8Array>();
 
   constructor(
     private readonly h: UpdatesHost,
@@ -156,14 +158,16 @@ export class MemberUpdates {
     if (decision === 'stale') {
       this.h.stats.staleClaims++;
       // The sender accuses an incarnation the member has refuted: it missed the refutation. Or it
-      // accuses a member that left: it missed the leave, and would declare the member dead.
-      if (from !== undefined && e.generation === m.generation) {
+      // accuses a member that left: it missed the leave, and would declare the member dead. Or it
+      // suspects a member already declared dead: it missed the death (it was cut off while the
+      // `dead` broadcasts ran out of retransmits), and nobody else would tell it: every member
+      // that knows drops its suspicion as stale, so no one confirms it either, and it waits the
+      // unconfirmed maximum timeout (the fault lab's seed 7: 18 s on the local preset, past the
+      // killed node's restart). Only a strictly older claim is answered, so two nodes that agree
+      // never answer each other.
+      if (from !== undefined && e.generation === m.generation && compareClaims(claim, e) < 0) {
         if (e.status === 'alive') this.correct(from, e.aliveRecord);
-        const leave = e.status === 'left' ? this.leaveParts.get(e.id) : undefined;
-        if (leave !== undefined) {
-          this.h.stats.corrections++;
-          this.outbox.sendOnly(from, leave);
-        }
+        else this.sendDownNotice(from, e);
       }
       return;
     }
@@ -181,7 +185,7 @@ export class MemberUpdates {
       this.outbox.emit('suspect', e, previous, false);
       return;
     }
-    this.markDown(e, 'dead');
+    this.markDown(e, 'dead', part);
     this.outbox.enqueuePart(e.id, part);
     // Eager, like key/value updates: forwarded at once (once per node, the first time it learns of
     // the death) instead of at the next gossip tick, so a death reaches every member in a few
@@ -224,9 +228,9 @@ export class MemberUpdates {
     // kept for its address, under the leave's generation.
     if (restarted) e.desc = { ...e.desc, generation: m.generation };
     e.incarnation = m.incarnation;
-    this.markDown(e, 'left');
-    this.leaveParts.set(
-      e.id,
+    this.markDown(
+      e,
+      'left',
       sharedEncoding('Leave', m.record, () => encodePart({ type: 'Leave', record: m.record })),
     );
     this.outbox.enqueueRecord(e.id, 'Leave', m.record);
@@ -290,32 +294,53 @@ export class MemberUpdates {
     if (e === undefined || e.status !== 'suspect') return;
     this.h.stats.deathsDeclared++;
     const record = this.h.signer.dead({ target: id, generation: e.generation, incarnation: e.incarnation });
-    this.markDown(e, 'dead');
-    this.outbox.enqueuePart(id, encodePart({ type: 'Dead', record }));
+    const part = encodePart({ type: 'Dead', record });
+    this.markDown(e, 'dead', part);
+    this.outbox.enqueuePart(id, part);
     this.outbox.gossipRound(); // eager: a death is news every member waits for
     this.outbox.emit('dead', e, 'suspect', false);
   }
 
-  /** Lists `e` dead or left, ends its suspicion and schedules its reaping. */
-  private markDown(e: MemberEntry, status: 'dead' | 'left'): void {
+  /**
+   * Lists `e` dead or left, ends its suspicion and schedules its reaping; `notice` is the encoded
+   * Dead or Leave that did it, kept for {@link downNoticeOf}.
+   */
+  private markDown(e: MemberEntry, status: 'dead' | 'left', notice: Uint8Array): void {
     this.suspicions.clear(e.id);
     this.setStatus(e, status);
+    this.downParts.set(e.id, notice);
     this.h.timers.set(REAP_TIMER_PREFIX + e.id, this.h.now() + this.h.config.reapAfterMs);
+  }
+
+  /**
+   * The encoded Dead or Leave of a member listed `dead` or `left`, as received (or signed here,
+   * for a death this node declared); undefined for a member up.
+   */
+  downNoticeOf(e: MemberEntry): Uint8Array | undefined {
+    return e.up ? undefined : this.downParts.get(e.id);
+  }
+
+  /** Sends the Dead or Leave of `e` (listed dead or left) to a node that missed it. */
+  sendDownNotice(to: string, e: MemberEntry): void {
+    const notice = this.downNoticeOf(e);
+    if (notice === undefined) return;
+    this.h.stats.downNotices++;
+    this.outbox.sendOnly(to, notice);
   }
 
   /** Removes a member dead or left for `reapAfterMs` from the table. */
   onReap(id: NodeId): void {
     const e = this.h.table.get(id);
     if (e === undefined || e.up || e === this.h.self) return;
-    this.leaveParts.delete(id);
+    this.downParts.delete(id);
     // The event's view is taken while the entry is still in the table (it holds since-when).
     this.outbox.emit('reap', e, e.status, false);
     this.h.table.remove(e);
   }
 
-  /** Sets `e`'s status, dropping a kept leave when it is no longer `left`. */
+  /** Sets `e`'s status, dropping its kept Dead or Leave (`markDown` keeps the new one). */
   setStatus(e: MemberEntry, status: MemberStatus): void {
-    if (status !== 'left' && this.leaveParts.size > 0) this.leaveParts.delete(e.id);
+    if (this.downParts.size > 0) this.downParts.delete(e.id);
     this.h.table.setStatus(e, status, this.h.now());
   }
 }
