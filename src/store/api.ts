@@ -223,8 +223,10 @@ export interface MemberListResponse {
 export interface StatusResponse {
   readonly header: ResponseHeader;
   readonly version: string;
-  /** Bytes of the backing store. */
+  /** Bytes of the backing store on disk (an estimate where the storage cannot tell). */
   readonly dbSize: number;
+  /** Bytes of it holding live data; absent: the same as `dbSize`. */
+  readonly dbSizeInUse?: number;
   readonly leader: number;
   readonly raftIndex: number;
   readonly raftTerm: number;

@@ -73,7 +73,7 @@ export function maintenanceService(ctx: EtcdContext): grpc.UntypedServiceImpleme
         raftTerm: s.raftTerm,
         raftAppliedIndex: s.raftAppliedIndex,
         errors: [...s.errors],
-        dbSizeInUse: s.dbSize,
+        dbSizeInUse: s.dbSizeInUse ?? s.dbSize,
         isLearner: s.isLearner,
       };
     }),

@@ -489,12 +489,13 @@ export class StoreServer implements StoreClient {
 
   async status(_options?: CallOptions): Promise<StatusResponse> {
     this.checkRunning();
-    const dbSize = await dbSizeOf(this.options.storage, this.storageViews);
+    const { dbSize, dbSizeInUse } = await dbSizeOf(this.options.storage, this.storageViews);
     const s = this.raft.status();
     return {
       header: this.header(this.mvcc.revision),
       version: STORE_VERSION,
       dbSize,
+      dbSizeInUse,
       leader: s.lead,
       raftIndex: s.commit,
       raftTerm: s.term,
