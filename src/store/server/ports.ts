@@ -30,7 +30,15 @@ export interface RaftStatusView {
   readonly snapshotIndex?: number;
   readonly confState: ConfState;
   /** On the leader: each peer's replication progress. */
-  readonly progress?: ReadonlyMap<NodeId, { readonly match: number; readonly isLearner: boolean }>;
+  readonly progress?: ReadonlyMap<
+    NodeId,
+    {
+      readonly match: number;
+      readonly isLearner: boolean;
+      /** Heard from since the last check-quorum round (raft's recentActive). */
+      readonly recentActive?: boolean;
+    }
+  >;
 }
 
 /** The raft driver as the server uses it (RaftNode). Errors carry a RaftError `code`. */
@@ -40,6 +48,13 @@ export interface RaftPort {
   readIndex(signal?: AbortSignal): Promise<number>;
   proposeConfChange(cc: ConfChange, signal?: AbortSignal): Promise<ConfState>;
   status(): RaftStatusView;
+  /** Clock time of the last message from member `id` (optional: the reconfiguration check). */
+  lastHeardMs?(id: NodeId): number | undefined;
+  /**
+   * Hands leadership to voter `to`; resolves when this node sees `to` lead (optional: MoveLeader).
+   * Errors carry a RaftError `code` (`TIMEOUT` when the transfer did not happen in time).
+   */
+  transferLeadership?(to: NodeId, signal?: AbortSignal): Promise<void>;
   onStatusChange(
     listener: (s: { leader: NodeId; role: RaftStatusView['role']; term: number }) => void,
   ): () => void;

@@ -29,7 +29,14 @@ import type { StoreCommand } from '../command.js';
 import { StoreError } from '../errors.js';
 import { encodeMemberAttributes, StoreApplier } from './applier.js';
 import { dbSizeOf } from './db-size.js';
-import { errorName, forwardedError, LeaseKeepAlive, LeaseTimeToLive, MemberPromote } from './forward.js';
+import {
+  errorName,
+  forwardedError,
+  LeaseKeepAlive,
+  LeaseTimeToLive,
+  MemberPromote,
+  ReconfigCheck,
+} from './forward.js';
 import { clusterIdOf, memberIdOf, RequestIds } from './ids.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { DEFAULT_LIMITS, STORE_VERSION, type StoreServerLimits } from './limits.js';
@@ -45,6 +52,7 @@ import {
 } from './ports.js';
 import { PrefixedStorage } from './prefixed-storage.js';
 import { cancelled, Proposer } from './proposer.js';
+import { type ReconfigChange, reconfigRefusal } from './reconfig-check.js';
 import { allSerializable, hasWrites } from './responses.js';
 import { Waiters } from './waiters.js';
 
@@ -104,6 +112,8 @@ export class StoreServer implements StoreClient {
   private readonly rpcClient: RpcClient;
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
+  /** The election timeout, ms: how recently a peer must have been heard to count as active. */
+  private readonly electionMs: number;
   /** The applier RaftNode drives. */
   readonly applier: StoreApplier;
 
@@ -123,6 +133,7 @@ export class StoreServer implements StoreClient {
     this.requestIds = ids;
     this.proposer = new Proposer(this.lazyRaft(), this.waiters, ids, this.clock, this.limits);
     const electionMs = (options.tickMs ?? 100) * (options.electionTicks ?? 10);
+    this.electionMs = electionMs;
     this.keeper = new LeaseKeeper(
       engines.newLessor(mvcc),
       (cmd) => this.proposer.propose(cmd),
@@ -164,6 +175,16 @@ export class StoreServer implements StoreClient {
       .handle(MemberPromote, async ({ id }) => {
         try {
           await this.leaderPromote(id);
+          return {};
+        } catch (err) {
+          return errorName(err);
+        }
+      })
+      .handle(ReconfigCheck, async (req) => {
+        try {
+          this.leaderReconfigCheck(
+            req.kind === 'add' ? { kind: 'add', isLearner: req.isLearner } : { kind: 'remove', id: req.id },
+          );
           return {};
         } catch (err) {
           return errorName(err);
@@ -391,6 +412,8 @@ export class StoreServer implements StoreClient {
     this.checkRunning();
     this.refuseOnLearner();
     checkUrls(peerUrls, this.limits);
+    // etcd's order: URLs parse, then the strict reconfiguration check, then the table's checks.
+    await this.checkReconfig({ kind: 'add', isLearner }, options);
     // The id is derived from the URLs: a taken URL is the error to report, not the id.
     this.refuseTakenPeerUrls(peerUrls);
     const id = memberIdOf(peerUrls, this.options.clusterName ?? 'cairn', this.clock.now());
@@ -420,6 +443,8 @@ export class StoreServer implements StoreClient {
     }
     if (member.peerUrls.length > 0) checkUrls(member.peerUrls, this.limits);
     checkUrlBounds(member.clientUrls, this.limits);
+    if (this.members.get(member.id) !== undefined) throw new StoreError('memberExist');
+    await this.checkReconfig({ kind: 'add', isLearner: true }, options);
     await this.addMember({ ...member, isLearner: true }, options);
   }
 
@@ -459,6 +484,7 @@ export class StoreServer implements StoreClient {
     this.checkRunning();
     this.refuseOnLearner();
     if (this.members.get(id) === undefined) throw new StoreError('memberNotFound');
+    await this.checkReconfig({ kind: 'remove', id }, options);
     await this.confChange({ type: 'removeNode', nodeId: id }, options);
     return { header: this.header(this.mvcc.revision), members: this.members.list() };
   }
@@ -726,6 +752,43 @@ export class StoreServer implements StoreClient {
     };
   }
 
+  /**
+   * etcd's strict reconfiguration check (see reconfig-check.ts), run by the leader: here when this
+   * member leads, else forwarded to the leader.
+   */
+  private async checkReconfig(
+    change: Exclude<ReconfigChange, { kind: 'promote' }>,
+    options?: CallOptions,
+  ): Promise<void> {
+    await this.onLeader(
+      async () => this.leaderReconfigCheck(change),
+      async (address) => {
+        const req =
+          change.kind === 'add'
+            ? { kind: 'add' as const, id: 0, isLearner: change.isLearner }
+            : { kind: 'remove' as const, id: change.id, isLearner: false };
+        const r = await this.rpcClient.call(address, ReconfigCheck, req, this.forwardOptions(options));
+        const err = forwardedError(r.err);
+        if (err !== undefined) throw err;
+      },
+      options?.signal,
+    );
+  }
+
+  /** The check on the leader: a peer is active when heard from within an election timeout. */
+  private leaderReconfigCheck(change: ReconfigChange): void {
+    const s = this.raft.status();
+    if (s.role !== 'leader') throw new StoreError('notLeader');
+    const now = this.clock.now();
+    const isActive = (id: number): boolean => {
+      const heard = this.raft.lastHeardMs?.(id);
+      if (heard !== undefined && now - heard <= this.electionMs) return true;
+      return s.progress?.get(id)?.recentActive === true;
+    };
+    const refusal = reconfigRefusal({ self: this.id, members: this.members.list(), isActive }, change);
+    if (refusal !== undefined) throw new StoreError(refusal);
+  }
+
   /** etcd's isLearnerReady: the learner's match index within the margin of the leader's. */
   private async leaderPromote(id: number, signal?: AbortSignal): Promise<void> {
     const s = this.raft.status();
@@ -738,6 +801,7 @@ export class StoreServer implements StoreClient {
     if (learnerMatch * 100 < leaderMatch * this.limits.learnerReadyPercentHundredths) {
       throw new StoreError('learnerNotReady');
     }
+    this.leaderReconfigCheck({ kind: 'promote', id });
     await this.confChange({ type: 'addNode', nodeId: id }, signal === undefined ? undefined : { signal });
   }
 
