@@ -104,6 +104,8 @@ export interface MvccPort {
   lease(id: number): LeaseView | undefined;
   snapshot(): Promise<Uint8Array>;
   restore(data: Uint8Array, index: number): Promise<void>;
+  /** etcd's HashKV (optional: the server answers notCapable without it). */
+  hashKV?(revision: number): Promise<{ hash: number; revision: number; compactRevision: number }>;
   close(): Promise<void>;
 }
 

@@ -8,6 +8,7 @@ import type {
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  HashKVResponse,
   LeaseGrantResponse,
   LeaseTimeToLiveResponse,
   Member,
@@ -27,7 +28,7 @@ import type {
 } from '../api.js';
 import type { StoreCommand } from '../command.js';
 import { StoreError } from '../errors.js';
-import { encodeMemberAttributes, StoreApplier } from './applier.js';
+import { encodeMemberAttributes, encodeMemberUpdate, StoreApplier } from './applier.js';
 import { dbSizeOf } from './db-size.js';
 import {
   errorName,
@@ -529,6 +530,103 @@ export class StoreServer implements StoreClient {
       isLearner: this.isLearner(),
       errors: [],
     };
+  }
+
+  // ------------------------------------------------------------------ maintenance
+
+  /**
+   * etcd's MemberUpdate: replaces member `id`'s peer URLs through the log (every member applies
+   * it); resolves once applied here. A member that publishes its own peer URLs (the agent's) sets
+   * them back when it restarts with other ones: its configuration is where it listens.
+   *
+   * @throws StoreError `memberBadURLs`, `memberNotFound`, `peerURLExist` (another member has one
+   *   of them), `notSupportedForLearner`, and the errors of a write
+   */
+  async memberUpdate(
+    id: number,
+    peerUrls: readonly string[],
+    options?: CallOptions,
+  ): Promise<{ header: ResponseHeader; members: readonly Member[] }> {
+    this.checkRunning();
+    this.refuseOnLearner();
+    checkUrls(peerUrls, this.limits);
+    if (this.members.get(id) === undefined) throw new StoreError('memberNotFound');
+    const taken = new Set(
+      this.members
+        .list()
+        .filter((m) => m.id !== id)
+        .flatMap((m) => m.peerUrls),
+    );
+    if (peerUrls.some((u) => taken.has(u))) throw new StoreError('peerURLExist');
+    const out = await this.propose({ t: 'member', data: encodeMemberUpdate({ id, peerUrls }) }, options);
+    return { header: this.header(out.revision), members: this.members.list() };
+  }
+
+  /**
+   * etcd's HashKV on this member (see MvccStore.hashKV): the same revision hashes the same on
+   * every member, learners included.
+   *
+   * @throws StoreError `compacted`, `futureRev`, `notCapable` when the MVCC engine cannot hash
+   */
+  async hashKV(revision: number, _options?: CallOptions): Promise<HashKVResponse> {
+    this.checkRunning();
+    if (this.mvcc.hashKV === undefined) throw new StoreError('notCapable');
+    const r = await this.mvcc.hashKV(revision);
+    return { header: this.header(r.revision), hash: r.hash, compactRevision: r.compactRevision };
+  }
+
+  /**
+   * etcd's MoveLeader: only the leader may be asked; it hands leadership to voter `targetId` and
+   * resolves once it sees the target lead (at once when the target is itself).
+   *
+   * @throws StoreError `notLeader`, `badLeaderTransferee` (not a member, or a learner),
+   *   `timeoutLeaderTransfer` (no handover within the request timeout), `notCapable` (a raft
+   *   driver without transfers)
+   */
+  async moveLeader(targetId: number, options?: CallOptions): Promise<{ header: ResponseHeader }> {
+    this.checkRunning();
+    const raft = this.raft;
+    if (raft.status().role !== 'leader') throw new StoreError('notLeader');
+    const target = this.members.get(targetId);
+    if (target === undefined || target.isLearner) throw new StoreError('badLeaderTransferee');
+    if (targetId !== this.id) {
+      if (raft.transferLeadership === undefined) throw new StoreError('notCapable');
+      try {
+        await raft.transferLeadership(targetId, options?.signal);
+      } catch (err) {
+        if (options?.signal?.aborted) throw cancelled();
+        const code = raftCode(err);
+        if (code === 'STOPPED') throw new StoreError('stopped');
+        if (code === 'TIMEOUT' || code === 'NO_LEADER' || code === 'PROPOSAL_DROPPED')
+          throw new StoreError('timeoutLeaderTransfer');
+        throw err;
+      }
+    }
+    return { header: this.header(this.mvcc.revision) };
+  }
+
+  /**
+   * etcd's Defragment on this member: compacts the storage when it can (LevelStorage's
+   * `compact()`, a LevelDB CompactRange over every key), which drops deleted and overwritten
+   * data from disk; a storage without it (memory, the simulator's disk) has nothing to reclaim.
+   */
+  async defragment(_options?: CallOptions): Promise<{ header: ResponseHeader }> {
+    this.checkRunning();
+    const storage = this.options.storage as { compact?: () => Promise<void> };
+    if (typeof storage.compact === 'function') await storage.compact();
+    return { header: this.header(this.mvcc.revision) };
+  }
+
+  /**
+   * etcd's Snapshot: this member's state-machine image, the one raft sends a lagging member
+   * (MVCC records, leases and meta, plus the member table), as of the last applied entry. Not a
+   * bolt file: `etcdctl snapshot save` stores it, `etcdctl snapshot restore` cannot read it.
+   * Bounded by the MVCC store's `maxSnapshotBytes`.
+   */
+  async snapshot(_options?: CallOptions): Promise<{ header: ResponseHeader; image: Uint8Array }> {
+    this.checkRunning();
+    const image = await this.applier.snapshot();
+    return { header: this.header(this.mvcc.revision), image };
   }
 
   /** What `cairn store status` shows: raft position, revision and the member table. */
