@@ -16,9 +16,10 @@ import { int64, uint64 } from './int64.js';
  *   always empty; deactivating succeeds (nothing to clear); activating is refused.
  * - Hash: etcd hashes its whole bolt file; Cairn answers the HashKV hash at the current
  *   revision (the only state members are meant to agree on).
- * - Snapshot: the member's state-machine image in chunks of {@link SNAPSHOT_CHUNK_BYTES}, each with
- *   the bytes still to come, then one message holding the SHA-256 of the image, as etcd; the
- *   image is Cairn's format (see StoreServer.snapshot), not a bolt file.
+ * - Snapshot: the member's state-machine image, zero-padded to a multiple of 512 bytes, in chunks
+ *   of {@link SNAPSHOT_CHUNK_BYTES}, each with the bytes still to come, then one message holding
+ *   the SHA-256 of what was sent, as etcd; the image is Cairn's format (see
+ *   StoreServer.snapshot), not a bolt file.
  * A store without one of the optional calls answers UNIMPLEMENTED naming it.
  */
 
@@ -46,8 +47,29 @@ function send(call: grpc.ServerWritableStream<Proto, Proto>, msg: Proto): Promis
   return new Promise((resolve) => call.once('drain', () => resolve()));
 }
 
-/** Streams `image` as etcd's Snapshot does: chunks with remaining_bytes, then the SHA-256. */
-async function streamImage(call: grpc.ServerWritableStream<Proto, Proto>, image: Uint8Array): Promise<void> {
+/** etcdctl's snapshot check wants the size a multiple of this (bolt's files are page-aligned). */
+export const SNAPSHOT_ALIGN_BYTES = 512;
+
+/** `image` followed by zero bytes up to a multiple of {@link SNAPSHOT_ALIGN_BYTES}. */
+export function alignedImage(image: Uint8Array): Uint8Array {
+  const pad = (SNAPSHOT_ALIGN_BYTES - (image.length % SNAPSHOT_ALIGN_BYTES)) % SNAPSHOT_ALIGN_BYTES;
+  if (pad === 0) return image;
+  const out = new Uint8Array(image.length + pad);
+  out.set(image, 0);
+  return out;
+}
+
+/**
+ * Streams `image` as etcd's Snapshot does: chunks with remaining_bytes, then the SHA-256 of
+ * everything sent. The image is first padded with zero bytes to a multiple of 512: etcdctl
+ * (`snapshot save`) refuses a download whose size is not one plus the 32-byte digest. The
+ * image's own encoding (one MessagePack value) marks where it ends.
+ */
+async function streamImage(
+  call: grpc.ServerWritableStream<Proto, Proto>,
+  unpadded: Uint8Array,
+): Promise<void> {
+  const image = alignedImage(unpadded);
   const sha = createHash('sha256');
   let sent = 0;
   while (sent < image.length && !call.cancelled) {
