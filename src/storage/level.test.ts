@@ -61,4 +61,59 @@ describe('LevelStorage', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('reports its size on disk, the size in use, and shrinks both when compacted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-level-'));
+    const a = await LevelStorage.open(dir);
+    try {
+      const empty = await a.approximateSize();
+      // 256 values of 8 KiB of noise (LevelDB's compression cannot shrink them): 2 MiB.
+      let x = 0x9e3779b9;
+      const noise = (n: number) =>
+        Uint8Array.from({ length: n }, () => {
+          x ^= x << 13;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          return x & 0xff;
+        });
+      const total = 256 * 8192;
+      for (let i = 0; i < 256; i += 32) {
+        const ops = Array.from({ length: 32 }, (_, j) => ({
+          type: 'put' as const,
+          key: utf8(`k${String(i + j).padStart(4, '0')}`),
+          value: noise(8192),
+        }));
+        await a.batch(ops, { sync: true });
+      }
+      const written = await a.approximateSize();
+      const inUse = await a.approximateSizeInUse();
+      assert.ok(written >= empty + total, `size ${written} below the ${total} bytes written`);
+      assert.ok(inUse >= total && inUse <= written, `in use ${inUse} (size ${written})`);
+      await a.compact();
+      assert.ok((await a.approximateSizeInUse()) >= total, 'compacting live data keeps it');
+      const ops = Array.from({ length: 256 }, (_, i) => ({
+        type: 'del' as const,
+        key: utf8(`k${String(i).padStart(4, '0')}`),
+      }));
+      await a.batch(ops, { sync: true });
+      await a.compact();
+      const after = await a.approximateSizeInUse();
+      assert.ok(after < total / 4, `in use after deleting everything and compacting: ${after}`);
+    } finally {
+      await a.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses size and compaction calls after close with CLOSED', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-level-'));
+    const a = await LevelStorage.open(dir);
+    await a.close();
+    try {
+      await assert.rejects(a.approximateSize(), (e) => isCairnError(e, 'CLOSED'));
+      await assert.rejects(a.compact(), (e) => isCairnError(e, 'CLOSED'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,3 +1,5 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import {
   type BatchOp,
@@ -33,6 +35,13 @@ export interface LevelStorageOptions {
   /** Overrides of {@link DEFAULT_LIMITS}. */
   limits?: Partial<LevelLimits>;
 }
+
+/**
+ * A key above every key a caller stores, for LevelDB calls that need both ends of "all keys"
+ * (approximate size, compaction): 32 bytes of 0xff. Keys that start with 32 0xff bytes are
+ * beyond it; Cairn's keys start with a short owner prefix, far below.
+ */
+const END_OF_KEYS = new Uint8Array(32).fill(0xff);
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 type LevelOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
@@ -190,6 +199,74 @@ export class LevelStorage implements Storage {
         }
       },
     };
+  }
+
+  /**
+   * Bytes the database takes on disk: every file in its directory (tables, the write-ahead log
+   * with writes not yet in a table, the manifest), what `du` shows and what etcd reports as the
+   * size of its bolt file. Deleted and overwritten data stay counted until LevelDB's compaction
+   * drops them (see {@link compact}).
+   *
+   * @throws CairnError `IO_ERROR` when the directory cannot be read, `CLOSED` after close
+   */
+  async approximateSize(): Promise<number> {
+    this.checkOpen();
+    return this.filesBytes(() => true);
+  }
+
+  /**
+   * Bytes holding the live keys: LevelDB's estimate of the table bytes for the whole key range
+   * (`approximateSize(start, end)`), plus the write-ahead log, where recent writes live until
+   * they are flushed to a table. At most {@link approximateSize}.
+   *
+   * @throws CairnError `IO_ERROR`, `CLOSED`
+   */
+  async approximateSizeInUse(): Promise<number> {
+    this.checkOpen();
+    let tables: number;
+    try {
+      tables = await this.db.approximateSize(new Uint8Array(0), END_OF_KEYS);
+    } catch (err) {
+      throw levelError('LevelDB approximateSize', err);
+    }
+    const log = await this.filesBytes((name) => name.endsWith('.log') && name !== 'LOG');
+    return Math.min(tables + log, await this.approximateSize());
+  }
+
+  /**
+   * Compacts the whole key range (LevelDB's `CompactRange`): rewrites the tables without deleted
+   * and overwritten entries and merges levels, so {@link approximateSize} shrinks to the live
+   * data. Reads and writes continue meanwhile; it may take a while on a large database.
+   * LevelDB's rule: it merges each level into the next down to the deepest level holding files,
+   * and never rewrites that deepest level on its own, so writes and their deletions flushed into
+   * one table there (a database written and emptied without any compaction between) stay until
+   * later writes land above them.
+   *
+   * @throws CairnError `IO_ERROR`, `CLOSED`
+   */
+  async compact(): Promise<void> {
+    this.checkOpen();
+    try {
+      await this.db.compactRange(new Uint8Array(0), END_OF_KEYS);
+    } catch (err) {
+      throw levelError('LevelDB compactRange', err);
+    }
+  }
+
+  private async filesBytes(include: (name: string) => boolean): Promise<number> {
+    try {
+      const names = await readdir(this.location);
+      let total = 0;
+      for (const name of names) {
+        if (!include(name)) continue;
+        // A file LevelDB deletes between readdir and stat (an obsolete table) counts as 0.
+        const s = await stat(join(this.location, name)).catch(() => undefined);
+        if (s?.isFile() === true) total += s.size;
+      }
+      return total;
+    } catch (err) {
+      throw levelError(`reading the LevelDB directory ${this.location}`, err);
+    }
   }
 
   async close(): Promise<void> {

@@ -223,14 +223,25 @@ export interface MemberListResponse {
 export interface StatusResponse {
   readonly header: ResponseHeader;
   readonly version: string;
-  /** Bytes of the backing store. */
+  /** Bytes of the backing store on disk (an estimate where the storage cannot tell). */
   readonly dbSize: number;
+  /** Bytes of it holding live data; absent: the same as `dbSize`. */
+  readonly dbSizeInUse?: number;
   readonly leader: number;
   readonly raftIndex: number;
   readonly raftTerm: number;
   readonly raftAppliedIndex: number;
   readonly isLearner: boolean;
   readonly errors: readonly string[];
+}
+
+/** etcd's HashKV answer: a hash of the key-value history up to a revision. */
+export interface HashKVResponse {
+  /** `revision` is the store's current revision. */
+  readonly header: ResponseHeader;
+  /** CRC-32C of the records up to the asked revision; equal on every member at that revision. */
+  readonly hash: number;
+  readonly compactRevision: number;
 }
 
 /** Who is calling, as established by the API layer from a capability token (absent: trusted). */
@@ -283,6 +294,24 @@ export interface StoreClient {
   ): Promise<{ header: ResponseHeader; members: readonly Member[] }>;
 
   status(options?: CallOptions): Promise<StatusResponse>;
+
+  // Maintenance calls etcd tools use. Optional: a store without one answers UNIMPLEMENTED at
+  // the gRPC API.
+
+  /** etcd's MemberUpdate: replaces member `id`'s peer URLs, through the log. */
+  memberUpdate?(
+    id: number,
+    peerUrls: readonly string[],
+    options?: CallOptions,
+  ): Promise<{ header: ResponseHeader; members: readonly Member[] }>;
+  /** etcd's HashKV at `revision` (0: the current one) on the member called. */
+  hashKV?(revision: number, options?: CallOptions): Promise<HashKVResponse>;
+  /** etcd's MoveLeader: the leader hands leadership to voter `targetId`; only the leader may. */
+  moveLeader?(targetId: number, options?: CallOptions): Promise<{ header: ResponseHeader }>;
+  /** etcd's Defragment: reclaims the space of deleted data on the member called. */
+  defragment?(options?: CallOptions): Promise<{ header: ResponseHeader }>;
+  /** etcd's Snapshot: the member's state-machine image (Cairn's format, not a bolt file). */
+  snapshot?(options?: CallOptions): Promise<{ header: ResponseHeader; image: Uint8Array }>;
 
   /** Releases the client (watches are canceled). */
   close(): Promise<void>;

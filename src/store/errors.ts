@@ -76,6 +76,7 @@ export const ETCD_ERRORS = {
   corrupt: [GRPC.DATA_LOSS, 'etcdserver: corrupt cluster'],
   notSupportedForLearner: [GRPC.UNAVAILABLE, 'etcdserver: rpc not supported for learner'],
   badLeaderTransferee: [GRPC.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
+  timeoutLeaderTransfer: [GRPC.UNAVAILABLE, 'etcdserver: request timed out, leader transfer took too long'],
   invalidArgument: [GRPC.INVALID_ARGUMENT, 'etcdserver: invalid argument'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -10,6 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startCairnStore } from '../../bench/_cairn-store.js';
 import { etcdMissingReason, startEtcd } from '../contract/etcd-process.js';
@@ -176,6 +179,72 @@ function describeEtcdctl(name: string, start: () => Promise<Target | string>): v
         Status: { leader: number };
       }[];
       assert.ok(json[0]!.Status.leader !== 0);
+    });
+
+    test('endpoint hashkv: every member prints the same hash', async (ep) => {
+      // Writes must have reached every member first: a linearizable read on each does that.
+      for (const one of ep.split(',')) await ok(one, ['get', `${p}none`]);
+      const out = await ok(ep, ['endpoint', 'hashkv', '-w', 'json']);
+      const rows = JSON.parse(out) as { Endpoint: string; HashKV: { hash: number } }[];
+      assert.equal(rows.length, ep.split(',').length, out);
+      assert.equal(new Set(rows.map((r) => r.HashKV.hash)).size, 1, out);
+    });
+
+    test('defrag, alarm list, alarm disarm', async (ep) => {
+      const defrag = await ok(ep, ['defrag']);
+      for (const one of ep.split(','))
+        assert.match(defrag, new RegExp(`Finished defragmenting etcd member\\[${one}\\]`));
+      assert.equal(await ok(ep, ['alarm', 'list']), '');
+      assert.equal(await ok(ep, ['alarm', 'disarm']), '');
+    });
+
+    test('move-leader: a bad transferee, then (several members) a real handover', async (ep) => {
+      const bad = await etcdctl(ep, ['move-leader', 'abcdef123']);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /Error: etcdserver: bad leader transferee/);
+      const eps = ep.split(',');
+      if (eps.length < 2) return;
+      // Simple format: endpoint, ID (hex), version, db size, is leader, ... (ids may pass 2^53).
+      const rows = async (at: string) =>
+        (await ok(at, ['endpoint', 'status']))
+          .trimEnd()
+          .split('\n')
+          .map((l) => l.split(', '));
+      const before = await rows(ep);
+      const leader = before.find((r) => r[4] === 'true')![1]!;
+      const target = before.find((r) => r[4] !== 'true')![1]!;
+      assert.equal(
+        await ok(ep, ['move-leader', target]),
+        `Leadership transferred from ${leader} to ${target}\n`,
+      );
+      const after = await rows(ep);
+      assert.equal(after.find((r) => r[4] === 'true')?.[1], target);
+    });
+
+    test('member update: new peer URLs show in member list', async (ep) => {
+      // Simple format: ID, status, name, peer URLs, client URLs, is learner.
+      const first = (await ok(ep, ['member', 'list'])).split('\n')[0]!.split(', ');
+      const id = first[0]!;
+      // A real single-member etcd keeps its own URL (it is where it listens); Cairn's members
+      // take a new one (their peers speak over the agent's transport).
+      const url = ep.includes(',') ? 'http://127.0.0.1:12380' : first[3]!;
+      const out = await ok(ep, ['member', 'update', id, `--peer-urls=${url}`]);
+      // etcdctl prints ids with %16x: Cairn's 53-bit ids come space-padded.
+      assert.match(out, new RegExp(`^Member +${id} updated in cluster +[0-9a-f]+\n$`));
+      const again = (await ok(ep, ['member', 'list'])).split('\n').find((l) => l.startsWith(`${id}, `));
+      assert.equal(again?.split(', ')[3], url);
+    });
+
+    test('snapshot save writes the image etcd streams, checked against its SHA-256 trailer', async (ep) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cairn-e2e-snap-'));
+      try {
+        const file = join(dir, 'snap.db');
+        const out = await ok(ep.split(',')[0]!, ['snapshot', 'save', file]);
+        assert.match(out, new RegExp(`Snapshot saved at ${file}`));
+        assert.ok(statSync(file).size > 0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     test('compaction, then reading a compacted revision prints etcd’s error', async (ep) => {

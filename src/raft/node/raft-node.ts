@@ -105,6 +105,8 @@ export class RaftNode {
   private readonly reads: ReadIndexBatcher;
   private readonly snapshotSends = new Map<NodeId, AbortController>();
   private readonly pendingSnapshots = new Map<NodeId, Message>();
+  /** Clock time of the last message stepped from each member (peers only; members only). */
+  private readonly heardAt = new Map<NodeId, number>();
   private readonly listeners = new Set<(s: RaftNodeStatusEvent) => void>();
   private confWaiters: ConfWaiter[] = [];
   private transferWaiters: TransferWaiter[] = [];
@@ -298,6 +300,16 @@ export class RaftNode {
   /** Whether `id` is a learner in this node's configuration (cheap). */
   isLearner(id: NodeId): boolean {
     return this.core.isLearner(id);
+  }
+
+  /**
+   * Clock time (ms) of the last message this node received from member `id`, or undefined when
+   * none since start. On the leader every follower answers each heartbeat, so this is how recently
+   * a peer was seen alive, without the gap raft's `recentActive` has right after each check-quorum
+   * round resets it. Used by the store's reconfiguration check.
+   */
+  lastHeardMs(id: NodeId): number | undefined {
+    return this.heardAt.get(id);
   }
 
   /** The error that stopped the node, if a log store or applier failure did. */
@@ -598,6 +610,7 @@ export class RaftNode {
   /** Steps a message from a peer (or one the core addressed to this node). Never throws. */
   private deliver(m: Message): void {
     if (this.stopped) return;
+    if (m.from !== this.id) this.noteHeard(m.from);
     try {
       this.core.step(m);
     } catch (err) {
@@ -606,6 +619,18 @@ export class RaftNode {
       return;
     }
     this.kick();
+  }
+
+  /** Records a message from `from` when it is a member; the map holds members only. */
+  private noteHeard(from: NodeId): void {
+    const cs = this.confState;
+    if (!cs.voters.includes(from) && !cs.learners.includes(from)) return;
+    this.heardAt.set(from, this.clock.now());
+    if (this.heardAt.size > cs.voters.length + cs.learners.length) {
+      for (const id of this.heardAt.keys()) {
+        if (!cs.voters.includes(id) && !cs.learners.includes(id)) this.heardAt.delete(id);
+      }
+    }
   }
 
   // ------------------------------------------------------------------ ticks, reads, status

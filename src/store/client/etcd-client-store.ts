@@ -350,6 +350,9 @@ export class EtcdClientStore implements StoreClient {
         header: headerFromProto(s.header),
         version: typeof s.version === 'string' ? s.version : '',
         dbSize: int64(s.dbSize, 'dbSize'),
+        ...(s.dbSizeInUse === undefined || s.dbSizeInUse === null
+          ? {}
+          : { dbSizeInUse: int64(s.dbSizeInUse, 'dbSizeInUse') }),
         leader: lossyUint64(s.leader),
         raftIndex: lossyUint64(s.raftIndex),
         raftTerm: lossyUint64(s.raftTerm),

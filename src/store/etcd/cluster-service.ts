@@ -1,8 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
-import { GRPC, StoreError } from '../errors.js';
+import { StoreError } from '../errors.js';
 import { type EtcdContext, guard } from './context.js';
 import { headerToProto, memberToProto, type Proto } from './convert.js';
-import { grpcError, refusalOf, unary } from './grpc-service.js';
+import { grpcError, refusalOf, statusOf, unary, unimplementedError } from './grpc-service.js';
 import { uint64 } from './int64.js';
 
 const ADMIN = [{ op: 'store:admin', keyless: true }] as const;
@@ -15,19 +15,15 @@ function strings(value: unknown): string[] {
   return value;
 }
 
-/** A handler answering UNIMPLEMENTED with a sentence naming the method. */
-export function unimplemented(what: string): grpc.handleUnaryCall<Proto, Proto> {
+/** A handler answering UNIMPLEMENTED with a sentence naming the method (and why, if given). */
+export function unimplemented(what: string, why?: string): grpc.handleUnaryCall<Proto, Proto> {
   return (call, callback) => {
     const refusal = refusalOf(call.request);
-    callback(
-      grpcError(
-        refusal ?? { code: GRPC.UNIMPLEMENTED, details: `etcdserver: ${what} is not supported by Cairn` },
-      ),
-    );
+    callback(grpcError(refusal ?? statusOf(unimplementedError(what, why))));
   };
 }
 
-/** etcdserverpb.Cluster over the store (MemberUpdate: not supported). */
+/** etcdserverpb.Cluster over the store. */
 export function clusterService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
   return {
     MemberAdd: unary(async (req, call, signal) => {
@@ -44,7 +40,12 @@ export function clusterService(ctx: EtcdContext): grpc.UntypedServiceImplementat
       const res = await ctx.store.memberRemove(uint64(req.ID, 'ID'), { signal });
       return { header: headerToProto(res.header), members: res.members.map(memberToProto) };
     }),
-    MemberUpdate: unimplemented('member update'),
+    MemberUpdate: unary(async (req, call, signal) => {
+      guard(ctx, call.metadata, ADMIN);
+      if (ctx.store.memberUpdate === undefined) throw unimplementedError('member update');
+      const res = await ctx.store.memberUpdate(uint64(req.ID, 'ID'), strings(req.peerURLs), { signal });
+      return { header: headerToProto(res.header), members: res.members.map(memberToProto) };
+    }),
     MemberList: unary(async (_req, call, signal) => {
       guard(ctx, call.metadata, READ);
       const res = await ctx.store.memberList({ signal });
@@ -58,50 +59,20 @@ export function clusterService(ctx: EtcdContext): grpc.UntypedServiceImplementat
   };
 }
 
-/** etcdserverpb.Maintenance: Status, and an Alarm list that is always empty; the rest unsupported. */
-export function maintenanceService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
-  return {
-    Status: unary(async (_req, call, signal) => {
-      guard(ctx, call.metadata, READ);
-      const s = await ctx.store.status({ signal });
-      return {
-        header: headerToProto(s.header),
-        version: s.version,
-        dbSize: s.dbSize,
-        leader: s.leader,
-        raftIndex: s.raftIndex,
-        raftTerm: s.raftTerm,
-        raftAppliedIndex: s.raftAppliedIndex,
-        errors: [...s.errors],
-        dbSizeInUse: s.dbSize,
-        isLearner: s.isLearner,
-      };
-    }),
-    Alarm: unary(async (req, call, signal) => {
-      guard(ctx, call.metadata, req.action === 'GET' || req.action === 'Get' ? READ : ADMIN);
-      if (req.action !== 'GET' && req.action !== 'Get')
-        throw new StoreError('invalidArgument', 'alarms are read-only');
-      const s = await ctx.store.status({ signal });
-      return { header: headerToProto(s.header), alarms: [] };
-    }),
-    Defragment: unimplemented('defragment'),
-    Hash: unimplemented('hash'),
-    HashKV: unimplemented('hashkv'),
-    Snapshot: (call: grpc.ServerWritableStream<Proto, Proto>) => {
-      call.emit(
-        'error',
-        grpcError({ code: GRPC.UNIMPLEMENTED, details: 'etcdserver: snapshot is not supported by Cairn' }),
-      );
-    },
-    MoveLeader: unimplemented('move leader'),
-    Downgrade: unimplemented('downgrade'),
-  };
-}
+/** Why etcd's user and role management is not there, for etcdctl users. */
+export const AUTH_MANAGEMENT_REASON =
+  'Cairn authorizes calls with capability tokens instead of users and roles: mint one with ' +
+  '`cairn token mint` (it can be narrowed to a key prefix and to reads) and give it as the ' +
+  'password of any user (etcdctl --user=any:<token>)';
 
-/** etcdserverpb.Auth: Authenticate with a capability token as the password; the rest unsupported. */
+/**
+ * etcdserverpb.Auth: Authenticate with a capability token as the password, AuthStatus; user and
+ * role management (UserAdd, RoleAdd, AuthEnable, ...) answer UNIMPLEMENTED with
+ * {@link AUTH_MANAGEMENT_REASON}.
+ */
 export function authService(ctx: EtcdContext, methods: readonly string[]): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
-  for (const m of methods) out[m] = unimplemented(`auth ${m}`);
+  for (const m of methods) out[m] = unimplemented(`auth ${m}`, AUTH_MANAGEMENT_REASON);
   out.Authenticate = unary(async (req) => {
     if (ctx.auth === undefined) throw new StoreError('authNotEnabled');
     const password = typeof req.password === 'string' ? req.password : '';

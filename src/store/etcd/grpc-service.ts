@@ -88,9 +88,27 @@ export function guardedService(service: string, limits: DecodeLimits): grpc.Serv
   return out as unknown as grpc.ServiceDefinition;
 }
 
+/** An error a handler throws to answer with a given gRPC status (e.g. UNIMPLEMENTED). */
+export class GrpcStatusError extends Error {
+  constructor(
+    readonly code: number,
+    details: string,
+  ) {
+    super(details);
+    this.name = 'GrpcStatusError';
+  }
+}
+
+/** The UNIMPLEMENTED answer for `what`, in etcd's wording style. */
+export function unimplementedError(what: string, why?: string): GrpcStatusError {
+  const tail = why === undefined ? '' : `: ${why}`;
+  return new GrpcStatusError(GRPC.UNIMPLEMENTED, `etcdserver: ${what} is not supported by Cairn${tail}`);
+}
+
 /** The gRPC status for an error a handler threw: etcd's code and message for store errors. */
 export function statusOf(err: unknown): Partial<grpc.StatusObject> & { code: number; details: string } {
   if (isStoreError(err)) return { code: err.grpcCode, details: err.message };
+  if (err instanceof GrpcStatusError) return { code: err.code, details: err.message };
   if (isCairnError(err, 'CANCELLED')) return { code: GRPC.CANCELLED, details: 'context canceled' };
   if (isCairnError(err, 'TIMEOUT'))
     return { code: GRPC.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };

@@ -38,6 +38,11 @@ export const DEFAULT_LIMITS = Object.freeze({
    * paused; the store catches it up when grpc drains (a slow watcher never grows memory).
    */
   maxWatchBufferedBytes: 4 * 1024 * 1024,
+  /**
+   * Progress requests one Watch stream may have waiting for the store's revision: each is one
+   * local read; more while those are pending are dropped (etcd blocks the stream instead).
+   */
+  maxPendingProgressRequests: 64,
 });
 
 /** The etcd front end's limits; see {@link DEFAULT_LIMITS}. */

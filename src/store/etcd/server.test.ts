@@ -173,6 +173,57 @@ describe('etcd API server: watch streams', () => {
   });
 });
 
+describe('etcd API server: watch progress requests', () => {
+  it('answers a progress request once per stream with watch id -1 and the current revision', async () => {
+    const store = new TestingStore();
+    const server = await serveEtcd({ store, host: '127.0.0.1', port: 0 });
+    const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()) as unknown as {
+      etcdserverpb: {
+        Watch: new (
+          addr: string,
+          creds: grpc.ChannelCredentials,
+        ) => grpc.Client & { Watch(): grpc.ClientDuplexStream<object, Record<string, unknown>> };
+      };
+    };
+    const client = new pkg.etcdserverpb.Watch(server.endpoint, grpc.credentials.createInsecure());
+    const stream = client.Watch();
+    const got: Record<string, unknown>[] = [];
+    const waitFor = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => (got.length >= n ? resolve() : stream.once('data', () => setImmediate(check)));
+        check();
+      });
+    stream.on('data', (r: Record<string, unknown>) => got.push(r));
+    stream.on('error', () => {});
+    // With no watch at all, etcd 3.4 still answers.
+    stream.write({ progress_request: {} });
+    await waitFor(1);
+    assert.equal(got[0]!.watch_id, '-1');
+    assert.deepEqual(got[0]!.events, []);
+    await store.put({ key: enc.encode('x'), value: enc.encode('1') });
+    await store.put({ key: enc.encode('x'), value: enc.encode('2') });
+    stream.write({ create_request: { key: Buffer.from('a') } });
+    stream.write({ create_request: { key: Buffer.from('b') } });
+    await waitFor(3);
+    stream.write({ progress_request: {} });
+    await waitFor(4);
+    const current = (await store.range({ key: enc.encode('x') })).header.revision;
+    const progress = got[3]!;
+    assert.equal(progress.watch_id, '-1');
+    assert.equal(progress.created, false);
+    assert.equal((progress.header as { revision: string }).revision, String(current));
+    // Nothing else follows for the two watches: a put on `a` is the next response.
+    await store.put({ key: enc.encode('a'), value: enc.encode('1') });
+    await waitFor(5);
+    assert.equal(got.length, 5);
+    assert.equal(got[4]!.watch_id, '0');
+    assert.equal((got[4]!.events as unknown[]).length, 1);
+    stream.end();
+    client.close();
+    await server.close();
+  });
+});
+
 describe('etcd API server: capability tokens', () => {
   const rootKey = new Uint8Array(32).fill(7);
   const clock = new ManualClock(Date.UTC(2030, 0, 1));

@@ -3,12 +3,13 @@ import { withLimits } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { StoreClient } from '../api.js';
 import { type EtcdAuthOptions, EtcdAuthorizer } from './auth.js';
-import { authService, clusterService, maintenanceService } from './cluster-service.js';
+import { authService, clusterService } from './cluster-service.js';
 import type { EtcdContext } from './context.js';
 import { guardedService } from './grpc-service.js';
 import { kvService } from './kv-service.js';
 import { leaseService } from './lease-service.js';
 import { DEFAULT_LIMITS, type EtcdApiLimits } from './limits.js';
+import { maintenanceService } from './maintenance-service.js';
 import { etcdPackageDefinition } from './proto.js';
 import { watchHandler } from './watch-stream.js';
 

@@ -14,6 +14,11 @@ import { int64 } from './int64.js';
  * relabelled with the stream's watch id; a compacted start gets `canceled` with
  * `compact_revision`; a client cancel is answered `canceled` and nothing follows it.
  *
+ * Progress requests are answered once per stream, as etcd 3.4's `recvLoop`: one response with
+ * `watch_id` -1, no events, and a header carrying the member's current revision (read locally,
+ * serializable), whatever watches the stream holds (none included). Like etcd 3.4, that says
+ * nothing about watches still catching up from an older revision.
+ *
  * Backpressure: when grpc's write buffer is full (`write` returns false), each watch that
  * delivers is told to pause (its `onResponse` returns false) and is resumed on 'drain'; the
  * store then catches it up from where it stopped. A store whose watches cannot pause is bounded
@@ -29,6 +34,8 @@ interface Slot {
   readonly fragment: boolean;
 }
 
+/** A key read only for its header: the progress answer's current revision. */
+const PROGRESS_PROBE_KEY = Uint8Array.of(0);
 const ZERO_HEADER: ResponseHeader = { clusterId: 0, memberId: 0, revision: 0, raftTerm: 0 };
 /** Bytes a response costs beyond its keys and values (headers, framing), for buffering estimates. */
 const RESPONSE_OVERHEAD_BYTES = 64;
@@ -45,6 +52,7 @@ class WatchStream {
   private blocked = false;
   private bufferedBytes = 0;
   private open = true;
+  private pendingProgress = 0;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -96,10 +104,34 @@ class WatchStream {
       if (req.create_request != null) this.create(req.create_request as Proto);
       else if (req.cancel_request != null)
         this.cancel(int64((req.cancel_request as Proto).watch_id, 'watch_id'));
-      else if (req.progress_request != null) for (const s of this.slots.values()) s.store?.requestProgress();
+      else if (req.progress_request != null) this.progress();
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /** One progress answer for the stream (etcd 3.4): watch id -1 and the current revision. */
+  private progress(): void {
+    if (this.pendingProgress >= this.ctx.limits.maxPendingProgressRequests) return;
+    this.pendingProgress++;
+    this.ctx.store.range({ key: PROGRESS_PROBE_KEY, serializable: true, countOnly: true }).then(
+      (r) => {
+        this.pendingProgress--;
+        if (r.header.revision >= this.header.revision) this.header = r.header;
+        const res = {
+          header: headerToProto(r.header),
+          watch_id: -1,
+          created: false,
+          canceled: false,
+          events: [],
+        };
+        this.write(res, RESPONSE_OVERHEAD_BYTES);
+      },
+      (err: unknown) => {
+        this.pendingProgress--;
+        this.fail(err);
+      },
+    );
   }
 
   /** Answers a create that could not be made: created and canceled at once, with the reason. */

@@ -208,6 +208,18 @@ export class TreeIndex {
     return out;
   }
 
+  /**
+   * The indexed revisions at or below `atRev`, as `main:sub` strings: after a compaction at
+   * `atRev`, exactly the ones it kept (etcd's `kvindex.Keep`), without changing the index.
+   */
+  keptAt(atRev: number): Set<string> {
+    const keep = new Set<string>();
+    for (const ki of this.byKey.values()) {
+      for (const rev of ki.revisions()) if (rev.main <= atRev) keep.add(revString(rev));
+    }
+    return keep;
+  }
+
   /** Compacts every key at `atRev`; returns the revisions <= atRev still needed. */
   compact(atRev: number): Set<string> {
     const keep = new Set<string>();

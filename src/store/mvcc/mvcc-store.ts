@@ -8,6 +8,7 @@ import {
   type TimerHandle,
   withLimits,
 } from '../../core/index.js';
+import { crc32c } from '../../raft/log/crc32c.js';
 import type {
   CompactionResponse,
   DeleteRangeResponse,
@@ -325,6 +326,39 @@ export class MvccStore {
   /** The member metadata last applied (opaque to the store). */
   memberData(): Uint8Array | undefined {
     return this.member;
+  }
+
+  /**
+   * etcd's HashKV: a CRC-32C over the revision records (storage key without prefix, then value)
+   * up to `revision` (0: the current one), skipping records at or below the compact revision that
+   * the compaction dropped, whether or not the physical deletion has reached them yet. Every
+   * member that applied the same log holds the same records, so the same revision hashes the same
+   * everywhere; the value differs from etcd's (another record format). Runs in the apply queue
+   * (a consistent view; applies wait while the records are read).
+   *
+   * @throws StoreError `compacted` (revision at or below the compact revision), `futureRev`
+   */
+  hashKV(revision: number): Promise<{ hash: number; revision: number; compactRevision: number }> {
+    this.checkUsable();
+    return this.enqueue(async () => {
+      const compactRevision = this.compactRev;
+      const current = this.rev;
+      if (revision > 0 && revision <= compactRevision) throw new StoreError('compacted');
+      if (revision > current) throw new StoreError('futureRev');
+      const at = revision > 0 ? revision : current;
+      const keep = this.index.keptAt(compactRevision);
+      let hash = 0;
+      for await (const [k, v] of this.storage.iterator({
+        gte: this.layout.recordStart(),
+        lt: this.layout.recordKey(at + 1, 0),
+      })) {
+        const rev = this.layout.recordRev(k);
+        if (rev === undefined) continue;
+        if (rev.main <= compactRevision && !keep.has(revString(rev))) continue;
+        hash = crc32c(v, crc32c(this.layout.strip(k), hash));
+      }
+      return { hash, revision: current, compactRevision };
+    });
   }
 
   /** A full image of the state as of the last applied entry (see snapshot.ts). */

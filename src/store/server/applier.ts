@@ -151,6 +151,12 @@ export class StoreApplier implements RaftApplierPort {
         this.hooks.leaseCheckpointed(cmd.checkpoints);
         break;
       case 'member': {
+        const update = decodeMemberUpdate(cmd.data, this.limits);
+        if (update !== undefined) {
+          await this.members.setPeerUrls(index, update.id, update.peerUrls);
+          this.hooks.membersChanged();
+          break;
+        }
         const attrs = decodeMemberAttributes(cmd.data, this.limits);
         if (attrs !== undefined) {
           await this.members.setAttributes(index, attrs);
@@ -224,6 +230,37 @@ export function decodeMemberAttributes(
   if (attrs === undefined) return undefined;
   const { peerUrls, ...rest } = attrs;
   return peerUrls === undefined ? rest : { ...rest, peerUrls };
+}
+
+/**
+ * An operator's change of a member's peer URLs (etcd's MemberUpdate, a ConfChangeUpdateNode in
+ * etcd; a `member` command here, so raft's configuration types stay as they are). Marked by
+ * `update: true`, which attribute payloads never carry.
+ */
+export interface MemberUpdate {
+  readonly id: number;
+  readonly peerUrls: readonly string[];
+}
+
+/** Encodes a `member` command's payload for a peer URL update. */
+export function encodeMemberUpdate(update: MemberUpdate): Uint8Array {
+  return encode({ update: true, id: update.id, peerUrls: [...update.peerUrls] });
+}
+
+/** Decodes a peer URL update; undefined when `data` is not one (or is malformed). */
+export function decodeMemberUpdate(
+  data: Uint8Array,
+  limits: StoreServerLimits = DEFAULT_LIMITS,
+): MemberUpdate | undefined {
+  const field = v.string({ maxLength: limits.maxMemberFieldLength });
+  return tryDecode(
+    data,
+    v.object({
+      update: v.literal(true),
+      id: v.uint({ max: Number.MAX_SAFE_INTEGER }),
+      peerUrls: v.array(field, { maxLength: limits.maxMemberUrls }),
+    }),
+  );
 }
 
 /** The id and TTL of a leaseGrant result, when the result carries them. */

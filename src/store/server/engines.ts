@@ -37,6 +37,8 @@ export function defaultEngines(): StoreEngines {
         propose: (data, signal) => node.propose(data, signal),
         readIndex: (signal) => node.readIndex(signal),
         proposeConfChange: (cc, signal) => node.proposeConfChange(cc, signal),
+        transferLeadership: (to, signal) => node.transferLeadership(to, signal),
+        lastHeardMs: (id) => node.lastHeardMs(id),
         status: () => {
           const s = node.status();
           return { ...s, lead: s.lead };

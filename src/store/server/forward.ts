@@ -3,10 +3,11 @@ import { defineMethod } from '../../rpc/index.js';
 import { ETCD_ERRORS, type EtcdErrorName, StoreError } from '../errors.js';
 
 /**
- * Calls a follower forwards to the leader, over the store's rpc channel (etcd forwards the same
+ * Calls a follower forwards to the leader, over the store's rpc channel (etcd forwards the first
  * three over its peer HTTP API): lease keep-alive and time-to-live, because only the leader's
- * lessor knows expiry times, and member promotion, because only the leader knows whether a
- * learner has caught up. An etcd error travels as its name in `err` (rpc errors carry Cairn codes
+ * lessor knows expiry times; member promotion, because only the leader knows whether a learner
+ * has caught up; the strict reconfiguration check of a member add or remove, because only the
+ * leader knows which peers are active. An etcd error travels as its name in `err` (rpc errors carry Cairn codes
  * only); a name this member does not know becomes `unknown`-less `timeout` on the caller.
  */
 
@@ -35,6 +36,13 @@ export const LeaseTimeToLive = defineMethod(
 );
 
 export const MemberPromote = defineMethod('store.memberPromote', v.object({ id }), v.object({ err }));
+
+/** etcd's strict reconfiguration check of a member add or remove, run by the leader. */
+export const ReconfigCheck = defineMethod(
+  'store.reconfigCheck',
+  v.object({ kind: v.oneOf(['add', 'remove']), id, isLearner: v.boolean() }),
+  v.object({ err }),
+);
 
 /** The etcd error named by a forwarded answer's `err`, if any. */
 export function forwardedError(name: string | undefined): StoreError | undefined {

@@ -198,6 +198,18 @@ export class MemberTable {
     await this.persist();
   }
 
+  /**
+   * Replaces member `id`'s peer URLs (an operator's MemberUpdate applied from the log at `index`;
+   * skipped when already applied; an unknown id changes nothing but the index).
+   */
+  async setPeerUrls(index: number, id: number, peerUrls: readonly string[]): Promise<void> {
+    if (index <= this.appliedIndex) return;
+    this.appliedIndex = index;
+    const m = this.members.get(id);
+    if (m !== undefined) this.members.set(id, { ...m, peerUrls: [...peerUrls] });
+    await this.persist();
+  }
+
   /** Replaces the table with a snapshot's image (validated by the caller) and persists it. */
   async restore(image: MemberImage): Promise<void> {
     this.replace(image);

@@ -30,7 +30,15 @@ export interface RaftStatusView {
   readonly snapshotIndex?: number;
   readonly confState: ConfState;
   /** On the leader: each peer's replication progress. */
-  readonly progress?: ReadonlyMap<NodeId, { readonly match: number; readonly isLearner: boolean }>;
+  readonly progress?: ReadonlyMap<
+    NodeId,
+    {
+      readonly match: number;
+      readonly isLearner: boolean;
+      /** Heard from since the last check-quorum round (raft's recentActive). */
+      readonly recentActive?: boolean;
+    }
+  >;
 }
 
 /** The raft driver as the server uses it (RaftNode). Errors carry a RaftError `code`. */
@@ -45,6 +53,13 @@ export interface RaftPort {
   currentTerm(): number;
   leader(): NodeId;
   isLearner(id: NodeId): boolean;
+  /** Clock time of the last message from member `id` (optional: the reconfiguration check). */
+  lastHeardMs?(id: NodeId): number | undefined;
+  /**
+   * Hands leadership to voter `to`; resolves when this node sees `to` lead (optional: MoveLeader).
+   * Errors carry a RaftError `code` (`TIMEOUT` when the transfer did not happen in time).
+   */
+  transferLeadership?(to: NodeId, signal?: AbortSignal): Promise<void>;
   onStatusChange(
     listener: (s: { leader: NodeId; role: RaftStatusView['role']; term: number }) => void,
   ): () => void;
@@ -94,6 +109,8 @@ export interface MvccPort {
   lease(id: number): LeaseView | undefined;
   snapshot(): Promise<Uint8Array>;
   restore(data: Uint8Array, index: number): Promise<void>;
+  /** etcd's HashKV (optional: the server answers notCapable without it). */
+  hashKV?(revision: number): Promise<{ hash: number; revision: number; compactRevision: number }>;
   close(): Promise<void>;
 }
 

@@ -8,6 +8,7 @@ import type {
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  HashKVResponse,
   LeaseGrantResponse,
   LeaseTimeToLiveResponse,
   Member,
@@ -27,9 +28,16 @@ import type {
 } from '../api.js';
 import type { StoreCommand } from '../command.js';
 import { StoreError } from '../errors.js';
-import { encodeMemberAttributes, StoreApplier } from './applier.js';
+import { encodeMemberAttributes, encodeMemberUpdate, StoreApplier } from './applier.js';
 import { dbSizeOf } from './db-size.js';
-import { errorName, forwardedError, LeaseKeepAlive, LeaseTimeToLive, MemberPromote } from './forward.js';
+import {
+  errorName,
+  forwardedError,
+  LeaseKeepAlive,
+  LeaseTimeToLive,
+  MemberPromote,
+  ReconfigCheck,
+} from './forward.js';
 import { clusterIdOf, memberIdOf, RequestIds } from './ids.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { DEFAULT_LIMITS, STORE_VERSION, type StoreServerLimits } from './limits.js';
@@ -45,6 +53,7 @@ import {
 } from './ports.js';
 import { PrefixedStorage } from './prefixed-storage.js';
 import { cancelled, Proposer } from './proposer.js';
+import { type ReconfigChange, reconfigRefusal } from './reconfig-check.js';
 import { allSerializable, hasWrites } from './responses.js';
 import { Waiters } from './waiters.js';
 
@@ -104,6 +113,8 @@ export class StoreServer implements StoreClient {
   private readonly rpcClient: RpcClient;
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
+  /** The election timeout, ms: how recently a peer must have been heard to count as active. */
+  private readonly electionMs: number;
   /** The applier RaftNode drives. */
   readonly applier: StoreApplier;
 
@@ -123,6 +134,7 @@ export class StoreServer implements StoreClient {
     this.requestIds = ids;
     this.proposer = new Proposer(this.lazyRaft(), this.waiters, ids, this.clock, this.limits);
     const electionMs = (options.tickMs ?? 100) * (options.electionTicks ?? 10);
+    this.electionMs = electionMs;
     this.keeper = new LeaseKeeper(
       engines.newLessor(mvcc),
       (cmd) => this.proposer.propose(cmd),
@@ -164,6 +176,16 @@ export class StoreServer implements StoreClient {
       .handle(MemberPromote, async ({ id }) => {
         try {
           await this.leaderPromote(id);
+          return {};
+        } catch (err) {
+          return errorName(err);
+        }
+      })
+      .handle(ReconfigCheck, async (req) => {
+        try {
+          this.leaderReconfigCheck(
+            req.kind === 'add' ? { kind: 'add', isLearner: req.isLearner } : { kind: 'remove', id: req.id },
+          );
           return {};
         } catch (err) {
           return errorName(err);
@@ -391,6 +413,8 @@ export class StoreServer implements StoreClient {
     this.checkRunning();
     this.refuseOnLearner();
     checkUrls(peerUrls, this.limits);
+    // etcd's order: URLs parse, then the strict reconfiguration check, then the table's checks.
+    await this.checkReconfig({ kind: 'add', isLearner }, options);
     // The id is derived from the URLs: a taken URL is the error to report, not the id.
     this.refuseTakenPeerUrls(peerUrls);
     const id = memberIdOf(peerUrls, this.options.clusterName ?? 'cairn', this.clock.now());
@@ -420,6 +444,8 @@ export class StoreServer implements StoreClient {
     }
     if (member.peerUrls.length > 0) checkUrls(member.peerUrls, this.limits);
     checkUrlBounds(member.clientUrls, this.limits);
+    if (this.members.get(member.id) !== undefined) throw new StoreError('memberExist');
+    await this.checkReconfig({ kind: 'add', isLearner: true }, options);
     await this.addMember({ ...member, isLearner: true }, options);
   }
 
@@ -459,6 +485,7 @@ export class StoreServer implements StoreClient {
     this.checkRunning();
     this.refuseOnLearner();
     if (this.members.get(id) === undefined) throw new StoreError('memberNotFound');
+    await this.checkReconfig({ kind: 'remove', id }, options);
     await this.confChange({ type: 'removeNode', nodeId: id }, options);
     return { header: this.header(this.mvcc.revision), members: this.members.list() };
   }
@@ -489,12 +516,13 @@ export class StoreServer implements StoreClient {
 
   async status(_options?: CallOptions): Promise<StatusResponse> {
     this.checkRunning();
-    const dbSize = await dbSizeOf(this.options.storage, this.storageViews);
+    const { dbSize, dbSizeInUse } = await dbSizeOf(this.options.storage, this.storageViews);
     const s = this.raft.status();
     return {
       header: this.header(this.mvcc.revision),
       version: STORE_VERSION,
       dbSize,
+      dbSizeInUse,
       leader: s.lead,
       raftIndex: s.commit,
       raftTerm: s.term,
@@ -502,6 +530,103 @@ export class StoreServer implements StoreClient {
       isLearner: this.isLearner(),
       errors: [],
     };
+  }
+
+  // ------------------------------------------------------------------ maintenance
+
+  /**
+   * etcd's MemberUpdate: replaces member `id`'s peer URLs through the log (every member applies
+   * it); resolves once applied here. A member that publishes its own peer URLs (the agent's) sets
+   * them back when it restarts with other ones: its configuration is where it listens.
+   *
+   * @throws StoreError `memberBadURLs`, `memberNotFound`, `peerURLExist` (another member has one
+   *   of them), `notSupportedForLearner`, and the errors of a write
+   */
+  async memberUpdate(
+    id: number,
+    peerUrls: readonly string[],
+    options?: CallOptions,
+  ): Promise<{ header: ResponseHeader; members: readonly Member[] }> {
+    this.checkRunning();
+    this.refuseOnLearner();
+    checkUrls(peerUrls, this.limits);
+    if (this.members.get(id) === undefined) throw new StoreError('memberNotFound');
+    const taken = new Set(
+      this.members
+        .list()
+        .filter((m) => m.id !== id)
+        .flatMap((m) => m.peerUrls),
+    );
+    if (peerUrls.some((u) => taken.has(u))) throw new StoreError('peerURLExist');
+    const out = await this.propose({ t: 'member', data: encodeMemberUpdate({ id, peerUrls }) }, options);
+    return { header: this.header(out.revision), members: this.members.list() };
+  }
+
+  /**
+   * etcd's HashKV on this member (see MvccStore.hashKV): the same revision hashes the same on
+   * every member, learners included.
+   *
+   * @throws StoreError `compacted`, `futureRev`, `notCapable` when the MVCC engine cannot hash
+   */
+  async hashKV(revision: number, _options?: CallOptions): Promise<HashKVResponse> {
+    this.checkRunning();
+    if (this.mvcc.hashKV === undefined) throw new StoreError('notCapable');
+    const r = await this.mvcc.hashKV(revision);
+    return { header: this.header(r.revision), hash: r.hash, compactRevision: r.compactRevision };
+  }
+
+  /**
+   * etcd's MoveLeader: only the leader may be asked; it hands leadership to voter `targetId` and
+   * resolves once it sees the target lead (at once when the target is itself).
+   *
+   * @throws StoreError `notLeader`, `badLeaderTransferee` (not a member, or a learner),
+   *   `timeoutLeaderTransfer` (no handover within the request timeout), `notCapable` (a raft
+   *   driver without transfers)
+   */
+  async moveLeader(targetId: number, options?: CallOptions): Promise<{ header: ResponseHeader }> {
+    this.checkRunning();
+    const raft = this.raft;
+    if (raft.status().role !== 'leader') throw new StoreError('notLeader');
+    const target = this.members.get(targetId);
+    if (target === undefined || target.isLearner) throw new StoreError('badLeaderTransferee');
+    if (targetId !== this.id) {
+      if (raft.transferLeadership === undefined) throw new StoreError('notCapable');
+      try {
+        await raft.transferLeadership(targetId, options?.signal);
+      } catch (err) {
+        if (options?.signal?.aborted) throw cancelled();
+        const code = raftCode(err);
+        if (code === 'STOPPED') throw new StoreError('stopped');
+        if (code === 'TIMEOUT' || code === 'NO_LEADER' || code === 'PROPOSAL_DROPPED')
+          throw new StoreError('timeoutLeaderTransfer');
+        throw err;
+      }
+    }
+    return { header: this.header(this.mvcc.revision) };
+  }
+
+  /**
+   * etcd's Defragment on this member: compacts the storage when it can (LevelStorage's
+   * `compact()`, a LevelDB CompactRange over every key), which drops deleted and overwritten
+   * data from disk; a storage without it (memory, the simulator's disk) has nothing to reclaim.
+   */
+  async defragment(_options?: CallOptions): Promise<{ header: ResponseHeader }> {
+    this.checkRunning();
+    const storage = this.options.storage as { compact?: () => Promise<void> };
+    if (typeof storage.compact === 'function') await storage.compact();
+    return { header: this.header(this.mvcc.revision) };
+  }
+
+  /**
+   * etcd's Snapshot: this member's state-machine image, the one raft sends a lagging member
+   * (MVCC records, leases and meta, plus the member table), as of the last applied entry. Not a
+   * bolt file: `etcdctl snapshot save` stores it, `etcdctl snapshot restore` cannot read it.
+   * Bounded by the MVCC store's `maxSnapshotBytes`.
+   */
+  async snapshot(_options?: CallOptions): Promise<{ header: ResponseHeader; image: Uint8Array }> {
+    this.checkRunning();
+    const image = await this.applier.snapshot();
+    return { header: this.header(this.mvcc.revision), image };
   }
 
   /** What `cairn store status` shows: raft position, revision and the member table. */
@@ -728,6 +853,43 @@ export class StoreServer implements StoreClient {
     };
   }
 
+  /**
+   * etcd's strict reconfiguration check (see reconfig-check.ts), run by the leader: here when this
+   * member leads, else forwarded to the leader.
+   */
+  private async checkReconfig(
+    change: Exclude<ReconfigChange, { kind: 'promote' }>,
+    options?: CallOptions,
+  ): Promise<void> {
+    await this.onLeader(
+      async () => this.leaderReconfigCheck(change),
+      async (address) => {
+        const req =
+          change.kind === 'add'
+            ? { kind: 'add' as const, id: 0, isLearner: change.isLearner }
+            : { kind: 'remove' as const, id: change.id, isLearner: false };
+        const r = await this.rpcClient.call(address, ReconfigCheck, req, this.forwardOptions(options));
+        const err = forwardedError(r.err);
+        if (err !== undefined) throw err;
+      },
+      options?.signal,
+    );
+  }
+
+  /** The check on the leader: a peer is active when heard from within an election timeout. */
+  private leaderReconfigCheck(change: ReconfigChange): void {
+    const s = this.raft.status();
+    if (s.role !== 'leader') throw new StoreError('notLeader');
+    const now = this.clock.now();
+    const isActive = (id: number): boolean => {
+      const heard = this.raft.lastHeardMs?.(id);
+      if (heard !== undefined && now - heard <= this.electionMs) return true;
+      return s.progress?.get(id)?.recentActive === true;
+    };
+    const refusal = reconfigRefusal({ self: this.id, members: this.members.list(), isActive }, change);
+    if (refusal !== undefined) throw new StoreError(refusal);
+  }
+
   /** etcd's isLearnerReady: the learner's match index within the margin of the leader's. */
   private async leaderPromote(id: number, signal?: AbortSignal): Promise<void> {
     const s = this.raft.status();
@@ -740,6 +902,7 @@ export class StoreServer implements StoreClient {
     if (learnerMatch * 100 < leaderMatch * this.limits.learnerReadyPercentHundredths) {
       throw new StoreError('learnerNotReady');
     }
+    this.leaderReconfigCheck({ kind: 'promote', id });
     await this.confChange({ type: 'addNode', nodeId: id }, signal === undefined ? undefined : { signal });
   }
 
