@@ -14,6 +14,14 @@ export {
   mergeCells,
   sameCell,
 } from './engine/cell.js';
+export {
+  DEFAULT_HINT_WINDOW_MS,
+  DEFAULT_MAX_HINT_BYTES_PER_TARGET,
+  type Hint,
+  HintStore,
+  type HintStoreOptions,
+  type HintStoreStats,
+} from './engine/hints.js';
 export { DATA_PREFIX, dataKey, HINT_PREFIX, META_PREFIX, metaKey, parseDataKey } from './engine/layout.js';
 export { ENGINE_LIMITS, type EngineLimits } from './engine/limits.js';
 export { cellDigest, MERKLE_HASH_BYTES, MerkleBuilder, MerkleTree } from './engine/merkle.js';
