@@ -104,7 +104,7 @@ export function parseLabArgs(
     nodes: int('nodes', v.nodes as string | undefined, 3, 1, DEFAULT_LIMITS.maxNodes),
     nemesis: nemesis as NemesisKind[],
     durationS: int('duration', v.duration as string | undefined, 60, 0, DEFAULT_LIMITS.maxDurationS),
-    seed: int('seed', v.seed as string | undefined, Rng.randomSeed(), 0, 2 ** 32 - 1),
+    seed: int('seed', v.seed as string | undefined, Rng.randomSeed(), 0, Number.MAX_SAFE_INTEGER),
     lossPercent: int('loss', v.loss as string | undefined, 10, 1, 100),
     preset: preset as MembershipPreset,
     maxSkewMs: int('max-skew-ms', v['max-skew-ms'] as string | undefined, 60_000, 1000, 86_400_000),
