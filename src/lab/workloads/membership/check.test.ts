@@ -97,7 +97,7 @@ describe('checkMembership', () => {
     assert.equal(checkMembership(h, OPTIONS).figures.falseDeaths, 1);
   });
 
-  it('reports a kill that a live node never declared dead, but not a short kill or a paused observer', () => {
+  it('reports a kill that a live node never declared dead, but not a short kill, one under a partition, or a paused observer', () => {
     const h = cleanHistory();
     h.observations = h.observations.filter((o) => o.observer !== 1);
     const result = checkMembership(h, OPTIONS);
@@ -109,6 +109,13 @@ describe('checkMembership', () => {
     paused.observations = paused.observations.filter((o) => o.observer !== 1);
     paused.outages.push({ node: 1, kind: 'paused', from: 11_000, to: 12_000 });
     assert.equal(checkMembership(paused, OPTIONS).valid, true);
+
+    const partitioned = cleanHistory();
+    partitioned.observations = partitioned.observations.filter((o) => o.observer !== 1);
+    partitioned.cuts.push({ from: 0, to: 1, start: 11_000, end: 12_000 });
+    // Under a cut, a kill must outlast the shadow (7 s here) to be required: this 6 s one is not.
+    assert.equal(checkMembership(partitioned, { ...OPTIONS, shadowMs: 7_000 }).valid, true);
+    assert.equal(checkMembership(partitioned, { ...OPTIONS, shadowMs: 5_500 }).valid, false);
 
     const short = cleanHistory();
     short.observations = short.observations.filter((o) => o.observer !== 1);
