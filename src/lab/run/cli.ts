@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
-import { Rng } from '../../core/index.js';
+import { describeError, Rng } from '../../core/index.js';
 import { MEMBERSHIP_PRESETS, type MembershipPreset } from '../../node/config-fields.js';
 import { NEMESIS_KINDS, type NemesisKind } from '../nemesis/faults.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import { recheck } from './recheck.js';
 import { type LabOptions, type LabReport, runLab, WORKLOADS, type WorkloadName } from './run-lab.js';
 
 /**
@@ -26,6 +27,9 @@ workloads: ${WORKLOADS.join(', ')}
   --max-skew-ms MS   largest clock skew (default 60000)
   --log-dir DIR      where the run's log directory is made (default $TMPDIR/cairn-lab-runs)
   --json             the result as one JSON object on stdout
+
+usage: npm run lab -- check <log dir> [--shadow-ms MS] [--detect-bound-ms MS] [--json]
+  checks a finished run's saved history (history.json) again, without running anything
 `;
 
 /** A command line error: printed with the usage, exit 2. */
@@ -128,15 +132,16 @@ function figureLines(figures: Record<string, unknown>, indent = '  '): string[] 
 /** The result as text for a person. */
 export function formatReport(r: LabReport): string {
   const lines: string[] = [];
+  const what = r.seed >= 0 ? `${r.workload}, seed ${r.seed}` : r.workload;
   switch (r.outcome) {
     case 'unavailable':
       return `lab skipped: ${r.error}\n`;
     case 'valid':
-      lines.push(`result: VALID (${r.workload}, seed ${r.seed})`);
+      lines.push(`result: VALID (${what})`);
       break;
     case 'invalid': {
       const v = r.violations[0]!;
-      lines.push(`result: INVALID (${r.workload}, seed ${r.seed}): ${r.violations.length} violation(s)`);
+      lines.push(`result: INVALID (${what}): ${r.violations.length} violation(s)`);
       lines.push(`first violation [${v.kind}] at ${(v.at / 1000).toFixed(1)}s: ${v.message}`);
       if (v.around.length > 0) lines.push('events around it:');
       for (const e of v.around) lines.push(`  ${(e.at / 1000).toFixed(3).padStart(9)}s ${e.text}`);
@@ -144,7 +149,7 @@ export function formatReport(r: LabReport): string {
     }
     case 'failed':
     case 'aborted':
-      lines.push(`result: ${r.outcome.toUpperCase()} (${r.workload}, seed ${r.seed}): ${r.error}`);
+      lines.push(`result: ${r.outcome.toUpperCase()} (${what}): ${r.error}`);
       break;
   }
   lines.push('figures:', ...figureLines(r.figures));
@@ -168,8 +173,51 @@ export function exitCode(r: LabReport): number {
   }
 }
 
+/** `check <dir>`: re-checks a saved run. */
+function checkMain(args: readonly string[]): number {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'shadow-ms': { type: 'string' },
+        'detect-bound-ms': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    });
+    if (parsed.positionals.length !== 1) throw new LabUsageError('check takes one log directory');
+  } catch (err) {
+    process.stderr.write(`lab: ${(err as Error).message}\n\n${LAB_HELP}`);
+    return 2;
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const overrides: { shadowMs?: number; detectBoundMs?: number } = {};
+  try {
+    if (v['shadow-ms'] !== undefined)
+      overrides.shadowMs = int('shadow-ms', v['shadow-ms'] as string, 0, 0, 86_400_000);
+    if (v['detect-bound-ms'] !== undefined) {
+      overrides.detectBoundMs = int('detect-bound-ms', v['detect-bound-ms'] as string, 0, 0, 86_400_000);
+    }
+  } catch (err) {
+    process.stderr.write(`lab: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let report: LabReport;
+  try {
+    report = recheck(parsed.positionals[0]!, overrides);
+  } catch (err) {
+    process.stderr.write(`lab: ${describeError(err)}\n`);
+    return 1;
+  }
+  process.stdout.write(v.json === true ? `${JSON.stringify(report)}\n` : formatReport(report));
+  return exitCode(report);
+}
+
 /** Runs the command line; returns the exit code. */
 export async function labMain(args: readonly string[]): Promise<number> {
+  if (args[0] === 'check') return checkMain(args.slice(1));
   let options: ReturnType<typeof parseLabArgs>;
   try {
     options = parseLabArgs(args);

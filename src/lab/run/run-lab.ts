@@ -168,7 +168,7 @@ export async function runLab(o: LabOptions): Promise<LabReport> {
     if (o.signal.aborted) throw new CairnError('CANCELLED', 'the run was interrupted');
     await workload.finish(ctx);
     await workload.stop();
-    const result = workload.check(nemesis.record);
+    const result = workload.check(nemesis.record, logDir);
     const violations = [
       ...nemesis.record.errors.map((message) => ({ kind: 'nemesis-error', at: 0, message, around: [] })),
       ...result.violations,

@@ -28,8 +28,11 @@ export interface Workload {
   finish(ctx: WorkloadContext): Promise<void>;
   /** Stops everything the workload started; idempotent, called on every path. */
   stop(): Promise<void>;
-  /** The verdict on the recorded history, given what the nemesis did. */
-  check(nemesis: NemesisRecord): WorkloadResult;
+  /**
+   * The verdict on the recorded history, given what the nemesis did. Saves the history in
+   * `logDir` so the run can be checked again (`npm run lab -- check <logDir>`).
+   */
+  check(nemesis: NemesisRecord, logDir: string): WorkloadResult;
 }
 
 /** What a workload is handed. */

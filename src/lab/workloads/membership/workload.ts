@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CairnError, type Clock, sleep } from '../../../core/index.js';
 import type { MembershipPreset } from '../../../node/config-fields.js';
 import type { AgentSpec } from '../../hosts/agent-process.js';
@@ -24,6 +26,19 @@ export interface MembershipWorkloadOptions {
   timing: LabTiming;
   /** The lab clock, for the waits. */
   clock: Clock;
+}
+
+/** The file of a run's log directory that holds its history, for `npm run lab -- check <dir>`. */
+export const HISTORY_FILE = 'history.json';
+
+/** What {@link HISTORY_FILE} holds. */
+export interface SavedMembershipHistory {
+  /** Always `membership`. */
+  workload: 'membership';
+  /** The checker's windows of the run. */
+  options: { shadowMs: number; detectBoundMs: number };
+  /** Everything recorded. */
+  history: MembershipHistory;
 }
 
 /** How often the in-memory views are compared while waiting for agreement, ms. */
@@ -87,7 +102,7 @@ export class MembershipWorkload implements Workload {
     await Promise.all(this.watchers.map((w) => w.stop()));
   }
 
-  check(nemesis: NemesisRecord): WorkloadResult {
+  check(nemesis: NemesisRecord, logDir: string): WorkloadResult {
     const history: MembershipHistory = {
       nodes: this.nodes,
       faultCounts: nemesis.counts,
@@ -103,6 +118,12 @@ export class MembershipWorkload implements Workload {
       },
     };
     const { shadowMs, detectBoundMs } = this.options.timing;
+    const saved: SavedMembershipHistory = {
+      workload: 'membership',
+      options: { shadowMs, detectBoundMs },
+      history,
+    };
+    writeFileSync(join(logDir, HISTORY_FILE), `${JSON.stringify(saved)}\n`);
     const result = checkMembership(history, { shadowMs, detectBoundMs });
     return {
       valid: result.valid,
