@@ -57,14 +57,23 @@ export class NemesisExecutor {
    */
   async run(schedule: readonly PlannedFault[], signal: AbortSignal): Promise<void> {
     const phaseStart = this.log.now();
+    // A lane that fails (an nft command refused) stops the other one too, which heals its
+    // current fault; the failure is thrown once both are done, so nothing runs on after it.
+    const stopLanes = new AbortController();
+    const laneSignal = AbortSignal.any([signal, stopLanes.signal]);
     const lanes = ['net', 'process'].map((lane) =>
       this.runLane(
         schedule.filter((f) => f.lane === lane),
         phaseStart,
-        signal,
-      ),
+        laneSignal,
+      ).catch((err: unknown) => {
+        stopLanes.abort();
+        throw err;
+      }),
     );
-    await Promise.all(lanes);
+    const results = await Promise.allSettled(lanes);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   private async until(phaseStart: number, offsetMs: number, signal: AbortSignal): Promise<boolean> {
