@@ -2,7 +2,13 @@ import { assertNever, type Clock, describeError, sleep } from '../../core/index.
 import type { LabHosts } from '../hosts/lab-hosts.js';
 import { applyRules } from '../hosts/network.js';
 import type { RunLog } from '../run/run-log.js';
-import type { CutRecord, KillRecord, Outage, TimelineEvent } from '../workloads/membership/history.js';
+import type {
+  CutRecord,
+  KillRecord,
+  LossRecord,
+  Outage,
+  TimelineEvent,
+} from '../workloads/membership/history.js';
 import { type Fault, hostRules, type PlannedFault } from './faults.js';
 
 /**
@@ -23,6 +29,8 @@ export interface NemesisRecord {
   counts: Record<string, number>;
   /** Cuts as they were in place. */
   cuts: CutRecord[];
+  /** Loss episodes as they were in place. */
+  losses: LossRecord[];
   /** Kills, down until the restarted agent answered. */
   kills: KillRecord[];
   /** Kills, skew restarts and pauses. */
@@ -36,7 +44,15 @@ export interface NemesisRecord {
 /** Runs a schedule against `hosts`. */
 export class NemesisExecutor {
   /** What happened so far. */
-  readonly record: NemesisRecord = { counts: {}, cuts: [], kills: [], outages: [], timeline: [], errors: [] };
+  readonly record: NemesisRecord = {
+    counts: {},
+    cuts: [],
+    losses: [],
+    kills: [],
+    outages: [],
+    timeline: [],
+    errors: [],
+  };
   private readonly activeNet = new Map<number, Fault>();
   private readonly cutStart = new Map<number, number>();
 
@@ -139,7 +155,7 @@ export class NemesisExecutor {
         this.activeNet.set(planned.id, f);
         await this.applyNet();
         const t = this.note('fault-start', planned);
-        if (f.kind === 'partition') this.cutStart.set(planned.id, t);
+        this.cutStart.set(planned.id, t);
         return t;
       }
       case 'kill': {
@@ -174,9 +190,11 @@ export class NemesisExecutor {
         this.activeNet.delete(planned.id);
         await this.applyNet();
         const t = this.note('fault-end', planned);
+        const start = this.cutStart.get(planned.id) ?? startedAt;
         if (f.kind === 'partition') {
-          const start = this.cutStart.get(planned.id) ?? startedAt;
           for (const c of f.cuts) this.record.cuts.push({ from: c.from, to: c.to, start, end: t });
+        } else {
+          this.record.losses.push({ percent: f.percent, start, end: t });
         }
         return;
       }

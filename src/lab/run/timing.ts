@@ -53,7 +53,8 @@ export function labTiming(preset: MembershipPreset, nodes: number): LabTiming {
     schedule: {
       quietMs: [MARGIN_MS, Math.max(2 * MARGIN_MS, 3 * probe)],
       netFaultMs: [2 * probe, long],
-      killMs: [detectBoundMs, long],
+      // Up past the shadow, so kills under a partition or loss are long enough to be checked too.
+      killMs: [detectBoundMs, Math.max(long, Math.ceil(shadowMs * 1.25))],
       pauseMs: [probe, long],
       skewMs: [detectBoundMs, 2 * detectBoundMs],
     },

@@ -97,7 +97,7 @@ describe('checkMembership', () => {
     assert.equal(checkMembership(h, OPTIONS).figures.falseDeaths, 1);
   });
 
-  it('reports a kill that a live node never declared dead, but not a short kill, one under a partition, or a paused observer', () => {
+  it('reports a kill that a live node never declared dead, but not a short kill, one under a partition or loss, or a paused observer', () => {
     const h = cleanHistory();
     h.observations = h.observations.filter((o) => o.observer !== 1);
     const result = checkMembership(h, OPTIONS);
@@ -116,6 +116,11 @@ describe('checkMembership', () => {
     // Under a cut, a kill must outlast the shadow (7 s here) to be required: this 6 s one is not.
     assert.equal(checkMembership(partitioned, { ...OPTIONS, shadowMs: 7_000 }).valid, true);
     assert.equal(checkMembership(partitioned, { ...OPTIONS, shadowMs: 5_500 }).valid, false);
+
+    const lossy = cleanHistory();
+    lossy.observations = lossy.observations.filter((o) => o.observer !== 1);
+    lossy.losses = [{ percent: 10, start: 9_000, end: 11_000 }];
+    assert.equal(checkMembership(lossy, { ...OPTIONS, shadowMs: 7_000 }).valid, true);
 
     const short = cleanHistory();
     short.observations = short.observations.filter((o) => o.observer !== 1);

@@ -19,10 +19,10 @@ import type { MembershipHistory, Observation, TimelineEvent } from './history.js
  * 2. **Every killed node declared dead by every live node.** For a kill that lasted at least
  *    `detectBoundMs`, every node that was neither down nor paused during the whole kill must have
  *    seen the killed node `dead` (or already had it dead) before it came back. Shorter kills give
- *    detection figures but are not required to be detected. A kill during a partition must last
- *    `shadowMs` instead: a cut can keep a suspicion from being confirmed (Lifeguard then waits for
- *    the longest timeout) and a death's gossip, retransmitted a bounded number of times, from
- *    reaching a node (it then needs its own suspicion to run out).
+ *    detection figures but are not required to be detected. A kill during a partition or a loss
+ *    episode must last `shadowMs` instead: a cut or lost packets can keep a suspicion from being
+ *    confirmed (Lifeguard then waits for the longest timeout) and a death's gossip, retransmitted
+ *    a bounded number of times, from reaching a node (it then needs its own suspicion to run out).
  * 3. **Time to detect**: per kill, first detection (the fastest node) and full detection (the
  *    slowest live node), from SIGKILL.
  * 4. **All views agree after heal**: every node lists every node `alive` with the same
@@ -207,8 +207,10 @@ export function checkMembership(h: MembershipHistory, options: MembershipCheckOp
   let killsChecked = 0;
   const pairs = byPair(h);
   for (const kill of h.kills) {
-    const cutDuring = h.cuts.some((c) => overlaps(c.start, c.end, kill.from, kill.to));
-    const bound = cutDuring ? o.shadowMs : o.detectBoundMs;
+    const netFaultDuring =
+      h.cuts.some((c) => overlaps(c.start, c.end, kill.from, kill.to)) ||
+      (h.losses ?? []).some((l) => overlaps(l.start, l.end, kill.from, kill.to));
+    const bound = netFaultDuring ? o.shadowMs : o.detectBoundMs;
     const required = kill.to - kill.from >= bound;
     if (required) killsChecked++;
     const times: number[] = [];

@@ -52,6 +52,16 @@ export interface CutRecord {
   end: number;
 }
 
+/** A loss episode as it happened: `percent` of packets between lab nodes dropped during [start, end). */
+export interface LossRecord {
+  /** Loss rate, percent. */
+  percent: number;
+  /** When the rules were in place. */
+  start: number;
+  /** When they were removed. */
+  end: number;
+}
+
 /** A kill -9 as it happened: the node was down during [from, to) (to = running again). */
 export interface KillRecord {
   /** Node index. */
@@ -88,6 +98,8 @@ export interface MembershipHistory {
   faultCounts: Record<string, number>;
   /** Cuts (partitions). */
   cuts: CutRecord[];
+  /** Loss episodes (absent in histories saved before they were recorded). */
+  losses?: LossRecord[];
   /** Kills (also outages). */
   kills: KillRecord[];
   /** Every outage (kills, restarts of skew faults, pauses). */

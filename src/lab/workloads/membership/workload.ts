@@ -107,6 +107,7 @@ export class MembershipWorkload implements Workload {
       nodes: this.nodes,
       faultCounts: nemesis.counts,
       cuts: nemesis.cuts,
+      losses: nemesis.losses,
       kills: nemesis.kills,
       outages: nemesis.outages,
       observations: this.observations,
