@@ -17,13 +17,17 @@ import { runLab } from '../../src/lab/run/run-lab.js';
  * a run, a Ctrl-C, or a SIGKILL of the lab itself. Skipped, with the reason, where namespaces
  * cannot be made (not root, no nft).
  *
- * Replay the sweep: CAIRN_LAB_SEED=<seed> npm run test:lab (or the `repeat:` command it prints).
+ * Seed 1 by default; another: CAIRN_LAB_SEED=<seed> npm run test:lab, or CAIRN_LAB_SEED=random
+ * (the seed is in the test's name; the `repeat:` line of a failure reruns the same schedule).
  */
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const skip = (await labUnavailableReason()) ?? false;
 if (skip !== false) process.stdout.write(`# lab tests skipped: ${skip}\n`);
-const seed = Number(process.env.CAIRN_LAB_SEED ?? Rng.randomSeed());
+// A fixed seed by default: CI should fail for a change, not for the luck of the draw (the lab finds
+// real protocol behaviour under compound faults, see src/lab/DESIGN.md). CAIRN_LAB_SEED=random explores.
+const seedEnv = process.env.CAIRN_LAB_SEED ?? '1';
+const seed = seedEnv === 'random' ? Rng.randomSeed() : Number(seedEnv);
 
 /** Namespaces and links of the lab's run `octet` that exist now. */
 async function leftovers(octet: number): Promise<string[]> {

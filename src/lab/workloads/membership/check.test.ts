@@ -26,6 +26,7 @@ function cleanHistory(): MembershipHistory {
     kills: [{ node: 2, from: 10_000, to: 16_000 }],
     outages: [{ node: 2, kind: 'down', from: 10_000, to: 16_000 }],
     observations: [
+      ...[0, 1, 2].flatMap((x) => [0, 1, 2].map((m) => obs(1_000, x, m, 'absent', 'alive'))),
       obs(12_500, 0, 2, 'alive', 'suspect'),
       obs(13_000, 0, 2, 'suspect', 'dead'),
       obs(13_020, 1, 2, 'alive', 'dead'),
@@ -99,31 +100,48 @@ describe('checkMembership', () => {
 
   it('reports a kill that a live node never declared dead, but not a short kill, one under a partition or loss, or a paused observer', () => {
     const h = cleanHistory();
-    h.observations = h.observations.filter((o) => o.observer !== 1);
+    h.observations = h.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
     const result = checkMembership(h, OPTIONS);
     assert.equal(result.valid, false);
     assert.equal(result.violations[0]!.kind, 'undetected-kill');
     assert.match(result.violations[0]!.message, /node-1 never declared it dead/);
 
     const paused = cleanHistory();
-    paused.observations = paused.observations.filter((o) => o.observer !== 1);
+    paused.observations = paused.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
     paused.outages.push({ node: 1, kind: 'paused', from: 11_000, to: 12_000 });
     assert.equal(checkMembership(paused, OPTIONS).valid, true);
 
     const partitioned = cleanHistory();
-    partitioned.observations = partitioned.observations.filter((o) => o.observer !== 1);
+    partitioned.observations = partitioned.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
     partitioned.cuts.push({ from: 0, to: 1, start: 11_000, end: 12_000 });
     // Under a cut, a kill must outlast the shadow (7 s here) to be required: this 6 s one is not.
     assert.equal(checkMembership(partitioned, { ...OPTIONS, shadowMs: 7_000 }).valid, true);
     assert.equal(checkMembership(partitioned, { ...OPTIONS, shadowMs: 5_500 }).valid, false);
 
+    const unaware = cleanHistory();
+    unaware.observations = unaware.observations.filter((o) => o.observer !== 1);
+    unaware.observations.push(obs(16_150, 1, 2, 'absent', 'alive'));
+    assert.equal(checkMembership(unaware, OPTIONS).valid, true, 'node-1 never listed node-2 before the kill');
+
+    // node-1 restarted just before the kill; its first view after the restart lacks node-2.
+    const restarted = cleanHistory();
+    restarted.observations = restarted.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
+    restarted.outages.push({ node: 1, kind: 'down', from: 8_000, to: 9_999 });
+    restarted.observations.push(obs(10_300, 1, 2, 'alive', 'absent'));
+    restarted.observations.sort((a, b) => a.at - b.at);
+    assert.equal(
+      checkMembership(restarted, OPTIONS).valid,
+      true,
+      'a stale view of a restarted node counts as unaware',
+    );
+
     const lossy = cleanHistory();
-    lossy.observations = lossy.observations.filter((o) => o.observer !== 1);
+    lossy.observations = lossy.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
     lossy.losses = [{ percent: 10, start: 9_000, end: 11_000 }];
     assert.equal(checkMembership(lossy, { ...OPTIONS, shadowMs: 7_000 }).valid, true);
 
     const short = cleanHistory();
-    short.observations = short.observations.filter((o) => o.observer !== 1);
+    short.observations = short.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
     assert.equal(checkMembership(short, { ...OPTIONS, detectBoundMs: 7_000 }).valid, true);
   });
 

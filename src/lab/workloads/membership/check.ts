@@ -18,7 +18,8 @@ import type { MembershipHistory, Observation, TimelineEvent } from './history.js
  *    loss while reachable is a false death, and their count is the figure loss runs measure.
  * 2. **Every killed node declared dead by every live node.** For a kill that lasted at least
  *    `detectBoundMs`, every node that was neither down nor paused during the whole kill must have
- *    seen the killed node `dead` (or already had it dead) before it came back. Shorter kills give
+ *    seen the killed node `dead` (or already had it dead) before it came back; a node whose view
+ *    did not list the killed node when it was killed is not asked to. Shorter kills give
  *    detection figures but are not required to be detected. A kill during a partition or a loss
  *    episode must last `shadowMs` instead: a cut or lost packets can keep a suspicion from being
  *    confirmed (Lifeguard then waits for the longest timeout) and a death's gossip, retransmitted
@@ -166,6 +167,19 @@ function byPair(h: MembershipHistory): Map<string, Observation[]> {
   return pairs;
 }
 
+/**
+ * When the lab first read node `x`'s view after its last restart that ended by `at` (the views of
+ * a process that is gone are stale until then), or `at` when it had no restart or was read since.
+ */
+function firstFreshRead(h: MembershipHistory, x: number, at: number): number {
+  let restartedAt = -Infinity;
+  for (const out of h.outages)
+    if (out.node === x && out.kind === 'down' && out.to <= at) restartedAt = Math.max(restartedAt, out.to);
+  if (restartedAt === -Infinity) return at;
+  const read = h.observations.find((o) => o.observer === x && o.at >= restartedAt);
+  return read === undefined ? at : Math.max(at, read.at);
+}
+
 function stateAt(list: readonly Observation[], at: number): string {
   let state = 'absent';
   for (const o of list) {
@@ -219,7 +233,11 @@ export function checkMembership(h: MembershipHistory, options: MembershipCheckOp
       if (x === kill.node) continue;
       if (h.outages.some((out) => out.node === x && overlaps(out.from, out.to, kill.from, kill.to))) continue;
       const list = pairs.get(`${x}/${kill.node}`) ?? [];
-      if (stateAt(list, kill.from) === 'dead') {
+      const before = stateAt(list, firstFreshRead(h, x, kill.from));
+      // A node that did not list the killed one (it had just restarted and not learned it yet) has
+      // nothing to declare dead: SWIM ignores a death of a member it never knew.
+      if (before === 'absent') continue;
+      if (before === 'dead') {
         times.push(0);
         continue;
       }
