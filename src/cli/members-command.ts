@@ -61,6 +61,52 @@ export async function agentHttpBase(values: Values, io: CliIo, command = 'member
   return `http://${formatHostPort(config.advertiseHost ?? bound, config.bind.httpPort)}`;
 }
 
+/**
+ * GETs `path` from the agent at `base` and returns the JSON body when the answer is 200 and
+ * `valid`; otherwise writes one line saying what went wrong (unreachable, or the status and the
+ * agent's `error`) and returns undefined. Shared by the commands that read an agent's HTTP API.
+ */
+export async function readAgentJson<T>(
+  io: CliIo,
+  request: {
+    base: string;
+    path: string;
+    timeoutMs: number;
+    command: string;
+    valid: (body: unknown) => body is T;
+  },
+): Promise<T | undefined> {
+  const { base, path, timeoutMs, command, valid } = request;
+  const url = `${base}${path}`;
+  let status: number;
+  let text: string;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    status = res.status;
+    text = await res.text();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? describeError(err);
+    await write(
+      io.stderr,
+      `cairn ${command}: cannot reach the agent at ${printable(base)} (${printable(cause)}); is it running? Pick a node with --http host:port\n`,
+    );
+    return undefined;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (status !== 200 || !valid(body)) {
+    const error = (body as { error?: unknown } | undefined)?.error;
+    const why = typeof error === 'string' ? error : text.slice(0, 200);
+    await write(io.stderr, `cairn ${command}: ${printable(url)} answered ${status}: ${printable(why)}\n`);
+    return undefined;
+  }
+  return body;
+}
+
 function isMembersJson(body: unknown): body is MembersJson {
   if (typeof body !== 'object' || body === null) return false;
   const b = body as { node?: unknown; members?: unknown };
@@ -84,35 +130,14 @@ export async function membersCommand(args: readonly string[], io: CliIo): Promis
     default: MEMBERS_DEFAULTS.timeoutMs,
   });
   const base = await agentHttpBase(values, io);
-  const url = `${base}/v1/members`;
-  let status: number;
-  let text: string;
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    status = res.status;
-    text = await res.text();
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? describeError(err);
-    await write(
-      io.stderr,
-      `cairn members: cannot reach the agent at ${printable(base)} (${printable(cause)}); is it running? Pick a node with --http host:port\n`,
-    );
-    return EXIT.failure;
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  if (status !== 200 || !isMembersJson(body)) {
-    const why =
-      typeof (body as { error?: unknown } | undefined)?.error === 'string'
-        ? (body as { error: string }).error
-        : text.slice(0, 200);
-    await write(io.stderr, `cairn members: ${printable(url)} answered ${status}: ${printable(why)}\n`);
-    return EXIT.failure;
-  }
+  const body = await readAgentJson(io, {
+    base,
+    path: '/v1/members',
+    timeoutMs,
+    command: 'members',
+    valid: isMembersJson,
+  });
+  if (body === undefined) return EXIT.failure;
   await write(io.stdout, values.json === true ? `${JSON.stringify(body)}\n` : formatMembersTable(body));
   return EXIT.ok;
 }

@@ -1,10 +1,9 @@
-import { describeError } from '../core/index.js';
 import { printable } from '../node/printable.js';
 import type { StoreMemberJson, StoreStatusJson } from '../node/store-http.js';
 import { EXIT, intFlag, type Options, parseFlags, UsageError } from './args.js';
 import { STORE_HELP } from './help.js';
 import { type CliIo, write } from './lifecycle.js';
-import { agentHttpBase } from './members-command.js';
+import { agentHttpBase, readAgentJson } from './members-command.js';
 
 /**
  * `cairn store status`: the consistent store as one node sees it (its `GET /v1/store/status`):
@@ -43,33 +42,14 @@ export async function storeCommand(args: readonly string[], io: CliIo): Promise<
   }
   const timeoutMs = intFlag('store', values, 'timeout-ms', { min: 1, max: 600_000, default: 5_000 });
   const base = await agentHttpBase(values, io, 'store');
-  const url = `${base}/v1/store/status`;
-  let status: number;
-  let text: string;
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    status = res.status;
-    text = await res.text();
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? describeError(err);
-    await write(
-      io.stderr,
-      `cairn store: cannot reach the agent at ${printable(base)} (${printable(cause)}); is it running? Pick a node with --http host:port\n`,
-    );
-    return EXIT.failure;
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  if (status !== 200 || !isStatusJson(body)) {
-    const error = (body as { error?: unknown } | undefined)?.error;
-    const why = typeof error === 'string' ? error : text.slice(0, 200);
-    await write(io.stderr, `cairn store: ${printable(url)} answered ${status}: ${printable(why)}\n`);
-    return EXIT.failure;
-  }
+  const body = await readAgentJson(io, {
+    base,
+    path: '/v1/store/status',
+    timeoutMs,
+    command: 'store',
+    valid: isStatusJson,
+  });
+  if (body === undefined) return EXIT.failure;
   await write(io.stdout, values.json === true ? `${JSON.stringify(body)}\n` : formatStoreStatus(body));
   return EXIT.ok;
 }

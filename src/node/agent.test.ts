@@ -73,8 +73,8 @@ describe('startAgent (in process)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('lists only the addresses of services that run (no etcd or RESP while those roles are placeholders)', async () => {
-    const agent = await startAgent(config(join(dir, 'served'), { roles: 'store,kv' }), {
+  it('lists only the addresses of services that run (no RESP while kv is a placeholder)', async () => {
+    const agent = await startAgent(config(join(dir, 'served'), { roles: 'kv' }), {
       logger: silentLogger(),
       processMetrics: false,
     });
@@ -85,6 +85,35 @@ describe('startAgent (in process)', () => {
     } finally {
       await agent.stop();
     }
+  });
+
+  it('runs the store on membership: the etcd address is the bound port; alone it bootstraps itself', async () => {
+    const agent = await startAgent(config(join(dir, 'store'), { roles: 'membership,store' }), {
+      logger: silentLogger(),
+      processMetrics: false,
+    });
+    try {
+      assert.deepEqual(Object.keys(agent.addresses).sort(), ['etcd', 'gossip', 'http']);
+      assert.doesNotMatch(agent.addresses.etcd!, /:0$/);
+      const res = await fetch(`http://${agent.addresses.http}/v1/store/status`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.equal(res.status, 200);
+      const status = (await res.json()) as { members: { name: string }[] };
+      assert.equal(status.members.length, 1);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('refuses the store role without membership, saying why', async () => {
+    await assert.rejects(
+      startAgent(config(join(dir, 'lonely'), { roles: 'store' }), {
+        logger: silentLogger(),
+        processMetrics: false,
+      }),
+      /the store role needs the membership role/,
+    );
   });
 
   it('starts roles in role order, reports them in /health, stops them in reverse', async () => {

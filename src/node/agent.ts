@@ -21,6 +21,7 @@ import { buildHttpApp, type HealthReport, listenHttp } from './http.js';
 import { isMembershipProvider, MembershipRole } from './membership-role.js';
 import { formatHostPort } from './ports.js';
 import { type Role, type RoleContext, RoleRegistry } from './role.js';
+import { StoreRole } from './store-role.js';
 import { CAIRN_VERSION } from './version.js';
 
 /**
@@ -46,11 +47,13 @@ export interface AgentOptions {
 }
 
 /**
- * The roles every agent runs unless told otherwise: the real {@link MembershipRole}, and
- * placeholders for the bricks not built yet.
+ * The roles every agent runs unless told otherwise: the real {@link MembershipRole} and
+ * {@link StoreRole}, and placeholders for the bricks not built yet.
  */
 export function defaultRoles(): RoleRegistry {
-  return RoleRegistry.withPlaceholders().register('membership', (config) => new MembershipRole(config));
+  return RoleRegistry.withPlaceholders()
+    .register('membership', (config) => new MembershipRole(config))
+    .register('store', (config) => new StoreRole(config));
 }
 
 /**
@@ -64,7 +67,7 @@ export interface AgentAddresses {
    * Gossip, when the membership role runs (the real port once it started, else as configured).
    */
   gossip?: string;
-  /** etcd v3 API, once the store role exists and runs (it has no brick yet). */
+  /** etcd v3 API, when the store role runs. */
   etcd?: string;
   /** RESP, once the kv role exists and runs (it has no brick yet). */
   resp?: string;
@@ -203,6 +206,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 
   const roles = (options.roles ?? defaultRoles()).create(config);
   const membershipRole = roles.find(isMembershipProvider);
+  const storeRole = roles.find((r): r is StoreRole => r instanceof StoreRole);
   const abort = new AbortController();
   let stopping = false;
   const host = config.advertiseHost ?? config.bind.host;
@@ -233,6 +237,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     metrics,
     health,
     membership: () => membershipRole?.membership,
+    storeStatus: () => storeRole?.statusJson(),
   });
   const httpPort = await listenHttp(app, config.bind.host, config.bind.httpPort).catch(
     async (err: unknown) => {
@@ -273,6 +278,9 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   if (membershipRole instanceof MembershipRole && membershipRole.gossipAddress !== undefined) {
     addresses.gossip = membershipRole.gossipAddress;
   }
+  // Likewise the etcd port, once the store role bound it.
+  const etcdPort = storeRole?.etcdPort;
+  if (etcdPort !== undefined) addresses.etcd = formatHostPort(host, etcdPort);
   log.info(
     {
       nodeId: identity.nodeId,

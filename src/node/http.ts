@@ -5,6 +5,7 @@ import type { Membership } from '../membership/driver/membership.js';
 import { registerMembersRoutes } from './members-http.js';
 import { bindFailureReason, systemErrorIn } from './ports.js';
 import { printable } from './printable.js';
+import { registerStoreRoutes, type StoreStatusSource } from './store-http.js';
 
 /**
  * The agent's HTTP server (fastify).
@@ -48,6 +49,8 @@ export interface HttpDeps {
   health: () => HealthReport;
   /** The running membership node for `/v1/members`; default none (those routes answer 503). */
   membership?: () => Membership | undefined;
+  /** The store's status for `/v1/store/status`; default none (that route answers 503). */
+  storeStatus?: StoreStatusSource;
 }
 
 /** Builds the fastify app with the agent's routes (not listening yet). */
@@ -92,6 +95,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return reply.type(deps.metrics.contentType).send(text);
   });
   registerMembersRoutes(app, deps.membership ?? (() => undefined));
+  registerStoreRoutes(app, deps.storeStatus ?? (() => undefined));
   return app;
 }
 

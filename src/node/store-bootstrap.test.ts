@@ -12,7 +12,7 @@ import {
   storePeers,
 } from './store-bootstrap.js';
 
-const member = (name: string, over: Partial<Member> = {}, advert?: string): Member => ({
+const member = (name: string, over: Partial<Member> = {}, advert?: string, cluster = ''): Member => ({
   id: `${name}-key`,
   name,
   address: `127.0.0.1:${7100 + name.length}`,
@@ -21,7 +21,13 @@ const member = (name: string, over: Partial<Member> = {}, advert?: string): Memb
   generation: 1,
   metadata:
     advert === undefined
-      ? { [STORE_STATE_KEY]: encodeAdvert({ id: formatMemberId(memberIdFromName(name)), etcd: `127.0.0.1:73${name.length}` }) }
+      ? {
+          [STORE_STATE_KEY]: encodeAdvert({
+            id: formatMemberId(memberIdFromName(name)),
+            etcd: `127.0.0.1:73${name.length}`,
+            cluster,
+          }),
+        }
       : { [STORE_STATE_KEY]: advert },
   local: false,
   stateSinceMs: 0,
@@ -44,20 +50,23 @@ describe('store bootstrap through membership', () => {
   it('a node named in the initial cluster bootstraps with exactly those voters; others join', () => {
     const plan = bootstrapPlan('node-1', ['node-0', 'node-1', 'node-2']);
     assert.equal(plan.kind, 'bootstrap');
-    assert.deepEqual(
-      plan.kind === 'bootstrap' ? plan.voters.map((v) => v.name) : [],
-      ['node-0', 'node-1', 'node-2'],
-    );
+    assert.deepEqual(plan.kind === 'bootstrap' ? plan.voters.map((v) => v.name) : [], [
+      'node-0',
+      'node-1',
+      'node-2',
+    ]);
     assert.deepEqual(bootstrapPlan('node-3', ['node-0', 'node-1', 'node-2']), { kind: 'join' });
     const alone = bootstrapPlan('solo', []);
-    assert.deepEqual(alone.kind === 'bootstrap' ? alone.voters : [], [{ name: 'solo', id: memberIdFromName('solo') }]);
+    assert.deepEqual(alone.kind === 'bootstrap' ? alone.voters : [], [
+      { name: 'solo', id: memberIdFromName('solo') },
+    ]);
   });
 
   it('peers: only live members with a well-formed advert whose id matches their name', () => {
     const peers = storePeers([
       member('node-0'),
       member('node-1', { state: 'dead' }),
-      member('node-2', {}, '{"id":"0000000000000001","etcd":"127.0.0.1:1"}'),
+      member('node-2', {}, '{"id":"0000000000000001","etcd":"127.0.0.1:1","cluster":""}'),
       member('node-3', {}, 'not json'),
       member('node-4', { metadata: {} }),
       member('node-5', { state: 'suspect' }),
@@ -82,5 +91,9 @@ describe('store bootstrap through membership', () => {
       ['node-3', 'node-4'],
     );
     assert.deepEqual(learnersToAdd(peers, new Set(peers.map((p) => p.id))), []);
+    // A node that belongs to another group (it bootstrapped a store of its own) is never pulled in.
+    const other = storePeers([member('node-7', {}, undefined, '00000000000000ff')]);
+    assert.equal(other.length, 1);
+    assert.deepEqual(learnersToAdd(other, group), []);
   });
 });

@@ -17,9 +17,6 @@ import type { Member } from '../membership/types.js';
 /** The membership state key a store node publishes. */
 export const STORE_STATE_KEY = 'store';
 
-
-
-
 /** The member id of node `name`: 52 bits of SHA-256 of the name, never 0. */
 export function memberIdFromName(name: string): number {
   const digest = createHash('sha256').update(`cairn-store-member\0${name}`).digest();
@@ -52,11 +49,17 @@ export interface StoreAdvert {
   readonly id: string;
   /** The etcd API address, host:port. */
   readonly etcd: string;
+  /**
+   * The id of the raft group the node belongs to (16 hex digits), or `''` while it belongs to none
+   * and waits to be added. A leader adds only nodes that belong to no group: a node that
+   * bootstrapped a store of its own is never pulled into another one.
+   */
+  readonly cluster: string;
 }
 
 /** The advert's text form (a membership state value). */
 export function encodeAdvert(advert: StoreAdvert): string {
-  return JSON.stringify({ id: advert.id, etcd: advert.etcd });
+  return JSON.stringify({ id: advert.id, etcd: advert.etcd, cluster: advert.cluster });
 }
 
 /** Parses a peer's advert; undefined for anything malformed (peers are not trusted to be well-formed). */
@@ -65,10 +68,11 @@ export function decodeAdvert(value: unknown): StoreAdvert | undefined {
   try {
     const parsed = JSON.parse(value) as unknown;
     if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { id, etcd } = parsed as { id?: unknown; etcd?: unknown };
+    const { id, etcd, cluster } = parsed as { id?: unknown; etcd?: unknown; cluster?: unknown };
     if (typeof id !== 'string' || !/^[0-9a-f]{16}$/.test(id)) return undefined;
     if (typeof etcd !== 'string' || etcd.length === 0 || etcd.length > 300) return undefined;
-    return { id, etcd };
+    if (typeof cluster !== 'string' || !/^([0-9a-f]{16})?$/.test(cluster)) return undefined;
+    return { id, etcd, cluster };
   } catch {
     return undefined;
   }
@@ -82,6 +86,8 @@ export interface StorePeer {
   readonly address: string;
   /** Its etcd API address. */
   readonly etcd: string;
+  /** The raft group it belongs to (16 hex digits), or `''` for none yet. */
+  readonly cluster: string;
 }
 
 /**
@@ -96,14 +102,14 @@ export function storePeers(members: readonly Member[]): StorePeer[] {
     if (advert === undefined) continue;
     const id = memberIdFromName(m.name);
     if (formatMemberId(id) !== advert.id) continue;
-    peers.push({ id, name: m.name, address: m.address, etcd: advert.etcd });
+    peers.push({ id, name: m.name, address: m.address, etcd: advert.etcd, cluster: advert.cluster });
   }
   return peers;
 }
 
 /**
- * The live store nodes the leader should add as learners: those not in the group yet, at most
- * `max` at a time (raft takes one configuration change at a time), in name order.
+ * The live store nodes the leader should add as learners: those in no group yet and not in this
+ * one, at most `max` at a time (raft takes one configuration change at a time), in name order.
  */
 export function learnersToAdd(
   peers: readonly StorePeer[],
@@ -111,7 +117,7 @@ export function learnersToAdd(
   max = 1,
 ): StorePeer[] {
   return peers
-    .filter((p) => !groupIds.has(p.id))
+    .filter((p) => p.cluster === '' && !groupIds.has(p.id))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .slice(0, max);
 }

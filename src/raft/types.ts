@@ -86,6 +86,27 @@ export type MessageType =
   | 'readIndex'
   | 'readIndexResp';
 
+/**
+ * The message types that cross the network, in wire-code order (a type's code is its index: append
+ * new types, never reorder). The others are created and consumed inside one node.
+ */
+export const NETWORK_MESSAGE_TYPES = [
+  'prop',
+  'app',
+  'appResp',
+  'vote',
+  'voteResp',
+  'preVote',
+  'preVoteResp',
+  'snap',
+  'heartbeat',
+  'heartbeatResp',
+  'transferLeader',
+  'timeoutNow',
+  'readIndex',
+  'readIndexResp',
+] as const satisfies readonly MessageType[];
+
 /** One raft message. Fields a type does not use are 0 / empty. */
 export interface Message {
   readonly type: MessageType;
@@ -128,10 +149,14 @@ export interface SoftState {
  * 1. writes `snapshot` (if any), then `entries` and `hardState` to stable storage, with an fsync
  *    when `mustSync` (entries appended at an index replace every stored entry from that index on);
  * 2. only then sends `messages` (a leader's `app` messages may go out before its own write, as in
- *    etcd, but nothing in this contract requires it);
+ *    etcd, but nothing in this contract requires it; so may `prop` and `readIndex` messages, which
+ *    forward a request to the leader and promise nothing about this node's state);
  * 3. applies `snapshot` to the state machine, then `committedEntries` in order (a committed
  *    entry is never returned twice, and never before it is persisted locally);
- * 4. calls `advance()`. No new `Ready` is produced until then.
+ * 4. calls `advance()`. No new `Ready` is produced until then. The driver may call it once the
+ *    committed entries are handed to an apply stage that applies them in order before any later
+ *    ones, as etcd's apply loop, provided a conf entry is applied (`applyConfChange`) before the
+ *    next `Ready`.
  * `readStates` are answered once the state machine has applied up to each one's index.
  */
 export interface Ready {

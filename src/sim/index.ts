@@ -11,6 +11,7 @@
 export { type ClockSkew, VirtualClock } from './clock.js';
 export { DISK_LIMITS, MemoryStorage, SimDisk, type SimDiskFaults, type SimDiskOptions } from './disk.js';
 export { EventHeap, EventKind, SimEvent } from './events.js';
+export { SimFiles, type SimFilesLatency, type SimFilesOptions } from './files.js';
 export { DEFAULT_LATENCY, describeLatency, type Latency, sampleLatency, validateLatency } from './latency.js';
 export { DEFAULT_LIMITS, type SimLimits } from './limits.js';
 export {

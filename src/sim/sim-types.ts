@@ -2,6 +2,7 @@ import type { Clock, Logger, Rng, Seed } from '../core/index.js';
 import type { Address, Transport } from '../transport/types.js';
 import type { ClockSkew } from './clock.js';
 import type { SimDisk, SimDiskOptions } from './disk.js';
+import type { SimFiles, SimFilesLatency } from './files.js';
 import type { SimLimits } from './limits.js';
 import type { NetworkOptions, SimNetwork, SimTransportOptions } from './network.js';
 
@@ -64,6 +65,8 @@ export interface SimNodeContext {
   transport(options?: SimTransportOptions & { address?: Address }): Transport;
   /** The node's disk; the same data across restarts (unsynced writes lost on crash). */
   readonly disk: SimDisk;
+  /** The node's log files (the raft log's directory); kept across restarts like `disk`. */
+  readonly files: SimFiles;
   /** A logger with `{ node: name }` bindings. */
   readonly logger: Logger;
 }
@@ -85,6 +88,8 @@ export interface AddNodeOptions {
   skew?: ClockSkew;
   /** Disk latency and fault settings. */
   disk?: Omit<SimDiskOptions, 'clock' | 'rng'>;
+  /** Latencies of the node's log files. */
+  files?: SimFilesLatency;
 }
 
 /** Lifecycle state of a node. */

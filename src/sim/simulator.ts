@@ -12,6 +12,7 @@ import type { Address } from '../transport/types.js';
 import { type ClockSkew, SkewState, type TimerHost, VirtualClock } from './clock.js';
 import { SimDisk, type SimDiskOptions } from './disk.js';
 import { EventKind, SimEvent } from './events.js';
+import { SimFiles, type SimFilesLatency } from './files.js';
 import { DEFAULT_LIMITS, type SimLimits } from './limits.js';
 import { SimNetwork } from './network.js';
 import { Scheduler } from './scheduler.js';
@@ -53,6 +54,7 @@ interface NodeRecord {
   readonly factory: SimNodeFactory<unknown>;
   readonly skew: SkewState;
   readonly diskOptions: Omit<SimDiskOptions, 'clock' | 'rng'>;
+  readonly filesOptions: SimFilesLatency;
   state: number;
   inc: number;
   /** Virtual time since which the node has run without a pause or crash; +Infinity when not up. */
@@ -63,6 +65,7 @@ interface NodeRecord {
   resume: SimEvent | null;
   handle: unknown;
   disk: SimDisk | undefined;
+  files: SimFiles | undefined;
 }
 
 function settleTick(): Promise<void> {
@@ -240,6 +243,7 @@ export class Simulator implements TimerHost {
       factory: factory as SimNodeFactory<unknown>,
       skew,
       diskOptions: options.disk ?? {},
+      filesOptions: options.files ?? {},
       state: UP,
       inc: 0,
       steadySince: this.time,
@@ -249,6 +253,7 @@ export class Simulator implements TimerHost {
       resume: null,
       handle: undefined,
       disk: undefined,
+      files: undefined,
     };
     this.nodes.push(node);
     this.byName.set(name, node);
@@ -284,6 +289,11 @@ export class Simulator implements TimerHost {
   /** The node's disk (created on first use). */
   diskOf(name: string): SimDisk {
     return this.diskFor(this.record(name));
+  }
+
+  /** The node's log files (created on first use): kept across restarts like its disk. */
+  filesOf(name: string): SimFiles {
+    return this.filesFor(this.record(name));
   }
 
   /** @internal The name of node `index` (for trace lines and the network's partition rules). */
@@ -354,6 +364,7 @@ export class Simulator implements TimerHost {
     this.takeDown(node);
     this.network.crashNode(node.index);
     node.disk?.crash();
+    node.files?.crash();
   }
 
   /**
@@ -368,6 +379,7 @@ export class Simulator implements TimerHost {
     this.takeDown(node);
     await this.network.closeNode(node.index);
     node.disk?.shutdown();
+    node.files?.shutdown();
   }
 
   /** Restarts a down node: the factory runs again with a new incarnation and the same disk. */
@@ -383,6 +395,7 @@ export class Simulator implements TimerHost {
     node.skew.reboot();
     node.clock = new VirtualClock(this, node.index, node.inc, node.skew);
     node.disk?.reopen(node.clock);
+    node.files?.reopen(node.clock);
     this.start(node);
   }
 
@@ -426,6 +439,15 @@ export class Simulator implements TimerHost {
     return node.disk;
   }
 
+  private filesFor(node: NodeRecord): SimFiles {
+    node.files ??= new SimFiles({
+      ...node.filesOptions,
+      clock: node.clock,
+      rng: this.rng.child(`files:${node.name}`),
+    });
+    return node.files;
+  }
+
   private start(node: NodeRecord): void {
     const sim = this;
     const inc = node.inc;
@@ -449,6 +471,9 @@ export class Simulator implements TimerHost {
       },
       get disk() {
         return sim.diskFor(node);
+      },
+      get files() {
+        return sim.filesFor(node);
       },
       transport(options = {}) {
         if (node.inc !== inc)

@@ -182,6 +182,13 @@ export interface Watch {
   requestProgress(): void;
   /** Stops the watch; no response is delivered after this resolves. */
   cancel(): Promise<void>;
+  /**
+   * Restarts delivery after `onResponse` returned `false` (backpressure: the consumer, e.g. a
+   * gRPC stream whose write buffer is full, asked the store to stop). The watch catches up from
+   * the revision it stopped at, or gets the compacted response if that was compacted meanwhile.
+   * Optional: a store without it keeps delivering and the consumer must bound its own buffer.
+   */
+  resume?(): void;
 }
 
 export interface LeaseGrantResponse {
@@ -243,7 +250,10 @@ export interface StoreClient {
   txn(req: TxnRequest, options?: CallOptions): Promise<TxnResponse>;
   compact(req: CompactionRequest, options?: CallOptions): Promise<CompactionResponse>;
 
-  /** Starts a watch; `onResponse` runs for every response (the first has `created`). */
+  /**
+   * Starts a watch; `onResponse` runs for every response (the first has `created`). When
+   * `onResponse` returns `false` the store pauses the watch until {@link Watch.resume}.
+   */
   watch(req: WatchRequest, onResponse: (res: WatchResponse) => void): Promise<Watch>;
 
   /** Grants a lease of `ttl` seconds; `id` 0 or absent lets the store choose. */

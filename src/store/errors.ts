@@ -57,6 +57,7 @@ export const ETCD_ERRORS = {
   invalidAuthToken: [GRPC.UNAUTHENTICATED, 'etcdserver: invalid auth token'],
   userEmpty: [GRPC.INVALID_ARGUMENT, 'etcdserver: user name is empty'],
   authNotEnabled: [GRPC.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'],
+  authFailed: [GRPC.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password'],
   noLeader: [GRPC.UNAVAILABLE, 'etcdserver: no leader'],
   notLeader: [GRPC.FAILED_PRECONDITION, 'etcdserver: not leader'],
   leaderChanged: [GRPC.UNAVAILABLE, 'etcdserver: leader changed'],

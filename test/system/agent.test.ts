@@ -55,7 +55,11 @@ describe('cairn agent (process)', () => {
       assert.equal(body.pid, first.proc.child.pid);
       assert.deepEqual(Object.keys(body.roles), [...ROLE_NAMES]);
       for (const [name, role] of Object.entries(body.roles))
-        assert.equal(role.state, name === 'membership' ? 'running' : 'not-implemented', name);
+        assert.equal(
+          role.state,
+          name === 'membership' || name === 'store' ? 'running' : 'not-implemented',
+          name,
+        );
       // Gossip was configured as port 0: health shows the port membership really bound.
       const gossip = (body.addresses as Record<string, string>).gossip ?? '';
       assert.match(gossip, /^127\.0\.0\.1:[1-9]\d*$/);

@@ -102,7 +102,12 @@ describe('a cluster of agent processes', () => {
         listed.members.map((m) => m.state),
         ['alive', listed.members[1]!.state === 'suspect' ? 'suspect' : 'alive', 'left', 'dead'],
       );
-      assert.deepEqual(listed.members[1]!.metadata, { role: 'kv' });
+      // Its own key, and the store role's advert (each agent here bootstraps a store of its own).
+      assert.equal(listed.members[1]!.metadata.role, 'kv');
+      assert.match(
+        String(listed.members[1]!.metadata.store),
+        /^\{"id":"[0-9a-f]{16}","etcd":"127\.0\.0\.1:\d+","cluster":"[0-9a-f]{16}"\}$/,
+      );
     } finally {
       await stopAll(nodes);
     }

@@ -53,8 +53,8 @@ describe('cairn dev (process tree)', { concurrency: true }, () => {
         assert.equal(node.name, `node-${i}`);
         assert.equal(node.gossip, `127.0.0.1:${ports.gossip}`);
         assert.equal(node.http, `127.0.0.1:${ports.http}`);
-        // Nothing serves the etcd API or RESP yet (no store or kv brick): no address is printed.
-        assert.equal(node.etcd, undefined);
+        // The store role serves the etcd API on the plan's port; nothing serves RESP yet (no kv brick).
+        assert.equal(node.etcd, `127.0.0.1:${ports.etcd}`);
         assert.equal(node.resp, undefined);
         const health = await get(`http://${node.http}/health`);
         assert.equal(health.status, 200);
@@ -64,7 +64,7 @@ describe('cairn dev (process tree)', { concurrency: true }, () => {
           status: string;
           addresses: Record<string, string>;
         };
-        assert.deepEqual(Object.keys(body.addresses).sort(), ['gossip', 'http']);
+        assert.deepEqual(Object.keys(body.addresses).sort(), ['etcd', 'gossip', 'http']);
         assert.equal(body.status, 'ok');
         assert.equal(body.nodeId, node.nodeId);
         assert.equal(body.pid, node.pid);

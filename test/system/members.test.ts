@@ -27,6 +27,7 @@ async function agent(dir: string, name: string, flags: Record<string, string> = 
       'etcd-port': '0',
       'resp-port': '0',
       'membership-preset': 'local',
+      roles: 'membership',
       ...flags,
     }),
   ]);
@@ -110,7 +111,7 @@ describe('cairn members (in process)', () => {
   });
 
   it("exits 1 when the node does not run membership, with the node's reason", async () => {
-    const other = await agent(dir, 'm-none', { roles: 'store' });
+    const other = await agent(dir, 'm-none', { roles: 'kv' });
     try {
       const io = memoryIo();
       assert.equal(await runCli(['members', '--http', other.addresses.http], io), 1);

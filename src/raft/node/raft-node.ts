@@ -1,0 +1,709 @@
+import {
+  assert,
+  bytesEqual,
+  CairnError,
+  type Clock,
+  describeError,
+  type Logger,
+  silentLogger,
+  type TimerHandle,
+  withLimits,
+} from '../../core/index.js';
+import { decodeConfChange, type RaftCore, type RaftStatus } from '../core/index.js';
+import { RaftError } from '../errors.js';
+import type { MemoryRaftLog } from '../memory-log.js';
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  NONE,
+  type NodeId,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+} from '../types.js';
+import { InboundStreams } from './inbound.js';
+import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
+import { type RaftNodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { PeerSender, type PeerSenderContext } from './peer-sender.js';
+import { ReadIndexBatcher } from './read-index.js';
+import { recoverState } from './recover.js';
+import { sendSnapshot } from './snapshot-send.js';
+import { PeerStats } from './stats.js';
+import { isWireType, WireCodec } from './wire.js';
+
+/** What {@link RaftNode.status} reports: the core's status plus the driver's log positions. */
+export type RaftNodeStatus = RaftStatus & { appliedIndex: number; lastIndex: number; snapshotIndex: number };
+
+/** What {@link RaftNode.onStatusChange} listeners receive. */
+export type RaftNodeStatusEvent = SoftState & { term: number };
+
+interface ConfWaiter {
+  readonly cc: ConfChange;
+  resolve(cs: ConfState): void;
+  reject(err: unknown): void;
+}
+
+interface TransferWaiter {
+  readonly to: NodeId;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/**
+ * The raft driver: runs a {@link RaftCore} on a clock, a durable log, a transport and an
+ * application, in the shape of etcd's raft node and etcdserver's raftNode.
+ *
+ * Ready loop (one Ready persisted at a time; proposals, steps and ticks that arrive meanwhile go
+ * into the core and come out in the next Ready):
+ * 1. the soft state is noted (listeners run);
+ * 2. a leader sends its messages first (its write runs in parallel with its followers', as etcd);
+ * 3. persist: `logStore.saveSnapshot(snapshot)`, then one `logStore.save(hardState, entries,
+ *    mustSync)` (one save per Ready: the group commit), then the in-memory log mirrors it;
+ * 4. a follower sends its messages now (votes and acks only after the state they promise is durable);
+ * 5. apply: `applier.restore(snapshot)`, then committed entries (each conf entry through
+ *    `core.applyConfChange` first) with `applier.apply`. Applying is pipelined as etcd's apply
+ *    loop: the committed entries of this Ready apply while the next Ready is persisted and sent,
+ *    at most one apply runs at a time and in order, and a Ready waits for the previous apply
+ *    before its own, before restoring a snapshot, and for its own apply when it commits a conf
+ *    entry (so the core's configuration changes before the next Ready, as etcd's waitApply);
+ * 6. read states are matched to waiting readers, who are answered once applied covers them;
+ * 7. `core.advance()`; then, every `snapshotEntries` applied entries, a snapshot is taken (after
+ *    the apply in flight finished) and the log compacted, keeping `snapshotCatchUpEntries`
+ *    entries below it.
+ *
+ * Errors: a failing log store or applier stops the node (its state could otherwise diverge from
+ * what it acknowledged); every pending call then rejects with `STOPPED`, its cause attached.
+ *
+ * @example
+ * ```ts
+ * const node = await RaftNode.start({ id: 1, transport, resolve, clock, rng, logStore, applier,
+ *   bootstrap: { voters: [1, 2, 3], learners: [] } });
+ * await node.propose(encodeCommand(requestId, cmd));
+ * const index = await node.readIndex();      // then serve the read once the store applied `index`
+ * ```
+ */
+export class RaftNode {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** Counters of peer traffic (sent, dropped, refused, snapshots). */
+  readonly stats = new PeerStats();
+
+  private readonly core: RaftCore;
+  private readonly log: MemoryRaftLog;
+  private readonly options: RaftNodeOptions;
+  private readonly settings: ResolvedOptions;
+  private readonly limits: RaftNodeLimits;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly codec: WireCodec;
+  private readonly peers = new Map<NodeId, PeerSender>();
+  private readonly inbound: InboundStreams;
+  private readonly reads: ReadIndexBatcher;
+  private readonly snapshotSends = new Map<NodeId, AbortController>();
+  private readonly pendingSnapshots = new Map<NodeId, Message>();
+  private readonly listeners = new Set<(s: RaftNodeStatusEvent) => void>();
+  private confWaiters: ConfWaiter[] = [];
+  private transferWaiters: TransferWaiter[] = [];
+
+  private confState: ConfState;
+  private applied: number;
+  /** Entries up to this index were applied before a restart: conf changes only, not the applier. */
+  private readonly skipThrough: number;
+  private soft: SoftState = { leader: NONE, role: 'follower' };
+  private term: number;
+  private tickTimer: TimerHandle | undefined;
+  private loopActive = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  /** The apply in flight (settles once applied; never rejects: a failure halts the node). */
+  private applying: Promise<void> = Promise.resolve();
+  /** The index of the last committed entry handed to the apply stage. */
+  private applyTarget: number;
+  private stopped = false;
+  private failure: unknown;
+  private readonly ctxPrefix: number;
+  private ctxCounter = 0;
+
+  private constructor(
+    options: RaftNodeOptions,
+    init: { core: RaftCore; log: MemoryRaftLog; applied: number; skipThrough: number; confState: ConfState },
+  ) {
+    this.options = options;
+    this.id = options.id;
+    this.settings = resolveOptions(options);
+    this.limits = withLimits<RaftNodeLimits>({ ...DEFAULT_LIMITS }, options.limits);
+    this.clock = options.clock;
+    this.logger = options.logger ?? silentLogger();
+    this.codec = new WireCodec(this.limits);
+    this.core = init.core;
+    this.log = init.log;
+    this.applied = init.applied;
+    this.applyTarget = init.applied;
+    this.skipThrough = init.skipThrough;
+    this.confState = init.confState;
+    this.term = this.core.status().term;
+    this.ctxPrefix = options.rng.child('read-ctx').int(0x100000000);
+    this.inbound = new InboundStreams({
+      self: this.id,
+      clock: this.clock,
+      codec: this.codec,
+      limits: this.limits,
+      stats: this.stats,
+      logger: this.logger,
+      resolve: (id) => options.resolve(id),
+      deliver: (m) => this.deliver(m),
+    });
+    this.reads = new ReadIndexBatcher(
+      {
+        request: (ctx) => this.requestRead(ctx),
+        applied: () => this.applied,
+        nextContext: () => this.nextReadContext(),
+      },
+      {
+        maxPending: this.limits.maxPendingReads,
+        maxInFlight: this.limits.maxReadBatchesInFlight,
+        retryMs: this.limits.readRetryMs,
+      },
+    );
+  }
+
+  /**
+   * Loads the log, builds the core and starts ticking and serving peers.
+   *
+   * First start (empty log) with `bootstrap`: writes etcd's bootstrap entries (one conf entry per
+   * member, committed) before anything else. Restart: the snapshot, hard state and entries come
+   * from `logStore.load()`; the application resumes after `max(snapshot index, appliedIndex())`
+   * (restored from the snapshot first when it is behind it), and conf entries it already applied
+   * are folded into the configuration so the core knows its peers at once.
+   *
+   * @throws CairnError `INVALID_CONFIG` for bad options; the log store's and applier's errors
+   */
+  static async start(options: RaftNodeOptions): Promise<RaftNode> {
+    const { core, log, applied, skipThrough, confState } = await recoverState(
+      options,
+      resolveOptions(options),
+    );
+    const node = new RaftNode(options, { core, log, applied, skipThrough, confState });
+    options.transport.onStream((stream) => node.inbound.accept(stream));
+    node.scheduleTick();
+    node.kick();
+    return node;
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /**
+   * Proposes an application command. Resolves once the core accepted it: appended to the
+   * leader's log, or forwarded to the leader from a follower (which may still lose it; the
+   * application tracks what was applied with its own request ids).
+   *
+   * @throws RaftError `NO_LEADER` (no leader known), `PROPOSAL_DROPPED` (refused by the core: a
+   *   leadership transfer, over the uncommitted-bytes limit), `STOPPED`; CairnError `CANCELLED`
+   */
+  async propose(data: Uint8Array, signal?: AbortSignal): Promise<void> {
+    this.checkUsable(signal);
+    if (this.soft.leader === NONE) throw new RaftError('NO_LEADER', `node ${this.id} knows no leader`);
+    this.core.propose(data);
+    this.kick();
+  }
+
+  /**
+   * A linearizable read index: resolves with an index confirmed by a quorum as the leader's commit
+   * index at some point after the call, once this node has applied at least up to it. A read of
+   * the local state machine made then reflects every write acknowledged before the call.
+   * Concurrent calls share one request (see {@link ReadIndexBatcher}).
+   *
+   * @throws RaftError `NO_LEADER` when no leader is known at the call, `PROPOSAL_DROPPED` over
+   *   `maxPendingReads`, `STOPPED`; CairnError `CANCELLED` on abort
+   */
+  async readIndex(signal?: AbortSignal): Promise<number> {
+    this.checkUsable(signal);
+    if (this.soft.leader === NONE) throw new RaftError('NO_LEADER', `node ${this.id} knows no leader`);
+    const p = this.reads.read(this.clock.now(), signal);
+    this.kick();
+    return p;
+  }
+
+  /**
+   * Proposes a single-server configuration change; resolves with the new configuration once the
+   * change is applied on this node (and passed to the applier).
+   *
+   * @throws RaftError `CONF_CHANGE_PENDING`, `NO_LEADER`, `PROPOSAL_DROPPED`, `TIMEOUT` (not applied
+   *   within `requestTimeoutMs`: a forwarded change can be lost), `STOPPED`; CairnError `CANCELLED`
+   */
+  async proposeConfChange(cc: ConfChange, signal?: AbortSignal): Promise<ConfState> {
+    this.checkUsable(signal);
+    if (this.soft.leader === NONE) throw new RaftError('NO_LEADER', `node ${this.id} knows no leader`);
+    if (this.confWaiters.length >= this.limits.maxPendingConfChanges) {
+      throw new RaftError('PROPOSAL_DROPPED', `${this.confWaiters.length} conf changes are already waiting`);
+    }
+    this.core.proposeConfChange(cc);
+    this.kick();
+    return this.wait<ConfState>(signal, `conf change ${cc.type} ${cc.nodeId}`, (resolve, reject) => {
+      const w: ConfWaiter = { cc, resolve, reject };
+      this.confWaiters.push(w);
+      return () => {
+        this.confWaiters = this.confWaiters.filter((x) => x !== w);
+      };
+    });
+  }
+
+  /**
+   * Hands leadership to `to` (which must be a voter); resolves when this node sees `to` lead.
+   *
+   * @throws RaftError `TIMEOUT` when the transfer did not happen within `requestTimeoutMs`,
+   *   `NO_LEADER`, `STOPPED`; CairnError `CANCELLED`
+   */
+  async transferLeadership(to: NodeId, signal?: AbortSignal): Promise<void> {
+    this.checkUsable(signal);
+    if (this.soft.leader === to) return;
+    if (this.soft.leader === NONE) throw new RaftError('NO_LEADER', `node ${this.id} knows no leader`);
+    if (this.transferWaiters.length >= this.limits.maxPendingConfChanges) {
+      throw new RaftError('PROPOSAL_DROPPED', 'too many leadership transfers are waiting');
+    }
+    this.core.transferLeader(to);
+    this.kick();
+    return this.wait<void>(signal, `leadership transfer to ${to}`, (resolve, reject) => {
+      const w: TransferWaiter = { to, resolve, reject };
+      this.transferWaiters.push(w);
+      return () => {
+        this.transferWaiters = this.transferWaiters.filter((x) => x !== w);
+      };
+    });
+  }
+
+  /** The core's status plus the applied, last and snapshot indexes. */
+  status(): RaftNodeStatus {
+    return {
+      ...this.core.status(),
+      appliedIndex: this.applied,
+      lastIndex: this.core.lastIndex(),
+      snapshotIndex: this.log.snapshot().meta.index,
+    };
+  }
+
+  /** The error that stopped the node, if a log store or applier failure did. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  /**
+   * Calls `listener` whenever the leader, the role or the term changes (never for the state at
+   * subscription). Returns the unsubscribe function. Listeners must not throw (a throw is logged).
+   */
+  onStatusChange(listener: (s: RaftNodeStatusEvent) => void): () => void {
+    if (this.listeners.size >= this.limits.maxStatusListeners) {
+      throw new CairnError('LIMIT_EXCEEDED', `over maxStatusListeners=${this.limits.maxStatusListeners}`);
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Stops ticking, closes the node's streams, waits for the Ready in progress to finish, and
+   * rejects every pending call with `STOPPED`. The transport and log store stay open (the caller
+   * owns them). Idempotent.
+   */
+  async stop(): Promise<void> {
+    this.halt(new RaftError('STOPPED', `raft node ${this.id} was stopped`));
+    await this.loopDone;
+    await this.applying;
+  }
+
+  // ------------------------------------------------------------------ Ready loop
+
+  private kick(): void {
+    if (this.loopActive || this.stopped) return;
+    this.loopActive = true;
+    this.loopDone = Promise.resolve().then(() => this.runLoop());
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      while (!this.stopped && this.core.hasReady()) {
+        const rd = this.core.ready();
+        await this.handleReady(rd);
+        this.core.advance(rd);
+        this.reads.onApplied();
+        if (this.snapshotDue() || this.pendingSnapshots.size > 0) {
+          // A snapshot is of the applied state at `applied`: no apply may be under way.
+          await this.applying;
+          await this.maybeSnapshot();
+          await this.flushSnapshotSends();
+        }
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.loopActive = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== undefined || (rd.hardState !== undefined && rd.hardState.term !== this.term)) {
+      this.onSoftState(rd.softState ?? this.soft, rd.hardState?.term ?? this.term);
+    }
+    const leader = this.soft.role === 'leader';
+    let after = rd.messages;
+    if (leader) {
+      this.sendMessages(rd.messages);
+      after = [];
+    } else if (rd.messages.some(isForward)) {
+      // Forwarded requests promise nothing about this node's log: they need not wait for its write.
+      this.sendMessages(rd.messages.filter(isForward));
+      after = rd.messages.filter((m) => !isForward(m));
+    }
+    if (rd.snapshot !== undefined) await this.options.logStore.saveSnapshot(rd.snapshot);
+    if (rd.hardState !== undefined || rd.entries.length > 0) {
+      await this.options.logStore.save(rd.hardState, rd.entries, rd.mustSync);
+    }
+    if (rd.snapshot !== undefined) this.log.applySnapshot(rd.snapshot);
+    this.log.append(rd.entries);
+    if (rd.hardState !== undefined) this.log.setHardState(rd.hardState);
+    this.sendMessages(after);
+    if (rd.snapshot !== undefined) {
+      await this.applying;
+      await this.restoreSnapshot(rd);
+    }
+    if (rd.committedEntries.length > 0) await this.startApply(rd.committedEntries);
+    if (rd.readStates.length > 0) this.reads.onReadStates(rd.readStates, this.clock.now());
+  }
+
+  private async restoreSnapshot(rd: Ready): Promise<void> {
+    const snap = rd.snapshot!;
+    if (snap.meta.index <= this.applied) return;
+    await this.options.applier.restore(snap);
+    this.applied = snap.meta.index;
+    this.applyTarget = Math.max(this.applyTarget, this.applied);
+    this.confState = snap.meta.confState;
+  }
+
+  /**
+   * Hands committed entries to the apply stage once the previous apply finished; returns then,
+   * or once these are applied too when they hold a conf entry. An apply failure halts the node.
+   */
+  private async startApply(entries: readonly Entry[]): Promise<void> {
+    await this.applying;
+    if (this.stopped) return;
+    this.applyTarget = entries[entries.length - 1]!.index;
+    const job = this.applyEntries(entries).then(
+      () => this.reads.onApplied(),
+      (err: unknown) => this.fail(err),
+    );
+    this.applying = job;
+    if (entries.some((e) => e.type === 'conf')) await job;
+  }
+
+  /** True when enough entries were handed to the apply stage since the last snapshot. */
+  private snapshotDue(): boolean {
+    const every = this.settings.snapshotEntries;
+    return every !== 0 && this.applyTarget - this.log.snapshot().meta.index >= every;
+  }
+
+  /** Stops the node after a storage or apply failure. */
+  private fail(err: unknown): void {
+    this.logger.error({ err: describeError(err) }, 'raft: node stopped by a storage or apply failure');
+    this.failure = err;
+    this.halt(
+      new RaftError('STOPPED', `raft node ${this.id} stopped: ${describeError(err)}`, { cause: err }),
+    );
+  }
+
+  private async applyEntries(entries: readonly Entry[]): Promise<void> {
+    const applied: { cc: ConfChange; cs: ConfState }[] = [];
+    for (const e of entries) {
+      if (e.type !== 'conf') continue;
+      let cc: ConfChange;
+      try {
+        cc = decodeConfChange(e.data);
+      } catch (err) {
+        // Committed by a quorum, so every member holds it: a bug or corruption, not peer input.
+        throw new RaftError('CORRUPT', `conf entry ${e.index} does not decode`, { cause: err });
+      }
+      this.confState = this.core.applyConfChange(cc);
+      applied.push({ cc, cs: this.confState });
+    }
+    const fresh =
+      entries[0]!.index > this.skipThrough ? entries : entries.filter((e) => e.index > this.skipThrough);
+    if (fresh.length > 0) await this.options.applier.apply(fresh);
+    const last = entries[entries.length - 1]!.index;
+    assert(
+      last > this.applied || entries.length === 0,
+      `applied index went back: ${last} <= ${this.applied}`,
+    );
+    this.applied = last;
+    for (const { cc, cs } of applied) this.resolveConfWaiter(cc, cs);
+    if (applied.length > 0) this.dropRemovedPeers();
+  }
+
+  /** Closes the streams to peers no longer in the configuration: nothing will be sent to them. */
+  private dropRemovedPeers(): void {
+    const { voters, learners } = this.confState;
+    for (const [id, sender] of this.peers) {
+      if (voters.includes(id) || learners.includes(id)) continue;
+      sender.close();
+      this.peers.delete(id);
+    }
+  }
+
+  private resolveConfWaiter(cc: ConfChange, cs: ConfState): void {
+    const i = this.confWaiters.findIndex((w) => sameConfChange(w.cc, cc));
+    if (i < 0) return;
+    const [w] = this.confWaiters.splice(i, 1);
+    w!.resolve(cs);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.settings.snapshotEntries;
+    const snapIndex = this.log.snapshot().meta.index;
+    if (every === 0 || this.applied - snapIndex < every || this.stopped) return;
+    await this.takeSnapshot();
+  }
+
+  /** Snapshots the state machine at the applied index, saves it, and compacts both logs. */
+  private async takeSnapshot(): Promise<Snapshot> {
+    const index = this.applied;
+    const data = await this.options.applier.snapshot();
+    const snap = this.log.createSnapshot(index, this.confState, data);
+    await this.options.logStore.saveSnapshot(snap);
+    const compactTo = index - this.settings.snapshotCatchUpEntries;
+    if (compactTo >= this.log.firstIndex()) {
+      this.log.compact(compactTo);
+      await this.options.logStore.compact(compactTo);
+    }
+    this.logger.debug({ index, compactTo }, 'raft: snapshot taken');
+    return snap;
+  }
+
+  /**
+   * Starts the snapshot transfers the last Ready asked for. A follower must find itself in the
+   * snapshot's configuration (the core ignores one that does not name it, as etcd's does), so when
+   * the held snapshot predates the target's addition (a learner added after the last snapshot), a
+   * fresh one is taken at the applied index first. etcd sends a fresh snapshot every time
+   * (`createMergedSnapshotMessage`); reusing the held one saves the work in the common case.
+   */
+  private async flushSnapshotSends(): Promise<void> {
+    for (const [to, m] of [...this.pendingSnapshots]) {
+      this.pendingSnapshots.delete(to);
+      if (this.stopped || this.snapshotSends.has(to)) continue;
+      let snap = this.log.snapshot();
+      const { voters, learners } = snap.meta.confState;
+      if (!voters.includes(to) && !learners.includes(to) && this.applied > snap.meta.index) {
+        snap = await this.takeSnapshot();
+      }
+      this.startSnapshotSend({ ...m, snapshot: snap });
+    }
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  private sendMessages(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      if (m.to === this.id) {
+        this.deliver(m);
+      } else if (m.type === 'snap') {
+        this.sendSnapshotTo(m);
+      } else if (isWireType(m.type)) {
+        const list = byPeer.get(m.to);
+        if (list === undefined) byPeer.set(m.to, [m]);
+        else list.push(m);
+      } else {
+        this.logger.warn(
+          { type: m.type, to: m.to },
+          'raft: the core produced a local-only message for a peer',
+        );
+      }
+    }
+    for (const [to, list] of byPeer) this.peer(to).send(list);
+  }
+
+  private peer(id: NodeId): PeerSender {
+    let p = this.peers.get(id);
+    if (p === undefined) {
+      p = new PeerSender(id, this.peerContext());
+      this.peers.set(id, p);
+    }
+    return p;
+  }
+
+  private peerContext(): PeerSenderContext {
+    return {
+      self: this.id,
+      transport: this.options.transport,
+      clock: this.clock,
+      codec: this.codec,
+      limits: this.limits,
+      stats: this.stats,
+      logger: this.logger,
+      resolve: (id) => this.options.resolve(id),
+      unreachable: (id) => {
+        if (this.stopped) return;
+        this.core.reportUnreachable(id);
+        this.kick();
+      },
+    };
+  }
+
+  /** Queues a `snap` message: transfers start after the Ready is done (see flushSnapshotSends). */
+  private sendSnapshotTo(m: Message): void {
+    // One transfer per peer at a time; the one running reports when done.
+    if (!this.snapshotSends.has(m.to)) this.pendingSnapshots.set(m.to, m);
+  }
+
+  private startSnapshotSend(m: Message): void {
+    const address = this.options.resolve(m.to);
+    if (address === undefined) {
+      this.reportSnapshot(m.to, false);
+      return;
+    }
+    const abort = new AbortController();
+    this.snapshotSends.set(m.to, abort);
+    void sendSnapshot(this.peerContext(), m, address, abort.signal).then((ok) => {
+      this.snapshotSends.delete(m.to);
+      this.reportSnapshot(m.to, ok);
+    });
+  }
+
+  private reportSnapshot(id: NodeId, ok: boolean): void {
+    if (this.stopped) return;
+    this.core.reportSnapshot(id, ok);
+    this.kick();
+  }
+
+  /** Steps a message from a peer (or one the core addressed to this node). Never throws. */
+  private deliver(m: Message): void {
+    if (this.stopped) return;
+    try {
+      this.core.step(m);
+    } catch (err) {
+      // The core drops bad peer input itself; a throw here is a core bug, reported loudly.
+      this.logger.error({ err: describeError(err), type: m.type, from: m.from }, 'raft: step threw');
+      return;
+    }
+    this.kick();
+  }
+
+  // ------------------------------------------------------------------ ticks, reads, status
+
+  private scheduleTick(): void {
+    if (this.stopped) return;
+    this.tickTimer = this.clock.setTimer(this.settings.tickMs, () => {
+      this.tickTimer = undefined;
+      if (this.stopped) return;
+      this.core.tick();
+      this.reads.retry(this.clock.now());
+      this.kick();
+      this.scheduleTick();
+    });
+  }
+
+  private requestRead(ctx: Uint8Array): boolean {
+    const answer: unknown = this.core.readIndex(ctx);
+    this.kick();
+    return answer !== false;
+  }
+
+  private nextReadContext(): Uint8Array {
+    this.ctxCounter++;
+    const ctx = new Uint8Array(12);
+    const view = new DataView(ctx.buffer);
+    view.setUint32(0, this.ctxPrefix);
+    view.setUint32(4, Math.floor(this.ctxCounter / 0x100000000));
+    view.setUint32(8, this.ctxCounter >>> 0);
+    return ctx;
+  }
+
+  private onSoftState(soft: SoftState, term: number): void {
+    const changed = soft.leader !== this.soft.leader || soft.role !== this.soft.role || term !== this.term;
+    this.soft = soft;
+    this.term = term;
+    if (!changed) return;
+    const waiters = this.transferWaiters.filter((w) => w.to === soft.leader);
+    this.transferWaiters = this.transferWaiters.filter((w) => w.to !== soft.leader);
+    for (const w of waiters) w.resolve();
+    const event: RaftNodeStatusEvent = { leader: soft.leader, role: soft.role, term };
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.error({ err: describeError(err) }, 'raft: status listener threw');
+      }
+    }
+  }
+
+  private checkUsable(signal: AbortSignal | undefined): void {
+    if (this.stopped) {
+      throw new RaftError('STOPPED', `raft node ${this.id} is stopped`, { cause: this.failure });
+    }
+    if (signal?.aborted) throw new CairnError('CANCELLED', 'the request was cancelled');
+  }
+
+  /** A promise settled by a waiter, by `signal`, by stop, or with TIMEOUT after requestTimeoutMs. */
+  private wait<T>(
+    signal: AbortSignal | undefined,
+    what: string,
+    register: (resolve: (v: T) => void, reject: (e: unknown) => void) => () => void,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let unregister = () => {};
+      const settle = () => {
+        unregister();
+        this.clock.cancel(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        settle();
+        reject(new CairnError('CANCELLED', `${what} was cancelled`));
+      };
+      const timer = this.clock.setTimer(this.limits.requestTimeoutMs, () => {
+        settle();
+        reject(
+          new RaftError('TIMEOUT', `${what} did not complete within ${this.limits.requestTimeoutMs} ms`),
+        );
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      unregister = register(
+        (v) => {
+          settle();
+          resolve(v);
+        },
+        (e) => {
+          settle();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private halt(err: RaftError): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer !== undefined) this.clock.cancel(this.tickTimer);
+    this.tickTimer = undefined;
+    this.inbound.close();
+    for (const p of this.peers.values()) p.close();
+    this.peers.clear();
+    for (const a of this.snapshotSends.values()) a.abort();
+    this.reads.rejectAll(err);
+    for (const w of [...this.confWaiters]) w.reject(err);
+    for (const w of [...this.transferWaiters]) w.reject(err);
+    this.confWaiters = [];
+    this.transferWaiters = [];
+  }
+}
+
+/** A request forwarded to the leader (a proposal or a read index), not an answer about the log. */
+function isForward(m: Message): boolean {
+  return m.type === 'prop' || m.type === 'readIndex';
+}
+
+/** True when two conf changes are the same request (type, node and context). */
+function sameConfChange(a: ConfChange, b: ConfChange): boolean {
+  if (a.type !== b.type || a.nodeId !== b.nodeId) return false;
+  return bytesEqual(a.context ?? EMPTY_BYTES, b.context ?? EMPTY_BYTES);
+}

@@ -1,0 +1,135 @@
+import * as grpc from '@grpc/grpc-js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { describeError, isCairnError } from '../../core/errors.js';
+import { GRPC, isStoreError, StoreError } from '../errors.js';
+import type { Proto } from './convert.js';
+import { etcdPackageDefinition } from './proto.js';
+import { type MessageSchemas, messageSchemas, scanMessage } from './wire-scan.js';
+
+/**
+ * gRPC plumbing shared by the etcd services: service definitions whose request deserializers
+ * refuse oversized, malformed and unknown-field input without throwing (grpc-js would turn a
+ * throw into INTERNAL), and the mapping of store errors onto gRPC statuses.
+ */
+
+/** Why a request was refused before it reached a handler. */
+export interface Refusal {
+  readonly code: number;
+  readonly details: string;
+}
+
+const REFUSED = Symbol('etcd.refused');
+
+/** A request the deserializer refused: handlers answer `refusalOf(req)` at once. */
+interface RefusedRequest {
+  readonly [REFUSED]: Refusal;
+}
+
+/** The refusal carried by a request, if its bytes were refused. */
+export function refusalOf(req: unknown): Refusal | undefined {
+  return typeof req === 'object' && req !== null && REFUSED in req
+    ? (req as RefusedRequest)[REFUSED]
+    : undefined;
+}
+
+function refused(code: number, details: string): RefusedRequest {
+  return { [REFUSED]: { code, details } };
+}
+
+/** Limits the deserializer applies. */
+export interface DecodeLimits {
+  readonly maxRequestBytes: number;
+  readonly maxMessageDepth: number;
+}
+
+let schemas: MessageSchemas | undefined;
+
+function requestDeserializer(
+  original: (bytes: Buffer) => object,
+  type: string,
+  limits: DecodeLimits,
+): (bytes: Buffer) => object {
+  schemas ??= messageSchemas(etcdPackageDefinition());
+  const known = schemas;
+  return (bytes: Buffer) => {
+    if (bytes.length > limits.maxRequestBytes) {
+      const e = new StoreError('requestTooLarge');
+      return refused(e.grpcCode, e.message);
+    }
+    const problem = scanMessage(known, type, bytes, limits.maxMessageDepth);
+    if (problem?.kind === 'unknownField') {
+      const e = new StoreError('invalidArgument', problem.reason);
+      return refused(e.grpcCode, e.message);
+    }
+    if (problem !== undefined)
+      return refused(GRPC.INTERNAL, `grpc: error unmarshalling request: ${problem.reason}`);
+    try {
+      return original(bytes);
+    } catch (err) {
+      return refused(GRPC.INTERNAL, `grpc: error unmarshalling request: ${describeError(err)}`);
+    }
+  };
+}
+
+/** An etcd service's definition with guarded request deserializers. */
+export function guardedService(service: string, limits: DecodeLimits): grpc.ServiceDefinition {
+  const def = etcdPackageDefinition()[`etcdserverpb.${service}`] as unknown as Record<
+    string,
+    MethodDefinition<object, object>
+  >;
+  const out: Record<string, MethodDefinition<object, object>> = {};
+  for (const [name, m] of Object.entries(def)) {
+    const typeName = (m.requestType as unknown as { type: { name: string } }).type.name;
+    out[name] = {
+      ...m,
+      requestDeserialize: requestDeserializer(m.requestDeserialize, `etcdserverpb.${typeName}`, limits),
+    };
+  }
+  return out as unknown as grpc.ServiceDefinition;
+}
+
+/** The gRPC status for an error a handler threw: etcd's code and message for store errors. */
+export function statusOf(err: unknown): Partial<grpc.StatusObject> & { code: number; details: string } {
+  if (isStoreError(err)) return { code: err.grpcCode, details: err.message };
+  if (isCairnError(err, 'CANCELLED')) return { code: GRPC.CANCELLED, details: 'context canceled' };
+  if (isCairnError(err, 'TIMEOUT'))
+    return { code: GRPC.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
+  return { code: GRPC.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+}
+
+/** A gRPC error object for `callback(err)` / `call.destroy(err)`. */
+export function grpcError(status: { code: number; details: string }): grpc.ServiceError {
+  const e = new Error(status.details) as grpc.ServiceError;
+  e.code = status.code;
+  e.details = status.details;
+  e.metadata = new grpc.Metadata();
+  return e;
+}
+
+/** The etcd token a call carries in its metadata, if any. */
+export function callToken(metadata: grpc.Metadata): string | undefined {
+  const v = metadata.get('token')[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * A unary handler: refused requests are answered with their refusal, thrown errors with
+ * {@link statusOf}. `fn` gets a validated-by-scan request and an AbortSignal for the call.
+ */
+export function unary(
+  fn: (req: Proto, call: grpc.ServerUnaryCall<Proto, Proto>, signal: AbortSignal) => Promise<Proto>,
+): grpc.handleUnaryCall<Proto, Proto> {
+  return (call, callback) => {
+    const refusal = refusalOf(call.request);
+    if (refusal !== undefined) {
+      callback(grpcError(refusal));
+      return;
+    }
+    const abort = new AbortController();
+    call.once('cancelled', () => abort.abort());
+    fn(call.request, call, abort.signal).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(grpcError(statusOf(err))),
+    );
+  };
+}

@@ -1,0 +1,66 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { RequestOp, TxnRequest } from '../api.js';
+import { deleteAccess, putAccess, rangeAccess, txnAccess } from './access.js';
+import { type EtcdContext, guard, requireKey } from './context.js';
+import {
+  deleteRangeRequestFromProto,
+  deleteRangeResponseToProto,
+  headerToProto,
+  type Proto,
+  putRequestFromProto,
+  putResponseToProto,
+  rangeRequestFromProto,
+  rangeResponseToProto,
+  txnRequestFromProto,
+  txnResponseToProto,
+} from './convert.js';
+import { unary } from './grpc-service.js';
+import { int64 } from './int64.js';
+
+/** etcd checks every op of a txn (both branches, nested ones too) for an empty key. */
+function checkTxnKeys(t: TxnRequest): void {
+  const check = (op: RequestOp): void => {
+    if ('range' in op) requireKey(op.range.key);
+    else if ('put' in op) requireKey(op.put.key);
+    else if ('deleteRange' in op) requireKey(op.deleteRange.key);
+    else checkTxnKeys(op.txn);
+  };
+  t.success.forEach(check);
+  t.failure.forEach(check);
+}
+
+/** etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact over the store. */
+export function kvService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
+  return {
+    Range: unary(async (req, call, signal) => {
+      const r = rangeRequestFromProto(req);
+      requireKey(r.key);
+      guard(ctx, call.metadata, rangeAccess(r));
+      return rangeResponseToProto(await ctx.store.range(r, { signal }));
+    }),
+    Put: unary(async (req, call, signal) => {
+      const r = putRequestFromProto(req);
+      requireKey(r.key);
+      guard(ctx, call.metadata, putAccess(r));
+      return putResponseToProto(await ctx.store.put(r, { signal }));
+    }),
+    DeleteRange: unary(async (req, call, signal) => {
+      const r = deleteRangeRequestFromProto(req);
+      requireKey(r.key);
+      guard(ctx, call.metadata, deleteAccess(r));
+      return deleteRangeResponseToProto(await ctx.store.deleteRange(r, { signal }));
+    }),
+    Txn: unary(async (req, call, signal) => {
+      const r = txnRequestFromProto(req, ctx.limits.maxTxnOps, ctx.limits.maxTxnDepth);
+      checkTxnKeys(r);
+      guard(ctx, call.metadata, txnAccess(r));
+      return txnResponseToProto(await ctx.store.txn(r, { signal }));
+    }),
+    Compact: unary(async (req: Proto, call, signal) => {
+      const revision = int64(req.revision, 'revision');
+      guard(ctx, call.metadata, [{ op: 'store:admin', keyless: true }]);
+      const res = await ctx.store.compact({ revision, physical: req.physical === true }, { signal });
+      return { header: headerToProto(res.header) };
+    }),
+  };
+}

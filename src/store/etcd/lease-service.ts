@@ -1,0 +1,103 @@
+import type * as grpc from '@grpc/grpc-js';
+import { StoreError } from '../errors.js';
+import { type EtcdContext, guard } from './context.js';
+import { headerToProto, type Proto } from './convert.js';
+import { grpcError, refusalOf, statusOf, unary } from './grpc-service.js';
+import { int64 } from './int64.js';
+
+const WRITE = [{ op: 'store:write', keyless: true }] as const;
+const READ = [{ op: 'store:read', keyless: true }] as const;
+
+/**
+ * LeaseKeepAlive: one refresh per request, answered in order of completion with the lease's new
+ * TTL (0 when it does not exist, as etcd). In-flight refreshes per stream are bounded; a client
+ * over the bound gets etcd's `tooManyRequests` and the stream ends.
+ */
+function keepAlive(ctx: EtcdContext): grpc.handleBidiStreamingCall<Proto, Proto> {
+  return (call) => {
+    if (ctx.keepAliveStreams >= ctx.limits.maxKeepAliveStreams) {
+      call.emit('error', grpcError(statusOf(new StoreError('tooManyRequests'))));
+      return;
+    }
+    ctx.keepAliveStreams++;
+    let open = true;
+    let inFlight = 0;
+    const abort = new AbortController();
+    const close = () => {
+      if (!open) return;
+      open = false;
+      ctx.keepAliveStreams--;
+      abort.abort();
+    };
+    const fail = (err: unknown) => {
+      if (!open) return;
+      close();
+      call.emit('error', grpcError(statusOf(err)));
+    };
+    call.on('data', (req: Proto) => {
+      if (!open) return;
+      const refusal = refusalOf(req);
+      if (refusal !== undefined) {
+        fail(new StoreError('invalidArgument', refusal.details));
+        return;
+      }
+      try {
+        guard(ctx, call.metadata, WRITE);
+        if (inFlight >= ctx.limits.maxKeepAlivesInFlight) throw new StoreError('tooManyRequests');
+        const id = int64(req.ID, 'ID');
+        inFlight++;
+        ctx.store.leaseKeepAlive(id, { signal: abort.signal }).then(
+          (res) => {
+            inFlight--;
+            if (open) call.write({ header: headerToProto(res.header), ID: res.id, TTL: res.ttl });
+          },
+          (err: unknown) => {
+            inFlight--;
+            fail(err);
+          },
+        );
+      } catch (err) {
+        fail(err);
+      }
+    });
+    call.on('end', () => {
+      close();
+      call.end();
+    });
+    call.on('cancelled', close);
+    call.on('close', close);
+  };
+}
+
+/** etcdserverpb.Lease over the store. */
+export function leaseService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
+  return {
+    LeaseGrant: unary(async (req, call, signal) => {
+      guard(ctx, call.metadata, WRITE);
+      const res = await ctx.store.leaseGrant(int64(req.TTL, 'TTL'), int64(req.ID, 'ID'), { signal });
+      return { header: headerToProto(res.header), ID: res.id, TTL: res.ttl, error: '' };
+    }),
+    LeaseRevoke: unary(async (req, call, signal) => {
+      guard(ctx, call.metadata, WRITE);
+      const res = await ctx.store.leaseRevoke(int64(req.ID, 'ID'), { signal });
+      return { header: headerToProto(res.header) };
+    }),
+    LeaseKeepAlive: keepAlive(ctx),
+    LeaseTimeToLive: unary(async (req, call, signal) => {
+      guard(ctx, call.metadata, READ);
+      const res = await ctx.store.leaseTimeToLive(int64(req.ID, 'ID'), req.keys === true, { signal });
+      return {
+        header: headerToProto(res.header),
+        ID: res.id,
+        TTL: res.ttl,
+        grantedTTL: res.grantedTtl,
+        keys: res.keys.map((k) => Buffer.from(k)),
+      };
+    }),
+    LeaseLeases: unary(async (_req, call, signal) => {
+      guard(ctx, call.metadata, READ);
+      const res = await ctx.store.leaseLeases({ signal });
+      return { header: headerToProto(res.header), leases: res.leases.map((id) => ({ ID: id })) };
+    }),
+  };
+}
