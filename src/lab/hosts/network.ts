@@ -8,7 +8,7 @@ import { LAB_NET_PREFIX, type NetPlan, NFT_TABLE, octetOfLink, octetOfNetns, RUN
 /**
  * The lab network: a bridge in the root namespace and one namespace per host, joined to it by a
  * veth pair. Created at the start of a run, destroyed at its end; `sweep` removes what a killed
- * run left behind. A run claims its octet with an owner file `<stateRoot>/<octet>.pid` created
+ * run left behind. A run claims its octet with an owner file `/run/cairn-lab/<octet>.pid` created
  * exclusively, so two runs on one machine never share names, and a sweep only removes the objects
  * of octets whose owner process is gone.
  */
@@ -38,13 +38,20 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function ownerFile(stateRoot: string, octet: number): string {
-  return join(stateRoot, `${octet}.pid`);
+/**
+ * Where runs claim their octets: one folder for the whole machine, whatever `TMPDIR` or state root
+ * a run uses, because namespaces and links are machine-wide. With a claim file per state root, a
+ * run under another `TMPDIR` would take the same octet, or sweep a live run's namespaces as dead.
+ */
+export const OWNER_DIR = '/run/cairn-lab';
+
+function ownerFile(octet: number): string {
+  return join(OWNER_DIR, `${octet}.pid`);
 }
 
-function ownerAlive(stateRoot: string, octet: number): boolean {
+function ownerAlive(octet: number): boolean {
   try {
-    const pid = Number(readFileSync(ownerFile(stateRoot, octet), 'utf8').trim());
+    const pid = Number(readFileSync(ownerFile(octet), 'utf8').trim());
     return Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || pidAlive(pid));
   } catch {
     return false;
@@ -99,7 +106,7 @@ async function removeNetns(netns: string): Promise<void> {
 export async function sweep(stateRoot: string): Promise<number[]> {
   const swept = new Set<number>();
   for (const [octet, objects] of await labObjects()) {
-    if (ownerAlive(stateRoot, octet)) continue;
+    if (ownerAlive(octet)) continue;
     for (const netns of objects.netns) await removeNetns(netns);
     for (const link of objects.links.filter((l) => l.endsWith('br') || /v\d+$/.test(l))) {
       await runCommand('ip', ['link', 'del', link]);
@@ -109,8 +116,16 @@ export async function sweep(stateRoot: string): Promise<number[]> {
   if (existsSync(stateRoot)) {
     for (const name of readdirSync(stateRoot)) {
       const octet = Number(name.replace(/\.pid$/, ''));
-      if (!Number.isInteger(octet) || ownerAlive(stateRoot, octet)) continue;
+      if (!Number.isInteger(octet) || ownerAlive(octet)) continue;
       rmSync(join(stateRoot, name), { recursive: true, force: true });
+      swept.add(octet);
+    }
+  }
+  if (existsSync(OWNER_DIR)) {
+    for (const name of readdirSync(OWNER_DIR)) {
+      const octet = Number(name.replace(/\.pid$/, ''));
+      if (!Number.isInteger(octet) || ownerAlive(octet)) continue;
+      rmSync(join(OWNER_DIR, name), { force: true });
       swept.add(octet);
     }
   }
@@ -124,11 +139,12 @@ export async function sweep(stateRoot: string): Promise<number[]> {
  */
 export function claimOctet(stateRoot: string, preferred?: number): number {
   mkdirSync(stateRoot, { recursive: true, mode: 0o700 });
+  mkdirSync(OWNER_DIR, { recursive: true, mode: 0o700 });
   const candidates = preferred === undefined ? [] : [preferred];
   for (let o = RUN_OCTETS.min; o <= RUN_OCTETS.max; o++) if (o !== preferred) candidates.push(o);
   for (const octet of candidates) {
     try {
-      writeFileSync(ownerFile(stateRoot, octet), `${process.pid}\n`, { flag: 'wx' });
+      writeFileSync(ownerFile(octet), `${process.pid}\n`, { flag: 'wx' });
       return octet;
     } catch {
       // Taken (a sweep already removed the files of dead owners).
@@ -243,6 +259,6 @@ export async function destroyNetwork(plan: NetPlan, stateRoot: string): Promise<
   await attempt('remove data directories', () =>
     rmSync(join(stateRoot, String(plan.octet)), { recursive: true, force: true }),
   );
-  await attempt('remove the owner file', () => rmSync(ownerFile(stateRoot, plan.octet), { force: true }));
+  await attempt('remove the owner file', () => rmSync(ownerFile(plan.octet), { force: true }));
   return problems;
 }

@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS } from '../run/limits.js';
  * - veth pairs `clab<octet>v<i>` (root side, on the bridge) and `clab<octet>p<i>` (inside the
  *   namespace, address `10.77.<octet>.<i+1>/24`);
  * - the nftables table `inet cairnlab` inside each namespace (never in the root namespace);
- * - data directories under `<stateRoot>/<octet>/`, and the owner file `<stateRoot>/<octet>.pid`.
+ * - data directories under `<stateRoot>/<octet>/`, and the owner file `/run/cairn-lab/<octet>.pid` (machine-wide, see `OWNER_DIR`).
  *
  * Interface names stay within Linux's 15 characters (`clab250v31` is 10).
  */
@@ -67,7 +67,7 @@ export interface NetPlan {
 /**
  * The plan of a run of `nodes` hosts with octet `octet`.
  *
- * @param stateRoot - folder of the lab's data directories and owner files
+ * @param stateRoot - folder of the lab's data directories
  * @throws CairnError `INVALID_ARGUMENT` when the octet or node count is out of range
  * @example
  * ```ts

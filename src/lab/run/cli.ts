@@ -232,7 +232,7 @@ export async function labMain(args: readonly string[]): Promise<number> {
   }
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
-    process.stderr.write(`\nlab: ${signal}: healing, checking what was recorded and tearing down\n`);
+    process.stderr.write(`\nlab: ${signal}: healing and tearing down\n`);
     stop.abort();
   };
   process.on('SIGINT', onSignal);

@@ -184,11 +184,14 @@ export async function runLab(o: LabOptions): Promise<LabReport> {
     const aborted = o.signal.aborted;
     report = { ...base, outcome: aborted ? 'aborted' : 'failed', error: describeError(err), logDir };
   } finally {
-    await workload.stop();
+    // A workload that fails to stop must not keep the teardown from running.
+    await workload.stop().catch((err: unknown) => log.say('error', `workload stop: ${describeError(err)}`));
   }
   if (hosts !== undefined) {
     log.say('teardown', 'removing agents, namespaces, links, rules and data directories');
-    report.cleanupProblems = await hosts.destroy();
+    report.cleanupProblems = await hosts
+      .destroy()
+      .catch((err: unknown) => [`teardown: ${describeError(err)}`]);
   }
   log.record('result', { report });
   writeFileSync(join(logDir, 'result.json'), `${JSON.stringify(report, null, 2)}\n`);
