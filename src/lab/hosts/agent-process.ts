@@ -19,7 +19,7 @@ import type { HostPlan, NetPlan } from './plan.js';
 export const CHECKOUT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Ports every agent uses on its own address (each host has its own, so they never clash). */
-export const LAB_PORTS = Object.freeze({ gossip: 7946, http: 8500 });
+export const LAB_PORTS = Object.freeze({ gossip: 7946, http: 8500, etcd: 2379 });
 
 /** How an agent of the run is configured. */
 export interface AgentSpec {

@@ -75,7 +75,7 @@ export function parseLabArgs(
   if (workload === undefined) throw new LabUsageError(`name a workload: ${WORKLOADS.join(', ')}`);
   if (!(WORKLOADS as readonly string[]).includes(workload)) {
     throw new LabUsageError(
-      `unknown workload "${workload}"; the lab has ${WORKLOADS.join(', ')} (store comes with the consistent store)`,
+      `unknown workload "${workload}"; the lab has ${WORKLOADS.join(', ')} (kv comes with the partitioned store)`,
     );
   }
   if (rest.length > 0) throw new LabUsageError(`unexpected argument "${rest[0]}"`);

@@ -27,6 +27,30 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxEventsAroundViolation: 12,
   /** Lab runs (address octets 1..250) that may exist on one machine at once. */
   maxConcurrentRuns: 250,
+  /**
+   * Deadline of one store operation, ms: under the store's own 7 s request timeout plus a margin,
+   * so a client learns about a stuck write (recorded unknown) and goes on.
+   */
+  storeOpTimeoutMs: 5_000,
+  /** Pause of a store client after a failed call, ms: a dead node is not hammered in a tight loop. */
+  storeErrorBackoffMs: 250,
+  /**
+   * Operations started on one key before it is retired for a fresh one: keeps each key's history,
+   * which the checker searches on its own, short whatever the run's length (Jepsen's independent keys).
+   */
+  storeOpsPerKey: 200,
+  /** Keys in use at once: few, so clients collide on them and the checker has something to check. */
+  storeActiveKeys: 6,
+  /** Operations a store run records: a history is held in memory whole, and checked whole. */
+  storeMaxOperations: 2_000_000,
+  /** Keys per final range read: each page is one linearizable read, one request of bounded size. */
+  storeFinalReadKeys: 500,
+  /** Attempts of one final read page on one node before it counts as failed (healed cluster, settling). */
+  storeFinalReadAttempts: 20,
+  /** Longest wait for one store leader everyone agrees on and caught-up members, ms. */
+  storeSettleTimeoutMs: 120_000,
+  /** Longest wait for a learner to be promoted (the store refuses until it caught up), ms. */
+  storePromoteTimeoutMs: 60_000,
 });
 
 /** The type of {@link DEFAULT_LIMITS}. */

@@ -4,6 +4,8 @@ import { CairnError, describeError } from '../../core/index.js';
 import { checkMembership } from '../workloads/membership/check.js';
 import type { MembershipHistory } from '../workloads/membership/history.js';
 import { HISTORY_FILE, type SavedMembershipHistory } from '../workloads/membership/workload.js';
+import { checkStore, type StoreHistory } from '../workloads/store/check.js';
+import { loadStoreHistory } from '../workloads/store/saved.js';
 import type { LabReport } from './run-lab.js';
 
 /**
@@ -19,7 +21,9 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 /** Reads and shape-checks `<dir>/history.json`. */
-export function loadHistory(dir: string): SavedMembershipHistory {
+export function loadHistory(
+  dir: string,
+): SavedMembershipHistory | { workload: 'store'; history: StoreHistory } {
   const file = join(dir, HISTORY_FILE);
   let parsed: unknown;
   try {
@@ -30,7 +34,10 @@ export function loadHistory(dir: string): SavedMembershipHistory {
     throw new CairnError('DECODE_FAILED', `cannot read ${file}: ${describeError(err)}`);
   }
   const bad = (what: string) => new CairnError('DECODE_FAILED', `${file} is not a lab history: ${what}`);
-  if (!isObject(parsed) || parsed.workload !== 'membership') throw bad('no "workload": "membership"');
+  if (isObject(parsed) && parsed.workload === 'store')
+    return { workload: 'store', history: loadStoreHistory(parsed, file) };
+  if (!isObject(parsed) || parsed.workload !== 'membership')
+    throw bad('no "workload": "membership" or "store"');
   const { options, history } = parsed;
   if (!isObject(options) || !Number.isFinite(options.shadowMs) || !Number.isFinite(options.detectBoundMs)) {
     throw bad('options.shadowMs and options.detectBoundMs must be numbers');
@@ -49,6 +56,19 @@ export function recheck(
   overrides: { shadowMs?: number; detectBoundMs?: number } = {},
 ): LabReport {
   const saved = loadHistory(dir);
+  if (saved.workload === 'store') {
+    const result = checkStore(saved.history);
+    return {
+      outcome: result.valid ? 'valid' : 'invalid',
+      workload: 'store',
+      seed: -1,
+      command: `npm run lab -- check ${dir}`,
+      violations: result.violations,
+      figures: result.figures,
+      logDir: dir,
+      cleanupProblems: [],
+    };
+  }
   const options = { ...saved.options, ...overrides };
   const history: MembershipHistory = saved.history;
   const result = checkMembership(history, options);

@@ -9,6 +9,7 @@ import { NemesisExecutor } from '../nemesis/executor.js';
 import type { NemesisKind } from '../nemesis/faults.js';
 import { planSchedule } from '../nemesis/schedule.js';
 import { MembershipWorkload } from '../workloads/membership/workload.js';
+import { StoreWorkload } from '../workloads/store/workload.js';
 import { RunLog } from './run-log.js';
 import { labTiming } from './timing.js';
 import type { LabViolation, Workload } from './workload.js';
@@ -20,8 +21,8 @@ import type { LabViolation, Workload } from './workload.js';
  * command that repeats the run.
  */
 
-/** The workloads that exist (the store workload plugs in here: run/workload.ts). */
-export const WORKLOADS = ['membership'] as const;
+/** The workloads that exist (a new one plugs in here and in `makeWorkload`: run/workload.ts). */
+export const WORKLOADS = ['membership', 'store'] as const;
 
 /** One of {@link WORKLOADS}. */
 export type WorkloadName = (typeof WORKLOADS)[number];
@@ -97,6 +98,8 @@ function makeWorkload(o: LabOptions, clock: Clock): Workload {
   switch (o.workload) {
     case 'membership':
       return new MembershipWorkload({ preset: o.preset, timing: labTiming(o.preset, o.nodes), clock });
+    case 'store':
+      return new StoreWorkload({ nodes: o.nodes, preset: o.preset, seed: o.seed, clock });
   }
 }
 
