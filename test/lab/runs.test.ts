@@ -122,7 +122,7 @@ describe('fault lab', { skip }, () => {
       workload: 'store',
       nodes: 3,
       nemesis: ['partition', 'loss', 'kill', 'pause', 'skew'],
-      durationS: 40,
+      durationS: 30,
       seed,
       lossPercent: 10,
       preset: 'local',

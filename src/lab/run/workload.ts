@@ -10,12 +10,9 @@ import type { RunLog } from './run-log.js';
  * cluster to form), then the nemesis runs, then `finish` (everything healed: wait for convergence,
  * stop clients), then `check`. `stop` is called on every path, also after a failure or Ctrl-C.
  *
- * The store workload (issue 5) is the next one: many etcd clients doing put/get/delete/txn on a
- * set of keys against the agents' etcd ports, every operation's invoke and completion recorded
- * with `HistoryRecorder`, and the history checked by `checkHistory(kvModel, ...)` from
- * `src/lab/lincheck`; its `agentSpec` runs the `store` role with token root keys in `env`
- * (`CAIRN_TOKEN_ROOT_KEYS`, required when the agent binds beyond loopback). Register it in
- * {@link WORKLOADS} (run/workloads.ts).
+ * Two exist: `workloads/membership` and `workloads/store` (etcd clients recorded with
+ * `HistoryRecorder` and checked with `src/lab/lincheck`); register a new one in `WORKLOADS` and
+ * `makeWorkload` (run/run-lab.ts).
  */
 export interface Workload {
   /** The name on the command line. */
