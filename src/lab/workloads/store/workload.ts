@@ -47,6 +47,16 @@ export interface StoreWorkloadOptions {
 /** Voters named in `store.initialCluster`: etcd's smallest fault-tolerant cluster. */
 const INITIAL_VOTERS = 3;
 
+/**
+ * Operations the recorder must accept: the clients' (`storeMaxOperations`), plus every attempt of
+ * every final read of every key a run of that many operations can have used, through every node.
+ */
+function recorderCapacity(nodes: number): number {
+  const L = DEFAULT_LIMITS;
+  const keys = Math.ceil(L.storeMaxOperations / L.storeOpsPerKey) + L.storeActiveKeys;
+  return L.storeMaxOperations + keys * nodes * L.storeFinalReadAttempts;
+}
+
 /** See the file comment. */
 export class StoreWorkload implements Workload {
   readonly name = 'store';
@@ -105,7 +115,7 @@ export class StoreWorkload implements Workload {
     const offset = log.now() - performance.now();
     this.recorder = new HistoryRecorder<KvInput, KvOutput>({
       now: () => Math.round((performance.now() + offset) * 1000) / 1000,
-      maxOperations: DEFAULT_LIMITS.storeMaxOperations + DEFAULT_LIMITS.storeFinalReadKeys * n * 100,
+      maxOperations: recorderCapacity(n),
     });
     const perNode = this.options.clientsPerNode ?? 3;
     this.clients = hosts.agents.map(
