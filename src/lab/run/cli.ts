@@ -28,7 +28,7 @@ workloads: ${WORKLOADS.join(', ')}
   --log-dir DIR      where the run's log directory is made (default $TMPDIR/cairn-lab-runs)
   --json             the result as one JSON object on stdout
 
-usage: npm run lab -- check <log dir> [--shadow-ms MS] [--detect-bound-ms MS] [--json]
+usage: npm run lab -- check <log dir> [--shadow-ms MS] [--detect-bound-ms MS] [--suspicion-window-ms MS] [--json]
   checks a finished run's saved history (history.json) again, without running anything
 `;
 
@@ -184,6 +184,7 @@ function checkMain(args: readonly string[]): number {
       options: {
         'shadow-ms': { type: 'string' },
         'detect-bound-ms': { type: 'string' },
+        'suspicion-window-ms': { type: 'string' },
         json: { type: 'boolean' },
       },
     });
@@ -193,12 +194,16 @@ function checkMain(args: readonly string[]): number {
     return 2;
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
-  const overrides: { shadowMs?: number; detectBoundMs?: number } = {};
+  const overrides: { shadowMs?: number; detectBoundMs?: number; suspicionWindowMs?: number } = {};
   try {
     if (v['shadow-ms'] !== undefined)
       overrides.shadowMs = int('shadow-ms', v['shadow-ms'] as string, 0, 0, 86_400_000);
     if (v['detect-bound-ms'] !== undefined) {
       overrides.detectBoundMs = int('detect-bound-ms', v['detect-bound-ms'] as string, 0, 0, 86_400_000);
+    }
+    if (v['suspicion-window-ms'] !== undefined) {
+      const text = v['suspicion-window-ms'] as string;
+      overrides.suspicionWindowMs = int('suspicion-window-ms', text, 0, 0, 86_400_000);
     }
   } catch (err) {
     process.stderr.write(`lab: ${(err as Error).message}\n`);

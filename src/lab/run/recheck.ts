@@ -53,7 +53,7 @@ export function loadHistory(
 /** Checks a saved run again; the report has no log dir of its own (it names the one read). */
 export function recheck(
   dir: string,
-  overrides: { shadowMs?: number; detectBoundMs?: number } = {},
+  overrides: { shadowMs?: number; detectBoundMs?: number; suspicionWindowMs?: number } = {},
 ): LabReport {
   const saved = loadHistory(dir);
   if (saved.workload === 'store') {

@@ -13,6 +13,8 @@ export interface LabTiming {
   shadowMs: number;
   /** A kill this long must be detected by every live node, ms (confirmed suspicion, probes, margin). */
   detectBoundMs: number;
+  /** Longest unconfirmed suspicion timeout plus the margin, ms. */
+  suspicionWindowMs: number;
   /** Longest wait for all views to agree after the final heal, ms. */
   convergeTimeoutMs: number;
   /** Fault durations. */
@@ -49,6 +51,7 @@ export function labTiming(preset: MembershipPreset, nodes: number): LabTiming {
   return {
     shadowMs,
     detectBoundMs,
+    suspicionWindowMs: Math.ceil(maxSuspicion + MARGIN_MS),
     convergeTimeoutMs: Math.max(30_000, 2 * shadowMs),
     schedule: {
       quietMs: [MARGIN_MS, Math.max(2 * MARGIN_MS, 3 * probe)],

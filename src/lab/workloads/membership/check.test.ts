@@ -140,6 +140,32 @@ describe('checkMembership', () => {
     lossy.losses = [{ percent: 10, start: 9_000, end: 11_000 }];
     assert.equal(checkMembership(lossy, { ...OPTIONS, shadowMs: 7_000 }).valid, true);
 
+    // Under a cut, node-1 suspected node-2 late (12 s): with a 5 s window its suspicion could not
+    // run out before the restart at 16 s, so it is excused; one raised at 10.5 s could have.
+    const late = cleanHistory();
+    late.observations = late.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
+    late.cuts.push({ from: 0, to: 1, start: 11_000, end: 15_000 });
+    late.observations.push(obs(12_000, 1, 2, 'alive', 'suspect'));
+    late.observations.sort((a, b) => a.at - b.at);
+    assert.equal(
+      checkMembership(late, { ...OPTIONS, shadowMs: 5_500 }).valid,
+      false,
+      'no window: not excused',
+    );
+    assert.equal(
+      checkMembership(late, { ...OPTIONS, shadowMs: 5_500, suspicionWindowMs: 5_000 }).valid,
+      true,
+    );
+    const early = cleanHistory();
+    early.observations = early.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
+    early.cuts.push({ from: 0, to: 1, start: 11_000, end: 15_000 });
+    early.observations.push(obs(10_500, 1, 2, 'alive', 'suspect'));
+    early.observations.sort((a, b) => a.at - b.at);
+    assert.equal(
+      checkMembership(early, { ...OPTIONS, shadowMs: 5_500, suspicionWindowMs: 5_000 }).valid,
+      false,
+    );
+
     const short = cleanHistory();
     short.observations = short.observations.filter((o) => !(o.observer === 1 && o.at > 5_000));
     assert.equal(checkMembership(short, { ...OPTIONS, detectBoundMs: 7_000 }).valid, true);

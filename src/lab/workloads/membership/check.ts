@@ -24,6 +24,9 @@ import type { MembershipHistory, Observation, TimelineEvent } from './history.js
  *    episode must last `shadowMs` instead: a cut or lost packets can keep a suspicion from being
  *    confirmed (Lifeguard then waits for the longest timeout) and a death's gossip, retransmitted
  *    a bounded number of times, from reaching a node (it then needs its own suspicion to run out).
+ *    Such a node is excused when its own suspicion, raised during the kill, had less than
+ *    `suspicionWindowMs` to run before the restart (it may have started late: Lifeguard slows a
+ *    node's probing while it misses acks).
  * 3. **Time to detect**: per kill, first detection (the fastest node) and full detection (the
  *    slowest live node), from SIGKILL.
  * 4. **All views agree after heal**: every node lists every node `alive` with the same
@@ -38,6 +41,12 @@ export interface MembershipCheckOptions {
   detectBoundMs: number;
   /** Observers of one death within this of the first may be its declarer, ms. Default 1000. */
   attributionSlackMs?: number;
+  /**
+   * Longest (unconfirmed) suspicion timeout plus a margin, ms. When given, a node that missed a
+   * kill under a net fault is excused if its own suspicion of the killed node, raised during the
+   * kill, could not have run out before the restart. Absent (histories saved before it): no excuse.
+   */
+  suspicionWindowMs?: number;
 }
 
 /** A violation of the checker's rules. */
@@ -144,7 +153,11 @@ function deathsOf(h: MembershipHistory): Death[] {
   return [...groups.values()].sort((a, b) => a.at - b.at);
 }
 
-function isFalseDeath(h: MembershipHistory, d: Death, o: Required<MembershipCheckOptions>): boolean {
+function isFalseDeath(
+  h: MembershipHistory,
+  d: Death,
+  o: MembershipCheckOptions & { attributionSlackMs: number },
+): boolean {
   const from = d.at - o.shadowMs;
   const to = d.at + 1;
   const suspects = new Set([d.member]);
@@ -200,7 +213,7 @@ function stateAt(list: readonly Observation[], at: number): string {
  * ```
  */
 export function checkMembership(h: MembershipHistory, options: MembershipCheckOptions): MembershipResult {
-  const o: Required<MembershipCheckOptions> = { attributionSlackMs: 1000, ...options };
+  const o = { attributionSlackMs: 1000, ...options };
   const timeline = timelineOf(h);
   const violations: Omit<MembershipViolation, 'around'>[] = [];
 
@@ -248,6 +261,19 @@ export function checkMembership(h: MembershipHistory, options: MembershipCheckOp
     if (times.length > 0) first.push(Math.min(...times));
     if (missing.length === 0 && times.length > 0) full.push(Math.max(...times));
     if (!required) missing = [];
+    // Under a cut or loss, a node can start suspecting late (Lifeguard slows the probing of a node
+    // that misses acks) and get no confirmation, so its suspicion runs the longest timeout: if
+    // that cannot end before the restart, the node is within the protocol, not wrong.
+    const window = o.suspicionWindowMs;
+    if (netFaultDuring && window !== undefined) {
+      missing = missing.filter((x) => {
+        const raised = (pairs.get(`${x}/${kill.node}`) ?? []).filter(
+          (ob) => ob.to === 'suspect' && ob.at >= kill.from && ob.at <= kill.to,
+        );
+        const last = raised.at(-1);
+        return last === undefined || last.at + window <= kill.to;
+      });
+    }
     if (missing.length > 0) {
       violations.push({
         kind: 'undetected-kill',

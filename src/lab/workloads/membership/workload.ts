@@ -36,7 +36,7 @@ export interface SavedMembershipHistory {
   /** Always `membership`. */
   workload: 'membership';
   /** The checker's windows of the run. */
-  options: { shadowMs: number; detectBoundMs: number };
+  options: { shadowMs: number; detectBoundMs: number; suspicionWindowMs?: number };
   /** Everything recorded. */
   history: MembershipHistory;
 }
@@ -118,14 +118,14 @@ export class MembershipWorkload implements Workload {
         views: this.finalViews,
       },
     };
-    const { shadowMs, detectBoundMs } = this.options.timing;
+    const { shadowMs, detectBoundMs, suspicionWindowMs } = this.options.timing;
     const saved: SavedMembershipHistory = {
       workload: 'membership',
-      options: { shadowMs, detectBoundMs },
+      options: { shadowMs, detectBoundMs, suspicionWindowMs },
       history,
     };
     writeFileSync(join(logDir, HISTORY_FILE), `${JSON.stringify(saved)}\n`);
-    const result = checkMembership(history, { shadowMs, detectBoundMs });
+    const result = checkMembership(history, { shadowMs, detectBoundMs, suspicionWindowMs });
     return {
       valid: result.valid,
       violations: result.violations,
