@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import { isCairnError } from '../../core/errors.js';
-import { parseToken, type Token, verifyToken } from '../../security/token.js';
+import { parseToken, type Token, tokenExpiry, verifyToken } from '../../security/token.js';
 
 /**
  * Who may do what through the Redis protocol, decided from a Cairn capability token.
@@ -95,9 +95,9 @@ export class RespAuthorizer {
     keys: readonly Uint8Array[] | undefined,
   ): string | undefined {
     const nowMs = this.options.clock.now();
-    const request =
-      op === undefined ? { nowMs, audience: RESP_AUDIENCE } : { nowMs, op, audience: RESP_AUDIENCE };
-    if (keys === undefined || op === undefined) {
+    if (op === undefined) return this.stillValid(credential.token, nowMs);
+    const request = { nowMs, op, audience: RESP_AUDIENCE };
+    if (keys === undefined) {
       // Keyless: present the longest prefix, inside all of them when they are nested.
       const prefixes = credential.prefixes;
       const longest =
@@ -121,6 +121,17 @@ export class RespAuthorizer {
   allowsKey(credential: Credential, key: Uint8Array): boolean {
     for (const p of credential.prefixes) if (!startsWith(key, p)) return false;
     return true;
+  }
+
+  /**
+   * A command that touches no data needs a token that is still valid (not expired, not revoked);
+   * its signature was checked at AUTH and its caveats name data, which such a command does not touch.
+   */
+  private stillValid(token: Token, nowMs: number): string | undefined {
+    if (this.options.isRevoked?.(token.id) === true) return `token ${token.id} has been revoked`;
+    const expiresAt = tokenExpiry(token.caveats);
+    if (expiresAt !== undefined && !(nowMs < expiresAt)) return `token ${token.id} has expired`;
+    return undefined;
   }
 
   private verify(token: Token, request: Parameters<typeof verifyToken>[1]['request']): string | undefined {

@@ -204,6 +204,7 @@ function consistency(ctx: CommandContext, args: readonly Buffer[]): Reply {
   if (args.length === 2)
     return array([bulk('read'), bulk(s.readConsistency), bulk('write'), bulk(s.writeConsistency)]);
   if (args.length === 3) {
+    if (is(args[2]!, 'read') || is(args[2]!, 'write')) return SYNTAX_ERROR;
     const level = parseConsistency(args[2]!);
     s.readConsistency = level;
     s.writeConsistency = level;
