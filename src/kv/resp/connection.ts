@@ -13,11 +13,16 @@ import { errorReply, type Protocol, type Reply, ReplyBuffer } from './reply.js';
  *   is written.
  * - Replies completed in one turn of the event loop leave in one socket write.
  * - At most `maxInFlightPerConnection` commands run at once; past it, and while more than
- *   `maxPendingReplyBytes` of replies wait in the socket, the connection stops reading (the
- *   kernel's TCP window then slows the client). Unparsed input stays in the parser meanwhile.
+ *   `maxPendingReplyBytes` of replies wait in the socket, the connection takes no new command and
+ *   stops reading (the kernel's TCP window then slows the client). Unparsed input stays in the
+ *   parser meanwhile. Replies held are thus at most maxPendingReplyBytes plus the replies of the
+ *   commands already in flight (at most maxInFlightPerConnection, each one value at most).
  * - A protocol error is answered after every earlier reply, then the connection closes; so does
  *   QUIT after its OK. No input makes this throw.
  */
+
+/** Encoded replies at least this large are written at once instead of at the end of the turn. */
+const FLUSH_NOW_BYTES = 64 * 1024;
 
 interface Slot {
   reply: Reply | undefined;
@@ -87,7 +92,8 @@ export class RespConnection {
   /** Takes parsed commands while there is room. */
   private pump(): void {
     const max = this.server.limits.maxInFlightPerConnection;
-    while (!this.ending && this.inFlight < max && !this.waitingForDrain) {
+    const maxPending = this.server.limits.maxPendingReplyBytes;
+    while (!this.ending && this.inFlight < max && !this.waitingForDrain && this.out.length < maxPending) {
       const cmd = this.parser.next();
       if (cmd === undefined) break;
       if (!Array.isArray(cmd)) {
@@ -154,7 +160,9 @@ export class RespConnection {
       this.finish();
       return;
     }
-    if (this.out.length > 0 && !this.flushScheduled) {
+    // Large replies leave at once rather than piling up until the end of the turn.
+    if (this.out.length >= FLUSH_NOW_BYTES) this.flush();
+    else if (this.out.length > 0 && !this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
@@ -165,8 +173,8 @@ export class RespConnection {
     if (this.closed || this.out.length === 0) return;
     const bytes = this.out.take();
     this.server.stats.bytesOut += bytes.length;
-    if (!this.socket.write(bytes) || this.socket.writableLength > this.server.limits.maxPendingReplyBytes)
-      this.waitingForDrain = true;
+    this.socket.write(bytes);
+    if (this.socket.writableLength > this.server.limits.maxPendingReplyBytes) this.waitingForDrain = true;
     this.updateReading();
     if (this.ending && this.inFlight === 0) this.finish();
   }

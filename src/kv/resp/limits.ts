@@ -46,6 +46,11 @@ export const DEFAULT_LIMITS = Object.freeze({
   /** Open client connections (Redis's maxclients is 10,000): each costs a socket and buffers. */
   maxConnections: 10_000,
   /**
+   * Open connections from one remote address: one misbehaving host cannot take every slot. A
+   * client pool or redis-benchmark -c 50 uses tens; behind a NAT, raise it.
+   */
+  maxConnectionsPerAddress: 1024,
+  /**
    * Milliseconds a connection may stay idle (no command in flight, nothing received) before it is
    * closed. Redis's `timeout` is 0 (never); pools (ioredis) reconnect, so 15 minutes frees slots
    * of vanished clients without bothering live ones.

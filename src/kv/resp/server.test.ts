@@ -19,13 +19,20 @@ import { type RespServer, serveResp } from './server.js';
 
 /** A raw client: writes bytes, reads until `done(received)` says the expected replies are in. */
 class RawClient {
-  private received = Buffer.alloc(0);
+  private readonly chunks: Buffer[] = [];
+  /** CRLFs received so far, counted as chunks arrive (a CR LF may straddle two chunks). */
+  private crlfs = 0;
+  private lastByte = -1;
   private waiter: (() => void) | undefined;
   closed = false;
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (c: Buffer) => {
-      this.received = Buffer.concat([this.received, c]);
+      this.chunks.push(c);
+      if (this.lastByte === 0x0d && c[0] === 0x0a) this.crlfs++;
+      for (let i = c.indexOf(0x0d); i >= 0 && i < c.length - 1; i = c.indexOf(0x0d, i + 1))
+        if (c[i + 1] === 0x0a) this.crlfs++;
+      this.lastByte = c[c.length - 1] ?? -1;
       this.waiter?.();
     });
     socket.on('close', () => {
@@ -43,13 +50,13 @@ class RawClient {
 
   /** Waits until the received text contains `count` CRLF-terminated lines, or the socket closes. */
   async lines(count: number): Promise<string[]> {
-    while (this.received.toString('latin1').split('\r\n').length - 1 < count && !this.closed) {
+    while (this.crlfs < count && !this.closed) {
       await new Promise<void>((resolve) => {
         this.waiter = resolve;
       });
       this.waiter = undefined;
     }
-    return this.received.toString('latin1').split('\r\n').slice(0, count);
+    return this.text().split('\r\n').slice(0, count);
   }
 
   async untilClosed(): Promise<string> {
@@ -57,7 +64,11 @@ class RawClient {
       await new Promise<void>((resolve) => {
         this.waiter = resolve;
       });
-    return this.received.toString('latin1');
+    return this.text();
+  }
+
+  private text(): string {
+    return Buffer.concat(this.chunks).toString('latin1');
   }
 
   send(text: string | Buffer): void {
@@ -188,6 +199,66 @@ describe('serveResp over TCP', () => {
         c.close();
       },
       { limits: { maxInFlightPerConnection: 4 } },
+    );
+  });
+
+  it('limits connections per remote address', async () => {
+    await withServer(
+      new MemoryKv({ clock: systemClock }),
+      async (server) => {
+        const a = await RawClient.open(server.port);
+        a.send('PING\r\n');
+        await a.lines(1);
+        const b = await RawClient.open(server.port);
+        assert.equal(await b.untilClosed(), '-ERR max number of clients reached\r\n');
+        a.close();
+        await once(a.socket, 'close');
+        while (server.stats.connectionsOpen > 0) await new Promise((r) => setImmediate(r));
+        const c = await RawClient.open(server.port);
+        c.send('PING\r\n');
+        assert.deepEqual(await c.lines(1), ['+PONG']);
+        c.close();
+      },
+      { limits: { maxConnectionsPerAddress: 1 } },
+    );
+  });
+
+  it('stops reading from a client that does not read its replies', async () => {
+    const kv = new MemoryKv({ clock: systemClock });
+    const value = Buffer.alloc(256 * 1024, 0x61);
+    await kv.put(Buffer.from('big'), value);
+    await withServer(
+      kv,
+      async (server) => {
+        const c = await RawClient.open(server.port);
+        c.socket.pause();
+        const count = 40; // 10 MiB of replies
+        c.send('GET big\r\n'.repeat(count));
+        // Once more than maxPendingReplyBytes went to the socket, the server must stop taking commands.
+        while (server.stats.bytesOut <= 1024 * 1024) await new Promise((r) => setImmediate(r));
+        for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+        assert.ok(server.stats.commandsProcessed < count, `ran ${server.stats.commandsProcessed}`);
+        c.socket.resume();
+        const lines = await c.lines(count * 2);
+        assert.equal(lines.length, count * 2);
+        assert.equal(lines[count * 2 - 1]!.length, value.length);
+        assert.equal(server.stats.commandsProcessed, count);
+        c.close();
+      },
+      { limits: { maxPendingReplyBytes: 1024 * 1024, maxInFlightPerConnection: 8 } },
+    );
+  });
+
+  it('closes idle connections', async () => {
+    await withServer(
+      new MemoryKv({ clock: systemClock }),
+      async (server) => {
+        const c = await RawClient.open(server.port);
+        c.send('PING\r\n');
+        assert.deepEqual(await c.lines(1), ['+PONG']);
+        assert.equal(await c.untilClosed(), '+PONG\r\n');
+      },
+      { limits: { idleTimeoutMs: 50 } },
     );
   });
 

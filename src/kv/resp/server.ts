@@ -90,15 +90,24 @@ export async function serveResp(options: RespServerOptions): Promise<RespServer>
   };
   let nextId = 1;
   const sockets = new Set<Socket>();
+  const perAddress = new Map<string, number>();
   const server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    if (connections.size >= limits.maxConnections) {
+    const remote = socket.remoteAddress ?? '?';
+    const fromRemote = perAddress.get(remote) ?? 0;
+    if (connections.size >= limits.maxConnections || fromRemote >= limits.maxConnectionsPerAddress) {
       stats.connectionsRejected++;
       socket.on('error', () => {});
       socket.end('-ERR max number of clients reached\r\n');
       return;
     }
+    perAddress.set(remote, fromRemote + 1);
+    socket.on('close', () => {
+      const n = (perAddress.get(remote) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(remote);
+      else perAddress.set(remote, n);
+    });
     stats.connectionsAccepted++;
     const connection = new RespConnection(
       socket,

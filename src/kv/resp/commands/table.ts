@@ -17,6 +17,8 @@ import { serverCommands } from './server.js';
  */
 
 let table: Map<string, CommandSpec> | undefined;
+/** The same commands by uppercase name: clients send one case or the other, so most lookups hit without lowercasing. */
+let upperTable: Map<string, CommandSpec> | undefined;
 
 /** Every command by lowercase name. */
 export function commandTable(): ReadonlyMap<string, CommandSpec> {
@@ -26,6 +28,12 @@ export function commandTable(): ReadonlyMap<string, CommandSpec> {
       table.set(c.name, c);
   }
   return table;
+}
+
+function lookup(name: string): CommandSpec | undefined {
+  const all = commandTable();
+  if (upperTable === undefined) upperTable = new Map([...all].map(([k, v]) => [k.toUpperCase(), v]));
+  return all.get(name) ?? upperTable.get(name) ?? all.get(name.toLowerCase());
 }
 
 const NOAUTH = errorReply('NOAUTH Authentication required.');
@@ -86,11 +94,10 @@ function denial(ctx: CommandContext, spec: CommandSpec, args: readonly Buffer[])
 
 /** Runs one command; see the module comment. */
 export function dispatch(ctx: CommandContext, args: readonly Buffer[]): Reply | Promise<Reply> {
-  const name = args[0]!.toString('latin1').toLowerCase();
-  const spec = commandTable().get(name);
+  const spec = lookup(args[0]!.toString('latin1'));
   if (spec === undefined) return unknownCommand(args);
-  if (!arityOk(spec.arity, args.length)) return wrongArity(name);
-  ctx.session.lastCommand = name;
+  if (!arityOk(spec.arity, args.length)) return wrongArity(spec.name);
+  ctx.session.lastCommand = spec.name;
   if (!ctx.session.authenticated && spec.noAuth !== true) return NOAUTH;
   try {
     const reason = denial(ctx, spec, args);
