@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { systemClock } from '../../core/clock.js';
 import { deferred } from '../../core/deferred.js';
+import { Rng } from '../../core/rng.js';
 import { formatToken, mintToken } from '../../security/token.js';
 import { MemoryKv } from '../memory-kv.js';
 import type { KvApi, KvEntry } from '../types.js';
@@ -260,6 +261,30 @@ describe('serveResp over TCP', () => {
       },
       { limits: { idleTimeoutMs: 50 } },
     );
+  });
+
+  it('survives random bytes on many connections and keeps serving', async () => {
+    const seed = process.env.CAIRN_SEED === undefined ? Date.now() % 100_000 : Number(process.env.CAIRN_SEED);
+    const rng = Rng.fromSeed(seed);
+    await withServer(new MemoryKv({ clock: systemClock }), async (server) => {
+      for (let i = 0; i < 20; i++) {
+        const c = await RawClient.open(server.port);
+        const pieces = ['*', '$', '\r\n', '3', '-1', 'SET', 'GET', ' ', '"', '\\x', '\0', 'a'];
+        let junk = '';
+        for (let j = 0; j < 200; j++) junk += pieces[rng.int(pieces.length)]!;
+        c.send(junk);
+        c.send(Buffer.from(Array.from({ length: 100 }, () => rng.int(256))));
+        c.close();
+      }
+      const d = await RawClient.open(server.port);
+      d.send('PING\r\n');
+      assert.deepEqual(
+        await d.lines(1),
+        ['+PONG'],
+        `seed=${seed}; replay: CAIRN_SEED=${seed} node --import tsx --test src/kv/resp/server.test.ts`,
+      );
+      d.close();
+    });
   });
 
   it('requires AUTH with a token when auth is on', async () => {
