@@ -85,6 +85,8 @@ export class RespConnection {
   private onData(chunk: Buffer): void {
     this.server.stats.bytesIn += chunk.length;
     if (this.ending) return;
+    // One reading per chunk: CLIENT LIST's idle needs seconds, not a clock call per command.
+    this.session.lastCommandAt = this.server.clock.now();
     this.parser.push(chunk);
     this.pump();
   }
@@ -114,7 +116,6 @@ export class RespConnection {
 
   private run(args: Buffer[]): void {
     const session = this.session;
-    session.lastCommandAt = this.server.clock.now();
     this.server.stats.commandsProcessed++;
     const slot: Slot = { reply: undefined, proto: session.proto, close: false };
     this.queue.push(slot);

@@ -44,6 +44,18 @@ describe('reply encoding', () => {
     assert.equal(enc(errorReply('ERR a\r\nb'), 2), '-ERR a  b\r\n');
   });
 
+  it('carves batches from slabs without ever overwriting a batch already taken', () => {
+    const out = new ReplyBuffer();
+    const taken: [Buffer, string][] = [];
+    for (let i = 0; i < 500; i++) {
+      const value = 'x'.repeat((i * 37) % 3000);
+      out.write(bulk(value), 2);
+      if (i % 3 === 0) out.write(OK, 2);
+      taken.push([out.take(), `$${value.length}\r\n${value}\r\n${i % 3 === 0 ? '+OK\r\n' : ''}`]);
+    }
+    for (const [bytes, expected] of taken) assert.equal(bytes.toString('latin1'), expected);
+  });
+
   it('grows past its initial size and starts over after take', () => {
     const out = new ReplyBuffer(8);
     const big = Buffer.alloc(1000, 1);

@@ -70,27 +70,43 @@ export function map(entries: readonly (readonly [Reply, Reply])[]): Reply {
 }
 
 /**
+ * Bytes of one output slab: batches are carved from it, so a flush rarely allocates. Redis keeps
+ * a 16 KiB reply buffer per client too; a connection holds at most one slab between batches.
+ */
+const SLAB_BYTES = 16 * 1024;
+/** A slab with less room than this left is dropped after a batch (the next write takes a new one). */
+const MIN_ROOM_BYTES = 1024;
+const NO_SLAB = Buffer.alloc(0);
+
+/**
  * Appends encoded replies into one growing buffer, so a batch of pipelined replies leaves in one
- * socket write.
+ * socket write. Batches are carved one after another from a slab ({@link take} hands out a view
+ * and the next batch starts after it), so many small flushes cost one allocation per slab.
  */
 export class ReplyBuffer {
   private buf: Buffer;
+  /** Where the current batch starts in `buf`; bytes before it belong to batches already taken. */
+  private start = 0;
   private len = 0;
 
-  constructor(initialBytes = 16 * 1024) {
-    this.buf = Buffer.allocUnsafe(initialBytes);
+  /** @param initialBytes - the first slab's size; default none until the first write */
+  constructor(initialBytes = 0) {
+    this.buf = initialBytes === 0 ? NO_SLAB : Buffer.allocUnsafe(initialBytes);
   }
 
   /** Bytes appended since the last {@link take}. */
   get length(): number {
-    return this.len;
+    return this.len - this.start;
   }
 
-  /** The appended bytes; the buffer starts over empty (the returned bytes are not reused). */
+  /** The appended bytes; later writes never touch them (they may still sit in a socket's queue). */
   take(): Buffer {
-    const out = this.buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(Math.max(16 * 1024, Math.min(this.buf.length, 1024 * 1024)));
-    this.len = 0;
+    const out = this.buf.subarray(this.start, this.len);
+    if (this.buf.length - this.len < MIN_ROOM_BYTES) {
+      this.buf = NO_SLAB;
+      this.len = 0;
+    }
+    this.start = this.len;
     return out;
   }
 
@@ -163,13 +179,17 @@ export class ReplyBuffer {
     this.ascii('\r\n');
   }
 
+  /** Makes room for `extra` bytes, moving the current batch (only) to a new slab when needed. */
   private reserve(extra: number): void {
     if (this.len + extra <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + extra) size *= 2;
+    const used = this.len - this.start;
+    let size = SLAB_BYTES;
+    while (size < used + extra) size *= 2;
     const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.len);
+    this.buf.copy(next, 0, this.start, this.len);
     this.buf = next;
+    this.start = 0;
+    this.len = used;
   }
 
   private ascii(text: string): void {
@@ -199,7 +219,7 @@ function formatDouble(value: number): string {
 
 /** Encodes one reply on its own (tests, and the rare reply written outside a batch). */
 export function encodeReply(reply: Reply, proto: Protocol): Buffer {
-  const out = new ReplyBuffer(256);
+  const out = new ReplyBuffer();
   out.write(reply, proto);
   return out.take();
 }
