@@ -175,7 +175,9 @@ export class RespConnection {
     const bytes = this.out.take();
     this.server.stats.bytesOut += bytes.length;
     this.socket.write(bytes);
-    if (this.socket.writableLength > this.server.limits.maxPendingReplyBytes) this.waitingForDrain = true;
+    // 'drain' comes only after a write past the socket's highWaterMark, so wait only when one is due.
+    if (this.socket.writableLength > this.server.limits.maxPendingReplyBytes && this.socket.writableNeedDrain)
+      this.waitingForDrain = true;
     this.updateReading();
     if (this.ending && this.inFlight === 0) this.finish();
   }

@@ -123,6 +123,19 @@ describe('serveResp over TCP', () => {
     });
   });
 
+  it('close writes the replies owed before closing connections', async () => {
+    const kv = new GatedKv({ clock: systemClock });
+    await kv.put(Buffer.from('a'), Buffer.from('1'));
+    const server = await serveResp({ kv, host: '127.0.0.1', port: 0 });
+    const c = await RawClient.open(server.port);
+    c.send('GET a\r\n');
+    while (kv.gates.size < 1) await new Promise((r) => setImmediate(r));
+    const closed = server.close();
+    kv.gates.get('a')!.resolve();
+    assert.equal(await c.untilClosed(), '$1\r\n1\r\n');
+    await closed;
+  });
+
   it('speaks RESP3 after HELLO 3', async () => {
     await withServer(new MemoryKv({ clock: systemClock }), async (server) => {
       const c = await RawClient.open(server.port);
