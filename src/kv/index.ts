@@ -50,6 +50,23 @@ export {
   MAX_LOGICAL,
   nodeTag,
 } from './hlc.js';
+export {
+  MEMORY_KV_LIMITS,
+  MemoryKv,
+  type MemoryKvLimits,
+  type MemoryKvOptions,
+  memoryToken,
+} from './memory-kv.js';
+export {
+  RESP_AUDIENCE,
+  RESP_LIMITS,
+  type RespAuthOptions,
+  type RespLimits,
+  type RespServer,
+  type RespServerOptions,
+  type RespStats,
+  serveResp,
+} from './resp/index.js';
 export { ADVERT_LIMITS, decodeRingAdvert, encodeRingAdvert, RING_STATE_PREFIX } from './ring/advert.js';
 export {
   inTokenRange,
