@@ -123,7 +123,10 @@ export class RingTracker {
     try {
       this.ring = this.engines.buildRing(nodes, this.rf);
     } catch (err) {
-      this.logger.warn({ err: describeError(err) }, 'the ring did not build from the adverts; keeping the previous one');
+      this.logger.warn(
+        { err: describeError(err) },
+        'the ring did not build from the adverts; keeping the previous one',
+      );
     }
   }
 }

@@ -1,9 +1,15 @@
-import { type Consistency, type KvScanPage, requiredReplicas, type Token, type TokenRange } from '../types.js';
+import { KvError } from '../errors.js';
+import type { Cell } from '../types.js';
+import {
+  type Consistency,
+  type KvScanPage,
+  requiredReplicas,
+  type Token,
+  type TokenRange,
+} from '../types.js';
 import { DEFAULT_LIMITS } from './config.js';
 import type { CoordinatorContext } from './coordinator.js';
 import { gather } from './gather.js';
-import { KvError } from '../errors.js';
-import type { Cell } from '../types.js';
 import type { ScanAnswer } from './replica-client.js';
 
 /** The largest token. */
@@ -14,7 +20,10 @@ export const MAX_TOKEN: Token = (1n << 64n) - 1n;
  * as a TokenRange `(from - 1, hi]` (`from = 0` gives `(MAX, hi]`, which wraps to `[0, hi]`).
  * `ranges` are the ring's ranges in token order (by end token), the first one wrapping.
  */
-export function scanInterval(ranges: readonly TokenRange[], from: Token): { range: TokenRange; owner: TokenRange } {
+export function scanInterval(
+  ranges: readonly TokenRange[],
+  from: Token,
+): { range: TokenRange; owner: TokenRange } {
   let owner = ranges.find((r) => r.end >= from);
   let hi: Token;
   if (owner === undefined) {
@@ -53,8 +62,10 @@ export async function scanPage(
 ): Promise<KvScanPage> {
   const ring = ctx.ring();
   const ranges = ring.ranges();
-  if (ranges.length === 0) throw new KvError('UNAVAILABLE', 'the ring is empty: no kv node has published tokens');
-  if (cursor < 0n || cursor > MAX_TOKEN + 1n) throw new KvError('INVALID_ARGUMENT', `scan cursor ${cursor} is out of range`);
+  if (ranges.length === 0)
+    throw new KvError('UNAVAILABLE', 'the ring is empty: no kv node has published tokens');
+  if (cursor < 0n || cursor > MAX_TOKEN + 1n)
+    throw new KvError('INVALID_ARGUMENT', `scan cursor ${cursor} is out of range`);
   const limit = Math.max(1, Math.min(count, DEFAULT_LIMITS.maxScanLimit));
   const required = requiredReplicas(level, ring.rf);
   const deadline = ctx.clock.now() + ctx.config.readTimeoutMs;
@@ -65,13 +76,29 @@ export async function scanPage(
     const natural = ring.replicas(owner.end);
     const alive = natural.filter((n) => ctx.isAlive(n));
     if (alive.length < required) {
-      throw new KvError('UNAVAILABLE', `${level} scan needs ${required} replicas of range ending ${owner.end}, only ${alive.length} alive`);
+      throw new KvError(
+        'UNAVAILABLE',
+        `${level} scan needs ${required} replicas of range ending ${owner.end}, only ${alive.length} alive`,
+      );
     }
     const calls = new Map<string, Promise<ScanAnswer>>();
-    for (const n of alive) calls.set(n, ctx.replicas.scan(n, range, undefined, limit - keys.length, Math.max(0, deadline - ctx.clock.now())));
-    const got = await gather(ctx.clock, calls, (r) => r.size >= required, Math.max(0, deadline - ctx.clock.now()), signal);
+    for (const n of alive)
+      calls.set(
+        n,
+        ctx.replicas.scan(n, range, undefined, limit - keys.length, Math.max(0, deadline - ctx.clock.now())),
+      );
+    const got = await gather(
+      ctx.clock,
+      calls,
+      (r) => r.size >= required,
+      Math.max(0, deadline - ctx.clock.now()),
+      signal,
+    );
     if (got.results.size < required) {
-      throw new KvError('TIMEOUT', `${level} scan: only ${got.results.size} of ${required} replicas answered for range ending ${owner.end}`);
+      throw new KvError(
+        'TIMEOUT',
+        `${level} scan: only ${got.results.size} of ${required} replicas answered for range ending ${owner.end}`,
+      );
     }
     const { live, next } = mergePages(ctx, [...got.results.values()], range.end);
     keys.push(...live);
@@ -86,11 +113,16 @@ export async function scanPage(
  * Merges replicas' pages of one interval: the live keys up to the cut, and where the next page
  * starts (undefined when every replica answered the whole interval).
  */
-function mergePages(ctx: CoordinatorContext, pages: readonly ScanAnswer[], end: Token): { live: Uint8Array[]; next?: Token } {
+function mergePages(
+  ctx: CoordinatorContext,
+  pages: readonly ScanAnswer[],
+  end: Token,
+): { live: Uint8Array[]; next?: Token } {
   let cut: Token | undefined;
   for (const p of pages) {
     const last = p.entries.at(-1);
-    if (p.next !== undefined && last !== undefined && (cut === undefined || last.token < cut)) cut = last.token;
+    if (p.next !== undefined && last !== undefined && (cut === undefined || last.token < cut))
+      cut = last.token;
   }
   // Keys at the cut token may be missing from the pages that stopped there: re-read them next
   // time. Unless every entry sits at that token (a 64-bit hash collision run longer than a page).
@@ -105,8 +137,12 @@ function mergePages(ctx: CoordinatorContext, pages: readonly ScanAnswer[], end: 
     merged.set(id, { key: e.key, token: e.token, cell: ctx.engines.mergeCells(prior?.cell, e.cell) });
   }
   const now = ctx.clock.now();
-  const sorted = [...merged.values()].sort((a, b) => (a.token < b.token ? -1 : a.token > b.token ? 1 : Buffer.compare(a.key, b.key)));
-  const live = sorted.filter((e) => e.cell.value !== undefined && ctx.engines.isLive(e.cell, now)).map((e) => e.key);
+  const sorted = [...merged.values()].sort((a, b) =>
+    a.token < b.token ? -1 : a.token > b.token ? 1 : Buffer.compare(a.key, b.key),
+  );
+  const live = sorted
+    .filter((e) => e.cell.value !== undefined && ctx.engines.isLive(e.cell, now))
+    .map((e) => e.key);
   if (keepBelow === undefined) return { live };
   // A cut at the very end of the interval still ends the page there.
   return { live, next: keepBelow > end ? end + 1n : keepBelow };

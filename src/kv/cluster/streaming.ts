@@ -77,7 +77,10 @@ export async function pushRange(
   let after: ScanPosition | undefined;
   for (let page = 0; page < MAX_STREAM_PAGES; page++) {
     signal?.throwIfAborted();
-    const answer = await ctx.store.scan(range, after === undefined ? { limit: ctx.pageEntries } : { after, limit: ctx.pageEntries });
+    const answer = await ctx.store.scan(
+      range,
+      after === undefined ? { limit: ctx.pageEntries } : { after, limit: ctx.pageEntries },
+    );
     if (answer.entries.length > 0) {
       await ctx.replicas.write(target, kind, answer.entries, ctx.pageTimeoutMs);
       const moved = { cells: answer.entries.length, bytes: bytesOf(answer.entries) };
