@@ -120,7 +120,8 @@ export class Coordinator {
       value !== undefined && expiresAt !== undefined ? { version, value, expiresAt } : { version, value };
     for (const n of targets) if (!alive.includes(n)) ctx.hint(n, key, cell);
     const calls = new Map<string, Promise<void>>();
-    for (const n of alive) {
+    const remote = alive.filter((n) => n !== ctx.self);
+    for (const n of remote) {
       const p = ctx.replicas.write(n, 'write', [{ key, cell }], ctx.config.writeTimeoutMs);
       // Whatever happens to the call later (after the write answered), a failure leaves a hint,
       // unless the replica refused this node's clock (then the version is what is wrong).
@@ -129,17 +130,39 @@ export class Coordinator {
       });
       calls.set(n, p);
     }
+    if (remote.length < alive.length) calls.set(ctx.self, this.applyLocally(key, cell, [...calls.values()]));
     const got = await gather(ctx.clock, calls, (r) => r.size >= blockFor, ctx.config.writeTimeoutMs, signal);
     if (got.results.size >= blockFor) return;
-    throw this.shortfall(
-      'write',
-      level,
-      got.results.size,
-      blockFor,
-      alive.length,
-      got.failures,
-      got.timedOut,
-    );
+    throw this.shortfall('write', level, got.results.size, blockFor, got.failures, got.timedOut);
+  }
+
+  /**
+   * Applies a write to this node's own replica once some remote replica accepted this node's
+   * clock (answered, or failed for another reason than CLOCK_SKEW), or at once when there is no
+   * remote target. A node whose clock runs ahead, before it has heard any peer's reading, would
+   * otherwise plant a version from the future in its own replica, which read repair would spread.
+   */
+  private async applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
+    if (remote.length > 0) {
+      const verdicts = remote.map((p) =>
+        p.then(
+          () => true,
+          (err: unknown) => !isKvError(err, 'CLOCK_SKEW'),
+        ),
+      );
+      // Resolves true as soon as one accepts; false once all refused.
+      const accepted = await new Promise<boolean>((resolve) => {
+        let refused = 0;
+        for (const v of verdicts) {
+          void v.then((ok) => {
+            if (ok) resolve(true);
+            else if (++refused === verdicts.length) resolve(false);
+          });
+        }
+      });
+      if (!accepted) throw new KvError('CLOCK_SKEW', 'every other replica refused this clock reading');
+    }
+    await this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
   }
 
   /**
@@ -198,7 +221,7 @@ export class Coordinator {
       this.stats.digestMismatches++;
     }
     if (first.timedOut && first.results.size < required) {
-      throw this.shortfall('read', level, first.results.size, required, alive.length, first.failures, true);
+      throw this.shortfall('read', level, first.results.size, required, first.failures, true);
     }
     return this.resolveAndRepair(key, token, level, required, alive, first.failures, data, deadline, signal);
   }
@@ -226,7 +249,7 @@ export class Coordinator {
     const full = await gather(ctx.clock, calls, (r) => r.size >= required, left(ctx.clock, deadline), signal);
     if (full.results.size < required) {
       const failures = new Map([...failed, ...full.failures]);
-      throw this.shortfall('read', level, full.results.size, required, alive.length, failures, full.timedOut);
+      throw this.shortfall('read', level, full.results.size, required, failures, full.timedOut);
     }
     let winner: Cell | undefined;
     for (const a of full.results.values())
@@ -270,12 +293,11 @@ export class Coordinator {
     level: Consistency,
     got: number,
     needed: number,
-    tried: number,
     failures: ReadonlyMap<string, unknown>,
     timedOut: boolean,
   ): KvError {
     const refusals = [...failures.values()].filter((e) => isKvError(e, 'CLOCK_SKEW')).length;
-    if (refusals > 0 && got + (tried - failures.size) < needed && refusals * 2 >= failures.size) {
+    if (refusals > 0 && refusals * 2 >= failures.size) {
       this.stats.skewRefusals++;
       return new KvError(
         'CLOCK_SKEW',
