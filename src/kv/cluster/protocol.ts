@@ -17,6 +17,26 @@ import { DEFAULT_LIMITS } from './config.js';
  */
 
 const MAX_TOKEN = (1n << 64n) - 1n;
+
+/**
+ * Bytes, copied out of the frame they were decoded from. The codec hands out views into the
+ * received frame, and a transport may reuse a frame once its handler returned (the simulator
+ * poisons it): keys and values outlive the handler (the store keeps them, a coordinator compares
+ * digests across events), so every byte field is copied while the frame is still valid, during
+ * validation.
+ */
+function owned(inner: Validator<Uint8Array>): Validator<Uint8Array> {
+  return (value, path = '$') => new Uint8Array(inner(value, path));
+}
+
+/**
+ * An array whose items are the validator's results (core's `v.array` checks items but returns the
+ * input array, which would drop the copies {@link owned} makes).
+ */
+function mappedArray<T>(item: Validator<T>, opts: { minLength?: number; maxLength: number }): Validator<T[]> {
+  const check = v.array(v.unknown(), opts);
+  return (value, path = '$') => check(value, path).map((x, i) => item(x, `${path}[${i}]`));
+}
 const uint32 = v.uint({ max: 0xffff_ffff });
 const wall = v.uint({ max: Number.MAX_SAFE_INTEGER });
 
@@ -32,7 +52,7 @@ export function tokenFromWire(b: Uint8Array): Token {
   return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
 }
 
-const tokenBytes = v.bytes({ minLength: 8, maxLength: 8 });
+const tokenBytes = owned(v.bytes({ minLength: 8, maxLength: 8 }));
 
 /** A version on the wire. */
 export interface WireVersion {
@@ -61,7 +81,7 @@ const wireCell: Validator<WireCell> = v.object({
   w: wall,
   l: v.uint({ max: 0xffff }),
   n: uint32,
-  v: v.optional(v.nullable(v.bytes({ maxLength: DEFAULT_LIMITS.maxValueBytes }))),
+  v: v.optional(v.nullable(owned(v.bytes({ maxLength: DEFAULT_LIMITS.maxValueBytes })))),
   x: v.optional(wall),
 });
 
@@ -101,7 +121,7 @@ export function rangeFromWire(r: WireRange): TokenRange {
   return { start: tokenFromWire(r.s), end: tokenFromWire(r.e) };
 }
 
-const key = v.bytes({ minLength: 1, maxLength: DEFAULT_LIMITS.maxKeyBytes });
+const key = owned(v.bytes({ minLength: 1, maxLength: DEFAULT_LIMITS.maxKeyBytes }));
 const from = v.string({ minLength: 1, maxLength: DEFAULT_LIMITS.maxNameLength });
 const err = v.optional(v.oneOf(['CLOCK_SKEW', 'STOPPED', 'INVALID_ARGUMENT', 'UNAVAILABLE'] as const));
 /** A key and its cell on the wire. */
@@ -138,7 +158,7 @@ export const ReplicaWrite = defineMethod(
     from,
     hlc: wireVersion,
     kind: v.oneOf(['write', 'hint', 'stream', 'repair'] as const),
-    cells: v.array(keyedCell, { minLength: 1, maxLength: DEFAULT_LIMITS.maxCellsPerMessage }),
+    cells: mappedArray(keyedCell, { minLength: 1, maxLength: DEFAULT_LIMITS.maxCellsPerMessage }),
   }),
   v.object({ hlc: wireVersion, err }),
 );
@@ -151,7 +171,7 @@ export const ReplicaRead = defineMethod(
     hlc: wireVersion,
     err,
     cell: v.optional(v.nullable(wireCell)),
-    digest: v.optional(v.bytes({ maxLength: 64 })),
+    digest: v.optional(owned(v.bytes({ maxLength: 64 }))),
   }),
 );
 
@@ -162,14 +182,14 @@ export const ReplicaScan = defineMethod(
     from,
     hlc: wireVersion,
     range: wireRange,
-    after: v.optional(v.bytes({ maxLength: DEFAULT_LIMITS.maxKeyBytes + 64 })),
+    after: v.optional(owned(v.bytes({ maxLength: DEFAULT_LIMITS.maxKeyBytes + 64 }))),
     limit: v.uint({ max: DEFAULT_LIMITS.maxScanLimit }),
   }),
   v.object({
     hlc: wireVersion,
     err,
-    entries: v.array(keyedCell, { maxLength: DEFAULT_LIMITS.maxScanLimit }),
-    next: v.optional(v.bytes({ maxLength: DEFAULT_LIMITS.maxKeyBytes + 64 })),
+    entries: mappedArray(keyedCell, { maxLength: DEFAULT_LIMITS.maxScanLimit }),
+    next: v.optional(owned(v.bytes({ maxLength: DEFAULT_LIMITS.maxKeyBytes + 64 }))),
   }),
 );
 
@@ -185,7 +205,7 @@ export const ReplicaMerkle = defineMethod(
   v.object({
     hlc: wireVersion,
     err,
-    tree: v.optional(v.bytes({ maxLength: DEFAULT_LIMITS.maxMerkleBytes })),
+    tree: v.optional(owned(v.bytes({ maxLength: DEFAULT_LIMITS.maxMerkleBytes }))),
   }),
 );
 
