@@ -3,6 +3,43 @@
  *
  * @packageDocumentation
  */
+
+export {
+  cellProblem,
+  decodeCell,
+  deletionTime,
+  encodeCell,
+  isLive,
+  isPurgeable,
+  mergeCells,
+  sameCell,
+} from './engine/cell.js';
+export {
+  DEFAULT_HINT_WINDOW_MS,
+  DEFAULT_MAX_HINT_BYTES_PER_TARGET,
+  type Hint,
+  HintStore,
+  type HintStoreOptions,
+  type HintStoreStats,
+} from './engine/hints.js';
+export { DATA_PREFIX, dataKey, HINT_PREFIX, META_PREFIX, metaKey, parseDataKey } from './engine/layout.js';
+export { ENGINE_LIMITS, type EngineLimits } from './engine/limits.js';
+export { cellDigest, MERKLE_HASH_BYTES, MerkleBuilder, MerkleTree } from './engine/merkle.js';
+export {
+  decodeNodeMeta,
+  encodeNodeMeta,
+  loadNodeMeta,
+  type NodeMeta,
+  saveNodeMeta,
+} from './engine/node-meta.js';
+export {
+  DEFAULT_GC_GRACE_MS,
+  ReplicaStore,
+  type ReplicaStoreOptions,
+  type ReplicaStoreStats,
+  type ScanEntry,
+  type ScanPosition,
+} from './engine/replica-store.js';
 export * from './errors.js';
 // kv-store: hybrid clock, ring, partitioner, ring adverts
 export {

@@ -15,7 +15,7 @@ import { isToken } from './partitioner.js';
  */
 
 /** Bounds on what membership may hand the ring (peers are untrusted). */
-export const RING_LIMITS = Object.freeze({
+export const RING_LIMITS: RingLimits = Object.freeze({
   /** Tokens one node may claim: Cassandra's `num_tokens` tops out at 256; more only slows lookups. */
   maxTokensPerNode: 256,
   /** Nodes on one ring: 1,024 x 256 tokens keeps the ring's arrays and lookups small. */
@@ -26,8 +26,13 @@ export const RING_LIMITS = Object.freeze({
   maxNameBytes: 256,
 });
 
-/** The type of {@link RING_LIMITS}. */
-export type RingLimits = typeof RING_LIMITS;
+/** The ring's bounds; see {@link RING_LIMITS} for each one's reason. */
+export type RingLimits = {
+  readonly maxTokensPerNode: number;
+  readonly maxNodes: number;
+  readonly maxReplicationFactor: number;
+  readonly maxNameBytes: number;
+};
 
 const STATUSES: ReadonlySet<string> = new Set<RingNodeStatus>(['joining', 'normal', 'leaving']);
 

@@ -1,0 +1,31 @@
+/** The engine's bounds; see {@link ENGINE_LIMITS} for each one's reason. */
+export type EngineLimits = {
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly maxPendingWrites: number;
+  readonly maxGroupWrites: number;
+  readonly maxScanLimit: number;
+  readonly maxMerkleDepth: number;
+  readonly maxHintTargets: number;
+};
+
+/** Bounds of the storage engine (replica store, Merkle trees, hints). */
+export const ENGINE_LIMITS: EngineLimits = Object.freeze({
+  /** Bytes of a key: Cassandra's partition key limit; a key is repeated in every index entry. */
+  maxKeyBytes: 64 * 1024,
+  /**
+   * Bytes of a value: a write travels in one rpc payload (4 MiB) with its key and peers; Cassandra
+   * warns above 1 MiB for the same reason (a cell is read and rewritten whole).
+   */
+  maxValueBytes: 1024 * 1024,
+  /** Writes waiting to be merged and stored: past this, apply rejects (the disk is not keeping up). */
+  maxPendingWrites: 100_000,
+  /** Writes in one storage batch (one group commit): bounds the batch's memory and latency. */
+  maxGroupWrites: 1_000,
+  /** Entries one scan page may ask for: a page is held in memory and sent in one message. */
+  maxScanLimit: 10_000,
+  /** Depth of a Merkle tree: 2^16 leaves of 16 bytes is a 1 MiB tree, within one rpc payload. */
+  maxMerkleDepth: 16,
+  /** Hint targets: more distinct down nodes than this is not a cluster we serve. */
+  maxHintTargets: 1_024,
+});
