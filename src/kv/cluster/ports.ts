@@ -100,6 +100,7 @@ export interface KvEngines {
     clock: Clock;
     windowMs: number;
     maxBytesPerTarget: number;
+    sync: boolean;
   }): Promise<HintPort>;
   decodeMerkle(bytes: Uint8Array): MerklePort;
   isLive(cell: Cell, now: number): boolean;

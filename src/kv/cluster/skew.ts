@@ -7,7 +7,7 @@ import { KvError } from '../errors.js';
  * Every replica rpc carries the sender's reading, so each node sees, per peer, the offset
  * `peer reading - own clock` at the moment the message arrived (network delay makes a peer look a
  * little behind; a threshold of hundreds of ms dwarfs it). A node refuses to coordinate when most
- * of the peers it heard from recently are off by more than `maxOffsetMs` in the same direction:
+ * of its peers (those it knows alive, or heard from recently if more) are off by more than `maxOffsetMs` in the same direction:
  * then it is the odd one out (its versions would be refused by replicas, or would shadow later
  * writes everywhere), and it says by how much and against how many peers. One fast or slow peer
  * does not stop the others: it is a minority of each one's peers.
@@ -21,12 +21,16 @@ export class SkewMonitor {
    * @param clock - this node's physical clock
    * @param maxOffsetMs - largest tolerated offset
    * @param readingTtlMs - how long a reading counts
+   * @param knownPeers - how many live peers this node knows of: the verdict needs a majority of
+   *   them (or of the peers heard from, if more), so one skewed peer that happens to be the only
+   *   one heard from yet cannot make a healthy node refuse
    * @param maxPeers - peers remembered (older entries are forgotten first)
    */
   constructor(
     private readonly clock: Clock,
     private readonly maxOffsetMs: number,
     private readonly readingTtlMs: number,
+    private readonly knownPeers: () => number = () => 0,
     private readonly maxPeers = 4096,
   ) {}
 
@@ -59,17 +63,18 @@ export class SkewMonitor {
   verdict(): string | undefined {
     const fresh = [...this.fresh()];
     if (fresh.length === 0) return undefined;
+    const peers = Math.max(fresh.length, this.knownPeers());
     const ahead = fresh.filter(([, o]) => o.offsetMs > this.maxOffsetMs);
     const behind = fresh.filter(([, o]) => o.offsetMs < -this.maxOffsetMs);
     const describe = (list: typeof fresh, word: string) => {
       const worst = Math.max(...list.map(([, o]) => Math.abs(o.offsetMs)));
       return (
-        `this node's clock ${word} ${list.length} of ${fresh.length} peers by up to ${Math.round(worst)} ms ` +
+        `this node's clock ${word} ${list.length} of ${peers} peers by up to ${Math.round(worst)} ms ` +
         `(maxClockOffsetMs=${this.maxOffsetMs}); it refuses to coordinate until its clock is fixed`
       );
     };
-    if (ahead.length * 2 > fresh.length) return describe(ahead, 'trails');
-    if (behind.length * 2 > fresh.length) return describe(behind, 'is ahead of');
+    if (ahead.length * 2 > peers) return describe(ahead, 'trails');
+    if (behind.length * 2 > peers) return describe(behind, 'is ahead of');
     return undefined;
   }
 
