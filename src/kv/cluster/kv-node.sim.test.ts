@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fromUtf8, utf8 } from '../../core/index.js';
+import { fromUtf8, isCairnError, utf8, v } from '../../core/index.js';
+import { defineMethod, RpcClient } from '../../rpc/index.js';
 import { Simulator } from '../../sim/index.js';
 import { isKvError } from '../errors.js';
 import type { Consistency } from '../types.js';
@@ -199,6 +200,85 @@ describe(`KvNode on the simulator (seed=${SEED})`, () => {
       'future',
       'no replica stored a version from the future at QUORUM',
     );
+  });
+});
+
+describe(`KvNode hostile input and restarts (seed=${SEED})`, () => {
+  it('keeps its tokens across a restart, ignores malformed adverts, refuses malformed requests', async () => {
+    const c = await cluster(['a', 'b', 'c']);
+    const tokensOf = (via: string, name: string) =>
+      c
+        .node(via)
+        .ring()
+        .nodes.find((n) => n.name === name)?.tokens;
+    const before = tokensOf('a', 'c');
+    assert.equal(before?.length, c.config.tokensPerNode);
+    c.crash('c');
+    await c.restart('c');
+    assert.deepEqual(tokensOf('c', 'c'), before, 'c took its stored tokens back');
+    assert.equal(c.node('c').status().ring, 'normal');
+
+    // A member whose advert is garbage stays off the ring.
+    c.membership.add('evil', '10.9.9.9:7946');
+    c.membership.setValue('evil', 'kv.0', new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
+    assert.deepEqual(
+      c
+        .node('a')
+        .ring()
+        .nodes.map((n) => n.name)
+        .sort(),
+      ['a', 'b', 'c'],
+    );
+
+    // Requests that fail validation are answered with an error; the replica keeps serving.
+    const raw = (name: string) => defineMethod(name, v.unknown(), v.unknown());
+    c.sim.addNode('probe', (ctx) => ({ client: new RpcClient(ctx.transport(), { clock: ctx.clock }) }));
+    const { client } = c.sim.handle<{ client: RpcClient }>('probe')!;
+    const garbage: [string, unknown][] = [
+      [
+        'kv.write',
+        { from: 'x', hlc: { w: 1, l: 0, n: 0 }, kind: 'write', cells: [{ k: 'not bytes', c: {} }] },
+      ],
+      ['kv.read', { from: 'x', hlc: { w: -1, l: 0, n: 0 }, key: new Uint8Array(1), digest: false }],
+      ['kv.scan', { from: 'x', hlc: { w: 1, l: 0, n: 0 }, range: { s: 1, e: 2 }, limit: 10 }],
+      [
+        'kv.merkle',
+        {
+          from: 'x',
+          hlc: { w: 1, l: 0, n: 0 },
+          range: { s: new Uint8Array(8), e: new Uint8Array(8) },
+          depth: 99,
+        },
+      ],
+      ['kv.size', [1, 2, 3]],
+    ];
+    for (const [name, payload] of garbage) {
+      await assert.rejects(
+        c.run(client.call(c.sim.addressOf('a'), raw(name), payload, { deadlineMs: 1_000 })),
+        (e) => isCairnError(e, 'INVALID_ARGUMENT'),
+        name,
+      );
+    }
+    // A request from the far future is refused and stores nothing.
+    const future = await c.run(
+      client.call(
+        c.sim.addressOf('a'),
+        raw('kv.write'),
+        {
+          from: 'x',
+          hlc: { w: Math.floor(c.sim.now) + 3_600_000, l: 0, n: 0 },
+          kind: 'write',
+          cells: [
+            { k: utf8('planted'), c: { w: Math.floor(c.sim.now) + 3_600_000, l: 0, n: 0, v: utf8('x') } },
+          ],
+        },
+        { deadlineMs: 1_000 },
+      ),
+    );
+    assert.equal((future as { err?: string }).err, 'CLOCK_SKEW');
+    assert.equal(await readOne(c, 'a', utf8('planted')), undefined);
+    await put(c, 'a', k(1), 'still serving');
+    assert.equal(await readOne(c, 'a', k(1)), 'still serving');
   });
 });
 
