@@ -342,6 +342,31 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     await checkAcked(c, acked, 'e');
   });
 
+  it('a node that crashes while joining streams again when it restarts', async () => {
+    const c = await cluster(['a', 'b', 'c', 'd']);
+    const acked = new Map<string, string>();
+    for (let i = 0; i < 150; i++) {
+      await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
+      acked.set(`init-${i}`, `v-init-${i}`);
+    }
+    c.add('e');
+    await c.sim.runUntil(() => (c.sim.handle<KvNode>('e')?.status().streaming?.cells ?? 0) > 0, {
+      maxMs: 30_000,
+    });
+    assert.equal(c.node('e').status().ring, 'joining');
+    c.crash('e');
+    await c.restart('e');
+    assert.equal(c.node('e').status().ring, 'joining', 'the stored join state survived the crash');
+    await c.run(c.node('e').ready(), 120_000);
+    await checkReplicas(c, acked, 'a');
+  });
+
+  it('refuses to decommission when the rest could not hold rf replicas', async () => {
+    const c = await cluster(['a', 'b', 'c']);
+    await assert.rejects(c.run(c.node('c').decommission()), (e) => isKvError(e, 'INVALID_ARGUMENT'));
+    assert.equal(c.node('c').status().ring, 'normal');
+  });
+
   it('a decommissioned node hands its ranges over while writes go on, then leaves the ring', async () => {
     const c = await cluster(['a', 'b', 'c', 'd', 'e']);
     // Keys written before and never again: only streaming can bring them to e's successors.

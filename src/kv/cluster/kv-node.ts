@@ -335,12 +335,19 @@ export class KvNode implements KvApi {
    *
    * @param onProgress - called on every streamed page and range
    * @param signal - aborts the streaming (the node goes back to `normal`)
-   * @throws KvError INVALID_ARGUMENT when the node is not `normal`; UNAVAILABLE when a new owner
-   *   cannot be reached
+   * @throws KvError INVALID_ARGUMENT when the node is not `normal` or the other normal nodes are
+   *   fewer than rf (Cassandra refuses too); UNAVAILABLE when a new owner cannot be reached
    */
   async decommission(onProgress?: (p: StreamProgress) => void, signal?: AbortSignal): Promise<void> {
     if (this.ringStatus !== 'normal' || this.busy !== undefined) {
       throw new KvError('INVALID_ARGUMENT', `cannot decommission a node that is ${this.ringStatus}`);
+    }
+    const others = this.tracker.others().filter((n) => n.status === 'normal').length;
+    if (others < this.config.rf) {
+      throw new KvError(
+        'INVALID_ARGUMENT',
+        `cannot decommission: ${others} other normal nodes could not hold rf=${this.config.rf} replicas`,
+      );
     }
     this.setRingStatus('leaving');
     const run = streamDecommission(
