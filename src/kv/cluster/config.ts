@@ -41,7 +41,11 @@ export interface KvConfig {
   readonly streamPageEntries: number;
   /** fsync each storage batch (true) or let the OS flush (false: faster writes, but an acknowledged write can vanish in a power loss on every replica at once). Default true. */
   readonly sync: boolean;
-  /** Names of seed nodes; the first one starts `normal` even when it sees other kv nodes. Default none. */
+  /**
+   * Names of seed nodes: a seed starts `normal` on its first start without streaming, even when it
+   * sees other kv nodes (Cassandra's seeds do not bootstrap). List the nodes of a new cluster here
+   * so they can start in any order; a node added later is not a seed and joins. Default none.
+   */
   readonly seeds: readonly string[];
 }
 

@@ -84,7 +84,7 @@ export interface KvNodeStatus {
  *
  * Lifecycle: {@link start} loads the node's tokens (or picks new ones and stores them), publishes
  * its ring advert and serves the replica rpc. A node that finds other kv nodes on its first start
- * (and is not the first seed) joins: it advertises `joining`, waits `ringDelayMs` so every
+ * (and is not a seed) joins: it advertises `joining`, waits `ringDelayMs` so every
  * coordinator sends it writes as a pending replica, streams its future ranges, then advertises
  * `normal` ({@link ready} resolves). {@link decommission} is the reverse. {@link stop} stops serving;
  * the storage and transport belong to the caller.
@@ -261,7 +261,7 @@ export class KvNode implements KvApi {
       status = meta.status;
     } else {
       const others = this.tracker.others();
-      const first = others.length === 0 || this.config.seeds[0] === name;
+      const first = others.length === 0 || this.config.seeds.includes(name);
       const taken = new Set(others.flatMap((n) => n.tokens));
       this.tokens = this.engines.randomTokens(rng.child('tokens'), this.config.tokensPerNode, taken);
       status = first ? 'normal' : 'joining';
