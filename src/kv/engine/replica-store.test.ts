@@ -354,6 +354,30 @@ describe('ReplicaStore durability on SimDisk', () => {
   });
 });
 
+describe('ReplicaStore durability on LevelStorage', () => {
+  it('reads its cells and count back after the database is closed and reopened', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-kv-'));
+    dirs.push(dir);
+    let storage = await LevelStorage.open(dir);
+    const store = await ReplicaStore.open({ storage, clock: new ManualClock() });
+    await store.apply([
+      { key: utf8('a'), cell: put(1, 'x', { expiresAt: 5_000_000 }) },
+      { key: utf8('b'), cell: del(2) },
+    ]);
+    await store.close();
+    await storage.close();
+    storage = await LevelStorage.open(dir);
+    try {
+      const again = await ReplicaStore.open({ storage, clock: new ManualClock() });
+      assert.deepEqual(await again.get(utf8('a')), put(1, 'x', { expiresAt: 5_000_000 }));
+      assert.deepEqual(await again.get(utf8('b')), del(2));
+      assert.equal(again.approximateCount(), 1);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
 describe('ReplicaStore against a model', () => {
   it(`converges to the per-key maximum for random concurrent writes (seed=${seed}; ${replay})`, async () => {
     await fc.assert(
