@@ -22,4 +22,16 @@ describe('validators', () => {
       (err) => isCairnError(err, 'DECODE_FAILED') && /less deeply nested input/.test(err.message),
     );
   });
+
+  it('keep what item validators return in arrays and tuples (unknown fields dropped, copies kept)', () => {
+    const item = v.object({ a: v.uint() });
+    const copy: Validator<Uint8Array> = (value, path) =>
+      new Uint8Array(v.bytes({ maxLength: 8 })(value, path));
+    const arr = v.array(item, { maxLength: 4 })([{ a: 1, extra: 'x' }]);
+    assert.deepEqual(arr, [{ a: 1 }]);
+    const input = new Uint8Array([1, 2]);
+    const [out] = v.tuple(copy)([input]);
+    assert.notEqual(out, input, 'the copy, not the input view');
+    assert.deepEqual(out, input);
+  });
 });

@@ -148,7 +148,11 @@ export const v = {
     };
   },
 
-  /** An array of items, bounded in length (the bound is required: input is hostile). */
+  /**
+   * An array of items, bounded in length (the bound is required: input is hostile). Each item is
+   * replaced, in place, by what its validator returns (an object validator's result drops unknown
+   * fields; a transforming validator's copy is kept): the input array is the decoder's own.
+   */
   array<T>(item: Validator<T>, opts: { maxLength: number; minLength?: number }): Validator<T[]> {
     return (value, path = '$') => {
       if (!Array.isArray(value)) fail(path, 'an array', value);
@@ -158,19 +162,19 @@ export const v = {
         fail(path, `an array of at least ${opts.minLength} items`, value);
       }
       if (depthOf(path) > DEFAULT_LIMITS.maxValidateDepth) fail(path, 'less deeply nested input', value);
-      for (let i = 0; i < value.length; i++) item(value[i], `${path}[${i}]`);
+      for (let i = 0; i < value.length; i++) value[i] = item(value[i], `${path}[${i}]`);
       return value as T[];
     };
   },
 
-  /** A fixed-length tuple. */
+  /** A fixed-length tuple; items are replaced in place by their validators' results, as in `array`. */
   tuple<const T extends readonly Validator<unknown>[]>(
     ...items: T
   ): Validator<{ [K in keyof T]: Infer<T[K]> }> {
     return (value, path = '$') => {
       if (!Array.isArray(value) || value.length !== items.length)
         fail(path, `a tuple of ${items.length} items`, value);
-      for (let i = 0; i < items.length; i++) items[i]!(value[i], `${path}[${i}]`);
+      for (let i = 0; i < items.length; i++) value[i] = items[i]!(value[i], `${path}[${i}]`);
       return value as { [K in keyof T]: Infer<T[K]> };
     };
   },
