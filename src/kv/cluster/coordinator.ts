@@ -137,13 +137,14 @@ export class Coordinator {
   }
 
   /**
-   * Applies a write to this node's own replica once some remote replica accepted this node's
-   * clock (answered, or failed for another reason than CLOCK_SKEW), or at once when there is no
-   * remote target. A node whose clock runs ahead, before it has heard any peer's reading, would
+   * Applies a write to this node's own replica: at once when this node has recent clock readings
+   * from peers (then `checkClock` vouched for its clock) or has no remote target; otherwise once
+   * some remote replica accepted this node's clock (answered, or failed for another reason than
+   * CLOCK_SKEW). A node whose clock runs ahead, before it has heard any peer's reading, would
    * otherwise plant a version from the future in its own replica, which read repair would spread.
    */
   private async applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
-    if (remote.length > 0) {
+    if (remote.length > 0 && this.ctx.skew.heard() === 0) {
       const verdicts = remote.map((p) =>
         p.then(
           () => true,

@@ -45,6 +45,13 @@ export class SkewMonitor {
     }
   }
 
+  /** Peers with a recent reading. */
+  heard(): number {
+    let n = 0;
+    for (const _ of this.fresh()) n++;
+    return n;
+  }
+
   /** Forgets a peer (it left the cluster). */
   forget(peer: string): void {
     this.offsets.delete(peer);
