@@ -129,7 +129,11 @@ export class AntiEntropy {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = this.options.clock.setTimer(this.options.intervalMs, () => {
-      void this.round().finally(() => this.schedule());
+      this.round()
+        .catch((err: unknown) =>
+          this.options.logger.warn({ err: describeError(err) }, 'anti-entropy round failed'),
+        )
+        .finally(() => this.schedule());
     });
   }
 }

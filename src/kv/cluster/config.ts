@@ -19,6 +19,8 @@ export interface KvConfig {
   readonly writeTimeoutMs: number;
   /** A read fails with TIMEOUT after this many ms. Default 5,000 (Cassandra's `read_request_timeout`). */
   readonly readTimeoutMs: number;
+  /** A read asks the remaining live replicas when the first `required` have not all answered within this many ms. Default 100 (Cassandra retries at the 99th percentile of its read latency): lower cuts tail latency under a slow replica, costs more requests. */
+  readonly speculativeRetryMs: number;
   /** Hints are kept for a replica down at most this long (ms); older writes are left to anti-entropy. Default 3 h (Cassandra's `max_hint_window`). */
   readonly hintWindowMs: number;
   /** Bytes of hints kept per target; over it hints are dropped (and counted). Default 64 MiB. */
@@ -57,6 +59,7 @@ export const DEFAULT_KV_CONFIG: KvConfig = Object.freeze({
   writeConsistency: 'QUORUM',
   writeTimeoutMs: 2_000,
   readTimeoutMs: 5_000,
+  speculativeRetryMs: 100,
   hintWindowMs: 3 * 3600_000,
   hintMaxBytesPerTarget: 64 * 1024 * 1024,
   hintReplayIntervalMs: 10_000,
@@ -156,6 +159,7 @@ export function validateKvConfig(config: KvConfig): KvConfig {
   for (const name of [
     'writeTimeoutMs',
     'readTimeoutMs',
+    'speculativeRetryMs',
     'hintWindowMs',
     'hintMaxBytesPerTarget',
     'hintReplayIntervalMs',

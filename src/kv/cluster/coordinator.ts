@@ -51,8 +51,9 @@ export interface CoordinatorStats {
  * count. A replica that membership shows dead is hinted at once; one that fails or times out is
  * hinted when it does.
  *
- * Reads: the data from one replica (this node when it is one), digests from the other live ones.
- * When `required(level)` answers are in, including the data, and every digest matches, that is the
+ * Reads: the data from one replica (this node when it is one), digests from `required - 1` others,
+ * and from the remaining live replicas too when those did not all answer within the speculative
+ * retry delay (Cassandra's speculative retry). When `required(level)` answers are in, including the data, and every digest matches, that is the
  * answer. Otherwise full reads from the replicas that answered, resolution by last-write-wins, and
  * blocking read repair: every answering replica whose cell differs gets the winner, and the read
  * answers only when the winner is on `required(level)` replicas. Two QUORUM reads in sequence
@@ -203,15 +204,24 @@ export class Coordinator {
       );
     }
     const dataNode = alive[0]!;
+    const enough = (r: ReadonlyMap<string, ReadAnswer>) => r.has(dataNode) && r.size >= required;
+    // Cassandra's read: the data and `required - 1` digests first; the other live replicas only
+    // when those have not all answered within the speculative retry delay (or failed).
     const calls = new Map<string, Promise<ReadAnswer>>();
-    for (const n of alive) calls.set(n, ctx.replicas.read(n, key, n !== dataNode, left(ctx.clock, deadline)));
-    const first = await gather(
+    const ask = (n: string) =>
+      calls.set(n, ctx.replicas.read(n, key, n !== dataNode, left(ctx.clock, deadline)));
+    for (const n of alive.slice(0, required)) ask(n);
+    let first = await gather(
       ctx.clock,
       calls,
-      (r) => r.has(dataNode) && r.size >= required,
-      left(ctx.clock, deadline),
+      enough,
+      Math.min(ctx.config.speculativeRetryMs, left(ctx.clock, deadline)),
       signal,
     );
+    if (!enough(first.results) && alive.length > required && !signal?.aborted) {
+      for (const n of alive.slice(required)) ask(n);
+      first = await gather(ctx.clock, calls, enough, left(ctx.clock, deadline), signal);
+    }
     const data = first.results.get(dataNode);
     if (data !== undefined && 'cell' in data && first.results.size >= required) {
       const digest = cellDigest(data.cell);

@@ -89,7 +89,13 @@ export class HintedHandoff {
       if (this.replaying.has(target) || !this.options.isAlive(target)) continue;
       if (this.options.hints.bytesFor(target) === 0) continue;
       this.replaying.add(target);
-      void this.deliver(target).finally(() => this.replaying.delete(target));
+      this.deliver(target)
+        .catch((err: unknown) => {
+          // The hint store failed (a crashed or closed disk): the hints stay for the next round.
+          this.stats.failedDeliveries++;
+          this.options.logger.warn({ target, err: describeError(err) }, 'hint replay failed');
+        })
+        .finally(() => this.replaying.delete(target));
     }
   }
 

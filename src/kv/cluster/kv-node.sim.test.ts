@@ -141,6 +141,30 @@ describe(`KvNode on the simulator (seed=${SEED})`, () => {
     assert.equal(c.node('c').status().antiEntropy.rangesDiffering, before);
   });
 
+  it('periodic anti-entropy carries a delete to a stale replica within the grace period, then purges it', async () => {
+    const c = await cluster(['a', 'b', 'c'], {
+      config: { antiEntropyIntervalMs: 2_000, gcGraceMs: 20_000 },
+      nodeOptions: () => ({ engines: noHints }),
+    });
+    await put(c, 'a', k(1), 'doomed', 'ALL');
+    c.crash('c');
+    await c.run(c.node('a').put(k(1), undefined));
+    await c.restart('c');
+    assert.equal(await readOne(c, 'c', k(1)), 'doomed', 'c missed the delete');
+    // Rounds run on their own timer; within the grace period the tombstone reaches c.
+    await c.sim.runFor(6_000);
+    assert.equal(await readOne(c, 'c', k(1)), undefined, 'the tombstone reached c before any purge');
+    // Past the grace period every replica purges it, and nothing brings the value back.
+    await c.sim.runFor(30_000);
+    const purged = ['a', 'b', 'c'].map((n) => c.node(n).status().antiEntropy.purged);
+    assert.ok(
+      purged.every((p) => p >= 1),
+      `purged ${purged}`,
+    );
+    assert.equal(await c.run(c.node('b').get(k(1), { consistency: 'ALL' })), undefined);
+    for (const n of ['a', 'b', 'c']) assert.equal(await readOne(c, n, k(1)), undefined, `${n} after purge`);
+  });
+
   it('scans every live key once or more, in pages, skipping deleted ones', async () => {
     const c = await cluster(['a', 'b', 'c']);
     const live = new Set<string>();
