@@ -40,7 +40,6 @@ export function gather<T>(
     const onAbort = () => finish(true);
     const timer = clock.setTimer(timeoutMs, () => finish(true));
     signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) return finish(true);
     const check = () => {
       if (done) return;
       if (enough(results)) finish(false);
@@ -60,6 +59,9 @@ export function gather<T>(
         },
       );
     }
+    // Only now, with a handler on every call: a call rejecting after an early return would
+    // otherwise be an unhandled rejection, which ends the process.
+    if (signal?.aborted) return finish(true);
     check();
   });
 }

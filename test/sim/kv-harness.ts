@@ -1,0 +1,477 @@
+import {
+  CairnError,
+  type Clock,
+  fromUtf8,
+  type Rng,
+  type Seed,
+  type TimerHandle,
+  utf8,
+} from '../../src/core/index.js';
+import type { KvConfig } from '../../src/kv/cluster/config.js';
+import { defaultEngines } from '../../src/kv/cluster/engines.js';
+import { KvNode } from '../../src/kv/cluster/kv-node.js';
+import type { HlcPort, KvEngines, ReplicaPort } from '../../src/kv/cluster/ports.js';
+import type { KvMember, KvMembershipView } from '../../src/kv/cluster/ring-tracker.js';
+import { tokenOf } from '../../src/kv/ring/partitioner.js';
+import { Ring } from '../../src/kv/ring/ring.js';
+import type { Cell, Version } from '../../src/kv/types.js';
+import type { StateValue } from '../../src/membership/types.js';
+import { defaultNodeAddress, parseSeed, type SimNodeContext, type Simulator } from '../../src/sim/index.js';
+import type { Address } from '../../src/transport/types.js';
+
+/**
+ * The kv swarm's cluster: every node is a simulator node running the production `KvNode`
+ * (coordinator, replica service, hinted handoff, anti-entropy, ring tracker) on its `SimDisk`
+ * (unsynced writes lost on crash), its simulated transport and its virtual clock.
+ *
+ * Membership is simulated, not the real gossip protocol: {@link LaggedMembership} gives each node
+ * its own view of who is alive, derived from what the simulator knows (a node down, paused, or cut
+ * from the observer in either direction is unreachable) and changed only after a detection lag
+ * drawn per change (dead after 0.5-2 s, like SWIM's suspicion timeout; alive again after
+ * 0.1-0.6 s, like a refutation spreading). Why: the kv layer only reads `alive`/`dead` and ring
+ * adverts from membership, whose own correctness its swarm checks; simulating it keeps every
+ * virtual millisecond of CPU for the store, while the lag and the per-node views keep what matters
+ * to the store: coordinators that think a dead replica alive (requests time out, hints are stored
+ * late) or a live one dead (hints for a node that is up), and nodes that disagree.
+ *
+ * The harness watches each node through thin engine wrappers: its replica store (to read every
+ * stored cell after heal) and its hybrid clock (to learn the version of each client write as the
+ * coordinator makes it). A node's clock can be pushed far off ({@link setFarOffset}) on top of
+ * the simulator's skew, for the clock-skew refusal check.
+ */
+
+/** Settings of one run's cluster. */
+export interface KvClusterConfig {
+  readonly nodes: number;
+  /** The kv config of every node. */
+  readonly kv: Partial<KvConfig>;
+}
+
+/** Detection lags of the simulated membership, ms. */
+export const MEMBERSHIP_LAG = Object.freeze({
+  deadMinMs: 500,
+  deadMaxMs: 2_000,
+  aliveMinMs: 100,
+  aliveMaxMs: 600,
+  /** How often views are compared with the truth. */
+  pollMs: 50,
+});
+
+interface ObserverView {
+  readonly alive: Map<string, boolean>;
+  readonly pending: Map<string, { to: boolean; at: number }>;
+  readonly listeners: Set<() => void>;
+}
+
+/**
+ * Per-node membership views that follow the simulator's truth with a lag (see the file comment).
+ * Ring adverts (state values) are one table every view reads; a change is announced to every
+ * live node's listeners on the next simulator step (never re-entrantly).
+ */
+export class LaggedMembership {
+  private readonly members = new Map<string, { address: Address; values: Map<string, StateValue> }>();
+  private readonly views = new Map<string, ObserverView>();
+
+  constructor(
+    private readonly sim: Simulator,
+    private readonly rng: Rng,
+  ) {
+    const poll = () => {
+      this.poll();
+      this.sim.schedule(MEMBERSHIP_LAG.pollMs, poll);
+    };
+    this.sim.schedule(MEMBERSHIP_LAG.pollMs, poll);
+  }
+
+  add(name: string, address: Address): void {
+    this.members.set(name, { address, values: new Map() });
+    for (const v of this.views.values()) v.alive.set(name, true);
+    this.views.set(name, {
+      alive: new Map([...this.members.keys()].map((n) => [n, true])),
+      pending: new Map(),
+      listeners: new Set(),
+    });
+  }
+
+  /** Whether `observer` currently sees `target` alive. */
+  sees(observer: string, target: string): boolean {
+    return this.views.get(observer)?.alive.get(target) ?? false;
+  }
+
+  /** The view of one incarnation of node `name`: inert once that incarnation is gone. */
+  viewFor(name: string, live: () => boolean): KvMembershipView {
+    const view = this.views.get(name);
+    if (view === undefined) throw new CairnError('NOT_FOUND', `no member ${name}`);
+    // A restarted process learns the current state from a peer at once.
+    for (const n of this.members.keys()) view.alive.set(n, n === name || this.reachable(name, n));
+    view.pending.clear();
+    view.listeners.clear();
+    return {
+      members: () =>
+        [...this.members].map(
+          ([n, m]): KvMember => ({
+            name: n,
+            address: m.address,
+            state: view.alive.get(n) === false ? 'dead' : 'alive',
+            lookup: (key: string) => m.values.get(key),
+          }),
+        ),
+      publish: (values) => {
+        if (!live()) return;
+        const own = this.members.get(name)!.values;
+        for (const key of [...own.keys()]) if (key.startsWith('kv.')) own.delete(key);
+        for (const [key, value] of values) own.set(key, value);
+        for (const n of this.views.keys()) this.notify(n);
+      },
+      onChange: (listener) => {
+        const wrapped = () => {
+          if (live()) listener();
+        };
+        view.listeners.add(wrapped);
+        return () => view.listeners.delete(wrapped);
+      },
+    };
+  }
+
+  private reachable(observer: string, target: string): boolean {
+    if (observer === target) return true;
+    const net = this.sim.network;
+    return (
+      this.sim.nodeState(target) === 'up' &&
+      !net.blocked(`node:${observer}`, `node:${target}`) &&
+      !net.blocked(`node:${target}`, `node:${observer}`)
+    );
+  }
+
+  private notify(observer: string): void {
+    const view = this.views.get(observer);
+    if (view === undefined || view.listeners.size === 0) return;
+    this.sim.schedule(0, () => {
+      for (const l of [...view.listeners]) l();
+    });
+  }
+
+  private poll(): void {
+    const now = this.sim.now;
+    for (const [o, view] of this.views) {
+      if (this.sim.nodeState(o) !== 'up') continue;
+      let changed = false;
+      for (const t of this.members.keys()) {
+        const truth = this.reachable(o, t);
+        const seen = view.alive.get(t) ?? true;
+        const pending = view.pending.get(t);
+        if (truth === seen) {
+          view.pending.delete(t);
+        } else if (pending === undefined || pending.to !== truth) {
+          const [min, max] = truth
+            ? [MEMBERSHIP_LAG.aliveMinMs, MEMBERSHIP_LAG.aliveMaxMs]
+            : [MEMBERSHIP_LAG.deadMinMs, MEMBERSHIP_LAG.deadMaxMs];
+          view.pending.set(t, { to: truth, at: now + min + this.rng.float() * (max - min) });
+        } else if (now >= pending.at) {
+          view.alive.set(t, truth);
+          view.pending.delete(t);
+          changed = true;
+        }
+      }
+      if (changed) this.notify(o);
+    }
+  }
+}
+
+/** A clock `offset()` ms off the node's virtual clock (timers unchanged: they are relative). */
+class OffsetClock implements Clock {
+  constructor(
+    private readonly inner: Clock,
+    private readonly offset: () => number,
+  ) {}
+  now(): number {
+    return this.inner.now() + this.offset();
+  }
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    return this.inner.setTimer(delayMs, fn);
+  }
+  cancel(handle: TimerHandle): void {
+    this.inner.cancel(handle);
+  }
+}
+
+/** One node's slot: kept across its restarts. */
+export interface KvSlot {
+  readonly name: string;
+  readonly address: Address;
+  incarnation: number;
+  node: KvNode | undefined;
+  store: ReplicaPort | undefined;
+  /** Versions the node's hybrid clock makes while a client call is being issued. */
+  capture: Version[] | undefined;
+  /** Extra clock offset set by the harness (far skew), ms. */
+  farOffsetMs: number;
+  /** When the far offset was last set (true time). */
+  farSince: number | undefined;
+  /** Last state seen by {@link KvSimCluster.tick}, and since when. */
+  lastState: 'up' | 'paused' | 'down';
+  lastStateAt: number;
+  /** The disk's lost-batch count at this incarnation's start. */
+  lostBatches: number;
+}
+
+/** A crash that lost unsynced batches. */
+export interface LossyCrash {
+  readonly node: string;
+  readonly at: number;
+}
+
+export class KvSimCluster {
+  readonly membership: LaggedMembership;
+  readonly slots = new Map<string, KvSlot>();
+  readonly lossyCrashes: LossyCrash[] = [];
+  /** Times at which any node went down or paused, or any partition was seen, per node (true time). */
+  readonly disturbedAt = new Map<string, number>();
+  /** Node start failures: a violation. */
+  readonly startFailures: string[] = [];
+  readonly rf: number;
+
+  constructor(
+    readonly sim: Simulator,
+    rng: Rng,
+    readonly config: KvClusterConfig,
+  ) {
+    this.membership = new LaggedMembership(sim, rng.child('membership'));
+    this.rf = config.kv.rf ?? 3;
+  }
+
+  /** Adds every node (all seeds: a new cluster starts normal in any order) and runs until all started. */
+  async start(): Promise<void> {
+    const names = Array.from({ length: this.config.nodes }, (_, i) => `n${i + 1}`);
+    for (const name of names) {
+      const slot: KvSlot = {
+        name,
+        address: '',
+        incarnation: 0,
+        node: undefined,
+        store: undefined,
+        capture: undefined,
+        farOffsetMs: 0,
+        farSince: undefined,
+        lastState: 'up',
+        lastStateAt: 0,
+        lostBatches: 0,
+      };
+      this.slots.set(name, slot);
+      // Membership knows the node before its process starts (the factory runs inside addNode).
+      const expected = defaultNodeAddress(this.sim.nodeNames().length);
+      (slot as { address: Address }).address = expected;
+      this.membership.add(name, expected);
+      const address = this.sim.addNode(name, (ctx) => this.startNode(slot, ctx, names));
+      if (address !== expected)
+        throw new CairnError('INVALID_ARGUMENT', `${name}: address ${address}, expected ${expected}`);
+    }
+    const ok = await this.sim.runUntil(() => names.every((n) => this.slots.get(n)?.node !== undefined), {
+      maxMs: 10_000,
+    });
+    if (!ok) throw new CairnError('TIMEOUT', `kv nodes did not start: ${this.startFailures.join('; ')}`);
+  }
+
+  names(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  /** The running node `name`, or undefined while it is down. */
+  node(name: string): KvNode | undefined {
+    const slot = this.slots.get(name);
+    if (slot === undefined || this.sim.nodeState(name) === 'down') return undefined;
+    return slot.node;
+  }
+
+  /**
+   * Notes node state changes (call after every simulator event): when nodes went down or paused,
+   * and partitions touching them, for the far-skew check.
+   */
+  tick(): void {
+    const now = this.sim.now;
+    const partitioned = this.sim.network.partitioned;
+    for (const slot of this.slots.values()) {
+      const state = this.sim.nodeState(slot.name);
+      if (state !== slot.lastState) {
+        slot.lastState = state;
+        slot.lastStateAt = now;
+      }
+      if (state !== 'up' || partitioned) this.disturbedAt.set(slot.name, now);
+    }
+  }
+
+  /** Pushes `name`'s clock `offsetMs` off (on top of the simulator's skew); 0 puts it back. */
+  setFarOffset(name: string, offsetMs: number): void {
+    const slot = this.slots.get(name);
+    if (slot === undefined) throw new CairnError('NOT_FOUND', `no node ${name}`);
+    slot.farOffsetMs = offsetMs;
+    slot.farSince = offsetMs === 0 ? undefined : this.sim.now;
+  }
+
+  /**
+   * True when node `name` must refuse to coordinate now: its clock is far off since at least
+   * `settleMs` ago, and since then every node stayed up and no partition was in force (so its
+   * anti-entropy and request exchanges brought it fresh readings from every peer).
+   */
+  mustRefuse(name: string, settleMs: number): boolean {
+    const slot = this.slots.get(name);
+    if (slot?.farSince === undefined) return false;
+    const since = slot.farSince;
+    if (this.sim.now < since + settleMs) return false;
+    for (const n of this.slots.keys()) {
+      const t = this.disturbedAt.get(n);
+      if (t !== undefined && t >= since) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Calls `issue` (which must call one KvApi method of `node` synchronously) and returns the first
+   * version the node's hybrid clock made meanwhile: a write's version (made before any replica
+   * request), or undefined when the coordinator refused first.
+   */
+  issue<T>(
+    name: string,
+    issue: (node: KvNode) => Promise<T>,
+  ): { promise: Promise<T>; version: Version | undefined } {
+    const slot = this.slots.get(name);
+    const node = this.node(name);
+    if (slot === undefined || node === undefined)
+      throw new CairnError('SIM_NODE_DOWN', `node ${name} is down`);
+    const capture: Version[] = [];
+    slot.capture = capture;
+    let promise: Promise<T>;
+    try {
+      promise = issue(node);
+    } finally {
+      slot.capture = undefined;
+    }
+    return { promise, version: capture[0] };
+  }
+
+  /**
+   * True when at least `replicas` distinct replicas of `key` lost unsynced batches in crashes
+   * within [from, to].
+   */
+  exposed(
+    key: string,
+    from: number,
+    to: number,
+    replicas: number,
+    replicasOf: (key: string) => readonly string[],
+  ): boolean {
+    const of = new Set(replicasOf(key));
+    const hit = new Set<string>();
+    for (const c of this.lossyCrashes) if (c.at >= from && c.at <= to && of.has(c.node)) hit.add(c.node);
+    return hit.size >= replicas;
+  }
+
+  /** The ring as `via` (or the first running node) sees it, as a Ring. */
+  ring(via?: string): Ring {
+    const name = via ?? this.names().find((n) => this.node(n) !== undefined);
+    const node = name === undefined ? undefined : this.node(name);
+    if (node === undefined) throw new CairnError('SIM_NODE_DOWN', 'no kv node is running');
+    const info = node.ring();
+    return Ring.build(info.nodes, info.rf);
+  }
+
+  /** Every cell every running node stores, by node then key. */
+  async storedCells(): Promise<Map<string, Map<string, Cell>>> {
+    const out = new Map<string, Map<string, Cell>>();
+    for (const slot of this.slots.values()) {
+      const store = this.node(slot.name) === undefined ? undefined : slot.store;
+      if (store === undefined) continue;
+      const cells = new Map<string, Cell>();
+      let after: Uint8Array | undefined;
+      for (let page = 0; page < 10_000; page++) {
+        const got = await store.scan(
+          { start: 0n, end: 0n },
+          after === undefined ? { limit: 512 } : { after, limit: 512 },
+        );
+        for (const e of got.entries) cells.set(fromUtf8(e.key), e.cell);
+        if (got.next === undefined) break;
+        after = got.next;
+      }
+      out.set(slot.name, cells);
+    }
+    return out;
+  }
+
+  /** A key's natural replicas on `ring`. */
+  static replicasOf(ring: Ring, key: string): readonly string[] {
+    return ring.replicas(tokenOf(utf8(key)));
+  }
+
+  private async startNode(slot: KvSlot, ctx: SimNodeContext, seeds: readonly string[]): Promise<KvNode> {
+    const sim = this.sim;
+    const index = sim.nodeIndex(slot.name);
+    const live = () => sim.incarnationOf(index) === ctx.incarnation && sim.nodeState(slot.name) !== 'down';
+    slot.incarnation = ctx.incarnation;
+    slot.node = undefined;
+    slot.store = undefined;
+    const lost = ctx.disk.stats.lostBatches;
+    if (ctx.incarnation > 0 && lost > slot.lostBatches) {
+      // The crash happened when the node was last seen going down.
+      this.lossyCrashes.push({ node: slot.name, at: slot.lastState === 'down' ? slot.lastStateAt : sim.now });
+    }
+    slot.lostBatches = lost;
+    const engines: KvEngines = {
+      ...defaultEngines,
+      hybridClock: (options) => {
+        const real = defaultEngines.hybridClock(options);
+        const port: HlcPort = {
+          now: () => {
+            const v = real.now();
+            if (live()) slot.capture?.push(v);
+            return v;
+          },
+          observe: (remote) => real.observe(remote),
+        };
+        return port;
+      },
+      openReplicaStore: async (options) => {
+        const store = await defaultEngines.openReplicaStore(options);
+        if (live()) slot.store = store;
+        return store;
+      },
+    };
+    try {
+      const node = await KvNode.start({
+        name: slot.name,
+        transport: ctx.transport(),
+        view: this.membership.viewFor(slot.name, live),
+        storage: ctx.disk,
+        clock: new OffsetClock(ctx.clock, () => slot.farOffsetMs),
+        rng: ctx.rng,
+        logger: ctx.logger,
+        config: { ...this.config.kv, seeds },
+        engines,
+      });
+      if (live()) slot.node = node;
+      return node;
+    } catch (err) {
+      if (live()) this.startFailures.push(`${slot.name}#${ctx.incarnation}: ${String(err)}`);
+      throw err;
+    }
+  }
+}
+
+/** True when the long sweep was asked for (`CAIRN_LONG=1`). */
+export const LONG = process.env.CAIRN_LONG === '1';
+
+/**
+ * The seeds to run: `CAIRN_SEED` alone if set, else `long` or `short` seeds (`CAIRN_SEEDS`
+ * overrides the count) from `CAIRN_SEED_START` (default 1).
+ */
+export function sweepSeeds(short: number, long: number): Seed[] {
+  const env = process.env.CAIRN_SEED;
+  if (env !== undefined && env.trim() !== '') return [parseSeed(env)];
+  const count = Number(process.env.CAIRN_SEEDS ?? (LONG ? long : short));
+  const start = Number(process.env.CAIRN_SEED_START ?? 1);
+  return Array.from({ length: count }, (_, i) => start + i);
+}
+
+/** The command that replays `seed` of `file`. */
+export function replayCommand(file: string, seed: Seed): string {
+  return `CAIRN_SEED=${String(seed)} node --import tsx --test ${file}`;
+}
