@@ -42,7 +42,7 @@ import { DEFAULT_KV_WORKLOAD, KvWorkload } from './kv-workload.js';
  * unsynced batches after it was invoked, and the read checks skip a pair when any replica of the
  * key did between the two. No phantoms and equal replicas are checked in full.
  *
- * CI sweeps 40 seeds (about 70 s on 2 cores); `CAIRN_LONG=1` 2,000 (about an hour). A failure prints `seed=<s>` and the replay command:
+ * CI sweeps 40 seeds (about 36 s of CPU; 70-95 s wall on a busy 2-core machine); `CAIRN_LONG=1` 2,000 (about an hour). A failure prints `seed=<s>` and the replay command:
  *   CAIRN_SEED=<s> node --import tsx --test test/sim/kv-swarm.test.ts
  */
 
