@@ -23,7 +23,8 @@ const noHints: KvEngines = {
 
 /**
  * Sequential QUORUM writes and reads through random nodes while one node at a time crashes and
- * restarts; hints are dropped, so a restarted replica stays stale until read repair fixes it. After every
+ * restarts, and one node at a time is cut off the network without membership noticing; hints are
+ * dropped, so a replica that missed writes stays stale until read repair fixes it. After every
  * read: it returns the last acknowledged write of the key or a later attempted one (no
  * acknowledged write lost), and never an older write than an earlier read of the key returned
  * (monotonic QUORUM reads).
@@ -42,6 +43,7 @@ describe('KvNode under random crashes', () => {
       const c = new SimKvCluster(new Simulator({ seed }), { nodeOptions: () => ({ engines: noHints }) });
       await c.addAll(NAMES);
       let down: string | undefined;
+      let cut: string | undefined;
       let writes = 0;
       /** Per key: value -> write index; the index of the last acknowledged write; the last read's index. */
       const index = new Map<string, number>();
@@ -58,6 +60,13 @@ describe('KvNode under random crashes', () => {
         } else if (roll < 0.16 && down !== undefined) {
           await c.restart(down);
           down = undefined;
+        } else if (roll < 0.2 && cut === undefined) {
+          // Cut one node off the network without membership noticing: requests to it time out.
+          cut = rng.pick(NAMES);
+          c.sim.network.isolate(cut);
+        } else if (roll < 0.24 && cut !== undefined) {
+          c.sim.network.heal();
+          cut = undefined;
         } else if (roll < 0.6) {
           const value = `v${++writes}`;
           index.set(value, writes);
@@ -89,6 +98,30 @@ describe('KvNode under random crashes', () => {
         }
       }
       assert.ok(writes > 20, `${writes} writes`);
+      // Heal, then one anti-entropy round per node: every replica of every key holds the same value.
+      c.sim.network.heal();
+      if (down !== undefined) await c.restart(down);
+      await c.sim.runFor(2_000);
+      for (const n of NAMES) await c.run(c.node(n).repair(), 120_000);
+      const ring = defaultEngines.buildRing(c.node('a').ring().nodes, c.config.rf);
+      for (let i = 0; i < 6; i++) {
+        const key = utf8(`k${i}`);
+        const values = new Set<string | undefined>();
+        for (const r of ring.replicas(defaultEngines.tokenOf(key))) {
+          const e = await c.run(c.node(r).get(key, { consistency: 'ONE' }));
+          values.add(e === undefined ? undefined : fromUtf8(e.value));
+        }
+        assert.equal(
+          values.size,
+          1,
+          `replicas of k${i} disagree after repair: ${[...values]}; replay: ${replay}`,
+        );
+        const v = [...values][0];
+        assert.ok(
+          (v === undefined ? 0 : index.get(v)!) >= (lastAcked.get(`k${i}`) ?? 0),
+          `k${i} after repair; replay: ${replay}`,
+        );
+      }
     });
   }
 });
