@@ -94,6 +94,8 @@ export class KvRole implements Role {
   async start(ctx: RoleContext): Promise<void> {
     this.state = 'starting';
     this.logger = ctx.logger;
+    // Credentials first: a config that would expose RESP without them fails before anything binds.
+    const auth = this.authOptions();
     const membership = ctx.started.find((r): r is MembershipRole => r instanceof MembershipRole);
     const node = membership?.membership;
     const mux = membership?.mux;
@@ -104,7 +106,6 @@ export class KvRole implements Role {
         'the kv role needs the membership role running on the same node',
       );
     }
-    const auth = this.authOptions();
     const dir = join(ctx.config.dataDir, 'kv');
     const host = this.config.advertiseHost ?? this.config.bind.host;
     const kv = this.config.kv;

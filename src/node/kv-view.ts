@@ -93,17 +93,17 @@ export function membershipKvView(membership: MembershipSource): KvMembershipView
       const own = membership.members().find((m) => m.local)?.metadata ?? {};
       const held = [...published, ...Object.keys(own).filter((k) => k.startsWith(RING_STATE_PREFIX))];
       for (const key of new Set(held)) {
-        if (!values.has(key)) {
-          membership.local.delete(key);
-          published.delete(key);
-        }
+        if (values.has(key)) continue;
+        if (membership.local.get(key) !== undefined) membership.local.delete(key);
+        published.delete(key);
       }
       for (const [key, value] of values) {
         if (!key.startsWith(RING_STATE_PREFIX)) continue;
         if (!sameValue(membership.local.get(key), value)) membership.local.set(key, value);
         published.add(key);
       }
-      notify();
+      // No notification of its own: the publisher rebuilds its ring itself (RingTracker.setOwn),
+      // and membership's update events for these keys arrive like any other change.
     },
     onChange(listener: () => void): () => void {
       listeners.add(listener);
