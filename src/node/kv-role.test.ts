@@ -59,10 +59,13 @@ describe('kv role (in process)', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cairn-kv-role-'));
-    agent = await startAgent(config(join(dir, 'a'), {}, { CAIRN_TOKEN_ROOT_KEYS: ROOT_KEY }), {
-      logger: silentLogger(),
-      processMetrics: false,
-    });
+    agent = await startAgent(
+      config(join(dir, 'a'), { 'kv-read-consistency': 'ONE' }, { CAIRN_TOKEN_ROOT_KEYS: ROOT_KEY }),
+      {
+        logger: silentLogger(),
+        processMetrics: false,
+      },
+    );
   });
 
   after(async () => {
@@ -81,8 +84,14 @@ describe('kv role (in process)', () => {
       assert.deepEqual(await client.call(['AUTH', token]), { type: 'simple', value: 'OK' });
       assert.deepEqual(await client.call(['SET', 'k', 'v']), { type: 'simple', value: 'OK' });
       assert.deepEqual(await client.call(['GET', 'k']), { type: 'bulk', value: Buffer.from('v') });
+      // A connection starts with the node's configured levels.
       const levels = await client.call(['CAIRN', 'CONSISTENCY']);
-      assert.equal(levels.type, 'array');
+      assert.deepEqual(
+        levels.type === 'array'
+          ? levels.items?.map((i) => (i.type === 'bulk' ? String(i.value) : i.type))
+          : levels,
+        ['read', 'ONE', 'write', 'QUORUM'],
+      );
     } finally {
       client.close();
     }
