@@ -448,7 +448,7 @@ export class KvClient {
     node: NodeAddress,
     call: Call<T>,
     deadline: number,
-  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown; retry: boolean }> {
+  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown; retry: boolean; replied: boolean }> {
     let reply: Reply;
     try {
       reply = await this.pool(node).call(call.read, call.write, call.args, { deadline, signal: call.signal });
@@ -456,18 +456,18 @@ export class KvClient {
       if (error instanceof UnsentError) {
         this.router.markDown(node.id);
         this.refreshSoon();
-        return { ok: false, error, retry: true };
+        return { ok: false, error, retry: true, replied: false };
       }
       // The connection broke after sending (not the deadline): a read may go elsewhere.
       const broken = isKvError(error, 'TIMEOUT') && this.clock.now() < deadline;
       if (broken) this.router.markDown(node.id);
-      return { ok: false, error, retry: broken && call.idempotent };
+      return { ok: false, error, retry: broken && call.idempotent, replied: false };
     }
     this.router.markUp(node.id);
     if (reply instanceof ReplyError) {
       const error = errorFromReply(reply, `node ${node.id}`);
       if (error.code === 'UNAVAILABLE') this.refreshSoon();
-      return { ok: false, error, retry: isCoordinatorRefusal(error) };
+      return { ok: false, error, retry: isCoordinatorRefusal(error), replied: true };
     }
     const value = call.decode(reply);
     if (value === undefined) {
@@ -479,6 +479,7 @@ export class KvClient {
           `${node.id} answered ${name} with an unexpected ${describeReply(reply)}`,
         ),
         retry: false,
+        replied: true,
       };
     }
     return { ok: true, value: value as T };
@@ -513,11 +514,12 @@ export class KvClient {
       );
       if (!outcome.ok) {
         lastError = outcome.error;
-        if (outcome.retry) continue;
         this.counters.lastRingProblem = describe(outcome.error);
-        if (isKvError(outcome.error, 'DENIED') || isKvError(outcome.error, 'INVALID_ARGUMENT'))
-          return undefined;
-        continue;
+        if (outcome.retry) continue;
+        // A node that answered CAIRN RING with a refusal (a token without kv:read, an old
+        // server): route through the seeds. Anything else (a refused AUTH) is the caller's.
+        if (outcome.replied) return undefined;
+        throw outcome.error;
       }
       const info = parseRingReply(outcome.value);
       const problem = typeof info === 'string' ? info : this.router.update(info, node.host);

@@ -208,8 +208,11 @@ export class NodePool {
       limits: this.options.limits,
       clock: this.options.clock,
       onClose: (c) => {
+        // Only an established connection is in the lane; one that failed its setup is handled
+        // below (reopening it here would retry a refused token without end).
         const i = lane.connections.indexOf(c);
-        if (i >= 0) lane.connections.splice(i, 1);
+        if (i < 0) return;
+        lane.connections.splice(i, 1);
         this.pump(lane);
       },
     }).then(
