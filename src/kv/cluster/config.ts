@@ -1,4 +1,5 @@
 import { CairnError } from '../../core/index.js';
+import { ENGINE_LIMITS } from '../engine/limits.js';
 import { CONSISTENCY_LEVELS, type Consistency } from '../types.js';
 
 /**
@@ -89,10 +90,10 @@ export function testKvConfig(overrides: Partial<KvConfig> = {}): KvConfig {
 
 /** Limits of the cluster layer (every wire message is bounded by them). */
 export const DEFAULT_LIMITS = Object.freeze({
-  /** Largest key, in bytes: Cassandra's partition key limit is 64 KiB. */
-  maxKeyBytes: 64 * 1024,
-  /** Largest value, in bytes: keeps one write inside one rpc frame with room to spare. */
-  maxValueBytes: 4 * 1024 * 1024,
+  /** Largest key, in bytes: the replica store's (Cassandra's partition key limit, 64 KiB). */
+  maxKeyBytes: ENGINE_LIMITS.maxKeyBytes,
+  /** Largest value, in bytes: the replica store's, so a write the coordinator accepts every replica stores. */
+  maxValueBytes: ENGINE_LIMITS.maxValueBytes,
   /** Cells in one write, stream or hint message: bounds a handler's batch. */
   maxCellsPerMessage: 1024,
   /** Entries a scan page may ask for: bounds a reply. */

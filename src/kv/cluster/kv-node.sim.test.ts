@@ -5,6 +5,7 @@ import { defineMethod, RpcClient } from '../../rpc/index.js';
 import { Simulator } from '../../sim/index.js';
 import { isKvError } from '../errors.js';
 import type { Consistency } from '../types.js';
+import { DEFAULT_LIMITS as KV_CLUSTER_LIMITS } from './config.js';
 import { defaultEngines } from './engines.js';
 import type { KvNode } from './kv-node.js';
 import type { KvEngines } from './ports.js';
@@ -301,6 +302,15 @@ describe(`KvNode hostile input and restarts (seed=${SEED})`, () => {
     );
     assert.equal((future as { err?: string }).err, 'CLOCK_SKEW');
     assert.equal(await readOne(c, 'a', utf8('planted')), undefined);
+    // Client arguments the store could not take are refused before anything is sent.
+    const big = new Uint8Array(KV_CLUSTER_LIMITS.maxValueBytes + 1);
+    await assert.rejects(c.node('a').put(k(1), big), (e) => isKvError(e, 'INVALID_ARGUMENT'));
+    await assert.rejects(c.node('a').put(new Uint8Array(0), utf8('x')), (e) =>
+      isKvError(e, 'INVALID_ARGUMENT'),
+    );
+    await assert.rejects(c.node('a').get(k(1), { consistency: 'TWO' as 'ONE' }), (e) =>
+      isKvError(e, 'INVALID_ARGUMENT'),
+    );
     await put(c, 'a', k(1), 'still serving');
     assert.equal(await readOne(c, 'a', k(1)), 'still serving');
   });
