@@ -89,6 +89,16 @@ export async function kvCommand(args: readonly string[], io: CliIo): Promise<num
   });
   if (command === 'ring') return ring(values, io, timeoutMs);
   if (command === 'decommission') return decommission(values, io, timeoutMs);
+  // Every flag is checked before anything is sent: a usage error never half-runs a command.
+  const scanOptions = {
+    limit: intFlag('kv', values, 'limit', {
+      min: 1,
+      max: KV_COMMAND_DEFAULTS.maxScanLimit,
+      default: KV_COMMAND_DEFAULTS.scanLimit,
+    }),
+    count: intFlag('kv', values, 'count', { min: 1, max: 4096, default: KV_COMMAND_DEFAULTS.scanCount }),
+  };
+  const ttlMs = intFlag('kv', values, 'ttl-ms', { min: 0, max: Number.MAX_SAFE_INTEGER, default: 0 });
   const client = await openResp(values, io, timeoutMs);
   if (client === undefined) return EXIT.failure;
   try {
@@ -96,11 +106,11 @@ export async function kvCommand(args: readonly string[], io: CliIo): Promise<num
       case 'get':
         return await get(client, positionals[0]!, values, io);
       case 'set':
-        return await set(client, positionals[0]!, positionals[1]!, values, io);
+        return await set(client, positionals[0]!, positionals[1]!, ttlMs, values, io);
       case 'del':
         return await del(client, positionals, values, io);
       case 'scan':
-        return await scan(client, values, io);
+        return await scan(client, scanOptions, values, io);
     }
   } catch (err) {
     await write(
@@ -213,10 +223,10 @@ async function set(
   client: RespClient,
   key: string,
   value: string,
+  ttl: number,
   values: Values,
   io: CliIo,
 ): Promise<number> {
-  const ttl = intFlag('kv', values, 'ttl-ms', { min: 0, max: Number.MAX_SAFE_INTEGER, default: 0 });
   const args = ttl > 0 ? ['SET', key, value, 'PX', String(ttl)] : ['SET', key, value];
   expectOk(await client.call(args));
   await write(io.stdout, values.json === true ? `${JSON.stringify({ key, ok: true })}\n` : 'OK\n');
@@ -230,13 +240,13 @@ async function del(client: RespClient, keys: readonly string[], values: Values, 
   return EXIT.ok;
 }
 
-async function scan(client: RespClient, values: Values, io: CliIo): Promise<number> {
-  const limit = intFlag('kv', values, 'limit', {
-    min: 1,
-    max: KV_COMMAND_DEFAULTS.maxScanLimit,
-    default: KV_COMMAND_DEFAULTS.scanLimit,
-  });
-  const count = intFlag('kv', values, 'count', { min: 1, max: 4096, default: KV_COMMAND_DEFAULTS.scanCount });
+async function scan(
+  client: RespClient,
+  options: { limit: number; count: number },
+  values: Values,
+  io: CliIo,
+): Promise<number> {
+  const { limit, count } = options;
   const match = stringFlag(values, 'match');
   const keys: Buffer[] = [];
   const seen = new Set<string>();

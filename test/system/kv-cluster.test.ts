@@ -145,9 +145,9 @@ class Load {
     }
   }
 
-  /** Resolves once at least `n` writes were acknowledged (bounded: 300 polls of 50 ms). */
+  /** Resolves once at least `n` writes were acknowledged (bounded: 600 polls of 50 ms). */
   async atLeast(n: number): Promise<void> {
-    for (let i = 0; i < 300 && this.acked.size < n; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && this.acked.size < n; i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(this.acked.size >= n, `only ${this.acked.size} writes acknowledged in ${this.phase}`);
   }
 
