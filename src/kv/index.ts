@@ -4,6 +4,8 @@
  * @packageDocumentation
  */
 
+// kv-client: the cairn/kv client over the Redis protocol
+export * from './client/index.js';
 // kv-cluster: replicas, coordinator, repair, streaming, KvNode
 export {
   DEFAULT_KV_CONFIG,

@@ -57,7 +57,7 @@ describe('cairn agent (process)', () => {
       for (const [name, role] of Object.entries(body.roles))
         assert.equal(
           role.state,
-          name === 'membership' || name === 'store' ? 'running' : 'not-implemented',
+          name === 'membership' || name === 'store' || name === 'kv' ? 'running' : 'not-implemented',
           name,
         );
       // Gossip was configured as port 0: health shows the port membership really bound.

@@ -111,7 +111,7 @@ describe('cairn members (in process)', () => {
   });
 
   it("exits 1 when the node does not run membership, with the node's reason", async () => {
-    const other = await agent(dir, 'm-none', { roles: 'kv' });
+    const other = await agent(dir, 'm-none', { roles: 'config' });
     try {
       const io = memoryIo();
       assert.equal(await runCli(['members', '--http', other.addresses.http], io), 1);

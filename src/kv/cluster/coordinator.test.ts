@@ -24,21 +24,23 @@ const newer = (a: Cell | undefined, b: Cell): Cell =>
 
 interface FakeReplica {
   cells: Map<string, Cell>;
-  /** 'ok' answers at once; 'hang' never answers; 'fail' rejects. */
-  mode: 'ok' | 'hang' | 'fail';
+  /** 'ok' answers at once; 'hang' never answers; 'fail' rejects; 'held' answers when `release` is called. */
+  mode: 'ok' | 'hang' | 'fail' | 'held';
   writes: number;
+  held: (() => void)[];
 }
 
 function setup(nodes: RingNode[], options: { alive?: (n: string) => boolean } = {}) {
   const clock = new ManualClock(1_700_000_000_000);
   const replicas = new Map<string, FakeReplica>(
-    nodes.map((n) => [n.name, { cells: new Map(), mode: 'ok', writes: 0 }]),
+    nodes.map((n) => [n.name, { cells: new Map(), mode: 'ok', writes: 0, held: [] }]),
   );
   const hints: { target: string; cell: Cell }[] = [];
   const answer = <T>(name: string, f: (r: FakeReplica) => T): Promise<T> => {
     const r = replicas.get(name)!;
     if (r.mode === 'hang') return new Promise(() => {});
     if (r.mode === 'fail') return Promise.reject(new Error(`${name} is down`));
+    if (r.mode === 'held') return new Promise((resolve) => r.held.push(() => resolve(f(r))));
     return Promise.resolve(f(r));
   };
   const client = {
@@ -152,5 +154,24 @@ describe('Coordinator', () => {
     clock.advance(100);
     const again = await reading;
     assert.equal(again && Buffer.from(again.value).toString(), 'v1');
+  });
+
+  it('waits past the speculative retry delay when no other replica is left to ask (ALL)', async () => {
+    const nodes: RingNode[] = ['a', 'b', 'c'].map((name, i) => ({
+      name,
+      tokens: [BigInt(i + 1) << 60n],
+      status: 'normal',
+    }));
+    const { coordinator, replicas, clock } = setup(nodes);
+    await coordinator.write(key, utf8('v1'), undefined, 'ALL');
+    const late = replicas.get('c')!;
+    late.mode = 'held';
+    const reading = coordinator.read(key, 'ALL');
+    await new Promise((r) => setImmediate(r));
+    clock.advance(150);
+    await new Promise((r) => setImmediate(r));
+    for (const release of late.held.splice(0)) release();
+    const got = await reading;
+    assert.equal(got && Buffer.from(got.value).toString(), 'v1');
   });
 });

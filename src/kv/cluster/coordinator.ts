@@ -218,7 +218,9 @@ export class Coordinator {
       Math.min(ctx.config.speculativeRetryMs, left(ctx.clock, deadline)),
       signal,
     );
-    if (!enough(first.results) && alive.length > required && !signal?.aborted) {
+    // Past the speculative delay, wait out the deadline for the answers asked, plus the other
+    // live replicas' when there are any (with none, e.g. at ALL, the first ones may still come).
+    if (!enough(first.results) && !signal?.aborted) {
       for (const n of alive.slice(required)) ask(n);
       first = await gather(ctx.clock, calls, enough, left(ctx.clock, deadline), signal);
     }

@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Starts Cairn's partitioned store on loopback for `bench/kv.ts` and `test/e2e/kv-redis.test.ts`:
+ * `cairn dev --nodes N --roles membership,kv` in a child process (N agent processes, every one a
+ * kv seed, rf = min(3, N)), the Redis protocol on each node's RESP port. Waits until every node's
+ * ring (`/v1/kv/ring`) lists all N nodes as `normal` with a RESP address.
+ */
+
+/** A running kv cluster. */
+export interface CairnKvHandle {
+  /** Each node's RESP address, `127.0.0.1:<port>`. */
+  readonly endpoints: string[];
+  /** The agents' process ids (their CPU is the server's). */
+  readonly pids: number[];
+  stop(): Promise<void>;
+}
+
+/** The cluster cannot be started here; `message` says why. */
+export class CairnKvUnavailable extends Error {
+  override readonly name = 'CairnKvUnavailable';
+}
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+/** Longest wait for `cairn dev` to print its nodes, and then for the ring to settle. */
+const READY_TIMEOUT_MS = 60_000;
+/** Polls of the ring while waiting for it to settle (100 ms apart). */
+const RING_POLLS = 300;
+
+interface DevJson {
+  nodes: { name: string; pid: number; http: string; resp?: string }[];
+}
+
+interface RingJson {
+  rf: number;
+  nodes: { name: string; status: string; resp: string }[];
+}
+
+/** Options of {@link startCairnKv}. */
+export interface CairnKvOptions {
+  /** Agents, 1 to 9. Default 3. */
+  readonly nodes?: number;
+  /** fsync each storage batch (the agent's `kv.sync`); absent: the agent's default. */
+  readonly sync?: boolean;
+  readonly basePort?: number;
+}
+
+/** Starts the cluster; see the module comment. */
+export async function startCairnKv(options: CairnKvOptions = {}): Promise<CairnKvHandle> {
+  const nodes = options.nodes ?? 3;
+  const dataRoot = await mkdtemp(join(tmpdir(), 'cairn-bench-kv-'));
+  const basePort = options.basePort ?? 21_000 + Math.floor(Math.random() * 40) * 500;
+  const env = { ...process.env };
+  if (options.sync !== undefined) env.CAIRN_KV_SYNC = String(options.sync);
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'dev',
+      '--nodes',
+      String(nodes),
+      '--roles',
+      'membership,kv',
+      '--base-port',
+      String(basePort),
+      '--data-root',
+      dataRoot,
+      '--json',
+      '--log-level',
+      'warn',
+    ],
+    { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env },
+  );
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+    if (err.length > 10_000) err = err.slice(-5_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    child.kill('SIGINT');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rm(dataRoot, { recursive: true, force: true });
+  };
+  let ready: DevJson;
+  try {
+    ready = await new Promise<DevJson>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new CairnKvUnavailable(`cairn dev did not get ready in 60 s: ${err.slice(-500)}`)),
+        READY_TIMEOUT_MS,
+      );
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const nl = out.indexOf('\n');
+        if (nl < 0) return;
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(out.slice(0, nl)) as DevJson);
+        } catch (e) {
+          reject(new CairnKvUnavailable(`cairn dev printed no JSON: ${out.slice(0, 200)}`, { cause: e }));
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new CairnKvUnavailable(`cairn dev exited with code ${code}: ${err.slice(-500)}`));
+      });
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const endpoints = ready.nodes.map((n) => n.resp).filter((a): a is string => a !== undefined);
+  if (endpoints.length !== nodes) {
+    await stop();
+    throw new CairnKvUnavailable(`cairn dev reported ${endpoints.length} RESP endpoints, not ${nodes}`);
+  }
+  for (let i = 0; ; i++) {
+    const rings = await Promise.all(
+      ready.nodes.map((n) =>
+        fetch(`http://${n.http}/v1/kv/ring`)
+          .then((r) => (r.ok ? (r.json() as Promise<RingJson>) : undefined))
+          .catch(() => undefined),
+      ),
+    );
+    const settled = rings.every(
+      (r) =>
+        r !== undefined &&
+        r.nodes.length === nodes &&
+        r.nodes.every((n) => n.status === 'normal' && n.resp !== ''),
+    );
+    if (settled) break;
+    if (i >= RING_POLLS) {
+      await stop();
+      throw new CairnKvUnavailable(`the kv ring did not settle: ${JSON.stringify(rings).slice(0, 500)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { endpoints, pids: ready.nodes.map((n) => n.pid), stop };
+}
