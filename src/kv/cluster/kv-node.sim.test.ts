@@ -85,6 +85,23 @@ describe(`KvNode on the simulator (seed=${SEED})`, () => {
     assert.equal(c.node('c').status().coordinator.readRepairs, 0);
   });
 
+  it('a node that left membership with its tokens (a clean stop) stays on the ring and is hinted', async () => {
+    const c = await cluster(['a', 'b', 'c']);
+    c.sim.crash('c');
+    c.membership.setState('c', 'left');
+    c.node('a').status(); // the view changed: the ring is rebuilt from it
+    assert.ok(
+      c
+        .node('a')
+        .ring()
+        .nodes.some((n) => n.name === 'c'),
+      'c keeps its ranges while it is away',
+    );
+    await put(c, 'a', k(9), 'while-away');
+    await c.run(c.node('a').flushHints());
+    assert.ok((c.node('a').status().hintsPending.c ?? 0) > 0, 'the write for c is hinted, not moved');
+  });
+
   it('fails fast with UNAVAILABLE when too few replicas are alive, and with TIMEOUT when they do not answer', async () => {
     const c = await cluster(['a', 'b', 'c']);
     c.crash('b');

@@ -39,9 +39,13 @@ export interface OwnEntry {
 /**
  * The ring as this node sees it: rebuilt from membership's adverts on every change, with this
  * node's own entry taken from its own state (so a status change applies here at once, not after
- * a gossip round). Members that left membership are off the ring; dead ones stay on it (their
- * ranges are still theirs: writes for them are hinted, and Cassandra does the same), but
- * {@link isAlive} says they are not worth a request.
+ * a gossip round). Dead members and members that left membership stay on the ring while their
+ * last advert still lists tokens (their ranges are still theirs: writes for them are hinted, and
+ * Cassandra keeps a shut-down node on its ring the same way); {@link isAlive} says they are not
+ * worth a request. A node leaves the ring by advertising no tokens, which decommission does once
+ * its ranges are streamed away: a clean stop (a restart) is a membership leave, not a ring change,
+ * and taking its ranges at once would hand them to nodes without its data (the fault lab found a
+ * stale QUORUM read that way).
  *
  * A malformed advert leaves that node off the ring (logged); a ring that fails to build keeps the
  * previous one.
@@ -110,7 +114,6 @@ export class RingTracker {
     for (const m of this.view.members()) {
       if (m.name === this.self) continue;
       this.members.set(m.name, m);
-      if (m.state === 'left') continue;
       let advert: Omit<RingNode, 'name'> | undefined;
       try {
         advert = this.engines.decodeRingAdvert((key) => m.lookup(key));

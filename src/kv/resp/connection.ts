@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ServerContext, Session } from './commands/context.js';
-import { dispatch } from './commands/table.js';
+import { dispatch, orderingOf } from './commands/table.js';
 import { RespParser } from './parser.js';
 import { errorReply, type Protocol, type Reply, ReplyBuffer } from './reply.js';
 
@@ -36,6 +36,12 @@ interface Slot {
 export class RespConnection {
   private readonly parser: RespParser;
   private readonly queue: Slot[] = [];
+  /**
+   * Per key (latin1), the completion of the last command in flight that touches it: a later
+   * command on the same key starts after it, so `SET k v; GET k` in one pipeline reads `v`.
+   * Commands on different keys still run concurrently.
+   */
+  private readonly lastOnKey = new Map<string, Promise<void>>();
   private head = 0;
   private readonly out = new ReplyBuffer();
   private flushScheduled = false;
@@ -115,10 +121,46 @@ export class RespConnection {
   }
 
   private run(args: Buffer[]): void {
-    const session = this.session;
     this.server.stats.commandsProcessed++;
-    const slot: Slot = { reply: undefined, proto: session.proto, close: false };
+    const slot: Slot = { reply: undefined, proto: this.session.proto, close: false };
     this.queue.push(slot);
+    const order = orderingOf(args);
+    const before: Promise<void>[] = [];
+    if (order === 'all') before.push(...this.lastOnKey.values());
+    else if (order !== undefined) {
+      for (const key of order) {
+        const p = this.lastOnKey.get(key.toString('latin1'));
+        if (p !== undefined) before.push(p);
+      }
+    }
+    if (before.length === 0) {
+      this.start(args, slot, order);
+      return;
+    }
+    // Registered now, before it starts, so that a later command on these keys waits for it too.
+    let replied!: () => void;
+    this.track(order, new Promise<void>((resolve) => (replied = resolve)));
+    void Promise.all(before).then(() => this.start(args, slot, undefined, replied));
+  }
+
+  /** Records `finished` as the last command on each of `order`'s keys (none for `'all'`). */
+  private track(order: Buffer[] | 'all' | undefined, finished: Promise<void>): void {
+    if (order === undefined || order === 'all') return;
+    for (const key of order) {
+      const k = key.toString('latin1');
+      this.lastOnKey.set(k, finished);
+      void finished.then(() => {
+        if (this.lastOnKey.get(k) === finished) this.lastOnKey.delete(k);
+      });
+    }
+  }
+
+  /**
+   * Dispatches one command into its reply slot. `order`: keys to register as in flight when the
+   * command answers later (undefined when already registered); `replied`: called once it answered.
+   */
+  private start(args: Buffer[], slot: Slot, order: Buffer[] | 'all' | undefined, replied?: () => void): void {
+    const session = this.session;
     const result = dispatch({ server: this.server, session }, args);
     slot.proto = session.proto;
     this.parser.authenticated = session.authenticated;
@@ -127,11 +169,21 @@ export class RespConnection {
       this.ending = true;
     }
     if (result instanceof Promise) {
+      let finished = replied;
+      if (finished === undefined && order !== undefined && order !== 'all') {
+        this.track(order, new Promise<void>((resolve) => (finished = resolve)));
+      }
       result.then((reply) => {
         slot.reply = reply;
+        finished?.();
         this.pump();
       });
-    } else slot.reply = result;
+    } else {
+      slot.reply = result;
+      replied?.();
+      // A deferred command that answered at once: its reply may complete the queue's prefix.
+      if (replied !== undefined) this.pump();
+    }
   }
 
   /** Encodes the completed prefix of the queue and schedules a flush. */

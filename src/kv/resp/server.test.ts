@@ -123,6 +123,29 @@ describe('serveResp over TCP', () => {
     });
   });
 
+  it('runs the commands of a pipeline on one key in the order sent (SET then GET reads the new value)', async () => {
+    /** Puts wait for their gate: without ordering, the GET behind a held SET would read the old value. */
+    class SlowPuts extends MemoryKv {
+      readonly held: ReturnType<typeof deferred<void>>[] = [];
+      override async put(...args: Parameters<MemoryKv['put']>): Promise<void> {
+        const gate = deferred<void>();
+        this.held.push(gate);
+        await gate.promise;
+        return super.put(...args);
+      }
+    }
+    const kv = new SlowPuts({ clock: systemClock });
+    await withServer(kv, async (server) => {
+      const c = await RawClient.open(server.port);
+      c.send('SET a new\r\nGET a\r\nGET b\r\n');
+      while (kv.held.length < 1) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      kv.held[0]!.resolve();
+      assert.deepEqual(await c.lines(4), ['+OK', '$3', 'new', '$-1']);
+      c.close();
+    });
+  });
+
   it('close writes the replies owed before closing connections', async () => {
     const kv = new GatedKv({ clock: systemClock });
     await kv.put(Buffer.from('a'), Buffer.from('1'));

@@ -69,6 +69,20 @@ function keysOf(spec: CommandSpec, args: readonly Buffer[]): Buffer[] {
   return out;
 }
 
+/**
+ * What a pipelined command must wait for so that one connection's commands take effect in the
+ * order sent, as Redis runs them: the keys it touches (it waits for earlier commands on any of
+ * them), `'all'` for a command that reads the whole keyspace (SCAN, DBSIZE: it waits for every
+ * earlier command), or none (connection and server commands, unknown commands: answered at once).
+ */
+export function orderingOf(args: readonly Buffer[]): Buffer[] | 'all' | undefined {
+  const spec = lookup(args[0]!.toString('latin1'));
+  if (spec === undefined || spec.access === 'none') return undefined;
+  if (spec.keyless === true) return 'all';
+  const keys = keysOf(spec, args);
+  return keys.length === 0 ? undefined : keys;
+}
+
 /** Why the session's token may not run this command, or undefined. */
 function denial(ctx: CommandContext, spec: CommandSpec, args: readonly Buffer[]): string | undefined {
   const auth = ctx.server.auth;
