@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decode, encode, isCairnError, ManualClock, utf8 } from '../../core/index.js';
+import { isKvError } from '../errors.js';
 import type { Cell } from '../types.js';
 import {
   cellFromWire,
@@ -102,7 +103,10 @@ describe('SkewMonitor', () => {
     m.record('c', clock.now() + 10);
     m.record('d', clock.now() - 20);
     assert.equal(m.verdict(), undefined);
-    m.record('c', clock.now() + 1_500);
+    m.record('c', clock.now() + 1_500); // c stepped 1.5 s: the readings of b and d predate it
+    assert.equal(m.steps, 1);
+    m.record('b', clock.now() + 2_000);
+    m.record('d', clock.now() - 20);
     const why = m.verdict();
     assert.match(why ?? '', /trails 2 of 3 peers by up to 2000 ms/);
     assert.throws(() => m.check(), /maxClockOffsetMs=500/);
@@ -113,5 +117,52 @@ describe('SkewMonitor', () => {
     m.record('b', clock.now() - 5_000);
     m.record('c', clock.now() - 5_000);
     assert.match(m.verdict() ?? '', /is ahead of 2 of 3 peers/);
+  });
+
+  it('drops readings taken before a clock step, so a node whose clock jumped ahead refuses', () => {
+    // Seed 361 of the kv swarm: n1 heard n3 (agreeing), then its clock jumped 2 s ahead, then it
+    // heard n2 (now 2 s behind it) and was cut off from both. Counting n3's pre-jump reading as
+    // agreeing, it saw 1 of 2 peers off and kept coordinating; a ONE read through it judged a TTL
+    // cell expired 2 s early and hid an acknowledged write.
+    const clock = new ManualClock(1_000_000);
+    let alive = 2;
+    const m = new SkewMonitor(clock, 500, 10_000, () => alive);
+    m.record('n2', clock.now() - 20);
+    m.record('n3', clock.now() - 17);
+    clock.advance(900);
+    assert.equal(m.verdict(), undefined);
+    const jump = 2_000;
+    const trueNow = () => clock.now() - jump;
+    clock.advance(jump); // this node's clock steps ahead (true time did not move)
+    clock.advance(2_900);
+    m.record('n2', trueNow() - 15);
+    assert.equal(m.steps, 1);
+    assert.deepEqual(Object.keys(m.snapshot()), ['n2'], 'the pre-step reading of n3 is dropped');
+    alive = 0; // partitioned from both
+    clock.advance(600);
+    assert.match(m.verdict() ?? '', /is ahead of 1 of 1 peers by up to 20\d\d ms/);
+    assert.throws(
+      () => m.check(),
+      (e) => isKvError(e, 'CLOCK_SKEW'),
+    );
+    // Once it hears n3 again (also 2 s behind), it is 2 of 2 whatever membership says.
+    alive = 2;
+    m.record('n3', trueNow() - 10);
+    assert.match(m.verdict() ?? '', /is ahead of 2 of 2 peers/);
+  });
+
+  it("keeps other readings when a peer's offset moves less than the bound or its last reading is old", () => {
+    const clock = new ManualClock(1_000_000);
+    const m = new SkewMonitor(clock, 500, 10_000);
+    m.record('b', clock.now() + 10);
+    m.record('c', clock.now() - 10);
+    m.record('b', clock.now() + 400); // moved 390 ms: network delay and drift, not a step
+    assert.equal(m.steps, 0);
+    assert.deepEqual(Object.keys(m.snapshot()).sort(), ['b', 'c']);
+    clock.advance(10_001);
+    m.record('c', clock.now());
+    m.record('b', clock.now() - 3_000); // its last reading had aged out: nothing to compare with
+    assert.equal(m.steps, 0);
+    assert.deepEqual(Object.keys(m.snapshot()).sort(), ['b', 'c']);
   });
 });

@@ -13,9 +13,18 @@ import { KvError } from '../errors.js';
  * does not stop the others: it is a minority of each one's peers.
  *
  * Readings older than `readingTtlMs` no longer count, so a node whose clock was fixed recovers.
+ *
+ * A clock that steps makes older readings wrong: an offset is measured against this node's clock
+ * as it was when the reading arrived. So when a peer's new offset differs from its previous
+ * recent one by more than `maxOffsetMs` (a step of this node's clock or of the peer's; one reading
+ * cannot tell which), every other peer's reading is dropped: they were taken before the step and
+ * no longer say whether this node agrees with them. Otherwise a node whose own clock jumped ahead
+ * would keep counting a peer it heard just before the jump as agreeing, for the whole reading TTL,
+ * and coordinate with a clock the rest of the cluster disagrees with (judging TTLs seconds early).
  */
 export class SkewMonitor {
   private readonly offsets = new Map<string, { offsetMs: number; at: number }>();
+  private stepCount = 0;
 
   /**
    * @param clock - this node's physical clock
@@ -37,12 +46,26 @@ export class SkewMonitor {
   /** Records a reading (the wall part of a peer's HLC) from `peer`. */
   record(peer: string, remoteWallMs: number): void {
     const now = this.clock.now();
-    this.offsets.delete(peer);
-    this.offsets.set(peer, { offsetMs: remoteWallMs - now, at: now });
+    const offsetMs = remoteWallMs - now;
+    const previous = this.offsets.get(peer);
+    if (
+      previous !== undefined &&
+      now - previous.at <= this.readingTtlMs &&
+      Math.abs(offsetMs - previous.offsetMs) > this.maxOffsetMs
+    ) {
+      this.stepCount++;
+      this.offsets.clear();
+    } else this.offsets.delete(peer);
+    this.offsets.set(peer, { offsetMs, at: now });
     if (this.offsets.size > this.maxPeers) {
       const oldest = this.offsets.keys().next().value;
       if (oldest !== undefined) this.offsets.delete(oldest);
     }
+  }
+
+  /** Clock steps seen: a peer's offset moved by more than `maxOffsetMs` between recent readings. */
+  get steps(): number {
+    return this.stepCount;
   }
 
   /** Peers with a recent reading. */
