@@ -4,6 +4,18 @@
  * @packageDocumentation
  */
 
+// kv-cluster: replicas, coordinator, repair, streaming, KvNode
+export {
+  DEFAULT_KV_CONFIG,
+  DEFAULT_LIMITS as KV_CLUSTER_LIMITS,
+  type KvClusterLimits,
+  type KvConfig,
+  testKvConfig,
+  validateKvConfig,
+} from './cluster/config.js';
+export type { StreamProgress } from './cluster/elastic.js';
+export { KvNode, type KvNodeOptions, type KvNodeRingStatus, type KvNodeStatus } from './cluster/kv-node.js';
+export type { KvMember, KvMembershipView } from './cluster/ring-tracker.js';
 export {
   cellProblem,
   decodeCell,

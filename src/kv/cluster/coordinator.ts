@@ -1,0 +1,330 @@
+import { bytesEqual, type Clock, describeError, type Logger, type Rng } from '../../core/index.js';
+import { isKvError, KvError } from '../errors.js';
+import { type Cell, type Consistency, type KvEntry, requiredReplicas, type Token } from '../types.js';
+import type { KvConfig } from './config.js';
+import { gather } from './gather.js';
+import type { HlcPort, KvEngines, RingPort } from './ports.js';
+import { cellDigest } from './replica.js';
+import type { ReadAnswer, ReplicaClient } from './replica-client.js';
+import type { SkewMonitor } from './skew.js';
+
+/** What the coordinator needs from its node. */
+export interface CoordinatorContext {
+  readonly self: string;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly logger: Logger;
+  readonly config: KvConfig;
+  readonly engines: KvEngines;
+  readonly hlc: HlcPort;
+  readonly skew: SkewMonitor;
+  readonly replicas: ReplicaClient;
+  /** The current ring (rebuilt on membership changes). */
+  ring(): RingPort;
+  /** True when membership shows `name` alive or suspect (worth trying). */
+  isAlive(name: string): boolean;
+  /** Stores a hint for `target` (a write it missed). */
+  hint(target: string, key: Uint8Array, cell: Cell): void;
+}
+
+/** Counters of the coordinator. */
+export interface CoordinatorStats {
+  writes: number;
+  reads: number;
+  /** Reads whose digests disagreed (a full read followed). */
+  digestMismatches: number;
+  /** Replicas repaired by blocking read repair. */
+  readRepairs: number;
+  unavailable: number;
+  timeouts: number;
+  /** Requests refused because this node's clock is off. */
+  skewRefusals: number;
+}
+
+/**
+ * The coordinator: runs one client request across the key's replicas.
+ *
+ * Writes: the coordinator's hybrid clock versions the cell; it goes to every natural replica and
+ * every pending one (a node joining or taking over a leaving node's range). The write succeeds
+ * once `required(level) + pending` replicas acknowledged it: the extra acknowledgements keep the
+ * level's promise on the ring that follows the pending change (Cassandra's rule). Hints never
+ * count. A replica that membership shows dead is hinted at once; one that fails or times out is
+ * hinted when it does.
+ *
+ * Reads: the data from one replica (this node when it is one), digests from `required - 1` others,
+ * and from the remaining live replicas too when those did not all answer within the speculative
+ * retry delay (Cassandra's speculative retry). When `required(level)` answers are in, including the data, and every digest matches, that is the
+ * answer. Otherwise full reads from the replicas that answered, resolution by last-write-wins, and
+ * blocking read repair: every answering replica whose cell differs gets the winner, and the read
+ * answers only when the winner is on `required(level)` replicas. Two QUORUM reads in sequence
+ * therefore never go back in time (monotonic quorum reads).
+ *
+ * Errors: `UNAVAILABLE` before anything is sent when too few replicas are alive; `TIMEOUT` when
+ * too few answered in time (a write may or may not be stored); `CLOCK_SKEW` when this node's clock
+ * is off from most peers' (nothing is sent).
+ */
+export class Coordinator {
+  readonly stats: CoordinatorStats = {
+    writes: 0,
+    reads: 0,
+    digestMismatches: 0,
+    readRepairs: 0,
+    unavailable: 0,
+    timeouts: 0,
+    skewRefusals: 0,
+  };
+
+  constructor(private readonly ctx: CoordinatorContext) {}
+
+  /** Refuses with CLOCK_SKEW when this node's clock is off from most of its peers'. */
+  checkClock(): void {
+    try {
+      this.ctx.skew.check();
+    } catch (err) {
+      this.stats.skewRefusals++;
+      throw err;
+    }
+  }
+
+  /**
+   * Writes `value` (undefined: a tombstone) under a new version.
+   *
+   * @throws KvError UNAVAILABLE, TIMEOUT, CLOCK_SKEW
+   */
+  async write(
+    key: Uint8Array,
+    value: Uint8Array | undefined,
+    expiresAt: number | undefined,
+    level: Consistency,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    this.checkClock();
+    const { ctx } = this;
+    this.stats.writes++;
+    const ring = ctx.ring();
+    const token = ctx.engines.tokenOf(key);
+    const natural = ring.replicas(token);
+    const pending = ring.pending(token);
+    const required = requiredReplicas(level, ring.rf);
+    const blockFor = required + pending.length;
+    const targets = [...natural, ...pending];
+    const alive = targets.filter((n) => ctx.isAlive(n));
+    if (natural.length < required || alive.length < blockFor) {
+      this.stats.unavailable++;
+      throw new KvError(
+        'UNAVAILABLE',
+        `${level} write needs ${blockFor} of ${targets.length} replicas (${pending.length} pending) of token ${token}, only ${alive.length} alive`,
+      );
+    }
+    const version = ctx.hlc.now();
+    const cell: Cell =
+      value !== undefined && expiresAt !== undefined ? { version, value, expiresAt } : { version, value };
+    for (const n of targets) if (!alive.includes(n)) ctx.hint(n, key, cell);
+    const calls = new Map<string, Promise<void>>();
+    const remote = alive.filter((n) => n !== ctx.self);
+    for (const n of remote) {
+      const p = ctx.replicas.write(n, 'write', [{ key, cell }], ctx.config.writeTimeoutMs);
+      // Whatever happens to the call later (after the write answered), a failure leaves a hint,
+      // unless the replica refused this node's clock (then the version is what is wrong).
+      p.catch((err: unknown) => {
+        if (!isKvError(err, 'CLOCK_SKEW')) ctx.hint(n, key, cell);
+      });
+      calls.set(n, p);
+    }
+    if (remote.length < alive.length) calls.set(ctx.self, this.applyLocally(key, cell, [...calls.values()]));
+    const got = await gather(ctx.clock, calls, (r) => r.size >= blockFor, ctx.config.writeTimeoutMs, signal);
+    if (got.results.size >= blockFor) return;
+    throw this.shortfall('write', level, got.results.size, blockFor, got.failures, got.timedOut);
+  }
+
+  /**
+   * Applies a write to this node's own replica: at once when this node has recent clock readings
+   * from peers (then `checkClock` vouched for its clock) or has no remote target; otherwise once
+   * some remote replica accepted this node's clock (answered, or failed for another reason than
+   * CLOCK_SKEW). A node whose clock runs ahead, before it has heard any peer's reading, would
+   * otherwise plant a version from the future in its own replica, which read repair would spread.
+   */
+  private async applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
+    if (remote.length > 0 && this.ctx.skew.heard() === 0) {
+      const verdicts = remote.map((p) =>
+        p.then(
+          () => true,
+          (err: unknown) => !isKvError(err, 'CLOCK_SKEW'),
+        ),
+      );
+      // Resolves true as soon as one accepts; false once all refused.
+      const accepted = await new Promise<boolean>((resolve) => {
+        let refused = 0;
+        for (const v of verdicts) {
+          void v.then((ok) => {
+            if (ok) resolve(true);
+            else if (++refused === verdicts.length) resolve(false);
+          });
+        }
+      });
+      if (!accepted) throw new KvError('CLOCK_SKEW', 'every other replica refused this clock reading');
+    }
+    await this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
+  }
+
+  /**
+   * Reads `key` at `level`, repairing stale replicas that answered.
+   *
+   * @throws KvError UNAVAILABLE, TIMEOUT, CLOCK_SKEW
+   */
+  async read(key: Uint8Array, level: Consistency, signal?: AbortSignal): Promise<KvEntry | undefined> {
+    this.checkClock();
+    const cell = await this.readCell(key, level, signal);
+    if (
+      cell === undefined ||
+      cell.value === undefined ||
+      !this.ctx.engines.isLive(cell, this.ctx.clock.now())
+    )
+      return undefined;
+    return cell.expiresAt === undefined
+      ? { value: cell.value }
+      : { value: cell.value, expiresAt: cell.expiresAt };
+  }
+
+  /** The resolved (and repaired) cell of `key`. */
+  async readCell(key: Uint8Array, level: Consistency, signal?: AbortSignal): Promise<Cell | undefined> {
+    const { ctx } = this;
+    this.stats.reads++;
+    const deadline = ctx.clock.now() + ctx.config.readTimeoutMs;
+    const ring = ctx.ring();
+    const token = ctx.engines.tokenOf(key);
+    const natural = ring.replicas(token);
+    const required = requiredReplicas(level, ring.rf);
+    const alive = this.orderForRead(natural.filter((n) => ctx.isAlive(n)));
+    if (alive.length < required) {
+      this.stats.unavailable++;
+      throw new KvError(
+        'UNAVAILABLE',
+        `${level} read needs ${required} of ${natural.length} replicas of token ${token}, only ${alive.length} alive`,
+      );
+    }
+    const dataNode = alive[0]!;
+    const enough = (r: ReadonlyMap<string, ReadAnswer>) => r.has(dataNode) && r.size >= required;
+    // Cassandra's read: the data and `required - 1` digests first; the other live replicas only
+    // when those have not all answered within the speculative retry delay (or failed).
+    const calls = new Map<string, Promise<ReadAnswer>>();
+    const ask = (n: string) =>
+      calls.set(n, ctx.replicas.read(n, key, n !== dataNode, left(ctx.clock, deadline)));
+    for (const n of alive.slice(0, required)) ask(n);
+    let first = await gather(
+      ctx.clock,
+      calls,
+      enough,
+      Math.min(ctx.config.speculativeRetryMs, left(ctx.clock, deadline)),
+      signal,
+    );
+    if (!enough(first.results) && alive.length > required && !signal?.aborted) {
+      for (const n of alive.slice(required)) ask(n);
+      first = await gather(ctx.clock, calls, enough, left(ctx.clock, deadline), signal);
+    }
+    const data = first.results.get(dataNode);
+    if (data !== undefined && 'cell' in data && first.results.size >= required) {
+      const digest = cellDigest(data.cell);
+      const agree = [...first.results.values()].every((a) =>
+        'cell' in a ? true : bytesEqual(a.digest, digest),
+      );
+      if (agree) return data.cell;
+      this.stats.digestMismatches++;
+    }
+    if (first.timedOut && first.results.size < required) {
+      throw this.shortfall('read', level, first.results.size, required, first.failures, true);
+    }
+    return this.resolveAndRepair(key, token, level, required, alive, first.failures, data, deadline, signal);
+  }
+
+  /** Full reads from the replicas that did not fail, LWW resolution and blocking repair. */
+  private async resolveAndRepair(
+    key: Uint8Array,
+    token: Token,
+    level: Consistency,
+    required: number,
+    alive: readonly string[],
+    failed: ReadonlyMap<string, unknown>,
+    data: ReadAnswer | undefined,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Cell | undefined> {
+    const { ctx } = this;
+    const calls = new Map<string, Promise<ReadAnswer>>();
+    const dataNode = alive[0]!;
+    for (const n of alive) {
+      if (failed.has(n)) continue;
+      if (n === dataNode && data !== undefined) calls.set(n, Promise.resolve(data));
+      else calls.set(n, ctx.replicas.read(n, key, false, left(ctx.clock, deadline)));
+    }
+    const full = await gather(ctx.clock, calls, (r) => r.size >= required, left(ctx.clock, deadline), signal);
+    if (full.results.size < required) {
+      const failures = new Map([...failed, ...full.failures]);
+      throw this.shortfall('read', level, full.results.size, required, failures, full.timedOut);
+    }
+    let winner: Cell | undefined;
+    for (const a of full.results.values())
+      if ('cell' in a && a.cell !== undefined) winner = ctx.engines.mergeCells(winner, a.cell);
+    if (winner === undefined) return undefined;
+    const winnerDigest = cellDigest(winner);
+    let holders = 0;
+    const repairs = new Map<string, Promise<void>>();
+    for (const [n, a] of full.results) {
+      if ('cell' in a && bytesEqual(cellDigest(a.cell), winnerDigest)) holders++;
+      else
+        repairs.set(n, ctx.replicas.write(n, 'repair', [{ key, cell: winner }], left(ctx.clock, deadline)));
+    }
+    if (repairs.size > 0) {
+      const repaired = await gather(
+        ctx.clock,
+        repairs,
+        (r) => r.size === repairs.size,
+        left(ctx.clock, deadline),
+        signal,
+      );
+      this.stats.readRepairs += repaired.results.size;
+      holders += repaired.results.size;
+      ctx.logger.debug({ token: String(token), repaired: repaired.results.size }, 'read repair');
+    }
+    if (holders >= required) return winner;
+    throw new KvError(
+      'TIMEOUT',
+      `${level} read of token ${token}: read repair reached only ${holders} of ${required} replicas before the deadline`,
+    );
+  }
+
+  /** This node first when it is a replica (no network hop for the data), then the others shuffled. */
+  private orderForRead(names: readonly string[]): string[] {
+    const others = this.ctx.rng.shuffle(names.filter((n) => n !== this.ctx.self));
+    return names.includes(this.ctx.self) ? [this.ctx.self, ...others] : others;
+  }
+
+  private shortfall(
+    op: 'read' | 'write',
+    level: Consistency,
+    got: number,
+    needed: number,
+    failures: ReadonlyMap<string, unknown>,
+    timedOut: boolean,
+  ): KvError {
+    const refusals = [...failures.values()].filter((e) => isKvError(e, 'CLOCK_SKEW')).length;
+    if (refusals > 0 && refusals * 2 >= failures.size) {
+      this.stats.skewRefusals++;
+      return new KvError(
+        'CLOCK_SKEW',
+        `${op} at ${level}: ${refusals} replicas refused this node's clock reading as too far ahead; this node's clock is off`,
+      );
+    }
+    this.stats.timeouts++;
+    const why = [...failures].slice(0, 3).map(([n, e]) => `${n}: ${describeError(e)}`);
+    const tail = why.length > 0 ? ` (${why.join('; ')})` : '';
+    return new KvError(
+      'TIMEOUT',
+      `${op} at ${level}: only ${got} of ${needed} replicas answered${timedOut ? ' before the deadline' : ''}${tail}`,
+    );
+  }
+}
+
+function left(clock: Clock, deadline: number): number {
+  return Math.max(0, deadline - clock.now());
+}

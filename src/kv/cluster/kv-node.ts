@@ -1,0 +1,505 @@
+import {
+  type Clock,
+  describeError,
+  type Logger,
+  type Metrics,
+  type Rng,
+  type Storage,
+  silentLogger,
+} from '../../core/index.js';
+import { RpcClient, RpcServer } from '../../rpc/index.js';
+import type { Transport } from '../../transport/types.js';
+import { KvError } from '../errors.js';
+import type {
+  Consistency,
+  KvApi,
+  KvEntry,
+  KvReadOptions,
+  KvScanPage,
+  KvWriteOptions,
+  RingInfo,
+  RingNodeStatus,
+  Token,
+} from '../types.js';
+import { AntiEntropy, type AntiEntropyStats } from './anti-entropy.js';
+import { DEFAULT_KV_CONFIG, DEFAULT_LIMITS, type KvConfig, validateKvConfig } from './config.js';
+import { Coordinator, type CoordinatorContext, type CoordinatorStats } from './coordinator.js';
+import { type ElasticContext, type StreamProgress, streamDecommission, streamJoin } from './elastic.js';
+import { defaultEngines } from './engines.js';
+import { type HandoffStats, HintedHandoff } from './handoff.js';
+import type { KvEngines, ReplicaPort } from './ports.js';
+import { ReplicaService, type ReplicaStats } from './replica.js';
+import { ReplicaClient } from './replica-client.js';
+import { type KvMembershipView, RingTracker } from './ring-tracker.js';
+import { scanPage } from './scan.js';
+import { SkewMonitor } from './skew.js';
+import type { StreamContext } from './streaming.js';
+
+/** Options of {@link KvNode.start}. */
+export interface KvNodeOptions {
+  /** This node's membership name. */
+  readonly name: string;
+  /** A mux channel of the gossip transport: the replica rpc runs on it (served and dialled). */
+  readonly transport: Transport;
+  /** Membership as the node needs it (the agent adapts `Membership`; tests fake it). */
+  readonly view: KvMembershipView;
+  /** The node's storage: LevelStorage in the agent, a SimDisk in simulation. */
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  /** Overrides of {@link DEFAULT_KV_CONFIG}. */
+  readonly config?: Partial<KvConfig>;
+  /** This node's Redis-protocol address `host:port`, advertised on the ring for clients. */
+  readonly respAddress?: string;
+  /** The engine bindings; default the real ones (tests may wrap them). */
+  readonly engines?: KvEngines;
+}
+
+/** A node's ring status, plus `left` once decommissioned. */
+export type KvNodeRingStatus = RingNodeStatus | 'left';
+
+/** What {@link KvNode.status} reports. */
+export interface KvNodeStatus {
+  readonly name: string;
+  readonly ring: KvNodeRingStatus;
+  readonly tokens: number;
+  readonly rf: number;
+  /** The last join or decommission's progress. */
+  readonly streaming?: StreamProgress;
+  /** Hint bytes waiting, per target. */
+  readonly hintsPending: Record<string, number>;
+  readonly handoff: HandoffStats;
+  readonly antiEntropy: AntiEntropyStats;
+  readonly coordinator: CoordinatorStats;
+  readonly replica: ReplicaStats;
+  /** Peers' recent clock offsets (ms, positive: the peer is ahead), and why this node refuses to coordinate, if it does. */
+  readonly clock: { readonly offsets: Record<string, number>; readonly refusal?: string };
+}
+
+/**
+ * A node of the partitioned store: replica, coordinator, hinted handoff, anti-entropy and ring
+ * membership in one object that implements {@link KvApi}.
+ *
+ * Lifecycle: {@link start} loads the node's tokens (or picks new ones and stores them), publishes
+ * its ring advert and serves the replica rpc. A node that finds other kv nodes on its first start
+ * (and is not a seed) joins: it advertises `joining`, waits `ringDelayMs` so every
+ * coordinator sends it writes as a pending replica, streams its future ranges, then advertises
+ * `normal` ({@link ready} resolves). {@link decommission} is the reverse. {@link stop} stops serving;
+ * the storage and transport belong to the caller.
+ *
+ * @example
+ * ```ts
+ * const node = await KvNode.start({ name: 'n1', transport: mux.channel(KV_CHANNEL), view, storage, clock, rng });
+ * await node.put(utf8('k'), utf8('v'));
+ * (await node.get(utf8('k')))?.value; // 'v' as bytes
+ * ```
+ */
+export class KvNode implements KvApi {
+  readonly config: KvConfig;
+  private readonly tracker: RingTracker;
+  private readonly service: ReplicaService;
+  private readonly coordinator: Coordinator;
+  private readonly handoff: HintedHandoff;
+  private readonly antiEntropy: AntiEntropy;
+  private readonly skew: SkewMonitor;
+  private readonly ctx: CoordinatorContext;
+  private readonly elastic: ElasticContext;
+  private readonly unsubscribe: () => void;
+  private ringStatus: KvNodeRingStatus = 'normal';
+  private tokens: readonly Token[] = [];
+  private progress: StreamProgress | undefined;
+  private stopped = false;
+  private readyWaiters: (() => void)[] = [];
+  private busy: Promise<unknown> | undefined;
+
+  private constructor(
+    private readonly options: KvNodeOptions,
+    private readonly engines: KvEngines,
+    private readonly store: ReplicaPort,
+    private readonly rpcServer: RpcServer,
+    private readonly rpcClient: RpcClient,
+    hints: Awaited<ReturnType<KvEngines['openHintStore']>>,
+    config: KvConfig,
+  ) {
+    this.config = config;
+    const { name, clock, view } = options;
+    const logger = options.logger ?? silentLogger();
+    const hlc = engines.hybridClock({
+      clock,
+      node: engines.nodeTag(name),
+      maxOffsetMs: config.maxClockOffsetMs,
+    });
+    this.tracker = new RingTracker(name, view, engines, config.rf, logger);
+    this.skew = new SkewMonitor(
+      clock,
+      config.maxClockOffsetMs,
+      config.clockReadingTtlMs,
+      () => this.tracker.others().filter((n) => this.tracker.isAlive(n.name)).length,
+    );
+    this.service = new ReplicaService(store, hlc, this.skew, logger);
+    this.service.register(rpcServer);
+    const replicas = new ReplicaClient(
+      name,
+      rpcClient,
+      (n) => this.tracker.addressOf(n),
+      { service: this.service, store },
+      hlc,
+      this.skew,
+      engines,
+    );
+    const isAlive = (n: string) => this.tracker.isAlive(n);
+    const ring = () => this.tracker.current();
+    this.handoff = new HintedHandoff({
+      hints,
+      replicas,
+      clock,
+      logger,
+      isAlive,
+      replayIntervalMs: config.hintReplayIntervalMs,
+      pageEntries: config.streamPageEntries,
+      deliveryTimeoutMs: config.writeTimeoutMs,
+    });
+    this.ctx = {
+      self: name,
+      clock,
+      rng: options.rng.child('coordinator'),
+      logger,
+      config,
+      engines,
+      hlc,
+      skew: this.skew,
+      replicas,
+      ring,
+      isAlive,
+      hint: (target, key, cell) => this.handoff.add(target, key, cell),
+    };
+    this.coordinator = new Coordinator(this.ctx);
+    const stream: StreamContext = {
+      replicas,
+      service: this.service,
+      store,
+      pageEntries: config.streamPageEntries,
+      pageTimeoutMs: config.readTimeoutMs,
+    };
+    this.antiEntropy = new AntiEntropy({
+      self: name,
+      clock,
+      logger,
+      stream,
+      ring,
+      isAlive,
+      intervalMs: config.antiEntropyIntervalMs,
+      depth: config.merkleDepth,
+      treeTimeoutMs: config.readTimeoutMs,
+    });
+    this.elastic = {
+      self: name,
+      clock,
+      logger,
+      stream,
+      ring,
+      isAlive,
+      ringDelayMs: config.ringDelayMs,
+      attempts: 10,
+    };
+    this.unsubscribe = view.onChange(() => {
+      if (this.stopped) return;
+      this.tracker.refresh();
+      this.handoff.replay();
+    });
+  }
+
+  /**
+   * Starts a node: opens its replica store and hint store on `storage`, serves the replica rpc on
+   * `transport`, takes its place on the ring (joining in the background when others hold data).
+   *
+   * @throws CairnError INVALID_CONFIG for a bad config field
+   */
+  static async start(options: KvNodeOptions): Promise<KvNode> {
+    const config = validateKvConfig({ ...DEFAULT_KV_CONFIG, ...options.config });
+    const engines = options.engines ?? defaultEngines;
+    const { storage, clock, logger } = options;
+    const store = await engines.openReplicaStore({
+      storage,
+      clock,
+      gcGraceMs: config.gcGraceMs,
+      sync: config.sync,
+    });
+    const hints = await engines.openHintStore({
+      storage,
+      clock,
+      windowMs: config.hintWindowMs,
+      maxBytesPerTarget: config.hintMaxBytesPerTarget,
+      sync: config.sync,
+    });
+    const rpcServer = new RpcServer({ clock, ...(logger === undefined ? {} : { logger }) });
+    const rpcClient = new RpcClient(options.transport, {
+      clock,
+      rng: options.rng.child('kv-rpc'),
+      methods: rpcServer,
+      dialTimeoutMs: Math.min(config.writeTimeoutMs, 1_000),
+      // A restarted replica is back within seconds; membership, not dial backoff, says who is down.
+      poolLimits: { backoffBaseMs: 10, backoffMaxMs: 1_000 },
+      ...(logger === undefined ? {} : { logger }),
+    });
+    rpcServer.listen(options.transport);
+    const node = new KvNode(options, engines, store, rpcServer, rpcClient, hints, config);
+    await node.takePlace();
+    node.handoff.start();
+    node.antiEntropy.start();
+    return node;
+  }
+
+  private async takePlace(): Promise<void> {
+    const { storage, name, rng } = this.options;
+    const meta = await this.engines.loadNodeMeta(storage);
+    let status: 'joining' | 'normal';
+    if (meta !== undefined && meta.status !== 'left') {
+      this.tokens = meta.tokens;
+      status = meta.status;
+    } else {
+      const others = this.tracker.others();
+      const first = others.length === 0 || this.config.seeds.includes(name);
+      const taken = new Set(others.flatMap((n) => n.tokens));
+      this.tokens = this.engines.randomTokens(rng.child('tokens'), this.config.tokensPerNode, taken);
+      status = first ? 'normal' : 'joining';
+      await this.engines.saveNodeMeta(storage, { tokens: this.tokens, status });
+    }
+    this.setRingStatus(status);
+    if (status === 'joining') {
+      this.busy = this.join().finally(() => {
+        this.busy = undefined;
+      });
+    }
+  }
+
+  private setRingStatus(status: KvNodeRingStatus): void {
+    this.ringStatus = status;
+    if (status === 'left') this.tracker.setOwn(undefined);
+    else {
+      const resp = this.options.respAddress;
+      this.tracker.setOwn(
+        resp === undefined ? { tokens: this.tokens, status } : { tokens: this.tokens, status, resp },
+      );
+    }
+    if (status === 'normal') for (const w of this.readyWaiters.splice(0)) w();
+  }
+
+  private async join(): Promise<void> {
+    const logger = this.ctx.logger;
+    for (let attempt = 1; attempt <= 3 && !this.stopped; attempt++) {
+      try {
+        this.progress = await streamJoin(this.elastic, (p) => this.report(p));
+        if (this.stopped) return;
+        await this.engines.saveNodeMeta(this.options.storage, { tokens: this.tokens, status: 'normal' });
+        this.setRingStatus('normal');
+        logger.info({ cells: this.progress.cells }, 'joined the ring');
+        return;
+      } catch (err) {
+        logger.warn({ attempt, err: describeError(err) }, 'joining the ring failed');
+      }
+    }
+  }
+
+  /** Keeps a join or decommission's progress for status() and the metrics. */
+  private report(p: StreamProgress): void {
+    this.progress = p;
+    const metrics = this.options.metrics;
+    if (metrics === undefined) return;
+    const labels = { operation: p.operation };
+    metrics
+      .gauge('cairn_kv_stream_ranges_total', 'Ranges the current join or decommission streams', ['operation'])
+      .set(labels, p.rangesTotal);
+    metrics
+      .gauge('cairn_kv_stream_ranges_done', 'Ranges the current join or decommission has streamed', [
+        'operation',
+      ])
+      .set(labels, p.rangesDone);
+    metrics
+      .gauge('cairn_kv_stream_bytes', 'Bytes the current join or decommission has streamed', ['operation'])
+      .set(labels, p.bytes);
+  }
+
+  /** Resolves once this node is `normal` on the ring. */
+  ready(): Promise<void> {
+    if (this.ringStatus === 'normal') return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /**
+   * Streams this node's ranges to their new owners, then leaves the ring. Writes keep reaching
+   * this node (as a natural replica) and the new owners (as pending ones) meanwhile; no write
+   * acknowledged before or during it is lost. On failure the node goes back to `normal`.
+   *
+   * @param onProgress - called on every streamed page and range
+   * @param signal - aborts the streaming (the node goes back to `normal`)
+   * @throws KvError INVALID_ARGUMENT when the node is not `normal` or the other normal nodes are
+   *   fewer than rf (Cassandra refuses too); UNAVAILABLE when a new owner cannot be reached
+   */
+  async decommission(onProgress?: (p: StreamProgress) => void, signal?: AbortSignal): Promise<void> {
+    if (this.ringStatus !== 'normal' || this.busy !== undefined) {
+      throw new KvError('INVALID_ARGUMENT', `cannot decommission a node that is ${this.ringStatus}`);
+    }
+    const others = this.tracker.others().filter((n) => n.status === 'normal').length;
+    if (others < this.config.rf) {
+      throw new KvError(
+        'INVALID_ARGUMENT',
+        `cannot decommission: ${others} other normal nodes could not hold rf=${this.config.rf} replicas`,
+      );
+    }
+    this.setRingStatus('leaving');
+    const run = streamDecommission(
+      this.elastic,
+      (p) => {
+        this.report(p);
+        onProgress?.(p);
+      },
+      signal,
+    );
+    this.busy = run;
+    try {
+      this.progress = await run;
+    } catch (err) {
+      if (!this.stopped) this.setRingStatus('normal');
+      throw err;
+    } finally {
+      this.busy = undefined;
+    }
+    this.handoff.replay();
+    await this.engines.saveNodeMeta(this.options.storage, { tokens: this.tokens, status: 'left' });
+    this.setRingStatus('left');
+  }
+
+  // ------------------------------------------------------------------ KvApi
+
+  async get(key: Uint8Array, options: KvReadOptions = {}): Promise<KvEntry | undefined> {
+    this.checkServing();
+    checkKey(key);
+    return this.coordinator.read(key, this.level(options.consistency, 'read'), options.signal);
+  }
+
+  async put(key: Uint8Array, value: Uint8Array | undefined, options: KvWriteOptions = {}): Promise<void> {
+    this.checkServing();
+    checkKey(key);
+    if (
+      value !== undefined &&
+      (!(value instanceof Uint8Array) || value.length > DEFAULT_LIMITS.maxValueBytes)
+    ) {
+      throw new KvError(
+        'INVALID_ARGUMENT',
+        `a value must be bytes of at most ${DEFAULT_LIMITS.maxValueBytes}`,
+      );
+    }
+    const { expiresAt } = options;
+    if (expiresAt !== undefined && (!Number.isSafeInteger(expiresAt) || expiresAt < 0)) {
+      throw new KvError(
+        'INVALID_ARGUMENT',
+        `expiresAt must be a non-negative integer of ms, got ${expiresAt}`,
+      );
+    }
+    await this.coordinator.write(
+      key,
+      value,
+      value === undefined ? undefined : expiresAt,
+      this.level(options.consistency, 'write'),
+      options.signal,
+    );
+  }
+
+  async scan(cursor: bigint, options: { count: number } & KvReadOptions): Promise<KvScanPage> {
+    this.checkServing();
+    if (typeof cursor !== 'bigint') throw new KvError('INVALID_ARGUMENT', 'a scan cursor must be a bigint');
+    if (!Number.isSafeInteger(options.count) || options.count < 1) {
+      throw new KvError('INVALID_ARGUMENT', `scan count must be a positive integer, got ${options.count}`);
+    }
+    this.coordinator.checkClock();
+    return scanPage(this.ctx, cursor, options.count, this.level(options.consistency, 'read'), options.signal);
+  }
+
+  async approximateSize(): Promise<number> {
+    this.checkServing();
+    const ring = this.tracker.current();
+    const nodes = ring.info().nodes.filter((n) => n.status !== 'joining' && this.tracker.isAlive(n.name));
+    const counts = await Promise.all(
+      nodes.map((n) => this.ctx.replicas.size(n.name, this.config.readTimeoutMs).catch(() => 0)),
+    );
+    const total = counts.reduce((a, b) => a + b, 0);
+    return Math.round(total / Math.max(1, Math.min(ring.rf, nodes.length)));
+  }
+
+  ring(): RingInfo {
+    return this.tracker.current().info();
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  /** The node's state and counters. */
+  status(): KvNodeStatus {
+    const refusal = this.skew.verdict();
+    return {
+      name: this.options.name,
+      ring: this.ringStatus,
+      tokens: this.tokens.length,
+      rf: this.config.rf,
+      ...(this.progress === undefined ? {} : { streaming: this.progress }),
+      hintsPending: this.handoff.pending(),
+      handoff: { ...this.handoff.stats },
+      antiEntropy: { ...this.antiEntropy.stats },
+      coordinator: { ...this.coordinator.stats },
+      replica: { ...this.service.stats, cellsWritten: { ...this.service.stats.cellsWritten } },
+      clock:
+        refusal === undefined
+          ? { offsets: this.skew.snapshot() }
+          : { offsets: this.skew.snapshot(), refusal },
+    };
+  }
+
+  /** Runs one anti-entropy round now (tests, `cairn kv repair`). */
+  repair(): Promise<void> {
+    return this.antiEntropy.round();
+  }
+
+  /** Offers stored hints to live targets now. */
+  replayHints(): void {
+    this.handoff.replay();
+  }
+
+  /** Resolves once hints being stored are on disk. */
+  flushHints(): Promise<void> {
+    return this.handoff.flush();
+  }
+
+  /** Stops serving: replica requests are refused, loops stop, rpc channels close. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe();
+    this.service.stop();
+    this.handoff.stop();
+    this.antiEntropy.stop();
+    this.rpcServer.close();
+    await this.rpcClient.close();
+    await this.handoff.flush();
+    await this.store.close();
+  }
+
+  private checkServing(): void {
+    if (this.stopped) throw new KvError('STOPPED', `kv node ${this.options.name} has stopped`);
+  }
+
+  private level(given: Consistency | undefined, op: 'read' | 'write'): Consistency {
+    const level = given ?? (op === 'read' ? this.config.readConsistency : this.config.writeConsistency);
+    if (level !== 'ONE' && level !== 'QUORUM' && level !== 'ALL') {
+      throw new KvError('INVALID_ARGUMENT', `unknown consistency level ${String(level)}`);
+    }
+    return level;
+  }
+}
+
+function checkKey(key: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length === 0 || key.length > DEFAULT_LIMITS.maxKeyBytes) {
+    throw new KvError('INVALID_ARGUMENT', `a key must be 1 to ${DEFAULT_LIMITS.maxKeyBytes} bytes`);
+  }
+}

@@ -1,0 +1,165 @@
+import { CairnError } from '../../core/index.js';
+import type { RpcClient, RpcMethod } from '../../rpc/index.js';
+import type { Address } from '../../transport/types.js';
+import { isKvError, KvError } from '../errors.js';
+import type { Cell, TokenRange } from '../types.js';
+import type { HlcPort, KvEngines, MerklePort, ReplicaPort, ScanPosition } from './ports.js';
+import {
+  cellFromWire,
+  type KeyedCell,
+  keyedFromWire,
+  keyedToWire,
+  ReplicaMerkle,
+  ReplicaRead,
+  type ReplicaRefusal,
+  ReplicaScan,
+  ReplicaSize,
+  ReplicaWrite,
+  rangeToWire,
+  versionFromWire,
+  versionToWire,
+  type WireVersion,
+  type WriteKind,
+} from './protocol.js';
+import { cellDigest, type ReplicaService } from './replica.js';
+import type { SkewMonitor } from './skew.js';
+
+/** A read's answer: the cell, or only its digest. */
+export type ReadAnswer = { readonly cell: Cell | undefined } | { readonly digest: Uint8Array };
+
+/** A scan page as a replica answers it. */
+export interface ScanAnswer {
+  readonly entries: (KeyedCell & { readonly token: bigint })[];
+  readonly next?: ScanPosition;
+}
+
+/** What every request to a replica carries besides its own fields. */
+interface Envelope {
+  from: string;
+  hlc: WireVersion;
+}
+
+/**
+ * Calls replica operations on any node by name: this node's own replica directly (same code path
+ * as the rpc handlers, no network), other nodes over rpc. Every remote call carries this node's
+ * hybrid-clock reading; every answer's reading is observed (a reading too far ahead is recorded
+ * as skew but does not void the answer: the operation happened on the peer).
+ *
+ * Contract: each method resolves with the answer or rejects with a KvError (`CLOCK_SKEW`,
+ * `STOPPED`, `INVALID_ARGUMENT`: the replica refused) or a CairnError (the rpc failed: deadline,
+ * connection, unknown peer).
+ */
+export class ReplicaClient {
+  constructor(
+    private readonly self: string,
+    private readonly rpc: RpcClient,
+    private readonly addressOf: (name: string) => Address | undefined,
+    private readonly local: { service: ReplicaService; store: ReplicaPort },
+    private readonly hlc: HlcPort,
+    private readonly skew: SkewMonitor,
+    private readonly engines: KvEngines,
+  ) {}
+
+  /** Stores cells on `target`. */
+  async write(
+    target: string,
+    kind: WriteKind,
+    cells: readonly KeyedCell[],
+    deadlineMs: number,
+  ): Promise<void> {
+    if (target === this.self) return this.local.service.apply(kind, cells);
+    await this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs);
+  }
+
+  /** Reads `key`'s cell (or digest) on `target`. */
+  async read(target: string, key: Uint8Array, digest: boolean, deadlineMs: number): Promise<ReadAnswer> {
+    if (target === this.self) {
+      const cell = await this.local.store.get(key);
+      return digest ? { digest: cellDigest(cell) } : { cell };
+    }
+    const res = await this.call(target, ReplicaRead, { key, digest }, deadlineMs);
+    if (digest) {
+      if (res.digest === undefined) throw this.malformed(target, 'a digest read answered without a digest');
+      return { digest: res.digest };
+    }
+    return { cell: res.cell === undefined || res.cell === null ? undefined : cellFromWire(res.cell) };
+  }
+
+  /** One page of `range` on `target`. */
+  async scan(
+    target: string,
+    range: TokenRange,
+    after: ScanPosition | undefined,
+    limit: number,
+    deadlineMs: number,
+  ): Promise<ScanAnswer> {
+    if (target === this.self) {
+      const page = await this.local.store.scan(range, after === undefined ? { limit } : { after, limit });
+      return page;
+    }
+    const res = await this.call(
+      target,
+      ReplicaScan,
+      { range: rangeToWire(range), limit, ...(after === undefined ? {} : { after }) },
+      deadlineMs,
+    );
+    const entries = keyedFromWire(res.entries).map((e) => ({ ...e, token: this.engines.tokenOf(e.key) }));
+    for (const e of entries) {
+      if (!this.engines.inTokenRange(e.token, range))
+        throw this.malformed(target, 'a scan answered a key outside the range asked for');
+    }
+    return res.next === undefined ? { entries } : { entries, next: res.next };
+  }
+
+  /** The Merkle tree of `range` on `target`. */
+  async merkle(target: string, range: TokenRange, depth: number, deadlineMs: number): Promise<MerklePort> {
+    if (target === this.self) return this.local.store.merkle(range, depth);
+    const res = await this.call(target, ReplicaMerkle, { range: rangeToWire(range), depth }, deadlineMs);
+    if (res.tree === undefined) throw this.malformed(target, 'a Merkle request answered without a tree');
+    let tree: MerklePort;
+    try {
+      tree = this.engines.decodeMerkle(res.tree);
+    } catch (err) {
+      throw this.malformed(target, `its Merkle tree does not decode: ${(err as Error).message}`);
+    }
+    if (tree.depth !== depth || tree.range.start !== range.start || tree.range.end !== range.end)
+      throw this.malformed(target, 'its Merkle tree covers another range or depth');
+    return tree;
+  }
+
+  /** The live-key estimate of `target`. */
+  async size(target: string, deadlineMs: number): Promise<number> {
+    if (target === this.self) return this.local.store.approximateCount();
+    const res = await this.call(target, ReplicaSize, {}, deadlineMs);
+    return res.count;
+  }
+
+  private async call<Req extends Envelope, Res extends { hlc: WireVersion; err?: ReplicaRefusal }>(
+    target: string,
+    method: RpcMethod<Req, Res>,
+    fields: Omit<Req, keyof Envelope>,
+    deadlineMs: number,
+  ): Promise<Res> {
+    const address = this.addressOf(target);
+    if (address === undefined) throw new CairnError('NOT_FOUND', `no address known for kv node "${target}"`);
+    const request = { ...fields, from: this.self, hlc: versionToWire(this.hlc.now()) } as Req;
+    const res = await this.rpc.call(address, method, request, { deadlineMs: Math.max(0, deadlineMs) });
+    this.observe(target, res.hlc);
+    if (res.err !== undefined) throw new KvError(res.err, `${target} refused ${method.name}: ${res.err}`);
+    return res;
+  }
+
+  private observe(target: string, wire: WireVersion): void {
+    const reading = versionFromWire(wire);
+    this.skew.record(target, reading.wall);
+    try {
+      this.hlc.observe(reading);
+    } catch (err) {
+      if (!isKvError(err, 'CLOCK_SKEW')) throw err;
+    }
+  }
+
+  private malformed(target: string, what: string): CairnError {
+    return new CairnError('DECODE_FAILED', `kv node "${target}": ${what}`);
+  }
+}
