@@ -25,6 +25,9 @@ import type { PortCheck } from './dev-ports.js';
 /** How many dev nodes are the store's first voters (the rest join as learners). */
 export const DEV_STORE_VOTERS = 3;
 
+/** Replicas of every key in a dev cluster of 3 or more nodes (fewer nodes keep a copy on each). */
+export const DEV_KV_REPLICATION_FACTOR = 3;
+
 /** The host every dev node binds to. */
 export const DEV_HOST = '127.0.0.1';
 
@@ -143,6 +146,12 @@ export function agentArgs(
     ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []),
     '--store-initial-cluster',
     voters.join(','),
+    // Every dev node starts the partitioned store's ring at once (kv seeds do not stream), with as
+    // many replicas as there are nodes, up to the default 3.
+    '--kv-seeds',
+    plan.map((n) => n.name).join(','),
+    '--kv-replication-factor',
+    String(Math.min(DEV_KV_REPLICATION_FACTOR, plan.length)),
     '--exit-with-parent',
     ...extra,
   ];

@@ -15,6 +15,7 @@ Commands:
   sim ping   run simulated nodes that ping each other; prints a trace hash
   sim membership  run N simulated membership nodes; prints convergence figures
   store status    the consistent store as one node sees it (leader, term, indexes, members)
+  kv get|set|del|scan|ring|decommission  the partitioned store (Redis protocol on each node)
   token key|mint  make a token root key, or mint a capability token for the client APIs
   version    print the version
   help       print this help, or "cairn help <command>"
@@ -51,8 +52,8 @@ export const DEV_HELP = `Usage: cairn dev [--nodes 3] [--base-port 7000] [--json
 Starts a local cluster of agents on 127.0.0.1, waits until every /health answers and every node
 lists every node alive (each node's seeds are the others' gossip addresses), prints the addresses
 it serves and stays up until Ctrl-C. "cairn members" then lists the cluster. Node i (0-based)
-listens on gossip base+100+i and HTTP base+200+i (base+300+i and base+400+i are reserved for the
-etcd API and RESP, served once the store and kv roles exist)
+listens on gossip base+100+i, HTTP base+200+i, the etcd API (store role) on base+300+i and the
+Redis protocol (kv role) on base+400+i; every node is a kv seed and keeps min(3, nodes) replicas
 
   -n, --nodes <n>             number of nodes, 1-100 (default 3)
   --base-port <port>          base of the port plan (default 7000)
@@ -165,4 +166,45 @@ mint  prints a capability token minted from the first root key of the agent's co
   -h, --help              print this help
 
 Anyone holding a token can narrow it further offline; no one can widen it.
+`;
+
+/** `cairn kv --help`. */
+export const KV_HELP = `Usage: cairn kv get <key> [--consistency ONE|QUORUM|ALL] [--json]
+       cairn kv set <key> <value> [--ttl-ms N] [--consistency L] [--json]
+       cairn kv del <key>... [--consistency L] [--json]
+       cairn kv scan [--match PATTERN] [--count N] [--limit N] [--consistency L] [--json]
+       cairn kv ring [--json]
+       cairn kv decommission [--json]
+
+The partitioned store: any node coordinates any key, at the consistency asked for (default the
+node's, QUORUM unless configured otherwise). get, set, del and scan speak the Redis protocol to
+one node's RESP port (redis-cli and Redis clients work the same way); ring and decommission use
+its HTTP API.
+
+get           prints the value (exit 1 when there is none)
+set           writes a value, with --ttl-ms an expiry
+del           deletes keys (tombstones); prints how many existed
+scan          prints every key (each once), in ring order, up to --limit
+ring          lists the ring as the node sees it: status, RESP address, tokens, share of the ring
+decommission  streams the node's ranges to the nodes that take them over, then takes it off the
+              ring, showing a progress bar; stop the agent afterwards
+
+Which node: --resp (data commands) or --http (ring, decommission) when given; otherwise the agent
+described by --config and the CAIRN_* environment (as "cairn agent" reads them); with neither,
+node 0 of "cairn dev" (RESP 127.0.0.1:7400, HTTP 127.0.0.1:7200). A node that requires tokens
+gets the one in CAIRN_KV_TOKEN (make one with "cairn token mint").
+
+  --resp <host:port>        the node's RESP address
+  --http <host:port>        the node's HTTP address
+  -c, --config <path>       read the node's addresses from its config file
+  --consistency <level>     ONE, QUORUM or ALL for this command's reads and writes
+  --ttl-ms <ms>             set: the value expires after this many ms
+  --match <pattern>         scan: only keys matching this Redis glob pattern
+  --count <n>               scan: keys asked for per page (default 100)
+  --limit <n>               scan: stop after this many keys (default 1000)
+  --json                    print exactly one JSON line
+  --timeout-ms <ms>         deadline of each call (default 10000; decommission: of the whole run, 1 h)
+  -h, --help                print this help
+
+Exit codes: 0 done, 1 not found (get), refused, or the node cannot be reached, 2 usage error.
 `;

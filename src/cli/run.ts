@@ -4,7 +4,17 @@ import { CAIRN_VERSION } from '../node/version.js';
 import { agentCommand } from './agent-command.js';
 import { EXIT, UsageError } from './args.js';
 import { devCommand } from './dev-command.js';
-import { AGENT_HELP, DEV_HELP, MAIN_HELP, MEMBERS_HELP, SIM_HELP, STORE_HELP, TOKEN_HELP } from './help.js';
+import {
+  AGENT_HELP,
+  DEV_HELP,
+  KV_HELP,
+  MAIN_HELP,
+  MEMBERS_HELP,
+  SIM_HELP,
+  STORE_HELP,
+  TOKEN_HELP,
+} from './help.js';
+import { kvCommand } from './kv-command.js';
 import { type CliIo, write } from './lifecycle.js';
 import { membersCommand } from './members-command.js';
 import { simCommand } from './sim-command.js';
@@ -22,6 +32,7 @@ import { tokenCommand } from './token-command.js';
 const HELP: Readonly<Record<string, string>> = {
   agent: AGENT_HELP,
   dev: DEV_HELP,
+  kv: KV_HELP,
   members: MEMBERS_HELP,
   sim: SIM_HELP,
   store: STORE_HELP,
@@ -47,6 +58,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await agentCommand(rest, io);
       case 'dev':
         return await devCommand(rest, io);
+      case 'kv':
+        return await kvCommand(rest, io);
       case 'members':
         return await membersCommand(rest, io);
       case 'sim':

@@ -73,8 +73,8 @@ describe('startAgent (in process)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('lists only the addresses of services that run (no RESP while kv is a placeholder)', async () => {
-    const agent = await startAgent(config(join(dir, 'served'), { roles: 'kv' }), {
+  it('lists only the addresses of services that run (no RESP without the kv role)', async () => {
+    const agent = await startAgent(config(join(dir, 'served'), { roles: 'config' }), {
       logger: silentLogger(),
       processMetrics: false,
     });

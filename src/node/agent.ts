@@ -18,6 +18,7 @@ import { IDENTITY_FILE_NAME, loadOrCreateIdentity } from '../security/identity-f
 import type { AgentConfig } from './config.js';
 import { SERVICE_PORT_FIELDS, servedServices } from './config-fields.js';
 import { buildHttpApp, type HealthReport, listenHttp } from './http.js';
+import { KvRole } from './kv-role.js';
 import { isMembershipProvider, MembershipRole } from './membership-role.js';
 import { formatHostPort } from './ports.js';
 import { type Role, type RoleContext, RoleRegistry } from './role.js';
@@ -47,13 +48,14 @@ export interface AgentOptions {
 }
 
 /**
- * The roles every agent runs unless told otherwise: the real {@link MembershipRole} and
- * {@link StoreRole}, and placeholders for the bricks not built yet.
+ * The roles every agent runs unless told otherwise: the real {@link MembershipRole},
+ * {@link StoreRole} and {@link KvRole}, and placeholders for the bricks not built yet.
  */
 export function defaultRoles(): RoleRegistry {
   return RoleRegistry.withPlaceholders()
     .register('membership', (config) => new MembershipRole(config))
-    .register('store', (config) => new StoreRole(config));
+    .register('store', (config) => new StoreRole(config))
+    .register('kv', (config) => new KvRole(config));
 }
 
 /**
@@ -69,7 +71,7 @@ export interface AgentAddresses {
   gossip?: string;
   /** etcd v3 API, when the store role runs. */
   etcd?: string;
-  /** RESP, once the kv role exists and runs (it has no brick yet). */
+  /** Redis protocol, when the kv role runs. */
   resp?: string;
 }
 
@@ -207,6 +209,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const roles = (options.roles ?? defaultRoles()).create(config);
   const membershipRole = roles.find(isMembershipProvider);
   const storeRole = roles.find((r): r is StoreRole => r instanceof StoreRole);
+  const kvRole = roles.find((r): r is KvRole => r instanceof KvRole);
   const abort = new AbortController();
   let stopping = false;
   const host = config.advertiseHost ?? config.bind.host;
@@ -238,6 +241,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     health,
     membership: () => membershipRole?.membership,
     storeStatus: () => storeRole?.statusJson(),
+    kv: () => kvRole?.httpSource(),
   });
   const httpPort = await listenHttp(app, config.bind.host, config.bind.httpPort).catch(
     async (err: unknown) => {
@@ -281,6 +285,9 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   // Likewise the etcd port, once the store role bound it.
   const etcdPort = storeRole?.etcdPort;
   if (etcdPort !== undefined) addresses.etcd = formatHostPort(host, etcdPort);
+  // And the RESP port, once the kv role bound it.
+  const respPort = kvRole?.respPort;
+  if (respPort !== undefined) addresses.resp = formatHostPort(host, respPort);
   log.info(
     {
       nodeId: identity.nodeId,

@@ -31,14 +31,14 @@ export const SERVICE_PORT_FIELDS = Object.freeze({
 export type ServiceName = keyof typeof SERVICE_PORT_FIELDS;
 
 /**
- * The services each role listens for once its brick exists. Only what really runs is listed: the
- * kv role (RESP) has no brick yet, so its port is neither checked, bound nor printed, and no output
- * advertises an address that nothing serves.
+ * The services each role listens for once its brick exists. Only what really runs is listed: a
+ * role without a brick binds no port, so its port is neither checked, bound nor printed, and no
+ * output advertises an address that nothing serves.
  */
 export const ROLE_SERVICES: Readonly<Record<RoleName, readonly ServiceName[]>> = Object.freeze({
   membership: ['gossip'],
   store: ['etcd'],
-  kv: [],
+  kv: ['resp'],
   config: [],
   agent: [],
 });
@@ -49,7 +49,7 @@ export const ROLE_SERVICES: Readonly<Record<RoleName, readonly ServiceName[]>> =
  *
  * @example
  * ```ts
- * servedServices(['membership', 'kv']); // ['http', 'gossip']
+ * servedServices(['membership', 'kv']); // ['http', 'gossip', 'resp']
  * ```
  */
 export function servedServices(roles: readonly RoleName[]): ServiceName[] {
@@ -95,6 +95,21 @@ export const CONFIG_LIMITS = Object.freeze({
   maxPartialFrameBytes: 1024 * 1024 * 1024,
 });
 
+/** Consistency levels of the partitioned store (`kv.readConsistency`, `kv.writeConsistency`). */
+export const KV_CONSISTENCY_LEVELS = ['ONE', 'QUORUM', 'ALL'] as const;
+
+/** Limits of the partitioned store's settings (the kv brick's own bounds). */
+export const KV_CONFIG_LIMITS = Object.freeze({
+  /** Largest replication factor: the kv cluster refuses more (its `maxRf`). */
+  maxReplicationFactor: 15,
+  /** Most tokens per node: a node's ring advert must fit membership's state limits (`maxTokensPerNode`). */
+  maxTokens: 256,
+  /** Most kv seed names: seeds are a new cluster's first nodes, a handful. */
+  maxSeeds: 256,
+  /** Longest ring delay: ten minutes; a join that waits longer helps nobody. */
+  maxRingDelayMs: 600_000,
+});
+
 /** Membership protocol presets an agent can run (`membership.preset`). */
 export const MEMBERSHIP_PRESETS = ['lan', 'wan', 'local', 'test'] as const;
 
@@ -133,6 +148,14 @@ export interface FieldSpec {
 
 const asText = (text: string): unknown => text;
 const asInt = (text: string): unknown => (/^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text);
+const asBoolean = (text: string): unknown => {
+  const t = text.trim().toLowerCase();
+  return t === 'true' || t === '1' || t === 'yes'
+    ? true
+    : t === 'false' || t === '0' || t === 'no'
+      ? false
+      : text;
+};
 const asList = (text: string): unknown =>
   text
     .split(',')
@@ -300,6 +323,58 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     min: 2,
     max: 1_000,
     unit: 'ticks',
+  }),
+  intField('kv.replicationFactor', 'CAIRN_KV_REPLICATION_FACTOR', 'kv-replication-factor', {
+    min: 1,
+    max: KV_CONFIG_LIMITS.maxReplicationFactor,
+    unit: 'copies of every key',
+  }),
+  intField('kv.tokens', 'CAIRN_KV_TOKENS', 'kv-tokens', {
+    min: 1,
+    max: KV_CONFIG_LIMITS.maxTokens,
+    unit: 'virtual nodes',
+  }),
+  {
+    path: 'kv.readConsistency',
+    env: 'CAIRN_KV_READ_CONSISTENCY',
+    flag: 'kv-read-consistency',
+    expected: `one of ${KV_CONSISTENCY_LEVELS.join(', ')}`,
+    check: v.oneOf(KV_CONSISTENCY_LEVELS),
+    fromText: (text) => text.trim().toUpperCase(),
+  },
+  {
+    path: 'kv.writeConsistency',
+    env: 'CAIRN_KV_WRITE_CONSISTENCY',
+    flag: 'kv-write-consistency',
+    expected: `one of ${KV_CONSISTENCY_LEVELS.join(', ')}`,
+    check: v.oneOf(KV_CONSISTENCY_LEVELS),
+    fromText: (text) => text.trim().toUpperCase(),
+  },
+  {
+    path: 'kv.sync',
+    env: 'CAIRN_KV_SYNC',
+    flag: 'kv-sync',
+    expected: 'true or false',
+    check: custom((x) => typeof x === 'boolean', 'boolean'),
+    fromText: asBoolean,
+  },
+  {
+    path: 'kv.seeds',
+    env: 'CAIRN_KV_SEEDS',
+    flag: 'kv-seeds',
+    expected: `a list of at most ${KV_CONFIG_LIMITS.maxSeeds} node names`,
+    list: {
+      maxLength: KV_CONFIG_LIMITS.maxSeeds,
+      unique: true,
+      itemExpected: NODE_NAME_EXPECTED,
+      item: v.string({ maxLength: CONFIG_LIMITS.maxNameLength, pattern: NODE_NAME_PATTERN }),
+    },
+    fromText: asList,
+  },
+  intField('kv.ringDelayMs', 'CAIRN_KV_RING_DELAY_MS', 'kv-ring-delay-ms', {
+    min: 0,
+    max: KV_CONFIG_LIMITS.maxRingDelayMs,
+    unit: 'milliseconds',
   }),
   {
     path: 'log.level',

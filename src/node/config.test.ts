@@ -285,9 +285,16 @@ describe('agent config: cross-field checks', () => {
     );
   });
 
-  it('does not require a port for a service that does not run (RESP; etcd without the store role)', () => {
-    // The kv role has no brick yet: nothing binds its port, so it cannot clash.
-    assert.equal(buildAgentConfig([flagLayer({ 'resp-port': '7100' })]).bind.respPort, 7100);
+  it('does not require a port for a service that does not run (RESP without kv; etcd without the store role)', () => {
+    // Without the kv role nothing binds the RESP port, so it cannot clash.
+    assert.equal(
+      buildAgentConfig([flagLayer({ roles: 'membership', 'resp-port': '7100' })]).bind.respPort,
+      7100,
+    );
+    assert.throws(
+      () => buildAgentConfig([flagLayer({ 'resp-port': '7100' })]),
+      /bind\.gossipPort \(default\) and bind\.respPort \(flag --resp-port\) are both 7100/,
+    );
     // Without the store role nothing binds the etcd port.
     assert.equal(
       buildAgentConfig([flagLayer({ roles: 'membership', 'etcd-port': '7200' })]).bind.etcdPort,

@@ -39,12 +39,9 @@ export interface BindConfig {
   gossipPort: number;
   /** HTTP port (`/health`, `/metrics`); default 7200. */
   httpPort: number;
-  /**
-   * etcd v3 API port of the store role; default 7300. Reserved: the store role has no brick yet,
-   * so nothing binds it and it is not checked against the other ports.
-   */
+  /** etcd v3 API port of the store role; default 7300. Bound and checked only when the store role runs. */
   etcdPort: number;
-  /** Redis protocol port of the kv role; default 7400. Reserved like `etcdPort` (no kv brick yet). */
+  /** Redis protocol (RESP) port of the kv role; default 7400. Bound and checked only when the kv role runs. */
   respPort: number;
 }
 
@@ -133,6 +130,8 @@ export interface AgentConfig {
   security: AgentSecurityConfig;
   /** The consistent store (the `store` role). */
   store: AgentStoreConfig;
+  /** The partitioned store (the `kv` role). */
+  kv: AgentKvConfig;
 }
 
 /**
@@ -157,6 +156,43 @@ export interface AgentStoreConfig {
   tickMs: number;
   /** Ticks without a leader before an election; default 10 (etcd's 1 s election timeout). */
   electionTicks: number;
+}
+
+/**
+ * Settings of the partitioned store (the `kv` role). `replicationFactor` and `tokens` must be alike
+ * on every node of a cluster; the consistency levels are each node's defaults for requests that
+ * name none (`cairn kv --consistency` and RESP's `CAIRN CONSISTENCY` choose per request or connection).
+ */
+export interface AgentKvConfig {
+  /** Copies of every key (N); default 3. More survives more failures and costs more writes. */
+  replicationFactor: number;
+  /** Tokens (virtual nodes) this node takes on the ring; default 16 (Cassandra 4's `num_tokens`). */
+  tokens: number;
+  /** Default level of reads; default QUORUM (with QUORUM writes a read sees every acknowledged write). */
+  readConsistency: 'ONE' | 'QUORUM' | 'ALL';
+  /** Default level of writes; default QUORUM. */
+  writeConsistency: 'ONE' | 'QUORUM' | 'ALL';
+  /**
+   * fsync every storage batch before a write is acknowledged; default true. Trade-off: false makes
+   * writes about three times faster (fewer, larger disk flushes), but a power loss or kernel crash
+   * can drop this replica's last acknowledged writes. At QUORUM the other replicas still hold them
+   * unless a majority of a key's replicas lose power at once; a `kill -9` of the process loses
+   * nothing either way (the OS still holds the written pages).
+   */
+  sync: boolean;
+  /**
+   * Names of the nodes that start a new cluster: a node listed here takes its place on the ring
+   * as `normal` on its first start, without streaming (Cassandra's seeds). A node not listed that
+   * finds other kv nodes on its first start joins: it streams its ranges first. Default empty
+   * (the first node finding no other kv node starts normal; later nodes join).
+   */
+  seeds: string[];
+  /**
+   * How long a joining or leaving node waits after announcing it before streaming, so that every
+   * coordinator sends writes to the new replica first, ms; default 30000 (Cassandra's RING_DELAY).
+   * Must exceed the time gossip takes to spread a change through the cluster.
+   */
+  ringDelayMs: number;
 }
 
 /** One value of a layer and the source it came from. */
@@ -194,6 +230,15 @@ export function defaultAgentConfig(): AgentConfig {
     transport: {},
     security: { tokenRootKeys: [] },
     store: { initialCluster: [], tickMs: 100, electionTicks: 10 },
+    kv: {
+      replicationFactor: 3,
+      tokens: 16,
+      readConsistency: 'QUORUM',
+      writeConsistency: 'QUORUM',
+      sync: true,
+      seeds: [],
+      ringDelayMs: 30_000,
+    },
   };
 }
 
@@ -424,7 +469,8 @@ export async function readConfigFile(path: string): Promise<ConfigLayer> {
  * `CAIRN_MEMBERSHIP_PRESET`, `CAIRN_MEMBERSHIP_PROBE_INTERVAL_MS`, `CAIRN_MEMBERSHIP_PROBE_TIMEOUT_MS`,
  * `CAIRN_MEMBERSHIP_SUSPICION_MULT`, `CAIRN_MEMBERSHIP_GOSSIP_INTERVAL_MS`,
  * `CAIRN_MEMBERSHIP_LEAVE_TIMEOUT_MS`, `CAIRN_TRANSPORT_FIRST_FRAME_TIMEOUT_MS`,
- * `CAIRN_TRANSPORT_FRAME_TIMEOUT_MS`, `CAIRN_TRANSPORT_IDLE_TIMEOUT_MS`. Empty variables count as unset.
+ * `CAIRN_TRANSPORT_FRAME_TIMEOUT_MS`, `CAIRN_TRANSPORT_IDLE_TIMEOUT_MS`, the `CAIRN_KV_*` settings
+ * of the kv role, and every other field's `env` in `CONFIG_FIELDS`. Empty variables count as unset.
  *
  * @param env - the environment; default `process.env`
  */
@@ -498,6 +544,15 @@ export function buildAgentConfig(layers: readonly ConfigLayer[], cwd: string = p
       initialCluster: get('store.initialCluster', d.store.initialCluster),
       tickMs: get('store.tickMs', d.store.tickMs),
       electionTicks: get('store.electionTicks', d.store.electionTicks),
+    },
+    kv: {
+      replicationFactor: get('kv.replicationFactor', d.kv.replicationFactor),
+      tokens: get('kv.tokens', d.kv.tokens),
+      readConsistency: get('kv.readConsistency', d.kv.readConsistency),
+      writeConsistency: get('kv.writeConsistency', d.kv.writeConsistency),
+      sync: get('kv.sync', d.kv.sync),
+      seeds: get('kv.seeds', d.kv.seeds),
+      ringDelayMs: get('kv.ringDelayMs', d.kv.ringDelayMs),
     },
   };
   for (const key of [

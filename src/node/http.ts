@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CairnError, describeError, type Logger, type Metrics } from '../core/index.js';
 import type { Membership } from '../membership/driver/membership.js';
+import { type KvHttpSource, registerKvRoutes } from './kv-http.js';
 import { registerMembersRoutes } from './members-http.js';
 import { bindFailureReason, systemErrorIn } from './ports.js';
 import { printable } from './printable.js';
@@ -12,7 +13,7 @@ import { registerStoreRoutes, type StoreStatusSource } from './store-http.js';
  *
  * Routes: `GET /health` (JSON; 200 while the node is up, 503 while it stops or when a role failed),
  * `GET /metrics` (Prometheus text of the node's registry) and the membership routes under `/v1`
- * (members-http.ts). Later bricks add the rest of the REST API and the dashboard here. Fastify's own request logging is off (health checks poll often and would
+ * (members-http.ts), the store's (store-http.ts) and kv's (kv-http.ts). Later bricks add the rest of the REST API and the dashboard here. Fastify's own request logging is off (health checks poll often and would
  * drown the log); errors are logged through the agent's logger: 5xx at error, 4xx (the client's
  * mistake, as many as a client wants to cause) at debug.
  */
@@ -51,6 +52,8 @@ export interface HttpDeps {
   membership?: () => Membership | undefined;
   /** The store's status for `/v1/store/status`; default none (that route answers 503). */
   storeStatus?: StoreStatusSource;
+  /** The kv role's routes (`/v1/kv/...`); default none (they answer 503). */
+  kv?: () => KvHttpSource | undefined;
 }
 
 /** Builds the fastify app with the agent's routes (not listening yet). */
@@ -96,6 +99,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   });
   registerMembersRoutes(app, deps.membership ?? (() => undefined));
   registerStoreRoutes(app, deps.storeStatus ?? (() => undefined));
+  registerKvRoutes(app, deps.kv ?? (() => undefined));
   return app;
 }
 

@@ -141,15 +141,21 @@ describe('cairn dev: a taken port', () => {
     }
   });
 
-  it('checks only the ports of services that run (etcd with the store role; none for RESP yet)', () => {
+  it('checks only the ports of services that run (etcd with the store role, RESP with kv)', () => {
     const plan = planDevCluster({ nodes: 1, basePort: 7000, dataRoot: '.', cwd: REPO });
     assert.deepEqual(
       portChecks(plan, servedServices(['membership', 'store', 'kv'])).map((c) => c.what),
-      ['HTTP of node-0', 'gossip (TCP) of node-0', 'gossip (UDP) of node-0', 'etcd API of node-0'],
+      [
+        'HTTP of node-0',
+        'gossip (TCP) of node-0',
+        'gossip (UDP) of node-0',
+        'etcd API of node-0',
+        'RESP of node-0',
+      ],
     );
     assert.deepEqual(
-      portChecks(plan, servedServices(['membership', 'kv'])).map((c) => c.what),
-      ['HTTP of node-0', 'gossip (TCP) of node-0', 'gossip (UDP) of node-0'],
+      portChecks(plan, servedServices(['membership', 'store'])).map((c) => c.what),
+      ['HTTP of node-0', 'gossip (TCP) of node-0', 'gossip (UDP) of node-0', 'etcd API of node-0'],
     );
   });
 });

@@ -53,9 +53,9 @@ describe('cairn dev (process tree)', { concurrency: true }, () => {
         assert.equal(node.name, `node-${i}`);
         assert.equal(node.gossip, `127.0.0.1:${ports.gossip}`);
         assert.equal(node.http, `127.0.0.1:${ports.http}`);
-        // The store role serves the etcd API on the plan's port; nothing serves RESP yet (no kv brick).
+        // The store role serves the etcd API on the plan's port, the kv role RESP on its own.
         assert.equal(node.etcd, `127.0.0.1:${ports.etcd}`);
-        assert.equal(node.resp, undefined);
+        assert.equal(node.resp, `127.0.0.1:${ports.resp}`);
         const health = await get(`http://${node.http}/health`);
         assert.equal(health.status, 200);
         const body = JSON.parse(health.text) as {
@@ -64,7 +64,7 @@ describe('cairn dev (process tree)', { concurrency: true }, () => {
           status: string;
           addresses: Record<string, string>;
         };
-        assert.deepEqual(Object.keys(body.addresses).sort(), ['etcd', 'gossip', 'http']);
+        assert.deepEqual(Object.keys(body.addresses).sort(), ['etcd', 'gossip', 'http', 'resp']);
         assert.equal(body.status, 'ok');
         assert.equal(body.nodeId, node.nodeId);
         assert.equal(body.pid, node.pid);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fromUtf8, Rng, systemClock, utf8 } from '../../core/index.js';
+import { fromUtf8, Metrics, Rng, systemClock, utf8 } from '../../core/index.js';
 import { LevelStorage } from '../../storage/index.js';
 import { NetTransport } from '../../transport/net/net-transport.js';
 import { KvNode } from './kv-node.js';
@@ -24,6 +24,7 @@ describe('KvNode on loopback TCP and LevelDB', () => {
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const membership = new FakeMembership();
     const nodes: KvNode[] = [];
+    const metrics = new Metrics({ node: 'a' });
     for (const name of ['a', 'b', 'c']) {
       const transport = await NetTransport.create({ host: '127.0.0.1', port: 0 });
       const storage = await LevelStorage.open(join(dir, name));
@@ -35,6 +36,7 @@ describe('KvNode on loopback TCP and LevelDB', () => {
         storage,
         clock: systemClock,
         rng: Rng.fromSeed(name),
+        ...(name === 'a' ? { metrics } : {}),
         config: { seeds: ['a', 'b', 'c'], antiEntropyIntervalMs: 0 },
       });
       nodes.push(node);
@@ -63,5 +65,9 @@ describe('KvNode on loopback TCP and LevelDB', () => {
     assert.ok(!seen.has('k3'));
     assert.equal(a.status().ring, 'normal');
     assert.equal(a.ring().nodes.length, 3);
+    assert.match(
+      await metrics.text(),
+      /cairn_kv_requests_total\{op="put",level="QUORUM",result="ok",node="a"\} 7/,
+    );
   });
 });

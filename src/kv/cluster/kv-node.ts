@@ -303,6 +303,36 @@ export class KvNode implements KvApi {
     }
   }
 
+  /** Counts a request's outcome and time in the metrics (when the node has them). */
+  private async measure<T>(op: string, level: Consistency, run: Promise<T>): Promise<T> {
+    const metrics = this.options.metrics;
+    if (metrics === undefined) return run;
+    const start = this.options.clock.now();
+    let result = 'ok';
+    try {
+      return await run;
+    } catch (err) {
+      result = err instanceof KvError ? err.code : 'error';
+      throw err;
+    } finally {
+      metrics
+        .counter('cairn_kv_requests_total', 'Requests this node coordinated, by outcome', [
+          'op',
+          'level',
+          'result',
+        ])
+        .inc({ op, level, result });
+      metrics
+        .histogram(
+          'cairn_kv_request_seconds',
+          'Time to answer a coordinated request',
+          [0.001, 0.005, 0.02, 0.1, 0.5, 2, 5],
+          ['op'],
+        )
+        .observe({ op }, (this.options.clock.now() - start) / 1000);
+    }
+  }
+
   /** Keeps a join or decommission's progress for status() and the metrics. */
   private report(p: StreamProgress): void {
     this.progress = p;
@@ -377,7 +407,8 @@ export class KvNode implements KvApi {
   async get(key: Uint8Array, options: KvReadOptions = {}): Promise<KvEntry | undefined> {
     this.checkServing();
     checkKey(key);
-    return this.coordinator.read(key, this.level(options.consistency, 'read'), options.signal);
+    const level = this.level(options.consistency, 'read');
+    return this.measure('get', level, this.coordinator.read(key, level, options.signal));
   }
 
   async put(key: Uint8Array, value: Uint8Array | undefined, options: KvWriteOptions = {}): Promise<void> {
@@ -399,12 +430,11 @@ export class KvNode implements KvApi {
         `expiresAt must be a non-negative integer of ms, got ${expiresAt}`,
       );
     }
-    await this.coordinator.write(
-      key,
-      value,
-      value === undefined ? undefined : expiresAt,
-      this.level(options.consistency, 'write'),
-      options.signal,
+    const level = this.level(options.consistency, 'write');
+    await this.measure(
+      'put',
+      level,
+      this.coordinator.write(key, value, value === undefined ? undefined : expiresAt, level, options.signal),
     );
   }
 

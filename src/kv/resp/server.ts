@@ -2,7 +2,7 @@ import { createServer, type Socket } from 'node:net';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { withLimits } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
-import type { KvApi } from '../types.js';
+import type { Consistency, KvApi } from '../types.js';
 import { type RespAuthOptions, RespAuthorizer } from './auth.js';
 import type { RespStats, ServerContext, Session } from './commands/context.js';
 import { RespConnection } from './connection.js';
@@ -28,6 +28,8 @@ export interface RespServerOptions {
   readonly logger?: Logger;
   /** Extra `key:value` lines for INFO's `# Cairn` section (ring status, hints pending, ...). */
   readonly info?: () => Record<string, string | number>;
+  /** The read and write levels a new connection starts with; default QUORUM for both. */
+  readonly consistency?: { readonly read: Consistency; readonly write: Consistency };
 }
 
 /** A running Redis-protocol server. */
@@ -109,11 +111,12 @@ export async function serveResp(options: RespServerOptions): Promise<RespServer>
       else perAddress.set(remote, n);
     });
     stats.connectionsAccepted++;
-    const connection = new RespConnection(
-      socket,
-      context,
-      newSession(nextId++, socket, clock.now(), context),
-    );
+    const session = newSession(nextId++, socket, clock.now(), context);
+    if (options.consistency !== undefined) {
+      session.readConsistency = options.consistency.read;
+      session.writeConsistency = options.consistency.write;
+    }
+    const connection = new RespConnection(socket, context, session);
     connections.add(connection);
     stats.connectionsOpen = connections.size;
     socket.on('close', () => {
