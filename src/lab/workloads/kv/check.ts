@@ -86,6 +86,8 @@ class KvChecker {
   /** Pairs of strong reads the monotonic rule compared, and those whose order it could tell. */
   monotonicPairs = 0;
   monotonicOrdered = 0;
+  /** Keys whose final ONE reads differed across nodes when repair was not seen to complete (not a violation then). */
+  oneDisagreements = 0;
 
   constructor(
     private readonly h: KvHistory,
@@ -324,6 +326,13 @@ class KvChecker {
 
   /** Rule 3. */
   private agreement(key: string, k: KeyIndex): void {
+    if (!this.h.repaired) {
+      // Not judged (repair was not seen to complete), but counted: how often ONE still lagged.
+      const one = new Set(
+        k.reads.filter((r) => isFinal(r) && r.outcome === 'ok' && r.level === 'ONE').map((r) => r.read),
+      );
+      if (one.size > 1) this.oneDisagreements++;
+    }
     const finals = k.reads.filter(
       (r) => isFinal(r) && r.outcome === 'ok' && (r.level !== 'ONE' || this.h.repaired),
     );
@@ -418,6 +427,7 @@ export function checkKv(h: KvHistory, options: KvCheckOptions = {}): WorkloadRes
       ...figuresOf(h),
       violations: checker.out.counts,
       monotonic: { pairs: checker.monotonicPairs, ordered: checker.monotonicOrdered },
+      ...(h.repaired ? {} : { keysOneReadsDiffer: checker.oneDisagreements }),
       checkerMs: Math.round(performance.now() - started),
     },
   };

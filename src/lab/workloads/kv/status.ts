@@ -3,7 +3,7 @@ import type { AgentProcess } from '../../hosts/agent-process.js';
 /**
  * What the lab reads of each agent's partitioned-store status (`GET /v1/kv/status`, from the root
  * namespace through the bridge, never cut by the nemesis): hints still waiting for delivery and
- * anti-entropy rounds completed. The body is the node's `KvNode.status()`; only the fields used
+ * anti-entropy rounds completed. The body is the agent's `KvStatusJson` (src/node/kv-http.ts); only the fields used
  * here are read, each checked, so a status of another shape reads as no status.
  */
 
@@ -28,13 +28,13 @@ function isObject(x: unknown): x is Record<string, unknown> {
 export function parseKvStatus(body: unknown): KvRepairStatus | undefined {
   if (!isObject(body) || !isObject(body.hintsPending) || !isObject(body.antiEntropy)) return undefined;
   const rounds = body.antiEntropy.rounds;
-  if (!Number.isSafeInteger(rounds) || typeof body.ring !== 'string') return undefined;
+  if (!Number.isSafeInteger(rounds) || typeof body.status !== 'string') return undefined;
   let hintBytes = 0;
   for (const v of Object.values(body.hintsPending)) {
     if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
     hintBytes += v;
   }
-  return { hintBytes, antiEntropyRounds: rounds as number, ring: body.ring };
+  return { hintBytes, antiEntropyRounds: rounds as number, ring: body.status };
 }
 
 /** One agent's kv status, or undefined when it does not answer (down, starting, no kv role). */
