@@ -72,6 +72,8 @@ export interface KvHistory {
   slackMs: number;
   /** Failed and unknown calls by error kind. */
   errors: Record<string, number>;
+  /** The first error message seen of each kind (what the store said). */
+  errorSamples?: Record<string, string>;
   /** Faults started, by kind. */
   faultCounts: Record<string, number>;
   /** Every fault start and end. */

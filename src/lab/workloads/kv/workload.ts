@@ -72,6 +72,7 @@ export class KvWorkload implements Workload {
   private readonly keys = new KeySpace(DEFAULT_LIMITS.kvActiveKeys, DEFAULT_LIMITS.kvOpsPerKey);
   private readonly ops: KvOp[] = [];
   private readonly errors: Record<string, number> = {};
+  private readonly errorSamples: Record<string, string> = {};
   private readonly clients: LabKvClient[] = [];
   private loops: Promise<void>[] = [];
   private stopping = false;
@@ -202,6 +203,7 @@ export class KvWorkload implements Workload {
         op.ret = c.outcome === 'unknown' ? null : this.now();
         op.error = c.kind;
         this.errors[c.kind] = (this.errors[c.kind] ?? 0) + 1;
+        this.errorSamples[c.kind] ??= `${describeError(err)}`.slice(0, 300);
         await delay(DEFAULT_LIMITS.kvErrorBackoffMs);
       }
     }
@@ -339,6 +341,7 @@ export class KvWorkload implements Workload {
       // readings further ahead): a write's version is within that of its call, either way.
       slackMs: 2 * DEFAULT_KV_CONFIG.maxClockOffsetMs,
       errors: this.errors,
+      errorSamples: this.errorSamples,
       faultCounts: nemesis.counts,
       timeline: nemesis.timeline,
       // The skew fault shifts the agent's membership clock only: the kv role versions writes with
@@ -353,7 +356,12 @@ export class KvWorkload implements Workload {
     const ops = result.figures.operations as number;
     return {
       ...result,
-      figures: { ...result.figures, opsPerSecond: Math.round(ops / seconds), repair: this.repair },
+      figures: {
+        ...result.figures,
+        opsPerSecond: Math.round(ops / seconds),
+        repair: this.repair,
+        errorSamples: this.errorSamples,
+      },
     };
   }
 }
