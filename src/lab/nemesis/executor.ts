@@ -37,8 +37,19 @@ export interface NemesisRecord {
   outages: Outage[];
   /** Every fault start and end. */
   timeline: TimelineEvent[];
+  /** Skew faults, from the stop before the skewed restart to the restart with the right clock. */
+  skews: SkewRecord[];
   /** Problems met while healing (a restart that failed): the run cannot be trusted past them. */
   errors: string[];
+}
+
+/** A node that ran with a shifted clock (`CAIRN_TEST_CLOCK_OFFSET_MS`) during [from, to]. */
+export interface SkewRecord {
+  node: number;
+  offsetMs: number;
+  /** ms since the run epoch. */
+  from: number;
+  to: number;
 }
 
 /** Runs a schedule against `hosts`. */
@@ -51,6 +62,7 @@ export class NemesisExecutor {
     kills: [],
     outages: [],
     timeline: [],
+    skews: [],
     errors: [],
   };
   private readonly activeNet = new Map<number, Fault>();
@@ -217,6 +229,7 @@ export class NemesisExecutor {
         await this.restart(f.node, 0);
         const t = this.note('fault-end', planned, ' (restarted with the right clock)');
         this.record.outages.push({ node: f.node, kind: 'down', from, to: t });
+        this.record.skews.push({ node: f.node, offsetMs: f.offsetMs, from: startedAt, to: t });
         return;
       }
       default:

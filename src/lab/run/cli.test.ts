@@ -36,7 +36,10 @@ describe('parseLabArgs', () => {
 
   it('names what is wrong', () => {
     assert.throws(() => parseLabArgs([]), /name a workload/);
-    assert.throws(() => parseLabArgs(['kv']), /unknown workload "kv"/);
+    assert.throws(
+      () => parseLabArgs(['redis']),
+      /unknown workload "redis"; the lab has membership, store, kv/,
+    );
     assert.throws(() => parseLabArgs(['membership', '--nemesis', 'kill,flood']), /unknown fault "flood"/);
     assert.throws(() => parseLabArgs(['membership', '--nodes', '0']), /--nodes must be an integer 1-32/);
     assert.throws(() => parseLabArgs(['membership', '--preset', 'fast']), /--preset must be one of/);

@@ -74,9 +74,7 @@ export function parseLabArgs(
   const [workload, ...rest] = parsed.positionals;
   if (workload === undefined) throw new LabUsageError(`name a workload: ${WORKLOADS.join(', ')}`);
   if (!(WORKLOADS as readonly string[]).includes(workload)) {
-    throw new LabUsageError(
-      `unknown workload "${workload}"; the lab has ${WORKLOADS.join(', ')} (kv comes with the partitioned store)`,
-    );
+    throw new LabUsageError(`unknown workload "${workload}"; the lab has ${WORKLOADS.join(', ')}`);
   }
   if (rest.length > 0) throw new LabUsageError(`unexpected argument "${rest[0]}"`);
   const nemesisText = (v.nemesis as string | undefined) ?? NEMESIS_KINDS.join(',');

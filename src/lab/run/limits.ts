@@ -51,6 +51,38 @@ export const DEFAULT_LIMITS = Object.freeze({
   storeSettleTimeoutMs: 120_000,
   /** Longest wait for a learner to be promoted (the store refuses until it caught up), ms. */
   storePromoteTimeoutMs: 60_000,
+  /**
+   * Deadline of one kv (Redis protocol) call, ms: above the store's own read timeout (5 s) plus its
+   * speculative retry, so the store answers TIMEOUT itself when it can; past it the call is unknown.
+   */
+  kvOpTimeoutMs: 6_000,
+  /** Pause of a kv client after a failed call, ms: a dead node is not hammered in a tight loop. */
+  kvErrorBackoffMs: 250,
+  /** Operations on one kv key before it is retired: keeps each key's history, which the checker compares pairwise, short. */
+  kvOpsPerKey: 200,
+  /** Kv keys in use at once: few, so clients overwrite each other and reads have something to disagree about. */
+  kvActiveKeys: 8,
+  /** Operations a kv run records (memory: the history is held and checked whole). */
+  kvMaxOperations: 2_000_000,
+  /** Keys per final MGET: one request of bounded size, read at one level through one node. */
+  kvFinalReadKeys: 100,
+  /** Attempts of one final MGET page before the node counts as unreadable at that level. */
+  kvFinalReadAttempts: 20,
+  /** Longest wait for the kv ring to list every node normal on every node, ms. */
+  kvFormTimeoutMs: 90_000,
+  /** Longest wait after the heal for every node's hints to be delivered, ms. */
+  kvHintsTimeoutMs: 120_000,
+  /**
+   * Anti-entropy period the lab gives its agents, ms: short, so a run waits seconds, not the
+   * default 10 minutes, for the rounds that must follow the heal.
+   */
+  kvAntiEntropyIntervalMs: 5_000,
+  /** Hint replay period the lab gives its agents, ms (the default is 10 s). */
+  kvHintReplayIntervalMs: 1_000,
+  /** Anti-entropy rounds every node must complete after the heal (the first may have begun before it). */
+  kvRepairRounds: 2,
+  /** Violations of one kind a kv check lists (the rest are counted): a broken store would list thousands. */
+  kvMaxViolationsPerKind: 50,
 });
 
 /** The type of {@link DEFAULT_LIMITS}. */

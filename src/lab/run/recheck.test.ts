@@ -37,6 +37,57 @@ describe('recheck', () => {
     assert.equal(report.command, `npm run lab -- check ${dir}`);
   });
 
+  it('checks a saved kv history again, and refuses a malformed one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-recheck-'));
+    const lost = {
+      nodes: 1,
+      ops: [
+        {
+          id: 0,
+          client: 0,
+          node: 0,
+          key: 'k',
+          type: 'set',
+          level: 'QUORUM',
+          value: 'c0-0',
+          call: 0,
+          ret: 10,
+          outcome: 'ok',
+        },
+        {
+          id: 1,
+          client: 1000,
+          node: 0,
+          key: 'k',
+          type: 'get',
+          level: 'ALL',
+          call: 5_000,
+          ret: 5_010,
+          outcome: 'ok',
+          read: null,
+        },
+      ],
+      finalFailures: [],
+      repaired: true,
+      repair: 'test',
+      slackMs: 1_000,
+      errors: {},
+      faultCounts: {},
+      timeline: [],
+      skews: [],
+    };
+    writeFileSync(join(dir, HISTORY_FILE), JSON.stringify({ workload: 'kv', history: lost }));
+    const report = recheck(dir);
+    assert.equal(report.workload, 'kv');
+    assert.deepEqual(
+      report.violations.map((v) => v.kind),
+      ['lost-write'],
+    );
+    const malformed = { ...lost, ops: [{ ...lost.ops[0], ret: null, outcome: 'ok' }] };
+    writeFileSync(join(dir, HISTORY_FILE), JSON.stringify({ workload: 'kv', history: malformed }));
+    assert.throws(() => recheck(dir), /operation 0 is malformed/);
+  });
+
   it('refuses a file that is not a lab history, naming it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cairn-recheck-'));
     assert.throws(() => recheck(dir), /cannot read .*history\.json/);

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError, describeError } from '../../core/index.js';
+import { checkKv } from '../workloads/kv/check.js';
+import { type KvHistory, loadKvHistory } from '../workloads/kv/history.js';
 import { checkMembership } from '../workloads/membership/check.js';
 import type { MembershipHistory } from '../workloads/membership/history.js';
 import { HISTORY_FILE, type SavedMembershipHistory } from '../workloads/membership/workload.js';
@@ -23,7 +25,10 @@ function isObject(x: unknown): x is Record<string, unknown> {
 /** Reads and shape-checks `<dir>/history.json`. */
 export function loadHistory(
   dir: string,
-): SavedMembershipHistory | { workload: 'store'; history: StoreHistory } {
+):
+  | SavedMembershipHistory
+  | { workload: 'store'; history: StoreHistory }
+  | { workload: 'kv'; history: KvHistory } {
   const file = join(dir, HISTORY_FILE);
   let parsed: unknown;
   try {
@@ -36,8 +41,10 @@ export function loadHistory(
   const bad = (what: string) => new CairnError('DECODE_FAILED', `${file} is not a lab history: ${what}`);
   if (isObject(parsed) && parsed.workload === 'store')
     return { workload: 'store', history: loadStoreHistory(parsed, file) };
+  if (isObject(parsed) && parsed.workload === 'kv')
+    return { workload: 'kv', history: loadKvHistory(parsed, file) };
   if (!isObject(parsed) || parsed.workload !== 'membership')
-    throw bad('no "workload": "membership" or "store"');
+    throw bad('no "workload": "membership", "store" or "kv"');
   const { options, history } = parsed;
   if (!isObject(options) || !Number.isFinite(options.shadowMs) || !Number.isFinite(options.detectBoundMs)) {
     throw bad('options.shadowMs and options.detectBoundMs must be numbers');
@@ -61,6 +68,19 @@ export function recheck(
     return {
       outcome: result.valid ? 'valid' : 'invalid',
       workload: 'store',
+      seed: -1,
+      command: `npm run lab -- check ${dir}`,
+      violations: result.violations,
+      figures: result.figures,
+      logDir: dir,
+      cleanupProblems: [],
+    };
+  }
+  if (saved.workload === 'kv') {
+    const result = checkKv(saved.history);
+    return {
+      outcome: result.valid ? 'valid' : 'invalid',
+      workload: 'kv',
       seed: -1,
       command: `npm run lab -- check ${dir}`,
       violations: result.violations,

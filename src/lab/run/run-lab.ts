@@ -8,6 +8,7 @@ import { labUnavailableReason } from '../hosts/network.js';
 import { NemesisExecutor } from '../nemesis/executor.js';
 import type { NemesisKind } from '../nemesis/faults.js';
 import { planSchedule } from '../nemesis/schedule.js';
+import { KvWorkload } from '../workloads/kv/workload.js';
 import { MembershipWorkload } from '../workloads/membership/workload.js';
 import { StoreWorkload } from '../workloads/store/workload.js';
 import { RunLog } from './run-log.js';
@@ -22,7 +23,7 @@ import type { LabViolation, Workload } from './workload.js';
  */
 
 /** The workloads that exist (a new one plugs in here and in `makeWorkload`: run/workload.ts). */
-export const WORKLOADS = ['membership', 'store'] as const;
+export const WORKLOADS = ['membership', 'store', 'kv'] as const;
 
 /** One of {@link WORKLOADS}. */
 export type WorkloadName = (typeof WORKLOADS)[number];
@@ -100,6 +101,8 @@ function makeWorkload(o: LabOptions, clock: Clock): Workload {
       return new MembershipWorkload({ preset: o.preset, timing: labTiming(o.preset, o.nodes), clock });
     case 'store':
       return new StoreWorkload({ nodes: o.nodes, preset: o.preset, seed: o.seed, clock });
+    case 'kv':
+      return new KvWorkload({ nodes: o.nodes, preset: o.preset, seed: o.seed });
   }
 }
 
