@@ -146,6 +146,27 @@ describe('kv role refusals', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('the /v1/kv routes answer 503 on a node without the kv role', async () => {
+    const agent = await startAgent(config(join(dir, 'nokv'), { roles: 'membership' }), {
+      logger: silentLogger(),
+      processMetrics: false,
+    });
+    try {
+      assert.equal(agent.addresses.resp, undefined);
+      for (const [path, method] of [
+        ['/v1/kv/status', 'GET'],
+        ['/v1/kv/ring', 'GET'],
+        ['/v1/kv/decommission', 'POST'],
+      ] as const) {
+        const { status, body } = await http<{ error: string }>(agent, path, { method });
+        assert.equal(status, 503, path);
+        assert.match(body.error, /runs no kv role/);
+      }
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('refuses to start without the membership role, saying why', async () => {
     await assert.rejects(
       startAgent(config(join(dir, 'lonely'), { roles: 'kv' }), {
