@@ -1,18 +1,20 @@
+import { KvClient } from '../kv/client/index.js';
+import { isKvError, KvError } from '../kv/errors.js';
+import type { Consistency } from '../kv/types.js';
 import { loadAgentConfig } from '../node/config.js';
 import type { KvRingJson, KvStatusJson } from '../node/kv-http.js';
 import { formatHostPort, parseHostPort } from '../node/ports.js';
 import { printable } from '../node/printable.js';
 import { EXIT, intFlag, type Options, parseFlags, stringFlag, UsageError, type Values } from './args.js';
 import { KV_HELP } from './help.js';
-import { RespClient, type RespReply } from './kv-resp.js';
 import { type CliIo, write } from './lifecycle.js';
 import { agentHttpBase, readAgentJson } from './members-command.js';
 
 /**
  * `cairn kv get|set|del|scan|ring|decommission`: the partitioned store from the command line.
  *
- * get, set, del and scan speak the Redis protocol to one node (`kv-resp.ts`, a minimal client:
- * the node coordinates, so any node answers for any key); ring and decommission use the node's
+ * get, set, del and scan speak the Redis protocol to one node through the `cairn/kv` client (with
+ * routing off: the node asked coordinates, and any node answers for any key); ring and decommission use the node's
  * HTTP API (`/v1/kv/ring`, `POST /v1/kv/decommission` then `/v1/kv/status` for the progress bar).
  * Which node: `--resp host:port` / `--http host:port` when given, else the agent that `--config`
  * and the `CAIRN_*` environment describe (as `cairn agent` reads them), else node 0 of `cairn dev`.
@@ -47,6 +49,8 @@ export const KV_COMMAND_DEFAULTS = Object.freeze({
   scanCount: 100,
   /** How often `decommission` reads the status while it waits. */
   progressIntervalMs: 500,
+  /** Longest wait for a connection to a node. */
+  connectTimeoutMs: 5_000,
   /** How long `decommission` waits for the node to finish, by default: one hour. */
   decommissionTimeoutMs: 3_600_000,
 });
@@ -99,7 +103,8 @@ export async function kvCommand(args: readonly string[], io: CliIo): Promise<num
     count: intFlag('kv', values, 'count', { min: 1, max: 4096, default: KV_COMMAND_DEFAULTS.scanCount }),
   };
   const ttlMs = intFlag('kv', values, 'ttl-ms', { min: 0, max: Number.MAX_SAFE_INTEGER, default: 0 });
-  const client = await openResp(values, io, timeoutMs);
+  consistencyFlag(values);
+  const client = await openClient(values, io, timeoutMs);
   if (client === undefined) return EXIT.failure;
   try {
     switch (command) {
@@ -113,10 +118,8 @@ export async function kvCommand(args: readonly string[], io: CliIo): Promise<num
         return await scan(client, scanOptions, values, io);
     }
   } catch (err) {
-    await write(
-      io.stderr,
-      `cairn kv ${command}: ${printable(err instanceof Error ? err.message : String(err))}\n`,
-    );
+    if (!(err instanceof KvError)) throw err;
+    await write(io.stderr, `cairn kv ${command}: ${err.code}: ${printable(err.message)}\n`);
     return EXIT.failure;
   } finally {
     client.close();
@@ -145,138 +148,120 @@ async function respAddress(values: Values, io: CliIo): Promise<{ host: string; p
   return { host: config.advertiseHost ?? bound, port: config.bind.respPort };
 }
 
-/** Connects, authenticates (CAIRN_KV_TOKEN) and sets the consistency; undefined after saying why not. */
-async function openResp(values: Values, io: CliIo, timeoutMs: number): Promise<RespClient | undefined> {
-  const level = stringFlag(values, 'consistency')?.toUpperCase();
-  if (level !== undefined && level !== 'ONE' && level !== 'QUORUM' && level !== 'ALL')
-    throw new UsageError(`flag --consistency must be ONE, QUORUM or ALL, got "${level}"`, 'kv');
+/** Connects through the `cairn/kv` client (token from CAIRN_KV_TOKEN); undefined after saying why not. */
+async function openClient(values: Values, io: CliIo, timeoutMs: number): Promise<KvClient | undefined> {
   const { host, port } = await respAddress(values, io);
   const where = formatHostPort(host, port);
-  let client: RespClient;
+  const token = io.env.CAIRN_KV_TOKEN;
   try {
-    client = await RespClient.open(host, port, timeoutMs);
+    return await KvClient.connect({
+      nodes: [where],
+      routing: false,
+      ringRefreshIntervalMs: 0,
+      requestTimeoutMs: timeoutMs,
+      connectTimeoutMs: Math.min(timeoutMs, KV_COMMAND_DEFAULTS.connectTimeoutMs),
+      ...(token ? { token } : {}),
+    });
   } catch (err) {
-    const code = (err as { code?: string }).code ?? (err instanceof Error ? err.message : String(err));
+    const why = err instanceof Error ? err.message : String(err);
     await write(
       io.stderr,
-      `cairn kv: cannot reach the node's RESP port at ${printable(where)} (${printable(code)}); is it running? Pick a node with --resp host:port\n`,
+      isKvError(err, 'DENIED')
+        ? `cairn kv: ${printable(where)} refused the token: ${printable(why)}\n`
+        : `cairn kv: cannot reach the node's RESP port at ${printable(where)} (${printable(why)}); is it running? Pick a node with --resp host:port\n`,
     );
     return undefined;
   }
-  const setup: (string | undefined)[][] = [
-    io.env.CAIRN_KV_TOKEN ? ['AUTH', io.env.CAIRN_KV_TOKEN] : [],
-    level === undefined ? [] : ['CAIRN', 'CONSISTENCY', level],
-  ];
-  for (const args of setup) {
-    if (args.length === 0) continue;
-    const reply = await client.call(args as string[]).catch((err: unknown) => errorReply(err));
-    if (reply.type === 'error') {
-      await write(
-        io.stderr,
-        `cairn kv: ${printable(where)} refused ${args[0]}: ${printable(reply.message)}\n`,
-      );
-      client.close();
-      return undefined;
-    }
-  }
-  return client;
 }
 
-function errorReply(err: unknown): RespReply {
-  return { type: 'error', message: err instanceof Error ? err.message : String(err) };
-}
-
-/** Throws the server's error text as the command's failure. */
-function expectOk(reply: RespReply): RespReply {
-  if (reply.type === 'error') throw new Error(reply.message);
-  return reply;
+/** The --consistency flag, checked. */
+function consistencyFlag(values: Values): { consistency?: Consistency } {
+  const level = stringFlag(values, 'consistency')?.toUpperCase();
+  if (level === undefined) return {};
+  if (level !== 'ONE' && level !== 'QUORUM' && level !== 'ALL')
+    throw new UsageError(`flag --consistency must be ONE, QUORUM or ALL, got "${level}"`, 'kv');
+  return { consistency: level };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Bytes as JSON: a string when they are UTF-8, else `{ base64 }` (as `/v1/members` shows values). */
-function bytesJson(bytes: Buffer): string | { base64: string } {
+function bytesJson(bytes: Uint8Array): string | { base64: string } {
   try {
     return utf8.decode(bytes);
   } catch {
-    return { base64: bytes.toString('base64') };
+    return { base64: Buffer.from(bytes).toString('base64') };
   }
 }
 
-async function get(client: RespClient, key: string, values: Values, io: CliIo): Promise<number> {
-  const reply = expectOk(await client.call(['GET', key]));
-  const value = reply.type === 'bulk' ? reply.value : null;
+async function get(client: KvClient, key: string, values: Values, io: CliIo): Promise<number> {
+  const value = await client.get(key, consistencyFlag(values));
   if (values.json === true) {
     await write(
       io.stdout,
-      `${JSON.stringify(value === null ? { key, found: false } : { key, found: true, value: bytesJson(value) })}\n`,
+      `${JSON.stringify(value === undefined ? { key, found: false } : { key, found: true, value: bytesJson(value) })}\n`,
     );
-  } else if (value !== null) {
-    await write(io.stdout, `${value.toString('utf8')}\n`);
+  } else if (value !== undefined) {
+    await write(io.stdout, `${Buffer.from(value).toString('utf8')}\n`);
   } else {
     await write(io.stderr, `cairn kv get: no value under "${printable(key)}"\n`);
   }
-  return value === null ? EXIT.failure : EXIT.ok;
+  return value === undefined ? EXIT.failure : EXIT.ok;
 }
 
 async function set(
-  client: RespClient,
+  client: KvClient,
   key: string,
   value: string,
   ttl: number,
   values: Values,
   io: CliIo,
 ): Promise<number> {
-  const args = ttl > 0 ? ['SET', key, value, 'PX', String(ttl)] : ['SET', key, value];
-  expectOk(await client.call(args));
+  await client.set(key, value, { ...consistencyFlag(values), ...(ttl > 0 ? { ttlMs: ttl } : {}) });
   await write(io.stdout, values.json === true ? `${JSON.stringify({ key, ok: true })}\n` : 'OK\n');
   return EXIT.ok;
 }
 
-async function del(client: RespClient, keys: readonly string[], values: Values, io: CliIo): Promise<number> {
-  const reply = expectOk(await client.call(['DEL', ...keys]));
-  const deleted = reply.type === 'integer' ? Number(reply.value) : 0;
+async function del(client: KvClient, keys: readonly string[], values: Values, io: CliIo): Promise<number> {
+  const deleted = await client.del(keys, consistencyFlag(values));
   await write(io.stdout, values.json === true ? `${JSON.stringify({ deleted })}\n` : `${deleted}\n`);
   return EXIT.ok;
 }
 
 async function scan(
-  client: RespClient,
+  client: KvClient,
   options: { limit: number; count: number },
   values: Values,
   io: CliIo,
 ): Promise<number> {
   const { limit, count } = options;
   const match = stringFlag(values, 'match');
-  const keys: Buffer[] = [];
+  const keys: Uint8Array[] = [];
   const seen = new Set<string>();
-  let cursor = '0';
+  let cursor = 0n;
   // Every page moves the cursor forward over the ring, so the loop ends; the page bound is a backstop.
   for (let page = 0; page < 1_000_000; page++) {
-    const args = ['SCAN', cursor, 'COUNT', String(count), ...(match === undefined ? [] : ['MATCH', match])];
-    const reply = expectOk(await client.call(args));
-    const items = reply.type === 'array' ? reply.items : null;
-    const next = items?.[0];
-    const batch = items?.[1];
-    if (next?.type !== 'bulk' || next.value === null || batch?.type !== 'array' || batch.items === null)
-      throw new Error('SCAN answered something other than [cursor, keys]');
-    for (const k of batch.items) {
-      if (k.type !== 'bulk' || k.value === null) continue;
+    const result = await client.scanPage(cursor, {
+      count,
+      ...consistencyFlag(values),
+      ...(match === undefined ? {} : { match }),
+    });
+    for (const k of result.keys) {
       // Keys may repeat across pages (the cursor is a ring position): print each once.
-      const id = k.value.toString('base64');
+      const id = Buffer.from(k).toString('base64');
       if (seen.has(id)) continue;
       seen.add(id);
-      keys.push(k.value);
+      keys.push(k);
       if (keys.length >= limit) break;
     }
-    cursor = next.value.toString('utf8');
-    if (cursor === '0' || keys.length >= limit) break;
+    cursor = result.cursor;
+    if (cursor === 0n || keys.length >= limit) break;
   }
-  const complete = cursor === '0';
+  const complete = cursor === 0n;
   if (values.json === true) {
     await write(io.stdout, `${JSON.stringify({ keys: keys.map(bytesJson), complete })}\n`);
   } else {
-    await write(io.stdout, keys.map((k) => `${printable(k.toString('utf8'))}\n`).join(''));
+    await write(io.stdout, keys.map((k) => `${printable(Buffer.from(k).toString('utf8'))}\n`).join(''));
     if (!complete) await write(io.stderr, `cairn kv scan: stopped at --limit ${limit} keys\n`);
   }
   return EXIT.ok;

@@ -108,6 +108,10 @@ export const KV_CONFIG_LIMITS = Object.freeze({
   maxSeeds: 256,
   /** Longest ring delay: ten minutes; a join that waits longer helps nobody. */
   maxRingDelayMs: 600_000,
+  /** Longest anti-entropy period: one day, far inside the 10-day grace period repair must beat. */
+  maxAntiEntropyIntervalMs: 86_400_000,
+  /** Longest hint replay period: one hour; membership changes replay hints sooner anyway. */
+  maxHintReplayIntervalMs: 3_600_000,
 });
 
 /** Membership protocol presets an agent can run (`membership.preset`). */
@@ -376,6 +380,17 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     max: KV_CONFIG_LIMITS.maxRingDelayMs,
     unit: 'milliseconds',
   }),
+  intField('kv.antiEntropyIntervalMs', 'CAIRN_KV_ANTI_ENTROPY_INTERVAL_MS', 'kv-anti-entropy-interval-ms', {
+    min: 0,
+    max: KV_CONFIG_LIMITS.maxAntiEntropyIntervalMs,
+    unit: 'milliseconds, 0 turns it off',
+  }),
+  msField(
+    'kv.hintReplayIntervalMs',
+    'CAIRN_KV_HINT_REPLAY_INTERVAL_MS',
+    'kv-hint-replay-interval-ms',
+    KV_CONFIG_LIMITS.maxHintReplayIntervalMs,
+  ),
   {
     path: 'log.level',
     env: 'CAIRN_LOG_LEVEL',

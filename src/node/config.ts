@@ -193,6 +193,15 @@ export interface AgentKvConfig {
    * Must exceed the time gossip takes to spread a change through the cluster.
    */
   ringDelayMs: number;
+  /**
+   * Period of anti-entropy rounds (a Merkle tree exchange per replicated range), ms; default
+   * 600000 (10 minutes); 0 turns them off. Shorter finds divergence sooner and costs a tree per
+   * range per round. Repair must run more often than the 10-day tombstone grace period, or a
+   * replica that missed a delete can bring the value back.
+   */
+  antiEntropyIntervalMs: number;
+  /** How often stored hints are offered to live targets, ms (also on every membership change); default 10000. */
+  hintReplayIntervalMs: number;
 }
 
 /** One value of a layer and the source it came from. */
@@ -238,6 +247,8 @@ export function defaultAgentConfig(): AgentConfig {
       sync: true,
       seeds: [],
       ringDelayMs: 30_000,
+      antiEntropyIntervalMs: 600_000,
+      hintReplayIntervalMs: 10_000,
     },
   };
 }
@@ -553,6 +564,8 @@ export function buildAgentConfig(layers: readonly ConfigLayer[], cwd: string = p
       sync: get('kv.sync', d.kv.sync),
       seeds: get('kv.seeds', d.kv.seeds),
       ringDelayMs: get('kv.ringDelayMs', d.kv.ringDelayMs),
+      antiEntropyIntervalMs: get('kv.antiEntropyIntervalMs', d.kv.antiEntropyIntervalMs),
+      hintReplayIntervalMs: get('kv.hintReplayIntervalMs', d.kv.hintReplayIntervalMs),
     },
   };
   for (const key of [

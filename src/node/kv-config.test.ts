@@ -15,6 +15,8 @@ describe('agent config: kv', () => {
       sync: true,
       seeds: [],
       ringDelayMs: 30_000,
+      antiEntropyIntervalMs: 600_000,
+      hintReplayIntervalMs: 10_000,
     });
   });
 
@@ -29,6 +31,8 @@ describe('agent config: kv', () => {
         '  sync: false',
         '  seeds: [a, b]',
         '  ringDelayMs: 1000',
+        '  antiEntropyIntervalMs: 0',
+        '  hintReplayIntervalMs: 500',
       ].join('\n'),
       'cairn.yaml',
     );
@@ -40,6 +44,8 @@ describe('agent config: kv', () => {
       sync: false,
       seeds: ['a', 'b'],
       ringDelayMs: 1000,
+      antiEntropyIntervalMs: 0,
+      hintReplayIntervalMs: 500,
     });
     const env = envLayer({
       CAIRN_KV_REPLICATION_FACTOR: '2',
@@ -79,5 +85,13 @@ describe('agent config: kv', () => {
     );
     refuses(() => parseConfigText('kv:\n  replicas: 3\n', 'c.yaml'), /unknown field "kv\.replicas"/);
     refuses(() => flagLayer({ 'kv-seeds': 'a,a' }), /repeats an earlier item/);
+    refuses(
+      () => flagLayer({ 'kv-hint-replay-interval-ms': '0' }),
+      /kv\.hintReplayIntervalMs must be an integer 1-3600000/,
+    );
+    refuses(
+      () => flagLayer({ 'kv-anti-entropy-interval-ms': '-1' }),
+      /kv\.antiEntropyIntervalMs must be an integer 0-86400000/,
+    );
   });
 });

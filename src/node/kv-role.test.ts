@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RespClient } from '../cli/kv-resp.js';
+import { Redis } from 'ioredis';
 import { isCairnError, silentLogger } from '../core/index.js';
 import { parseKey } from '../security/key-set.js';
 import { attenuate, formatToken, mintToken } from '../security/token.js';
@@ -76,24 +76,25 @@ describe('kv role (in process)', () => {
   it('serves RESP on the bound port; with token root keys a connection must AUTH first', async () => {
     assert.match(agent.addresses.resp ?? '', /^127\.0\.0\.1:[1-9]\d*$/);
     const port = Number(agent.addresses.resp!.split(':')[1]);
-    const client = await RespClient.open('127.0.0.1', port, 5_000);
+    const redis = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    redis.on('error', () => {});
     try {
-      const refused = await client.call(['SET', 'k', 'v']);
-      assert.equal(refused.type, 'error');
-      assert.match(refused.type === 'error' ? refused.message : '', /^NOAUTH/);
-      assert.deepEqual(await client.call(['AUTH', token]), { type: 'simple', value: 'OK' });
-      assert.deepEqual(await client.call(['SET', 'k', 'v']), { type: 'simple', value: 'OK' });
-      assert.deepEqual(await client.call(['GET', 'k']), { type: 'bulk', value: Buffer.from('v') });
+      await redis.connect();
+      await assert.rejects(redis.set('k', 'v'), /^ReplyError: NOAUTH/);
+      assert.equal(await redis.call('AUTH', token), 'OK');
+      assert.equal(await redis.set('k', 'v'), 'OK');
+      assert.equal(await redis.get('k'), 'v');
       // A connection starts with the node's configured levels.
-      const levels = await client.call(['CAIRN', 'CONSISTENCY']);
-      assert.deepEqual(
-        levels.type === 'array'
-          ? levels.items?.map((i) => (i.type === 'bulk' ? String(i.value) : i.type))
-          : levels,
-        ['read', 'ONE', 'write', 'QUORUM'],
-      );
+      assert.deepEqual(await redis.call('CAIRN', 'CONSISTENCY'), ['read', 'ONE', 'write', 'QUORUM']);
     } finally {
-      client.close();
+      redis.disconnect();
     }
   });
 
@@ -143,6 +144,27 @@ describe('kv role refusals', () => {
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the /v1/kv routes answer 503 on a node without the kv role', async () => {
+    const agent = await startAgent(config(join(dir, 'nokv'), { roles: 'membership' }), {
+      logger: silentLogger(),
+      processMetrics: false,
+    });
+    try {
+      assert.equal(agent.addresses.resp, undefined);
+      for (const [path, method] of [
+        ['/v1/kv/status', 'GET'],
+        ['/v1/kv/ring', 'GET'],
+        ['/v1/kv/decommission', 'POST'],
+      ] as const) {
+        const { status, body } = await http<{ error: string }>(agent, path, { method });
+        assert.equal(status, 503, path);
+        assert.match(body.error, /runs no kv role/);
+      }
+    } finally {
+      await agent.stop();
+    }
   });
 
   it('refuses to start without the membership role, saying why', async () => {

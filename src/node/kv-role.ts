@@ -143,6 +143,8 @@ export class KvRole implements Role {
           sync: kv.sync,
           seeds: kv.seeds,
           ringDelayMs: kv.ringDelayMs,
+          antiEntropyIntervalMs: kv.antiEntropyIntervalMs,
+          hintReplayIntervalMs: kv.hintReplayIntervalMs,
         },
       });
       registerKvMetrics(ctx.metrics, () => this.kv?.status());
