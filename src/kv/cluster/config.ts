@@ -112,6 +112,14 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxRf: 15,
   /** Concurrent background hint deliveries: one per target, up to this many targets. */
   maxHintReplays: 16,
+  /**
+   * Calls in flight from this node to one replica (the rest wait for a slot until their deadline):
+   * below the rpc channel's own 256, so that overload queues here instead of failing there, with
+   * room left on the channel for hints, anti-entropy and streaming.
+   */
+  maxCallsInFlightPerReplica: 192,
+  /** Calls waiting for a slot to one replica; past it a call fails as overloaded (memory bound). */
+  maxCallsWaitingPerReplica: 20_000,
 });
 
 /** The type of {@link DEFAULT_LIMITS}. */

@@ -21,6 +21,7 @@ import type {
   RingNodeStatus,
   Token,
 } from '../types.js';
+import { Admission } from './admission.js';
 import { AntiEntropy, type AntiEntropyStats } from './anti-entropy.js';
 import { DEFAULT_KV_CONFIG, DEFAULT_LIMITS, type KvConfig, validateKvConfig } from './config.js';
 import { Coordinator, type CoordinatorContext, type CoordinatorStats } from './coordinator.js';
@@ -148,6 +149,14 @@ export class KvNode implements KvApi {
       hlc,
       this.skew,
       engines,
+      {
+        gate: new Admission(
+          clock,
+          DEFAULT_LIMITS.maxCallsInFlightPerReplica,
+          DEFAULT_LIMITS.maxCallsWaitingPerReplica,
+        ),
+        now: () => clock.now(),
+      },
     );
     const isAlive = (n: string) => this.tracker.isAlive(n);
     const ring = () => this.tracker.current();

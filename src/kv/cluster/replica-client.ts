@@ -3,6 +3,7 @@ import type { RpcClient, RpcMethod } from '../../rpc/index.js';
 import type { Address } from '../../transport/types.js';
 import { isKvError, KvError } from '../errors.js';
 import type { Cell, TokenRange } from '../types.js';
+import type { Admission } from './admission.js';
 import type { HlcPort, KvEngines, MerklePort, ReplicaPort, ScanPosition } from './ports.js';
 import {
   cellFromWire,
@@ -58,6 +59,7 @@ export class ReplicaClient {
     private readonly hlc: HlcPort,
     private readonly skew: SkewMonitor,
     private readonly engines: KvEngines,
+    private readonly admission?: { gate: Admission; now: () => number },
   ) {}
 
   /** Stores cells on `target`. */
@@ -142,8 +144,21 @@ export class ReplicaClient {
   ): Promise<Res> {
     const address = this.addressOf(target);
     if (address === undefined) throw new CairnError('NOT_FOUND', `no address known for kv node "${target}"`);
-    const request = { ...fields, from: this.self, hlc: versionToWire(this.hlc.now()) } as Req;
-    const res = await this.rpc.call(address, method, request, { deadlineMs: Math.max(0, deadlineMs) });
+    const admission = this.admission;
+    let release: (() => void) | undefined;
+    let remaining = deadlineMs;
+    if (admission !== undefined) {
+      const start = admission.now();
+      release = await admission.gate.acquire(target, deadlineMs);
+      remaining = deadlineMs - (admission.now() - start);
+    }
+    let res: Res;
+    try {
+      const request = { ...fields, from: this.self, hlc: versionToWire(this.hlc.now()) } as Req;
+      res = await this.rpc.call(address, method, request, { deadlineMs: Math.max(0, remaining) });
+    } finally {
+      release?.();
+    }
     this.observe(target, res.hlc);
     if (res.err !== undefined) throw new KvError(res.err, `${target} refused ${method.name}: ${res.err}`);
     return res;
