@@ -38,6 +38,8 @@ export class KvApplier implements RaftApplier {
   /** Entries given again at or below the applied index (skipped: idempotent by index). */
   replays = 0;
   restores = 0;
+  /** The index of the last snapshot restored, 0 for none. */
+  lastRestoredIndex = 0;
 
   /**
    * @param witness - shared by every node's applier: the entry applied at each index, first come;
@@ -80,6 +82,7 @@ export class KvApplier implements RaftApplier {
     for (const [k, val] of image.kv) this.kv.set(k, val);
     this.applied = snapshot.meta.index;
     this.restores++;
+    this.lastRestoredIndex = snapshot.meta.index;
   }
 
   appliedIndex(): number {
