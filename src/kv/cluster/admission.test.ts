@@ -12,8 +12,14 @@ describe('Admission', () => {
     const r1 = await a.acquire('b', 1000);
     const r2 = await a.acquire('b', 1000);
     const order: number[] = [];
-    const w3 = a.acquire('b', 1000).then((r) => (order.push(3), r));
-    const w4 = a.acquire('b', 1000).then((r) => (order.push(4), r));
+    const w3 = a.acquire('b', 1000).then((r) => {
+      order.push(3);
+      return r;
+    });
+    const w4 = a.acquire('b', 1000).then((r) => {
+      order.push(4);
+      return r;
+    });
     const other = await a.acquire('c', 1000); // another target is not held up
     await tick();
     assert.deepEqual(order, []);

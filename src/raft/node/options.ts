@@ -76,14 +76,6 @@ export interface RaftNodeOptions {
   maxSizePerMsg?: number;
   /** Append messages in flight per follower. Default 256. */
   maxInflightMsgs?: number;
-  /**
-   * How the Ready loop is started after new work arrives. Default: a microtask, which runs the
-   * loop right after the event that brought the work (deterministic on the simulator). In a real
-   * process, `setImmediate` waits for the rest of the event loop's I/O phase, so every proposal,
-   * read and peer message that arrived in it shares one Ready: one log write and one frame per peer
-   * instead of one each (etcd's raft loop batches the same way, through its channels).
-   */
-  schedule?: (run: () => void) => void;
   /** Where the node logs; default silent. */
   logger?: Logger;
   /** Overrides of the driver's limits (see `DEFAULT_LIMITS`). */

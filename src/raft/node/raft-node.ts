@@ -345,12 +345,7 @@ export class RaftNode {
   private kick(): void {
     if (this.loopActive || this.stopped) return;
     this.loopActive = true;
-    const schedule = this.options.schedule;
-    if (schedule === undefined) {
-      this.loopDone = Promise.resolve().then(() => this.runLoop());
-      return;
-    }
-    this.loopDone = new Promise<void>((resolve) => schedule(() => resolve(this.runLoop())));
+    this.loopDone = Promise.resolve().then(() => this.runLoop());
   }
 
   private async runLoop(): Promise<void> {

@@ -27,7 +27,6 @@ export function defaultEngines(): StoreEngines {
         ...(options.snapshotCatchUpEntries === undefined
           ? {}
           : { snapshotCatchUpEntries: options.snapshotCatchUpEntries }),
-        ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
       return {

@@ -36,11 +36,6 @@ export interface StoreServerOptions {
   readonly clusterName?: string;
   /** Raft tick period in ms; default 100. */
   readonly tickMs?: number;
-  /**
-   * How the raft driver starts its Ready loop (see `RaftNodeOptions.schedule`); default a
-   * microtask. The agent passes `setImmediate` so that a burst of requests shares one Ready.
-   */
-  readonly schedule?: (run: () => void) => void;
   /** Ticks without a leader before an election; default 10. */
   readonly electionTicks?: number;
   /** Ticks between heartbeats; default 1. */
