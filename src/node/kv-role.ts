@@ -13,7 +13,6 @@ import { KvNode, type KvNodeStatus } from '../kv/cluster/kv-node.js';
 import { isKvError, KvError } from '../kv/errors.js';
 import { type RespServer, serveResp } from '../kv/resp/index.js';
 import type { KvApi } from '../kv/types.js';
-import { parseKey } from '../security/key-set.js';
 import { parseToken, verifyToken } from '../security/token.js';
 import { LevelStorage } from '../storage/level.js';
 import type { AgentConfig } from './config.js';
@@ -27,21 +26,16 @@ import {
 } from './kv-http.js';
 import { registerKvMetrics } from './kv-metrics.js';
 import { membershipKvView } from './kv-view.js';
-import { isLoopback } from './members-http.js';
 import { MembershipRole } from './membership-role.js';
 import { formatHostPort } from './ports.js';
 import type { Role, RoleContext, RoleHealth, RoleState } from './role.js';
+import { clientRootKeys } from './root-keys.js';
 
 /** The mux channel of the gossip transport the kv replicas speak on (membership's is 1, the store's 8). */
 export const KV_CHANNEL = 9;
 
 /** The audience and operation a token must allow to decommission a node over HTTP from afar. */
 export const KV_ADMIN_TOKEN = Object.freeze({ audience: 'http', op: 'kv:decommission' });
-
-/** True for a host every client of which is on this machine. */
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || isLoopback(host);
-}
 
 /**
  * The `kv` role: a node of the partitioned store on this agent.
@@ -312,17 +306,15 @@ export class KvRole implements Role {
 
   /** Token verification for RESP, or undefined on loopback without keys. */
   private authOptions(): Parameters<typeof serveResp>[0]['auth'] {
-    const keys = this.config.security.tokenRootKeys.map((k) => parseKey(k));
-    this.rootKeys = keys;
-    if (keys.length === 0) {
-      if (isLoopbackHost(this.config.bind.host)) return undefined;
+    let keys: Uint8Array[] | undefined;
+    try {
+      keys = clientRootKeys(this.config, 'the Redis protocol');
+    } catch (err) {
       this.state = 'failed';
-      throw new CairnError(
-        'AGENT_START_FAILED',
-        `the Redis protocol would listen on ${this.config.bind.host}, beyond loopback, without credentials: set security.tokenRootKeys (CAIRN_TOKEN_ROOT_KEYS; make one with "cairn token key")`,
-      );
+      throw err;
     }
-    return { rootKeys: keys, clock: this.clock };
+    this.rootKeys = keys ?? [];
+    return keys === undefined ? undefined : { rootKeys: keys, clock: this.clock };
   }
 
   private async release(): Promise<void> {

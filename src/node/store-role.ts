@@ -13,7 +13,6 @@ import {
 import { NodeLogFiles } from '../raft/log/node-files.js';
 import { SegmentLogStore } from '../raft/log/segment-log.js';
 import type { NodeId } from '../raft/types.js';
-import { parseKey } from '../security/key-set.js';
 import { LevelStorage } from '../storage/level.js';
 import type { StoreClient, Member as StoreMember } from '../store/api.js';
 import { StoreError } from '../store/errors.js';
@@ -21,10 +20,10 @@ import { type EtcdServer, serveEtcd } from '../store/etcd/server.js';
 import { defaultEngines } from '../store/server/engines.js';
 import { StoreServer } from '../store/server/store-server.js';
 import type { AgentConfig } from './config.js';
-import { isLoopback } from './members-http.js';
 import { MembershipRole } from './membership-role.js';
 import { formatHostPort } from './ports.js';
 import type { Role, RoleContext, RoleHealth, RoleState } from './role.js';
+import { clientRootKeys } from './root-keys.js';
 import {
   bootstrapPlan,
   encodeAdvert,
@@ -66,11 +65,6 @@ function deferredClient(get: () => StoreClient | undefined): StoreClient {
       };
     },
   });
-}
-
-/** True for a host every client of which is on this machine. */
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || isLoopback(host);
 }
 
 /**
@@ -268,15 +262,8 @@ export class StoreRole implements Role {
 
   /** Token verification for the etcd API, or undefined on loopback without keys. */
   private authOptions(): Parameters<typeof serveEtcd>[0]['auth'] {
-    const keys = this.config.security.tokenRootKeys.map((k) => parseKey(k));
-    if (keys.length === 0) {
-      if (isLoopbackHost(this.config.bind.host)) return undefined;
-      throw new CairnError(
-        'AGENT_START_FAILED',
-        `the etcd API would listen on ${this.config.bind.host}, beyond loopback, without credentials: set security.tokenRootKeys (CAIRN_TOKEN_ROOT_KEYS; make one with "cairn token key")`,
-      );
-    }
-    return { rootKeys: keys, clock: this.clock };
+    const keys = clientRootKeys(this.config, 'the etcd API');
+    return keys === undefined ? undefined : { rootKeys: keys, clock: this.clock };
   }
 
   /** A node that never stored raft state: it may bootstrap. */
