@@ -1,14 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  CairnError,
-  type Clock,
-  describeError,
-  isCairnError,
-  type Logger,
-  Rng,
-  systemClock,
-} from '../core/index.js';
+import { type Clock, describeError, isCairnError, type Logger, Rng, systemClock } from '../core/index.js';
 import { KvNode, type KvNodeStatus } from '../kv/cluster/kv-node.js';
 import { isKvError, KvError } from '../kv/errors.js';
 import { type RespServer, serveResp } from '../kv/resp/index.js';
@@ -26,7 +18,7 @@ import {
 } from './kv-http.js';
 import { registerKvMetrics } from './kv-metrics.js';
 import { membershipKvView } from './kv-view.js';
-import { MembershipRole } from './membership-role.js';
+import { runningMembership } from './membership-role.js';
 import { formatHostPort } from './ports.js';
 import type { Role, RoleContext, RoleHealth, RoleState } from './role.js';
 import { clientRootKeys } from './root-keys.js';
@@ -90,16 +82,14 @@ export class KvRole implements Role {
     this.logger = ctx.logger;
     // Credentials first: a config that would expose RESP without them fails before anything binds.
     const auth = this.authOptions();
-    const membership = ctx.started.find((r): r is MembershipRole => r instanceof MembershipRole);
-    const node = membership?.membership;
-    const mux = membership?.mux;
-    if (membership === undefined || node === undefined || mux === undefined) {
+    let running: ReturnType<typeof runningMembership>;
+    try {
+      running = runningMembership(ctx.started, 'kv');
+    } catch (err) {
       this.state = 'failed';
-      throw new CairnError(
-        'AGENT_START_FAILED',
-        'the kv role needs the membership role running on the same node',
-      );
+      throw err;
     }
+    const { membership: node, mux } = running;
     const dir = join(ctx.config.dataDir, 'kv');
     const host = this.config.advertiseHost ?? this.config.bind.host;
     const kv = this.config.kv;

@@ -337,3 +337,25 @@ function privateIp(logger: Logger): string {
   }
   return '127.0.0.1';
 }
+
+/**
+ * The running membership role among the roles started before `role`, with its `Membership` and
+ * transport mux: what a brick that builds on membership (store, kv) needs.
+ *
+ * @throws `AGENT_START_FAILED` naming `role` when membership is not running on this node
+ */
+export function runningMembership(
+  started: readonly Role[],
+  role: string,
+): { role: MembershipRole; membership: Membership; mux: TransportMux } {
+  const found = started.find((r): r is MembershipRole => r instanceof MembershipRole);
+  const membership = found?.membership;
+  const mux = found?.mux;
+  if (found === undefined || membership === undefined || mux === undefined) {
+    throw new CairnError(
+      'AGENT_START_FAILED',
+      `the ${role} role needs the membership role running on the same node`,
+    );
+  }
+  return { role: found, membership, mux };
+}

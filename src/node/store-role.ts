@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  CairnError,
   type Clock,
   describeError,
   type Logger,
@@ -20,7 +19,7 @@ import { type EtcdServer, serveEtcd } from '../store/etcd/server.js';
 import { defaultEngines } from '../store/server/engines.js';
 import { StoreServer } from '../store/server/store-server.js';
 import type { AgentConfig } from './config.js';
-import { MembershipRole } from './membership-role.js';
+import { type MembershipRole, runningMembership } from './membership-role.js';
 import { formatHostPort } from './ports.js';
 import type { Role, RoleContext, RoleHealth, RoleState } from './role.js';
 import { clientRootKeys } from './root-keys.js';
@@ -114,16 +113,14 @@ export class StoreRole implements Role {
   async start(ctx: RoleContext): Promise<void> {
     this.state = 'starting';
     this.logger = ctx.logger;
-    const membership = ctx.started.find((r): r is MembershipRole => r instanceof MembershipRole);
-    const node = membership?.membership;
-    const mux = membership?.mux;
-    if (membership === undefined || node === undefined || mux === undefined) {
+    let running: ReturnType<typeof runningMembership>;
+    try {
+      running = runningMembership(ctx.started, 'store');
+    } catch (err) {
       this.state = 'failed';
-      throw new CairnError(
-        'AGENT_START_FAILED',
-        'the store role needs the membership role running on the same node',
-      );
+      throw err;
     }
+    const { role: membership, mux } = running;
     this.membership = membership;
     const auth = this.authOptions();
     const id = memberIdFromName(ctx.name);
