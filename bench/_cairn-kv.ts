@@ -1,8 +1,4 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startCairnDev } from './_cairn-dev.js';
 
 /**
  * Starts Cairn's partitioned store on loopback for `bench/kv.ts` and `test/e2e/kv-redis.test.ts`:
@@ -25,15 +21,9 @@ export class CairnKvUnavailable extends Error {
   override readonly name = 'CairnKvUnavailable';
 }
 
-const REPO = fileURLToPath(new URL('../', import.meta.url));
 /** Longest wait for `cairn dev` to print its nodes, and then for the ring to settle. */
-const READY_TIMEOUT_MS = 60_000;
 /** Polls of the ring while waiting for it to settle (100 ms apart). */
 const RING_POLLS = 300;
-
-interface DevJson {
-  nodes: { name: string; pid: number; http: string; resp?: string }[];
-}
 
 interface RingJson {
   rf: number;
@@ -52,71 +42,16 @@ export interface CairnKvOptions {
 /** Starts the cluster; see the module comment. */
 export async function startCairnKv(options: CairnKvOptions = {}): Promise<CairnKvHandle> {
   const nodes = options.nodes ?? 3;
-  const dataRoot = await mkdtemp(join(tmpdir(), 'cairn-bench-kv-'));
   const basePort = options.basePort ?? 21_000 + Math.floor(Math.random() * 40) * 500;
-  const env = { ...process.env };
-  if (options.sync !== undefined) env.CAIRN_KV_SYNC = String(options.sync);
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'dev',
-      '--nodes',
-      String(nodes),
-      '--roles',
-      'membership,kv',
-      '--base-port',
-      String(basePort),
-      '--data-root',
-      dataRoot,
-      '--json',
-      '--log-level',
-      'warn',
-    ],
-    { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env },
-  );
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => {
-    err += b.toString();
-    if (err.length > 10_000) err = err.slice(-5_000);
+  const ready = await startCairnDev({
+    nodes,
+    roles: 'membership,kv',
+    basePort,
+    dataPrefix: 'cairn-bench-kv-',
+    ...(options.sync === undefined ? {} : { env: { CAIRN_KV_SYNC: String(options.sync) } }),
+    unavailable: (message, o) => new CairnKvUnavailable(message, o),
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    child.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await rm(dataRoot, { recursive: true, force: true });
-  };
-  let ready: DevJson;
-  try {
-    ready = await new Promise<DevJson>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new CairnKvUnavailable(`cairn dev did not get ready in 60 s: ${err.slice(-500)}`)),
-        READY_TIMEOUT_MS,
-      );
-      child.stdout.on('data', (b: Buffer) => {
-        out += b.toString();
-        const nl = out.indexOf('\n');
-        if (nl < 0) return;
-        clearTimeout(timer);
-        try {
-          resolve(JSON.parse(out.slice(0, nl)) as DevJson);
-        } catch (e) {
-          reject(new CairnKvUnavailable(`cairn dev printed no JSON: ${out.slice(0, 200)}`, { cause: e }));
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new CairnKvUnavailable(`cairn dev exited with code ${code}: ${err.slice(-500)}`));
-      });
-    });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const stop = ready.stop;
   const endpoints = ready.nodes.map((n) => n.resp).filter((a): a is string => a !== undefined);
   if (endpoints.length !== nodes) {
     await stop();

@@ -1,8 +1,4 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startCairnDev } from './_cairn-dev.js';
 
 /**
  * Starts Cairn's 3-member consistent store on loopback for `bench/store.ts`: `cairn dev --nodes 3
@@ -24,71 +20,17 @@ export class CairnStoreUnavailable extends Error {
   override readonly name = 'CairnStoreUnavailable';
 }
 
-const REPO = fileURLToPath(new URL('../', import.meta.url));
-
-interface DevJson {
-  nodes: { name: string; pid: number; http: string; etcd?: string }[];
-}
-
 /** Starts the store: three voting members on loopback. */
 export async function startCairnStore(options: { basePort?: number } = {}): Promise<CairnStoreHandle> {
-  const dataRoot = await mkdtemp(join(tmpdir(), 'cairn-bench-store-'));
   const basePort = options.basePort ?? 17_000 + Math.floor(Math.random() * 40) * 500;
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'dev',
-      '--nodes',
-      '3',
-      '--roles',
-      'membership,store',
-      '--base-port',
-      String(basePort),
-      '--data-root',
-      dataRoot,
-      '--json',
-      '--log-level',
-      'warn',
-    ],
-    { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => {
-    err += b.toString();
+  const ready = await startCairnDev({
+    nodes: 3,
+    roles: 'membership,store',
+    basePort,
+    dataPrefix: 'cairn-bench-store-',
+    unavailable: (message, o) => new CairnStoreUnavailable(message, o),
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = await new Promise<DevJson>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new CairnStoreUnavailable(`cairn dev did not get ready in 60 s: ${err.slice(-500)}`)),
-      60_000,
-    );
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        try {
-          resolve(JSON.parse(out.slice(0, nl)) as DevJson);
-        } catch (e) {
-          reject(new CairnStoreUnavailable(`cairn dev printed no JSON: ${out.slice(0, 200)}`, { cause: e }));
-        }
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new CairnStoreUnavailable(`cairn dev exited with code ${code}: ${err.slice(-500)}`));
-    });
-  });
-  const stop = async () => {
-    child.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await rm(dataRoot, { recursive: true, force: true });
-  };
+  const stop = ready.stop;
   const endpoints = ready.nodes.map((n) => n.etcd).filter((a): a is string => a !== undefined);
   const https = ready.nodes.map((n) => n.http);
   if (endpoints.length !== 3) {

@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Starts `cairn dev --json` for a benchmark (`_cairn-store.ts`, `_cairn-kv.ts`): the agents run in
+ * child processes from this checkout, with their data in a fresh temporary folder that `stop`
+ * removes. Resolves with the first JSON line `cairn dev` prints (every node's addresses and pid).
+ */
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+/** How long `cairn dev` may take to print its addresses. */
+const READY_TIMEOUT_MS = 60_000;
+/** How long a stopping `cairn dev` gets before it is killed. */
+const STOP_TIMEOUT_MS = 15_000;
+
+/** One node as `cairn dev --json` prints it. */
+export interface DevNodeJson {
+  name: string;
+  pid: number;
+  http: string;
+  etcd?: string;
+  resp?: string;
+}
+
+export interface CairnDevOptions {
+  readonly nodes: number;
+  /** `--roles`. */
+  readonly roles: string;
+  readonly basePort: number;
+  /** Prefix of the temporary data folder's name. */
+  readonly dataPrefix: string;
+  /** Extra environment for the agents. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The error to throw (the caller's "unavailable" type). */
+  readonly unavailable: (message: string, options?: { cause?: unknown }) => Error;
+}
+
+export interface CairnDev {
+  readonly nodes: DevNodeJson[];
+  stop(): Promise<void>;
+}
+
+/** Starts the agents; on any failure they are stopped and the caller's error is thrown. */
+export async function startCairnDev(o: CairnDevOptions): Promise<CairnDev> {
+  const dataRoot = await mkdtemp(join(tmpdir(), o.dataPrefix));
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'dev',
+      '--nodes',
+      String(o.nodes),
+      '--roles',
+      o.roles,
+      '--base-port',
+      String(o.basePort),
+      '--data-root',
+      dataRoot,
+      '--json',
+      '--log-level',
+      'warn',
+    ],
+    { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...o.env } },
+  );
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+    if (err.length > 10_000) err = err.slice(-5_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    child.kill('SIGINT');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rm(dataRoot, { recursive: true, force: true });
+  };
+  try {
+    const ready = await new Promise<{ nodes: DevNodeJson[] }>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(o.unavailable(`cairn dev did not get ready in 60 s: ${err.slice(-500)}`)),
+        READY_TIMEOUT_MS,
+      );
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const nl = out.indexOf('\n');
+        if (nl < 0) return;
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(out.slice(0, nl)) as { nodes: DevNodeJson[] });
+        } catch (e) {
+          reject(o.unavailable(`cairn dev printed no JSON: ${out.slice(0, 200)}`, { cause: e }));
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(o.unavailable(`cairn dev exited with code ${code}: ${err.slice(-500)}`));
+      });
+    });
+    return { nodes: ready.nodes, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
