@@ -370,8 +370,7 @@ export class Raft {
     if (pr === undefined) return this.count('unknownPeer');
     switch (m.type) {
       case 'appResp':
-        this.handleAppendResponse(m);
-        return undefined;
+        return this.handleAppendResponse(m);
       case 'heartbeatResp':
         this.handleHeartbeatResponse(m);
         return undefined;
@@ -441,7 +440,7 @@ export class Raft {
     return this.log.maybeCommit(this.trk.committed(), this.term);
   }
 
-  private handleAppendResponse(m: Message): void {
+  private handleAppendResponse(m: Message): StepResult {
     const pr = this.trk.progress.get(m.from)!;
     pr.recentActive = true;
     if (m.reject) {
@@ -452,10 +451,13 @@ export class Raft {
         if (pr.state === 'replicate') pr.becomeProbe();
         this.sendAppend(m.from);
       }
-      return;
+      return undefined;
     }
+    // An ack past the end of the leader's log can only come from a broken or hostile peer;
+    // taking it would set a match the leader cannot send from.
+    if (m.index > this.log.lastIndex()) return this.count('malformed');
     const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) return;
+    if (!pr.maybeUpdate(m.index)) return undefined;
     if (pr.state === 'probe') pr.becomeReplicate();
     else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
       pr.becomeProbe();
@@ -472,6 +474,7 @@ export class Raft {
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.send({ type: 'timeoutNow', to: m.from });
     }
+    return undefined;
   }
 
   private handleHeartbeatResponse(m: Message): void {

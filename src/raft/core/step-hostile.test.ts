@@ -56,6 +56,19 @@ describe('step on hostile input', () => {
     assert.equal(core.status().term, 0, 'nothing changed the term');
   });
 
+  it('a leader drops an append ack for an index past the end of its log', () => {
+    const net = TestNetwork.create([1, 2, 3]);
+    net.campaign(1);
+    net.stabilize();
+    const { core, log } = net.node(1);
+    const last = core.status().commit;
+    const ack = makeMessage({ type: 'appResp', from: 2, to: 1, term: 2, index: last + 1 });
+    assert.equal(core.step(ack), 'malformed');
+    drainReady(core, log);
+    assert.equal(core.status().progress?.get(2)?.match, last, 'the bogus ack moved nothing');
+    assert.equal(core.status().role, 'leader');
+  });
+
   it('never throws for random well-typed messages in any role', () => {
     const seed = Number(process.env.RAFT_HOSTILE_SEED ?? Rng.randomSeed() % 2 ** 31);
     const entry = fc.record({
