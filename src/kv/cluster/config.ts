@@ -120,6 +120,12 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxCallsInFlightPerReplica: 192,
   /** Calls waiting for a slot to one replica; past it a call fails as overloaded (memory bound). */
   maxCallsWaitingPerReplica: 20_000,
+  /**
+   * Longest wait between two attempts of a join that failed (the wait doubles from one second):
+   * a joining node keeps trying until it is in, since it already takes writes as a pending
+   * replica and only a completed join makes it a full one.
+   */
+  maxJoinRetryDelayMs: 30_000,
 });
 
 /** The type of {@link DEFAULT_LIMITS}. */

@@ -412,6 +412,26 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     await checkReplicas(c, acked, 'a');
   });
 
+  it('a joining node cut off from every owner keeps retrying, and joins once it can reach them', async () => {
+    const c = await cluster(['a', 'b', 'c', 'd']);
+    const acked = new Map<string, string>();
+    for (let i = 0; i < 100; i++) {
+      await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
+      acked.set(`init-${i}`, `v-init-${i}`);
+    }
+    c.add('e');
+    c.sim.network.isolate('e');
+    // Far longer than the streaming retries of several join attempts (10 per range, a second apart).
+    await c.sim.runFor(200_000);
+    const e = c.node('e');
+    assert.equal(e.status().ring, 'joining');
+    assert.equal(e.status().streaming?.phase, 'failed', 'attempts failed while cut off');
+    c.sim.network.heal();
+    await c.run(e.ready(), 120_000);
+    assert.equal(e.status().ring, 'normal');
+    await checkReplicas(c, acked, 'a');
+  });
+
   it('refuses to decommission when the rest could not hold rf replicas', async () => {
     const c = await cluster(['a', 'b', 'c']);
     await assert.rejects(c.run(c.node('c').decommission()), (e) => isKvError(e, 'INVALID_ARGUMENT'));

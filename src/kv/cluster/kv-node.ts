@@ -6,6 +6,7 @@ import {
   type Rng,
   type Storage,
   silentLogger,
+  sleep,
 } from '../../core/index.js';
 import { RpcClient, RpcServer } from '../../rpc/index.js';
 import type { Transport } from '../../transport/types.js';
@@ -112,6 +113,8 @@ export class KvNode implements KvApi {
   private tokens: readonly Token[] = [];
   private progress: StreamProgress | undefined;
   private stopped = false;
+  /** Aborted by {@link stop}: ends a join's streaming and its waits between attempts. */
+  private readonly stopSignal = new AbortController();
   private readyWaiters: (() => void)[] = [];
   private busy: Promise<unknown> | undefined;
 
@@ -296,18 +299,30 @@ export class KvNode implements KvApi {
     if (status === 'normal') for (const w of this.readyWaiters.splice(0)) w();
   }
 
+  /**
+   * Streams this node's future ranges, then turns it `normal`. A failed attempt (owners down or
+   * cut off) is retried after a doubling wait, up to `maxJoinRetryDelayMs` apart, until the join
+   * completes or the node stops.
+   */
   private async join(): Promise<void> {
     const logger = this.ctx.logger;
-    for (let attempt = 1; attempt <= 3 && !this.stopped; attempt++) {
+    for (let attempt = 1; !this.stopped; attempt++) {
       try {
-        this.progress = await streamJoin(this.elastic, (p) => this.report(p));
+        this.progress = await streamJoin(this.elastic, (p) => this.report(p), this.stopSignal.signal);
         if (this.stopped) return;
         await this.engines.saveNodeMeta(this.options.storage, { tokens: this.tokens, status: 'normal' });
         this.setRingStatus('normal');
         logger.info({ cells: this.progress.cells }, 'joined the ring');
         return;
       } catch (err) {
-        logger.warn({ attempt, err: describeError(err) }, 'joining the ring failed');
+        if (this.stopped) return;
+        const delayMs = Math.min(1_000 * 2 ** Math.min(attempt - 1, 20), DEFAULT_LIMITS.maxJoinRetryDelayMs);
+        logger.warn({ attempt, delayMs, err: describeError(err) }, 'joining the ring failed; will retry');
+        try {
+          await sleep(this.options.clock, delayMs, this.stopSignal.signal);
+        } catch {
+          return; // stopped
+        }
       }
     }
   }
@@ -514,6 +529,7 @@ export class KvNode implements KvApi {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopSignal.abort();
     this.unsubscribe();
     this.service.stop();
     this.handoff.stop();
