@@ -213,6 +213,8 @@ export interface KvSlot {
   lastStateAt: number;
   /** The disk's lost-batch count at this incarnation's start. */
   lostBatches: number;
+  /** Decommissioned and stopped for good: no longer one of {@link KvSimCluster.names}. */
+  left: boolean;
 }
 
 /** A crash that lost unsynced batches. */
@@ -240,40 +242,78 @@ export class KvSimCluster {
     this.rf = config.kv.rf ?? 3;
   }
 
+  /** The first nodes: the ring's seeds, which start normal. */
+  private seeds: readonly string[] = [];
+
   /** Adds every node (all seeds: a new cluster starts normal in any order) and runs until all started. */
   async start(): Promise<void> {
     const names = Array.from({ length: this.config.nodes }, (_, i) => `n${i + 1}`);
-    for (const name of names) {
-      const slot: KvSlot = {
-        name,
-        address: '',
-        incarnation: 0,
-        node: undefined,
-        store: undefined,
-        capture: undefined,
-        farOffsetMs: 0,
-        farSince: undefined,
-        lastState: 'up',
-        lastStateAt: 0,
-        lostBatches: 0,
-      };
-      this.slots.set(name, slot);
-      // Membership knows the node before its process starts (the factory runs inside addNode).
-      const expected = defaultNodeAddress(this.sim.nodeNames().length);
-      (slot as { address: Address }).address = expected;
-      this.membership.add(name, expected);
-      const address = this.sim.addNode(name, (ctx) => this.startNode(slot, ctx, names));
-      if (address !== expected)
-        throw new CairnError('INVALID_ARGUMENT', `${name}: address ${address}, expected ${expected}`);
-    }
+    this.seeds = names;
+    for (const name of names) this.addSlot(name);
     const ok = await this.sim.runUntil(() => names.every((n) => this.slots.get(n)?.node !== undefined), {
       maxMs: 10_000,
     });
     if (!ok) throw new CairnError('TIMEOUT', `kv nodes did not start: ${this.startFailures.join('; ')}`);
   }
 
+  /**
+   * Adds a node that is not a seed: it starts (as the simulator runs) and joins the ring,
+   * streaming its ranges while the cluster serves.
+   */
+  join(name: string): void {
+    if (this.slots.has(name)) throw new CairnError('INVALID_ARGUMENT', `node ${name} exists`);
+    this.addSlot(name);
+  }
+
+  /**
+   * Decommissions node `name` (through its running incarnation) and, once it has left the ring,
+   * stops it for good. The promise may never settle when the node crashes meanwhile (its
+   * incarnation's timers never fire again): callers retry on the next incarnation.
+   */
+  async decommission(name: string): Promise<void> {
+    const slot = this.slots.get(name);
+    const node = this.node(name);
+    if (slot === undefined || node === undefined)
+      throw new CairnError('SIM_NODE_DOWN', `node ${name} is down`);
+    await node.decommission();
+    slot.left = true;
+    await this.sim.stopNode(name);
+  }
+
+  /** Whether node `name` was decommissioned and stopped. */
+  hasLeft(name: string): boolean {
+    return this.slots.get(name)?.left ?? false;
+  }
+
+  private addSlot(name: string): void {
+    const slot: KvSlot = {
+      name,
+      address: '',
+      incarnation: 0,
+      node: undefined,
+      store: undefined,
+      capture: undefined,
+      farOffsetMs: 0,
+      farSince: undefined,
+      lastState: 'up',
+      lastStateAt: this.sim.now,
+      lostBatches: 0,
+      left: false,
+    };
+    this.slots.set(name, slot);
+    // Membership knows the node before its process starts (the factory runs inside addNode).
+    const expected = defaultNodeAddress(this.sim.nodeNames().length);
+    (slot as { address: Address }).address = expected;
+    this.membership.add(name, expected);
+    const seeds = this.seeds;
+    const address = this.sim.addNode(name, (ctx) => this.startNode(slot, ctx, seeds));
+    if (address !== expected)
+      throw new CairnError('INVALID_ARGUMENT', `${name}: address ${address}, expected ${expected}`);
+  }
+
+  /** The nodes clients use and the checks read: every node but those decommissioned. */
   names(): string[] {
-    return [...this.slots.keys()];
+    return [...this.slots.values()].filter((s) => !s.left).map((s) => s.name);
   }
 
   /** The running node `name`, or undefined while it is down. */
@@ -291,6 +331,7 @@ export class KvSimCluster {
     const now = this.sim.now;
     const partitioned = this.sim.network.partitioned;
     for (const slot of this.slots.values()) {
+      if (slot.left) continue;
       const state = this.sim.nodeState(slot.name);
       if (state !== slot.lastState) {
         slot.lastState = state;
@@ -318,7 +359,7 @@ export class KvSimCluster {
     if (slot?.farSince === undefined) return false;
     const since = slot.farSince;
     if (this.sim.now < since + settleMs) return false;
-    for (const n of this.slots.keys()) {
+    for (const n of this.names()) {
       const t = this.disturbedAt.get(n);
       if (t !== undefined && t >= since) return false;
     }

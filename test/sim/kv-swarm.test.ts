@@ -29,7 +29,10 @@ import { DEFAULT_KV_WORKLOAD, KvWorkload } from './kv-workload.js';
  * (halves, isolation, one-way), pauses, crashes with restarts that lose unsynced writes, clock
  * offsets and drift within the tolerated offset; in some seeds one node's clock is pushed far
  * beyond it (ahead or behind), and once the cluster has run without faults for a few seconds
- * every request that node coordinates must fail. One seed in four runs with `sync` false.
+ * every request that node coordinates must fail. One seed in four runs with `sync` false. In
+ * about a third of the others the ring changes during the faults: a new node joins (streaming its
+ * ranges) or a node is decommissioned (streaming its ranges away, retried until it succeeds, then
+ * stopped for good); after heal the swarm waits for the change to complete before converging.
  *
  * Checked (kv-checkers.ts): acknowledged strong writes never lost (reads and final state), no
  * delete resurrected (tombstones are purged 10 s after the delete, while anti-entropy runs every
@@ -72,11 +75,20 @@ const PROFILE: FaultProfile = {
 /** Clock slack of the checkers: the simulator's skew plus drift over a run. */
 const SLACK_MS = 400;
 
+/** A ring change during the faults: a node joining, or one being decommissioned. */
+interface Elastic {
+  readonly kind: 'join' | 'decommission';
+  readonly node: string;
+  /** Decommission attempts started (one per incarnation of the node at most). */
+  attempts: number;
+}
+
 interface State {
   readonly cluster: KvSimCluster;
   readonly workload: KvWorkload;
   readonly sync: boolean;
   readonly far: { node: string; offsetMs: number } | undefined;
+  readonly elastic: Elastic | undefined;
   done: boolean;
   error: unknown;
   /** What has not converged yet. */
@@ -143,14 +155,59 @@ async function converge(state: State): Promise<{ cells: Map<string, Map<string, 
   }
 }
 
+/** Virtual time between two looks at a decommission in progress. */
+const DECOMMISSION_POLL_MS = 1_000;
+
 /**
- * After heal: waits for the clients' calls to end, then for every replica to hold the same cells,
+ * Decommissions `e.node` until it has left: an attempt on each incarnation of the node (a crash
+ * ends the old one's attempt without settling it), again after a failure (a partition, or a node
+ * not yet `normal` because it restarted or another is joining), polling every second.
+ */
+function driveDecommission(state: State, e: Elastic): void {
+  const { cluster } = state;
+  let running: number | undefined; // the incarnation whose attempt is in flight
+  const poll = () => {
+    if (cluster.hasLeft(e.node)) return;
+    const slot = cluster.slots.get(e.node);
+    const node = cluster.node(e.node);
+    if (slot !== undefined && node !== undefined && running !== slot.incarnation) {
+      const status = node.status().ring;
+      if (status === 'normal') {
+        running = slot.incarnation;
+        e.attempts++;
+        cluster.decommission(e.node).catch(() => {
+          running = undefined;
+        });
+      }
+    }
+    cluster.sim.schedule(DECOMMISSION_POLL_MS, poll);
+  };
+  poll();
+}
+
+/** Waits until the ring change of the run is complete: the joiner normal, or the leaver gone. */
+async function elasticDone(state: State): Promise<void> {
+  const e = state.elastic;
+  if (e === undefined) return;
+  const { cluster } = state;
+  for (;;) {
+    if (e.kind === 'decommission' && cluster.hasLeft(e.node)) return;
+    if (e.kind === 'join' && cluster.node(e.node)?.status().ring === 'normal') return;
+    state.pending = `${e.kind} of ${e.node} (${e.attempts} attempts): ${JSON.stringify(cluster.node(e.node)?.status().streaming ?? 'no progress')}`;
+    await delay(state, 500);
+  }
+}
+
+/**
+ * After heal: waits for the clients' calls to end and the run's ring change to complete, then
+ * for every replica to hold the same cells,
  * then runs the history and final-state checks and final QUORUM reads.
  */
 async function finish(state: State): Promise<void> {
   const { cluster, workload } = state;
   const sim = cluster.sim;
   for (let i = 0; i < 1_000 && !workload.idle; i++) await delay(state, 100);
+  await elasticDone(state);
   let { cells, ring } = await converge(state);
   // Past the grace of every tombstone and expired cell: anti-entropy rounds purge them, and the
   // replicas must converge again with nothing deleted coming back.
@@ -216,8 +273,9 @@ async function finish(state: State): Promise<void> {
   }
   if (violations.length > 0) {
     const far = state.far === undefined ? 'none' : `${state.far.node} ${state.far.offsetMs} ms`;
+    const elastic = state.elastic === undefined ? 'none' : `${state.elastic.kind} ${state.elastic.node}`;
     throw new Error(
-      `${violations.length} violations (nodes=${cluster.names().length} sync=${state.sync} far-clock=${far}):\n${violations.slice(0, 10).join('\n')}`,
+      `${violations.length} violations (nodes=${cluster.names().length} sync=${state.sync} far-clock=${far} ring-change=${elastic}):\n${violations.slice(0, 10).join('\n')}`,
     );
   }
   state.done = true;
@@ -232,6 +290,9 @@ describe('kv swarm', () => {
       seeds: 0,
       syncFalse: 0,
       farSkew: 0,
+      joins: 0,
+      decommissions: 0,
+      decommissionAttempts: 0,
       nodes: 0,
       ok: 0,
       fail: 0,
@@ -269,16 +330,36 @@ describe('kv swarm', () => {
           const f = far;
           sim.schedule(1_000 + rng.float() * 2_500, () => cluster.setFarOffset(f.node, f.offsetMs));
         }
-        return {
+        // A ring change during the faults in some seeds: a node joins, or one (not the far-off
+        // one) is decommissioned. Only with sync: the sync-false checks judge a write's exposure by
+        // the replicas of the final ring.
+        let elastic: Elastic | undefined;
+        if (sync && rng.chance(0.35)) {
+          const decommission = nodes >= 4 && rng.chance(0.5);
+          const node = decommission
+            ? rng.pick(cluster.names().filter((n) => n !== far?.node))
+            : `n${nodes + 1}`;
+          elastic = { kind: decommission ? 'decommission' : 'join', node, attempts: 0 };
+        }
+        const state: State = {
           cluster,
           workload,
           sync,
           far,
+          elastic,
           done: false,
           error: undefined,
           pending: 'calls in flight',
           rounds: 0,
         };
+        const e = elastic;
+        if (e !== undefined) {
+          sim.schedule(500 + rng.float() * 5_000, () => {
+            if (e.kind === 'join') cluster.join(e.node);
+            else driveDecommission(state, e);
+          });
+        }
+        return state;
       },
       checkers: [
         (state) => {
@@ -302,6 +383,9 @@ describe('kv swarm', () => {
           tally.seeds++;
           tally.syncFalse += state.sync ? 0 : 1;
           tally.farSkew += state.far === undefined ? 0 : 1;
+          tally.joins += state.elastic?.kind === 'join' ? 1 : 0;
+          tally.decommissions += state.elastic?.kind === 'decommission' ? 1 : 0;
+          tally.decommissionAttempts += state.elastic?.attempts ?? 0;
           tally.nodes += state.cluster.names().length;
           tally.ok += c.ok;
           tally.fail += c.fail;
