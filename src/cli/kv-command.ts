@@ -396,7 +396,10 @@ async function decommission(values: Values, io: CliIo, timeoutMs: number): Promi
       if (tty) await write(io.stderr, '\n');
       if (values.json === true) await write(io.stdout, `${JSON.stringify(s)}\n`);
       else if (state === 'done')
-        await write(io.stdout, `${printable(s.name)} left the ring; it may be stopped now\n`);
+        await write(
+          io.stdout,
+          `${printable(s.name)} left the ring; it may be stopped now (it will not start on the same data directory again)\n`,
+        );
       if (state === 'failed')
         await write(
           io.stderr,

@@ -479,5 +479,17 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     c.crash('e');
     await checkReplicas(c, acked, 'a');
     await checkAcked(c, acked, 'b');
+    // Started again on its old data, the decommissioned node refuses to start (its stale cells
+    // could bring back keys deleted since).
+    c.sim.restart('e');
+    await c.sim.runFor(5_000);
+    assert.equal(c.sim.handle('e'), undefined, 'a decommissioned node does not start again');
+    assert.ok(
+      !c
+        .node('a')
+        .ring()
+        .nodes.some((n) => n.name === 'e'),
+      'e stayed off the ring',
+    );
   });
 });

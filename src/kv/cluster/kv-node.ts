@@ -258,7 +258,12 @@ export class KvNode implements KvApi {
     });
     rpcServer.listen(options.transport);
     const node = new KvNode(options, engines, store, rpcServer, rpcClient, hints, config);
-    await node.takePlace();
+    try {
+      await node.takePlace();
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
     node.handoff.start();
     node.antiEntropy.start();
     return node;
@@ -267,8 +272,16 @@ export class KvNode implements KvApi {
   private async takePlace(): Promise<void> {
     const { storage, name, rng } = this.options;
     const meta = await this.engines.loadNodeMeta(storage);
+    if (meta?.status === 'left') {
+      // Cassandra refuses too: the cells left behind are stale, and tombstones purged elsewhere
+      // since could let a rejoin with this data bring deleted keys back.
+      throw new KvError(
+        'INVALID_ARGUMENT',
+        `kv node ${name} was decommissioned and handed its ranges over; to join again as a new node, start it with an empty data directory`,
+      );
+    }
     let status: 'joining' | 'normal';
-    if (meta !== undefined && meta.status !== 'left') {
+    if (meta !== undefined) {
       this.tokens = meta.tokens;
       status = meta.status;
     } else {
