@@ -103,6 +103,15 @@ describe('kv swarm checkers', () => {
     assert.equal(checkReadsSeeAckedWrites(history(long, read('a', null, [40, 50])), OPTIONS).length, 1);
   });
 
+  it('(1) a coordinator whose clock is pushed ahead may see a TTL expire that much early, and no earlier', () => {
+    const w = write('a', 'a=1', [0, 10], 5, { expiresAt: 2_000 });
+    const early = { ...read('a', null, [40, 50]), aheadMs: 2_000 };
+    assert.deepEqual(checkReadsSeeAckedWrites(history(w, early), OPTIONS), []);
+    const tooEarly = { ...read('a', null, [40, 50]), aheadMs: 1_000 };
+    assert.equal(checkReadsSeeAckedWrites(history(w, tooEarly), OPTIONS).length, 1);
+    assert.equal(checkReadsSeeAckedWrites(history(w, read('a', null, [40, 50])), OPTIONS).length, 1);
+  });
+
   it('(1) skip pairs exposed to a lossy crash (sync false) and nothing else', () => {
     const h = history(
       write('a', 'a=1', [0, 10], 5),

@@ -61,6 +61,12 @@ export interface ReadRecord {
   outcome: Outcome | undefined;
   error?: string;
   value?: string | null;
+  /**
+   * How far ahead of true time the coordinator's clock was pushed while the read ran (the far-off
+   * clock of the skew check), ms: until it learns from its peers that it is off, such a node judges
+   * TTLs that much early, so a TTL write counts as expired that much sooner for this read.
+   */
+  aheadMs?: number;
 }
 
 /** A recorded history. */
@@ -151,7 +157,7 @@ class Index {
 function olderThan(index: Index, r: ReadRecord, bound: Version, slackMs: number): string | undefined {
   const at = r.completedAt ?? r.invokedAt;
   if (r.value === null || r.value === undefined) {
-    return index.absenceExplained(r.key, bound, at, slackMs)
+    return index.absenceExplained(r.key, bound, at, slackMs + (r.aheadMs ?? 0))
       ? undefined
       : 'it returned no value and no delete or expiry of a version at least as high was invoked before it completed';
   }

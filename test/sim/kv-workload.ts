@@ -181,8 +181,12 @@ export class KvWorkload implements KvHistory {
     const { promise } = this.cluster.issue(via, (node) =>
       node.get(utf8(key), { consistency: level, signal: abort.signal }),
     );
+    const ahead = () => Math.max(0, this.cluster.slots.get(via)?.farOffsetMs ?? 0);
+    const aheadAtInvoke = ahead();
     await this.settle(record, promise, abort, mustRefuse, (entry: KvEntry | undefined) => {
       record.value = entry === undefined ? null : fromUtf8(entry.value);
+      const aheadMs = Math.max(aheadAtInvoke, ahead());
+      if (aheadMs > 0) record.aheadMs = aheadMs;
     });
   }
 
