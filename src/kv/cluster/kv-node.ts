@@ -23,6 +23,7 @@ import type {
 } from '../types.js';
 import { Admission } from './admission.js';
 import { AntiEntropy, type AntiEntropyStats } from './anti-entropy.js';
+import type { Defer } from './batcher.js';
 import { DEFAULT_KV_CONFIG, DEFAULT_LIMITS, type KvConfig, validateKvConfig } from './config.js';
 import { Coordinator, type CoordinatorContext, type CoordinatorStats } from './coordinator.js';
 import { type ElasticContext, type StreamProgress, streamDecommission, streamJoin } from './elastic.js';
@@ -56,6 +57,13 @@ export interface KvNodeOptions {
   readonly respAddress?: string;
   /** The engine bindings; default the real ones (tests may wrap them). */
   readonly engines?: KvEngines;
+  /**
+   * When batched replica calls leave (see `batcher.ts`): `setImmediate` batches one event-loop
+   * turn (the agent: requests read from many client connections in one turn share one message per
+   * replica); the default, `queueMicrotask`, batches the current task only and keeps simulation
+   * deterministic.
+   */
+  readonly batchDefer?: Defer;
 }
 
 /** A node's ring status, plus `left` once decommissioned. */
@@ -157,6 +165,7 @@ export class KvNode implements KvApi {
         ),
         now: () => clock.now(),
       },
+      options.batchDefer,
     );
     const isAlive = (n: string) => this.tracker.isAlive(n);
     const ring = () => this.tracker.current();

@@ -4,6 +4,8 @@ import type { Address } from '../../transport/types.js';
 import { isKvError, KvError } from '../errors.js';
 import type { Cell, TokenRange } from '../types.js';
 import type { Admission } from './admission.js';
+import { Batcher, type Defer, type ItemOutcome } from './batcher.js';
+import { DEFAULT_LIMITS } from './config.js';
 import type { HlcPort, KvEngines, MerklePort, ReplicaPort, ScanPosition } from './ports.js';
 import {
   cellFromWire,
@@ -34,6 +36,14 @@ export interface ScanAnswer {
   readonly next?: ScanPosition;
 }
 
+/** A write waiting to be batched: single-cell coordinator writes and read repairs. */
+interface BatchedWrite {
+  readonly kind: WriteKind;
+  readonly cell: KeyedCell;
+}
+
+const DONE: ItemOutcome<void> = Object.freeze({ ok: true, value: undefined });
+
 /** What every request to a replica carries besides its own fields. */
 interface Envelope {
   from: string;
@@ -51,6 +61,8 @@ interface Envelope {
  * connection, unknown peer).
  */
 export class ReplicaClient {
+  private readonly writes: Batcher<BatchedWrite, void>;
+
   constructor(
     private readonly self: string,
     private readonly rpc: RpcClient,
@@ -60,9 +72,25 @@ export class ReplicaClient {
     private readonly skew: SkewMonitor,
     private readonly engines: KvEngines,
     private readonly admission?: { gate: Admission; now: () => number },
-  ) {}
+    /** When batched calls leave: `setImmediate` in the agent, `queueMicrotask` (the default) in simulation. */
+    defer: Defer = queueMicrotask,
+  ) {
+    const bounds = {
+      maxItems: DEFAULT_LIMITS.maxBatchedCalls,
+      maxBytes: DEFAULT_LIMITS.maxBatchedBytes,
+    };
+    this.writes = new Batcher<BatchedWrite, void>({
+      send: (target, items, deadlineMs) => this.sendWrites(target, items, deadlineMs),
+      sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
+      defer,
+      bounds,
+    });
+  }
 
-  /** Stores cells on `target`. */
+  /**
+   * Stores cells on `target`. A single-cell write or repair to another node joins the batch of
+   * that node's writes of the same kind made in this batching window (one rpc for all).
+   */
   async write(
     target: string,
     kind: WriteKind,
@@ -70,7 +98,39 @@ export class ReplicaClient {
     deadlineMs: number,
   ): Promise<void> {
     if (target === this.self) return this.local.service.apply(kind, cells);
+    if (cells.length === 1 && (kind === 'write' || kind === 'repair')) {
+      await this.writes.add(target, kind, { kind, cell: cells[0]! }, deadlineMs);
+      return;
+    }
     await this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs);
+  }
+
+  /**
+   * One `kv.write` for a batch (all of one kind). The replica applies a message whole or refuses
+   * it whole; when it refuses a batch as INVALID_ARGUMENT, each cell is sent again alone, so one
+   * bad cell fails only its own write.
+   */
+  private async sendWrites(
+    target: string,
+    items: readonly BatchedWrite[],
+    deadlineMs: number,
+  ): Promise<ItemOutcome<void>[]> {
+    const kind = items[0]!.kind;
+    const cells = items.map((i) => i.cell);
+    try {
+      await this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs);
+      return items.map(() => DONE);
+    } catch (err) {
+      if (items.length === 1 || !isKvError(err, 'INVALID_ARGUMENT')) throw err;
+    }
+    return Promise.all(
+      cells.map((c) =>
+        this.call(target, ReplicaWrite, { kind, cells: keyedToWire([c]) }, deadlineMs).then(
+          () => DONE,
+          (error: unknown): ItemOutcome<void> => ({ ok: false, error }),
+        ),
+      ),
+    );
   }
 
   /** Reads `key`'s cell (or digest) on `target`. */

@@ -77,7 +77,14 @@ export class ReplicaService {
       .handle(ReplicaWrite, async (req) => {
         const refused = this.admit(req.from, req.hlc);
         if (refused !== undefined) return this.reply(refused);
-        await this.apply(req.kind, keyedFromWire(req.cells));
+        try {
+          await this.apply(req.kind, keyedFromWire(req.cells));
+        } catch (err) {
+          // The store refuses a message whole when one cell is malformed: say so, so that a
+          // coordinator that batched many writes can send each alone.
+          if (isKvError(err, 'INVALID_ARGUMENT')) return this.reply('INVALID_ARGUMENT');
+          throw err;
+        }
         return this.reply();
       })
       .handle(ReplicaRead, async (req) => {
