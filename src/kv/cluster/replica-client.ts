@@ -13,7 +13,7 @@ import {
   keyedFromWire,
   keyedToWire,
   ReplicaMerkle,
-  ReplicaRead,
+  ReplicaReadMany,
   type ReplicaRefusal,
   ReplicaScan,
   ReplicaSize,
@@ -42,6 +42,12 @@ interface BatchedWrite {
   readonly cell: KeyedCell;
 }
 
+/** A read waiting to be batched. */
+interface BatchedRead {
+  readonly key: Uint8Array;
+  readonly digest: boolean;
+}
+
 const DONE: ItemOutcome<void> = Object.freeze({ ok: true, value: undefined });
 
 /** What every request to a replica carries besides its own fields. */
@@ -62,6 +68,7 @@ interface Envelope {
  */
 export class ReplicaClient {
   private readonly writes: Batcher<BatchedWrite, void>;
+  private readonly reads: Batcher<BatchedRead, ReadAnswer>;
 
   constructor(
     private readonly self: string,
@@ -82,6 +89,12 @@ export class ReplicaClient {
     this.writes = new Batcher<BatchedWrite, void>({
       send: (target, items, deadlineMs) => this.sendWrites(target, items, deadlineMs),
       sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
+      defer,
+      bounds,
+    });
+    this.reads = new Batcher<BatchedRead, ReadAnswer>({
+      send: (target, items, deadlineMs) => this.sendReads(target, items, deadlineMs),
+      sizeOf: (r) => r.key.length + 8,
       defer,
       bounds,
     });
@@ -139,12 +152,31 @@ export class ReplicaClient {
       const cell = await this.local.store.get(key);
       return digest ? { digest: cellDigest(cell) } : { cell };
     }
-    const res = await this.call(target, ReplicaRead, { key, digest }, deadlineMs);
-    if (digest) {
-      if (res.digest === undefined) throw this.malformed(target, 'a digest read answered without a digest');
-      return { digest: res.digest };
-    }
-    return { cell: res.cell === undefined || res.cell === null ? undefined : cellFromWire(res.cell) };
+    return this.reads.add(target, 'read', { key, digest }, deadlineMs);
+  }
+
+  /** One `kv.readMany` for a batch of reads; each key is answered (or fails) on its own. */
+  private async sendReads(
+    target: string,
+    items: readonly BatchedRead[],
+    deadlineMs: number,
+  ): Promise<ItemOutcome<ReadAnswer>[]> {
+    const keys = items.map((i) => ({ k: i.key, d: i.digest }));
+    const res = await this.call(target, ReplicaReadMany, { keys }, deadlineMs);
+    if (res.answers.length !== items.length)
+      throw this.malformed(target, `a read of ${items.length} keys answered ${res.answers.length}`);
+    return res.answers.map((a, i): ItemOutcome<ReadAnswer> => {
+      if (a.e !== undefined)
+        return { ok: false, error: new CairnError('RPC_REMOTE_ERROR', `kv node "${target}": ${a.e}`) };
+      if (items[i]!.digest) {
+        return a.d === undefined
+          ? { ok: false, error: this.malformed(target, 'a digest read answered without a digest') }
+          : { ok: true, value: { digest: a.d } };
+      }
+      if (a.c === undefined)
+        return { ok: false, error: this.malformed(target, 'a read answered without a cell') };
+      return { ok: true, value: { cell: a.c === null ? undefined : cellFromWire(a.c) } };
+    });
   }
 
   /** One page of `range` on `target`. */

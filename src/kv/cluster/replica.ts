@@ -1,4 +1,4 @@
-import { encode, type Logger, sha256 } from '../../core/index.js';
+import { describeError, encode, type Logger, sha256 } from '../../core/index.js';
 import type { RpcServer } from '../../rpc/index.js';
 import { isKvError } from '../errors.js';
 import type { Cell } from '../types.js';
@@ -8,8 +8,10 @@ import {
   type KeyedCell,
   keyedFromWire,
   keyedToWire,
+  MAX_READ_ERROR_CHARS,
   ReplicaMerkle,
   ReplicaRead,
+  ReplicaReadMany,
   type ReplicaRefusal,
   ReplicaScan,
   ReplicaSize,
@@ -17,6 +19,8 @@ import {
   rangeFromWire,
   versionFromWire,
   versionToWire,
+  type WireReadAnswer,
+  type WireReadItem,
   type WireVersion,
   type WriteKind,
 } from './protocol.js';
@@ -98,6 +102,12 @@ export class ReplicaService {
         this.stats.reads++;
         return { ...this.reply(), cell: cell === undefined ? null : cellToWire(cell) };
       })
+      .handle(ReplicaReadMany, async (req) => {
+        const refused = this.admit(req.from, req.hlc);
+        if (refused !== undefined) return { ...this.reply(refused), answers: [] };
+        const answers = await Promise.all(req.keys.map((item) => this.readOne(item)));
+        return { ...this.reply(), answers };
+      })
       .handle(ReplicaScan, async (req) => {
         const refused = this.admit(req.from, req.hlc);
         if (refused !== undefined) return { ...this.reply(refused), entries: [] };
@@ -123,6 +133,22 @@ export class ReplicaService {
         if (refused !== undefined) return { ...this.reply(refused), count: 0 };
         return { ...this.reply(), count: this.store.approximateCount() };
       });
+  }
+
+  /** One key of a batched read; a failure is that key's answer, not the message's. */
+  private async readOne(item: WireReadItem): Promise<WireReadAnswer> {
+    let cell: Cell | undefined;
+    try {
+      cell = await this.store.get(item.k);
+    } catch (err) {
+      return { e: describeError(err).slice(0, MAX_READ_ERROR_CHARS) };
+    }
+    if (item.d) {
+      this.stats.digestReads++;
+      return { d: cellDigest(cell) };
+    }
+    this.stats.reads++;
+    return { c: cell === undefined ? null : cellToWire(cell) };
   }
 
   /** Applies cells locally (a coordinator that is a replica, or a handler). */
