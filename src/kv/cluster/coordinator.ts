@@ -226,6 +226,7 @@ export class Coordinator {
     }
     const data = first.results.get(dataNode);
     if (data !== undefined && 'cell' in data && first.results.size >= required) {
+      if (first.results.size === 1) return data.cell; // no digest to compare (ONE, or rf 1)
       const digest = cellDigest(data.cell);
       const agree = [...first.results.values()].every((a) =>
         'cell' in a ? true : bytesEqual(a.digest, digest),
