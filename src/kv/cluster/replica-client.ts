@@ -48,6 +48,8 @@ interface BatchedRead {
   readonly digest: boolean;
 }
 
+function noop(): void {}
+
 const DONE: ItemOutcome<void> = Object.freeze({ ok: true, value: undefined });
 
 /** What every request to a replica carries besides its own fields. */
@@ -104,18 +106,12 @@ export class ReplicaClient {
    * Stores cells on `target`. A single-cell write or repair to another node joins the batch of
    * that node's writes of the same kind made in this batching window (one rpc for all).
    */
-  async write(
-    target: string,
-    kind: WriteKind,
-    cells: readonly KeyedCell[],
-    deadlineMs: number,
-  ): Promise<void> {
+  write(target: string, kind: WriteKind, cells: readonly KeyedCell[], deadlineMs: number): Promise<void> {
+    // Not async: the promise of the batch or the store is returned as is (one fewer per write).
     if (target === this.self) return this.local.service.apply(kind, cells);
-    if (cells.length === 1 && (kind === 'write' || kind === 'repair')) {
-      await this.writes.add(target, kind, { kind, cell: cells[0]! }, deadlineMs);
-      return;
-    }
-    await this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs);
+    if (cells.length === 1 && (kind === 'write' || kind === 'repair'))
+      return this.writes.add(target, kind, { kind, cell: cells[0]! }, deadlineMs);
+    return this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs).then(noop);
   }
 
   /**

@@ -152,9 +152,10 @@ export class ReplicaService {
   }
 
   /** Applies cells locally (a coordinator that is a replica, or a handler). */
-  async apply(kind: WriteKind, cells: readonly KeyedCell[]): Promise<void> {
-    await this.store.apply(cells);
-    this.stats.cellsWritten[kind] += cells.length;
+  apply(kind: WriteKind, cells: readonly KeyedCell[]): Promise<void> {
+    return this.store.apply(cells).then(() => {
+      this.stats.cellsWritten[kind] += cells.length;
+    });
   }
 
   /** From now on every request is answered `STOPPED`. */

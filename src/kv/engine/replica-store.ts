@@ -222,6 +222,12 @@ export class ReplicaStore {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (writes.length === 1) {
+      const w = writes[0]!;
+      return new Promise<Cell[]>((resolve, reject) => {
+        this.enqueue({ kind: 'write', key: w.key, cell: w.cell, resolve: (c) => resolve([c]), reject });
+      });
+    }
     return Promise.all(
       writes.map(
         (w) =>
