@@ -119,6 +119,7 @@ export class KvRole implements Role {
         logger: ctx.logger,
         metrics: ctx.metrics,
         respAddress: this.respAddress,
+        batchDefer: setImmediate,
         config: {
           rf: kv.replicationFactor,
           tokensPerNode: kv.tokens,

@@ -105,6 +105,30 @@ describe('LevelStorage', () => {
     }
   });
 
+  it('reads synchronously what get reads, after batches, and refuses with CLOSED after close', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-level-'));
+    const a = await LevelStorage.open(dir);
+    try {
+      await a.batch([
+        { type: 'put', key: utf8('a'), value: utf8('1') },
+        { type: 'put', key: utf8('b'), value: utf8('2') },
+      ]);
+      await a.batch([{ type: 'del', key: utf8('a') }]);
+      assert.equal(a.getSync(utf8('a')), undefined);
+      assert.deepEqual(a.getSync(utf8('b')), utf8('2'));
+      assert.deepEqual(a.getSync(utf8('b')), await a.get(utf8('b')));
+      assert.equal(Object.getPrototypeOf(a.getSync(utf8('b'))), Uint8Array.prototype);
+      await a.close();
+      assert.throws(
+        () => a.getSync(utf8('b')),
+        (e) => isCairnError(e, 'CLOSED'),
+      );
+    } finally {
+      await a.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses size and compaction calls after close with CLOSED', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cairn-level-'));
     const a = await LevelStorage.open(dir);

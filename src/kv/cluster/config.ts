@@ -118,6 +118,17 @@ export const DEFAULT_LIMITS = Object.freeze({
    * room left on the channel for hints, anti-entropy and streaming.
    */
   maxCallsInFlightPerReplica: 192,
+  /**
+   * Calls to one replica carried by one batched message (writes of one kind, or reads): amortizes
+   * the rpc, frame and socket write over many client requests; bounds the replica's work per
+   * message (at most maxCellsPerMessage).
+   */
+  maxBatchedCalls: 256,
+  /**
+   * Bytes of keys and values in one batched message (one item larger than this travels alone):
+   * a batch stays well inside the rpc payload limit (4 MiB) with the largest value (1 MiB).
+   */
+  maxBatchedBytes: 1024 * 1024,
   /** Calls waiting for a slot to one replica; past it a call fails as overloaded (memory bound). */
   maxCallsWaitingPerReplica: 20_000,
   /**

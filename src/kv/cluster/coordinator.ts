@@ -144,26 +144,34 @@ export class Coordinator {
    * CLOCK_SKEW). A node whose clock runs ahead, before it has heard any peer's reading, would
    * otherwise plant a version from the future in its own replica, which read repair would spread.
    */
-  private async applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
-    if (remote.length > 0 && this.ctx.skew.heard() === 0) {
-      const verdicts = remote.map((p) =>
-        p.then(
-          () => true,
-          (err: unknown) => !isKvError(err, 'CLOCK_SKEW'),
-        ),
-      );
-      // Resolves true as soon as one accepts; false once all refused.
-      const accepted = await new Promise<boolean>((resolve) => {
-        let refused = 0;
-        for (const v of verdicts) {
-          void v.then((ok) => {
-            if (ok) resolve(true);
-            else if (++refused === verdicts.length) resolve(false);
-          });
-        }
-      });
-      if (!accepted) throw new KvError('CLOCK_SKEW', 'every other replica refused this clock reading');
-    }
+  private applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
+    if (remote.length > 0 && this.ctx.skew.heard() === 0) return this.applyOnceAccepted(key, cell, remote);
+    return this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
+  }
+
+  /** {@link applyLocally} before this node has heard any peer's clock reading. */
+  private async applyOnceAccepted(
+    key: Uint8Array,
+    cell: Cell,
+    remote: readonly Promise<void>[],
+  ): Promise<void> {
+    const verdicts = remote.map((p) =>
+      p.then(
+        () => true,
+        (err: unknown) => !isKvError(err, 'CLOCK_SKEW'),
+      ),
+    );
+    // Resolves true as soon as one accepts; false once all refused.
+    const accepted = await new Promise<boolean>((resolve) => {
+      let refused = 0;
+      for (const v of verdicts) {
+        void v.then((ok) => {
+          if (ok) resolve(true);
+          else if (++refused === verdicts.length) resolve(false);
+        });
+      }
+    });
+    if (!accepted) throw new KvError('CLOCK_SKEW', 'every other replica refused this clock reading');
     await this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
   }
 
@@ -226,6 +234,7 @@ export class Coordinator {
     }
     const data = first.results.get(dataNode);
     if (data !== undefined && 'cell' in data && first.results.size >= required) {
+      if (first.results.size === 1) return data.cell; // no digest to compare (ONE, or rf 1)
       const digest = cellDigest(data.cell);
       const agree = [...first.results.values()].every((a) =>
         'cell' in a ? true : bytesEqual(a.digest, digest),

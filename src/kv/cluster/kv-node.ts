@@ -24,6 +24,7 @@ import type {
 } from '../types.js';
 import { Admission } from './admission.js';
 import { AntiEntropy, type AntiEntropyStats } from './anti-entropy.js';
+import type { Defer } from './batcher.js';
 import { DEFAULT_KV_CONFIG, DEFAULT_LIMITS, type KvConfig, validateKvConfig } from './config.js';
 import { Coordinator, type CoordinatorContext, type CoordinatorStats } from './coordinator.js';
 import { type ElasticContext, type StreamProgress, streamDecommission, streamJoin } from './elastic.js';
@@ -57,6 +58,19 @@ export interface KvNodeOptions {
   readonly respAddress?: string;
   /** The engine bindings; default the real ones (tests may wrap them). */
   readonly engines?: KvEngines;
+  /**
+   * When batched replica calls leave (see `batcher.ts`): `setImmediate` batches one event-loop
+   * turn (the agent: requests read from many client connections in one turn share one message per
+   * replica); the default, `queueMicrotask`, batches the current task only and keeps simulation
+   * deterministic.
+   */
+  readonly batchDefer?: Defer;
+}
+
+/** The metric series one kind of request counts into. */
+interface RequestSeries {
+  readonly count: { inc(): void };
+  readonly seconds: { observe(value: number): void };
 }
 
 /** A node's ring status, plus `left` once decommissioned. */
@@ -112,6 +126,8 @@ export class KvNode implements KvApi {
   private ringStatus: KvNodeRingStatus = 'normal';
   private tokens: readonly Token[] = [];
   private progress: StreamProgress | undefined;
+  /** Metric children per (op, level, result): a few dozen at most (ops, 3 levels, error codes). */
+  private readonly seriesCache = new Map<string, RequestSeries>();
   private stopped = false;
   /** Aborted by {@link stop}: ends a join's streaming and its waits between attempts. */
   private readonly stopSignal = new AbortController();
@@ -160,6 +176,7 @@ export class KvNode implements KvApi {
         ),
         now: () => clock.now(),
       },
+      options.batchDefer,
     );
     const isAlive = (n: string) => this.tracker.isAlive(n);
     const ring = () => this.tracker.current();
@@ -352,22 +369,40 @@ export class KvNode implements KvApi {
       result = err instanceof KvError ? err.code : 'error';
       throw err;
     } finally {
-      metrics
-        .counter('cairn_kv_requests_total', 'Requests this node coordinated, by outcome', [
-          'op',
-          'level',
-          'result',
-        ])
-        .inc({ op, level, result });
-      metrics
-        .histogram(
-          'cairn_kv_request_seconds',
-          'Time to answer a coordinated request',
-          [0.001, 0.005, 0.02, 0.1, 0.5, 2, 5],
-          ['op'],
-        )
-        .observe({ op }, (this.options.clock.now() - start) / 1000);
+      const series = this.requestSeries(metrics, op, level, result);
+      series.count.inc();
+      series.seconds.observe((this.options.clock.now() - start) / 1000);
     }
+  }
+
+  /**
+   * The metric children of one (op, level, result), made once: resolving labels hashes them on
+   * every call, a cost per request for a handful of distinct series.
+   */
+  private requestSeries(metrics: Metrics, op: string, level: string, result: string): RequestSeries {
+    const id = `${op}\u0000${level}\u0000${result}`;
+    let series = this.seriesCache.get(id);
+    if (series === undefined) {
+      series = {
+        count: metrics
+          .counter('cairn_kv_requests_total', 'Requests this node coordinated, by outcome', [
+            'op',
+            'level',
+            'result',
+          ])
+          .labels(op, level, result),
+        seconds: metrics
+          .histogram(
+            'cairn_kv_request_seconds',
+            'Time to answer a coordinated request',
+            [0.001, 0.005, 0.02, 0.1, 0.5, 2, 5],
+            ['op'],
+          )
+          .labels(op),
+      };
+      this.seriesCache.set(id, series);
+    }
+    return series;
   }
 
   /** Keeps a join or decommission's progress for status() and the metrics. */

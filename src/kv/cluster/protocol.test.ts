@@ -9,6 +9,7 @@ import {
   keyedFromWire,
   keyedToWire,
   ReplicaRead,
+  ReplicaReadMany,
   ReplicaScan,
   ReplicaWrite,
   rangeFromWire,
@@ -89,6 +90,56 @@ describe('kv cluster wire format', () => {
     assert.throws(
       () =>
         ReplicaWrite.request({ ...write, kind: 'evil', cells: [{ k: utf8('k'), c: { w: 1, l: 0, n: 0 } }] }),
+      (e) => isCairnError(e, 'DECODE_FAILED'),
+    );
+  });
+});
+
+describe('kv.readMany wire format', () => {
+  it('round-trips keys and per-key answers, and refuses malformed ones with DECODE_FAILED', () => {
+    const hlc = { w: 5, l: 0, n: 1 };
+    const request = {
+      from: 'a',
+      hlc,
+      keys: [
+        { k: utf8('x'), d: true },
+        { k: utf8('y'), d: false },
+      ],
+    };
+    const back = decode(encode(request), ReplicaReadMany.request);
+    assert.deepEqual(
+      back.keys.map((i) => [new TextDecoder().decode(i.k), i.d]),
+      [
+        ['x', true],
+        ['y', false],
+      ],
+    );
+    const answer = {
+      hlc,
+      answers: [
+        { d: new Uint8Array(32) },
+        { c: cellToWire({ version: { wall: 1, logical: 0, node: 2 }, value: utf8('v') }) },
+        { c: null },
+        { e: 'DECODE_FAILED: corrupt' },
+      ],
+    };
+    const got = decode(encode(answer), ReplicaReadMany.response);
+    assert.equal(got.answers.length, 4);
+    assert.equal(got.answers[2]!.c, null);
+    assert.equal(got.answers[3]!.e, 'DECODE_FAILED: corrupt');
+    const bad: unknown[] = [
+      { ...request, keys: [] },
+      { ...request, keys: [{ k: new Uint8Array(0), d: true }] },
+      { ...request, keys: [{ k: utf8('x') }] },
+      { ...request, keys: Array.from({ length: 1025 }, () => ({ k: utf8('x'), d: true })) },
+    ];
+    for (const b of bad)
+      assert.throws(
+        () => ReplicaReadMany.request(b),
+        (e) => isCairnError(e, 'DECODE_FAILED'),
+      );
+    assert.throws(
+      () => ReplicaReadMany.response({ hlc, answers: [{ e: 'x'.repeat(257) }] }),
       (e) => isCairnError(e, 'DECODE_FAILED'),
     );
   });

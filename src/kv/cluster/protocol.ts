@@ -175,6 +175,51 @@ export const ReplicaRead = defineMethod(
   }),
 );
 
+/** One key of a {@link ReplicaReadMany}: `d` asks for the digest only. */
+export interface WireReadItem {
+  readonly k: Uint8Array;
+  readonly d: boolean;
+}
+
+/** One answer of a {@link ReplicaReadMany}: the cell (null: absent), its digest, or `e`, why it failed. */
+export interface WireReadAnswer {
+  readonly c?: WireCell | null;
+  readonly d?: Uint8Array;
+  readonly e?: string;
+}
+
+/** Longest per-key error text in a {@link ReplicaReadMany} answer. */
+export const MAX_READ_ERROR_CHARS = 256;
+
+/**
+ * Reads many keys' cells or digests in one message (the reads a coordinator sends one replica in
+ * one batching window); answers one item per key, in order, each on its own (a key that fails to
+ * read answers `e`, the others still answer).
+ */
+export const ReplicaReadMany = defineMethod(
+  'kv.readMany',
+  v.object({
+    from,
+    hlc: wireVersion,
+    keys: mappedArray(v.object({ k: key, d: v.boolean() }), {
+      minLength: 1,
+      maxLength: DEFAULT_LIMITS.maxCellsPerMessage,
+    }),
+  }),
+  v.object({
+    hlc: wireVersion,
+    err,
+    answers: mappedArray(
+      v.object({
+        c: v.optional(v.nullable(wireCell)),
+        d: v.optional(owned(v.bytes({ maxLength: 64 }))),
+        e: v.optional(v.string({ maxLength: MAX_READ_ERROR_CHARS })),
+      }),
+      { maxLength: DEFAULT_LIMITS.maxCellsPerMessage },
+    ),
+  }),
+);
+
 /** One page of a token range, tombstones included. */
 export const ReplicaScan = defineMethod(
   'kv.scan',

@@ -4,6 +4,8 @@ import type { Address } from '../../transport/types.js';
 import { isKvError, KvError } from '../errors.js';
 import type { Cell, TokenRange } from '../types.js';
 import type { Admission } from './admission.js';
+import { Batcher, type Defer, type ItemOutcome } from './batcher.js';
+import { DEFAULT_LIMITS } from './config.js';
 import type { HlcPort, KvEngines, MerklePort, ReplicaPort, ScanPosition } from './ports.js';
 import {
   cellFromWire,
@@ -11,7 +13,7 @@ import {
   keyedFromWire,
   keyedToWire,
   ReplicaMerkle,
-  ReplicaRead,
+  ReplicaReadMany,
   type ReplicaRefusal,
   ReplicaScan,
   ReplicaSize,
@@ -34,6 +36,22 @@ export interface ScanAnswer {
   readonly next?: ScanPosition;
 }
 
+/** A write waiting to be batched: single-cell coordinator writes and read repairs. */
+interface BatchedWrite {
+  readonly kind: WriteKind;
+  readonly cell: KeyedCell;
+}
+
+/** A read waiting to be batched. */
+interface BatchedRead {
+  readonly key: Uint8Array;
+  readonly digest: boolean;
+}
+
+function noop(): void {}
+
+const DONE: ItemOutcome<void> = Object.freeze({ ok: true, value: undefined });
+
 /** What every request to a replica carries besides its own fields. */
 interface Envelope {
   from: string;
@@ -51,6 +69,9 @@ interface Envelope {
  * connection, unknown peer).
  */
 export class ReplicaClient {
+  private readonly writes: Batcher<BatchedWrite, void>;
+  private readonly reads: Batcher<BatchedRead, ReadAnswer>;
+
   constructor(
     private readonly self: string,
     private readonly rpc: RpcClient,
@@ -60,17 +81,65 @@ export class ReplicaClient {
     private readonly skew: SkewMonitor,
     private readonly engines: KvEngines,
     private readonly admission?: { gate: Admission; now: () => number },
-  ) {}
+    /** When batched calls leave: `setImmediate` in the agent, `queueMicrotask` (the default) in simulation. */
+    defer: Defer = queueMicrotask,
+  ) {
+    const bounds = {
+      maxItems: DEFAULT_LIMITS.maxBatchedCalls,
+      maxBytes: DEFAULT_LIMITS.maxBatchedBytes,
+    };
+    this.writes = new Batcher<BatchedWrite, void>({
+      send: (target, items, deadlineMs) => this.sendWrites(target, items, deadlineMs),
+      sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
+      defer,
+      bounds,
+    });
+    this.reads = new Batcher<BatchedRead, ReadAnswer>({
+      send: (target, items, deadlineMs) => this.sendReads(target, items, deadlineMs),
+      sizeOf: (r) => r.key.length + 8,
+      defer,
+      bounds,
+    });
+  }
 
-  /** Stores cells on `target`. */
-  async write(
-    target: string,
-    kind: WriteKind,
-    cells: readonly KeyedCell[],
-    deadlineMs: number,
-  ): Promise<void> {
+  /**
+   * Stores cells on `target`. A single-cell write or repair to another node joins the batch of
+   * that node's writes of the same kind made in this batching window (one rpc for all).
+   */
+  write(target: string, kind: WriteKind, cells: readonly KeyedCell[], deadlineMs: number): Promise<void> {
+    // Not async: the promise of the batch or the store is returned as is (one fewer per write).
     if (target === this.self) return this.local.service.apply(kind, cells);
-    await this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs);
+    if (cells.length === 1 && (kind === 'write' || kind === 'repair'))
+      return this.writes.add(target, kind, { kind, cell: cells[0]! }, deadlineMs);
+    return this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs).then(noop);
+  }
+
+  /**
+   * One `kv.write` for a batch (all of one kind). The replica applies a message whole or refuses
+   * it whole; when it refuses a batch as INVALID_ARGUMENT, each cell is sent again alone, so one
+   * bad cell fails only its own write.
+   */
+  private async sendWrites(
+    target: string,
+    items: readonly BatchedWrite[],
+    deadlineMs: number,
+  ): Promise<ItemOutcome<void>[]> {
+    const kind = items[0]!.kind;
+    const cells = items.map((i) => i.cell);
+    try {
+      await this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs);
+      return items.map(() => DONE);
+    } catch (err) {
+      if (items.length === 1 || !isKvError(err, 'INVALID_ARGUMENT')) throw err;
+    }
+    return Promise.all(
+      cells.map((c) =>
+        this.call(target, ReplicaWrite, { kind, cells: keyedToWire([c]) }, deadlineMs).then(
+          () => DONE,
+          (error: unknown): ItemOutcome<void> => ({ ok: false, error }),
+        ),
+      ),
+    );
   }
 
   /** Reads `key`'s cell (or digest) on `target`. */
@@ -79,12 +148,31 @@ export class ReplicaClient {
       const cell = await this.local.store.get(key);
       return digest ? { digest: cellDigest(cell) } : { cell };
     }
-    const res = await this.call(target, ReplicaRead, { key, digest }, deadlineMs);
-    if (digest) {
-      if (res.digest === undefined) throw this.malformed(target, 'a digest read answered without a digest');
-      return { digest: res.digest };
-    }
-    return { cell: res.cell === undefined || res.cell === null ? undefined : cellFromWire(res.cell) };
+    return this.reads.add(target, 'read', { key, digest }, deadlineMs);
+  }
+
+  /** One `kv.readMany` for a batch of reads; each key is answered (or fails) on its own. */
+  private async sendReads(
+    target: string,
+    items: readonly BatchedRead[],
+    deadlineMs: number,
+  ): Promise<ItemOutcome<ReadAnswer>[]> {
+    const keys = items.map((i) => ({ k: i.key, d: i.digest }));
+    const res = await this.call(target, ReplicaReadMany, { keys }, deadlineMs);
+    if (res.answers.length !== items.length)
+      throw this.malformed(target, `a read of ${items.length} keys answered ${res.answers.length}`);
+    return res.answers.map((a, i): ItemOutcome<ReadAnswer> => {
+      if (a.e !== undefined)
+        return { ok: false, error: new CairnError('RPC_REMOTE_ERROR', `kv node "${target}": ${a.e}`) };
+      if (items[i]!.digest) {
+        return a.d === undefined
+          ? { ok: false, error: this.malformed(target, 'a digest read answered without a digest') }
+          : { ok: true, value: { digest: a.d } };
+      }
+      if (a.c === undefined)
+        return { ok: false, error: this.malformed(target, 'a read answered without a cell') };
+      return { ok: true, value: { cell: a.c === null ? undefined : cellFromWire(a.c) } };
+    });
   }
 
   /** One page of `range` on `target`. */

@@ -1,4 +1,4 @@
-import { encode, type Logger, sha256 } from '../../core/index.js';
+import { describeError, encode, type Logger, sha256 } from '../../core/index.js';
 import type { RpcServer } from '../../rpc/index.js';
 import { isKvError } from '../errors.js';
 import type { Cell } from '../types.js';
@@ -8,8 +8,10 @@ import {
   type KeyedCell,
   keyedFromWire,
   keyedToWire,
+  MAX_READ_ERROR_CHARS,
   ReplicaMerkle,
   ReplicaRead,
+  ReplicaReadMany,
   type ReplicaRefusal,
   ReplicaScan,
   ReplicaSize,
@@ -17,6 +19,8 @@ import {
   rangeFromWire,
   versionFromWire,
   versionToWire,
+  type WireReadAnswer,
+  type WireReadItem,
   type WireVersion,
   type WriteKind,
 } from './protocol.js';
@@ -77,7 +81,14 @@ export class ReplicaService {
       .handle(ReplicaWrite, async (req) => {
         const refused = this.admit(req.from, req.hlc);
         if (refused !== undefined) return this.reply(refused);
-        await this.apply(req.kind, keyedFromWire(req.cells));
+        try {
+          await this.apply(req.kind, keyedFromWire(req.cells));
+        } catch (err) {
+          // The store refuses a message whole when one cell is malformed: say so, so that a
+          // coordinator that batched many writes can send each alone.
+          if (isKvError(err, 'INVALID_ARGUMENT')) return this.reply('INVALID_ARGUMENT');
+          throw err;
+        }
         return this.reply();
       })
       .handle(ReplicaRead, async (req) => {
@@ -90,6 +101,12 @@ export class ReplicaService {
         }
         this.stats.reads++;
         return { ...this.reply(), cell: cell === undefined ? null : cellToWire(cell) };
+      })
+      .handle(ReplicaReadMany, async (req) => {
+        const refused = this.admit(req.from, req.hlc);
+        if (refused !== undefined) return { ...this.reply(refused), answers: [] };
+        const answers = await Promise.all(req.keys.map((item) => this.readOne(item)));
+        return { ...this.reply(), answers };
       })
       .handle(ReplicaScan, async (req) => {
         const refused = this.admit(req.from, req.hlc);
@@ -118,10 +135,27 @@ export class ReplicaService {
       });
   }
 
+  /** One key of a batched read; a failure is that key's answer, not the message's. */
+  private async readOne(item: WireReadItem): Promise<WireReadAnswer> {
+    let cell: Cell | undefined;
+    try {
+      cell = await this.store.get(item.k);
+    } catch (err) {
+      return { e: describeError(err).slice(0, MAX_READ_ERROR_CHARS) };
+    }
+    if (item.d) {
+      this.stats.digestReads++;
+      return { d: cellDigest(cell) };
+    }
+    this.stats.reads++;
+    return { c: cell === undefined ? null : cellToWire(cell) };
+  }
+
   /** Applies cells locally (a coordinator that is a replica, or a handler). */
-  async apply(kind: WriteKind, cells: readonly KeyedCell[]): Promise<void> {
-    await this.store.apply(cells);
-    this.stats.cellsWritten[kind] += cells.length;
+  apply(kind: WriteKind, cells: readonly KeyedCell[]): Promise<void> {
+    return this.store.apply(cells).then(() => {
+      this.stats.cellsWritten[kind] += cells.length;
+    });
   }
 
   /** From now on every request is answered `STOPPED`. */

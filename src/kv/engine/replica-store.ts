@@ -94,6 +94,21 @@ const COUNT_KEY = metaKey('replica.valueCount');
 /** Entries a purge or Merkle build reads per page. */
 const INTERNAL_PAGE = 1_000;
 
+/**
+ * A storage that can also read on the calling thread (`LevelStorage.getSync`). The store uses it
+ * when present: LevelDB answers a key from its memtable or block cache in microseconds, while an
+ * asynchronous read costs a thread-pool round trip, the largest CPU cost per request measured on
+ * one node. Storages without it (memory, the simulated disk) are read asynchronously.
+ */
+interface SyncReadable {
+  getSync(key: Uint8Array): Uint8Array | undefined;
+}
+
+function syncReader(storage: Storage): SyncReadable | undefined {
+  const candidate = storage as Partial<SyncReadable>;
+  return typeof candidate.getSync === 'function' ? (storage as Storage & SyncReadable) : undefined;
+}
+
 function encodeCount(n: number): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setFloat64(0, n);
@@ -123,6 +138,7 @@ function encodeCount(n: number): Uint8Array {
  */
 export class ReplicaStore {
   private readonly storage: Storage;
+  private readonly syncStorage: SyncReadable | undefined;
   private readonly clock: Clock;
   /** The grace period in ms. */
   readonly gcGraceMs: number;
@@ -143,6 +159,7 @@ export class ReplicaStore {
       throw new CairnError('INVALID_CONFIG', `gcGraceMs must be a non-negative number, got ${gcGraceMs}`);
     }
     this.storage = options.storage;
+    this.syncStorage = syncReader(options.storage);
     this.clock = options.clock;
     this.gcGraceMs = gcGraceMs;
     this.sync = options.sync ?? true;
@@ -166,7 +183,11 @@ export class ReplicaStore {
   async get(key: Uint8Array): Promise<Cell | undefined> {
     this.checkKey(key);
     this.checkOpen();
-    const raw = await this.storage.get(dataKey(tokenOf(key), key));
+    const storageKey = dataKey(tokenOf(key), key);
+    const raw =
+      this.syncStorage === undefined
+        ? await this.storage.get(storageKey)
+        : this.syncStorage.getSync(storageKey);
     if (raw === undefined) return undefined;
     try {
       return decodeCell(raw);
@@ -200,6 +221,12 @@ export class ReplicaStore {
       );
     } catch (err) {
       return Promise.reject(err);
+    }
+    if (writes.length === 1) {
+      const w = writes[0]!;
+      return new Promise<Cell[]>((resolve, reject) => {
+        this.enqueue({ kind: 'write', key: w.key, cell: w.cell, resolve: (c) => resolve([c]), reject });
+      });
     }
     return Promise.all(
       writes.map(
@@ -447,22 +474,23 @@ export class ReplicaStore {
       const storageKey = dataKey(tokenOf(item.key), item.key);
       const slot: Slot = { storageKey, stored: undefined, current: undefined };
       slots.set(id, slot);
-      reads.push(
-        this.storage.get(storageKey).then((raw) => {
-          if (raw === undefined) return;
-          try {
-            const cell = decodeCell(raw);
-            (slot as { stored: Cell | undefined }).stored = cell;
-            slot.current = cell;
-          } catch (err) {
-            // A corrupt cell reads as absent: the write replaces it.
-            this.reportCorrupt(item.key, err);
-          }
-        }),
-      );
+      if (this.syncStorage !== undefined) this.fillSlot(slot, item.key, this.syncStorage.getSync(storageKey));
+      else reads.push(this.storage.get(storageKey).then((raw) => this.fillSlot(slot, item.key, raw)));
     }
-    await Promise.all(reads);
+    if (reads.length > 0) await Promise.all(reads);
     return slots;
+  }
+
+  private fillSlot(slot: Slot, key: Uint8Array, raw: Uint8Array | undefined): void {
+    if (raw === undefined) return;
+    try {
+      const cell = decodeCell(raw);
+      (slot as { stored: Cell | undefined }).stored = cell;
+      slot.current = cell;
+    } catch (err) {
+      // A corrupt cell reads as absent: the write replaces it.
+      this.reportCorrupt(key, err);
+    }
   }
 
   private opsFor(slots: ReadonlyMap<string, Slot>): { ops: BatchOp[]; countDelta: number; purged: number } {

@@ -1,0 +1,133 @@
+import { CairnError } from '../../core/index.js';
+
+/** One item's outcome in a batch's answer: its result, or why that item failed. */
+export type ItemOutcome<R> =
+  | { readonly ok: true; readonly value: R }
+  | { readonly ok: false; readonly error: unknown };
+
+/** Runs `fn` once the current batching window closes. */
+export type Defer = (fn: () => void) => void;
+
+/** Bounds of one batch. */
+export interface BatchBounds {
+  /** Items in one batch; a full batch is sent at once. */
+  readonly maxItems: number;
+  /** Bytes of one batch's items (as `sizeOf` counts them); an item that would pass it starts a new batch. */
+  readonly maxBytes: number;
+}
+
+/** What a {@link Batcher} needs. */
+export interface BatcherOptions<I, R> {
+  /**
+   * Sends one batch to `target`; resolves with one outcome per item, in order, or rejects when the
+   * whole batch failed (the rpc failed, the replica refused the sender): then every item fails
+   * with that error. A reply with another number of outcomes fails every item too.
+   */
+  send(target: string, items: readonly I[], deadlineMs: number): Promise<readonly ItemOutcome<R>[]>;
+  /** An item's size on the wire, roughly (bytes). */
+  sizeOf(item: I): number;
+  /** When a batch leaves; see {@link Batcher}. */
+  defer: Defer;
+  bounds: BatchBounds;
+}
+
+interface Queued<I, R> {
+  readonly item: I;
+  readonly resolve: (r: R) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface OpenBatch<I, R> {
+  readonly target: string;
+  readonly queued: Queued<I, R>[];
+  bytes: number;
+  deadlineMs: number;
+}
+
+/**
+ * Gathers the calls to each replica made during one batching window into one message per target
+ * and lane (e.g. the kind of write): one rpc, one frame and one socket write carry many clients'
+ * requests, and one reply their answers. With `defer` = `setImmediate` the window is one turn of
+ * the event loop, so requests read from many client connections in that turn travel together;
+ * with `queueMicrotask` it is the current task (what simulation uses: deterministic).
+ *
+ * Contract: every `add` settles exactly once, with its own item's outcome. Items of one lane and
+ * target leave in the order added. A batch holds at most `maxItems` items and `maxBytes` bytes
+ * (one item larger than that travels alone). The batch's deadline is the longest of its items'
+ * (each caller also waits on its own deadline).
+ */
+export class Batcher<I, R> {
+  private readonly open = new Map<string, OpenBatch<I, R>>();
+  private scheduled = false;
+  private readonly flushAll = (): void => {
+    this.scheduled = false;
+    const batches = [...this.open.values()];
+    this.open.clear();
+    for (const b of batches) this.dispatch(b);
+  };
+
+  constructor(private readonly options: BatcherOptions<I, R>) {}
+
+  /** Queues `item` for `target` in `lane`; resolves with its outcome. */
+  add(target: string, lane: string, item: I, deadlineMs: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const { bounds, sizeOf } = this.options;
+      const size = sizeOf(item);
+      const id = `${lane}\u0000${target}`;
+      let batch = this.open.get(id);
+      if (batch !== undefined && batch.bytes + size > bounds.maxBytes) {
+        this.open.delete(id);
+        this.dispatch(batch);
+        batch = undefined;
+      }
+      if (batch === undefined) {
+        batch = { target, queued: [], bytes: 0, deadlineMs };
+        this.open.set(id, batch);
+      }
+      batch.queued.push({ item, resolve, reject });
+      batch.bytes += size;
+      batch.deadlineMs = Math.max(batch.deadlineMs, deadlineMs);
+      if (batch.queued.length >= bounds.maxItems) {
+        this.open.delete(id);
+        this.dispatch(batch);
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        this.options.defer(this.flushAll);
+      }
+    });
+  }
+
+  private dispatch(batch: OpenBatch<I, R>): void {
+    const { queued } = batch;
+    let sent: Promise<readonly ItemOutcome<R>[]>;
+    try {
+      sent = this.options.send(
+        batch.target,
+        queued.map((q) => q.item),
+        batch.deadlineMs,
+      );
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      (outcomes) => {
+        if (outcomes.length !== queued.length) {
+          const err = new CairnError(
+            'DECODE_FAILED',
+            `kv node "${batch.target}" answered a batch of ${queued.length} with ${outcomes.length} outcomes`,
+          );
+          for (const q of queued) q.reject(err);
+          return;
+        }
+        queued.forEach((q, i) => {
+          const o = outcomes[i]!;
+          if (o.ok) q.resolve(o.value);
+          else q.reject(o.error);
+        });
+      },
+      (err: unknown) => {
+        for (const q of queued) q.reject(err);
+      },
+    );
+  }
+}
