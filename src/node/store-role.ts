@@ -172,6 +172,7 @@ export class StoreRole implements Role {
           peerUrls: membership.gossipAddress === undefined ? [] : [`http://${membership.gossipAddress}`],
           clientUrls: [`http://${formatHostPort(host, this.etcd.port)}`],
           tickMs: this.config.store.tickMs,
+          scheduleSends: setImmediate,
           electionTicks: this.config.store.electionTicks,
           logger: ctx.logger,
         },

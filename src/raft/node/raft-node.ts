@@ -128,6 +128,10 @@ export class RaftNode {
   private failure: unknown;
   private readonly ctxPrefix: number;
   private ctxCounter = 0;
+  /** Messages per peer waiting for the scheduled flush (only with `scheduleSends`). */
+  private outbox = new Map<NodeId, Message[]>();
+  private flushScheduled = false;
+  private readonly flushOutboxBound = (): void => this.flushOutbox();
 
   private constructor(
     options: RaftNodeOptions,
@@ -474,6 +478,9 @@ export class RaftNode {
       sender.close();
       this.peers.delete(id);
     }
+    for (const id of this.outbox.keys()) {
+      if (!voters.includes(id) && !learners.includes(id)) this.outbox.delete(id);
+    }
   }
 
   private resolveConfWaiter(cc: ConfChange, cs: ConfState): void {
@@ -546,7 +553,29 @@ export class RaftNode {
         );
       }
     }
-    for (const [to, list] of byPeer) this.peer(to).send(list);
+    const schedule = this.options.scheduleSends;
+    if (schedule === undefined) {
+      for (const [to, list] of byPeer) this.peer(to).send(list);
+      return;
+    }
+    for (const [to, list] of byPeer) {
+      const queued = this.outbox.get(to);
+      if (queued === undefined) this.outbox.set(to, list);
+      else for (const m of list) queued.push(m);
+    }
+    if (byPeer.size > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      schedule(this.flushOutboxBound);
+    }
+  }
+
+  /** Hands the gathered messages to their peers, one batch per peer, in the order produced. */
+  private flushOutbox(): void {
+    this.flushScheduled = false;
+    if (this.stopped || this.outbox.size === 0) return;
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [to, list] of outbox) this.peer(to).send(list);
   }
 
   private peer(id: NodeId): PeerSender {
@@ -728,6 +757,7 @@ export class RaftNode {
     this.inbound.close();
     for (const p of this.peers.values()) p.close();
     this.peers.clear();
+    this.outbox.clear();
     for (const a of this.snapshotSends.values()) a.abort();
     this.reads.rejectAll(err);
     for (const w of [...this.confWaiters]) w.reject(err);
