@@ -9,6 +9,7 @@ import {
   type TimerHandle,
   withLimits,
 } from '../../core/index.js';
+import { DEFAULT_LIMITS as CORE_LIMITS } from '../core/config.js';
 import { decodeConfChange, type RaftCore, type RaftStatus } from '../core/index.js';
 import { RaftError } from '../errors.js';
 import type { MemoryRaftLog } from '../memory-log.js';
@@ -23,6 +24,7 @@ import {
   type Snapshot,
   type SoftState,
 } from '../types.js';
+import { coalesceMessages } from './coalesce.js';
 import { InboundStreams } from './inbound.js';
 import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
 import { type RaftNodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -132,6 +134,8 @@ export class RaftNode {
   private outbox = new Map<NodeId, Message[]>();
   private flushScheduled = false;
   private readonly flushOutboxBound = (): void => this.flushOutbox();
+  /** Entry bytes a merged append may carry: the core's per-message limit. */
+  private readonly maxAppBytes: number;
 
   private constructor(
     options: RaftNodeOptions,
@@ -144,6 +148,7 @@ export class RaftNode {
     this.clock = options.clock;
     this.logger = options.logger ?? silentLogger();
     this.codec = new WireCodec(this.limits);
+    this.maxAppBytes = options.maxSizePerMsg ?? CORE_LIMITS.maxSizePerMsg;
     this.core = init.core;
     this.log = init.log;
     this.applied = init.applied;
@@ -555,7 +560,7 @@ export class RaftNode {
     }
     const schedule = this.options.scheduleSends;
     if (schedule === undefined) {
-      for (const [to, list] of byPeer) this.peer(to).send(list);
+      for (const [to, list] of byPeer) this.peer(to).send(coalesceMessages(list, this.maxAppBytes));
       return;
     }
     for (const [to, list] of byPeer) {
@@ -575,7 +580,7 @@ export class RaftNode {
     if (this.stopped || this.outbox.size === 0) return;
     const outbox = this.outbox;
     this.outbox = new Map();
-    for (const [to, list] of outbox) this.peer(to).send(list);
+    for (const [to, list] of outbox) this.peer(to).send(coalesceMessages(list, this.maxAppBytes));
   }
 
   private peer(id: NodeId): PeerSender {
