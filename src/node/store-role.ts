@@ -172,6 +172,7 @@ export class StoreRole implements Role {
           peerUrls: membership.gossipAddress === undefined ? [] : [`http://${membership.gossipAddress}`],
           clientUrls: [`http://${formatHostPort(host, this.etcd.port)}`],
           tickMs: this.config.store.tickMs,
+          scheduleSends: setImmediate,
           electionTicks: this.config.store.electionTicks,
           logger: ctx.logger,
         },
@@ -303,7 +304,9 @@ export class StoreRole implements Role {
     if (server === undefined || node === undefined) return;
     const s = server.localStatus();
     const inGroup = s.members.some((m) => m.id === s.id);
-    const clusterId = inGroup ? (await server.status()).header.clusterId : 0;
+    // The local status, not status(): that one measures the database's files (a stat of each),
+    // and this runs every second.
+    const clusterId = inGroup ? s.clusterId : 0;
     const text = encodeAdvert({
       id: formatMemberId(s.id),
       etcd: this.etcdAddress,

@@ -37,6 +37,44 @@ describe('RaftNode on the simulator', () => {
     }));
 });
 
+describe('RaftNode with scheduled sends', () => {
+  it("a follower's proposals from separate turns leave as one frame at the scheduled flush", () =>
+    replayable('proposals from separate turns leave as one frame', async () => {
+      let flushes = 0;
+      const holder: { c?: SimRaftCluster } = {};
+      const c = new SimRaftCluster({
+        seed: SEED,
+        voters: 3,
+        node: {
+          scheduleSends: (run) => {
+            flushes++;
+            holder.c!.sim.schedule(0, run);
+          },
+        },
+      });
+      holder.c = c;
+      const leader = await c.awaitLeader();
+      await c.put('warm', 'up');
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.has('warm'));
+      const follower = [...c.nodes.values()].find((n) => n.id !== leader.id)!;
+      const frames = follower.stats.framesSent;
+      const messages = follower.stats.messagesSent;
+      const scheduled = flushes;
+      for (let i = 0; i < 10; i++) {
+        await follower.propose(kvPut(`k${i}`, `${i}`));
+        // Let the Ready loop run (microtasks) before the next proposal: one Ready each.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(follower.stats.framesSent, frames, 'nothing leaves before the flush');
+      assert.equal(flushes, scheduled + 1, 'one flush scheduled for the ten Readies');
+      await c.sim.runFor(1);
+      assert.equal(follower.stats.framesSent, frames + 1);
+      assert.equal(follower.stats.messagesSent, messages + 10);
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 11);
+      c.checkHealthy();
+    }));
+});
+
 describe('RaftNode determinism', () => {
   it('the same seed replays the same run (trace hash, leader, terms)', async () => {
     const run = async () => {

@@ -9,6 +9,7 @@ import {
   type TimerHandle,
   withLimits,
 } from '../../core/index.js';
+import { DEFAULT_LIMITS as CORE_LIMITS } from '../core/config.js';
 import { decodeConfChange, type RaftCore, type RaftStatus } from '../core/index.js';
 import { RaftError } from '../errors.js';
 import type { MemoryRaftLog } from '../memory-log.js';
@@ -23,6 +24,7 @@ import {
   type Snapshot,
   type SoftState,
 } from '../types.js';
+import { coalesceMessages } from './coalesce.js';
 import { InboundStreams } from './inbound.js';
 import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
 import { type RaftNodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -128,6 +130,12 @@ export class RaftNode {
   private failure: unknown;
   private readonly ctxPrefix: number;
   private ctxCounter = 0;
+  /** Messages per peer waiting for the scheduled flush (only with `scheduleSends`). */
+  private outbox = new Map<NodeId, Message[]>();
+  private flushScheduled = false;
+  private readonly flushOutboxBound = (): void => this.flushOutbox();
+  /** Entry bytes a merged append may carry: the core's per-message limit. */
+  private readonly maxAppBytes: number;
 
   private constructor(
     options: RaftNodeOptions,
@@ -140,6 +148,7 @@ export class RaftNode {
     this.clock = options.clock;
     this.logger = options.logger ?? silentLogger();
     this.codec = new WireCodec(this.limits);
+    this.maxAppBytes = options.maxSizePerMsg ?? CORE_LIMITS.maxSizePerMsg;
     this.core = init.core;
     this.log = init.log;
     this.applied = init.applied;
@@ -474,6 +483,9 @@ export class RaftNode {
       sender.close();
       this.peers.delete(id);
     }
+    for (const id of this.outbox.keys()) {
+      if (!voters.includes(id) && !learners.includes(id)) this.outbox.delete(id);
+    }
   }
 
   private resolveConfWaiter(cc: ConfChange, cs: ConfState): void {
@@ -546,7 +558,29 @@ export class RaftNode {
         );
       }
     }
-    for (const [to, list] of byPeer) this.peer(to).send(list);
+    const schedule = this.options.scheduleSends;
+    if (schedule === undefined) {
+      for (const [to, list] of byPeer) this.peer(to).send(coalesceMessages(list, this.maxAppBytes));
+      return;
+    }
+    for (const [to, list] of byPeer) {
+      const queued = this.outbox.get(to);
+      if (queued === undefined) this.outbox.set(to, list);
+      else for (const m of list) queued.push(m);
+    }
+    if (byPeer.size > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      schedule(this.flushOutboxBound);
+    }
+  }
+
+  /** Hands the gathered messages to their peers, one batch per peer, in the order produced. */
+  private flushOutbox(): void {
+    this.flushScheduled = false;
+    if (this.stopped || this.outbox.size === 0) return;
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [to, list] of outbox) this.peer(to).send(coalesceMessages(list, this.maxAppBytes));
   }
 
   private peer(id: NodeId): PeerSender {
@@ -728,6 +762,7 @@ export class RaftNode {
     this.inbound.close();
     for (const p of this.peers.values()) p.close();
     this.peers.clear();
+    this.outbox.clear();
     for (const a of this.snapshotSends.values()) a.abort();
     this.reads.rejectAll(err);
     for (const w of [...this.confWaiters]) w.reject(err);

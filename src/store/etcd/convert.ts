@@ -106,10 +106,18 @@ const COMPARE_RESULT_NAMES = invert(COMPARE_RESULTS);
 const COMPARE_TARGET_NAMES = invert(COMPARE_TARGETS);
 const FILTER_NAMES = invert(FILTERS);
 
-/** Copies only the set optional fields (exactOptionalPropertyTypes forbids `x: undefined`). */
+/**
+ * Copies only the set optional fields (exactOptionalPropertyTypes forbids `x: undefined`) into a
+ * fresh object: deleting them in place would turn every request object into a slow dictionary-mode
+ * object (the members' profile had 0.2 s in the deleting version under the bench).
+ */
 function defined<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
+  const out: Record<string, unknown> = {};
+  for (const k in o) {
+    const value = o[k];
+    if (value !== undefined) out[k] = value;
+  }
+  return out as T;
 }
 
 // ---------------------------------------------------------------- requests: proto -> API

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { describeError, isCairnError } from '../../core/errors.js';
+import { CallSignal } from '../call-signal.js';
 import { GRPC, isStoreError, StoreError } from '../errors.js';
 import type { Proto } from './convert.js';
 import { etcdPackageDefinition } from './proto.js';
@@ -143,7 +144,8 @@ export function unary(
       callback(grpcError(refusal));
       return;
     }
-    const abort = new AbortController();
+    // A CallSignal, not an AbortController: Node builds an AbortSignal slowly (see call-signal.ts).
+    const abort = new CallSignal();
     // grpc-js also reports 'cancelled' when the stream closes after the answer: aborting then
     // would cost an exception object per call for nothing.
     let settled = false;

@@ -27,6 +27,7 @@ export function defaultEngines(): StoreEngines {
         ...(options.snapshotCatchUpEntries === undefined
           ? {}
           : { snapshotCatchUpEntries: options.snapshotCatchUpEntries }),
+        ...(options.scheduleSends === undefined ? {} : { scheduleSends: options.scheduleSends }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
       return {

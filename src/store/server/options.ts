@@ -36,6 +36,11 @@ export interface StoreServerOptions {
   readonly clusterName?: string;
   /** Raft tick period in ms; default 100. */
   readonly tickMs?: number;
+  /**
+   * When the raft driver's messages to peers leave (see `RaftNodeOptions.scheduleSends`); default
+   * at once. The agent passes `setImmediate`: messages of one I/O phase share one frame per peer.
+   */
+  readonly scheduleSends?: (run: () => void) => void;
   /** Ticks without a leader before an election; default 10. */
   readonly electionTicks?: number;
   /** Ticks between heartbeats; default 1. */

@@ -1,4 +1,5 @@
 import { CairnError, type Clock, sleep } from '../../core/index.js';
+import { CallSignal } from '../call-signal.js';
 import { encodeCommand, type StoreCommand } from '../command.js';
 import { StoreError } from '../errors.js';
 import type { RequestIds } from './ids.js';
@@ -63,7 +64,8 @@ export class Proposer {
     const started = this.clock.now();
     const startLeader = this.raft.leader();
     for (;;) {
-      const controller = new AbortController();
+      // A CallSignal, not an AbortController: one per read, and Node builds an AbortSignal slowly.
+      const controller = new CallSignal();
       const onAbort = () => controller.abort(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = this.clock.setTimer(this.limits.requestTimeoutMs, () => controller.abort('timeout'));

@@ -70,6 +70,8 @@ const SERVER_PREFIX = Uint8Array.of(0x73);
 export interface StoreLocalStatus {
   readonly id: number;
   readonly name: string;
+  /** The cluster id, 0 until this member belongs to a group. */
+  readonly clusterId: number;
   readonly leader: number;
   readonly term: number;
   readonly commit: number;
@@ -636,6 +638,7 @@ export class StoreServer implements StoreClient {
     return {
       id: this.id,
       name: this.options.name,
+      clusterId: this.clusterId(),
       leader: s.lead,
       term: s.term,
       commit: s.commit,

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { isCairnError, ManualClock, sleep } from '../core/index.js';
+import { CallSignal } from './call-signal.js';
+
+test('a call signal starts unaborted and throwIfAborted passes', () => {
+  const s = new CallSignal();
+  assert.equal(s.signal.aborted, false);
+  assert.equal(s.signal.reason, undefined);
+  s.signal.throwIfAborted();
+});
+
+test('abort sets aborted and reason, then calls onabort and each listener once', () => {
+  const s = new CallSignal();
+  const calls: string[] = [];
+  s.signal.onabort = () => calls.push('onabort');
+  s.signal.addEventListener('abort', () => calls.push('once'), { once: true });
+  s.signal.addEventListener('abort', () => calls.push('always'));
+  s.abort('why');
+  s.abort('again');
+  assert.equal(s.signal.aborted, true);
+  assert.equal(s.signal.reason, 'why');
+  assert.deepEqual(calls, ['onabort', 'once', 'always']);
+  assert.throws(
+    () => s.signal.throwIfAborted(),
+    (e: unknown) => e === 'why',
+  );
+});
+
+test('abort without a reason gives an AbortError', () => {
+  const s = new CallSignal();
+  s.abort();
+  assert.ok(s.signal.reason instanceof DOMException);
+  assert.equal((s.signal.reason as DOMException).name, 'AbortError');
+});
+
+test('a removed listener is not called', () => {
+  const s = new CallSignal();
+  let called = false;
+  const f = () => {
+    called = true;
+  };
+  s.signal.addEventListener('abort', f, { once: true });
+  s.signal.removeEventListener('abort', f);
+  s.abort();
+  assert.equal(called, false);
+});
+
+test("core's sleep and Node's events.once accept it and are cancelled by it", async () => {
+  const clock = new ManualClock(0);
+  const s = new CallSignal();
+  const slept = sleep(clock, 1000, s.signal);
+  const waited = once(new EventTarget(), 'never', { signal: s.signal });
+  s.abort();
+  await assert.rejects(slept, (e: unknown) => isCairnError(e, 'CANCELLED'));
+  await assert.rejects(waited, (e: unknown) => (e as Error).name === 'AbortError');
+});
