@@ -432,6 +432,36 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     await checkReplicas(c, acked, 'a');
   });
 
+  it("a node that is not a seed joins even when it starts before the others' adverts reach it", async () => {
+    let hidden = true;
+    let c: SimKvCluster | undefined;
+    c = await cluster(['a', 'b', 'c'], {
+      config: { seeds: ['a', 'b', 'c'] },
+      nodeOptions: (name) => {
+        if (name !== 'd' || c === undefined) return {};
+        const real = c.membership.viewFor('d');
+        // Membership has not brought the other nodes yet: d sees only itself.
+        return {
+          view: { ...real, members: () => real.members().filter((m) => !hidden || m.name === 'd') },
+        };
+      },
+    });
+    const acked = new Map<string, string>();
+    for (let i = 0; i < 60; i++) {
+      await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
+      acked.set(`init-${i}`, `v-init-${i}`);
+    }
+    c.add('d');
+    await c.sim.runFor(5_000);
+    const d = c.node('d');
+    assert.equal(d.status().ring, 'joining', 'd did not start a ring of its own');
+    hidden = false;
+    c.membership.setState('a', 'alive'); // a membership change: d's view now shows everyone
+    await c.run(d.ready(), 120_000);
+    assert.ok((d.status().streaming?.cells ?? 0) > 0, 'd streamed its ranges');
+    await checkReplicas(c, acked, 'a');
+  });
+
   it('refuses to decommission when the rest could not hold rf replicas', async () => {
     const c = await cluster(['a', 'b', 'c']);
     await assert.rejects(c.run(c.node('c').decommission()), (e) => isKvError(e, 'INVALID_ARGUMENT'));

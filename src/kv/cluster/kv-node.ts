@@ -303,7 +303,12 @@ export class KvNode implements KvApi {
       status = meta.status;
     } else {
       const others = this.tracker.others();
-      const first = others.length === 0 || this.config.seeds.includes(name);
+      // With seeds configured, only a seed starts a ring: any other node joins, even when it has
+      // not yet heard of the others (membership may not have brought their adverts yet, and
+      // starting normal then would skip streaming its ranges). Without seeds, a node that sees no
+      // other kv node starts the ring.
+      const seeds = this.config.seeds;
+      const first = seeds.length > 0 ? seeds.includes(name) : others.length === 0;
       const taken = new Set(others.flatMap((n) => n.tokens));
       this.tokens = this.engines.randomTokens(rng.child('tokens'), this.config.tokensPerNode, taken);
       status = first ? 'normal' : 'joining';
@@ -338,6 +343,9 @@ export class KvNode implements KvApi {
     const logger = this.ctx.logger;
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
+        if (!this.tracker.others().some((n) => n.status === 'normal')) {
+          throw new KvError('UNAVAILABLE', 'no normal kv node is known yet: a joining node streams from one');
+        }
         this.progress = await streamJoin(this.elastic, (p) => this.report(p), this.stopSignal.signal);
         if (this.stopped) return;
         await this.engines.saveNodeMeta(this.options.storage, { tokens: this.tokens, status: 'normal' });
