@@ -352,6 +352,16 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     return { acked, done };
   }
 
+  /** Writes keys `init-<i>` at QUORUM through a, to be read back after the ring changed. */
+  async function writeInitial(c: SimKvCluster, count: number): Promise<Map<string, string>> {
+    const acked = new Map<string, string>();
+    for (let i = 0; i < count; i++) {
+      await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
+      acked.set(`init-${i}`, `v-init-${i}`);
+    }
+    return acked;
+  }
+
   async function checkAcked(c: SimKvCluster, acked: ReadonlyMap<string, string>, via: string) {
     for (const [key, value] of acked) {
       const got = await c.run(c.node(via).get(utf8(key)));
@@ -395,11 +405,7 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
 
   it('a node that crashes while joining streams again when it restarts', async () => {
     const c = await cluster(['a', 'b', 'c', 'd']);
-    const acked = new Map<string, string>();
-    for (let i = 0; i < 150; i++) {
-      await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
-      acked.set(`init-${i}`, `v-init-${i}`);
-    }
+    const acked = await writeInitial(c, 150);
     c.add('e');
     await c.sim.runUntil(() => (c.sim.handle<KvNode>('e')?.status().streaming?.cells ?? 0) > 0, {
       maxMs: 30_000,
@@ -414,11 +420,7 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
 
   it('a joining node cut off from every owner keeps retrying, and joins once it can reach them', async () => {
     const c = await cluster(['a', 'b', 'c', 'd']);
-    const acked = new Map<string, string>();
-    for (let i = 0; i < 100; i++) {
-      await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
-      acked.set(`init-${i}`, `v-init-${i}`);
-    }
+    const acked = await writeInitial(c, 100);
     c.add('e');
     c.sim.network.isolate('e');
     // Far longer than the streaming retries of several join attempts (10 per range, a second apart).
@@ -446,11 +448,7 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
         };
       },
     });
-    const acked = new Map<string, string>();
-    for (let i = 0; i < 60; i++) {
-      await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
-      acked.set(`init-${i}`, `v-init-${i}`);
-    }
+    const acked = await writeInitial(c, 60);
     c.add('d');
     await c.sim.runFor(5_000);
     const d = c.node('d');
