@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeStorageContract } from '../../test/contract/storage-contract.js';
-import { isCairnError, type Storage, utf8 } from '../core/index.js';
+import { type BatchOp, isCairnError, type Storage, utf8 } from '../core/index.js';
 import { MemoryStorage } from '../sim/disk.js';
 import { LevelStorage } from './level.js';
 
@@ -48,6 +48,41 @@ describe('LevelStorage', () => {
       await a.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('writes a batch of puts and dels atomically, refuses a malformed op before writing anything, and copies the bytes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-level-'));
+    const a = await LevelStorage.open(dir);
+    try {
+      const value = utf8('v1');
+      await a.batch([
+        { type: 'put', key: utf8('a'), value },
+        { type: 'put', key: Buffer.from('b'), value: utf8('v2') },
+        { type: 'put', key: utf8('c'), value: utf8('v3') },
+        { type: 'del', key: utf8('c') },
+      ]);
+      value.fill(0); // the caller may reuse its bytes once the batch resolved
+      assert.deepEqual(a.getSync(utf8('a')), utf8('v1'));
+      assert.deepEqual(a.getSync(utf8('b')), utf8('v2'));
+      assert.equal(a.getSync(utf8('c')), undefined);
+      const bad: unknown[] = [
+        { type: 'put', key: 'x', value: utf8('v') },
+        { type: 'put', key: utf8('x'), value: 'v' },
+        { type: 'put', key: utf8('x') },
+        { type: 'del' },
+        { type: 'merge', key: utf8('x'), value: utf8('v') },
+      ];
+      for (const op of bad) {
+        const ops = [{ type: 'del', key: utf8('a') }, op] as BatchOp[];
+        await assert.rejects(a.batch(ops), (e) => isCairnError(e, 'INVALID_ARGUMENT'));
+      }
+      assert.deepEqual(a.getSync(utf8('a')), utf8('v1'));
+      await a.batch([]);
+    } finally {
+      await a.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    await assert.rejects(a.batch([{ type: 'del', key: utf8('a') }]), (e) => isCairnError(e, 'CLOSED'));
   });
 
   it('refuses a batch over maxBatchOps with LIMIT_EXCEEDED', async () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encode } from '../../core/index.js';
 import type { Transport } from '../../transport/types.js';
 import type { Message } from '../types.js';
 import { kvPut, nodeName, SimRaftCluster } from './testing.js';
@@ -362,7 +361,13 @@ describe('RaftNode against a hostile peer', () => {
             rejectHint: 0,
           },
         ]);
-      // 1. Not MessagePack at all, after a good hello.
+      // Offsets in a one-message batch frame (wire-batch.ts): type at 3, flags at 4, term at 21.
+      const patched = (at: number, write: (view: DataView) => void, extra: number[] = []) => {
+        const frame = new Uint8Array([...heartbeat(4), ...extra]);
+        write(new DataView(frame.buffer, at));
+        return frame;
+      };
+      // 1. Not a batch frame at all, after a good hello.
       const s1 = await send([hello, new Uint8Array([0xc1, 0xff, 0x00])]);
       assert.equal(target.stats.badFrames, 1);
       assert.equal(s1.open, false, 'the stream of a bad frame is closed');
@@ -370,21 +375,9 @@ describe('RaftNode against a hostile peer', () => {
       await send([hello, heartbeat(2)]);
       assert.equal(target.stats.badFrames, 2);
       // 3. A negative term, an oversized context, an unknown type code.
-      await send([
-        hello,
-        encode({ k: 'm', m: [{ y: 8, f: 4, o: 1, t: -1, l: 0, i: 0, c: 0, r: false, h: 0 }] }),
-      ]);
-      await send([
-        hello,
-        encode({
-          k: 'm',
-          m: [{ y: 8, f: 4, o: 1, t: 1, l: 0, i: 0, c: 0, r: false, h: 0, x: new Uint8Array(5000) }],
-        }),
-      ]);
-      await send([
-        hello,
-        encode({ k: 'm', m: [{ y: 77, f: 4, o: 1, t: 1, l: 0, i: 0, c: 0, r: false, h: 0 }] }),
-      ]);
+      await send([hello, patched(21, (d) => d.setFloat64(0, -1))]);
+      await send([hello, patched(4, (d) => d.setUint8(0, 2), [0, 0, 0x13, 0x88])]);
+      await send([hello, patched(3, (d) => d.setUint8(0, 77))]);
       assert.equal(target.stats.badFrames, 5);
       // 4. A hello in the name of member 2 from the rogue's address is refused.
       const refusedBefore = target.stats.streamsRefused;

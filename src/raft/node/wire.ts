@@ -8,12 +8,14 @@ import {
   type SnapshotMeta,
 } from '../types.js';
 import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
+import { decodeMessageBatch, encodeMessageBatch } from './wire-batch.js';
 
 /**
- * The raft driver's wire format: MessagePack frames on transport streams (see DESIGN.md).
+ * The raft driver's wire format: frames on transport streams (see DESIGN.md).
  *
  * Every stream starts with a {@link Hello} naming the dialer's and the acceptor's node ids and the
- * stream's kind. A `msg` stream then carries {@link MessageBatch} frames; a `snap` stream carries
+ * stream's kind. A `msg` stream then carries message batch frames in the hand-written binary
+ * layout of `wire-batch.ts`; the other frames are MessagePack. A `snap` stream carries
  * one {@link SnapshotHeader}, the snapshot's data in {@link SnapshotChunk} frames, and the
  * receiver's {@link SnapshotAck} back. Local-only message types (`hup`, `beat`, `unreachable`,
  * `snapStatus`, `checkQuorum`) never cross the wire and are refused by the decoder; a `snap`
@@ -23,8 +25,11 @@ import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
  * `LIMIT_EXCEEDED`; the stream owners catch that, count it and close the stream.
  */
 
-/** Version of the wire format; a hello with another version is refused. */
-export const WIRE_VERSION = 1;
+/**
+ * Version of the wire format; a hello with another version is refused. 2: batches in the binary
+ * layout (1 was MessagePack maps; no mixed-version cluster is supported before the first release).
+ */
+export const WIRE_VERSION = 2;
 
 /** Message types by their wire code (the index). Local-only types are absent. */
 const WIRE_TYPES = NETWORK_MESSAGE_TYPES;
@@ -72,7 +77,6 @@ export function decodeHello(frame: Uint8Array): Hello {
 /** Validators built for a set of limits (the entry, context and batch bounds). */
 interface Validators {
   readonly message: Validator<RawMessage>;
-  readonly batch: Validator<{ k: 'm'; m: RawMessage[] }>;
   readonly header: Validator<RawHeader>;
   readonly chunk: Validator<{ k: 'c'; d: Uint8Array }>;
 }
@@ -117,10 +121,6 @@ function buildValidators(limits: RaftNodeLimits): Validators {
     e: v.optional(v.array(entry, { maxLength: limits.maxEntriesPerMessage })),
     x: v.optional(v.bytes({ maxLength: limits.maxContextBytes })),
   }) as Validator<RawMessage>;
-  const batch = v.object({
-    k: v.literal('m'),
-    m: v.array(message, { maxLength: limits.maxMessagesPerFrame, minLength: 1 }),
-  });
   const members = v.array(id, { maxLength: 10_000 });
   const header = v.object({
     k: v.literal('s'),
@@ -133,7 +133,7 @@ function buildValidators(limits: RaftNodeLimits): Validators {
     sum: v.bytes({ minLength: 32, maxLength: 32 }),
   }) as Validator<RawHeader>;
   const chunk = v.object({ k: v.literal('c'), d: v.bytes({ maxLength: limits.snapshotChunkBytes }) });
-  return { message, batch, header, chunk };
+  return { message, header, chunk };
 }
 
 const DEFAULT_VALIDATORS = buildValidators({ ...DEFAULT_LIMITS });
@@ -152,7 +152,7 @@ export class WireCodec {
 
   /** Encodes a batch of messages (none of them `snap`, none local-only) as one frame. */
   encodeBatch(messages: readonly Message[]): Uint8Array {
-    return encode({ k: 'm', m: messages.map(rawMessage) });
+    return encodeMessageBatch(messages);
   }
 
   /**
@@ -160,12 +160,7 @@ export class WireCodec {
    * @throws CairnError `DECODE_FAILED` for a malformed frame, a `snap` message or a wrong address
    */
   decodeBatch(frame: Uint8Array, peer: NodeId, self: NodeId): Message[] {
-    const raw = decode(frame, this.validators.batch, this.limits.maxFrameBytes);
-    return raw.m.map((m, i) => {
-      if (m.y === SNAP_CODE) badField(`$.m[${i}].y`, 'a snapshot only travels on a snap stream');
-      checkAddress(m, peer, self, `$.m[${i}]`);
-      return toMessage(m);
-    });
+    return decodeMessageBatch(frame, peer, self, this.limits);
   }
 
   /** Encodes the header of a snapshot transfer: the `snap` message without its data. */
