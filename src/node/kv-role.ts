@@ -341,9 +341,12 @@ function deferredKv(get: () => KvNode | undefined): KvApi {
     if (n === undefined) throw new KvError('STOPPED', 'the kv node is starting or has stopped');
     return n;
   };
+  const stopped = () => Promise.reject(new KvError('STOPPED', 'the kv node is starting or has stopped'));
   return {
-    get: async (key, options) => node().get(key, options),
-    put: async (key, value, options) => node().put(key, value, options),
+    // The per-request calls are not async wrappers: KvNode's get and put already answer with a
+    // promise (never throw), so one promise and its ticks less per request.
+    get: (key, options) => get()?.get(key, options) ?? stopped(),
+    put: (key, value, options) => get()?.put(key, value, options) ?? stopped(),
     scan: async (cursor, options) => node().scan(cursor, options),
     approximateSize: async () => node().approximateSize(),
     ring: () => get()?.ring() ?? { rf: 0, nodes: [] },

@@ -107,7 +107,7 @@ export class Coordinator {
     const pending = ring.pending(token);
     const required = requiredReplicas(level, ring.rf);
     const blockFor = required + pending.length;
-    const targets = [...natural, ...pending];
+    const targets = pending.length === 0 ? natural : [...natural, ...pending];
     const alive = targets.filter((n) => ctx.isAlive(n));
     if (natural.length < required || alive.length < blockFor) {
       this.stats.unavailable++;
@@ -119,7 +119,8 @@ export class Coordinator {
     const version = ctx.hlc.now();
     const cell: Cell =
       value !== undefined && expiresAt !== undefined ? { version, value, expiresAt } : { version, value };
-    for (const n of targets) if (!alive.includes(n)) ctx.hint(n, key, cell);
+    if (alive.length < targets.length)
+      for (const n of targets) if (!alive.includes(n)) ctx.hint(n, key, cell);
     const calls = new Map<string, Promise<void>>();
     const remote = alive.filter((n) => n !== ctx.self);
     for (const n of remote) {
@@ -131,7 +132,7 @@ export class Coordinator {
       });
       calls.set(n, p);
     }
-    if (remote.length < alive.length) calls.set(ctx.self, this.applyLocally(key, cell, [...calls.values()]));
+    if (remote.length < alive.length) calls.set(ctx.self, this.applyLocally(key, cell, calls));
     const got = await gather(ctx.clock, calls, (r) => r.size >= blockFor, ctx.config.writeTimeoutMs, signal);
     if (got.results.size >= blockFor) return;
     throw this.shortfall('write', level, got.results.size, blockFor, got.failures, got.timedOut);
@@ -144,8 +145,13 @@ export class Coordinator {
    * CLOCK_SKEW). A node whose clock runs ahead, before it has heard any peer's reading, would
    * otherwise plant a version from the future in its own replica, which read repair would spread.
    */
-  private applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
-    if (remote.length > 0 && this.ctx.skew.heard() === 0) return this.applyOnceAccepted(key, cell, remote);
+  private applyLocally(
+    key: Uint8Array,
+    cell: Cell,
+    remote: ReadonlyMap<string, Promise<void>>,
+  ): Promise<void> {
+    if (remote.size > 0 && this.ctx.skew.heard() === 0)
+      return this.applyOnceAccepted(key, cell, [...remote.values()]);
     return this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
   }
 
@@ -180,9 +186,16 @@ export class Coordinator {
    *
    * @throws KvError UNAVAILABLE, TIMEOUT, CLOCK_SKEW
    */
-  async read(key: Uint8Array, level: Consistency, signal?: AbortSignal): Promise<KvEntry | undefined> {
-    this.checkClock();
-    const cell = await this.readCell(key, level, signal);
+  read(key: Uint8Array, level: Consistency, signal?: AbortSignal): Promise<KvEntry | undefined> {
+    try {
+      this.checkClock();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.readCell(key, level, signal).then(this.toEntry);
+  }
+
+  private readonly toEntry = (cell: Cell | undefined): KvEntry | undefined => {
     if (
       cell === undefined ||
       cell.value === undefined ||
@@ -192,7 +205,7 @@ export class Coordinator {
     return cell.expiresAt === undefined
       ? { value: cell.value }
       : { value: cell.value, expiresAt: cell.expiresAt };
-  }
+  };
 
   /** The resolved (and repaired) cell of `key`. */
   async readCell(key: Uint8Array, level: Consistency, signal?: AbortSignal): Promise<Cell | undefined> {

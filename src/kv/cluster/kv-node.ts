@@ -365,22 +365,30 @@ export class KvNode implements KvApi {
     }
   }
 
-  /** Counts a request's outcome and time in the metrics (when the node has them). */
-  private async measure<T>(op: string, level: Consistency, run: Promise<T>): Promise<T> {
+  /**
+   * Counts a request's outcome and time in the metrics (when the node has them). Chained with
+   * `then` rather than an async frame: one promise less per request.
+   */
+  private measure<T>(op: string, level: Consistency, run: Promise<T>): Promise<T> {
     const metrics = this.options.metrics;
     if (metrics === undefined) return run;
     const start = this.options.clock.now();
-    let result = 'ok';
-    try {
-      return await run;
-    } catch (err) {
-      result = err instanceof KvError ? err.code : 'error';
-      throw err;
-    } finally {
-      const series = this.requestSeries(metrics, op, level, result);
-      series.count.inc();
-      series.seconds.observe((this.options.clock.now() - start) / 1000);
-    }
+    return run.then(
+      (value) => {
+        this.record(metrics, op, level, 'ok', start);
+        return value;
+      },
+      (err: unknown) => {
+        this.record(metrics, op, level, err instanceof KvError ? err.code : 'error', start);
+        throw err;
+      },
+    );
+  }
+
+  private record(metrics: Metrics, op: string, level: Consistency, result: string, start: number): void {
+    const series = this.requestSeries(metrics, op, level, result);
+    series.count.inc();
+    series.seconds.observe((this.options.clock.now() - start) / 1000);
   }
 
   /**
@@ -484,38 +492,33 @@ export class KvNode implements KvApi {
 
   // ------------------------------------------------------------------ KvApi
 
-  async get(key: Uint8Array, options: KvReadOptions = {}): Promise<KvEntry | undefined> {
-    this.checkServing();
-    checkKey(key);
-    const level = this.level(options.consistency, 'read');
+  // get and put are the per-request path: plain functions that return the measured promise (a
+  // refusal as a rejected promise), not async frames around it.
+
+  get(key: Uint8Array, options: KvReadOptions = {}): Promise<KvEntry | undefined> {
+    let level: Consistency;
+    try {
+      this.checkServing();
+      checkKey(key);
+      level = this.level(options.consistency, 'read');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.measure('get', level, this.coordinator.read(key, level, options.signal));
   }
 
-  async put(key: Uint8Array, value: Uint8Array | undefined, options: KvWriteOptions = {}): Promise<void> {
-    this.checkServing();
-    checkKey(key);
-    if (
-      value !== undefined &&
-      (!(value instanceof Uint8Array) || value.length > DEFAULT_LIMITS.maxValueBytes)
-    ) {
-      throw new KvError(
-        'INVALID_ARGUMENT',
-        `a value must be bytes of at most ${DEFAULT_LIMITS.maxValueBytes}`,
-      );
+  put(key: Uint8Array, value: Uint8Array | undefined, options: KvWriteOptions = {}): Promise<void> {
+    let level: Consistency;
+    try {
+      this.checkServing();
+      checkKey(key);
+      checkPut(value, options.expiresAt);
+      level = this.level(options.consistency, 'write');
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const { expiresAt } = options;
-    if (expiresAt !== undefined && (!Number.isSafeInteger(expiresAt) || expiresAt < 0)) {
-      throw new KvError(
-        'INVALID_ARGUMENT',
-        `expiresAt must be a non-negative integer of ms, got ${expiresAt}`,
-      );
-    }
-    const level = this.level(options.consistency, 'write');
-    await this.measure(
-      'put',
-      level,
-      this.coordinator.write(key, value, value === undefined ? undefined : expiresAt, level, options.signal),
-    );
+    const expiresAt = value === undefined ? undefined : options.expiresAt;
+    return this.measure('put', level, this.coordinator.write(key, value, expiresAt, level, options.signal));
   }
 
   async scan(cursor: bigint, options: { count: number } & KvReadOptions): Promise<KvScanPage> {
@@ -606,6 +609,19 @@ export class KvNode implements KvApi {
       throw new KvError('INVALID_ARGUMENT', `unknown consistency level ${String(level)}`);
     }
     return level;
+  }
+}
+
+/** Refuses a value or expiry `put` cannot store. */
+function checkPut(value: Uint8Array | undefined, expiresAt: number | undefined): void {
+  if (
+    value !== undefined &&
+    (!(value instanceof Uint8Array) || value.length > DEFAULT_LIMITS.maxValueBytes)
+  ) {
+    throw new KvError('INVALID_ARGUMENT', `a value must be bytes of at most ${DEFAULT_LIMITS.maxValueBytes}`);
+  }
+  if (expiresAt !== undefined && (!Number.isSafeInteger(expiresAt) || expiresAt < 0)) {
+    throw new KvError('INVALID_ARGUMENT', `expiresAt must be a non-negative integer of ms, got ${expiresAt}`);
   }
 }
 

@@ -70,10 +70,10 @@ export interface ReplicaStoreStats {
 
 type Pending =
   | {
+      /** One `apply` call: its writes travel in one group, and one promise answers them all. */
       readonly kind: 'write';
-      readonly key: Uint8Array;
-      readonly cell: Cell;
-      readonly resolve: (c: Cell) => void;
+      readonly writes: readonly { readonly key: Uint8Array; readonly cell: Cell }[];
+      readonly resolve: (c: Cell[]) => void;
       readonly reject: (e: unknown) => void;
     }
   | {
@@ -107,6 +107,14 @@ interface SyncReadable {
 function syncReader(storage: Storage): SyncReadable | undefined {
   const candidate = storage as Partial<SyncReadable>;
   return typeof candidate.getSync === 'function' ? (storage as Storage & SyncReadable) : undefined;
+}
+
+/**
+ * A key as a map key while a group is merged: one byte per char (latin1), made natively, cheaper
+ * than hex and unique per byte string.
+ */
+function slotId(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
 function encodeCount(n: number): Uint8Array {
@@ -146,6 +154,8 @@ export class ReplicaStore {
   private readonly limits: EngineLimits;
   private readonly logger: Logger | undefined;
   private queue: Pending[] = [];
+  /** Writes and purges in `queue` (a pending `apply` counts its writes). */
+  private queuedItems = 0;
   private flushing = false;
   private drained: (() => void)[] = [];
   private closed = false;
@@ -215,27 +225,25 @@ export class ReplicaStore {
       }
       checkLimit(
         'maxPendingWrites',
-        this.queue.length + writes.length,
+        this.queuedItems + writes.length,
         this.limits.maxPendingWrites,
         'queued writes',
       );
     } catch (err) {
       return Promise.reject(err);
     }
-    if (writes.length === 1) {
-      const w = writes[0]!;
-      return new Promise<Cell[]>((resolve, reject) => {
-        this.enqueue({ kind: 'write', key: w.key, cell: w.cell, resolve: (c) => resolve([c]), reject });
-      });
-    }
-    return Promise.all(
-      writes.map(
-        (w) =>
-          new Promise<Cell>((resolve, reject) => {
-            this.enqueue({ kind: 'write', key: w.key, cell: w.cell, resolve, reject });
-          }),
-      ),
-    );
+    const most = this.limits.maxGroupWrites;
+    if (writes.length <= most) return this.enqueueWrites(writes);
+    // Larger than a group: in chunks of one group each, answered together.
+    const chunks: Promise<Cell[]>[] = [];
+    for (let i = 0; i < writes.length; i += most) chunks.push(this.enqueueWrites(writes.slice(i, i + most)));
+    return Promise.all(chunks).then((parts) => parts.flat());
+  }
+
+  private enqueueWrites(writes: readonly { key: Uint8Array; cell: Cell }[]): Promise<Cell[]> {
+    return new Promise<Cell[]>((resolve, reject) => {
+      this.enqueue({ kind: 'write', writes, resolve, reject });
+    });
   }
 
   /**
@@ -409,6 +417,7 @@ export class ReplicaStore {
 
   private enqueue(item: Pending): void {
     this.queue.push(item);
+    this.queuedItems += item.kind === 'write' ? item.writes.length : 1;
     if (!this.flushing) {
       this.flushing = true;
       // Start on a later tick: writes issued in the same tick join the first group.
@@ -419,7 +428,7 @@ export class ReplicaStore {
   private async flushLoop(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const group = this.queue.splice(0, this.limits.maxGroupWrites);
+        const group = this.takeGroup();
         await this.flushGroup(group);
       }
     } finally {
@@ -430,22 +439,47 @@ export class ReplicaStore {
     }
   }
 
+  /** Queued calls up to `maxGroupWrites` items (at least one call; `apply` chunks larger calls). */
+  private takeGroup(): Pending[] {
+    let items = 0;
+    let n = 0;
+    while (n < this.queue.length) {
+      const p = this.queue[n]!;
+      const size = p.kind === 'write' ? p.writes.length : 1;
+      if (n > 0 && items + size > this.limits.maxGroupWrites) break;
+      items += size;
+      n++;
+    }
+    this.queuedItems -= items;
+    return this.queue.splice(0, n);
+  }
+
   /** Merges and writes one group; never throws (a failure rejects the group's callers). */
   private async flushGroup(group: Pending[]): Promise<void> {
     try {
       await this.load();
       const slots = await this.readSlots(group);
       const now = this.clock.now();
-      const results: unknown[] = group.map((item) => {
-        const slot = slots.get(toHex(item.key))!;
+      const results: (Cell[] | boolean)[] = [];
+      for (const item of group) {
         if (item.kind === 'write') {
-          slot.current = mergeCells(slot.current, item.cell);
-          return slot.current;
+          const stored: Cell[] = [];
+          for (const w of item.writes) {
+            const slot = slots.get(slotId(w.key))!;
+            slot.current = mergeCells(slot.current, w.cell);
+            stored.push(slot.current);
+          }
+          results.push(stored);
+          continue;
         }
-        if (slot.current === undefined || !isPurgeable(slot.current, now, this.gcGraceMs)) return false;
+        const slot = slots.get(slotId(item.key))!;
+        if (slot.current === undefined || !isPurgeable(slot.current, now, this.gcGraceMs)) {
+          results.push(false);
+          continue;
+        }
         slot.current = undefined;
-        return true;
-      });
+        results.push(true);
+      }
       const { ops, countDelta, purged } = this.opsFor(slots);
       if (ops.length > 0) {
         ops.push({ type: 'put', key: COUNT_KEY, value: encodeCount(this.valueCount + countDelta) });
@@ -454,12 +488,13 @@ export class ReplicaStore {
         this.counters.batches++;
         this.counters.purged += purged;
       }
-      group.forEach((item, i) => {
+      for (let i = 0; i < group.length; i++) {
+        const item = group[i]!;
         if (item.kind === 'write') {
-          this.counters.writes++;
-          item.resolve(results[i] as Cell);
+          this.counters.writes += item.writes.length;
+          item.resolve(results[i] as Cell[]);
         } else item.resolve(results[i] as boolean);
-      });
+      }
     } catch (err) {
       for (const item of group) item.reject(err);
     }
@@ -468,14 +503,18 @@ export class ReplicaStore {
   private async readSlots(group: readonly Pending[]): Promise<Map<string, Slot>> {
     const slots = new Map<string, Slot>();
     const reads: Promise<void>[] = [];
-    for (const item of group) {
-      const id = toHex(item.key);
-      if (slots.has(id)) continue;
-      const storageKey = dataKey(tokenOf(item.key), item.key);
+    const add = (key: Uint8Array): void => {
+      const id = slotId(key);
+      if (slots.has(id)) return;
+      const storageKey = dataKey(tokenOf(key), key);
       const slot: Slot = { storageKey, stored: undefined, current: undefined };
       slots.set(id, slot);
-      if (this.syncStorage !== undefined) this.fillSlot(slot, item.key, this.syncStorage.getSync(storageKey));
-      else reads.push(this.storage.get(storageKey).then((raw) => this.fillSlot(slot, item.key, raw)));
+      if (this.syncStorage !== undefined) this.fillSlot(slot, key, this.syncStorage.getSync(storageKey));
+      else reads.push(this.storage.get(storageKey).then((raw) => this.fillSlot(slot, key, raw)));
+    };
+    for (const item of group) {
+      if (item.kind === 'write') for (const w of item.writes) add(w.key);
+      else add(item.key);
     }
     if (reads.length > 0) await Promise.all(reads);
     return slots;

@@ -32,16 +32,23 @@ interface Slot {
   close: boolean;
 }
 
+/** A command in flight on some keys; `waiters` run (each on its own microtask) once it answered. */
+interface Gate {
+  done: boolean;
+  readonly keys: string[];
+  readonly waiters: (() => void)[];
+}
+
 /** Drives one socket; created by the server for each accepted connection. */
 export class RespConnection {
   private readonly parser: RespParser;
   private readonly queue: Slot[] = [];
   /**
-   * Per key (latin1), the completion of the last command in flight that touches it: a later
-   * command on the same key starts after it, so `SET k v; GET k` in one pipeline reads `v`.
-   * Commands on different keys still run concurrently.
+   * Per key (latin1), the gate of the last command in flight that touches it: a later command on
+   * the same key starts after it, so `SET k v; GET k` in one pipeline reads `v`. Commands on
+   * different keys still run concurrently. (Plain records rather than promises: one per command.)
    */
-  private readonly lastOnKey = new Map<string, Promise<void>>();
+  private readonly lastOnKey = new Map<string, Gate>();
   private head = 0;
   private readonly out = new ReplyBuffer();
   private flushScheduled = false;
@@ -125,41 +132,61 @@ export class RespConnection {
     const slot: Slot = { reply: undefined, proto: this.session.proto, close: false };
     this.queue.push(slot);
     const order = orderingOf(args);
-    const before: Promise<void>[] = [];
-    if (order === 'all') before.push(...this.lastOnKey.values());
-    else if (order !== undefined) {
-      for (const key of order) {
-        const p = this.lastOnKey.get(key.toString('latin1'));
-        if (p !== undefined) before.push(p);
-      }
-    }
-    if (before.length === 0) {
+    const before = this.inFlightOn(order);
+    if (before === undefined) {
       this.start(args, slot, order);
       return;
     }
     // Registered now, before it starts, so that a later command on these keys waits for it too.
-    let replied!: () => void;
-    this.track(order, new Promise<void>((resolve) => (replied = resolve)));
-    void Promise.all(before).then(() => this.start(args, slot, undefined, replied));
+    const gate = this.track(order);
+    let waiting = before.length;
+    const go = (): void => {
+      if (--waiting === 0) this.start(args, slot, undefined, gate);
+    };
+    for (const g of before) g.waiters.push(go);
   }
 
-  /** Records `finished` as the last command on each of `order`'s keys (none for `'all'`). */
-  private track(order: Buffer[] | 'all' | undefined, finished: Promise<void>): void {
-    if (order === undefined || order === 'all') return;
+  /** The unanswered commands a command of `order` must wait for; undefined when none. */
+  private inFlightOn(order: Buffer[] | 'all' | undefined): Gate[] | undefined {
+    if (order === undefined || this.lastOnKey.size === 0) return undefined;
+    let before: Gate[] | undefined;
+    const wait = (g: Gate | undefined): void => {
+      if (g === undefined || g.done) return;
+      if (before === undefined) before = [];
+      before.push(g);
+    };
+    if (order === 'all') for (const g of this.lastOnKey.values()) wait(g);
+    else for (const key of order) wait(this.lastOnKey.get(key.toString('latin1')));
+    return before;
+  }
+
+  /**
+   * A gate registered as the last command on each of `order`'s keys (none for `'all'`, whose gate
+   * nothing waits on).
+   */
+  private track(order: Buffer[] | 'all' | undefined): Gate {
+    const gate: Gate = { done: false, keys: [], waiters: [] };
+    if (order === undefined || order === 'all') return gate;
     for (const key of order) {
       const k = key.toString('latin1');
-      this.lastOnKey.set(k, finished);
-      void finished.then(() => {
-        if (this.lastOnKey.get(k) === finished) this.lastOnKey.delete(k);
-      });
+      gate.keys.push(k);
+      this.lastOnKey.set(k, gate);
     }
+    return gate;
+  }
+
+  /** The command of `gate` answered: forget its keys, and let its waiters go on a later microtask. */
+  private release(gate: Gate): void {
+    gate.done = true;
+    for (const k of gate.keys) if (this.lastOnKey.get(k) === gate) this.lastOnKey.delete(k);
+    for (const w of gate.waiters) queueMicrotask(w);
   }
 
   /**
    * Dispatches one command into its reply slot. `order`: keys to register as in flight when the
-   * command answers later (undefined when already registered); `replied`: called once it answered.
+   * command answers later (undefined when already registered); `gate`: released once it answered.
    */
-  private start(args: Buffer[], slot: Slot, order: Buffer[] | 'all' | undefined, replied?: () => void): void {
+  private start(args: Buffer[], slot: Slot, order: Buffer[] | 'all' | undefined, gate?: Gate): void {
     const session = this.session;
     const result = dispatch({ server: this.server, session }, args);
     slot.proto = session.proto;
@@ -169,20 +196,19 @@ export class RespConnection {
       this.ending = true;
     }
     if (result instanceof Promise) {
-      let finished = replied;
-      if (finished === undefined && order !== undefined && order !== 'all') {
-        this.track(order, new Promise<void>((resolve) => (finished = resolve)));
-      }
+      const finished = gate ?? (order !== undefined && order !== 'all' ? this.track(order) : undefined);
       result.then((reply) => {
         slot.reply = reply;
-        finished?.();
+        if (finished !== undefined) this.release(finished);
         this.pump();
       });
     } else {
       slot.reply = result;
-      replied?.();
       // A deferred command that answered at once: its reply may complete the queue's prefix.
-      if (replied !== undefined) this.pump();
+      if (gate !== undefined) {
+        this.release(gate);
+        this.pump();
+      }
     }
   }
 
