@@ -185,22 +185,7 @@ function readMessage(r: Reader, peer: NodeId, self: NodeId, limits: BatchLimits,
       at += len;
     }
   }
-  if (context !== undefined) {
-    return {
-      type,
-      from,
-      to,
-      term,
-      logTerm,
-      index,
-      entries,
-      commit,
-      reject: (flags & REJECT) !== 0,
-      rejectHint,
-      context,
-    };
-  }
-  return {
+  const message: Message = {
     type,
     from,
     to,
@@ -212,6 +197,8 @@ function readMessage(r: Reader, peer: NodeId, self: NodeId, limits: BatchLimits,
     reject: (flags & REJECT) !== 0,
     rejectHint,
   };
+  // Only read-index heartbeats and their answers carry a context.
+  return context === undefined ? message : { ...message, context };
 }
 
 /** Bounds-checked big-endian reads over a frame; every failure is `DECODE_FAILED`. */
