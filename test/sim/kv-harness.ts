@@ -1,12 +1,4 @@
-import {
-  CairnError,
-  type Clock,
-  fromUtf8,
-  type Rng,
-  type Seed,
-  type TimerHandle,
-  utf8,
-} from '../../src/core/index.js';
+import { CairnError, type Clock, fromUtf8, type Rng, type TimerHandle, utf8 } from '../../src/core/index.js';
 import type { KvConfig } from '../../src/kv/cluster/config.js';
 import { defaultEngines } from '../../src/kv/cluster/engines.js';
 import { KvNode } from '../../src/kv/cluster/kv-node.js';
@@ -16,7 +8,7 @@ import { tokenOf } from '../../src/kv/ring/partitioner.js';
 import { Ring } from '../../src/kv/ring/ring.js';
 import type { Cell, Version } from '../../src/kv/types.js';
 import type { StateValue } from '../../src/membership/types.js';
-import { defaultNodeAddress, parseSeed, type SimNodeContext, type Simulator } from '../../src/sim/index.js';
+import { defaultNodeAddress, type SimNodeContext, type Simulator } from '../../src/sim/index.js';
 import type { Address } from '../../src/transport/types.js';
 
 /**
@@ -495,24 +487,4 @@ export class KvSimCluster {
       throw err;
     }
   }
-}
-
-/** True when the long sweep was asked for (`CAIRN_LONG=1`). */
-export const LONG = process.env.CAIRN_LONG === '1';
-
-/**
- * The seeds to run: `CAIRN_SEED` alone if set, else `long` or `short` seeds (`CAIRN_SEEDS`
- * overrides the count) from `CAIRN_SEED_START` (default 1).
- */
-export function sweepSeeds(short: number, long: number): Seed[] {
-  const env = process.env.CAIRN_SEED;
-  if (env !== undefined && env.trim() !== '') return [parseSeed(env)];
-  const count = Number(process.env.CAIRN_SEEDS ?? (LONG ? long : short));
-  const start = Number(process.env.CAIRN_SEED_START ?? 1);
-  return Array.from({ length: count }, (_, i) => start + i);
-}
-
-/** The command that replays `seed` of `file`. */
-export function replayCommand(file: string, seed: Seed): string {
-  return `CAIRN_SEED=${String(seed)} node --import tsx --test ${file}`;
 }

@@ -14,8 +14,9 @@ import {
   checkReplicasEqual,
   type FinalCell,
 } from './kv-checkers.js';
-import { type KvClusterConfig, KvSimCluster, LONG, replayCommand, sweepSeeds } from './kv-harness.js';
+import { type KvClusterConfig, KvSimCluster } from './kv-harness.js';
 import { DEFAULT_KV_WORKLOAD, KvWorkload } from './kv-workload.js';
+import { LONG, replayCommand, sweepSeeds } from './sweep.js';
 
 /**
  * The partitioned store under `runSwarm`: 3 to 6 production `KvNode`s (rf 3, QUORUM by default)

@@ -1,8 +1,8 @@
-import { CairnError, type Seed } from '../../src/core/index.js';
+import { CairnError } from '../../src/core/index.js';
 import { SegmentLogStore } from '../../src/raft/log/segment-log.js';
 import { RaftNode } from '../../src/raft/node/raft-node.js';
 import type { Entry, Snapshot } from '../../src/raft/types.js';
-import { defaultNodeAddress, parseSeed, type SimNodeContext, type Simulator } from '../../src/sim/index.js';
+import { defaultNodeAddress, type SimNodeContext, type Simulator } from '../../src/sim/index.js';
 import type { Member } from '../../src/store/api.js';
 import { Lessor, MvccStore } from '../../src/store/mvcc/index.js';
 import type { StoreEngines, StoreServerOptions } from '../../src/store/server/options.js';
@@ -22,23 +22,8 @@ import { WatchChecker } from './store-watch.js';
  * (what was written, committed and acknowledged), the raft applier (entries applied, and the
  * MVCC state after each apply) and the raft status (leaders per term).
  *
- * Seeds: `CAIRN_SEED=<s>` runs one seed; `CAIRN_LONG=1` runs the long sweep.
+ * Seeds: `CAIRN_SEED=<s>` runs one seed; `CAIRN_LONG=1` runs the long sweep (see `sweep.ts`).
  */
-
-/** True when the long sweep was asked for (`CAIRN_LONG=1`). */
-export const LONG = process.env.CAIRN_LONG === '1';
-
-/**
- * The seeds to run: `CAIRN_SEED` alone if set, else `long` or `short` seeds (`CAIRN_SEEDS`
- * overrides the count) from `CAIRN_SEED_START` (default 1).
- */
-export function sweepSeeds(short: number, long: number): Seed[] {
-  const env = process.env.CAIRN_SEED;
-  if (env !== undefined && env.trim() !== '') return [parseSeed(env)];
-  const count = Number(process.env.CAIRN_SEEDS ?? (LONG ? long : short));
-  const start = Number(process.env.CAIRN_SEED_START ?? 1);
-  return Array.from({ length: count }, (_, i) => start + i);
-}
 
 /** Raft and store settings of every member (short timers: more elections per virtual second). */
 export interface StoreClusterConfig {
@@ -297,9 +282,4 @@ export class StoreCluster {
 /** A member's peer URL (what `member add` takes). */
 export function peerUrl(name: string): string {
   return `http://${name}.sim:2380`;
-}
-
-/** The command that replays `seed` of `file`. */
-export function replayCommand(file: string, seed: Seed): string {
-  return `CAIRN_SEED=${String(seed)}${LONG ? ' CAIRN_LONG=1' : ''} node --import tsx --test ${file}`;
 }

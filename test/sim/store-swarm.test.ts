@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type FaultProfile, runSwarm, type SwarmRun } from '../../src/sim/index.js';
-import { DEFAULT_CLUSTER, LONG, replayCommand, StoreCluster, sweepSeeds } from './store-harness.js';
+import { DEFAULT_CLUSTER, StoreCluster } from './store-harness.js';
 import { DEFAULT_WORKLOAD, Workload } from './store-workload.js';
+import { LONG, replayCommand, sweepSeeds } from './sweep.js';
 
 /**
  * The consistent store under `runSwarm`: 3 voting members of the production StoreServer (raft

@@ -1,0 +1,24 @@
+import type { Seed } from '../../src/core/index.js';
+import { parseSeed } from '../../src/sim/index.js';
+
+/** How the swarm tests pick their seeds from the environment (store and kv swarms alike). */
+
+/** True when the long sweep was asked for (`CAIRN_LONG=1`). */
+export const LONG = process.env.CAIRN_LONG === '1';
+
+/**
+ * The seeds to run: `CAIRN_SEED` alone if set, else `long` or `short` seeds (`CAIRN_SEEDS`
+ * overrides the count) from `CAIRN_SEED_START` (default 1).
+ */
+export function sweepSeeds(short: number, long: number): Seed[] {
+  const env = process.env.CAIRN_SEED;
+  if (env !== undefined && env.trim() !== '') return [parseSeed(env)];
+  const count = Number(process.env.CAIRN_SEEDS ?? (LONG ? long : short));
+  const start = Number(process.env.CAIRN_SEED_START ?? 1);
+  return Array.from({ length: count }, (_, i) => start + i);
+}
+
+/** The command that replays `seed` of `file` (with `CAIRN_LONG=1` when the long sweep found it). */
+export function replayCommand(file: string, seed: Seed): string {
+  return `CAIRN_SEED=${String(seed)}${LONG ? ' CAIRN_LONG=1' : ''} node --import tsx --test ${file}`;
+}
