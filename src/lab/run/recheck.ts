@@ -63,24 +63,11 @@ export function recheck(
   overrides: { shadowMs?: number; detectBoundMs?: number; suspicionWindowMs?: number } = {},
 ): LabReport {
   const saved = loadHistory(dir);
-  if (saved.workload === 'store') {
-    const result = checkStore(saved.history);
+  if (saved.workload === 'store' || saved.workload === 'kv') {
+    const result = saved.workload === 'store' ? checkStore(saved.history) : checkKv(saved.history);
     return {
       outcome: result.valid ? 'valid' : 'invalid',
-      workload: 'store',
-      seed: -1,
-      command: `npm run lab -- check ${dir}`,
-      violations: result.violations,
-      figures: result.figures,
-      logDir: dir,
-      cleanupProblems: [],
-    };
-  }
-  if (saved.workload === 'kv') {
-    const result = checkKv(saved.history);
-    return {
-      outcome: result.valid ? 'valid' : 'invalid',
-      workload: 'kv',
+      workload: saved.workload,
       seed: -1,
       command: `npm run lab -- check ${dir}`,
       violations: result.violations,
