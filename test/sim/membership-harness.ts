@@ -15,8 +15,9 @@ import {
   type SignatureScheme,
   simulatedScheme,
 } from '../../src/security/index.js';
-import { type NetworkOptions, parseSeed, type SimNodeContext, Simulator } from '../../src/sim/index.js';
+import { type NetworkOptions, type SimNodeContext, Simulator } from '../../src/sim/index.js';
 import type { Address, Transport } from '../../src/transport/types.js';
+import { replayCommand } from './sweep.js';
 
 /**
  * Shared harness of the membership simulation tests (`test/sim/membership*.test.ts`): a cluster
@@ -24,24 +25,11 @@ import type { Address, Transport } from '../../src/transport/types.js';
  * events (so convergence predicates cost O(1) amortised per simulator event, even at 1,000
  * nodes), safety checks on every event, and seed sweeping with a replay line on failure.
  *
- * Seeds: `CAIRN_SEED=<s>` runs one seed; `CAIRN_LONG=1` runs the long sweep; otherwise the short one.
+ * Seeds come from `sweep.ts`: `CAIRN_SEED=<s>` runs one seed; `CAIRN_LONG=1` runs the long sweep;
+ * `CAIRN_SEEDS` and `CAIRN_SEED_START` choose the count and the first; otherwise the short sweep.
  */
 
-/** True when the long sweep was asked for (`CAIRN_LONG=1`). */
-export const LONG = process.env.CAIRN_LONG === '1';
-
-/** The seeds to run: `CAIRN_SEED` alone if set, else `long` or `short` seeds from `start`. */
-export function sweepSeeds(short: number, long: number, start = 1): Seed[] {
-  const env = process.env.CAIRN_SEED;
-  if (env !== undefined && env.trim() !== '') return [parseSeed(env)];
-  return Array.from({ length: LONG ? long : short }, (_, i) => start + i);
-}
-
-/** The command that replays `seed` of the test `name` in `file`. */
-export function replayCommand(file: string, seed: Seed, name?: string): string {
-  const pattern = name === undefined ? '' : ` --test-name-pattern=${JSON.stringify(name)}`;
-  return `CAIRN_SEED=${String(seed)}${LONG ? ' CAIRN_LONG=1' : ''} node --import tsx --test${pattern} ${file}`;
-}
+export { LONG, replayCommand, sweepSeeds } from './sweep.js';
 
 /**
  * Runs `fn` for every seed; on the first failure prints `seed=<s>` and the replay command to

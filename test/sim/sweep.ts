@@ -1,7 +1,7 @@
 import type { Seed } from '../../src/core/index.js';
 import { parseSeed } from '../../src/sim/index.js';
 
-/** How the swarm tests pick their seeds from the environment (store and kv swarms alike). */
+/** How the simulation tests pick their seeds from the environment (membership, store and kv alike). */
 
 /** True when the long sweep was asked for (`CAIRN_LONG=1`). */
 export const LONG = process.env.CAIRN_LONG === '1';
@@ -18,7 +18,11 @@ export function sweepSeeds(short: number, long: number): Seed[] {
   return Array.from({ length: count }, (_, i) => start + i);
 }
 
-/** The command that replays `seed` of `file` (with `CAIRN_LONG=1` when the long sweep found it). */
-export function replayCommand(file: string, seed: Seed): string {
-  return `CAIRN_SEED=${String(seed)}${LONG ? ' CAIRN_LONG=1' : ''} node --import tsx --test ${file}`;
+/**
+ * The command that replays `seed` of `file` (with `CAIRN_LONG=1` when the long sweep found it),
+ * narrowed to the test `name` when one is given.
+ */
+export function replayCommand(file: string, seed: Seed, name?: string): string {
+  const pattern = name === undefined ? '' : ` --test-name-pattern=${JSON.stringify(name)}`;
+  return `CAIRN_SEED=${String(seed)}${LONG ? ' CAIRN_LONG=1' : ''} node --import tsx --test${pattern} ${file}`;
 }
