@@ -56,3 +56,26 @@ test("core's sleep and Node's events.once accept it and are cancelled by it", as
   await assert.rejects(slept, (e: unknown) => isCairnError(e, 'CANCELLED'));
   await assert.rejects(waited, (e: unknown) => (e as Error).name === 'AbortError');
 });
+
+test('a listener is added once and a handleEvent object is called', () => {
+  const s = new CallSignal();
+  const calls: string[] = [];
+  const f = () => calls.push('f');
+  s.signal.addEventListener('abort', f);
+  s.signal.addEventListener('abort', f);
+  s.signal.addEventListener('abort', { handleEvent: (e: Event) => calls.push(`object ${e.type}`) });
+  s.abort();
+  assert.deepEqual(calls, ['f', 'object abort']);
+});
+
+test('a listener removed by an earlier one is not called', () => {
+  const s = new CallSignal();
+  let called = false;
+  const second = () => {
+    called = true;
+  };
+  s.signal.addEventListener('abort', () => s.signal.removeEventListener('abort', second));
+  s.signal.addEventListener('abort', second);
+  s.abort();
+  assert.equal(called, false);
+});

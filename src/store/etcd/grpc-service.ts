@@ -4,6 +4,7 @@ import { describeError, isCairnError } from '../../core/errors.js';
 import { CallSignal } from '../call-signal.js';
 import { GRPC, isStoreError, StoreError } from '../errors.js';
 import type { Proto } from './convert.js';
+import { DecodeFailure } from './kv-codec.js';
 import { etcdPackageDefinition } from './proto.js';
 import { type MessageSchemas, messageSchemas, scanMessage } from './wire-scan.js';
 
@@ -72,14 +73,55 @@ function requestDeserializer(
   };
 }
 
-/** An etcd service's definition with guarded request deserializers. */
-export function guardedService(service: string, limits: DecodeLimits): grpc.ServiceDefinition {
+/**
+ * A hand-written codec for one method (kv-codec.ts): `decode` replaces scan, proto-loader's decode
+ * and the conversion to the store's request type; `encode` writes the store's response type.
+ */
+export interface FastCodec {
+  decode(bytes: Buffer): object | DecodeFailure;
+  encode(response: never): Buffer;
+}
+
+/** {@link requestDeserializer} for a method with a {@link FastCodec}: the same refusals. */
+function fastDeserializer(codec: FastCodec, limits: DecodeLimits): (bytes: Buffer) => object {
+  return (bytes: Buffer) => {
+    if (bytes.length > limits.maxRequestBytes) {
+      const e = new StoreError('requestTooLarge');
+      return refused(e.grpcCode, e.message);
+    }
+    const r = codec.decode(bytes);
+    if (!(r instanceof DecodeFailure)) return r;
+    if (r.kind === 'malformed')
+      return refused(GRPC.INTERNAL, `grpc: error unmarshalling request: ${r.reason}`);
+    const e = new StoreError('invalidArgument', r.reason);
+    return refused(e.grpcCode, e.message);
+  };
+}
+
+/**
+ * An etcd service's definition with guarded request deserializers. Methods named in `fast` take
+ * their codec's request and response types instead of proto-loader's objects.
+ */
+export function guardedService(
+  service: string,
+  limits: DecodeLimits,
+  fast: Readonly<Record<string, FastCodec>> = {},
+): grpc.ServiceDefinition {
   const def = etcdPackageDefinition()[`etcdserverpb.${service}`] as unknown as Record<
     string,
     MethodDefinition<object, object>
   >;
   const out: Record<string, MethodDefinition<object, object>> = {};
   for (const [name, m] of Object.entries(def)) {
+    const codec = fast[name];
+    if (codec !== undefined) {
+      out[name] = {
+        ...m,
+        requestDeserialize: fastDeserializer(codec, limits),
+        responseSerialize: codec.encode as (response: object) => Buffer,
+      };
+      continue;
+    }
     const typeName = (m.requestType as unknown as { type: { name: string } }).type.name;
     out[name] = {
       ...m,
@@ -133,11 +175,12 @@ export function callToken(metadata: grpc.Metadata): string | undefined {
 
 /**
  * A unary handler: refused requests are answered with their refusal, thrown errors with
- * {@link statusOf}. `fn` gets a validated-by-scan request and an AbortSignal for the call.
+ * {@link statusOf}. `fn` gets a validated request (proto-loader's object, or the store's request
+ * type for a method with a {@link FastCodec}) and an AbortSignal for the call.
  */
-export function unary(
-  fn: (req: Proto, call: grpc.ServerUnaryCall<Proto, Proto>, signal: AbortSignal) => Promise<Proto>,
-): grpc.handleUnaryCall<Proto, Proto> {
+export function unary<Req = Proto, Res = Proto>(
+  fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>, signal: AbortSignal) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const refusal = refusalOf(call.request);
     if (refusal !== undefined) {

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { RequestOp, TxnRequest } from '../api.js';
+import type { PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, TxnRequest } from '../api.js';
 import { deleteAccess, putAccess, rangeAccess, txnAccess } from './access.js';
 import { type EtcdContext, guard, requireKey } from './context.js';
 import {
@@ -7,15 +7,12 @@ import {
   deleteRangeResponseToProto,
   headerToProto,
   type Proto,
-  putRequestFromProto,
-  putResponseToProto,
-  rangeRequestFromProto,
-  rangeResponseToProto,
   txnRequestFromProto,
   txnResponseToProto,
 } from './convert.js';
-import { unary } from './grpc-service.js';
+import { type FastCodec, unary } from './grpc-service.js';
 import { int64 } from './int64.js';
+import { decodePutRequest, decodeRangeRequest, encodePutResponse, encodeRangeResponse } from './kv-codec.js';
 
 /** etcd checks every op of a txn (both branches, nested ones too) for an empty key. */
 function checkTxnKeys(t: TxnRequest): void {
@@ -29,20 +26,27 @@ function checkTxnKeys(t: TxnRequest): void {
   t.failure.forEach(check);
 }
 
+/**
+ * The KV methods whose requests and responses go through kv-codec.ts (the hot ones): their
+ * handlers below take and return the store's types. Pass to `guardedService('KV', ..., ...)`.
+ */
+export const KV_CODECS: Readonly<Record<string, FastCodec>> = {
+  Range: { decode: decodeRangeRequest, encode: encodeRangeResponse },
+  Put: { decode: decodePutRequest, encode: encodePutResponse },
+};
+
 /** etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact over the store. */
 export function kvService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
   return {
-    Range: unary(async (req, call, signal) => {
-      const r = rangeRequestFromProto(req);
+    Range: unary<RangeRequest, RangeResponse>(async (r, call, signal) => {
       requireKey(r.key);
       guard(ctx, call.metadata, rangeAccess(r));
-      return rangeResponseToProto(await ctx.store.range(r, { signal }));
+      return ctx.store.range(r, { signal });
     }),
-    Put: unary(async (req, call, signal) => {
-      const r = putRequestFromProto(req);
+    Put: unary<PutRequest, PutResponse>(async (r, call, signal) => {
       requireKey(r.key);
       guard(ctx, call.metadata, putAccess(r));
-      return putResponseToProto(await ctx.store.put(r, { signal }));
+      return ctx.store.put(r, { signal });
     }),
     DeleteRange: unary(async (req, call, signal) => {
       const r = deleteRangeRequestFromProto(req);

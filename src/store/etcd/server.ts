@@ -6,7 +6,7 @@ import { type EtcdAuthOptions, EtcdAuthorizer } from './auth.js';
 import { authService, clusterService } from './cluster-service.js';
 import type { EtcdContext } from './context.js';
 import { guardedService } from './grpc-service.js';
-import { kvService } from './kv-service.js';
+import { KV_CODECS, kvService } from './kv-service.js';
 import { leaseService } from './lease-service.js';
 import { DEFAULT_LIMITS, type EtcdApiLimits } from './limits.js';
 import { maintenanceService } from './maintenance-service.js';
@@ -73,7 +73,7 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
     'grpc.max_concurrent_streams': limits.maxStreamsPerConnection,
   });
   const decode = { maxRequestBytes: limits.maxRequestBytes, maxMessageDepth: limits.maxMessageDepth };
-  server.addService(guardedService('KV', decode), kvService(ctx));
+  server.addService(guardedService('KV', decode, KV_CODECS), kvService(ctx));
   server.addService(guardedService('Watch', decode), { Watch: watchHandler(ctx) });
   server.addService(guardedService('Lease', decode), leaseService(ctx));
   server.addService(guardedService('Cluster', decode), clusterService(ctx));

@@ -32,7 +32,8 @@ export async function rangeAt(
   let keys = index.range(r.key, toRangeEnd(r.rangeEnd), atRev);
   const count = keys.length;
   if (r.countOnly) return { kvs: [], more: false, count };
-  keys = keys.filter((k) => passesFilters(k, r));
+  if (r.minModRevision || r.maxModRevision || r.minCreateRevision || r.maxCreateRevision)
+    keys = keys.filter((k) => passesFilters(k, r));
   let order: SortOrder = r.sortOrder ?? 'none';
   const target: SortTarget = r.sortTarget ?? 'key';
   if (target !== 'key' && order === 'none') order = 'ascend';
@@ -47,6 +48,12 @@ export async function rangeAt(
   if (order !== 'none') sortIndexed(keys, target, order);
   const more = limit > 0 && keys.length > limit;
   if (more) keys = keys.slice(0, limit);
+  if (keys.length === 1) {
+    // A get: one read, without Promise.all and its per-key promise.
+    const k = keys[0]!;
+    const kv = recordToKv(await read(k.mod), k.mod.main);
+    return { kvs: [r.keysOnly ? dropValue(kv) : kv], more, count };
+  }
   const kvs = await Promise.all(
     keys.map(async (k) => {
       const kv = recordToKv(await read(k.mod), k.mod.main);
