@@ -137,12 +137,13 @@ export class Coordinator {
       );
       let local = false;
       const remote: Promise<void>[] = [];
+      const cells = [{ key, cell }]; // the same for every replica (calls only read it)
       for (const n of alive) {
         if (n === ctx.self) {
           local = true;
           continue;
         }
-        const p = ctx.replicas.write(n, 'write', [{ key, cell }], ctx.config.writeTimeoutMs);
+        const p = ctx.replicas.write(n, 'write', cells, ctx.config.writeTimeoutMs);
         // Whatever happens to the call later (after the write answered), a failure leaves a hint,
         // unless the replica refused this node's clock (then the version is what is wrong).
         p.then(wait.ack, (err: unknown) => {
@@ -170,7 +171,7 @@ export class Coordinator {
    * otherwise plant a version from the future in its own replica, which read repair would spread.
    */
   private applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
-    if (remote.length > 0 && this.ctx.skew.heard() === 0) return this.applyOnceAccepted(key, cell, remote);
+    if (remote.length > 0 && !this.ctx.skew.heardAny()) return this.applyOnceAccepted(key, cell, remote);
     return this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
   }
 
