@@ -57,12 +57,16 @@ interface OpenBatch<I, R> {
  * (each caller also waits on its own deadline).
  */
 export class Batcher<I, R> {
-  private readonly open = new Map<string, OpenBatch<I, R>>();
+  /** Open batches by lane, then target (no key string built per call). */
+  private readonly open = new Map<string, Map<string, OpenBatch<I, R>>>();
   private scheduled = false;
   private readonly flushAll = (): void => {
     this.scheduled = false;
-    const batches = [...this.open.values()];
-    this.open.clear();
+    const batches: OpenBatch<I, R>[] = [];
+    for (const byTarget of this.open.values()) {
+      for (const b of byTarget.values()) batches.push(b);
+      byTarget.clear();
+    }
     for (const b of batches) this.dispatch(b);
   };
 
@@ -73,22 +77,26 @@ export class Batcher<I, R> {
     return new Promise<R>((resolve, reject) => {
       const { bounds, sizeOf } = this.options;
       const size = sizeOf(item);
-      const id = `${lane}\u0000${target}`;
-      let batch = this.open.get(id);
+      let open = this.open.get(lane);
+      if (open === undefined) {
+        open = new Map();
+        this.open.set(lane, open);
+      }
+      let batch = open.get(target);
       if (batch !== undefined && batch.bytes + size > bounds.maxBytes) {
-        this.open.delete(id);
+        open.delete(target);
         this.dispatch(batch);
         batch = undefined;
       }
       if (batch === undefined) {
         batch = { target, queued: [], bytes: 0, deadlineMs };
-        this.open.set(id, batch);
+        open.set(target, batch);
       }
       batch.queued.push({ item, resolve, reject });
       batch.bytes += size;
       batch.deadlineMs = Math.max(batch.deadlineMs, deadlineMs);
       if (batch.queued.length >= bounds.maxItems) {
-        this.open.delete(id);
+        open.delete(target);
         this.dispatch(batch);
       } else if (!this.scheduled) {
         this.scheduled = true;

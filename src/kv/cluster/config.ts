@@ -96,6 +96,12 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxValueBytes: ENGINE_LIMITS.maxValueBytes,
   /** Cells in one write, stream or hint message: bounds a handler's batch. */
   maxCellsPerMessage: 1024,
+  /**
+   * Bytes of the cells of one `kv.writeCells` (binary): a batch's keys and values (maxBatchedBytes,
+   * or one value up to maxValueBytes with its key) plus 35 bytes of framing per cell, inside the rpc
+   * payload limit (4 MiB).
+   */
+  maxWriteCellsBytes: 3 * 1024 * 1024,
   /** Entries a scan page may ask for: bounds a reply. */
   maxScanLimit: 4096,
   /** Encoded bytes of a Merkle tree on the wire (2^16 leaves of 32 bytes, plus inner nodes). */

@@ -1,6 +1,7 @@
 import { bytesEqual, type Clock, describeError, type Logger, type Rng } from '../../core/index.js';
 import { isKvError, KvError } from '../errors.js';
 import { type Cell, type Consistency, type KvEntry, requiredReplicas, type Token } from '../types.js';
+import { AckDeadlines, type AckOutcome, AckWait } from './acks.js';
 import type { KvConfig } from './config.js';
 import { gather } from './gather.js';
 import type { HlcPort, KvEngines, RingPort } from './ports.js';
@@ -74,7 +75,12 @@ export class Coordinator {
     skewRefusals: 0,
   };
 
-  constructor(private readonly ctx: CoordinatorContext) {}
+  /** The deadlines of running writes (one timer for all). */
+  private readonly deadlines: AckDeadlines;
+
+  constructor(private readonly ctx: CoordinatorContext) {
+    this.deadlines = new AckDeadlines(ctx.clock);
+  }
 
   /** Refuses with CLOCK_SKEW when this node's clock is off from most of its peers'. */
   checkClock(): void {
@@ -121,21 +127,40 @@ export class Coordinator {
       value !== undefined && expiresAt !== undefined ? { version, value, expiresAt } : { version, value };
     if (alive.length < targets.length)
       for (const n of targets) if (!alive.includes(n)) ctx.hint(n, key, cell);
-    const calls = new Map<string, Promise<void>>();
-    const remote = alive.filter((n) => n !== ctx.self);
-    for (const n of remote) {
-      const p = ctx.replicas.write(n, 'write', [{ key, cell }], ctx.config.writeTimeoutMs);
-      // Whatever happens to the call later (after the write answered), a failure leaves a hint,
-      // unless the replica refused this node's clock (then the version is what is wrong).
-      p.catch((err: unknown) => {
-        if (!isKvError(err, 'CLOCK_SKEW')) ctx.hint(n, key, cell);
-      });
-      calls.set(n, p);
-    }
-    if (remote.length < alive.length) calls.set(ctx.self, this.applyLocally(key, cell, calls));
-    const got = await gather(ctx.clock, calls, (r) => r.size >= blockFor, ctx.config.writeTimeoutMs, signal);
-    if (got.results.size >= blockFor) return;
-    throw this.shortfall('write', level, got.results.size, blockFor, got.failures, got.timedOut);
+    const got = await new Promise<AckOutcome>((resolve) => {
+      const wait = new AckWait(
+        blockFor,
+        alive.length,
+        ctx.clock.now() + ctx.config.writeTimeoutMs,
+        resolve,
+        signal,
+      );
+      let local = false;
+      const remote: Promise<void>[] = [];
+      const cells = [{ key, cell }]; // the same for every replica (calls only read it)
+      for (const n of alive) {
+        if (n === ctx.self) {
+          local = true;
+          continue;
+        }
+        const p = ctx.replicas.write(n, 'write', cells, ctx.config.writeTimeoutMs);
+        // Whatever happens to the call later (after the write answered), a failure leaves a hint,
+        // unless the replica refused this node's clock (then the version is what is wrong).
+        p.then(wait.ack, (err: unknown) => {
+          if (!isKvError(err, 'CLOCK_SKEW')) ctx.hint(n, key, cell);
+          wait.fail(n, err);
+        });
+        remote.push(p);
+      }
+      if (local) {
+        const self = ctx.self;
+        this.applyLocally(key, cell, remote).then(wait.ack, (err: unknown) => wait.fail(self, err));
+      }
+      if (!wait.done) this.deadlines.add(wait);
+      wait.check();
+    });
+    if (got.acks >= blockFor) return;
+    throw this.shortfall('write', level, got.acks, blockFor, got.failures, got.timedOut);
   }
 
   /**
@@ -145,13 +170,8 @@ export class Coordinator {
    * CLOCK_SKEW). A node whose clock runs ahead, before it has heard any peer's reading, would
    * otherwise plant a version from the future in its own replica, which read repair would spread.
    */
-  private applyLocally(
-    key: Uint8Array,
-    cell: Cell,
-    remote: ReadonlyMap<string, Promise<void>>,
-  ): Promise<void> {
-    if (remote.size > 0 && this.ctx.skew.heard() === 0)
-      return this.applyOnceAccepted(key, cell, [...remote.values()]);
+  private applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
+    if (remote.length > 0 && !this.ctx.skew.heardAny()) return this.applyOnceAccepted(key, cell, remote);
     return this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
   }
 

@@ -281,6 +281,7 @@ describe(`KvNode hostile input and restarts (seed=${SEED})`, () => {
         'kv.write',
         { from: 'x', hlc: { w: 1, l: 0, n: 0 }, kind: 'write', cells: [{ k: 'not bytes', c: {} }] },
       ],
+      ['kv.writeCells', { from: 'x', hlc: { w: 1, l: 0, n: 0 }, kind: 'write', cells: 'not bytes' }],
       ['kv.read', { from: 'x', hlc: { w: -1, l: 0, n: 0 }, key: new Uint8Array(1), digest: false }],
       ['kv.scan', { from: 'x', hlc: { w: 1, l: 0, n: 0 }, range: { s: 1, e: 2 }, limit: 10 }],
       [
@@ -318,6 +319,21 @@ describe(`KvNode hostile input and restarts (seed=${SEED})`, () => {
       ),
     );
     assert.equal((future as { err?: string }).err, 'CLOCK_SKEW');
+    // Binary cells that do not decode (a key cut short) are refused whole, as INVALID_ARGUMENT.
+    const truncated = await c.run(
+      client.call(
+        c.sim.addressOf('a'),
+        raw('kv.writeCells'),
+        {
+          from: 'x',
+          hlc: { w: Math.floor(c.sim.now), l: 0, n: 0 },
+          kind: 'write',
+          cells: new Uint8Array([0, 0, 0, 9, 65]),
+        },
+        { deadlineMs: 1_000 },
+      ),
+    );
+    assert.equal((truncated as { err?: string }).err, 'INVALID_ARGUMENT');
     assert.equal(await readOne(c, 'a', utf8('planted')), undefined);
     // Client arguments the store could not take are refused before anything is sent.
     const big = new Uint8Array(KV_CLUSTER_LIMITS.maxValueBytes + 1);

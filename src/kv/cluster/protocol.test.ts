@@ -216,4 +216,20 @@ describe('SkewMonitor', () => {
     assert.equal(m.steps, 0);
     assert.deepEqual(Object.keys(m.snapshot()).sort(), ['b', 'c']);
   });
+
+  it('heardAny says whether some reading is recent, as heard() > 0 does', () => {
+    const clock = new ManualClock(1_000_000);
+    const m = new SkewMonitor(clock, 500, 10_000);
+    assert.equal(m.heardAny(), false);
+    m.record('b', clock.now());
+    clock.advance(5_000);
+    m.record('c', clock.now());
+    assert.equal(m.heardAny(), true);
+    clock.advance(5_001);
+    assert.equal(m.heard(), 1);
+    assert.equal(m.heardAny(), true);
+    clock.advance(5_000);
+    assert.equal(m.heard(), 0);
+    assert.equal(m.heardAny(), false);
+  });
 });

@@ -163,6 +163,23 @@ export const ReplicaWrite = defineMethod(
   v.object({ hlc: wireVersion, err }),
 );
 
+/**
+ * Writes cells as {@link ReplicaWrite} does, the cells in the binary layout of `cells-wire.ts`
+ * (what a coordinator's batched writes and repairs use: one byte string per batch instead of a
+ * map per cell). A replica refuses malformed cells with `err: 'INVALID_ARGUMENT'`, as for
+ * `kv.write`.
+ */
+export const ReplicaWriteCells = defineMethod(
+  'kv.writeCells',
+  v.object({
+    from,
+    hlc: wireVersion,
+    kind: v.oneOf(['write', 'hint', 'stream', 'repair'] as const),
+    cells: owned(v.bytes({ minLength: 1, maxLength: DEFAULT_LIMITS.maxWriteCellsBytes })),
+  }),
+  v.object({ hlc: wireVersion, err }),
+);
+
 /** Reads a key's cell, or only its digest. */
 export const ReplicaRead = defineMethod(
   'kv.read',

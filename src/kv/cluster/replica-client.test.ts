@@ -5,24 +5,30 @@ import type { RpcClient } from '../../rpc/index.js';
 import { isKvError } from '../errors.js';
 import { HybridClock } from '../hlc.js';
 import type { Cell } from '../types.js';
+import { decodeCells } from './cells-wire.js';
 import { defaultEngines } from './engines.js';
 import type { ReplicaPort } from './ports.js';
-import type { WireKeyedCell } from './protocol.js';
+import { cellToWire, type WireKeyedCell } from './protocol.js';
 import type { ReplicaService } from './replica.js';
 import { ReplicaClient } from './replica-client.js';
 import { SkewMonitor } from './skew.js';
 
 const enc = new TextEncoder();
 
-/** A ReplicaClient whose rpc is a script: `answer` sees each kv.write's cells and returns its `err`. */
+/** A ReplicaClient whose rpc is a script: `answer` sees each kv.writeCells's cells and returns its `err`. */
 function client(answer: (cells: WireKeyedCell[]) => string | undefined) {
   const clock = new ManualClock(1_000_000);
   const hlc = new HybridClock({ clock, node: 1, maxOffsetMs: 500 });
   const calls: { method: string; cells: WireKeyedCell[] }[] = [];
   const rpc = {
-    call: async (_address: unknown, method: { name: string }, request: { cells: WireKeyedCell[] }) => {
-      calls.push({ method: method.name, cells: request.cells });
-      const err = answer(request.cells);
+    call: async (_address: unknown, method: { name: string }, request: { cells: Uint8Array }) => {
+      const cells = decodeCells(request.cells, {
+        maxCells: 1024,
+        maxKeyBytes: 1024,
+        maxValueBytes: 1024,
+      }).map((c): WireKeyedCell => ({ k: c.key, c: cellToWire(c.cell) }));
+      calls.push({ method: method.name, cells });
+      const err = answer(cells);
       const hlcWire = { w: clock.now(), l: 0, n: 2 };
       return err === undefined ? { hlc: hlcWire } : { hlc: hlcWire, err };
     },
@@ -47,7 +53,7 @@ function client(answer: (cells: WireKeyedCell[]) => string | undefined) {
 }
 
 describe('ReplicaClient batching', () => {
-  it('carries the single-cell writes of one window to a replica in one kv.write', async () => {
+  it('carries the single-cell writes of one window to a replica in one kv.writeCells', async () => {
     const { replicas, calls, close, cell } = client(() => undefined);
     const writes = ['a', 'b', 'c'].map((k) =>
       replicas.write('n2', 'write', [{ key: enc.encode(k), cell: cell(k) }], 1000),
@@ -58,8 +64,8 @@ describe('ReplicaClient batching', () => {
     assert.deepEqual(
       calls.map((c) => [c.method, c.cells.map((x) => new TextDecoder().decode(x.k))]),
       [
-        ['kv.write', ['a', 'b', 'c']],
-        ['kv.write', ['r']],
+        ['kv.writeCells', ['a', 'b', 'c']],
+        ['kv.writeCells', ['r']],
       ],
     );
   });

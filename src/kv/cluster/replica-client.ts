@@ -5,6 +5,7 @@ import { isKvError, KvError } from '../errors.js';
 import type { Cell, TokenRange } from '../types.js';
 import type { Admission } from './admission.js';
 import { Batcher, type Defer, type ItemOutcome } from './batcher.js';
+import { encodeCells } from './cells-wire.js';
 import { DEFAULT_LIMITS } from './config.js';
 import type { HlcPort, KvEngines, MerklePort, ReplicaPort, ScanPosition } from './ports.js';
 import {
@@ -18,6 +19,7 @@ import {
   ReplicaScan,
   ReplicaSize,
   ReplicaWrite,
+  ReplicaWriteCells,
   rangeToWire,
   versionFromWire,
   versionToWire,
@@ -115,7 +117,7 @@ export class ReplicaClient {
   }
 
   /**
-   * One `kv.write` for a batch (all of one kind). The replica applies a message whole or refuses
+   * One `kv.writeCells` for a batch (all of one kind). The replica applies a message whole or refuses
    * it whole; when it refuses a batch as INVALID_ARGUMENT, each cell is sent again alone, so one
    * bad cell fails only its own write.
    */
@@ -127,14 +129,14 @@ export class ReplicaClient {
     const kind = items[0]!.kind;
     const cells = items.map((i) => i.cell);
     try {
-      await this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs);
+      await this.call(target, ReplicaWriteCells, { kind, cells: encodeCells(cells) }, deadlineMs);
       return items.map(() => DONE);
     } catch (err) {
       if (items.length === 1 || !isKvError(err, 'INVALID_ARGUMENT')) throw err;
     }
     return Promise.all(
       cells.map((c) =>
-        this.call(target, ReplicaWrite, { kind, cells: keyedToWire([c]) }, deadlineMs).then(
+        this.call(target, ReplicaWriteCells, { kind, cells: encodeCells([c]) }, deadlineMs).then(
           () => DONE,
           (error: unknown): ItemOutcome<void> => ({ ok: false, error }),
         ),

@@ -2,6 +2,8 @@ import { describeError, encode, type Logger, sha256 } from '../../core/index.js'
 import type { RpcServer } from '../../rpc/index.js';
 import { isKvError } from '../errors.js';
 import type { Cell } from '../types.js';
+import { decodeCells } from './cells-wire.js';
+import { DEFAULT_LIMITS } from './config.js';
 import type { HlcPort, ReplicaPort } from './ports.js';
 import {
   cellToWire,
@@ -16,6 +18,7 @@ import {
   ReplicaScan,
   ReplicaSize,
   ReplicaWrite,
+  ReplicaWriteCells,
   rangeFromWire,
   versionFromWire,
   versionToWire,
@@ -25,6 +28,13 @@ import {
   type WriteKind,
 } from './protocol.js';
 import type { SkewMonitor } from './skew.js';
+
+/** Bounds of a `kv.writeCells` message's cells. */
+const CELLS_LIMITS = {
+  maxCells: DEFAULT_LIMITS.maxCellsPerMessage,
+  maxKeyBytes: DEFAULT_LIMITS.maxKeyBytes,
+  maxValueBytes: DEFAULT_LIMITS.maxValueBytes,
+};
 
 /** The digest of a cell (or of its absence) that digest reads compare. */
 export function cellDigest(cell: Cell | undefined): Uint8Array {
@@ -86,6 +96,17 @@ export class ReplicaService {
         } catch (err) {
           // The store refuses a message whole when one cell is malformed: say so, so that a
           // coordinator that batched many writes can send each alone.
+          if (isKvError(err, 'INVALID_ARGUMENT')) return this.reply('INVALID_ARGUMENT');
+          throw err;
+        }
+        return this.reply();
+      })
+      .handle(ReplicaWriteCells, async (req) => {
+        const refused = this.admit(req.from, req.hlc);
+        if (refused !== undefined) return this.reply(refused);
+        try {
+          await this.apply(req.kind, decodeCells(req.cells, CELLS_LIMITS));
+        } catch (err) {
           if (isKvError(err, 'INVALID_ARGUMENT')) return this.reply('INVALID_ARGUMENT');
           throw err;
         }

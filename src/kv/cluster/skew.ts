@@ -75,6 +75,13 @@ export class SkewMonitor {
     return n;
   }
 
+  /** True when some peer has a recent reading ({@link heard} > 0, without counting). */
+  heardAny(): boolean {
+    const now = this.clock.now();
+    for (const o of this.offsets.values()) if (now - o.at <= this.readingTtlMs) return true;
+    return false;
+  }
+
   /** Forgets a peer (it left the cluster). */
   forget(peer: string): void {
     this.offsets.delete(peer);
