@@ -41,6 +41,7 @@ import { RaftError } from '../errors.js';
 import {
   type ConfChange,
   type ConfState,
+  type Entry,
   type HardState,
   type Message,
   NONE,
@@ -151,7 +152,19 @@ export class RaftCore {
    *   forwarding is disabled, or over the uncommitted-bytes limit
    */
   propose(data: Uint8Array): void {
-    this.proposeEntry('normal', data);
+    this.proposeEntries([{ term: 0, index: 0, type: 'normal', data }]);
+  }
+
+  /**
+   * Proposes several application commands as one request: they are appended together, in order,
+   * and replicated as one (or forwarded to the leader in one message). All or none are accepted.
+   * @throws RaftError `PROPOSAL_DROPPED` as for {@link propose}
+   */
+  proposeMany(data: readonly Uint8Array[]): void {
+    if (data.length === 0) return;
+    const entries: Entry[] = new Array(data.length);
+    for (let i = 0; i < data.length; i++) entries[i] = { term: 0, index: 0, type: 'normal', data: data[i]! };
+    this.proposeEntries(entries);
   }
 
   /**
@@ -168,16 +181,11 @@ export class RaftCore {
         `a conf change at index ${r.pendingConfIndex} is not applied yet (applied ${r.log.applied})`,
       );
     }
-    this.proposeEntry('conf', encodeConfChange(cc));
+    this.proposeEntries([{ term: 0, index: 0, type: 'conf', data: encodeConfChange(cc) }]);
   }
 
-  private proposeEntry(type: 'normal' | 'conf', data: Uint8Array): void {
-    const m = makeMessage({
-      type: 'prop',
-      to: this.id,
-      from: this.id,
-      entries: [{ term: 0, index: 0, type, data }],
-    });
+  private proposeEntries(entries: Entry[]): void {
+    const m = makeMessage({ type: 'prop', to: this.id, from: this.id, entries });
     if (this.raft.step(m) !== undefined) {
       const r = this.raft;
       const why =

@@ -107,7 +107,11 @@ export class Raft {
       this.count('queueFull');
       return;
     }
-    this.msgs.push(makeMessage({ ...f, from: f.from ?? this.id, term }));
+    // Built once, then `from` and `term` set: a spread of `f` first cost a second object per message.
+    const m = makeMessage(f) as { -readonly [K in keyof Message]: Message[K] };
+    m.from = f.from ?? this.id;
+    m.term = term;
+    this.msgs.push(m);
   }
 
   promotable(): boolean {

@@ -26,6 +26,8 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxInboundSnapshots: 2,
   /** A snapshot transfer that has not finished in this many ms is abandoned (both sides). */
   snapshotTimeoutMs: 120_000,
+  /** Proposals handed to the core as one request (their bytes are bounded by the core's maxSizePerMsg): one append for a loop turn's proposals, yet a bounded one. */
+  maxProposalsPerBatch: 4096,
   /** Read-index callers waiting (all batches together): beyond it readIndex rejects at once. */
   maxPendingReads: 10_000,
   /** Read-index requests in flight to the core at once: 1, as etcd, so every reader arriving during a heartbeat round joins the next batch. */

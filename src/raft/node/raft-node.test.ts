@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { toHex } from '../../core/index.js';
 import type { Transport } from '../../transport/types.js';
 import type { Message } from '../types.js';
 import { kvPut, nodeName, SimRaftCluster } from './testing.js';
@@ -71,6 +72,39 @@ describe('RaftNode with scheduled sends', () => {
       assert.equal(follower.stats.messagesSent, messages + 10);
       await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 11);
       c.checkHealthy();
+    }));
+});
+
+describe('RaftNode proposal batches', () => {
+  it("a follower's proposals from one turn leave as one request, applied in call order", () =>
+    replayable('proposals from one turn leave as one request', async () => {
+      const c = new SimRaftCluster({ seed: SEED, voters: 3 });
+      const leader = await c.awaitLeader();
+      await c.put('warm', 'up');
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.has('warm'));
+      const follower = [...c.nodes.values()].find((n) => n.id !== leader.id)!;
+      const messages = follower.stats.messagesSent;
+      const calls = Array.from({ length: 10 }, (_, i) => follower.propose(kvPut('same', `${i}`)));
+      await c.settle(Promise.all(calls));
+      assert.equal(follower.stats.messagesSent, messages + 1, 'one forwarded proposal for the ten');
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.get('same') === '9');
+      c.checkHealthy();
+    }));
+
+  it('a conf change hands over the proposals made before it first', () =>
+    replayable('conf change after proposals', async () => {
+      const witness = new Map<number, string>();
+      const c = new SimRaftCluster({ seed: SEED, voters: 3, witness });
+      const leader = await c.awaitLeader();
+      const data = kvPut('before', 'conf');
+      const put = leader.propose(data);
+      const conf = leader.proposeConfChange({ type: 'addLearner', nodeId: 4 });
+      await c.settle(Promise.all([put, conf]));
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.has('before') && kv.confs.length === 4);
+      const at = (what: (entry: string) => boolean) => [...witness].find(([, e]) => what(e))?.[0] ?? -1;
+      const putIndex = at((e) => e.endsWith(`:normal:${toHex(data)}`));
+      const confIndex = Math.max(...[...witness].filter(([, e]) => e.includes(':conf:')).map(([i]) => i));
+      assert.ok(putIndex > 0 && putIndex < confIndex, `put at ${putIndex}, conf change at ${confIndex}`);
     }));
 });
 

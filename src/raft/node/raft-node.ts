@@ -136,6 +136,8 @@ export class RaftNode {
   private readonly flushOutboxBound = (): void => this.flushOutbox();
   /** Entry bytes a merged append may carry: the core's per-message limit. */
   private readonly maxAppBytes: number;
+  /** Proposals waiting for the Ready loop's next turn, handed to the core as one request. */
+  private proposals: ProposalBatch | undefined;
 
   private constructor(
     options: RaftNodeOptions,
@@ -211,14 +213,41 @@ export class RaftNode {
    * leader's log, or forwarded to the leader from a follower (which may still lose it; the
    * application tracks what was applied with its own request ids).
    *
+   * Proposals made while the Ready loop is busy (or in the same turn of the event loop) are
+   * gathered and handed to the core together at the loop's next turn, in call order: one append
+   * and one message per peer for all of them instead of one each. They share their outcome: the
+   * core accepts or drops the whole batch. A batch holds at most `maxProposalsPerBatch` proposals
+   * and, past its first, `maxSizePerMsg` bytes; a fuller one is handed over at once. Conf changes
+   * and leadership transfers hand over the waiting batch first, so proposal order is call order.
+   *
    * @throws RaftError `NO_LEADER` (no leader known), `PROPOSAL_DROPPED` (refused by the core: a
    *   leadership transfer, over the uncommitted-bytes limit), `STOPPED`; CairnError `CANCELLED`
    */
-  async propose(data: Uint8Array, signal?: AbortSignal): Promise<void> {
-    this.checkUsable(signal);
-    if (this.soft.leader === NONE) throw new RaftError('NO_LEADER', `node ${this.id} knows no leader`);
-    this.core.propose(data);
+  propose(data: Uint8Array, signal?: AbortSignal): Promise<void> {
+    try {
+      this.checkUsable(signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.soft.leader === NONE) {
+      return Promise.reject(new RaftError('NO_LEADER', `node ${this.id} knows no leader`));
+    }
+    let batch = this.proposals;
+    if (
+      batch !== undefined &&
+      (batch.data.length >= this.limits.maxProposalsPerBatch || batch.bytes + data.length > this.maxAppBytes)
+    ) {
+      this.stepProposals();
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = newProposalBatch();
+      this.proposals = batch;
+    }
+    batch.data.push(data);
+    batch.bytes += data.length;
     this.kick();
+    return batch.done;
   }
 
   /**
@@ -251,6 +280,7 @@ export class RaftNode {
     if (this.confWaiters.length >= this.limits.maxPendingConfChanges) {
       throw new RaftError('PROPOSAL_DROPPED', `${this.confWaiters.length} conf changes are already waiting`);
     }
+    this.stepProposals();
     this.core.proposeConfChange(cc);
     this.kick();
     return this.wait<ConfState>(signal, `conf change ${cc.type} ${cc.nodeId}`, (resolve, reject) => {
@@ -275,6 +305,7 @@ export class RaftNode {
     if (this.transferWaiters.length >= this.limits.maxPendingConfChanges) {
       throw new RaftError('PROPOSAL_DROPPED', 'too many leadership transfers are waiting');
     }
+    this.stepProposals();
     this.core.transferLeader(to);
     this.kick();
     return this.wait<void>(signal, `leadership transfer to ${to}`, (resolve, reject) => {
@@ -359,7 +390,9 @@ export class RaftNode {
 
   private async runLoop(): Promise<void> {
     try {
-      while (!this.stopped && this.core.hasReady()) {
+      while (!this.stopped) {
+        this.stepProposals();
+        if (!this.core.hasReady()) break;
         const rd = this.core.ready();
         await this.handleReady(rd);
         this.core.advance(rd);
@@ -375,6 +408,20 @@ export class RaftNode {
       this.fail(err);
     } finally {
       this.loopActive = false;
+    }
+  }
+
+  /** Hands the waiting proposals to the core as one request and settles their shared promise. */
+  private stepProposals(): void {
+    const batch = this.proposals;
+    if (batch === undefined) return;
+    this.proposals = undefined;
+    try {
+      if (batch.data.length === 1) this.core.propose(batch.data[0]!);
+      else this.core.proposeMany(batch.data);
+      batch.resolve();
+    } catch (err) {
+      batch.reject(err);
     }
   }
 
@@ -765,11 +812,34 @@ export class RaftNode {
     this.outbox.clear();
     for (const a of this.snapshotSends.values()) a.abort();
     this.reads.rejectAll(err);
+    this.proposals?.reject(err);
+    this.proposals = undefined;
     for (const w of [...this.confWaiters]) w.reject(err);
     for (const w of [...this.transferWaiters]) w.reject(err);
     this.confWaiters = [];
     this.transferWaiters = [];
   }
+}
+
+/** Proposals gathered for one hand-over to the core; every proposer awaits `done`. */
+interface ProposalBatch {
+  readonly data: Uint8Array[];
+  bytes: number;
+  readonly done: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+function newProposalBatch(): ProposalBatch {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Every proposer awaits `done`; this only keeps a batch nobody awaits from being reported.
+  done.catch(() => {});
+  return { data: [], bytes: 0, done, resolve, reject };
 }
 
 /** A request forwarded to the leader (a proposal or a read index), not an answer about the log. */

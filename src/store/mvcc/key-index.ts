@@ -1,5 +1,6 @@
 import { assert } from '../../core/index.js';
 import { keyBytes, keyString, type Rev } from './layout.js';
+import { SortedKeys } from './sorted-keys.js';
 
 /**
  * etcd's keyIndex: the revisions of one key, as generations. A generation runs from the put that
@@ -139,13 +140,12 @@ export interface IndexedKey extends KeyAt {
 }
 
 /**
- * etcd's treeIndex: every key's {@link KeyIndex}, with keys kept sorted (latin1 strings in a
- * sorted array: binary search for range starts; O(n) insertion of a new key, which is rare next
- * to updates of existing keys).
+ * etcd's treeIndex: every key's {@link KeyIndex}, with keys kept sorted (latin1 strings in
+ * {@link SortedKeys}: binary search for range starts, a new key moves one chunk).
  */
 export class TreeIndex {
   private readonly byKey = new Map<string, KeyIndex>();
-  private sorted: string[] = [];
+  private readonly sorted = new SortedKeys();
 
   get size(): number {
     return this.byKey.size;
@@ -161,7 +161,7 @@ export class TreeIndex {
     if (ki === undefined) {
       ki = new KeyIndex();
       this.byKey.set(k, ki);
-      this.sorted.splice(lowerBound(this.sorted, k), 0, k);
+      this.sorted.add(k);
     }
     return ki;
   }
@@ -199,12 +199,12 @@ export class TreeIndex {
     const out: IndexedKey[] = [];
     const start = keyString(key);
     const stop = end === null ? undefined : keyString(end);
-    for (let i = lowerBound(this.sorted, start); i < this.sorted.length; i++) {
-      const k = this.sorted[i]!;
-      if (stop !== undefined && k >= stop) break;
+    this.sorted.walkFrom(start, (k) => {
+      if (stop !== undefined && k >= stop) return false;
       const at = this.byKey.get(k)!.get(atRev);
       if (at !== undefined) out.push({ key: keyBytes(k), ...at });
-    }
+      return true;
+    });
     return out;
   }
 
@@ -230,7 +230,7 @@ export class TreeIndex {
     }
     if (emptied.length > 0) {
       for (const k of emptied) this.byKey.delete(k);
-      this.sorted = this.sorted.filter((k) => this.byKey.has(k));
+      this.sorted.retain((k) => this.byKey.has(k));
     }
     return keep;
   }
@@ -239,15 +239,4 @@ export class TreeIndex {
   keyIndex(key: Uint8Array): KeyIndex | undefined {
     return this.byKey.get(keyString(key));
   }
-}
-
-function lowerBound(arr: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (arr[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

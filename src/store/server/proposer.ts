@@ -1,4 +1,4 @@
-import { CairnError, type Clock, sleep } from '../../core/index.js';
+import { CairnError, type Clock, sleep, type TimerHandle } from '../../core/index.js';
 import { CallSignal } from '../call-signal.js';
 import { encodeCommand, type StoreCommand } from '../command.js';
 import { StoreError } from '../errors.js';
@@ -12,6 +12,19 @@ import type { Waiters } from './waiters.js';
  * (etcdserver's processInternalRaftRequestOnce and linearizableReadNotify).
  */
 export class Proposer {
+  /**
+   * Deadlines of the proposals in flight, in the order made: every one is `requestTimeoutMs`
+   * after its start on a monotonic clock, so the order is deadline order and one timer, armed for
+   * the oldest, serves them all (a Node timer per write cost more than the rest of its waiting).
+   * Entries of settled proposals leave lazily: from the front as their deadlines pass, all at
+   * once when nothing is in flight, or in a sweep past twice `maxPendingProposals` entries.
+   */
+  private deadlines: Deadline[] = [];
+  private head = 0;
+  private inFlight = 0;
+  private timer: TimerHandle | undefined;
+  private readonly onTimerBound = (): void => this.onTimer();
+
   constructor(
     private readonly raft: RaftPort,
     private readonly waiters: Waiters<ApplyOutcome>,
@@ -37,12 +50,9 @@ export class Proposer {
     const wait = this.waiters.register(requestId);
     // The waiter may be rejected (timer, abort) while the proposal is still being submitted.
     wait.catch(() => {});
-    const startLeader = this.raft.leader();
-    const timer = this.clock.setTimer(this.limits.requestTimeoutMs, () => {
-      this.waiters.cancel(requestId, this.timeoutError(startLeader));
-    });
-    const onAbort = () => this.waiters.cancel(requestId, cancelled());
-    signal?.addEventListener('abort', onAbort, { once: true });
+    this.addDeadline(requestId, this.raft.leader());
+    const onAbort = signal === undefined ? undefined : () => this.waiters.cancel(requestId, cancelled());
+    if (onAbort !== undefined) signal!.addEventListener('abort', onAbort, { once: true });
     try {
       await this.submit(data, signal);
     } catch (err) {
@@ -51,8 +61,48 @@ export class Proposer {
     try {
       return await wait;
     } finally {
-      this.clock.cancel(timer);
-      signal?.removeEventListener('abort', onAbort);
+      this.settled();
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Adds a proposal's deadline and arms the timer when none is armed. */
+  private addDeadline(requestId: number, startLeader: number): void {
+    const at = this.clock.now() + this.limits.requestTimeoutMs;
+    if (this.deadlines.length - this.head >= 2 * this.limits.maxPendingProposals) {
+      // Bounded: only proposals still waiting keep their entry.
+      this.deadlines = this.deadlines.slice(this.head).filter((d) => this.waiters.has(d.requestId));
+      this.head = 0;
+    }
+    this.deadlines.push({ requestId, at, startLeader });
+    this.inFlight++;
+    this.timer ??= this.clock.setTimer(this.limits.requestTimeoutMs, this.onTimerBound);
+  }
+
+  /** A proposal finished: with none in flight, the timer and the queue go. */
+  private settled(): void {
+    this.inFlight--;
+    if (this.inFlight > 0) return;
+    if (this.timer !== undefined) this.clock.cancel(this.timer);
+    this.timer = undefined;
+    this.deadlines = [];
+    this.head = 0;
+  }
+
+  /** Times out every proposal whose deadline passed, then re-arms for the oldest left. */
+  private onTimer(): void {
+    this.timer = undefined;
+    const now = this.clock.now();
+    while (this.head < this.deadlines.length && this.deadlines[this.head]!.at <= now) {
+      const d = this.deadlines[this.head++]!;
+      this.waiters.cancel(d.requestId, this.timeoutError(d.startLeader));
+    }
+    if (this.head > 1024 && this.head * 2 > this.deadlines.length) {
+      this.deadlines = this.deadlines.slice(this.head);
+      this.head = 0;
+    }
+    if (this.head < this.deadlines.length) {
+      this.timer = this.clock.setTimer(this.deadlines[this.head]!.at - now, this.onTimerBound);
     }
   }
 
@@ -118,6 +168,13 @@ export class Proposer {
     const lead = this.raft.leader();
     return new StoreError(lead !== startLeader || lead === 0 ? 'timeoutDueToLeaderFail' : 'timeout');
   }
+}
+
+/** When a proposal times out, and the leader when it was made (to name a leader change). */
+interface Deadline {
+  readonly requestId: number;
+  readonly at: number;
+  readonly startLeader: number;
 }
 
 /** The error of a call its caller aborted. */

@@ -161,6 +161,33 @@ describe('StoreServer over fake engines', () => {
     await server.stop();
   });
 
+  it('times out each write at its own deadline, and a write that applies in time is answered', async () => {
+    const { sim, server, raft } = await setup();
+    const timeout = server.limits.requestTimeoutMs;
+    raft.hold = true;
+    let aDone = false;
+    const a = server.put({ key: utf8('a'), value: utf8('1') }).finally(() => {
+      aDone = true;
+    });
+    a.catch(() => {});
+    await sim.runFor(3_000);
+    let bDone = false;
+    const b = server.put({ key: utf8('b'), value: utf8('2') }).finally(() => {
+      bDone = true;
+    });
+    b.catch(() => {});
+    await sim.runFor(timeout - 3_000 + 1);
+    assert.equal(aDone, true, 'the first write timed out at its deadline');
+    await assert.rejects(a, (e) => isStoreError(e, 'timeout'));
+    assert.equal(bDone, false, 'the second write is still within its time');
+    await sim.runFor(3_000);
+    await assert.rejects(b, (e) => isStoreError(e, 'timeout'));
+    raft.hold = false;
+    const c = await run(sim, server.put({ key: utf8('c'), value: utf8('3') }));
+    assert.ok(c.header.revision > 0);
+    await server.stop();
+  });
+
   it('answers noLeader after the wait when raft has no leader, and CANCELLED on abort', async () => {
     const { sim, server, raft } = await setup();
     raft.failWith = 'NO_LEADER';
