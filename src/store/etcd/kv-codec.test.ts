@@ -148,6 +148,7 @@ describe('RangeRequest decoder', () => {
       Buffer.from([0x50, ...varint(-(2n ** 60n)), 0x30, 0x09]), // min_mod too low, then target 9
       Buffer.from([0x18, ...varint(2n ** 60n), 0xa8]), // bad value, then a truncated tag
       Buffer.from([0x00]), // field number 0
+      Buffer.from([128, 128, 128, 128, 128, 128, 128, 128, 128, 2]), // a tag with bits past 64
     ];
     for (const bytes of cases) {
       const r = decodeRangeRequest(bytes);

@@ -87,8 +87,11 @@ class Cursor {
  * -1 for undeclared). Returns the field number, or a failure in wire-scan.ts's wording.
  */
 function readTag(c: Cursor, type: string, wireOf: readonly number[]): number | DecodeFailure {
+  const start = c.pos;
   if (!c.varint()) return new DecodeFailure('malformed', `truncated tag in ${type}`);
-  const value = c.hi * TWO_32 + c.lo;
+  // A tag longer than 5 bytes names no declared field; the scan reads all its bits (up to 70),
+  // and the refusal names the same field number only if this does too.
+  const value = c.pos - start > 5 ? longVarint(c.buf, start, c.pos) : c.hi * TWO_32 + c.lo;
   const number = Math.floor(value / 8);
   const wire = value % 8;
   if (number === 0) return new DecodeFailure('malformed', `field number 0 in ${type}`);
@@ -97,6 +100,17 @@ function readTag(c: Cursor, type: string, wireOf: readonly number[]): number | D
   if (wire !== declared)
     return new DecodeFailure('malformed', `field ${number} of ${type} has wire type ${wire}`);
   return number;
+}
+
+/** The value of the varint in `buf[start, end)` with every bit kept (as wire-scan.ts reads it). */
+function longVarint(buf: Uint8Array, start: number, end: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = start; i < end; i++) {
+    value += (buf[i]! & 0x7f) * scale;
+    scale *= 128;
+  }
+  return value;
 }
 
 /** Reads a length prefix; returns the value's end, or -1 when the length does not fit. */
