@@ -1,6 +1,7 @@
 /**
  * etcd v3 gRPC clients for the store bench, straight on `@grpc/grpc-js` with the protos the
- * `etcd3` package ships (no client library in between: the load generator must cost little).
+ * `etcd3` package ships (no client library in between), and the hand encoding of the requests
+ * the load sends (the load's calls themselves go over `_store-h2.ts`, cheaper than grpc-js).
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -73,52 +74,6 @@ export function kvClient(endpoint: string): KvClient {
   return new (load().KV)(address(endpoint), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
 }
 
-/**
- * KV Put and Range over one connection, with requests encoded by hand and responses left as
- * bytes: the load generator's cost per request is then grpc-js's alone, not protobufjs's
- * reflection (about half the client CPU otherwise, which would make the client saturate first).
- */
-export class RawKvClient {
-  private readonly client: grpc.Client;
-
-  constructor(endpoint: string) {
-    this.client = new grpc.Client(address(endpoint), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  }
-
-  /** PutRequest{key=1, value=2}. */
-  put(key: Uint8Array, value: Uint8Array, deadlineMs: number): Promise<Buffer> {
-    return this.unary(
-      '/etcdserverpb.KV/Put',
-      Buffer.concat([bytesField(1, key), bytesField(2, value)]),
-      deadlineMs,
-    );
-  }
-
-  /** RangeRequest{key=1, serializable=7}. */
-  range(key: Uint8Array, serializable: boolean, deadlineMs: number): Promise<Buffer> {
-    return this.unary('/etcdserverpb.KV/Range', encodeRangeRequest(key, serializable), deadlineMs);
-  }
-
-  close(): void {
-    this.client.close();
-  }
-
-  private unary(method: string, body: Buffer, deadlineMs: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        method,
-        identity,
-        identity,
-        body,
-        { deadline: Date.now() + deadlineMs },
-        (err, res) =>
-          err !== null || res === undefined ? reject(err ?? new Error('empty response')) : resolve(res),
-      );
-    });
-  }
-}
-
-const identity = (b: Buffer): Buffer => b;
 /** Field 7 (serializable), varint wire type, value 1. */
 const SERIALIZABLE_TRUE = Buffer.from([7 << 3, 1]);
 

@@ -5,7 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { RawKvClient } from './_store-grpc.js';
+import { encodePutRequest, encodeRangeRequest } from './_store-grpc.js';
+import { H2KvClient } from './_store-h2.js';
 
 /** What the parent sends this worker at start. */
 export interface WorkerSetup {
@@ -42,7 +43,7 @@ export interface PhaseReport {
 const setup = workerData as WorkerSetup;
 const port = parentPort;
 if (port === null) throw new Error('bench/_store-worker.ts must run as a worker thread');
-const conns = setup.connections.map((e) => new RawKvClient(e));
+const conns = setup.connections.map((e) => new H2KvClient(e));
 
 /** xorshift32: cheap key choice, no allocation. */
 function keyChooser(seed: number): () => number {
@@ -55,20 +56,20 @@ function keyChooser(seed: number): () => number {
   };
 }
 
-function request(conn: RawKvClient, phase: PhaseSpec, key: Buffer, value: Buffer): Promise<Buffer> {
+function request(conn: H2KvClient, phase: PhaseSpec, key: Buffer, value: Buffer): Promise<Buffer> {
   const deadline = setup.requestDeadlineMs;
   switch (phase.kind) {
     case 'put':
-      return conn.put(key, value, deadline);
+      return conn.put(encodePutRequest(key, value), deadline);
     case 'watchPut': {
       // The value carries the invoke time, so the watcher measures invoke-to-event latency.
       const stamp = (performance.timeOrigin + performance.now()).toFixed(3);
-      return conn.put(key, Buffer.from(stamp.padEnd(phase.valueBytes, ' ')), deadline);
+      return conn.put(encodePutRequest(key, Buffer.from(stamp.padEnd(phase.valueBytes, ' '))), deadline);
     }
     case 'getLinearizable':
-      return conn.range(key, false, deadline);
+      return conn.range(encodeRangeRequest(key, false), deadline);
     case 'getSerializable':
-      return conn.range(key, true, deadline);
+      return conn.range(encodeRangeRequest(key, true), deadline);
   }
 }
 
