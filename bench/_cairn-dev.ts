@@ -48,7 +48,11 @@ export interface CairnDevOptions {
   readonly nodes: number;
   /** `--roles`. */
   readonly roles: string;
-  readonly basePort: number;
+  /**
+   * `--base-port`: a fixed one, or `'random'` for a random one below Linux's ephemeral ports
+   * (tried again with another when a port is taken).
+   */
+  readonly basePort: number | 'random';
   /** Prefix of the temporary data folder's name. */
   readonly dataPrefix: string;
   /** Extra environment for the agents. */
@@ -62,9 +66,39 @@ export interface CairnDev {
   stop(): Promise<void>;
 }
 
+/**
+ * The lowest port Linux gives outgoing connections by default (`ip_local_port_range` starts at
+ * 32768): a base port chosen below it is never already held by some client's connection (a bench
+ * once lost its three-node target to an ephemeral port at 35600).
+ */
+const EPHEMERAL_LOW = 32_768;
+/** Ports one `cairn dev` may use above its base (`src/node/ports.ts`: base + 400 + node index). */
+const PORT_SPAN = 500;
+/** Lowest random base port. */
+const RANDOM_PORT_LOW = 12_000;
+/** Random base ports tried before giving up on ports in use. */
+const PORT_ATTEMPTS = 4;
+
+/** A random base port whose whole span lies between {@link RANDOM_PORT_LOW} and the ephemeral range. */
+export function randomBasePort(): number {
+  const slots = Math.floor((EPHEMERAL_LOW - RANDOM_PORT_LOW) / PORT_SPAN);
+  return RANDOM_PORT_LOW + Math.floor(Math.random() * slots) * PORT_SPAN;
+}
+
 /** Starts the agents; on any failure they are stopped and the caller's error is thrown. */
 export async function startCairnDev(o: CairnDevOptions): Promise<CairnDev> {
   const entry = await agentEntry(o.unavailable);
+  if (o.basePort !== 'random') return startOnce(o, entry, o.basePort);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(o, entry, randomBasePort());
+    } catch (e) {
+      if (attempt >= PORT_ATTEMPTS || !/already in use/.test(String((e as Error).message))) throw e;
+    }
+  }
+}
+
+async function startOnce(o: CairnDevOptions, entry: string[], basePort: number): Promise<CairnDev> {
   const dataRoot = await mkdtemp(join(tmpdir(), o.dataPrefix));
   const child = spawn(
     process.execPath,
@@ -76,7 +110,7 @@ export async function startCairnDev(o: CairnDevOptions): Promise<CairnDev> {
       '--roles',
       o.roles,
       '--base-port',
-      String(o.basePort),
+      String(basePort),
       '--data-root',
       dataRoot,
       '--json',

@@ -42,7 +42,7 @@ export interface CairnKvOptions {
 /** Starts the cluster; see the module comment. */
 export async function startCairnKv(options: CairnKvOptions = {}): Promise<CairnKvHandle> {
   const nodes = options.nodes ?? 3;
-  const basePort = options.basePort ?? 21_000 + Math.floor(Math.random() * 40) * 500;
+  const basePort = options.basePort ?? 'random';
   const ready = await startCairnDev({
     nodes,
     roles: 'membership,kv',
