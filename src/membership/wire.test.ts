@@ -12,6 +12,7 @@ import {
   type Validator,
   v,
 } from '../core/index.js';
+import { plain } from '../core/testing.js';
 import {
   NodeIdentity,
   type SignedRecord,
@@ -60,16 +61,6 @@ const mutated = (valid: Uint8Array[]) =>
       for (const [at, value] of edits) out[at % out.length] = value;
       return Uint8Array.from([...out.subarray(0, out.length - (cut % 3)), ...tail]);
     });
-
-/** `value` with byte arrays as number arrays (a Buffer and a Uint8Array of equal bytes compare equal). */
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return [...value];
-  if (Array.isArray(value)) return value.map(plain);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, plain(x)]));
-  }
-  return value;
-}
 
 describe('membership wire codecs', () => {
   it('round-trip piggybacked items and sync frames', () => {

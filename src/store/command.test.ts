@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encode, utf8 } from '../core/index.js';
+import { plain } from '../core/testing.js';
 import { COMMAND_LIMITS, decodeCommand, encodeCommand, type StoreCommand } from './command.js';
 import { isStoreError } from './errors.js';
 
 const b = utf8;
-
-/** Bytes as arrays (the decoder returns Buffers, a Uint8Array subclass). */
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Array.from(value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-}
 
 test('commands round-trip with their request id', () => {
   const cmds: StoreCommand[] = [

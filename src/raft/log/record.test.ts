@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encode, isCairnError } from '../../core/index.js';
+import { plain } from '../../core/testing.js';
 import type { Entry } from '../types.js';
 import { decodeRecord, encodeSave } from './record.js';
 
@@ -11,16 +12,6 @@ const entries: Entry[] = [
   { term: 4, index: 12, type: 'normal', data: new Uint8Array(0) },
 ];
 const hardState = { term: 4, vote: 2, commit: 11 };
-
-/** Bytes as arrays (MessagePack decodes Buffers, a Uint8Array subclass). */
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Array.from(value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-}
 
 test('saves round-trip in the binary layout: hard state, entries, both', () => {
   for (const [hs, es] of [
