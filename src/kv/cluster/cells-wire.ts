@@ -17,8 +17,6 @@ import type { KeyedCell } from './protocol.js';
 
 const HAS_VALUE = 1;
 const HAS_EXPIRY = 2;
-/** Bytes of a cell besides its key and value: lengths, version, flags, expiry. */
-const FIXED_BYTES = 4 + 8 + 2 + 4 + 1 + 8 + 4;
 const TWO_32 = 2 ** 32;
 
 /** Bounds a decode enforces. */
@@ -28,38 +26,126 @@ export interface CellsWireLimits {
   readonly maxValueBytes: number;
 }
 
+/** Encoded bytes of a cell without its key: version, flags, expiry and value. */
+export function cellBytes(cell: Cell): number {
+  return 15 + (cell.expiresAt === undefined ? 0 : 8) + (cell.value === undefined ? 0 : 4 + cell.value.length);
+}
+
+/** Writes `cell` (without its key) at `at` of `out`; returns the offset after it. */
+export function putCell(out: Uint8Array, view: DataView, at: number, cell: Cell): number {
+  const { wall, logical, node } = cell.version;
+  view.setUint32(at, Math.floor(wall / TWO_32));
+  view.setUint32(at + 4, wall % TWO_32);
+  view.setUint16(at + 8, logical);
+  view.setUint32(at + 10, node);
+  out[at + 14] = (cell.value !== undefined ? HAS_VALUE : 0) | (cell.expiresAt !== undefined ? HAS_EXPIRY : 0);
+  at += 15;
+  if (cell.expiresAt !== undefined) {
+    view.setUint32(at, Math.floor(cell.expiresAt / TWO_32));
+    view.setUint32(at + 4, cell.expiresAt % TWO_32);
+    at += 8;
+  }
+  if (cell.value !== undefined) {
+    view.setUint32(at, cell.value.length);
+    out.set(cell.value, at + 4);
+    at += 4 + cell.value.length;
+  }
+  return at;
+}
+
 /** The encoded form of `cells` (see the module comment). */
 export function encodeCells(cells: readonly KeyedCell[]): Uint8Array {
   let size = 0;
-  for (const { key, cell } of cells) size += FIXED_BYTES + key.length + (cell.value?.length ?? 0);
+  for (const { key, cell } of cells) size += 4 + key.length + cellBytes(cell);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   let at = 0;
   for (const { key, cell } of cells) {
     view.setUint32(at, key.length);
     out.set(key, at + 4);
-    at += 4 + key.length;
-    const { wall, logical, node } = cell.version;
-    view.setUint32(at, Math.floor(wall / TWO_32));
-    view.setUint32(at + 4, wall % TWO_32);
-    view.setUint16(at + 8, logical);
-    view.setUint32(at + 10, node);
-    const flags =
-      (cell.value !== undefined ? HAS_VALUE : 0) | (cell.expiresAt !== undefined ? HAS_EXPIRY : 0);
-    out[at + 14] = flags;
-    at += 15;
-    if (cell.expiresAt !== undefined) {
-      view.setUint32(at, Math.floor(cell.expiresAt / TWO_32));
-      view.setUint32(at + 4, cell.expiresAt % TWO_32);
-      at += 8;
-    }
-    if (cell.value !== undefined) {
-      view.setUint32(at, cell.value.length);
-      out.set(cell.value, at + 4);
-      at += 4 + cell.value.length;
-    }
+    at = putCell(out, view, at + 4 + key.length, cell);
   }
-  return out.subarray(0, at);
+  return out;
+}
+
+/**
+ * A position in bytes being decoded, shared by this layout and `read-wire.ts`. Every read checks
+ * the bytes left first and throws `INVALID_ARGUMENT` (naming `what` and the item) when short.
+ */
+export class WireReader {
+  at = 0;
+  /** Index of the item being read, for error texts. */
+  item = 0;
+  readonly view: DataView;
+  readonly end: number;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    private readonly noun: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.end = bytes.length;
+  }
+
+  /** An error about the current item. */
+  bad(what: string): KvError {
+    return bad(`${this.noun} ${this.item}: ${what}`);
+  }
+
+  need(n: number, what: string): void {
+    if (this.end - this.at < n) throw this.bad(`truncated ${what}`);
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.bytes[this.at++]!;
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const n = this.view.getUint32(this.at);
+    this.at += 4;
+    return n;
+  }
+
+  /** `n` bytes as a view into the input. */
+  take(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    const out = this.bytes.subarray(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+
+  /** A u64 that must be at most 2^53 - 1. */
+  safe(what: string): number {
+    this.need(8, what);
+    const high = this.view.getUint32(this.at);
+    if (high >= 2 ** 21) throw this.bad(`${what} past 2^53 - 1`);
+    const n = high * TWO_32 + this.view.getUint32(this.at + 4);
+    this.at += 8;
+    return n;
+  }
+
+  /** A cell as {@link putCell} writes it. */
+  cell(maxValueBytes: number): Cell {
+    const wall = this.safe('version wall');
+    this.need(7, 'version');
+    const logical = this.view.getUint16(this.at);
+    const node = this.view.getUint32(this.at + 2);
+    const flags = this.bytes[this.at + 6]!;
+    this.at += 7;
+    if ((flags & ~(HAS_VALUE | HAS_EXPIRY)) !== 0) throw this.bad(`unknown flags ${flags}`);
+    const expiresAt = (flags & HAS_EXPIRY) !== 0 ? this.safe('expiry') : undefined;
+    let value: Uint8Array | undefined;
+    if ((flags & HAS_VALUE) !== 0) {
+      const valueLength = this.u32('value length');
+      if (valueLength > maxValueBytes)
+        throw this.bad(`value of ${valueLength} bytes (at most ${maxValueBytes})`);
+      value = this.take(valueLength, 'value');
+    }
+    const version = { wall, logical, node };
+    return expiresAt === undefined ? { version, value } : { version, value, expiresAt };
+  }
 }
 
 /**
@@ -71,60 +157,21 @@ export function encodeCells(cells: readonly KeyedCell[]): Uint8Array {
  *   unknown flags. Never throws anything else.
  */
 export function decodeCells(bytes: Uint8Array, limits: CellsWireLimits): KeyedCell[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const end = bytes.length;
+  const r = new WireReader(bytes, 'cell');
   const out: KeyedCell[] = [];
-  let at = 0;
-  const need = (n: number, what: string): void => {
-    if (end - at < n) throw bad(`cell ${out.length}: truncated ${what}`);
-  };
-  const safe = (what: string): number => {
-    const high = view.getUint32(at);
-    if (high >= 2 ** 21) throw bad(`cell ${out.length}: ${what} past 2^53 - 1`);
-    const n = high * TWO_32 + view.getUint32(at + 4);
-    at += 8;
-    return n;
-  };
-  if (end === 0) throw bad('no cell');
-  while (at < end) {
+  if (r.end === 0) throw bad('no cell');
+  while (r.at < r.end) {
+    r.item = out.length;
     if (out.length >= limits.maxCells) throw bad(`more than ${limits.maxCells} cells`);
-    need(4, 'key length');
-    const keyLength = view.getUint32(at);
+    const keyLength = r.u32('key length');
     if (keyLength === 0 || keyLength > limits.maxKeyBytes)
-      throw bad(`cell ${out.length}: key of ${keyLength} bytes (1..${limits.maxKeyBytes})`);
-    at += 4;
-    need(keyLength + 15, 'key or version');
-    const key = bytes.subarray(at, at + keyLength);
-    at += keyLength;
-    const wall = safe('version wall');
-    const logical = view.getUint16(at);
-    const node = view.getUint32(at + 2);
-    const flags = bytes[at + 6]!;
-    at += 7;
-    if ((flags & ~(HAS_VALUE | HAS_EXPIRY)) !== 0) throw bad(`cell ${out.length}: unknown flags ${flags}`);
-    let expiresAt: number | undefined;
-    if ((flags & HAS_EXPIRY) !== 0) {
-      need(8, 'expiry');
-      expiresAt = safe('expiry');
-    }
-    let value: Uint8Array | undefined;
-    if ((flags & HAS_VALUE) !== 0) {
-      need(4, 'value length');
-      const valueLength = view.getUint32(at);
-      if (valueLength > limits.maxValueBytes)
-        throw bad(`cell ${out.length}: value of ${valueLength} bytes (at most ${limits.maxValueBytes})`);
-      at += 4;
-      need(valueLength, 'value');
-      value = bytes.subarray(at, at + valueLength);
-      at += valueLength;
-    }
-    const version = { wall, logical, node };
-    const cell: Cell = expiresAt === undefined ? { version, value } : { version, value, expiresAt };
-    out.push({ key, cell });
+      throw r.bad(`key of ${keyLength} bytes (1..${limits.maxKeyBytes})`);
+    const key = r.take(keyLength, 'key');
+    out.push({ key, cell: r.cell(limits.maxValueBytes) });
   }
   return out;
 }
 
 function bad(what: string): KvError {
-  return new KvError('INVALID_ARGUMENT', `malformed cells: ${what}`);
+  return new KvError('INVALID_ARGUMENT', `malformed: ${what}`);
 }

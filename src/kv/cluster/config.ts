@@ -102,6 +102,13 @@ export const DEFAULT_LIMITS = Object.freeze({
    * payload limit (4 MiB).
    */
   maxWriteCellsBytes: 3 * 1024 * 1024,
+  /**
+   * Bytes of the keys of one `kv.readCells` (binary): a batch's keys (maxBatchedBytes, or one key
+   * up to maxKeyBytes) plus 5 bytes per key, and of its answers: the cells, digests and error texts
+   * of up to maxBatchedCalls keys. Inside the rpc payload limit (4 MiB); a larger answer (large
+   * values) fails the batch in the rpc layer, as a MessagePack one would.
+   */
+  maxReadCellsBytes: 4 * 1024 * 1024 - 64 * 1024,
   /** Entries a scan page may ask for: bounds a reply. */
   maxScanLimit: 4096,
   /** Encoded bytes of a Merkle tree on the wire (2^16 leaves of 32 bytes, plus inner nodes). */

@@ -282,6 +282,7 @@ describe(`KvNode hostile input and restarts (seed=${SEED})`, () => {
         { from: 'x', hlc: { w: 1, l: 0, n: 0 }, kind: 'write', cells: [{ k: 'not bytes', c: {} }] },
       ],
       ['kv.writeCells', { from: 'x', hlc: { w: 1, l: 0, n: 0 }, kind: 'write', cells: 'not bytes' }],
+      ['kv.readCells', { from: 'x', hlc: { w: 1, l: 0, n: 0 }, keys: [1, 2] }],
       ['kv.read', { from: 'x', hlc: { w: -1, l: 0, n: 0 }, key: new Uint8Array(1), digest: false }],
       ['kv.scan', { from: 'x', hlc: { w: 1, l: 0, n: 0 }, range: { s: 1, e: 2 }, limit: 10 }],
       [
@@ -335,6 +336,19 @@ describe(`KvNode hostile input and restarts (seed=${SEED})`, () => {
     );
     assert.equal((truncated as { err?: string }).err, 'INVALID_ARGUMENT');
     assert.equal(await readOne(c, 'a', utf8('planted')), undefined);
+    // Malformed read keys (unknown flags, then a truncated key) are refused, answering nothing.
+    for (const keys of [new Uint8Array([4, 0, 0, 0, 1, 65]), new Uint8Array([0, 0, 0, 0, 9, 65])]) {
+      const refused = await c.run(
+        client.call(
+          c.sim.addressOf('a'),
+          raw('kv.readCells'),
+          { from: 'x', hlc: { w: Math.floor(c.sim.now), l: 0, n: 0 }, keys },
+          { deadlineMs: 1_000 },
+        ),
+      );
+      assert.equal((refused as { err?: string }).err, 'INVALID_ARGUMENT');
+      assert.equal((refused as { answers: Uint8Array }).answers.length, 0);
+    }
     // Client arguments the store could not take are refused before anything is sent.
     const big = new Uint8Array(KV_CLUSTER_LIMITS.maxValueBytes + 1);
     await assert.rejects(c.node('a').put(k(1), big), (e) => isKvError(e, 'INVALID_ARGUMENT'));

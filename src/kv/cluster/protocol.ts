@@ -237,6 +237,26 @@ export const ReplicaReadMany = defineMethod(
   }),
 );
 
+/**
+ * Reads many keys as {@link ReplicaReadMany} does, the keys and the answers in the binary layout
+ * of `read-wire.ts` (what a coordinator's batched reads use: one byte string each way instead of a
+ * map per key and per answer). A replica refuses malformed keys with `err: 'INVALID_ARGUMENT'`
+ * (and no answers); otherwise it answers one item per key, in order.
+ */
+export const ReplicaReadCells = defineMethod(
+  'kv.readCells',
+  v.object({
+    from,
+    hlc: wireVersion,
+    keys: owned(v.bytes({ minLength: 1, maxLength: DEFAULT_LIMITS.maxReadCellsBytes })),
+  }),
+  v.object({
+    hlc: wireVersion,
+    err,
+    answers: owned(v.bytes({ maxLength: DEFAULT_LIMITS.maxReadCellsBytes })),
+  }),
+);
+
 /** One page of a token range, tombstones included. */
 export const ReplicaScan = defineMethod(
   'kv.scan',

@@ -9,19 +9,40 @@ import { decodeCells } from './cells-wire.js';
 import { defaultEngines } from './engines.js';
 import type { ReplicaPort } from './ports.js';
 import { cellToWire, type WireKeyedCell } from './protocol.js';
+import { decodeReadKeys, encodeReadAnswers, type ReadKey, type ReadWireAnswer } from './read-wire.js';
 import type { ReplicaService } from './replica.js';
 import { ReplicaClient } from './replica-client.js';
 import { SkewMonitor } from './skew.js';
 
 const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** What a scripted replica answers a kv.readCells: a refusal, or answers (any number). */
+type ReadScript = (keys: ReadKey[]) => { err?: string; answers?: ReadWireAnswer[] };
 
 /** A ReplicaClient whose rpc is a script: `answer` sees each kv.writeCells's cells and returns its `err`. */
-function client(answer: (cells: WireKeyedCell[]) => string | undefined) {
+function client(answer: (cells: WireKeyedCell[]) => string | undefined, reads?: ReadScript) {
   const clock = new ManualClock(1_000_000);
   const hlc = new HybridClock({ clock, node: 1, maxOffsetMs: 500 });
   const calls: { method: string; cells: WireKeyedCell[] }[] = [];
+  const readCalls: ReadKey[][] = [];
   const rpc = {
-    call: async (_address: unknown, method: { name: string }, request: { cells: Uint8Array }) => {
+    call: async (
+      _address: unknown,
+      method: { name: string },
+      request: { cells: Uint8Array; keys: Uint8Array },
+    ) => {
+      if (method.name === 'kv.readCells') {
+        const keys = decodeReadKeys(request.keys, { maxItems: 1024, maxKeyBytes: 1024, maxValueBytes: 1024 });
+        readCalls.push(keys);
+        const got = reads!(keys);
+        const hlcWire = { w: clock.now(), l: 0, n: 2 };
+        return {
+          hlc: hlcWire,
+          answers: encodeReadAnswers(got.answers ?? []),
+          ...(got.err ? { err: got.err } : {}),
+        };
+      }
       const cells = decodeCells(request.cells, {
         maxCells: 1024,
         maxKeyBytes: 1024,
@@ -49,7 +70,7 @@ function client(answer: (cells: WireKeyedCell[]) => string | undefined) {
     for (const fn of windows.splice(0)) fn();
   };
   const cell = (value: string): Cell => ({ version: hlc.now(), value: enc.encode(value) });
-  return { replicas, calls, close, cell };
+  return { replicas, calls, readCalls, close, cell };
 }
 
 describe('ReplicaClient batching', () => {
@@ -97,5 +118,69 @@ describe('ReplicaClient batching', () => {
     close();
     for (const r of await results) assert.ok(r.status === 'rejected' && isKvError(r.reason, 'CLOCK_SKEW'));
     assert.equal(calls.length, 1);
+  });
+
+  it('carries the reads of one window to a replica in one kv.readCells; a key that fails fails only its read', async () => {
+    const v = { version: { wall: 5, logical: 0, node: 2 }, value: enc.encode('va') };
+    const { replicas, readCalls, close } = client(
+      () => undefined,
+      (keys) => ({
+        answers: keys.map((k): ReadWireAnswer => {
+          const name = dec.decode(k.key);
+          if (name === 'bad') return { error: 'corrupt cell' };
+          if (k.digest) return { digest: Uint8Array.of(1, 2) };
+          return { cell: name === 'a' ? v : undefined };
+        }),
+      }),
+    );
+    const results = Promise.allSettled([
+      replicas.read('n2', enc.encode('a'), false, 1000),
+      replicas.read('n2', enc.encode('b'), true, 1000),
+      replicas.read('n2', enc.encode('bad'), false, 1000),
+      replicas.read('n2', enc.encode('none'), false, 1000),
+    ]);
+    close();
+    const [a, b, bad, none] = await results;
+    assert.deepEqual(
+      readCalls.map((keys) => keys.map((k) => [dec.decode(k.key), k.digest])),
+      [
+        [
+          ['a', false],
+          ['b', true],
+          ['bad', false],
+          ['none', false],
+        ],
+      ],
+    );
+    assert.deepEqual(a, { status: 'fulfilled', value: { cell: v } });
+    assert.deepEqual(b, { status: 'fulfilled', value: { digest: Uint8Array.of(1, 2) } });
+    assert.ok(bad?.status === 'rejected' && /corrupt cell/.test(String(bad.reason)));
+    assert.deepEqual(none, { status: 'fulfilled', value: { cell: undefined } });
+  });
+
+  it('fails every read of a batch the replica refuses, or answers with another length or kind, without resending', async () => {
+    for (const script of [
+      (): ReturnType<ReadScript> => ({ err: 'INVALID_ARGUMENT' }),
+      (): ReturnType<ReadScript> => ({ err: 'CLOCK_SKEW' }),
+      (): ReturnType<ReadScript> => ({ answers: [{ cell: undefined }] }),
+    ]) {
+      const { replicas, readCalls, close } = client(() => undefined, script);
+      const results = Promise.allSettled(
+        ['a', 'b'].map((k) => replicas.read('n2', enc.encode(k), false, 1000)),
+      );
+      close();
+      for (const r of await results) assert.equal(r.status, 'rejected');
+      assert.equal(readCalls.length, 1);
+    }
+    const { replicas, close } = client(
+      () => undefined,
+      () => ({ answers: [{ cell: undefined }, { digest: new Uint8Array(0) }] }),
+    );
+    const kinds = Promise.allSettled([
+      replicas.read('n2', enc.encode('a'), true, 1000),
+      replicas.read('n2', enc.encode('b'), false, 1000),
+    ]);
+    close();
+    for (const r of await kinds) assert.equal(r.status, 'rejected');
   });
 });

@@ -9,12 +9,11 @@ import { encodeCells } from './cells-wire.js';
 import { DEFAULT_LIMITS } from './config.js';
 import type { HlcPort, KvEngines, MerklePort, ReplicaPort, ScanPosition } from './ports.js';
 import {
-  cellFromWire,
   type KeyedCell,
   keyedFromWire,
   keyedToWire,
   ReplicaMerkle,
-  ReplicaReadMany,
+  ReplicaReadCells,
   type ReplicaRefusal,
   ReplicaScan,
   ReplicaSize,
@@ -26,6 +25,7 @@ import {
   type WireVersion,
   type WriteKind,
 } from './protocol.js';
+import { decodeReadAnswers, encodeReadKeys } from './read-wire.js';
 import { cellDigest, type ReplicaService } from './replica.js';
 import type { SkewMonitor } from './skew.js';
 
@@ -49,6 +49,13 @@ interface BatchedRead {
   readonly key: Uint8Array;
   readonly digest: boolean;
 }
+
+/** Bounds of a `kv.readCells` answer. */
+const READ_LIMITS = {
+  maxItems: DEFAULT_LIMITS.maxCellsPerMessage,
+  maxKeyBytes: DEFAULT_LIMITS.maxKeyBytes,
+  maxValueBytes: DEFAULT_LIMITS.maxValueBytes,
+};
 
 function noop(): void {}
 
@@ -153,28 +160,40 @@ export class ReplicaClient {
     return this.reads.add(target, 'read', { key, digest }, deadlineMs);
   }
 
-  /** One `kv.readMany` for a batch of reads; each key is answered (or fails) on its own. */
+  /**
+   * One `kv.readCells` for a batch of reads; each key is answered (or fails) on its own. A refusal,
+   * or an answer that does not decode or has another length, fails every read of the batch.
+   */
   private async sendReads(
     target: string,
     items: readonly BatchedRead[],
     deadlineMs: number,
   ): Promise<ItemOutcome<ReadAnswer>[]> {
-    const keys = items.map((i) => ({ k: i.key, d: i.digest }));
-    const res = await this.call(target, ReplicaReadMany, { keys }, deadlineMs);
-    if (res.answers.length !== items.length)
-      throw this.malformed(target, `a read of ${items.length} keys answered ${res.answers.length}`);
-    return res.answers.map((a, i): ItemOutcome<ReadAnswer> => {
-      if (a.e !== undefined)
-        return { ok: false, error: new CairnError('RPC_REMOTE_ERROR', `kv node "${target}": ${a.e}`) };
-      if (items[i]!.digest) {
-        return a.d === undefined
-          ? { ok: false, error: this.malformed(target, 'a digest read answered without a digest') }
-          : { ok: true, value: { digest: a.d } };
-      }
-      if (a.c === undefined)
-        return { ok: false, error: this.malformed(target, 'a read answered without a cell') };
-      return { ok: true, value: { cell: a.c === null ? undefined : cellFromWire(a.c) } };
-    });
+    const res = await this.call(target, ReplicaReadCells, { keys: encodeReadKeys(items) }, deadlineMs);
+    let answers: ReturnType<typeof decodeReadAnswers>;
+    try {
+      answers = decodeReadAnswers(res.answers, READ_LIMITS);
+    } catch (err) {
+      throw this.malformed(target, `its read answer does not decode: ${(err as Error).message}`);
+    }
+    if (answers.length !== items.length)
+      throw this.malformed(target, `a read of ${items.length} keys answered ${answers.length}`);
+    const out: ItemOutcome<ReadAnswer>[] = new Array(answers.length);
+    for (let i = 0; i < answers.length; i++) {
+      const a = answers[i]!;
+      if ('error' in a)
+        out[i] = { ok: false, error: new CairnError('RPC_REMOTE_ERROR', `kv node "${target}": ${a.error}`) };
+      else if (items[i]!.digest !== 'digest' in a)
+        out[i] = {
+          ok: false,
+          error: this.malformed(
+            target,
+            items[i]!.digest ? 'a digest read answered a cell' : 'a read answered a digest',
+          ),
+        };
+      else out[i] = { ok: true, value: a };
+    }
+    return out;
   }
 
   /** One page of `range` on `target`. */

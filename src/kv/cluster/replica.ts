@@ -13,6 +13,7 @@ import {
   MAX_READ_ERROR_CHARS,
   ReplicaMerkle,
   ReplicaRead,
+  ReplicaReadCells,
   ReplicaReadMany,
   type ReplicaRefusal,
   ReplicaScan,
@@ -27,6 +28,7 @@ import {
   type WireVersion,
   type WriteKind,
 } from './protocol.js';
+import { decodeReadKeys, encodeReadAnswers, type ReadKey, type ReadWireAnswer } from './read-wire.js';
 import type { SkewMonitor } from './skew.js';
 
 /** Bounds of a `kv.writeCells` message's cells. */
@@ -35,6 +37,14 @@ const CELLS_LIMITS = {
   maxKeyBytes: DEFAULT_LIMITS.maxKeyBytes,
   maxValueBytes: DEFAULT_LIMITS.maxValueBytes,
 };
+
+/** Bounds of a `kv.readCells` message's keys. */
+const READ_LIMITS = {
+  maxItems: DEFAULT_LIMITS.maxCellsPerMessage,
+  maxKeyBytes: DEFAULT_LIMITS.maxKeyBytes,
+  maxValueBytes: DEFAULT_LIMITS.maxValueBytes,
+};
+const NO_ANSWERS = new Uint8Array(0);
 
 /** The digest of a cell (or of its absence) that digest reads compare. */
 export function cellDigest(cell: Cell | undefined): Uint8Array {
@@ -129,6 +139,20 @@ export class ReplicaService {
         const answers = await Promise.all(req.keys.map((item) => this.readOne(item)));
         return { ...this.reply(), answers };
       })
+      .handle(ReplicaReadCells, async (req) => {
+        const refused = this.admit(req.from, req.hlc);
+        if (refused !== undefined) return { ...this.reply(refused), answers: NO_ANSWERS };
+        let keys: ReadKey[];
+        try {
+          keys = decodeReadKeys(req.keys, READ_LIMITS);
+        } catch (err) {
+          if (isKvError(err, 'INVALID_ARGUMENT'))
+            return { ...this.reply('INVALID_ARGUMENT'), answers: NO_ANSWERS };
+          throw err;
+        }
+        const answers = await Promise.all(keys.map((k) => this.readKey(k)));
+        return { ...this.reply(), answers: encodeReadAnswers(answers) };
+      })
       .handle(ReplicaScan, async (req) => {
         const refused = this.admit(req.from, req.hlc);
         if (refused !== undefined) return { ...this.reply(refused), entries: [] };
@@ -170,6 +194,22 @@ export class ReplicaService {
     }
     this.stats.reads++;
     return { c: cell === undefined ? null : cellToWire(cell) };
+  }
+
+  /** One key of a `kv.readCells`; a failure is that key's answer, not the message's. */
+  private async readKey(item: ReadKey): Promise<ReadWireAnswer> {
+    let cell: Cell | undefined;
+    try {
+      cell = await this.store.get(item.key);
+    } catch (err) {
+      return { error: describeError(err).slice(0, MAX_READ_ERROR_CHARS) };
+    }
+    if (item.digest) {
+      this.stats.digestReads++;
+      return { digest: cellDigest(cell) };
+    }
+    this.stats.reads++;
+    return { cell };
   }
 
   /** Applies cells locally (a coordinator that is a replica, or a handler). */
