@@ -45,6 +45,10 @@ async function runSeed(seed: number | string): Promise<void> {
   let ackedSynced = 0; // every index <= this was acknowledged durable
   let ackedSnapshot = 0;
   let issued = 0;
+  // The term of the newest save issued at each index: what the log holds there once it is durable
+  // (a snapshot's term is its index's entry's term, as in raft; a marker whose term differs from
+  // the entry at its index means a snapshot from a leader, and recovery drops the log behind it).
+  const termAt = new Map<number, number>();
   for (let round = 0; round < 4; round++) {
     const store = await openStore(sim);
     const state = await store.load();
@@ -75,6 +79,7 @@ async function runSeed(seed: number | string): Promise<void> {
         const index = next++;
         issued = Math.max(issued, index);
         const sync = rng.chance(0.7);
+        termAt.set(index, term);
         await store.save({ term, vote: 1, commit: index - 1 }, [entry(index, term)], sync);
         if (sync) ackedSynced = Math.max(ackedSynced, index);
       }
@@ -85,7 +90,7 @@ async function runSeed(seed: number | string): Promise<void> {
         const at = ackedSynced;
         if (at <= ackedSnapshot) continue;
         await store.saveSnapshot({
-          meta: { index: at, term, confState: { voters: [1], learners: [] } },
+          meta: { index: at, term: termAt.get(at)!, confState: { voters: [1], learners: [] } },
           data: new Uint8Array([round]),
         });
         ackedSnapshot = at;
