@@ -1,4 +1,4 @@
-import { CairnError, decode, encode, fail } from '../../core/index.js';
+import { CairnError, checkLimit, decode, encode, fail } from '../../core/index.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../types.js';
 import { crc32c } from './crc32c.js';
 
@@ -7,10 +7,11 @@ import { crc32c } from './crc32c.js';
  *
  * A frame is `[u32 LE payload length][u32 LE crc32c][payload]`, the checksum covering the four
  * length bytes and the payload, so a record whose length field rotted fails its checksum too. A
- * payload is one MessagePack map:
- * - a save: `{ h?: [term, vote, commit], i?: firstIndex, e?: [term, type, data, term, ...] }`, the
- *   entries flat (three values each, type 0 normal / 1 conf) with contiguous indexes from `i`;
- * - a snapshot marker: `{ s: [index, term] }`, written after a snapshot file is durable.
+ * payload is:
+ * - a save: a binary layout (see {@link encodeSave}): an optional hard state and entries with
+ *   contiguous indexes; the earlier MessagePack map `{ h?, i?, e? }` is still read;
+ * - a snapshot marker: the MessagePack map `{ s: [index, term] }`, written after a snapshot file
+ *   is durable.
  * A snapshot file is one frame whose payload is `{ m: [index, term, voters, learners], d: data }`.
  */
 
@@ -68,22 +69,105 @@ function allZero(buf: Uint8Array, from: number): boolean {
   return true;
 }
 
+/**
+ * A save's payload, written by hand (one per Ready; MessagePack cost more than the checksum and
+ * the write). Big-endian:
+ *
+ * ```
+ * save  = 0x01 flags:u8 [term:f64 vote:f64 commit:f64]   when flags & HARD_STATE
+ *         [first:f64 n:u32 entry{n}]                     when flags & ENTRIES
+ * entry = term:f64 kind:u8 (0 normal, 1 conf) len:u32 data
+ * ```
+ *
+ * Snapshot markers stay MessagePack maps (first byte 0x81), so the first byte tells them apart.
+ * Pre-release: saves of the earlier MessagePack layout are still read, nothing else is promised.
+ */
+const SAVE_TAG = 0x01;
+const HARD_STATE = 1;
+const ENTRIES = 2;
+const ENTRY_FIXED = 8 + 1 + 4;
+
 /** Encodes a save: an optional hard state and contiguous entries. */
 export function encodeSave(hardState: HardState | undefined, entries: readonly Entry[]): Uint8Array {
-  const out: { h?: number[]; i?: number; e?: unknown[] } = {};
-  if (hardState !== undefined) out.h = [hardState.term, hardState.vote, hardState.commit];
+  let size = 2;
+  if (hardState !== undefined) size += 24;
   if (entries.length > 0) {
-    out.i = entries[0]!.index;
-    const flat: unknown[] = new Array(entries.length * 3);
+    size += 12;
+    for (let k = 0; k < entries.length; k++) size += ENTRY_FIXED + entries[k]!.data.length;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = SAVE_TAG;
+  out[1] = (hardState !== undefined ? HARD_STATE : 0) | (entries.length > 0 ? ENTRIES : 0);
+  let p = 2;
+  if (hardState !== undefined) {
+    view.setFloat64(p, hardState.term);
+    view.setFloat64(p + 8, hardState.vote);
+    view.setFloat64(p + 16, hardState.commit);
+    p += 24;
+  }
+  if (entries.length > 0) {
+    view.setFloat64(p, entries[0]!.index);
+    view.setUint32(p + 8, entries.length);
+    p += 12;
     for (let k = 0; k < entries.length; k++) {
       const e = entries[k]!;
-      flat[3 * k] = e.term;
-      flat[3 * k + 1] = e.type === 'conf' ? 1 : 0;
-      flat[3 * k + 2] = e.data;
+      view.setFloat64(p, e.term);
+      out[p + 8] = e.type === 'conf' ? 1 : 0;
+      view.setUint32(p + 9, e.data.length);
+      out.set(e.data, p + ENTRY_FIXED);
+      p += ENTRY_FIXED + e.data.length;
     }
-    out.e = flat;
   }
-  return encode(out);
+  return out;
+}
+
+/** Reads a binary save (the layout above); entry data is copied out of `payload`. */
+function decodeBinarySave(payload: Uint8Array): LogRecord {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const need = (p: number, n: number, what: string) => {
+    if (p + n > payload.length) fail(`$.${what}`, `${n} bytes at offset ${p}`, `${payload.length - p} left`);
+  };
+  const num = (p: number, what: string) => uint(view.getFloat64(p), `$.${what}`);
+  need(0, 2, 'flags');
+  const flags = payload[1]!;
+  if ((flags & ~(HARD_STATE | ENTRIES)) !== 0) fail('$.flags', 'flag bits 1 and 2 only', flags);
+  let p = 2;
+  let hardState: HardState | undefined;
+  if ((flags & HARD_STATE) !== 0) {
+    need(p, 24, 'h');
+    hardState = { term: num(p, 'h.term'), vote: num(p + 8, 'h.vote'), commit: num(p + 16, 'h.commit') };
+    p += 24;
+  }
+  const entries: Entry[] = [];
+  if ((flags & ENTRIES) !== 0) {
+    need(p, 12, 'i');
+    const first = num(p, 'i');
+    const n = view.getUint32(p + 8);
+    p += 12;
+    // Each entry takes at least ENTRY_FIXED bytes: a count the payload cannot hold is refused first.
+    if (n === 0 || n > (payload.length - p) / ENTRY_FIXED)
+      fail('$.n', `1..${Math.floor((payload.length - p) / ENTRY_FIXED)} entries`, n);
+    if (!Number.isSafeInteger(first + n)) fail('$.i', 'a first index whose last is a safe integer', first);
+    for (let k = 0; k < n; k++) {
+      need(p, ENTRY_FIXED, `e[${k}]`);
+      const term = num(p, `e[${k}].term`);
+      const kind = payload[p + 8]!;
+      if (kind !== 0 && kind !== 1) fail(`$.e[${k}].kind`, 'an entry type 0 or 1', kind);
+      const len = view.getUint32(p + 9);
+      p += ENTRY_FIXED;
+      need(p, len, `e[${k}].data`);
+      entries.push({
+        term,
+        index: first + k,
+        type: kind === 1 ? 'conf' : 'normal',
+        data: payload.slice(p, p + len),
+      });
+      p += len;
+    }
+  }
+  if (p !== payload.length) fail('$', 'no trailing bytes', `${payload.length - p} trailing bytes`);
+  return hardState === undefined ? { kind: 'save', entries } : { kind: 'save', hardState, entries };
 }
 
 /** Encodes a snapshot marker. */
@@ -150,6 +234,10 @@ export function validateRecord(value: unknown, path = '$'): LogRecord {
 
 /** Decodes and validates a record payload; throws `DECODE_FAILED` / `LIMIT_EXCEEDED`. */
 export function decodeRecord(payload: Uint8Array, maxBytes: number): LogRecord {
+  if (payload.length > 0 && payload[0] === SAVE_TAG) {
+    checkLimit('maxRecordBytes', payload.length, maxBytes, 'raft log record size');
+    return decodeBinarySave(payload);
+  }
   return decode(payload, validateRecord, maxBytes);
 }
 
