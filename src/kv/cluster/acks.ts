@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../core/index.js';
+import { type Clock, FifoDeadlines } from '../../core/index.js';
 
 /** How a write's wait for acknowledgements ended. */
 export interface AckOutcome {
@@ -79,64 +79,12 @@ export class AckWait {
 }
 
 /**
- * The deadlines of a coordinator's write waits, with one timer for all of them. Every wait gets
- * the same timeout, so deadlines arrive in the order waits are added and the queue is FIFO: the
- * timer is set for the oldest wait still running, and ended waits at the head are dropped as new
- * ones are added. (Should the clock step back, a wait behind a later deadline times out when
- * that one does: late by at most the step, never early.)
- *
- * Bound: the queue holds the running waits plus the ended ones behind the oldest running wait,
- * that is at most the waits added in one timeout.
+ * The deadlines of a coordinator's write waits, with one timer for all of them: every wait gets
+ * the same timeout, so a FIFO queue serves them (see core's {@link FifoDeadlines}; a wait ends
+ * timed out at its deadline unless it ended before).
  */
-export class AckDeadlines {
-  private queue: AckWait[] = [];
-  private head = 0;
-  private timer: TimerHandle | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
-
-  constructor(private readonly clock: Clock) {}
-
-  /** Watches `wait`'s deadline (`wait.at`). */
-  add(wait: AckWait): void {
-    this.dropEnded();
-    this.queue.push(wait);
-    this.arm();
+export class AckDeadlines extends FifoDeadlines<AckWait> {
+  constructor(clock: Clock) {
+    super(clock, { expire: (w) => w.end(true), live: (w) => !w.done });
   }
-
-  private dropEnded(): void {
-    const q = this.queue;
-    while (this.head < q.length && q[this.head]!.done) this.head++;
-    if (this.head === q.length) {
-      q.length = 0;
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= q.length) {
-      this.queue = q.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  /** Sets the timer for the oldest running wait, unless one is set for that moment or earlier. */
-  private arm(): void {
-    if (this.head >= this.queue.length) return;
-    const at = this.queue[this.head]!.at;
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    if (this.timer !== undefined) this.clock.cancel(this.timer);
-    this.timerAt = at;
-    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), this.fire);
-  }
-
-  private readonly fire = (): void => {
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
-    const now = this.clock.now();
-    const q = this.queue;
-    while (this.head < q.length) {
-      const w = q[this.head]!;
-      if (!w.done && w.at > now) break;
-      this.head++;
-      w.end(true);
-    }
-    this.dropEnded();
-    this.arm();
-  };
 }

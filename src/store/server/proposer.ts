@@ -1,4 +1,4 @@
-import { CairnError, type Clock, sleep, type TimerHandle } from '../../core/index.js';
+import { CairnError, type Clock, FifoDeadlines, sleep } from '../../core/index.js';
 import { CallSignal } from '../call-signal.js';
 import { encodeCommand, type StoreCommand } from '../command.js';
 import { StoreError } from '../errors.js';
@@ -16,14 +16,11 @@ export class Proposer {
    * Deadlines of the proposals in flight, in the order made: every one is `requestTimeoutMs`
    * after its start on a monotonic clock, so the order is deadline order and one timer, armed for
    * the oldest, serves them all (a Node timer per write cost more than the rest of its waiting).
-   * Entries of settled proposals leave lazily: from the front as their deadlines pass, all at
-   * once when nothing is in flight, or in a sweep past twice `maxPendingProposals` entries.
+   * Entries of settled proposals leave lazily: from the front, all at once when nothing is in
+   * flight, or in a sweep past twice `maxPendingProposals` entries.
    */
-  private deadlines: Deadline[] = [];
-  private head = 0;
+  private readonly deadlines: FifoDeadlines<Deadline>;
   private inFlight = 0;
-  private timer: TimerHandle | undefined;
-  private readonly onTimerBound = (): void => this.onTimer();
 
   constructor(
     private readonly raft: RaftPort,
@@ -31,7 +28,13 @@ export class Proposer {
     private readonly ids: RequestIds,
     private readonly clock: Clock,
     private readonly limits: StoreServerLimits,
-  ) {}
+  ) {
+    this.deadlines = new FifoDeadlines(clock, {
+      expire: (d) => this.waiters.cancel(d.requestId, this.timeoutError(d.startLeader)),
+      live: (d) => this.waiters.has(d.requestId),
+      sweepAt: 2 * limits.maxPendingProposals,
+    });
+  }
 
   /**
    * Proposes `cmd` and resolves with its apply outcome on this member.
@@ -66,44 +69,16 @@ export class Proposer {
     }
   }
 
-  /** Adds a proposal's deadline and arms the timer when none is armed. */
+  /** Adds a proposal's deadline. */
   private addDeadline(requestId: number, startLeader: number): void {
-    const at = this.clock.now() + this.limits.requestTimeoutMs;
-    if (this.deadlines.length - this.head >= 2 * this.limits.maxPendingProposals) {
-      // Bounded: only proposals still waiting keep their entry.
-      this.deadlines = this.deadlines.slice(this.head).filter((d) => this.waiters.has(d.requestId));
-      this.head = 0;
-    }
-    this.deadlines.push({ requestId, at, startLeader });
+    this.deadlines.add({ requestId, at: this.clock.now() + this.limits.requestTimeoutMs, startLeader });
     this.inFlight++;
-    this.timer ??= this.clock.setTimer(this.limits.requestTimeoutMs, this.onTimerBound);
   }
 
   /** A proposal finished: with none in flight, the timer and the queue go. */
   private settled(): void {
     this.inFlight--;
-    if (this.inFlight > 0) return;
-    if (this.timer !== undefined) this.clock.cancel(this.timer);
-    this.timer = undefined;
-    this.deadlines = [];
-    this.head = 0;
-  }
-
-  /** Times out every proposal whose deadline passed, then re-arms for the oldest left. */
-  private onTimer(): void {
-    this.timer = undefined;
-    const now = this.clock.now();
-    while (this.head < this.deadlines.length && this.deadlines[this.head]!.at <= now) {
-      const d = this.deadlines[this.head++]!;
-      this.waiters.cancel(d.requestId, this.timeoutError(d.startLeader));
-    }
-    if (this.head > 1024 && this.head * 2 > this.deadlines.length) {
-      this.deadlines = this.deadlines.slice(this.head);
-      this.head = 0;
-    }
-    if (this.head < this.deadlines.length) {
-      this.timer = this.clock.setTimer(this.deadlines[this.head]!.at - now, this.onTimerBound);
-    }
+    if (this.inFlight === 0) this.deadlines.clear();
   }
 
   /**

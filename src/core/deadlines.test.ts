@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { FifoDeadlines } from './deadlines.js';
+import { ManualClock } from './manual-clock.js';
+
+interface Entry {
+  readonly id: number;
+  readonly at: number;
+  dead: boolean;
+  expiredAt?: number;
+}
+
+function setup(clock: ManualClock, sweepAt?: number) {
+  const expired: Entry[] = [];
+  const q = new FifoDeadlines<Entry>(clock, {
+    expire: (e) => {
+      e.expiredAt = clock.now();
+      expired.push(e);
+    },
+    live: (e) => !e.dead && e.expiredAt === undefined,
+    ...(sweepAt === undefined ? {} : { sweepAt }),
+  });
+  let next = 0;
+  const add = (timeoutMs: number): Entry => {
+    const e: Entry = { id: next++, at: clock.now() + timeoutMs, dead: false };
+    q.add(e);
+    return e;
+  };
+  return { q, expired, add };
+}
+
+describe('FifoDeadlines', () => {
+  it('expires entries at their deadlines, in order, on one timer', () => {
+    const clock = new ManualClock();
+    const { expired, add } = setup(clock);
+    const a = add(100);
+    clock.advance(30);
+    const b = add(100);
+    assert.equal(clock.pending, 1);
+    clock.advance(69);
+    assert.deepEqual(expired, []);
+    clock.advance(1);
+    assert.deepEqual(expired, [a]);
+    assert.equal(a.expiredAt, a.at);
+    clock.advance(30);
+    assert.deepEqual(expired, [a, b]);
+    assert.equal(clock.pending, 0);
+  });
+
+  it('never expires an entry that stopped being live, and re-arms past it', () => {
+    const clock = new ManualClock();
+    const { expired, add } = setup(clock);
+    const a = add(100);
+    clock.advance(10);
+    const b = add(100);
+    a.dead = true;
+    clock.advance(90);
+    assert.deepEqual(expired, []);
+    clock.advance(10);
+    assert.deepEqual(expired, [b]);
+  });
+
+  it('drops dead entries from the front as entries are added', () => {
+    const clock = new ManualClock();
+    const { q, add } = setup(clock);
+    for (let i = 0; i < 10; i++) add(100).dead = true;
+    add(100);
+    assert.equal(q.size, 1);
+  });
+
+  it('sweeps dead entries anywhere once sweepAt are queued', () => {
+    const clock = new ManualClock();
+    const { q, add } = setup(clock, 8);
+    add(100); // stays live at the front
+    const dead = Array.from({ length: 7 }, () => add(100));
+    for (const e of dead) e.dead = true;
+    assert.equal(q.size, 8);
+    add(100);
+    assert.equal(q.size, 2);
+  });
+
+  it('clear drops every entry and the timer', () => {
+    const clock = new ManualClock();
+    const { q, expired, add } = setup(clock);
+    add(100);
+    add(100);
+    q.clear();
+    assert.equal(q.size, 0);
+    assert.equal(clock.pending, 0);
+    clock.advance(200);
+    assert.deepEqual(expired, []);
+    const c = add(50);
+    clock.advance(50);
+    assert.deepEqual(expired, [c]);
+  });
+
+  it('an expire that adds an entry (and triggers a sweep) keeps the queue whole', () => {
+    const clock = new ManualClock();
+    const expired: number[] = [];
+    let id = 0;
+    const q: FifoDeadlines<{ id: number; at: number; done: boolean }> = new FifoDeadlines(clock, {
+      live: (e) => !e.done,
+      expire: (e) => {
+        e.done = true;
+        expired.push(e.id);
+        if (e.id < 3) push(10);
+      },
+      sweepAt: 2,
+    });
+    const push = (t: number) => {
+      const e = { id: id++, at: clock.now() + t, done: false };
+      q.add(e);
+    };
+    push(10);
+    push(10);
+    clock.advance(10);
+    assert.deepEqual(expired, [0, 1]);
+    clock.advance(10);
+    assert.deepEqual(expired, [0, 1, 2, 3]);
+    clock.advance(10);
+    assert.deepEqual(expired, [0, 1, 2, 3, 4]);
+    assert.equal(clock.pending, 0);
+    assert.equal(q.size, 0);
+  });
+
+  it('an entry behind a later deadline expires late, never early', () => {
+    const clock = new ManualClock();
+    const { q, expired } = setup(clock);
+    const late = { id: 0, at: clock.now() + 100, dead: false } as Entry;
+    const early = { id: 1, at: clock.now() + 50, dead: false } as Entry;
+    q.add(late);
+    q.add(early);
+    clock.advance(99);
+    assert.deepEqual(expired, []);
+    clock.advance(1);
+    assert.deepEqual(expired, [late, early]);
+  });
+
+  it('matches a model: every live entry expires at its deadline, no sooner, exactly once', () => {
+    type Op =
+      | { kind: 'add'; timeout: number }
+      | { kind: 'kill'; pick: number }
+      | { kind: 'tick'; ms: number };
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), timeout: fc.integer({ min: 100, max: 100 }) }),
+      fc.record({ kind: fc.constant('kill' as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 60 }) }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 200 }),
+        fc.option(fc.integer({ min: 1, max: 16 })),
+        (ops: Op[], sweep) => {
+          const clock = new ManualClock();
+          const { q, add } = setup(clock, sweep ?? undefined);
+          const all: Entry[] = [];
+          const check = () => {
+            for (const e of all) {
+              if (e.expiredAt !== undefined)
+                assert.equal(e.expiredAt, e.at, `entry ${e.id} expired off time`);
+              else if (!e.dead) assert.ok(e.at > clock.now(), `live entry ${e.id} past its deadline`);
+            }
+            assert.ok(clock.pending <= 1);
+            if (sweep !== null)
+              assert.ok(
+                q.size <=
+                  Math.max(sweep, all.filter((e) => !e.dead && e.expiredAt === undefined).length + 1) + 1,
+              );
+          };
+          for (const o of ops) {
+            if (o.kind === 'add') all.push(add(o.timeout));
+            else if (o.kind === 'kill') {
+              const live = all.filter((e) => !e.dead && e.expiredAt === undefined);
+              if (live.length > 0) live[o.pick % live.length]!.dead = true;
+            } else clock.advance(o.ms);
+            check();
+          }
+          clock.advance(1000);
+          check();
+          assert.equal(q.size, 0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
