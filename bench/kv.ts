@@ -26,6 +26,7 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
+import { intOption } from './_args.js';
 import { CairnKvUnavailable, startCairnKv } from './_cairn-kv.js';
 
 function log(line: string): void {
@@ -55,13 +56,6 @@ interface TargetResult {
   unavailable?: string;
 }
 
-function positive(name: string, text: string | undefined, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min || n > max)
-    throw new Error(`--${name} must be ${min}..${max}, got ${text}`);
-  return n;
-}
-
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
@@ -83,10 +77,10 @@ function parseOptions(argv: string[]) {
     throw new Error('--sync must be default, true or false');
   return {
     json: values.json,
-    requests: positive('requests', values.requests, 1, 100_000_000),
-    clients: positive('clients', values.clients, 1, 10_000),
-    pipeline: positive('pipeline', values.pipeline, 1, 1_000),
-    keyspace: positive('keyspace', values.keyspace, 0, 1_000_000_000),
+    requests: intOption('requests', values.requests, 1, 100_000_000),
+    clients: intOption('clients', values.clients, 1, 10_000),
+    pipeline: intOption('pipeline', values.pipeline, 1, 1_000),
+    keyspace: intOption('keyspace', values.keyspace, 0, 1_000_000_000),
     targets: targets as TargetName[],
     sync: values.sync === 'default' ? undefined : values.sync === 'true',
   };

@@ -41,6 +41,7 @@ import { parseArgs } from 'node:util';
 import { Rng } from '../src/core/index.js';
 import { lanConfig, localConfig } from '../src/membership/index.js';
 import { PROCESS_SCOPE } from '../src/membership/intern.js';
+import { intOption } from './_args.js';
 import { type MemberlistOptions, type MemberlistOutcome, runMemberlist } from './_memberlist.js';
 import { Cluster, type ClusterNode } from './_membership-cluster.js';
 import { compareFigures, configDifferences } from './_membership-compare.js';
@@ -173,16 +174,10 @@ function parseOptions(argv: string[]) {
       'leave-timeout-ms': { type: 'string', default: '2500' },
     },
   });
-  const n = Number(values.nodes);
-  if (!Number.isSafeInteger(n) || n < 4 || n > 1024) {
-    throw new Error(`--nodes must be 4..1024, got ${values.nodes}`);
-  }
+  const n = intOption('nodes', values.nodes, 4, 1024);
   // Updaters, victims and leavers are 3 x rounds distinct nodes besides the seed.
   const maxRounds = Math.min(10, Math.floor((n - 1) / 3));
-  const rounds = Number(values.rounds);
-  if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > maxRounds) {
-    throw new Error(`--rounds must be 1..${maxRounds}, got ${values.rounds}`);
-  }
+  const rounds = intOption('rounds', values.rounds, 1, maxRounds);
   if (values.preset !== 'lan' && values.preset !== 'local') {
     throw new Error(`--preset must be lan or local, got ${values.preset}`);
   }
@@ -196,10 +191,10 @@ function parseOptions(argv: string[]) {
     nodes: n,
     rounds,
     seed: values.seed,
-    timeoutMs: Number(values['timeout-ms']),
-    settleMs: Number(values['settle-ms']),
-    steadyMs: Number(values['steady-ms']),
-    leaveTimeoutMs: Number(values['leave-timeout-ms']),
+    timeoutMs: intOption('timeout-ms', values['timeout-ms'], 1, 3_600_000),
+    settleMs: intOption('settle-ms', values['settle-ms'], 0, 3_600_000),
+    steadyMs: intOption('steady-ms', values['steady-ms'], 0, 3_600_000),
+    leaveTimeoutMs: intOption('leave-timeout-ms', values['leave-timeout-ms'], 1, 3_600_000),
   };
   const intern: 'node' | 'process' = values.intern;
   return { bench, preset: values.preset, intern, memberlist: values.memberlist, json: values.json };

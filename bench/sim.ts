@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { type PingSimResult, runPingSim } from '../src/sim/index.js';
+import { intOption, numberOption } from './_args.js';
 
 function summary(r: PingSimResult) {
   return {
@@ -35,13 +36,13 @@ export async function main(argv: string[]): Promise<object> {
       'skip-settle': { type: 'boolean', default: false },
     },
   });
-  const nodes = Number(values.nodes);
+  const nodes = intOption('nodes', values.nodes, 1, 100_000);
   const options = {
     nodes,
     seed: values.seed,
-    loss: Number(values.loss),
-    durationMs: Number(values['duration-ms']),
-    intervalMs: Number(values['interval-ms']),
+    loss: numberOption('loss', values.loss, 0, 1),
+    durationMs: intOption('duration-ms', values['duration-ms'], 1, 3_600_000),
+    intervalMs: intOption('interval-ms', values['interval-ms'], 1, 3_600_000),
   };
   process.stderr.write(`sim bench: ${JSON.stringify(options)}\n`);
   // Warm-up runs (both modes) so the JIT has compiled the hot paths before anything is timed.

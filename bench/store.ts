@@ -21,19 +21,13 @@
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { intOption } from './_args.js';
 import { CairnStoreUnavailable, startCairnStore } from './_cairn-store.js';
 import { etcdVersion, startEtcdCluster } from './_etcd.js';
 import { type LoadFigures, type LoadOptions, runLoad } from './_store-load.js';
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function positive(name: string, text: string | undefined, max: number): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1 || n > max)
-    throw new Error(`--${name} must be 1..${max}, got ${text}`);
-  return n;
 }
 
 function parseOptions(argv: string[]) {
@@ -55,13 +49,13 @@ function parseOptions(argv: string[]) {
     if (values[flag] !== 'run' && values[flag] !== 'skip') throw new Error(`--${flag} must be run or skip`);
   }
   const load: LoadOptions = {
-    clients: positive('clients', values.clients, 10_000),
-    connections: positive('connections', values.connections, 1_000),
-    seconds: positive('seconds', values.seconds, 3_600),
-    workers: positive('workers', values.workers, 16),
-    keys: positive('keys', values.keys, 10_000_000),
+    clients: intOption('clients', values.clients, 1, 10_000),
+    connections: intOption('connections', values.connections, 1, 1_000),
+    seconds: intOption('seconds', values.seconds, 1, 3_600),
+    workers: intOption('workers', values.workers, 1, 16),
+    keys: intOption('keys', values.keys, 1, 10_000_000),
     // The watch phase writes its invoke time (about 17 characters) into the value.
-    valueBytes: Math.max(24, positive('value-bytes', values['value-bytes'], 1 << 20)),
+    valueBytes: Math.max(24, intOption('value-bytes', values['value-bytes'], 1, 1 << 20)),
     requestDeadlineMs: 10_000,
   };
   if (load.connections < load.workers) throw new Error('--connections must be at least --workers');
