@@ -2,12 +2,12 @@ import { type Clock, describeError, type Logger, sleep } from '../../core/index.
 import { KvError } from '../errors.js';
 import { requiredReplicas, type TokenRange } from '../types.js';
 import type { RingPort } from './ports.js';
-import { pullRange, pushRange, type StreamContext, type Transferred } from './streaming.js';
+import { copyRange, pullRange, pushRange, type StreamContext, type Transferred } from './streaming.js';
 
 /** Progress of a join or a decommission, for status, metrics and the CLI's progress bar. */
 export interface StreamProgress {
   readonly phase: 'waiting' | 'streaming' | 'done' | 'failed';
-  readonly operation: 'join' | 'decommission';
+  readonly operation: 'join' | 'decommission' | 'removenode';
   readonly rangesTotal: number;
   readonly rangesDone: number;
   readonly cells: number;
@@ -130,6 +130,66 @@ export async function streamDecommission(
           'UNAVAILABLE',
           `range ${describe(range)} reached ${done.size} of its ${targets.length} new replicas`,
         );
+      }
+    });
+    progress.set({ rangesDone: progress.value.rangesDone + 1 });
+  }
+  progress.set({ phase: 'done' });
+  return progress.value;
+}
+
+/**
+ * Streams the ranges of `removed`, a dead node that `removenode` takes off the ring, to their
+ * future replicas (the ring's pending nodes of each range, with `removed` announced `removing` and
+ * so read as `leaving`), after `ringDelayMs` so that writes made meanwhile reach them too. The
+ * removed node cannot send its data, so each new owner gets each range from `rf - quorum + 1` live
+ * surviving replicas, copied through this node: every write acknowledged at QUORUM is on one of
+ * them (as a join pulls it).
+ *
+ * @throws KvError UNAVAILABLE when a range cannot be copied from enough replicas after `attempts`
+ */
+export async function streamRemoval(
+  ctx: ElasticContext,
+  removed: string,
+  onProgress?: (p: StreamProgress) => void,
+  signal?: AbortSignal,
+): Promise<StreamProgress> {
+  const progress = new Progress('removenode', onProgress);
+  await sleep(ctx.clock, ctx.ringDelayMs, signal);
+  const ring = ctx.ring();
+  const ranges = ring.rangesOf(removed);
+  progress.set({ phase: 'streaming', rangesTotal: ranges.length });
+  const quorum = requiredReplicas('QUORUM', ring.rf);
+  const stream = { ...ctx.stream, self: ctx.self };
+  for (const range of ranges) {
+    const sources = ring.replicas(range.end).filter((n) => n !== removed);
+    const needed = Math.min(sources.length, ring.rf - quorum + 1);
+    const targets = ring.pending(range.end);
+    const done = new Set<string>();
+    await retry(ctx, progress, signal, async () => {
+      for (const target of targets) {
+        let copied = 0;
+        for (const source of sources) {
+          const pair = `${source}>${target}`;
+          if (done.has(pair)) {
+            copied++;
+            continue;
+          }
+          if (copied >= needed || !ctx.isAlive(source)) continue;
+          try {
+            await copyRange(stream, source, target, range, (m) => progress.moved(m), signal);
+            done.add(pair);
+            copied++;
+          } catch (err) {
+            progress.set({ error: `${source} to ${target}: ${describeError(err)}` });
+          }
+        }
+        if (copied < needed) {
+          throw new KvError(
+            'UNAVAILABLE',
+            `range ${describe(range)} reached ${target} from ${copied} of the ${needed} replicas it needs`,
+          );
+        }
       }
     });
     progress.set({ rangesDone: progress.value.rangesDone + 1 });

@@ -490,6 +490,100 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     await checkReplicas(c, acked, 'a');
   });
 
+  it('removenode refuses itself, a live node, an unknown node, and a cut the rest cannot hold', async () => {
+    const c = await cluster(['a', 'b', 'c', 'd']);
+    const refused = async (via: string, name: string, why: RegExp) =>
+      assert.rejects(
+        c.run(c.node(via).removeNode(name)),
+        (e) => isKvError(e, 'INVALID_ARGUMENT') && why.test(String(e)),
+      );
+    await refused('a', 'a', /cannot remove itself/);
+    await refused('a', 'b', /b is alive/);
+    await refused('a', 'zz', /not on the ring/);
+    c.crash('d');
+    c.crash('c');
+    // Both dead, still both on the ring: removing one needs the other as a source, and fails.
+    await assert.rejects(c.run(c.node('a').removeNode('d'), 300_000), (e) => isKvError(e, 'UNAVAILABLE'));
+    assert.equal(c.node('a').status().ring, 'normal');
+    const small = await cluster(['a', 'b', 'c']);
+    small.crash('c');
+    await assert.rejects(
+      small.run(small.node('a').removeNode('c')),
+      (e) => isKvError(e, 'INVALID_ARGUMENT') && /other normal nodes could not hold rf=3/.test(String(e)),
+    );
+    assert.equal(
+      c
+        .node('a')
+        .ring()
+        .nodes.filter((n) => n.name === 'd')
+        .map((n) => n.status)
+        .join(),
+      'normal',
+      'a refused removal leaves the node as it was',
+    );
+  });
+
+  it("removenode copies a dead node's ranges to their new owners while writes go on, and every node drops it", async () => {
+    const c = await cluster(['a', 'b', 'c', 'd', 'e']);
+    // Keys written before and never again: only the removal's copies can bring them to d's successors.
+    for (let i = 0; i < 150; i++) await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
+    c.crash('d');
+    let removed = false;
+    const w = writer(c, ['a', 'b', 'c', 'e'], () => !removed);
+    const progress: string[] = [];
+    await c.run(
+      c
+        .node('b')
+        .removeNode('d', (p) => progress.push(`${p.operation}:${p.phase}`))
+        .finally(() => {
+          removed = true;
+        }),
+      120_000,
+    );
+    await c.run(w.done, 120_000);
+    await c.sim.runFor(3_000);
+    assert.ok(progress.includes('removenode:done'), `progress was reported: ${progress.at(-1)}`);
+    assert.ok((c.node('b').status().streaming?.cells ?? 0) > 0, 'cells were copied');
+    for (const n of ['a', 'b', 'c', 'e']) {
+      assert.ok(
+        !c
+          .node(n)
+          .ring()
+          .nodes.some((x) => x.name === 'd'),
+        `${n} dropped d from its ring`,
+      );
+    }
+    const acked = new Map<string, string>();
+    for (let i = 0; i < 150; i++) acked.set(`init-${i}`, `v-init-${i}`);
+    for (const [key, value] of w.acked) acked.set(key, value);
+    await checkReplicas(c, acked, 'a');
+    await checkAcked(c, acked, 'c');
+    // The removal outlives its remover: every other node announces it too.
+    c.crash('b');
+    await c.sim.runFor(3_000);
+    assert.ok(
+      !c
+        .node('a')
+        .ring()
+        .nodes.some((x) => x.name === 'd'),
+      'd stays off without b',
+    );
+    // d comes back on its old data: it sees the removal and leaves the ring instead of serving
+    // stale cells.
+    await c.restart('d');
+    await c.sim.runUntil(() => c.node('d').status().ring === 'left', { maxMs: 30_000 });
+    assert.equal(c.node('d').status().ring, 'left');
+    await c.sim.runFor(3_000);
+    assert.ok(
+      !c
+        .node('a')
+        .ring()
+        .nodes.some((x) => x.name === 'd'),
+      'd stayed off the ring',
+    );
+    await checkAcked(c, acked, 'e');
+  });
+
   it('refuses to decommission when the rest could not hold rf replicas', async () => {
     const c = await cluster(['a', 'b', 'c']);
     await assert.rejects(c.run(c.node('c').decommission()), (e) => isKvError(e, 'INVALID_ARGUMENT'));

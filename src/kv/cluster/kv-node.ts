@@ -11,6 +11,7 @@ import {
 import { RpcClient, RpcServer } from '../../rpc/index.js';
 import type { Transport } from '../../transport/types.js';
 import { KvError } from '../errors.js';
+import { tokensDigest } from '../ring/removals.js';
 import type {
   Consistency,
   KvApi,
@@ -27,7 +28,13 @@ import { AntiEntropy, type AntiEntropyStats } from './anti-entropy.js';
 import type { Defer } from './batcher.js';
 import { DEFAULT_KV_CONFIG, DEFAULT_LIMITS, type KvConfig, validateKvConfig } from './config.js';
 import { Coordinator, type CoordinatorContext, type CoordinatorStats } from './coordinator.js';
-import { type ElasticContext, type StreamProgress, streamDecommission, streamJoin } from './elastic.js';
+import {
+  type ElasticContext,
+  type StreamProgress,
+  streamDecommission,
+  streamJoin,
+  streamRemoval,
+} from './elastic.js';
 import { defaultEngines } from './engines.js';
 import { type HandoffStats, HintedHandoff } from './handoff.js';
 import type { KvEngines, ReplicaPort } from './ports.js';
@@ -152,6 +159,7 @@ export class KvNode implements KvApi {
       maxOffsetMs: config.maxClockOffsetMs,
     });
     this.tracker = new RingTracker(name, view, engines, config.rf, logger);
+    this.tracker.onSelfRemoved((by) => this.removedFromRing(by.node));
     this.skew = new SkewMonitor(
       clock,
       config.maxClockOffsetMs,
@@ -488,6 +496,99 @@ export class KvNode implements KvApi {
     this.handoff.replay();
     await this.engines.saveNodeMeta(this.options.storage, { tokens: this.tokens, status: 'left' });
     this.setRingStatus('left');
+  }
+
+  /**
+   * Takes `name`, a node that is gone for good without decommissioning, off the ring (Cassandra's
+   * `nodetool removenode`): announces it `removing` (every node then reads it as `leaving`, so
+   * writes also reach its ranges' new owners), copies each of its ranges to the new owners from
+   * `rf - quorum + 1` live surviving replicas, then announces it `removed` (every node leaves it
+   * off the ring and keeps announcing that, so the removal outlives this node). Should the node
+   * come back with its old data, it sees the removal and leaves the ring.
+   *
+   * @throws KvError INVALID_ARGUMENT when `name` is this node, is not on the ring or is alive, when
+   *   this node is not `normal` or is busy with another join, decommission or removal, or when the
+   *   remaining normal nodes are fewer than rf; UNAVAILABLE when a range cannot be copied, or the
+   *   node came back meanwhile (the removal is then withdrawn)
+   */
+  async removeNode(
+    name: string,
+    onProgress?: (p: StreamProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (name === this.options.name) {
+      throw new KvError('INVALID_ARGUMENT', 'a node cannot remove itself: decommission it instead');
+    }
+    if (this.ringStatus !== 'normal' || this.busy !== undefined) {
+      const what = this.busy !== undefined ? 'busy streaming' : this.ringStatus;
+      throw new KvError('INVALID_ARGUMENT', `cannot remove a node while this node is ${what}`);
+    }
+    const tokens = this.tracker.advertisedTokens(name);
+    const onRing = this.tracker.current().info().nodes;
+    if (tokens === undefined || !onRing.some((n) => n.name === name)) {
+      throw new KvError('INVALID_ARGUMENT', `${name} is not on the ring (unknown, left or already removed)`);
+    }
+    if (this.tracker.isAlive(name)) {
+      throw new KvError(
+        'INVALID_ARGUMENT',
+        `${name} is alive: decommission it, or stop it first (removenode is for a node gone for good)`,
+      );
+    }
+    const remaining = onRing.filter((n) => n.name !== name && n.status === 'normal').length;
+    if (remaining < this.config.rf) {
+      throw new KvError(
+        'INVALID_ARGUMENT',
+        `cannot remove ${name}: ${remaining} other normal nodes could not hold rf=${this.config.rf} replicas`,
+      );
+    }
+    const digest = tokensDigest(tokens);
+    try {
+      this.tracker.announce(name, digest, 'removing');
+    } catch (err) {
+      throw new KvError('INVALID_ARGUMENT', `cannot remove ${name}: ${describeError(err)}`);
+    }
+    const run = streamRemoval(
+      this.elastic,
+      name,
+      (p) => {
+        this.report(p);
+        onProgress?.(p);
+      },
+      signal,
+    );
+    this.busy = run;
+    try {
+      this.progress = await run;
+    } catch (err) {
+      if (!this.stopped) this.tracker.announce(name, digest, undefined);
+      throw err;
+    } finally {
+      this.busy = undefined;
+    }
+    if (this.tracker.isAlive(name)) {
+      this.tracker.announce(name, digest, undefined);
+      throw new KvError(
+        'UNAVAILABLE',
+        `${name} came back while it was being removed; the removal is withdrawn`,
+      );
+    }
+    this.tracker.announce(name, digest, 'removed');
+    this.ctx.logger.info({ node: name, cells: this.progress.cells }, 'removed a node from the ring');
+  }
+
+  /** Another node removed this one (it was thought gone): its data is stale, so it leaves the ring. */
+  private removedFromRing(by: string): void {
+    if (this.stopped || this.ringStatus === 'left') return;
+    this.ctx.logger.error(
+      { by },
+      'this node was removed from the ring while it was away; it leaves the ring (start it with an empty data directory to join again)',
+    );
+    this.setRingStatus('left');
+    this.engines
+      .saveNodeMeta(this.options.storage, { tokens: this.tokens, status: 'left' })
+      .catch((err: unknown) =>
+        this.ctx.logger.warn({ err: describeError(err) }, 'could not store the left state'),
+      );
   }
 
   // ------------------------------------------------------------------ KvApi

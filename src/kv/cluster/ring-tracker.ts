@@ -1,6 +1,13 @@
 import { describeError, type Logger } from '../../core/index.js';
 import type { StateValue } from '../../membership/types.js';
 import type { Address } from '../../transport/types.js';
+import {
+  decodeRemovals,
+  encodeRemovals,
+  REMOVAL_LIMITS,
+  type RingRemoval,
+  tokensDigest,
+} from '../ring/removals.js';
 import type { RingNode, RingNodeStatus, Token } from '../types.js';
 import type { KvEngines, RingPort } from './ports.js';
 
@@ -47,13 +54,25 @@ export interface OwnEntry {
  * and taking its ranges at once would hand them to nodes without its data (the fault lab found a
  * stale QUORUM read that way).
  *
+ * Removals (`removenode`, see `ring/removals.ts`): a node announced `removing` by any member reads
+ * as `leaving`, one announced `removed` is left off, as long as its advert still lists the tokens
+ * the removal names. This node announces its own removals and adopts every `removed` one it sees
+ * (while it is on the ring, up to REMOVAL_LIMITS.maxRemovals), so a removal outlives the node
+ * that made it; it drops one once the removed node has left membership (reaped) or advertises
+ * other tokens (it came back as a new node).
+ *
  * A malformed advert leaves that node off the ring (logged); a ring that fails to build keeps the
  * previous one.
  */
 export class RingTracker {
   private ring: RingPort;
   private readonly members = new Map<string, KvMember>();
+  /** Adverts of the other members as published (before removals apply), by name. */
+  private readonly adverts = new Map<string, Omit<RingNode, 'name'>>();
   private own: OwnEntry | undefined;
+  /** The removals this node announces: its own, and the `removed` ones it adopted. */
+  private removals: RingRemoval[] = [];
+  private selfRemoved: ((by: RingRemoval) => void) | undefined;
 
   constructor(
     private readonly self: string,
@@ -79,15 +98,58 @@ export class RingTracker {
   /** Sets this node's entry (undefined: off the ring), publishes it and rebuilds the ring. */
   setOwn(entry: OwnEntry | undefined): void {
     this.own = entry;
-    if (entry === undefined) this.view.publish(new Map());
-    else {
-      const advert: Omit<RingNode, 'name'> =
-        entry.resp === undefined
-          ? { tokens: entry.tokens, status: entry.status }
-          : { tokens: entry.tokens, status: entry.status, resp: entry.resp };
-      this.view.publish(this.engines.encodeRingAdvert(advert));
-    }
+    if (entry === undefined) this.removals = [];
+    this.publish();
     this.refresh();
+  }
+
+  private publish(): void {
+    const entry = this.own;
+    if (entry === undefined) {
+      this.view.publish(new Map());
+      return;
+    }
+    const advert: Omit<RingNode, 'name'> =
+      entry.resp === undefined
+        ? { tokens: entry.tokens, status: entry.status }
+        : { tokens: entry.tokens, status: entry.status, resp: entry.resp };
+    const values = new Map<string, StateValue>(this.engines.encodeRingAdvert(advert));
+    for (const [key, value] of encodeRemovals(this.removals)) values.set(key, value);
+    this.view.publish(values);
+  }
+
+  /** The tokens `name` advertises now (before removals apply), if it advertises any. */
+  advertisedTokens(name: string): readonly Token[] | undefined {
+    const tokens = this.adverts.get(name)?.tokens;
+    return tokens !== undefined && tokens.length > 0 ? tokens : undefined;
+  }
+
+  /** The removals this node announces. */
+  announced(): readonly RingRemoval[] {
+    return this.removals;
+  }
+
+  /**
+   * Announces this node's removal of `node` in `phase`, replacing any announcement of it; with no
+   * phase, withdraws it.
+   *
+   * @throws RangeError when this node already announces REMOVAL_LIMITS.maxRemovals removals
+   */
+  announce(node: string, digest: number, phase: RingRemoval['phase'] | undefined): void {
+    const rest = this.removals.filter((r) => r.node !== node);
+    if (phase !== undefined) {
+      if (rest.length >= REMOVAL_LIMITS.maxRemovals)
+        throw new RangeError(`this node already announces ${rest.length} removals`);
+      rest.push({ node, digest, phase });
+    }
+    this.removals = rest;
+    this.publish();
+    this.refresh();
+  }
+
+  /** Calls `listener` when some member announces this node `removed` (its advert's tokens). */
+  onSelfRemoved(listener: (by: RingRemoval) => void): void {
+    this.selfRemoved = listener;
   }
 
   /** Other kv nodes on the ring (any status), as adverts show them. */
@@ -110,7 +172,8 @@ export class RingTracker {
   /** Rebuilds the ring from membership. */
   refresh(): void {
     this.members.clear();
-    const nodes: RingNode[] = [];
+    this.adverts.clear();
+    const announced: RingRemoval[] = [...this.removals];
     for (const m of this.view.members()) {
       if (m.name === this.self) continue;
       this.members.set(m.name, m);
@@ -120,7 +183,22 @@ export class RingTracker {
       } catch (err) {
         this.logger.warn({ node: m.name, err: describeError(err) }, 'ignoring a malformed ring advert');
       }
-      if (advert !== undefined && advert.tokens.length > 0) nodes.push({ ...advert, name: m.name });
+      if (advert !== undefined && advert.tokens.length > 0) this.adverts.set(m.name, advert);
+      for (const r of decodeRemovals((key) => m.lookup(key))) announced.push(r);
+    }
+    const removed = new Set<string>();
+    const removing = new Set<string>();
+    let selfRemovedBy: RingRemoval | undefined;
+    for (const r of announced) {
+      if (!this.applies(r)) continue;
+      if (r.node === this.self) {
+        if (r.phase === 'removed') selfRemovedBy = r;
+      } else (r.phase === 'removed' ? removed : removing).add(r.node);
+    }
+    const nodes: RingNode[] = [];
+    for (const [name, advert] of this.adverts) {
+      if (removed.has(name)) continue;
+      nodes.push(removing.has(name) ? { ...advert, status: 'leaving', name } : { ...advert, name });
     }
     if (this.own !== undefined) nodes.push({ ...this.own, name: this.self });
     try {
@@ -131,5 +209,46 @@ export class RingTracker {
         'the ring did not build from the adverts; keeping the previous one',
       );
     }
+    if (this.own !== undefined && this.keepRemovals(announced)) {
+      this.publish();
+    }
+    if (selfRemovedBy !== undefined) this.selfRemoved?.(selfRemovedBy);
+  }
+
+  /** True when `r` names the tokens its node advertises now. */
+  private applies(r: RingRemoval): boolean {
+    const tokens = r.node === this.self ? this.own?.tokens : this.adverts.get(r.node)?.tokens;
+    return tokens !== undefined && tokens.length > 0 && tokensDigest(tokens) === r.digest;
+  }
+
+  /**
+   * True when `r` can no longer matter: its node left membership, or advertises other tokens (it
+   * came back as a new node). A node that advertises nothing for now (restarting, or off the ring
+   * after it saw its removal) keeps the removal: dropping it then would let the node's old
+   * advert back onto the ring.
+   */
+  private outdated(r: RingRemoval): boolean {
+    if (!this.members.has(r.node)) return true;
+    const tokens = this.adverts.get(r.node)?.tokens;
+    return tokens !== undefined && tokens.length > 0 && tokensDigest(tokens) !== r.digest;
+  }
+
+  /**
+   * Drops own `removed` announcements that no longer apply and adopts the others' `removed` ones
+   * (room permitting). Returns true when the list changed.
+   */
+  private keepRemovals(announced: readonly RingRemoval[]): boolean {
+    const kept = this.removals.filter((r) => r.phase === 'removing' || !this.outdated(r));
+    for (const r of announced) {
+      if (kept.length >= REMOVAL_LIMITS.maxRemovals) break;
+      if (r.phase !== 'removed' || r.node === this.self || !this.applies(r)) continue;
+      if (kept.some((k) => k.node === r.node && k.digest === r.digest && k.phase === 'removed')) continue;
+      const i = kept.findIndex((k) => k.node === r.node);
+      if (i >= 0) continue; // this node's own removal of it is still running
+      kept.push(r);
+    }
+    const changed = kept.length !== this.removals.length || kept.some((r, i) => r !== this.removals[i]);
+    this.removals = kept;
+    return changed;
   }
 }

@@ -93,3 +93,37 @@ export async function pushRange(
   }
   return total;
 }
+
+/**
+ * Copies every cell of `range` from `source` to `target` through this node, page by page (a
+ * removal's streaming: the removed node is gone, so its ranges' new owners get them from the
+ * surviving replicas). With `source` this node, {@link pushRange}.
+ *
+ * @throws whatever a page's rpc throws
+ */
+export async function copyRange(
+  ctx: StreamContext & { readonly self: string },
+  source: string,
+  target: string,
+  range: TokenRange,
+  onPage?: (moved: Transferred) => void,
+  signal?: AbortSignal,
+): Promise<Transferred> {
+  if (source === ctx.self) return pushRange(ctx, target, range, 'stream', onPage, signal);
+  const total: Transferred = { cells: 0, bytes: 0 };
+  let after: ScanPosition | undefined;
+  for (let page = 0; page < MAX_STREAM_PAGES; page++) {
+    signal?.throwIfAborted();
+    const answer = await ctx.replicas.scan(source, range, after, ctx.pageEntries, ctx.pageTimeoutMs);
+    if (answer.entries.length > 0) {
+      await ctx.replicas.write(target, 'stream', answer.entries, ctx.pageTimeoutMs);
+      const moved = { cells: answer.entries.length, bytes: bytesOf(answer.entries) };
+      total.cells += moved.cells;
+      total.bytes += moved.bytes;
+      onPage?.(moved);
+    }
+    if (answer.next === undefined) return total;
+    after = answer.next;
+  }
+  return total;
+}
