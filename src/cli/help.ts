@@ -15,7 +15,7 @@ Commands:
   sim ping   run simulated nodes that ping each other; prints a trace hash
   sim membership  run N simulated membership nodes; prints convergence figures
   store status    the consistent store as one node sees it (leader, term, indexes, members)
-  kv get|set|del|scan|ring|decommission  the partitioned store (Redis protocol on each node)
+  kv get|set|del|scan|ring|decommission|removenode  the partitioned store (Redis protocol on each node)
   token key|mint  make a token root key, or mint a capability token for the client APIs
   version    print the version
   help       print this help, or "cairn help <command>"
@@ -175,11 +175,12 @@ export const KV_HELP = `Usage: cairn kv get <key> [--consistency ONE|QUORUM|ALL]
        cairn kv scan [--match PATTERN] [--count N] [--limit N] [--consistency L] [--json]
        cairn kv ring [--json]
        cairn kv decommission [--json]
+       cairn kv removenode <node> [--json]
 
 The partitioned store: any node coordinates any key, at the consistency asked for (default the
 node's, QUORUM unless configured otherwise). get, set, del and scan speak the Redis protocol to
-one node's RESP port (redis-cli and Redis clients work the same way); ring and decommission use
-its HTTP API.
+one node's RESP port (redis-cli and Redis clients work the same way); ring, decommission and
+removenode use its HTTP API.
 
 get           prints the value (exit 1 when there is none)
 set           writes a value, with --ttl-ms an expiry
@@ -188,8 +189,11 @@ scan          prints every key (each once), in ring order, up to --limit
 ring          lists the ring as the node sees it: status, RESP address, tokens, share of the ring
 decommission  streams the node's ranges to the nodes that take them over, then takes it off the
               ring, showing a progress bar; stop the agent afterwards
+removenode    takes a node that is gone for good (dead, never decommissioned) off the ring: the
+              node asked copies its ranges to their new owners from the surviving replicas,
+              showing a progress bar; the removed node, started again on its old data, leaves
 
-Which node: --resp (data commands) or --http (ring, decommission) when given; otherwise the agent
+Which node: --resp (data commands) or --http (ring, decommission, removenode) when given; otherwise the agent
 described by --config and the CAIRN_* environment (as "cairn agent" reads them); with neither,
 node 0 of "cairn dev" (RESP 127.0.0.1:7400, HTTP 127.0.0.1:7200). A node that requires tokens
 gets the one in CAIRN_KV_TOKEN (make one with "cairn token mint").
@@ -203,7 +207,8 @@ gets the one in CAIRN_KV_TOKEN (make one with "cairn token mint").
   --count <n>               scan: keys asked for per page (default 100)
   --limit <n>               scan: stop after this many keys (default 1000)
   --json                    print exactly one JSON line
-  --timeout-ms <ms>         deadline of each call (default 10000; decommission: of the whole run, 1 h)
+  --timeout-ms <ms>         deadline of each call (default 10000; decommission, removenode: of
+                            the whole run, 1 h)
   -h, --help                print this help
 
 Exit codes: 0 done, 1 not found (get), refused, or the node cannot be reached, 2 usage error.

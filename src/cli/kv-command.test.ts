@@ -73,6 +73,16 @@ describe('cairn kv: formatting', () => {
       },
     } as KvStatusJson;
     assert.equal(progressLine(streaming, 8), '[##------] 1/4 ranges, 10 keys, 2.0 MiB (streaming)');
+    // A removal's bar follows its own operation, not a decommission's.
+    assert.match(progressLine(streaming, 8, 'removenode'), /waiting to start/);
+    const removing = {
+      ...streaming,
+      streaming: { ...streaming.streaming!, operation: 'removenode' },
+    } as KvStatusJson;
+    assert.equal(
+      progressLine(removing, 8, 'removenode'),
+      '[##------] 1/4 ranges, 10 keys, 2.0 MiB (streaming)',
+    );
   });
 });
 
@@ -84,6 +94,8 @@ describe('cairn kv: command line', () => {
       ['kv', 'set', 'k'],
       ['kv', 'get', 'k', '--consistency', 'TWO'],
       ['kv', 'scan', '--limit', '0'],
+      ['kv', 'removenode'],
+      ['kv', 'removenode', 'a', 'b'],
     ]) {
       const out = io();
       assert.equal(await runCli(args, out), 2, args.join(' '));
@@ -95,6 +107,7 @@ describe('cairn kv: command line', () => {
     const out = io();
     assert.equal(await runCli(['kv', '--help'], out), 0);
     assert.match(out.out(), /cairn kv decommission/);
+    assert.match(out.out(), /cairn kv removenode <node>/);
     const help = io();
     assert.equal(await runCli(['help', 'kv'], help), 0);
     assert.match(help.out(), /CAIRN_KV_TOKEN/);
@@ -104,5 +117,8 @@ describe('cairn kv: command line', () => {
     const out = io();
     assert.equal(await runCli(['kv', 'get', 'k', '--resp', '127.0.0.1:1'], out), 1);
     assert.match(out.err(), /cannot reach the node's RESP port at 127\.0\.0\.1:1/);
+    const rm = io();
+    assert.equal(await runCli(['kv', 'removenode', 'n3', '--http', '127.0.0.1:1'], rm), 1);
+    assert.match(rm.err(), /cairn kv removenode: cannot reach the agent at http:\/\/127\.0\.0\.1:1/);
   });
 });

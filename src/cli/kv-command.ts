@@ -11,11 +11,12 @@ import { type CliIo, write } from './lifecycle.js';
 import { agentHttpBase, readAgentJson } from './members-command.js';
 
 /**
- * `cairn kv get|set|del|scan|ring|decommission`: the partitioned store from the command line.
+ * `cairn kv get|set|del|scan|ring|decommission|removenode`: the partitioned store from the command line.
  *
  * get, set, del and scan speak the Redis protocol to one node through the `cairn/kv` client (with
- * routing off: the node asked coordinates, and any node answers for any key); ring and decommission use the node's
- * HTTP API (`/v1/kv/ring`, `POST /v1/kv/decommission` then `/v1/kv/status` for the progress bar).
+ * routing off: the node asked coordinates, and any node answers for any key); ring, decommission and removenode use
+ * the node's HTTP API (`/v1/kv/ring`, `POST /v1/kv/decommission` or `POST /v1/kv/removenode` then
+ * `/v1/kv/status` for the progress bar).
  * Which node: `--resp host:port` / `--http host:port` when given, else the agent that `--config`
  * and the `CAIRN_*` environment describe (as `cairn agent` reads them), else node 0 of `cairn dev`.
  * A node that requires tokens gets the one in `CAIRN_KV_TOKEN` (AUTH for RESP, a bearer token for
@@ -47,15 +48,15 @@ export const KV_COMMAND_DEFAULTS = Object.freeze({
   maxScanLimit: 1_000_000,
   /** SCAN's COUNT per page. */
   scanCount: 100,
-  /** How often `decommission` reads the status while it waits. */
+  /** How often `decommission` and `removenode` read the status while they wait. */
   progressIntervalMs: 500,
   /** Longest wait for a connection to a node. */
   connectTimeoutMs: 5_000,
-  /** How long `decommission` waits for the node to finish, by default: one hour. */
+  /** How long `decommission` and `removenode` wait for the node to finish, by default: one hour. */
   decommissionTimeoutMs: 3_600_000,
 });
 
-const SUBCOMMANDS = ['get', 'set', 'del', 'scan', 'ring', 'decommission'] as const;
+const SUBCOMMANDS = ['get', 'set', 'del', 'scan', 'ring', 'decommission', 'removenode'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 const POSITIONALS: Readonly<Record<Subcommand, [number, number]>> = {
   get: [1, 1],
@@ -64,6 +65,7 @@ const POSITIONALS: Readonly<Record<Subcommand, [number, number]>> = {
   scan: [0, 0],
   ring: [0, 0],
   decommission: [0, 0],
+  removenode: [1, 1],
 };
 
 /** Runs `cairn kv <subcommand>`. */
@@ -83,16 +85,21 @@ export async function kvCommand(args: readonly string[], io: CliIo): Promise<num
     return EXIT.ok;
   }
   if (positionals.length < min) {
-    throw new UsageError(`"cairn kv ${command}" needs ${min === 1 ? 'a key' : 'a key and a value'}`, 'kv');
+    const what =
+      command === 'removenode' ? 'the name of the node to remove' : min === 1 ? 'a key' : 'a key and a value';
+    throw new UsageError(`"cairn kv ${command}" needs ${what}`, 'kv');
   }
   const timeoutMs = intFlag('kv', values, 'timeout-ms', {
     min: 1,
     max: 86_400_000,
     default:
-      command === 'decommission' ? KV_COMMAND_DEFAULTS.decommissionTimeoutMs : KV_COMMAND_DEFAULTS.timeoutMs,
+      command === 'decommission' || command === 'removenode'
+        ? KV_COMMAND_DEFAULTS.decommissionTimeoutMs
+        : KV_COMMAND_DEFAULTS.timeoutMs,
   });
   if (command === 'ring') return ring(values, io, timeoutMs);
-  if (command === 'decommission') return decommission(values, io, timeoutMs);
+  if (command === 'decommission') return ringOperation('decommission', undefined, values, io, timeoutMs);
+  if (command === 'removenode') return ringOperation('removenode', positionals[0]!, values, io, timeoutMs);
   // Every flag is checked before anything is sent: a usage error never half-runs a command.
   const scanOptions = {
     limit: intFlag('kv', values, 'limit', {
@@ -333,10 +340,10 @@ export function formatRing(body: KvRingJson): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n${body.nodes.length} ${noun}, rf ${body.rf} (* = the node asked; OWNS = primary ranges)\n`;
 }
 
-/** A progress bar line for a decommission's status. */
-export function progressLine(s: KvStatusJson, width = 30): string {
+/** A progress bar line for a decommission's or a removal's status. */
+export function progressLine(s: KvStatusJson, width = 30, operation: RingOperation = 'decommission'): string {
   const p = s.streaming;
-  if (p === undefined || p.operation !== 'decommission') return `${s.status}: waiting to start`;
+  if (p === undefined || p.operation !== operation) return `${s.status}: waiting to start`;
   if (p.phase === 'waiting')
     return `${s.status}: announcing (ring delay) before streaming ${p.rangesTotal} ranges`;
   const fraction = p.rangesTotal === 0 ? 1 : p.rangesDone / p.rangesTotal;
@@ -346,21 +353,38 @@ export function progressLine(s: KvStatusJson, width = 30): string {
   return `[${bar}] ${p.rangesDone}/${p.rangesTotal} ranges, ${p.cells} keys, ${mib} MiB (${p.phase})`;
 }
 
-async function decommission(values: Values, io: CliIo, timeoutMs: number): Promise<number> {
+/** The ring operations that stream and show a progress bar. */
+type RingOperation = 'decommission' | 'removenode';
+
+/**
+ * Starts `operation` on the node (`removenode` of `target`), then follows its progress in
+ * `/v1/kv/status` until it is done or failed, or `timeoutMs` passed.
+ */
+async function ringOperation(
+  operation: RingOperation,
+  target: string | undefined,
+  values: Values,
+  io: CliIo,
+  timeoutMs: number,
+): Promise<number> {
   const base = await agentHttpBase(values, io, 'kv');
   const token = io.env.CAIRN_KV_TOKEN;
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (target !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(`${base}/v1/kv/decommission`, {
+    res = await fetch(`${base}/v1/kv/${operation}`, {
       method: 'POST',
       signal: AbortSignal.timeout(KV_COMMAND_DEFAULTS.timeoutMs),
-      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      headers,
+      ...(target === undefined ? {} : { body: JSON.stringify({ node: target }) }),
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? String(err);
     await write(
       io.stderr,
-      `cairn kv decommission: cannot reach the agent at ${printable(base)} (${printable(cause)})\n`,
+      `cairn kv ${operation}: cannot reach the agent at ${printable(base)} (${printable(cause)})\n`,
     );
     return EXIT.failure;
   }
@@ -371,7 +395,7 @@ async function decommission(values: Values, io: CliIo, timeoutMs: number): Promi
       const error = (JSON.parse(text) as { error?: unknown }).error;
       if (typeof error === 'string') why = error;
     } catch {}
-    await write(io.stderr, `cairn kv decommission: the node refused (${res.status}): ${printable(why)}\n`);
+    await write(io.stderr, `cairn kv ${operation}: the node refused (${res.status}): ${printable(why)}\n`);
     return EXIT.failure;
   }
   const tty = (io.stderr as { isTTY?: boolean }).isTTY === true && values.json !== true;
@@ -382,35 +406,35 @@ async function decommission(values: Values, io: CliIo, timeoutMs: number): Promi
       base,
       path: '/v1/kv/status',
       timeoutMs: KV_COMMAND_DEFAULTS.timeoutMs,
-      command: 'kv decommission',
+      command: `kv ${operation}`,
       valid: isStatusJson,
     });
     if (s === undefined) return EXIT.failure;
-    const line = progressLine(s);
+    const line = progressLine(s, 30, operation);
     if (line !== last && values.json !== true) {
       await write(io.stderr, tty ? `\r${line}\u001b[K` : `${line}\n`);
       last = line;
     }
-    const state = s.decommission?.state;
+    const outcome = operation === 'decommission' ? s.decommission : s.removal;
+    const state = outcome?.state;
     if (state === 'done' || state === 'failed') {
       if (tty) await write(io.stderr, '\n');
       if (values.json === true) await write(io.stdout, `${JSON.stringify(s)}\n`);
       else if (state === 'done')
         await write(
           io.stdout,
-          `${printable(s.name)} left the ring; it may be stopped now (it will not start on the same data directory again)\n`,
+          operation === 'decommission'
+            ? `${printable(s.name)} left the ring; it may be stopped now (it will not start on the same data directory again)\n`
+            : `${printable(target ?? '')} is off the ring; its ranges were copied to their new owners (started again on its old data, it leaves the ring)\n`,
         );
       if (state === 'failed')
-        await write(
-          io.stderr,
-          `cairn kv decommission: failed: ${printable(s.decommission?.error ?? 'unknown')}\n`,
-        );
+        await write(io.stderr, `cairn kv ${operation}: failed: ${printable(outcome?.error ?? 'unknown')}\n`);
       return state === 'done' ? EXIT.ok : EXIT.failure;
     }
     if (Date.now() > deadline) {
       await write(
         io.stderr,
-        `\ncairn kv decommission: still running after ${timeoutMs} ms; its progress shows in GET /v1/kv/status\n`,
+        `\ncairn kv ${operation}: still running after ${timeoutMs} ms; its progress shows in GET /v1/kv/status\n`,
       );
       return EXIT.failure;
     }

@@ -15,6 +15,11 @@ import { isLoopback } from './members-http.js';
  *   cannot be decommissioned now (already leaving, joining, or too few other nodes) with the
  *   reason. Accepted from loopback clients, or from anywhere with `Authorization: Bearer <token>`
  *   minted from the cluster's token root keys (audience `http`, operation `kv:decommission`).
+ * - `POST /v1/kv/removenode` with `{ "node": "<name>" }`: starts taking that node, gone for good
+ *   without decommissioning, off the ring (its ranges are copied to their new owners from the
+ *   surviving replicas); 202 at once, 400 for a bad body, 409 with the reason when refused (the
+ *   node is alive, unknown, this node is busy, too few nodes would remain). The same access rule,
+ *   with operation `kv:removenode`.
  *
  * Every route answers 503 `{ error }` while the node runs no kv role or it is not running.
  */
@@ -26,6 +31,19 @@ export interface KvDecommissionJson {
   /** Why it failed. */
   error?: string;
 }
+
+/** The last removal started through this node's API. */
+export interface KvRemovalJson {
+  /** The node being removed. */
+  node: string;
+  /** `running` while it streams, then `done` or `failed`. */
+  state: 'running' | 'done' | 'failed';
+  /** Why it failed. */
+  error?: string;
+}
+
+/** The operations of the admin routes, as a capability token names them. */
+export type KvAdminOp = 'kv:decommission' | 'kv:removenode';
 
 /** The body of `GET /v1/kv/status`. */
 export interface KvStatusJson {
@@ -41,6 +59,8 @@ export interface KvStatusJson {
   streaming?: StreamProgress;
   /** The decommission started through the API, when there was one. */
   decommission?: KvDecommissionJson;
+  /** The removal started through this node's API, when there was one. */
+  removal?: KvRemovalJson;
   /** Hint bytes waiting, per target node. */
   hintsPending: Record<string, number>;
   handoff: KvNodeStatus['handoff'];
@@ -77,8 +97,10 @@ export interface KvHttpSource {
   ring(): KvRingJson | undefined;
   /** Starts a decommission: `{ error }` when refused at once. */
   decommission(): Promise<{ error?: string }>;
-  /** Why a bearer token (its text, or undefined when none came) may not decommission; undefined when it may. */
-  tokenDenial(token: string | undefined): string | undefined;
+  /** Starts removing node `name` from the ring: `{ error }` when refused at once. */
+  removeNode(name: string): Promise<{ error?: string }>;
+  /** Why a bearer token (its text, or undefined when none came) may not do `op`; undefined when it may. */
+  tokenDenial(token: string | undefined, op: KvAdminOp): string | undefined;
 }
 
 /** The ring of `info` as JSON for the node `self`. */
@@ -127,15 +149,40 @@ export function registerKvRoutes(app: FastifyInstance, source: () => KvHttpSourc
     const s = running(reply);
     return s === undefined ? reply : answer(reply, s.ring());
   });
+  const admitted = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    s: KvHttpSource,
+    op: KvAdminOp,
+  ): boolean => {
+    if (isLoopback(request.socket.remoteAddress)) return true;
+    const denial = s.tokenDenial(bearer(request), op);
+    if (denial === undefined) return true;
+    void reply.code(403).send({ error: denial });
+    return false;
+  };
   app.post('/v1/kv/decommission', async (request, reply) => {
     const s = running(reply);
-    if (s === undefined) return reply;
-    if (!isLoopback(request.socket.remoteAddress)) {
-      const denial = s.tokenDenial(bearer(request));
-      if (denial !== undefined) return reply.code(403).send({ error: denial });
-    }
+    if (s === undefined || !admitted(request, reply, s, 'kv:decommission')) return reply;
     const started = await s.decommission();
     if (started.error !== undefined) return reply.code(409).send({ error: started.error });
     return reply.code(202).send({ started: true });
   });
+  app.post('/v1/kv/removenode', async (request, reply) => {
+    const s = running(reply);
+    if (s === undefined || !admitted(request, reply, s, 'kv:removenode')) return reply;
+    const body = request.body as { node?: unknown } | undefined;
+    const node = typeof body === 'object' && body !== null ? body.node : undefined;
+    if (typeof node !== 'string' || node.length === 0 || Buffer.byteLength(node) > MAX_NODE_NAME_BYTES) {
+      return reply
+        .code(400)
+        .send({ error: `the body must be {"node": "<name>"}, a name of 1 to ${MAX_NODE_NAME_BYTES} bytes` });
+    }
+    const started = await s.removeNode(node);
+    if (started.error !== undefined) return reply.code(409).send({ error: started.error });
+    return reply.code(202).send({ started: true });
+  });
 }
+
+/** Longest node name the removal route takes (the ring's bound on names). */
+const MAX_NODE_NAME_BYTES = 256;

@@ -123,6 +123,31 @@ describe('kv role (in process)', () => {
     assert.equal(after.body.decommission, undefined);
   });
 
+  it('POST /v1/kv/removenode checks its body (400) and answers a refusal with the reason (409)', async () => {
+    for (const body of ['{}', '{"node": 3}', '{"node": ""}', JSON.stringify({ node: 'x'.repeat(300) })]) {
+      const { status, body: answer } = await http<{ error: string }>(agent, '/v1/kv/removenode', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      assert.equal(status, 400, body);
+      assert.match(answer.error, /"node"/);
+    }
+    const refuse = async (node: string, why: RegExp) => {
+      const { status, body } = await http<{ error: string }>(agent, '/v1/kv/removenode', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ node }),
+      });
+      assert.equal(status, 409, node);
+      assert.match(body.error, why);
+    };
+    await refuse(agent.name, /cannot remove itself/);
+    await refuse('nobody', /not on the ring/);
+    const after = await http<KvStatusJson>(agent, '/v1/kv/status');
+    assert.equal(after.body.removal, undefined);
+  });
+
   it('reports health counts and kv metrics', async () => {
     const health = agent.health().roles.kv;
     assert.equal(health?.state, 'running');
@@ -157,6 +182,7 @@ describe('kv role refusals', () => {
         ['/v1/kv/status', 'GET'],
         ['/v1/kv/ring', 'GET'],
         ['/v1/kv/decommission', 'POST'],
+        ['/v1/kv/removenode', 'POST'],
       ] as const) {
         const { status, body } = await http<{ error: string }>(agent, path, { method });
         assert.equal(status, 503, path);
@@ -205,7 +231,7 @@ describe('kv role refusals', () => {
     });
     try {
       const root = parseKey(ROOT_KEY);
-      const deny = (t: string | undefined) => role.httpSource().tokenDenial(t);
+      const deny = (t: string | undefined) => role.httpSource().tokenDenial(t, 'kv:decommission');
       assert.equal(deny(formatToken(mintToken(root))), undefined);
       assert.equal(
         deny(formatToken(attenuate(mintToken(root), [{ type: 'ops', ops: ['kv:decommission'] }]))),
@@ -218,6 +244,13 @@ describe('kv role refusals', () => {
       assert.match(deny(formatToken(mintToken(Buffer.alloc(32, 9)))) ?? '', /does not verify/);
       assert.match(deny(undefined) ?? '', /token is required/);
       assert.match(deny('garbage') ?? '', /./);
+      // Removing another node is a separate operation: a decommission-only token does not allow it.
+      const decommissionOnly = formatToken(
+        attenuate(mintToken(root), [{ type: 'ops', ops: ['kv:decommission'] }]),
+      );
+      assert.match(role.httpSource().tokenDenial(decommissionOnly, 'kv:removenode') ?? '', /does not allow/);
+      const removeOnly = formatToken(attenuate(mintToken(root), [{ type: 'ops', ops: ['kv:removenode'] }]));
+      assert.equal(role.httpSource().tokenDenial(removeOnly, 'kv:removenode'), undefined);
     } finally {
       await agent.stop();
     }

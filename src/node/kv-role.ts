@@ -9,8 +9,10 @@ import { parseToken, verifyToken } from '../security/token.js';
 import { LevelStorage } from '../storage/level.js';
 import type { AgentConfig } from './config.js';
 import {
+  type KvAdminOp,
   type KvDecommissionJson,
   type KvHttpSource,
+  type KvRemovalJson,
   type KvRingJson,
   type KvStatusJson,
   ringToJson,
@@ -26,7 +28,10 @@ import { clientRootKeys } from './root-keys.js';
 /** The mux channel of the gossip transport the kv replicas speak on (membership's is 1, the store's 8). */
 export const KV_CHANNEL = 9;
 
-/** The audience and operation a token must allow to decommission a node over HTTP from afar. */
+/**
+ * The audience and operation a token must allow to decommission a node over HTTP from afar;
+ * removing another node needs operation `kv:removenode` at the same audience.
+ */
 export const KV_ADMIN_TOKEN = Object.freeze({ audience: 'http', op: 'kv:decommission' });
 
 /**
@@ -55,8 +60,10 @@ export class KvRole implements Role {
   private logger: Logger | undefined;
   private respAddress = '';
   private decommissioning: KvDecommissionJson | undefined;
-  private decommissionRun: Promise<void> | undefined;
-  private readonly stopDecommission = new AbortController();
+  private removal: KvRemovalJson | undefined;
+  /** The decommission or removal running in the background, if any (one at a time). */
+  private operationRun: Promise<void> | undefined;
+  private readonly stopOperations = new AbortController();
   private readonly clock: Clock;
   private rootKeys: Uint8Array[] = [];
 
@@ -155,8 +162,8 @@ export class KvRole implements Role {
 
   async stop(): Promise<void> {
     this.state = 'stopping';
-    this.stopDecommission.abort();
-    await this.decommissionRun;
+    this.stopOperations.abort();
+    await this.operationRun;
     await this.release();
     this.state = 'stopped';
   }
@@ -196,7 +203,8 @@ export class KvRole implements Role {
         return node === undefined ? undefined : ringToJson(node.status().name, node.ring());
       },
       decommission: () => this.decommission(),
-      tokenDenial: (token) => this.tokenDenial(token),
+      removeNode: (name) => this.removeNode(name),
+      tokenDenial: (token, op) => this.tokenDenial(token, op),
     };
   }
 
@@ -214,6 +222,7 @@ export class KvRole implements Role {
       resp: this.respAddress,
       ...(s.streaming === undefined ? {} : { streaming: s.streaming }),
       ...(this.decommissioning === undefined ? {} : { decommission: { ...this.decommissioning } }),
+      ...(this.removal === undefined ? {} : { removal: { ...this.removal } }),
       hintsPending: s.hintsPending,
       handoff: s.handoff,
       antiEntropy: s.antiEntropy,
@@ -235,29 +244,68 @@ export class KvRole implements Role {
   async decommission(): Promise<{ error?: string }> {
     const node = this.kv;
     if (node === undefined) return { error: 'the kv node is not running' };
-    if (this.decommissioning?.state === 'running') return { error: 'a decommission is already running' };
-    const run = node.decommission(undefined, this.stopDecommission.signal);
-    // The node refuses (INVALID_ARGUMENT) before its first await; past that, it is under way.
+    if (this.operationRun !== undefined) return { error: 'a decommission or removal is already running' };
+    return this.background(node.decommission(undefined, this.stopOperations.signal), {
+      started: () => {
+        this.decommissioning = { state: 'running' };
+        this.logger?.info('decommission started: streaming this node’s ranges to their new owners');
+      },
+      done: () => {
+        this.decommissioning = { state: 'done' };
+        this.logger?.info('decommissioned: this node left the ring; it may be stopped');
+      },
+      failed: (error) => {
+        this.decommissioning = { state: 'failed', error };
+        this.logger?.warn({ err: error }, 'decommission failed; the node is normal again');
+      },
+    });
+  }
+
+  /**
+   * Starts removing `name` (a node gone for good) from the ring in the background; resolves once
+   * it is under way (`{}`) or refused (`{ error }`: see `KvNode.removeNode`).
+   */
+  async removeNode(name: string): Promise<{ error?: string }> {
+    const node = this.kv;
+    if (node === undefined) return { error: 'the kv node is not running' };
+    if (this.operationRun !== undefined) return { error: 'a decommission or removal is already running' };
+    return this.background(node.removeNode(name, undefined, this.stopOperations.signal), {
+      started: () => {
+        this.removal = { node: name, state: 'running' };
+        this.logger?.info({ node: name }, 'removenode started: copying its ranges to their new owners');
+      },
+      done: () => {
+        this.removal = { node: name, state: 'done' };
+        this.logger?.info({ node: name }, 'removenode done: the node is off the ring');
+      },
+      failed: (error) => {
+        this.removal = { node: name, state: 'failed', error };
+        this.logger?.warn({ node: name, err: error }, 'removenode failed; the removal is withdrawn');
+      },
+    });
+  }
+
+  /**
+   * Runs a ring operation in the background. The node refuses (INVALID_ARGUMENT) before its first
+   * await; past that, it is under way.
+   */
+  private async background(
+    run: Promise<void>,
+    on: { started(): void; done(): void; failed(error: string): void },
+  ): Promise<{ error?: string }> {
     let refusal: string | undefined;
     run.catch((err: unknown) => {
       if (isKvError(err, 'INVALID_ARGUMENT')) refusal ??= err.message;
     });
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (refusal !== undefined) return { error: refusal };
-    this.decommissioning = { state: 'running' };
-    this.logger?.info('decommission started: streaming this node’s ranges to their new owners');
-    this.decommissionRun = run.then(
-      () => {
-        this.decommissioning = { state: 'done' };
-        this.logger?.info('decommissioned: this node left the ring; it may be stopped');
-      },
-      (err: unknown) => {
-        this.decommissioning = { state: 'failed', error: describeError(err) };
-        this.logger?.warn({ err: describeError(err) }, 'decommission failed; the node is normal again');
-      },
+    on.started();
+    this.operationRun = run.then(
+      () => on.done(),
+      (err: unknown) => on.failed(describeError(err)),
     );
-    void this.decommissionRun.finally(() => {
-      this.decommissionRun = undefined;
+    void this.operationRun.finally(() => {
+      this.operationRun = undefined;
     });
     return {};
   }
@@ -278,15 +326,15 @@ export class KvRole implements Role {
     };
   }
 
-  private tokenDenial(text: string | undefined): string | undefined {
+  private tokenDenial(text: string | undefined, op: KvAdminOp): string | undefined {
     if (this.rootKeys.length === 0) {
-      return 'decommission is allowed only from loopback clients on a node without token root keys';
+      return `${op.slice(3)} is allowed only from loopback clients on a node without token root keys`;
     }
     if (text === undefined) return 'a capability token is required (Authorization: Bearer <token>)';
     try {
       verifyToken(parseToken(text), {
         rootKeys: this.rootKeys,
-        request: { nowMs: this.clock.now(), ...KV_ADMIN_TOKEN },
+        request: { nowMs: this.clock.now(), audience: KV_ADMIN_TOKEN.audience, op },
       });
       return undefined;
     } catch (err) {

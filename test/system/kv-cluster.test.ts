@@ -17,7 +17,10 @@ import { get, runCli } from './agent-helpers.js';
  * 2. a fourth node joins under load: it becomes `normal`, owns ranges, and every acknowledged
  *    write (of both phases) still reads back through every node, the new one included;
  * 3. a node is decommissioned under load through `cairn kv decommission`: the ring shrinks to
- *    three and nothing acknowledged is lost.
+ *    three and nothing acknowledged is lost;
+ * 4. a fifth node joins, then a node is killed for good and taken off the ring under load through
+ *    `cairn kv removenode`: its ranges are copied to their new owners, every ring drops it, and
+ *    nothing acknowledged is lost.
  *
  * Every key is written once (key = writer + sequence number), so "acknowledged and readable"
  * is exact: a write is lost when its key reads back absent or with another value. Load loops are
@@ -322,5 +325,42 @@ describe('kv role on real agents', { timeout: 300_000 }, () => {
     leaving.proc.child.kill('SIGKILL');
     await leaving.proc.exit(10_000).catch(() => {});
     await checkAll(stay, 'after the decommission');
+  });
+
+  it('cairn kv removenode takes a node killed for good off the ring under load; nothing acknowledged is lost', async (t) => {
+    const live = nodes.filter((n) => n.name !== 'node-2');
+    const fifth = await startKvNode(dir, 'node-4', [nodes[0]!]);
+    nodes.push(fifth);
+    live.push(fifth);
+    await waitRings(live, ringOf(live.map((n) => n.name)), 'node-4 normal on every ring');
+    const gone = live.find((n) => n.name === 'node-1')!;
+    const stay = live.filter((n) => n !== gone);
+    gone.proc.child.kill('SIGKILL');
+    await gone.proc.exit(10_000).catch(() => {});
+    const load = new Load('remove', await connectAll(stay));
+    await load.atLeast(200);
+    // removenode refuses a node membership still shows alive: retry until the death has spread.
+    let proc = runCli(['kv', 'removenode', 'node-1', '--http', stay[0]!.http.slice('http://'.length)]);
+    let outcome = await proc.exit(180_000);
+    for (let i = 0; i < 60 && outcome.code !== 0 && /is alive/.test(proc.stderr()); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      proc = runCli(['kv', 'removenode', 'node-1', '--http', stay[0]!.http.slice('http://'.length)]);
+      outcome = await proc.exit(180_000);
+    }
+    assert.equal(outcome.code, 0, proc.stderr());
+    assert.match(proc.stderr(), /\d+\/\d+ ranges, \d+ keys/);
+    assert.match(proc.stdoutLines.join('\n'), /node-1 is off the ring/);
+    const status = await json<KvStatusJson>(stay[0]!, '/v1/kv/status');
+    assert.equal(status?.removal?.state, 'done');
+    assert.equal(status?.streaming?.operation, 'removenode');
+    assert.ok((status?.streaming?.cells ?? 0) > 0, 'the removal copied no keys');
+    await waitRings(stay, ringOf(stay.map((n) => n.name)), 'the ring without node-1');
+    await load.atLeast(load.acked.size + 100);
+    await load.stop();
+    for (const [k, v] of load.acked) acked.set(k, v);
+    t.diagnostic(
+      `${load.acked.size} writes acknowledged during the removal, ${load.failed} failed; ${status?.streaming?.cells} keys copied`,
+    );
+    await checkAll(stay, 'after the removal');
   });
 });
