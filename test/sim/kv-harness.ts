@@ -272,7 +272,18 @@ export class KvSimCluster {
     await this.sim.stopNode(name);
   }
 
-  /** Whether node `name` was decommissioned and stopped. */
+  /**
+   * Stops node `name` for good without decommissioning (a machine lost): it keeps its place on the
+   * ring until some node removes it (`KvNode.removeNode`); clients and checks leave it out.
+   */
+  async retire(name: string): Promise<void> {
+    const slot = this.slots.get(name);
+    if (slot === undefined) throw new CairnError('INVALID_ARGUMENT', `no node ${name}`);
+    slot.left = true;
+    await this.sim.stopNode(name);
+  }
+
+  /** Whether node `name` was decommissioned (or retired) and stopped. */
   hasLeft(name: string): boolean {
     return this.slots.get(name)?.left ?? false;
   }

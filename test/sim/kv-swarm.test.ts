@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bytesEqual, fromUtf8, utf8 } from '../../src/core/index.js';
+import { bytesEqual, fromUtf8, type Rng, utf8 } from '../../src/core/index.js';
 import { encodeCell } from '../../src/kv/engine/replica-store.js';
 import type { Ring } from '../../src/kv/ring/ring.js';
 import type { Cell } from '../../src/kv/types.js';
@@ -32,8 +32,11 @@ import { LONG, replayCommand, sweepSeeds } from './sweep.js';
  * beyond it (ahead or behind), and once the cluster has run without faults for a few seconds
  * every request that node coordinates must fail. One seed in four runs with `sync` false. In
  * about a third of the others the ring changes during the faults: a new node joins (streaming its
- * ranges) or a node is decommissioned (streaming its ranges away, retried until it succeeds, then
- * stopped for good); after heal the swarm waits for the change to complete before converging.
+ * ranges), a node is decommissioned (streaming its ranges away, retried until it succeeds, then
+ * stopped for good), or a node is stopped for good and another removes it (`removeNode`: its
+ * ranges copied to their new owners from the survivors, retried through random live nodes until
+ * every ring has dropped it); after heal the swarm waits for the change to complete before
+ * converging.
  *
  * Checked (kv-checkers.ts): acknowledged strong writes never lost (reads and final state), no
  * delete resurrected (tombstones are purged 10 s after the delete, while anti-entropy runs every
@@ -76,11 +79,11 @@ const PROFILE: FaultProfile = {
 /** Clock slack of the checkers: the simulator's skew plus drift over a run. */
 const SLACK_MS = 400;
 
-/** A ring change during the faults: a node joining, or one being decommissioned. */
+/** A ring change during the faults: a node joining, one being decommissioned, or one removed. */
 interface Elastic {
-  readonly kind: 'join' | 'decommission';
+  readonly kind: 'join' | 'decommission' | 'removenode';
   readonly node: string;
-  /** Decommission attempts started (one per incarnation of the node at most). */
+  /** Decommission or removal attempts started. */
   attempts: number;
 }
 
@@ -186,6 +189,53 @@ function driveDecommission(state: State, e: Elastic): void {
   poll();
 }
 
+/** Whether no running node's ring lists `name` any more. */
+function offEveryRing(cluster: KvSimCluster, name: string): boolean {
+  return cluster.names().every((n) => {
+    const node = cluster.node(n);
+    return node === undefined || !node.ring().nodes.some((x) => x.name === name);
+  });
+}
+
+/**
+ * Stops `e.node` for good (again whenever the fault injector restarts it), then removes it
+ * through a random running node until every running
+ * node's ring has dropped it: one attempt at a time (a remover that crashes leaves its attempt
+ * unsettled: a new one starts once that incarnation is gone), again after a refusal (membership
+ * still shows it alive, the remover is busy) or a failure (a partition), polling every second.
+ */
+function driveRemoval(state: State, e: Elastic, rng: Rng): void {
+  const { cluster } = state;
+  let running: { name: string; incarnation: number } | undefined;
+  cluster.retire(e.node).catch(() => {});
+  const poll = () => {
+    // The fault injector restarts a node it crashed: one retired while down comes back, and is
+    // stopped again here (it may run for up to a poll, as a flapping machine would).
+    if (cluster.sim.nodeState(e.node) !== 'down') cluster.retire(e.node).catch(() => {});
+    if (offEveryRing(cluster, e.node)) return;
+    const stale =
+      running !== undefined && cluster.slots.get(running.name)?.incarnation !== running.incarnation;
+    if (running === undefined || stale || cluster.node(running.name) === undefined) {
+      const candidates = cluster.names().filter((n) => cluster.node(n)?.status().ring === 'normal');
+      if (candidates.length > 0) {
+        const name = rng.pick(candidates);
+        const attempt = { name, incarnation: cluster.slots.get(name)!.incarnation };
+        running = attempt;
+        e.attempts++;
+        cluster
+          .node(name)!
+          .removeNode(e.node)
+          .catch(() => {})
+          .finally(() => {
+            if (running === attempt) running = undefined;
+          });
+      }
+    }
+    cluster.sim.schedule(DECOMMISSION_POLL_MS, poll);
+  };
+  cluster.sim.schedule(DECOMMISSION_POLL_MS, poll);
+}
+
 /** Waits until the ring change of the run is complete: the joiner normal, or the leaver gone. */
 async function elasticDone(state: State): Promise<void> {
   const e = state.elastic;
@@ -193,6 +243,7 @@ async function elasticDone(state: State): Promise<void> {
   const { cluster } = state;
   for (;;) {
     if (e.kind === 'decommission' && cluster.hasLeft(e.node)) return;
+    if (e.kind === 'removenode' && offEveryRing(cluster, e.node)) return;
     if (e.kind === 'join' && cluster.node(e.node)?.status().ring === 'normal') return;
     state.pending = `${e.kind} of ${e.node} (${e.attempts} attempts): ${JSON.stringify(cluster.node(e.node)?.status().streaming ?? 'no progress')}`;
     await delay(state, 500);
@@ -294,6 +345,8 @@ describe('kv swarm', () => {
       joins: 0,
       decommissions: 0,
       decommissionAttempts: 0,
+      removals: 0,
+      removalAttempts: 0,
       nodes: 0,
       ok: 0,
       fail: 0,
@@ -336,11 +389,10 @@ describe('kv swarm', () => {
         // the replicas of the final ring.
         let elastic: Elastic | undefined;
         if (sync && rng.chance(0.35)) {
-          const decommission = nodes >= 4 && rng.chance(0.5);
-          const node = decommission
-            ? rng.pick(cluster.names().filter((n) => n !== far?.node))
-            : `n${nodes + 1}`;
-          elastic = { kind: decommission ? 'decommission' : 'join', node, attempts: 0 };
+          const leave = nodes >= 4 && rng.chance(0.5);
+          const node = leave ? rng.pick(cluster.names().filter((n) => n !== far?.node)) : `n${nodes + 1}`;
+          const kind = !leave ? 'join' : rng.chance(0.5) ? 'decommission' : 'removenode';
+          elastic = { kind, node, attempts: 0 };
         }
         const state: State = {
           cluster,
@@ -357,7 +409,8 @@ describe('kv swarm', () => {
         if (e !== undefined) {
           sim.schedule(500 + rng.float() * 5_000, () => {
             if (e.kind === 'join') cluster.join(e.node);
-            else driveDecommission(state, e);
+            else if (e.kind === 'decommission') driveDecommission(state, e);
+            else driveRemoval(state, e, rng.child('removal'));
           });
         }
         return state;
@@ -386,7 +439,9 @@ describe('kv swarm', () => {
           tally.farSkew += state.far === undefined ? 0 : 1;
           tally.joins += state.elastic?.kind === 'join' ? 1 : 0;
           tally.decommissions += state.elastic?.kind === 'decommission' ? 1 : 0;
-          tally.decommissionAttempts += state.elastic?.attempts ?? 0;
+          tally.decommissionAttempts += state.elastic?.kind === 'decommission' ? state.elastic.attempts : 0;
+          tally.removals += state.elastic?.kind === 'removenode' ? 1 : 0;
+          tally.removalAttempts += state.elastic?.kind === 'removenode' ? state.elastic.attempts : 0;
           tally.nodes += state.cluster.names().length;
           tally.ok += c.ok;
           tally.fail += c.fail;
