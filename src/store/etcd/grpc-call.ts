@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { describeError } from '../../core/errors.js';
 import { CallSignal } from '../call-signal.js';
 import { GRPC } from '../errors.js';
@@ -64,9 +64,18 @@ function sendOkTrailers(this: ServerHttp2Stream): void {
 function sendTrailers(stream: ServerHttp2Stream, trailers: Record<string, string>): void {
   try {
     stream.sendTrailers(trailers);
+    resetIfClientOpen(stream);
   } catch {
     stream.destroy();
   }
+}
+
+/**
+ * After the status, a client still sending (a refused request, a stream the server ended) is
+ * told to stop with RST_STREAM NO_ERROR, as grpc-go does; it follows the status on the wire.
+ */
+function resetIfClientOpen(stream: ServerHttp2Stream): void {
+  if (!stream.readableEnded && !stream.destroyed) stream.close(constants.NGHTTP2_NO_ERROR);
 }
 
 function trailersOf(status: GrpcStatus): Record<string, string> {
@@ -220,6 +229,7 @@ export class ServerCall {
       }
       this.headersSent = true;
       s.respond({ ...RESPONSE_HEADERS, ...trailersOf(status) }, { endStream: true });
+      resetIfClientOpen(s);
     } catch {
       s.destroy();
     }
@@ -261,6 +271,12 @@ export class ServerCall {
 
   private onEnd(): void {
     if (this.finished) return;
+    // Node ends the readable side of a stream it aborts (client reset, session destroyed): that
+    // is a cancellation, not the client's half-close.
+    if (this.stream.aborted) {
+      this.onClose();
+      return;
+    }
     try {
       this.readEnd();
     } catch (err) {

@@ -59,6 +59,7 @@ function trailersOnly(stream: http2.ServerHttp2Stream, status: GrpcStatus): void
     },
     { endStream: true },
   );
+  if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
 export class GrpcServer {
