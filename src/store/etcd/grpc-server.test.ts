@@ -352,6 +352,34 @@ describe('gRPC server on node:http2', { timeout: 60_000 }, () => {
   });
 });
 
+describe('gRPC server: connection and header limits', { timeout: 60_000 }, () => {
+  it('closes a connection over maxConnections and resets a stream over maxHeaderListBytes', async () => {
+    const server = new GrpcServer({ ...LIMITS, maxConnections: 1 });
+    const unary: MethodHandler = { kind: 'unary', handle: (req, c) => c.reply(req) };
+    server.addService('test.Echo', { Unary: codec(false, false) }, { Unary: unary });
+    const port = await server.listen('127.0.0.1', 0);
+    const first = http2.connect(`http://127.0.0.1:${port}`);
+    first.on('error', () => {});
+    const ok = await call(first, '/test.Echo/Unary', [frame('one')]);
+    assert.deepEqual(ok.messages, ['one']);
+    const second = http2.connect(`http://127.0.0.1:${port}`);
+    second.on('error', () => {});
+    const refused = await call(second, '/test.Echo/Unary', [frame('two')]);
+    assert.equal(refused.grpcStatus, undefined);
+    assert.deepEqual(refused.messages, []);
+    second.destroy();
+    const big = await call(first, '/test.Echo/Unary', [frame('big')], {
+      headers: { 'x-padding': 'a'.repeat(LIMITS.maxHeaderListBytes) },
+    });
+    assert.equal(big.grpcStatus, undefined);
+    assert.notEqual(big.rstCode, 0);
+    const after = await call(first, '/test.Echo/Unary', [frame('after')]);
+    assert.deepEqual(after.messages, ['after']);
+    first.destroy();
+    await server.close();
+  });
+});
+
 describe('gRPC server: close', { timeout: 60_000 }, () => {
   it('closes with open streams and calls in flight, cancelling them', async () => {
     const { server, probe } = echoServer();
