@@ -108,9 +108,10 @@ export class ServerCall {
     this.metadata = headers;
     const encoding = headers['grpc-encoding'];
     this.reader = new MessageReader(maxMessageBytes, typeof encoding === 'string' ? encoding : undefined);
+    // `on`, not `once`: each fires once per stream anyway, and `once` wraps every listener.
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.once('end', () => this.onEnd());
-    stream.once('close', () => this.onClose());
+    stream.on('end', () => this.onEnd());
+    stream.on('close', () => this.onClose());
     if (codec.requestStream) this.dispatchStream();
   }
 
@@ -158,7 +159,7 @@ export class ServerCall {
     this.headersSent = true;
     try {
       s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-      s.once('wantTrailers', sendOkTrailers);
+      s.on('wantTrailers', sendOkTrailers);
       s.end(frameMessage(bytes));
     } catch {
       // The session went away between the check and the write: nothing to answer.

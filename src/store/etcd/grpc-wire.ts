@@ -38,7 +38,8 @@ export function frameMessage(message: Uint8Array): Buffer {
  * refusal every later push returns it again and keeps nothing.
  */
 export class MessageReader {
-  private readonly prefix = Buffer.alloc(FRAME_PREFIX_BYTES);
+  /** A prefix split across chunks is gathered here (allocated on first need: most never are). */
+  private prefix: Buffer | undefined = undefined;
   private prefixFill = 0;
   /** Body of the message being read; undefined while reading a prefix. */
   private body: Buffer | undefined = undefined;
@@ -84,6 +85,7 @@ export class MessageReader {
           continue;
         }
         const take = Math.min(FRAME_PREFIX_BYTES - this.prefixFill, chunk.length - at);
+        this.prefix ??= Buffer.allocUnsafe(FRAME_PREFIX_BYTES);
         chunk.copy(this.prefix, this.prefixFill, at, at + take);
         this.prefixFill += take;
         at += take;
