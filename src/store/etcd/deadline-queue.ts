@@ -34,6 +34,9 @@ class Entry implements DeadlineEntry {
   }
 }
 
+/** Cancelled entries tolerated before a rebuild is considered: below it a rebuild costs more than it frees. */
+const REBUILD_MIN_CANCELLED = 64;
+
 /** Node's timers cannot wait longer than 2^31-1 ms: a later deadline re-arms on the way. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -73,7 +76,7 @@ export class DeadlineQueue {
   /** @internal called by an entry when it is cancelled. */
   onCancel(): void {
     this.cancelled++;
-    if (this.cancelled > 64 && this.cancelled * 2 > this.heap.length) this.rebuild();
+    if (this.cancelled > REBUILD_MIN_CANCELLED && this.cancelled * 2 > this.heap.length) this.rebuild();
   }
 
   private onTimer(): void {

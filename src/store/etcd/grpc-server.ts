@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
+import { assert } from '../../core/assert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../core/clock.js';
 import { GRPC } from '../errors.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -14,8 +15,8 @@ import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wir
  * store spends on a get (see the store DESIGN, "The etcd API surface").
  *
  * Contract:
- * - A request whose `content-type` is not `application/grpc[+...|;...]` gets HTTP 415, one not
- *   sent with POST HTTP 405, as grpc-go answers.
+ * - A request whose `content-type` is not `application/grpc[+...|;...]` gets HTTP 415, as gRPC
+ *   servers answer; one not sent with POST gets HTTP 405.
  * - An unknown service or method gets UNIMPLEMENTED worded as grpc-go (`unknown service X`,
  *   `unknown method Y for service X`, `malformed method name: "..."`).
  * - A malformed `grpc-timeout` gets INTERNAL (`malformed grpc-timeout: ...`); a valid one is the
@@ -81,7 +82,6 @@ export class GrpcServer {
         maxConcurrentStreams: limits.maxStreamsPerConnection,
         maxHeaderListSize: limits.maxHeaderListBytes,
       },
-      maxHeaderListPairs: 256,
       // Node refuses new streams once a session's outbound buffers pass this (10 MB by default):
       // a few large ranges or a lagging watch would then fail unrelated calls. Every buffer is
       // bounded per call instead (request size, watch buffer), so the session cap is lifted, as
@@ -97,7 +97,8 @@ export class GrpcServer {
 
   /**
    * Registers `service` (fully qualified, e.g. `etcdserverpb.KV`): each method of `codecs` with
-   * the handler of the same name. @throws Error when a handler is missing or of the wrong shape.
+   * the handler of the same name. A missing handler, or one of the wrong shape, is a bug: it fails
+   * an assertion.
    */
   addService(
     service: string,
@@ -107,10 +108,12 @@ export class GrpcServer {
     this.services.add(service);
     for (const [name, codec] of Object.entries(codecs)) {
       const handler = handlers[name];
-      if (handler === undefined) throw new Error(`no handler for ${service}/${name}`);
+      assert(handler !== undefined, () => `no handler for ${service}/${name}`);
       const streaming = codec.requestStream || codec.responseStream;
-      if ((handler.kind === 'stream') !== streaming)
-        throw new Error(`${service}/${name} needs a ${streaming ? 'stream' : 'unary'} handler`);
+      assert(
+        (handler.kind === 'stream') === streaming,
+        () => `${service}/${name} needs a ${streaming ? 'stream' : 'unary'} handler`,
+      );
       this.routes.set(`/${service}/${name}`, { codec, handler });
     }
   }
