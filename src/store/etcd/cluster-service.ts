@@ -1,8 +1,8 @@
-import type * as grpc from '@grpc/grpc-js';
 import { StoreError } from '../errors.js';
 import { type EtcdContext, guard } from './context.js';
-import { headerToProto, memberToProto, type Proto } from './convert.js';
-import { grpcError, refusalOf, statusOf, unary, unimplementedError } from './grpc-service.js';
+import { headerToProto, memberToProto } from './convert.js';
+import type { MethodHandler } from './grpc-call.js';
+import { refusalOf, statusOf, unary, unimplementedError } from './grpc-service.js';
 import { uint64 } from './int64.js';
 
 const ADMIN = [{ op: 'store:admin', keyless: true }] as const;
@@ -16,15 +16,15 @@ function strings(value: unknown): string[] {
 }
 
 /** A handler answering UNIMPLEMENTED with a sentence naming the method (and why, if given). */
-export function unimplemented(what: string, why?: string): grpc.handleUnaryCall<Proto, Proto> {
-  return (call, callback) => {
-    const refusal = refusalOf(call.request);
-    callback(grpcError(refusal ?? statusOf(unimplementedError(what, why))));
+export function unimplemented(what: string, why?: string): MethodHandler {
+  return {
+    kind: 'unary',
+    handle: (request, call) => call.fail(refusalOf(request) ?? statusOf(unimplementedError(what, why))),
   };
 }
 
 /** etcdserverpb.Cluster over the store. */
-export function clusterService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
+export function clusterService(ctx: EtcdContext): Record<string, MethodHandler> {
   return {
     MemberAdd: unary(async (req, call, signal) => {
       guard(ctx, call.metadata, ADMIN);
@@ -70,8 +70,8 @@ export const AUTH_MANAGEMENT_REASON =
  * role management (UserAdd, RoleAdd, AuthEnable, ...) answer UNIMPLEMENTED with
  * {@link AUTH_MANAGEMENT_REASON}.
  */
-export function authService(ctx: EtcdContext, methods: readonly string[]): grpc.UntypedServiceImplementation {
-  const out: grpc.UntypedServiceImplementation = {};
+export function authService(ctx: EtcdContext, methods: readonly string[]): Record<string, MethodHandler> {
+  const out: Record<string, MethodHandler> = {};
   for (const m of methods) out[m] = unimplemented(`auth ${m}`, AUTH_MANAGEMENT_REASON);
   out.Authenticate = unary(async (req) => {
     if (ctx.auth === undefined) throw new StoreError('authNotEnabled');

@@ -1,9 +1,8 @@
-import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../../core/log.js';
 import type { StoreClient } from '../api.js';
 import { StoreError } from '../errors.js';
 import type { Access, EtcdAuthorizer } from './auth.js';
-import { callToken } from './grpc-service.js';
+import { type CallMetadata, callToken } from './grpc-service.js';
 import type { EtcdApiLimits } from './limits.js';
 
 /** What every etcd service handler shares: the store, the authorizer, limits and counters. */
@@ -20,7 +19,7 @@ export interface EtcdContext {
 }
 
 /** Checks a call's token when the server requires one. @throws StoreError */
-export function guard(ctx: EtcdContext, metadata: Metadata, accesses: readonly Access[]): void {
+export function guard(ctx: EtcdContext, metadata: CallMetadata, accesses: readonly Access[]): void {
   ctx.auth?.authorize(callToken(metadata), accesses);
 }
 

@@ -1,17 +1,19 @@
-import * as grpc from '@grpc/grpc-js';
+import type { IncomingHttpHeaders } from 'node:http2';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { describeError, isCairnError } from '../../core/errors.js';
-import { CallSignal } from '../call-signal.js';
 import { GRPC, isStoreError, StoreError } from '../errors.js';
 import type { Proto } from './convert.js';
+import type { MethodCodec, MethodHandler, ServerCall, StreamHandler } from './grpc-call.js';
+import type { GrpcStatus } from './grpc-wire.js';
 import { DecodeFailure } from './kv-codec.js';
 import { etcdPackageDefinition } from './proto.js';
 import { type MessageSchemas, messageSchemas, scanMessage } from './wire-scan.js';
 
 /**
- * gRPC plumbing shared by the etcd services: service definitions whose request deserializers
- * refuse oversized, malformed and unknown-field input without throwing (grpc-js would turn a
- * throw into INTERNAL), and the mapping of store errors onto gRPC statuses.
+ * gRPC plumbing shared by the etcd services: method codecs whose request deserializers refuse
+ * oversized, malformed and unknown-field input without throwing (the refusal travels to the
+ * handler as the request), the unary and stream handler wrappers for grpc-server.ts, and the
+ * mapping of store errors onto gRPC statuses.
  */
 
 /** Why a request was refused before it reached a handler. */
@@ -99,36 +101,39 @@ function fastDeserializer(codec: FastCodec, limits: DecodeLimits): (bytes: Buffe
 }
 
 /**
- * An etcd service's definition with guarded request deserializers. Methods named in `fast` take
- * their codec's request and response types instead of proto-loader's objects.
+ * An etcd service's method codecs (from proto-loader's definition) with guarded request
+ * deserializers. Methods named in `fast` take their codec's request and response types instead
+ * of proto-loader's objects.
  */
 export function guardedService(
   service: string,
   limits: DecodeLimits,
   fast: Readonly<Record<string, FastCodec>> = {},
-): grpc.ServiceDefinition {
+): Record<string, MethodCodec> {
   const def = etcdPackageDefinition()[`etcdserverpb.${service}`] as unknown as Record<
     string,
     MethodDefinition<object, object>
   >;
-  const out: Record<string, MethodDefinition<object, object>> = {};
+  const out: Record<string, MethodCodec> = {};
   for (const [name, m] of Object.entries(def)) {
     const codec = fast[name];
+    const shape = { requestStream: m.requestStream, responseStream: m.responseStream };
     if (codec !== undefined) {
       out[name] = {
-        ...m,
-        requestDeserialize: fastDeserializer(codec, limits),
-        responseSerialize: codec.encode as (response: object) => Buffer,
+        ...shape,
+        deserialize: fastDeserializer(codec, limits),
+        serialize: codec.encode as (response: object) => Buffer,
       };
       continue;
     }
     const typeName = (m.requestType as unknown as { type: { name: string } }).type.name;
     out[name] = {
-      ...m,
-      requestDeserialize: requestDeserializer(m.requestDeserialize, `etcdserverpb.${typeName}`, limits),
+      ...shape,
+      deserialize: requestDeserializer(m.requestDeserialize, `etcdserverpb.${typeName}`, limits),
+      serialize: m.responseSerialize,
     };
   }
-  return out as unknown as grpc.ServiceDefinition;
+  return out;
 }
 
 /** An error a handler throws to answer with a given gRPC status (e.g. UNIMPLEMENTED). */
@@ -149,7 +154,7 @@ export function unimplementedError(what: string, why?: string): GrpcStatusError 
 }
 
 /** The gRPC status for an error a handler threw: etcd's code and message for store errors. */
-export function statusOf(err: unknown): Partial<grpc.StatusObject> & { code: number; details: string } {
+export function statusOf(err: unknown): GrpcStatus {
   if (isStoreError(err)) return { code: err.grpcCode, details: err.message };
   if (err instanceof GrpcStatusError) return { code: err.code, details: err.message };
   if (isCairnError(err, 'CANCELLED')) return { code: GRPC.CANCELLED, details: 'context canceled' };
@@ -158,52 +163,46 @@ export function statusOf(err: unknown): Partial<grpc.StatusObject> & { code: num
   return { code: GRPC.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
 }
 
-/** A gRPC error object for `callback(err)` / `call.destroy(err)`. */
-export function grpcError(status: { code: number; details: string }): grpc.ServiceError {
-  const e = new Error(status.details) as grpc.ServiceError;
-  e.code = status.code;
-  e.details = status.details;
-  e.metadata = new grpc.Metadata();
-  return e;
-}
+/** A call's request headers: gRPC metadata. */
+export type CallMetadata = IncomingHttpHeaders;
 
 /** The etcd token a call carries in its metadata, if any. */
-export function callToken(metadata: grpc.Metadata): string | undefined {
-  const v = metadata.get('token')[0];
+export function callToken(metadata: CallMetadata): string | undefined {
+  const v = metadata.token;
   return typeof v === 'string' ? v : undefined;
 }
 
 /**
  * A unary handler: refused requests are answered with their refusal, thrown errors with
  * {@link statusOf}. `fn` gets a validated request (proto-loader's object, or the store's request
- * type for a method with a {@link FastCodec}) and an AbortSignal for the call.
+ * type for a method with a {@link FastCodec}), the call, and an AbortSignal aborted when the
+ * client cancels or the deadline passes.
  */
 export function unary<Req = Proto, Res = Proto>(
-  fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>, signal: AbortSignal) => Promise<Res>,
-): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    const refusal = refusalOf(call.request);
+  fn: (req: Req, call: ServerCall, signal: AbortSignal) => Promise<Res>,
+): MethodHandler {
+  const handle = (request: object, call: ServerCall): void => {
+    const refusal = refusalOf(request);
     if (refusal !== undefined) {
-      callback(grpcError(refusal));
+      call.fail(refusal);
       return;
     }
-    // A CallSignal, not an AbortController: Node builds an AbortSignal slowly (see call-signal.ts).
-    const abort = new CallSignal();
-    // grpc-js also reports 'cancelled' when the stream closes after the answer: aborting then
-    // would cost an exception object per call for nothing.
-    let settled = false;
-    call.once('cancelled', () => {
-      if (!settled) abort.abort();
-    });
-    fn(call.request, call, abort.signal).then(
-      (res) => {
-        settled = true;
-        callback(null, res);
-      },
-      (err: unknown) => {
-        settled = true;
-        callback(grpcError(statusOf(err)));
-      },
+    let pending: Promise<Res>;
+    try {
+      pending = fn(request as Req, call, call.signal);
+    } catch (err) {
+      call.fail(statusOf(err));
+      return;
+    }
+    pending.then(
+      (res) => call.reply(res as object),
+      (err: unknown) => call.fail(statusOf(err)),
     );
   };
+  return { kind: 'unary', handle };
+}
+
+/** A streaming handler (bidirectional, or server-streaming with `call.request`). */
+export function streaming(handle: StreamHandler): MethodHandler {
+  return { kind: 'stream', handle };
 }

@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, TxnRequest } from '../api.js';
 import { deleteAccess, putAccess, rangeAccess, txnAccess } from './access.js';
 import { type EtcdContext, guard, requireKey } from './context.js';
@@ -10,6 +9,7 @@ import {
   txnRequestFromProto,
   txnResponseToProto,
 } from './convert.js';
+import type { MethodHandler } from './grpc-call.js';
 import { type FastCodec, unary } from './grpc-service.js';
 import { int64 } from './int64.js';
 import { decodePutRequest, decodeRangeRequest, encodePutResponse, encodeRangeResponse } from './kv-codec.js';
@@ -36,7 +36,7 @@ export const KV_CODECS: Readonly<Record<string, FastCodec>> = {
 };
 
 /** etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact over the store. */
-export function kvService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
+export function kvService(ctx: EtcdContext): Record<string, MethodHandler> {
   return {
     Range: unary<RangeRequest, RangeResponse>(async (r, call, signal) => {
       requireKey(r.key);

@@ -1,8 +1,8 @@
-import type * as grpc from '@grpc/grpc-js';
 import { StoreError } from '../errors.js';
 import { type EtcdContext, guard } from './context.js';
 import { headerToProto, type Proto } from './convert.js';
-import { grpcError, refusalOf, statusOf, unary } from './grpc-service.js';
+import type { MethodHandler } from './grpc-call.js';
+import { refusalOf, statusOf, streaming, unary } from './grpc-service.js';
 import { int64 } from './int64.js';
 
 const WRITE = [{ op: 'store:write', keyless: true }] as const;
@@ -13,10 +13,10 @@ const READ = [{ op: 'store:read', keyless: true }] as const;
  * TTL (0 when it does not exist, as etcd). In-flight refreshes per stream are bounded; a client
  * over the bound gets etcd's `tooManyRequests` and the stream ends.
  */
-function keepAlive(ctx: EtcdContext): grpc.handleBidiStreamingCall<Proto, Proto> {
-  return (call) => {
+function keepAlive(ctx: EtcdContext): MethodHandler {
+  return streaming((call) => {
     if (ctx.keepAliveStreams >= ctx.limits.maxKeepAliveStreams) {
-      call.emit('error', grpcError(statusOf(new StoreError('tooManyRequests'))));
+      call.fail(statusOf(new StoreError('tooManyRequests')));
       return;
     }
     ctx.keepAliveStreams++;
@@ -32,9 +32,9 @@ function keepAlive(ctx: EtcdContext): grpc.handleBidiStreamingCall<Proto, Proto>
     const fail = (err: unknown) => {
       if (!open) return;
       close();
-      call.emit('error', grpcError(statusOf(err)));
+      call.fail(statusOf(err));
     };
-    call.on('data', (req: Proto) => {
+    const onRequest = (req: Proto) => {
       if (!open) return;
       const refusal = refusalOf(req);
       if (refusal !== undefined) {
@@ -59,18 +59,20 @@ function keepAlive(ctx: EtcdContext): grpc.handleBidiStreamingCall<Proto, Proto>
       } catch (err) {
         fail(err);
       }
+    };
+    call.listen({
+      message: (req) => onRequest(req as Proto),
+      end: () => {
+        close();
+        call.end();
+      },
+      cancel: close,
     });
-    call.on('end', () => {
-      close();
-      call.end();
-    });
-    call.on('cancelled', close);
-    call.on('close', close);
-  };
+  });
 }
 
 /** etcdserverpb.Lease over the store. */
-export function leaseService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
+export function leaseService(ctx: EtcdContext): Record<string, MethodHandler> {
   return {
     LeaseGrant: unary(async (req, call, signal) => {
       guard(ctx, call.metadata, WRITE);

@@ -12,13 +12,29 @@ export const DEFAULT_LIMITS = Object.freeze({
    */
   maxRequestBytes: 1.5 * 1024 * 1024,
   /**
-   * Bytes grpc may receive above maxRequestBytes (etcd's grpcOverheadBytes, 512 KiB): requests
-   * between the two get etcd's own error rather than grpc's, and bigger ones are refused by grpc
-   * before they are buffered whole.
+   * Bytes gRPC may receive above maxRequestBytes (etcd's grpcOverheadBytes, 512 KiB): requests
+   * between the two get etcd's own error rather than gRPC's RESOURCE_EXHAUSTED, and bigger ones
+   * are refused from their length prefix, before their body is buffered.
    */
   grpcOverheadBytes: 512 * 1024,
   /** Concurrent gRPC streams one client connection may open (HTTP/2 max concurrent streams). */
   maxStreamsPerConnection: 1024,
+  /**
+   * Client connections the server holds at once; a new one over it is closed at once. Each costs
+   * a socket, an HTTP/2 session and its buffers; etcd clients use one or a few per process.
+   */
+  maxConnections: 4096,
+  /**
+   * Bytes of header fields one request may carry (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE; a stream
+   * over it is reset): gRPC's own headers and an etcd token take well under 1 KiB, a capability
+   * token a few KiB.
+   */
+  maxHeaderListBytes: 64 * 1024,
+  /**
+   * How long `close()` lets calls in flight finish after sending GOAWAY before it cuts the
+   * connections (open watch and keep-alive streams never finish by themselves).
+   */
+  closeGraceMs: 250,
   /** Watches one Watch stream may hold at once; a create over it is answered canceled. */
   maxWatchesPerStream: 1024,
   /** Watch streams the whole server holds at once: each costs store-side watch state. */
@@ -34,8 +50,8 @@ export const DEFAULT_LIMITS = Object.freeze({
   /** Nesting depth of protobuf messages the unknown-field scan follows (etcd's deepest is ~6). */
   maxMessageDepth: 32,
   /**
-   * Bytes of watch responses a stream may have queued in grpc before the store's watch is
-   * paused; the store catches it up when grpc drains (a slow watcher never grows memory).
+   * Bytes of watch responses a stream may have queued in HTTP/2 before the store's watch is
+   * paused; the store catches it up when the stream drains (a slow watcher never grows memory).
    */
   maxWatchBufferedBytes: 4 * 1024 * 1024,
   /**

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type * as grpc from '@grpc/grpc-js';
 import type { StoreClient } from '../api.js';
 import { StoreError } from '../errors.js';
 import { type EtcdContext, guard } from './context.js';
 import { headerToProto, type Proto } from './convert.js';
-import { grpcError, refusalOf, statusOf, unary, unimplementedError } from './grpc-service.js';
+import type { MethodHandler, ServerCall } from './grpc-call.js';
+import { refusalOf, statusOf, streaming, unary, unimplementedError } from './grpc-service.js';
 import { int64, uint64 } from './int64.js';
 
 /**
@@ -41,10 +41,15 @@ function isAction(value: unknown, name: 'GET' | 'ACTIVATE' | 'DEACTIVATE'): bool
   return value === undefined && name === 'GET' ? true : value === name || proto.includes(value as never);
 }
 
-/** Writes `msg`, waiting for grpc to drain when its buffer is full. */
-function send(call: grpc.ServerWritableStream<Proto, Proto>, msg: Proto): Promise<void> {
-  if (call.write(msg)) return Promise.resolve();
-  return new Promise((resolve) => call.once('drain', () => resolve()));
+/**
+ * Writes `msg`; when the call's buffer is full, resolves once it drained (or the call ended:
+ * the caller checks `call.ended`). `drained` is the call's drain notifier (see snapshotHandler).
+ */
+function send(call: ServerCall, drained: { wake: (() => void) | undefined }, msg: Proto): Promise<void> {
+  if (call.write(msg) || call.ended) return Promise.resolve();
+  return new Promise((resolve) => {
+    drained.wake = resolve;
+  });
 }
 
 /** etcdctl's snapshot check wants the size a multiple of this (bolt's files are page-aligned). */
@@ -66,45 +71,49 @@ export function alignedImage(image: Uint8Array): Uint8Array {
  * image's own encoding (one MessagePack value) marks where it ends.
  */
 async function streamImage(
-  call: grpc.ServerWritableStream<Proto, Proto>,
+  call: ServerCall,
+  drained: { wake: (() => void) | undefined },
   unpadded: Uint8Array,
 ): Promise<void> {
   const image = alignedImage(unpadded);
   const sha = createHash('sha256');
   let sent = 0;
-  while (sent < image.length && !call.cancelled) {
+  while (sent < image.length && !call.ended) {
     const chunk = image.subarray(sent, Math.min(image.length, sent + SNAPSHOT_CHUNK_BYTES));
     sent += chunk.length;
     sha.update(chunk);
-    await send(call, { remaining_bytes: image.length - sent, blob: Buffer.from(chunk) });
+    await send(call, drained, { remaining_bytes: image.length - sent, blob: Buffer.from(chunk) });
   }
-  if (call.cancelled) return;
-  await send(call, { remaining_bytes: 0, blob: sha.digest() });
+  if (call.ended) return;
+  await send(call, drained, { remaining_bytes: 0, blob: sha.digest() });
   call.end();
 }
 
 /** etcdserverpb.Maintenance/Snapshot. */
-function snapshotHandler(ctx: EtcdContext): grpc.handleServerStreamingCall<Proto, Proto> {
-  return (call) => {
+function snapshotHandler(ctx: EtcdContext): MethodHandler {
+  return streaming((call) => {
     const refusal = refusalOf(call.request);
     if (refusal !== undefined) {
-      call.emit('error', grpcError(refusal));
+      call.fail(refusal);
       return;
     }
-    const abort = new AbortController();
-    call.once('cancelled', () => abort.abort());
+    const drained: { wake: (() => void) | undefined } = { wake: undefined };
+    const wake = () => {
+      const w = drained.wake;
+      drained.wake = undefined;
+      w?.();
+    };
+    call.listen({ drain: wake, cancel: wake });
     (async () => {
       guard(ctx, call.metadata, ADMIN);
-      const snap = await need(ctx.store, 'snapshot')({ signal: abort.signal });
-      await streamImage(call, snap.image);
-    })().catch((err: unknown) => {
-      if (!call.cancelled) call.emit('error', grpcError(statusOf(err)));
-    });
-  };
+      const snap = await need(ctx.store, 'snapshot')({ signal: call.signal });
+      await streamImage(call, drained, snap.image);
+    })().catch((err: unknown) => call.fail(statusOf(err)));
+  });
 }
 
 /** etcdserverpb.Maintenance over the store. */
-export function maintenanceService(ctx: EtcdContext): grpc.UntypedServiceImplementation {
+export function maintenanceService(ctx: EtcdContext): Record<string, MethodHandler> {
   return {
     Status: unary(async (_req, call, signal) => {
       guard(ctx, call.metadata, READ);

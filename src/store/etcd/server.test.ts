@@ -330,3 +330,62 @@ describe('etcd API server: capability tokens', () => {
     await assert.rejects(c.range({ key: enc.encode('x') }), (err: unknown) => isStoreError(err));
   });
 });
+
+describe('etcd API server: a slow watcher', () => {
+  it('pauses the store’s watch while the stream is blocked and catches up after drain, in order', async () => {
+    const store = new TestingStore();
+    // Count the resumes the server asks of the store's watch: each follows a pause.
+    let resumes = 0;
+    const watch = store.watch.bind(store);
+    store.watch = async (req, onResponse) => {
+      const w = await watch(req, onResponse);
+      const resume = w.resume.bind(w);
+      w.resume = () => {
+        resumes++;
+        resume();
+      };
+      return w;
+    };
+    const server = await serveEtcd({ store, host: '127.0.0.1', port: 0 });
+    const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()) as unknown as {
+      etcdserverpb: {
+        Watch: new (
+          addr: string,
+          creds: grpc.ChannelCredentials,
+        ) => grpc.Client & { Watch(): grpc.ClientDuplexStream<object, Record<string, unknown>> };
+      };
+    };
+    const client = new pkg.etcdserverpb.Watch(server.endpoint, grpc.credentials.createInsecure());
+    const stream = client.Watch();
+    stream.on('error', () => {});
+    const revisions: number[] = [];
+    let created = false;
+    let wake: (() => void) | undefined;
+    stream.on('data', (r: Record<string, unknown>) => {
+      if (r.created === true) created = true;
+      for (const e of (r.events as { kv: { mod_revision: string } }[]) ?? [])
+        revisions.push(Number(e.kv.mod_revision));
+      wake?.();
+    });
+    const until = async (cond: () => boolean) => {
+      while (!cond()) await new Promise<void>((r) => (wake = r));
+    };
+    stream.write({ create_request: { key: Buffer.from('w/'), range_end: Buffer.from('w0') } });
+    await until(() => created);
+    // Stop reading: HTTP/2 flow control fills and the server's writes report a full buffer.
+    stream.pause();
+    const value = new Uint8Array(64 * 1024).fill(1);
+    const first = (await store.put({ key: enc.encode('w/0'), value })).header.revision;
+    for (let i = 1; i < 200; i++) await store.put({ key: enc.encode(`w/${i}`), value });
+    stream.resume();
+    await until(() => revisions.length >= 200);
+    assert.deepEqual(
+      revisions,
+      Array.from({ length: 200 }, (_, i) => first + i),
+    );
+    assert.ok(resumes > 0, 'the store watch was never paused and resumed');
+    stream.end();
+    client.close();
+    await server.close();
+  });
+});

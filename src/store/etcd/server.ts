@@ -1,10 +1,10 @@
-import * as grpc from '@grpc/grpc-js';
 import { withLimits } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { StoreClient } from '../api.js';
 import { type EtcdAuthOptions, EtcdAuthorizer } from './auth.js';
 import { authService, clusterService } from './cluster-service.js';
 import type { EtcdContext } from './context.js';
+import { GrpcServer } from './grpc-server.js';
 import { guardedService } from './grpc-service.js';
 import { KV_CODECS, kvService } from './kv-service.js';
 import { leaseService } from './lease-service.js';
@@ -37,7 +37,10 @@ export interface EtcdServer {
   readonly port: number;
   /** `host:port`, what etcdctl's `--endpoints` and etcd3's `hosts` take. */
   readonly endpoint: string;
-  /** Stops accepting, cancels open streams and waits for the server to stop. */
+  /**
+   * Stops accepting, lets calls in flight finish for `closeGraceMs`, cancels what is left (open
+   * watch and keep-alive streams) and resolves once every connection is closed.
+   */
   close(): Promise<void>;
 }
 
@@ -46,7 +49,7 @@ export interface EtcdServer {
  * {@link StoreClient}, so etcdctl, the `etcd3` package and other etcd clients work unchanged.
  *
  * Contract: every store error is answered with etcd's gRPC code and message; requests over
- * `maxRequestBytes` get `requestTooLarge` (and grpc refuses anything over that plus
+ * `maxRequestBytes` get `requestTooLarge` (and the gRPC layer refuses anything over that plus
  * `grpcOverheadBytes` before buffering it); unknown fields get INVALID_ARGUMENT naming the
  * field; malformed bytes get grpc's unmarshalling error. No input throws out of a handler.
  *
@@ -67,34 +70,27 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
     watchStreams: 0,
     keepAliveStreams: 0,
   };
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': limits.maxRequestBytes + limits.grpcOverheadBytes,
-    'grpc.max_send_message_length': -1,
-    'grpc.max_concurrent_streams': limits.maxStreamsPerConnection,
+  const server = new GrpcServer({
+    maxMessageBytes: limits.maxRequestBytes + limits.grpcOverheadBytes,
+    maxStreamsPerConnection: limits.maxStreamsPerConnection,
+    maxConnections: limits.maxConnections,
+    maxHeaderListBytes: limits.maxHeaderListBytes,
+    closeGraceMs: limits.closeGraceMs,
   });
   const decode = { maxRequestBytes: limits.maxRequestBytes, maxMessageDepth: limits.maxMessageDepth };
-  server.addService(guardedService('KV', decode, KV_CODECS), kvService(ctx));
-  server.addService(guardedService('Watch', decode), { Watch: watchHandler(ctx) });
-  server.addService(guardedService('Lease', decode), leaseService(ctx));
-  server.addService(guardedService('Cluster', decode), clusterService(ctx));
-  server.addService(guardedService('Maintenance', decode), maintenanceService(ctx));
+  const service = (name: string) => `etcdserverpb.${name}`;
+  server.addService(service('KV'), guardedService('KV', decode, KV_CODECS), kvService(ctx));
+  server.addService(service('Watch'), guardedService('Watch', decode), { Watch: watchHandler(ctx) });
+  server.addService(service('Lease'), guardedService('Lease', decode), leaseService(ctx));
+  server.addService(service('Cluster'), guardedService('Cluster', decode), clusterService(ctx));
+  server.addService(service('Maintenance'), guardedService('Maintenance', decode), maintenanceService(ctx));
   const authMethods = Object.keys(etcdPackageDefinition()['etcdserverpb.Auth'] as object);
-  server.addService(guardedService('Auth', decode), authService(ctx, authMethods));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      `${options.host}:${options.port}`,
-      grpc.ServerCredentials.createInsecure(),
-      (err, bound) => (err ? reject(err) : resolve(bound)),
-    );
-  });
+  server.addService(service('Auth'), guardedService('Auth', decode), authService(ctx, authMethods));
+  const port = await server.listen(options.host, options.port);
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     port,
     endpoint: `${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.forceShutdown();
-        resolve();
-      }),
+    close: () => server.close(),
   };
 }

@@ -1,9 +1,9 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { ResponseHeader, Watch, WatchEvent, WatchResponse } from '../api.js';
 import { StoreError } from '../errors.js';
 import { type EtcdContext, guard } from './context.js';
 import { headerToProto, type Proto, watchCreateFromProto, watchResponseToProto } from './convert.js';
-import { grpcError, refusalOf, statusOf } from './grpc-service.js';
+import type { MethodHandler, ServerCall } from './grpc-call.js';
+import { refusalOf, statusOf, streaming } from './grpc-service.js';
 import { int64 } from './int64.js';
 
 /**
@@ -19,7 +19,7 @@ import { int64 } from './int64.js';
  * serializable), whatever watches the stream holds (none included). Like etcd 3.4, that says
  * nothing about watches still catching up from an older revision.
  *
- * Backpressure: when grpc's write buffer is full (`write` returns false), each watch that
+ * Backpressure: when the call's write buffer is full (`write` returns false), each watch that
  * delivers is told to pause (its `onResponse` returns false) and is resumed on 'drain'; the
  * store then catches it up from where it stopped. A store whose watches cannot pause is bounded
  * by `maxWatchBufferedBytes`: past it the watch is canceled with a reason rather than buffered.
@@ -56,16 +56,17 @@ class WatchStream {
 
   constructor(
     private readonly ctx: EtcdContext,
-    private readonly call: grpc.ServerDuplexStream<Proto, Proto>,
+    private readonly call: ServerCall,
   ) {
-    call.on('data', (req: Proto) => this.onRequest(req));
-    call.on('end', () => {
-      this.close();
-      call.end();
+    call.listen({
+      message: (req) => this.onRequest(req as Proto),
+      end: () => {
+        this.close();
+        call.end();
+      },
+      cancel: () => this.close(),
+      drain: () => this.onDrain(),
     });
-    call.on('cancelled', () => this.close());
-    call.on('close', () => this.close());
-    call.on('drain', () => this.onDrain());
   }
 
   private write(res: Proto, bytes: number): boolean {
@@ -90,7 +91,7 @@ class WatchStream {
   private fail(err: unknown): void {
     if (!this.open) return;
     this.close();
-    this.call.emit('error', grpcError(statusOf(err)));
+    this.call.fail(statusOf(err));
   }
 
   private onRequest(req: Proto): void {
@@ -273,13 +274,13 @@ class WatchStream {
 }
 
 /** etcdserverpb.Watch/Watch. */
-export function watchHandler(ctx: EtcdContext): grpc.handleBidiStreamingCall<Proto, Proto> {
-  return (call) => {
+export function watchHandler(ctx: EtcdContext): MethodHandler {
+  return streaming((call) => {
     if (ctx.watchStreams >= ctx.limits.maxWatchStreams) {
-      call.emit('error', grpcError(statusOf(new StoreError('tooManyRequests'))));
+      call.fail(statusOf(new StoreError('tooManyRequests')));
       return;
     }
     ctx.watchStreams++;
     new WatchStream(ctx, call);
-  };
+  });
 }

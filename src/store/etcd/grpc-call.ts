@@ -1,0 +1,327 @@
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { describeError } from '../../core/errors.js';
+import { CallSignal } from '../call-signal.js';
+import { GRPC } from '../errors.js';
+import type { DeadlineEntry } from './deadline-queue.js';
+import { encodeGrpcMessage, frameMessage, type GrpcStatus, MessageReader } from './grpc-wire.js';
+
+/**
+ * One gRPC call on one HTTP/2 stream of the etcd server (grpc-server.ts routes the stream here):
+ * reads the request messages, hands them to the method's handler, writes the responses and the
+ * status. The handler sees a {@link ServerCall}: the request headers (`metadata`), an abort signal,
+ * `write` with backpressure, `end` and `fail`.
+ *
+ * Contract: exactly one status ends a call, the first of the handler's `end`/`fail`/`reply`, a
+ * refusal of the request bytes, or the deadline (DEADLINE_EXCEEDED, `context deadline exceeded`);
+ * a call the client resets or whose connection closes first ends with no status. Any end the
+ * handler did not ask for aborts `signal` and calls its listener's `cancel`. Nothing sent by the
+ * client throws out of the call; writes after the end are ignored.
+ */
+
+/** How one method's messages are decoded and encoded and whether each side streams. */
+export interface MethodCodec {
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+  /** Request bytes to the handler's request (guarded: refusals are returned, not thrown). */
+  deserialize(bytes: Buffer): object;
+  serialize(response: object): Buffer;
+}
+
+/** What a streaming handler hears from its call. */
+export interface CallListener {
+  /** A request message (bidirectional calls). */
+  message?(request: object): void;
+  /** The client half-closed its side. */
+  end?(): void;
+  /** The call ended without the handler ending it: client reset, deadline, server closing. */
+  cancel?(): void;
+  /** The response buffer drained after a `write` returned false. */
+  drain?(): void;
+}
+
+/** A unary method: answers with `call.reply` or `call.fail`. */
+export type UnaryHandler = (request: object, call: ServerCall) => void;
+/** A streaming method: `call.request` holds the request when only the response streams. */
+export type StreamHandler = (call: ServerCall) => void;
+
+/** A method's handler, tagged with its shape. */
+export type MethodHandler =
+  | { readonly kind: 'unary'; readonly handle: UnaryHandler }
+  | { readonly kind: 'stream'; readonly handle: StreamHandler };
+
+const RESPONSE_HEADERS = Object.freeze({
+  ':status': 200,
+  'content-type': 'application/grpc',
+  'grpc-accept-encoding': 'identity',
+});
+const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+
+/** Sends the OK trailers of a unary reply ('wantTrailers' listener; `this` is the stream). */
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  sendTrailers(this, OK_TRAILERS);
+}
+
+function sendTrailers(stream: ServerHttp2Stream, trailers: Record<string, string>): void {
+  try {
+    stream.sendTrailers(trailers);
+    resetIfClientOpen(stream);
+  } catch {
+    stream.destroy();
+  }
+}
+
+/**
+ * After the status, a client still sending (a refused request, a stream the server ended) is
+ * told to stop with RST_STREAM NO_ERROR, as grpc-go does; it follows the status on the wire.
+ */
+function resetIfClientOpen(stream: ServerHttp2Stream): void {
+  if (!stream.readableEnded && !stream.destroyed) stream.close(constants.NGHTTP2_NO_ERROR);
+}
+
+function trailersOf(status: GrpcStatus): Record<string, string> {
+  return status.details === ''
+    ? { 'grpc-status': String(status.code) }
+    : { 'grpc-status': String(status.code), 'grpc-message': encodeGrpcMessage(status.details) };
+}
+
+export class ServerCall {
+  /** The request's headers: gRPC's metadata (the etcd `token` among them). */
+  readonly metadata: IncomingHttpHeaders;
+  /** The request of a call whose response streams but whose request does not. */
+  request: object | undefined = undefined;
+  private readonly abortSignal = new CallSignal();
+  private readonly reader: MessageReader;
+  private listener: CallListener | undefined = undefined;
+  private headersSent = false;
+  private finished = false;
+  private unaryRequest: Buffer | undefined = undefined;
+  private deadline: DeadlineEntry | undefined = undefined;
+  private status: GrpcStatus | undefined = undefined;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    private readonly codec: MethodCodec,
+    private readonly handler: MethodHandler,
+    maxMessageBytes: number,
+  ) {
+    this.metadata = headers;
+    const encoding = headers['grpc-encoding'];
+    this.reader = new MessageReader(maxMessageBytes, typeof encoding === 'string' ? encoding : undefined);
+    // `on`, not `once`: each fires once per stream anyway, and `once` wraps every listener.
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => this.onEnd());
+    stream.on('close', () => this.onClose());
+    if (codec.requestStream) this.dispatchStream();
+  }
+
+  /** Aborted when the call ends without the handler ending it. */
+  get signal(): AbortSignal {
+    return this.abortSignal.signal;
+  }
+
+  /** True once the client went away or the deadline passed. */
+  get cancelled(): boolean {
+    return this.abortSignal.aborted;
+  }
+
+  /** True once the call has its status (or the stream is gone). */
+  get ended(): boolean {
+    return this.finished;
+  }
+
+  /** Sets the call's deadline entry (the server's queue calls {@link expire} when it passes). */
+  setDeadline(entry: DeadlineEntry): void {
+    if (this.finished) entry.cancel();
+    else this.deadline = entry;
+  }
+
+  /** Listens for request messages, half-close, cancellation and drain. */
+  listen(listener: CallListener): void {
+    this.listener = listener;
+    if (listener.drain !== undefined) this.stream.on('drain', () => this.listener?.drain?.());
+  }
+
+  /** Answers a unary call with `response` and status OK. */
+  reply(response: object): void {
+    if (this.finished) return;
+    let bytes: Buffer;
+    try {
+      bytes = this.codec.serialize(response);
+    } catch (err) {
+      this.fail({ code: GRPC.INTERNAL, details: `grpc: error while marshaling: ${describeError(err)}` });
+      return;
+    }
+    this.finished = true;
+    this.deadline?.cancel();
+    const s = this.stream;
+    if (s.destroyed || s.closed) return;
+    this.headersSent = true;
+    try {
+      s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+      s.on('wantTrailers', sendOkTrailers);
+      s.end(frameMessage(bytes));
+    } catch {
+      // The session went away between the check and the write: nothing to answer.
+      s.destroy();
+    }
+  }
+
+  /**
+   * Writes one response message of a streaming call; false when the stream's buffer is full
+   * (wait for the listener's `drain`) or the call has ended. `onWritten` runs once the bytes
+   * left the buffer (or the stream was destroyed).
+   */
+  write(response: object, onWritten?: () => void): boolean {
+    if (this.finished || this.stream.destroyed) return false;
+    let bytes: Buffer;
+    try {
+      bytes = this.codec.serialize(response);
+    } catch (err) {
+      this.fail({ code: GRPC.INTERNAL, details: `grpc: error while marshaling: ${describeError(err)}` });
+      return false;
+    }
+    try {
+      this.sendHeaders();
+      return this.stream.write(frameMessage(bytes), onWritten);
+    } catch {
+      this.stream.destroy();
+      return false;
+    }
+  }
+
+  /** Ends the call with status OK. */
+  end(): void {
+    this.finish({ code: 0, details: '' });
+  }
+
+  /** Ends the call with `status` (trailers-only when nothing was sent yet). */
+  fail(status: GrpcStatus): void {
+    this.finish(status);
+  }
+
+  /** The deadline passed: DEADLINE_EXCEEDED, and the handler is told. */
+  expire(): void {
+    if (this.finished) return;
+    this.finish({ code: GRPC.DEADLINE_EXCEEDED, details: 'context deadline exceeded' });
+    this.cancelHandler();
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    this.stream.once('wantTrailers', () => {
+      sendTrailers(this.stream, trailersOf(this.status ?? { code: 0, details: '' }));
+    });
+  }
+
+  private finish(status: GrpcStatus): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.status = status;
+    this.deadline?.cancel();
+    const s = this.stream;
+    if (s.destroyed || s.closed) return;
+    try {
+      if (this.headersSent) {
+        s.end();
+        return;
+      }
+      this.headersSent = true;
+      s.respond({ ...RESPONSE_HEADERS, ...trailersOf(status) }, { endStream: true });
+      resetIfClientOpen(s);
+    } catch {
+      s.destroy();
+    }
+  }
+
+  private cancelHandler(): void {
+    this.abortSignal.abort();
+    this.listener?.cancel?.();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.finished) return;
+    try {
+      this.readMessages(chunk);
+    } catch (err) {
+      this.refuse({ code: GRPC.INTERNAL, details: `grpc: ${describeError(err)}` });
+    }
+  }
+
+  private readMessages(chunk: Buffer): void {
+    const messages = this.reader.push(chunk);
+    if (!Array.isArray(messages)) {
+      this.refuse(messages);
+      return;
+    }
+    for (const m of messages) {
+      if (this.finished) return;
+      if (this.codec.requestStream) this.listener?.message?.(this.codec.deserialize(m));
+      else if (this.unaryRequest === undefined) this.unaryRequest = m;
+      else {
+        this.refuse({
+          code: GRPC.INTERNAL,
+          details: 'grpc: a unary call carried more than one request message',
+        });
+        return;
+      }
+    }
+  }
+
+  private onEnd(): void {
+    if (this.finished) return;
+    // Node ends the readable side of a stream it aborts (client reset, session destroyed): that
+    // is a cancellation, not the client's half-close.
+    if (this.stream.aborted) {
+      this.onClose();
+      return;
+    }
+    try {
+      this.readEnd();
+    } catch (err) {
+      this.refuse({ code: GRPC.INTERNAL, details: `grpc: ${describeError(err)}` });
+    }
+  }
+
+  private readEnd(): void {
+    if (this.reader.midMessage) {
+      this.refuse({ code: GRPC.INTERNAL, details: 'grpc: the request ended inside a message (truncated)' });
+      return;
+    }
+    if (this.codec.requestStream) {
+      this.listener?.end?.();
+      return;
+    }
+    const bytes = this.unaryRequest;
+    if (bytes === undefined) {
+      this.refuse({ code: GRPC.INTERNAL, details: 'grpc: a unary call ended without a request message' });
+      return;
+    }
+    this.unaryRequest = undefined;
+    const request = this.codec.deserialize(bytes);
+    if (this.handler.kind === 'unary') this.handler.handle(request, this);
+    else {
+      this.request = request;
+      this.handler.handle(this);
+    }
+  }
+
+  private dispatchStream(): void {
+    if (this.handler.kind === 'stream') this.handler.handle(this);
+  }
+
+  /** The request bytes were refused: answer, and tell a handler already running. */
+  private refuse(status: GrpcStatus): void {
+    this.finish(status);
+    this.cancelHandler();
+  }
+
+  private onClose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.deadline?.cancel();
+    this.cancelHandler();
+  }
+}

@@ -1,0 +1,234 @@
+import http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import { assert } from '../../core/assert.js';
+import { type Clock, systemClock, type TimerHandle } from '../../core/clock.js';
+import { GRPC } from '../errors.js';
+import { DeadlineQueue } from './deadline-queue.js';
+import { type MethodCodec, type MethodHandler, ServerCall } from './grpc-call.js';
+import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wire.js';
+
+/**
+ * A gRPC server on Node's `http2` (cleartext, prior knowledge, as gRPC clients connect), made for
+ * the etcd API: it routes `:path` `/<service>/<method>` to a handler, and runs each call as a
+ * {@link ServerCall}. It replaces grpc-js's server, whose per-call machinery (interceptor call
+ * objects, metadata copies, a timer per deadline, channelz trackers) cost about twice what the
+ * store spends on a get (see the store DESIGN, "The etcd API surface").
+ *
+ * Contract:
+ * - A request whose `content-type` is not `application/grpc[+...|;...]` gets HTTP 415, as gRPC
+ *   servers answer; one not sent with POST gets HTTP 405.
+ * - An unknown service or method gets UNIMPLEMENTED worded as grpc-go (`unknown service X`,
+ *   `unknown method Y for service X`, `malformed method name: "..."`).
+ * - A malformed `grpc-timeout` gets INTERNAL (`malformed grpc-timeout: ...`); a valid one is the
+ *   call's deadline, kept in one {@link DeadlineQueue} for the server.
+ * - Limits: streams per connection (HTTP/2 SETTINGS), connections (over it, a new connection is
+ *   closed at once), header list bytes per request (a stream over it is reset).
+ * - {@link close} stops accepting, sends GOAWAY on every connection, lets calls in flight finish
+ *   for `closeGraceMs`, then destroys what is left (open streams are cancelled) and resolves.
+ *   Nothing a client sends throws out of the server.
+ */
+
+/** Limits of {@link GrpcServer}; see the etcd API's DEFAULT_LIMITS for their reasons. */
+export interface GrpcServerLimits {
+  readonly maxMessageBytes: number;
+  readonly maxStreamsPerConnection: number;
+  readonly maxConnections: number;
+  readonly maxHeaderListBytes: number;
+  readonly closeGraceMs: number;
+}
+
+/** A method as registered: its codec and handler. */
+interface Route {
+  readonly codec: MethodCodec;
+  readonly handler: MethodHandler;
+}
+
+/** grpc-go's content-type check: `application/grpc`, optionally followed by `+subtype` or `;params`. */
+function isGrpcContentType(value: unknown): boolean {
+  if (typeof value !== 'string' || !value.startsWith('application/grpc')) return false;
+  const next = value.charAt(16);
+  return next === '' || next === '+' || next === ';';
+}
+
+function trailersOnly(stream: http2.ServerHttp2Stream, status: GrpcStatus): void {
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc',
+      'grpc-status': String(status.code),
+      'grpc-message': encodeGrpcMessage(status.details),
+    },
+    { endStream: true },
+  );
+  if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+}
+
+export class GrpcServer {
+  private readonly routes = new Map<string, Route>();
+  /** Fully qualified names of the services registered, for grpc-go's UNIMPLEMENTED wording. */
+  private readonly services = new Set<string>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly deadlines: DeadlineQueue;
+  private readonly server: http2.Http2Server;
+  private closing: Promise<void> | undefined = undefined;
+
+  constructor(
+    private readonly limits: GrpcServerLimits,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.deadlines = new DeadlineQueue(clock);
+    this.server = http2.createServer({
+      settings: {
+        maxConcurrentStreams: limits.maxStreamsPerConnection,
+        maxHeaderListSize: limits.maxHeaderListBytes,
+      },
+      // Node refuses new streams once a session's outbound buffers pass this (10 MB by default):
+      // a few large ranges or a lagging watch would then fail unrelated calls. Every buffer is
+      // bounded per call instead (request size, watch buffer), so the session cap is lifted, as
+      // grpc-js does.
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+    });
+    this.server.maxConnections = limits.maxConnections;
+    this.server.on('session', (session) => this.onSession(session));
+    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
+    this.server.on('sessionError', () => {});
+    this.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+  }
+
+  /**
+   * Registers `service` (fully qualified, e.g. `etcdserverpb.KV`): each method of `codecs` with
+   * the handler of the same name. A missing handler, or one of the wrong shape, is a bug: it fails
+   * an assertion.
+   */
+  addService(
+    service: string,
+    codecs: Readonly<Record<string, MethodCodec>>,
+    handlers: Readonly<Record<string, MethodHandler>>,
+  ): void {
+    this.services.add(service);
+    for (const [name, codec] of Object.entries(codecs)) {
+      const handler = handlers[name];
+      assert(handler !== undefined, () => `no handler for ${service}/${name}`);
+      const streaming = codec.requestStream || codec.responseStream;
+      assert(
+        (handler.kind === 'stream') === streaming,
+        () => `${service}/${name} needs a ${streaming ? 'stream' : 'unary'} handler`,
+      );
+      this.routes.set(`/${service}/${name}`, { codec, handler });
+    }
+  }
+
+  /** Binds `host:port` (0 picks a port); resolves with the port bound. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  /** Open HTTP/2 connections (for tests). */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  /** Stops the server; see the class contract. Calling it again returns the same promise. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    let grace: TimerHandle | undefined;
+    if (this.sessions.size > 0) {
+      const drained = Promise.all(
+        [...this.sessions].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))),
+      );
+      for (const s of this.sessions) s.close();
+      await Promise.race([
+        drained,
+        new Promise<void>((resolve) => {
+          grace = this.clock.setTimer(this.limits.closeGraceMs, resolve);
+        }),
+      ]);
+      if (grace !== undefined) this.clock.cancel(grace);
+      for (const s of this.sessions) s.destroy();
+      await drained;
+    }
+    this.deadlines.clear();
+    await stopped;
+  }
+
+  private onSession(session: http2.ServerHttp2Session): void {
+    session.on('error', () => {});
+    if (this.closing !== undefined) {
+      session.destroy();
+      return;
+    }
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    // Errors reach the call through 'close'; an 'error' without a listener would throw.
+    stream.on('error', () => {});
+    try {
+      this.route(stream, headers);
+    } catch {
+      stream.destroy();
+    }
+  }
+
+  private route(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    if (headers[':method'] !== 'POST') {
+      stream.respond({ ':status': 405 }, { endStream: true });
+      return;
+    }
+    if (!isGrpcContentType(headers['content-type'])) {
+      stream.respond({ ':status': 415 }, { endStream: true });
+      return;
+    }
+    const path = headers[':path'] ?? '';
+    const route = this.routes.get(path);
+    if (route === undefined) {
+      trailersOnly(stream, this.unknown(path));
+      return;
+    }
+    const timeout = headers['grpc-timeout'];
+    let timeoutMs: number | undefined;
+    if (typeof timeout === 'string') {
+      timeoutMs = parseGrpcTimeout(timeout);
+      if (timeoutMs === undefined) {
+        trailersOnly(stream, {
+          code: GRPC.INTERNAL,
+          details: `malformed grpc-timeout: ${JSON.stringify(timeout)} is not 1 to 8 digits and a unit (H, M, S, m, u, n)`,
+        });
+        return;
+      }
+    }
+    const call = new ServerCall(stream, headers, route.codec, route.handler, this.limits.maxMessageBytes);
+    if (timeoutMs !== undefined && !call.ended)
+      call.setDeadline(this.deadlines.add(timeoutMs, () => call.expire()));
+  }
+
+  /** grpc-go's UNIMPLEMENTED for a path no method serves. */
+  private unknown(path: string): GrpcStatus {
+    const name = path.startsWith('/') ? path.slice(1) : path;
+    const slash = name.lastIndexOf('/');
+    if (slash < 0)
+      return { code: GRPC.UNIMPLEMENTED, details: `malformed method name: ${JSON.stringify(path)}` };
+    const service = name.slice(0, slash);
+    const method = name.slice(slash + 1);
+    return {
+      code: GRPC.UNIMPLEMENTED,
+      details: this.services.has(service)
+        ? `unknown method ${method} for service ${service}`
+        : `unknown service ${service}`,
+    };
+  }
+}
