@@ -77,6 +77,12 @@ export interface RaftNodeOptions {
   /** Append messages in flight per follower. Default 256. */
   maxInflightMsgs?: number;
   /**
+   * The core's `deferCommitOnlyAppends`: a commit advance rides the next `app` with entries when
+   * one goes out before the next Ready, instead of an empty `app` per follower at once. Default
+   * true (etcd-io/raft, and the core's default, send the empty `app` at once).
+   */
+  deferCommitOnlyAppends?: boolean;
+  /**
    * When messages to peers leave. Default: at once, at the end of each Ready (deterministic on the
    * simulator). Given a scheduler (the agent passes `setImmediate`), messages are gathered per peer
    * and handed to the stream when it runs: a follower's proposals forwarded from many client calls,

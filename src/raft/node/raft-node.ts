@@ -392,6 +392,9 @@ export class RaftNode {
     try {
       while (!this.stopped) {
         this.stepProposals();
+        // A commit advance no append carried goes out now (the core's deferCommitOnlyAppends):
+        // after the proposals were stepped, so that their append carries it when there are any.
+        this.core.flushCommitNotices();
         if (!this.core.hasReady()) break;
         const rd = this.core.ready();
         await this.handleReady(rd);
