@@ -88,7 +88,9 @@ export interface RaftNodeOptions {
    * and handed to the stream when it runs: a follower's proposals forwarded from many client calls,
    * and its acknowledgements, arriving in one I/O phase of the event loop then leave as one frame
    * per peer instead of one each (fewer encodes, writes, reads and Readies on both sides). Only
-   * delays sends, so nothing the Ready contract requires is lost.
+   * delays sends, so nothing the Ready contract requires is lost. Proposals made while the Ready
+   * loop is idle also wait for the scheduler, so those of one I/O phase go to the core (and, on
+   * a follower, to the leader) as one request; `propose` settles then.
    */
   scheduleSends?: (run: () => void) => void;
   /** Where the node logs; default silent. */
