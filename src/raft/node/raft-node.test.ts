@@ -80,6 +80,20 @@ describe('RaftNode with scheduled sends', () => {
     }));
 });
 
+describe('RaftNode commit notices', () => {
+  it('followers learn the commit of a lone proposal at once, not at the next heartbeat', () =>
+    replayable('followers learn the commit of a lone proposal at once', async () => {
+      // Ticks of 1 s: a heartbeat within the 200 ms below would tell the commit too.
+      const c = new SimRaftCluster({ seed: SEED, voters: 3, node: { tickMs: 1000 } });
+      const leader = await c.awaitLeader(60_000);
+      await c.sim.runFor(1500);
+      await leader.propose(kvPut('lone', 'x'));
+      await c.sim.runFor(200);
+      for (const id of [1, 2, 3]) assert.equal(c.appliers.get(id)!.kv.get('lone'), 'x', `node ${id}`);
+      c.checkHealthy();
+    }));
+});
+
 describe('RaftNode proposal batches', () => {
   it("a follower's proposals from one turn leave as one request, applied in call order", () =>
     replayable('proposals from one turn leave as one request', async () => {
