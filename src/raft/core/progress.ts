@@ -71,6 +71,8 @@ export class Progress {
       this.resetState('probe');
       this.next = this.match + 1;
     }
+    // What was sent past `next` may not have arrived (as etcd-io/raft's sentCommit).
+    this.sentCommit = Math.min(this.sentCommit, this.next - 1);
   }
 
   /** Start streaming from just past `match`. */
@@ -110,10 +112,12 @@ export class Progress {
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.next = this.match + 1;
+      this.sentCommit = Math.min(this.sentCommit, this.next - 1);
       return true;
     }
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1, 1);
+    this.sentCommit = Math.min(this.sentCommit, this.next - 1);
     this.probeSent = false;
     return true;
   }
