@@ -65,6 +65,17 @@ export interface RaftCoreConfig {
   disableProposalForwarding?: boolean;
   /** When true a leader removed from the configuration steps down. Default true. */
   stepDownOnRemoval?: boolean;
+  /**
+   * When the leader's commit index advances on an acknowledgement, followers with entries to
+   * send get them at once (the `app` carries the new commit), but a follower with nothing new is
+   * not sent an empty `app` then: the driver calls {@link RaftCore.flushCommitNotices} within a
+   * bound of its choosing, and only followers that no `app` told of the commit in between get
+   * one. Under load the next proposals' `app` carries the commit, saving an empty `app`, the
+   * follower's Ready and apply batch for it, and its ack. Heartbeats carry the commit
+   * (min(match, commit)) either way. Default false (etcd-io/raft's behaviour: an `app` to every
+   * follower at once).
+   */
+  deferCommitOnlyAppends?: boolean;
 }
 
 /** A {@link RaftCoreConfig} with every default filled in and checked. */
@@ -83,6 +94,7 @@ export interface ResolvedConfig {
   readonly maxCommittedSizePerReady: number;
   readonly disableProposalForwarding: boolean;
   readonly stepDownOnRemoval: boolean;
+  readonly deferCommitOnlyAppends: boolean;
 }
 
 function positiveInt(name: string, value: number): number {
@@ -134,5 +146,6 @@ export function resolveConfig(config: RaftCoreConfig): ResolvedConfig {
     ),
     disableProposalForwarding: config.disableProposalForwarding ?? false,
     stepDownOnRemoval: config.stepDownOnRemoval ?? true,
+    deferCommitOnlyAppends: config.deferCommitOnlyAppends ?? false,
   };
 }

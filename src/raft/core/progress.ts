@@ -23,6 +23,18 @@ export class Progress {
   probeSent = false;
   /** In snapshot state: the index of the snapshot being sent. */
   pendingSnapshot = 0;
+  /**
+   * The highest commit index this follower was told of for entries it holds (by an `app`, capped
+   * at the last index the `app` reaches, or by a heartbeat), this term. Only a belief: the message
+   * may be lost, and heartbeats repeat the commit anyway. Read by the deferred commit notices
+   * (`deferCommitOnlyAppends`).
+   */
+  sentCommit = 0;
+  /**
+   * `match` when the previous heartbeat response arrived (-1 before any): a replicating follower
+   * whose match stood still since gets an empty `app` to answer (`deferCommitOnlyAppends`).
+   */
+  matchAtBeat = -1;
   /** Heard from since the last check-quorum round (the leader itself is always active). */
   recentActive: boolean;
   isLearner: boolean;
@@ -59,6 +71,8 @@ export class Progress {
       this.resetState('probe');
       this.next = this.match + 1;
     }
+    // What was sent past `next` may not have arrived (as etcd-io/raft's sentCommit).
+    this.sentCommit = Math.min(this.sentCommit, this.next - 1);
   }
 
   /** Start streaming from just past `match`. */
@@ -98,10 +112,12 @@ export class Progress {
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.next = this.match + 1;
+      this.sentCommit = Math.min(this.sentCommit, this.next - 1);
       return true;
     }
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1, 1);
+    this.sentCommit = Math.min(this.sentCommit, this.next - 1);
     this.probeSent = false;
     return true;
   }

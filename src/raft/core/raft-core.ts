@@ -248,6 +248,24 @@ export class RaftCore {
     this.raft.step(makeMessage({ type: 'transferLeader', to: this.id, from: to }));
   }
 
+  /**
+   * With `deferCommitOnlyAppends`: true when the commit index advanced and some followers with
+   * nothing new to receive were not sent it yet. The driver calls {@link flushCommitNotices}
+   * within its bound; until then an `app` with entries, or a heartbeat, may carry the commit.
+   */
+  hasCommitNotices(): boolean {
+    return this.raft.commitNoticePending;
+  }
+
+  /**
+   * Sends (in the next Ready) an `app`, empty when there is nothing new, to each follower that
+   * holds entries up to a commit index it was not told of: what etcd-io/raft sends at once on a
+   * commit advance. A no-op when {@link hasCommitNotices} is false or this node is not leader.
+   */
+  flushCommitNotices(): void {
+    this.raft.flushCommitNotices();
+  }
+
   /** The driver could not reach `id`: a leader stops streaming to it and probes instead. */
   reportUnreachable(id: NodeId): void {
     this.raft.step(makeMessage({ type: 'unreachable', to: this.id, from: id }));

@@ -55,6 +55,11 @@ export class Raft {
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
+  /**
+   * The commit index advanced and followers with nothing to send were not told yet
+   * (`deferCommitOnlyAppends`); {@link flushCommitNotices} tells them.
+   */
+  commitNoticePending = false;
   /** Messages dropped, by reason. */
   readonly dropped = new Map<DropReason, number>();
 
@@ -147,8 +152,11 @@ export class Raft {
       pr.probeSent = false;
       pr.pendingSnapshot = 0;
       pr.recentActive = false;
+      pr.sentCommit = 0;
+      pr.matchAtBeat = -1;
       pr.inflights.reset();
     }
+    this.commitNoticePending = false;
     this.pendingConfIndex = 0;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();
@@ -469,7 +477,8 @@ export class Raft {
     } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
     if (this.maybeCommit()) {
       this.releasePendingReadIndexMessages();
-      this.bcastAppend();
+      if (this.cfg.deferCommitOnlyAppends) this.bcastCommit();
+      else this.bcastAppend();
     } else if (wasPaused) {
       this.sendAppend(m.from);
     }
@@ -487,7 +496,17 @@ export class Raft {
     pr.probeSent = false;
     // A full window gets one slot back so that a lost `app` does not stall the follower forever.
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    if (pr.match < this.log.lastIndex()) {
+      // A follower streaming entries (replicate state, match moving) has its acks on the way:
+      // with deferred commit notices, only one whose match stood still for a heartbeat interval
+      // (an ack may have been lost) gets an empty `app` to answer. etcd-io/raft sends it always.
+      if (this.cfg.deferCommitOnlyAppends && pr.state === 'replicate' && pr.match !== pr.matchAtBeat) {
+        this.maybeSendAppend(m.from, false);
+      } else {
+        this.sendAppend(m.from);
+      }
+    }
+    pr.matchAtBeat = pr.match;
     if (m.context === undefined || m.context.byteLength === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);
     if (acks === undefined) return;
@@ -564,12 +583,39 @@ export class Raft {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendAppend(id);
   }
 
+  /**
+   * The commit index advanced (`deferCommitOnlyAppends`): followers with entries to send get them
+   * now, with the commit; the others are told by {@link flushCommitNotices} unless an `app` with
+   * entries reaches them first.
+   */
+  private bcastCommit(): void {
+    for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
+    this.commitNoticePending = true;
+  }
+
+  /**
+   * Sends an `app` (empty when there is nothing new) to each follower that holds entries up to a
+   * commit index it was not told of, as the leader's `bcastAppend` would have at the commit
+   * advance. Called by {@link RaftCore.ready}; a no-op unless a commit advance is pending.
+   */
+  flushCommitNotices(): void {
+    if (!this.commitNoticePending) return;
+    this.commitNoticePending = false;
+    if (this.role !== 'leader') return;
+    const committed = this.log.committed;
+    for (const [id, pr] of this.trk.progress) {
+      if (id === this.id) continue;
+      if (Math.min(committed, pr.next - 1) > pr.sentCommit) this.maybeSendAppend(id, true);
+    }
+  }
+
   bcastHeartbeat(ctx?: Uint8Array): void {
     const context = ctx ?? this.readOnly.lastPendingRequestCtx();
     for (const [id, pr] of this.trk.progress) {
       if (id === this.id) continue;
       // Never tell a follower to commit past what it is known to hold.
       const commit = Math.min(pr.match, this.log.committed);
+      if (commit > pr.sentCommit) pr.sentCommit = commit;
       this.send(
         context === undefined
           ? { type: 'heartbeat', to: id, commit }
@@ -601,6 +647,10 @@ export class Raft {
     }
     if (prevTerm === undefined || ents === undefined) return this.sendSnapshot(to);
     if (ents.length === 0 && !sendIfEmpty) return false;
+    // The follower commits up to the last index this message reaches.
+    const reach = ents.length > 0 ? ents[ents.length - 1]!.index : prevIndex;
+    const told = Math.min(this.log.committed, reach);
+    if (told > pr.sentCommit) pr.sentCommit = told;
     this.send({
       type: 'app',
       to,

@@ -77,12 +77,20 @@ export interface RaftNodeOptions {
   /** Append messages in flight per follower. Default 256. */
   maxInflightMsgs?: number;
   /**
+   * The core's `deferCommitOnlyAppends`: a commit advance rides the next `app` with entries when
+   * one goes out before the next Ready, instead of an empty `app` per follower at once. Default
+   * true (etcd-io/raft, and the core's default, send the empty `app` at once).
+   */
+  deferCommitOnlyAppends?: boolean;
+  /**
    * When messages to peers leave. Default: at once, at the end of each Ready (deterministic on the
    * simulator). Given a scheduler (the agent passes `setImmediate`), messages are gathered per peer
    * and handed to the stream when it runs: a follower's proposals forwarded from many client calls,
    * and its acknowledgements, arriving in one I/O phase of the event loop then leave as one frame
    * per peer instead of one each (fewer encodes, writes, reads and Readies on both sides). Only
-   * delays sends, so nothing the Ready contract requires is lost.
+   * delays sends, so nothing the Ready contract requires is lost. Proposals made while the Ready
+   * loop is idle also wait for the scheduler, so those of one I/O phase go to the core (and, on
+   * a follower, to the leader) as one request; `propose` settles then.
    */
   scheduleSends?: (run: () => void) => void;
   /** Where the node logs; default silent. */

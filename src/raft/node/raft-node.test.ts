@@ -38,39 +38,58 @@ describe('RaftNode on the simulator', () => {
 });
 
 describe('RaftNode with scheduled sends', () => {
-  it("a follower's proposals from separate turns leave as one frame at the scheduled flush", () =>
+  it("a follower's proposals from separate turns leave as one request in one frame at the scheduled turn", () =>
     replayable('proposals from separate turns leave as one frame', async () => {
-      let flushes = 0;
+      let scheduled = 0;
       const holder: { c?: SimRaftCluster } = {};
       const c = new SimRaftCluster({
         seed: SEED,
         voters: 3,
         node: {
           scheduleSends: (run) => {
-            flushes++;
+            scheduled++;
             holder.c!.sim.schedule(0, run);
           },
         },
       });
       holder.c = c;
       const leader = await c.awaitLeader();
-      await c.put('warm', 'up');
+      // A proposal resolves at the scheduled turn, which runs on the simulator's time.
+      const warm = leader.propose(kvPut('warm', 'up'));
+      await c.sim.runFor(1);
+      await warm;
       await c.awaitConverged([1, 2, 3], (kv) => kv.kv.has('warm'));
       const follower = [...c.nodes.values()].find((n) => n.id !== leader.id)!;
       const frames = follower.stats.framesSent;
       const messages = follower.stats.messagesSent;
-      const scheduled = flushes;
+      const before = scheduled;
+      const done: Promise<void>[] = [];
       for (let i = 0; i < 10; i++) {
-        await follower.propose(kvPut(`k${i}`, `${i}`));
-        // Let the Ready loop run (microtasks) before the next proposal: one Ready each.
+        done.push(follower.propose(kvPut(`k${i}`, `${i}`)));
+        // Separate turns of the event loop: without the scheduled turn, one Ready each.
         await new Promise((resolve) => setImmediate(resolve));
       }
-      assert.equal(follower.stats.framesSent, frames, 'nothing leaves before the flush');
-      assert.equal(flushes, scheduled + 1, 'one flush scheduled for the ten Readies');
+      assert.equal(follower.stats.framesSent, frames, 'nothing leaves before the scheduled turn');
+      assert.equal(scheduled, before + 1, 'one turn scheduled for the ten proposals');
       await c.sim.runFor(1);
+      await Promise.all(done);
       assert.equal(follower.stats.framesSent, frames + 1);
-      assert.equal(follower.stats.messagesSent, messages + 10);
+      assert.equal(follower.stats.messagesSent, messages + 1, 'one forwarded request for the ten');
       await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 11);
+      c.checkHealthy();
+    }));
+});
+
+describe('RaftNode commit notices', () => {
+  it('followers learn the commit of a lone proposal at once, not at the next heartbeat', () =>
+    replayable('followers learn the commit of a lone proposal at once', async () => {
+      // Ticks of 1 s: a heartbeat within the 200 ms below would tell the commit too.
+      const c = new SimRaftCluster({ seed: SEED, voters: 3, node: { tickMs: 1000 } });
+      const leader = await c.awaitLeader(60_000);
+      await c.sim.runFor(1500);
+      await leader.propose(kvPut('lone', 'x'));
+      await c.sim.runFor(200);
+      for (const id of [1, 2, 3]) assert.equal(c.appliers.get(id)!.kv.get('lone'), 'x', `node ${id}`);
       c.checkHealthy();
     }));
 });

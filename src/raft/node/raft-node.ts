@@ -134,6 +134,7 @@ export class RaftNode {
   private outbox = new Map<NodeId, Message[]>();
   private flushScheduled = false;
   private readonly flushOutboxBound = (): void => this.flushOutbox();
+  private readonly kickBound = (): void => this.kick();
   /** Entry bytes a merged append may carry: the core's per-message limit. */
   private readonly maxAppBytes: number;
   /** Proposals waiting for the Ready loop's next turn, handed to the core as one request. */
@@ -215,7 +216,10 @@ export class RaftNode {
    *
    * Proposals made while the Ready loop is busy (or in the same turn of the event loop) are
    * gathered and handed to the core together at the loop's next turn, in call order: one append
-   * and one message per peer for all of them instead of one each. They share their outcome: the
+   * and one message per peer for all of them instead of one each. With `scheduleSends`, an idle
+   * loop is started for proposals through that scheduler (the agent's `setImmediate`), so the
+   * proposals of every callback in one I/O phase share the batch: a follower forwards them as one
+   * request and runs one Ready for them. The promise then settles at that scheduled turn. They share their outcome: the
    * core accepts or drops the whole batch. A batch holds at most `maxProposalsPerBatch` proposals
    * and, past its first, `maxSizePerMsg` bytes; a fuller one is handed over at once. Conf changes
    * and leadership transfers hand over the waiting batch first, so proposal order is call order.
@@ -246,7 +250,9 @@ export class RaftNode {
     }
     batch.data.push(data);
     batch.bytes += data.length;
-    this.kick();
+    const schedule = this.options.scheduleSends;
+    if (schedule === undefined) this.kick();
+    else if (batch.data.length === 1) schedule(this.kickBound);
     return batch.done;
   }
 
@@ -392,6 +398,9 @@ export class RaftNode {
     try {
       while (!this.stopped) {
         this.stepProposals();
+        // A commit advance no append carried goes out now (the core's deferCommitOnlyAppends):
+        // after the proposals were stepped, so that their append carries it when there are any.
+        this.core.flushCommitNotices();
         if (!this.core.hasReady()) break;
         const rd = this.core.ready();
         await this.handleReady(rd);

@@ -71,6 +71,7 @@ export async function recoverState(
     ...(options.checkQuorum === undefined ? {} : { checkQuorum: options.checkQuorum }),
     ...(options.maxSizePerMsg === undefined ? {} : { maxSizePerMsg: options.maxSizePerMsg }),
     ...(options.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: options.maxInflightMsgs }),
+    deferCommitOnlyAppends: options.deferCommitOnlyAppends ?? true,
   });
   return { core, log, applied, skipThrough, confState };
 }
