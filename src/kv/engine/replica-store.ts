@@ -9,6 +9,7 @@ import {
   toHex,
   withLimits,
 } from '../../core/index.js';
+import { allocBytes } from '../bytes.js';
 import { KvError } from '../errors.js';
 import { inTokenRange, isTokenRange, tokenOf } from '../ring/partitioner.js';
 import type { Cell, Token, TokenRange } from '../types.js';
@@ -124,8 +125,8 @@ function slotId(key: Uint8Array): string {
 }
 
 function encodeCount(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setFloat64(0, n);
+  const out = allocBytes(8); // every byte written below
+  new DataView(out.buffer, out.byteOffset, 8).setFloat64(0, n);
   return out;
 }
 
