@@ -3,10 +3,10 @@ import { isKvError, KvError } from '../errors.js';
 import { type Cell, type Consistency, type KvEntry, requiredReplicas, type Token } from '../types.js';
 import { AckDeadlines, AckWait } from './acks.js';
 import type { KvConfig } from './config.js';
+import { cellDigest } from './digest.js';
 import { gather } from './gather.js';
 import type { HlcPort, KvEngines, RingPort } from './ports.js';
 import type { KeyedCell } from './protocol.js';
-import { cellDigest } from './replica.js';
 import type { ReadAnswer, ReplicaClient } from './replica-client.js';
 import type { SkewMonitor } from './skew.js';
 
