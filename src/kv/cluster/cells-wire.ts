@@ -1,3 +1,4 @@
+import { allocBytes } from '../bytes.js';
 import { KvError } from '../errors.js';
 import type { Cell } from '../types.js';
 import type { KeyedCell } from './protocol.js';
@@ -57,8 +58,8 @@ export function putCell(out: Uint8Array, view: DataView, at: number, cell: Cell)
 export function encodeCells(cells: readonly KeyedCell[]): Uint8Array {
   let size = 0;
   for (const { key, cell } of cells) size += 4 + key.length + cellBytes(cell);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const out = allocBytes(size); // every byte written below
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   for (const { key, cell } of cells) {
     view.setUint32(at, key.length);

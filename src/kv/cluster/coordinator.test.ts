@@ -8,8 +8,8 @@ import { Ring } from '../ring/ring.js';
 import { type Cell, compareVersions, type RingNode } from '../types.js';
 import { testKvConfig } from './config.js';
 import { Coordinator, type CoordinatorContext } from './coordinator.js';
+import { cellDigest } from './digest.js';
 import type { KvEngines } from './ports.js';
-import { cellDigest } from './replica.js';
 import type { ReadAnswer, ReplicaClient } from './replica-client.js';
 import { SkewMonitor } from './skew.js';
 

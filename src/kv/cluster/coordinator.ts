@@ -1,11 +1,12 @@
 import { bytesEqual, type Clock, describeError, type Logger, type Rng } from '../../core/index.js';
 import { isKvError, KvError } from '../errors.js';
 import { type Cell, type Consistency, type KvEntry, requiredReplicas, type Token } from '../types.js';
-import { AckDeadlines, type AckOutcome, AckWait } from './acks.js';
+import { AckDeadlines, AckWait } from './acks.js';
 import type { KvConfig } from './config.js';
+import { cellDigest } from './digest.js';
 import { gather } from './gather.js';
 import type { HlcPort, KvEngines, RingPort } from './ports.js';
-import { cellDigest } from './replica.js';
+import type { KeyedCell } from './protocol.js';
 import type { ReadAnswer, ReplicaClient } from './replica-client.js';
 import type { SkewMonitor } from './skew.js';
 
@@ -93,51 +94,63 @@ export class Coordinator {
   }
 
   /**
-   * Writes `value` (undefined: a tombstone) under a new version.
+   * Writes `value` (undefined: a tombstone) under a new version. Not an async function: the one
+   * promise it returns settles straight from the acknowledgement count (the per-request path).
    *
-   * @throws KvError UNAVAILABLE, TIMEOUT, CLOCK_SKEW
+   * @throws KvError UNAVAILABLE, TIMEOUT, CLOCK_SKEW (as a rejected promise, never synchronously)
    */
-  async write(
+  write(
     key: Uint8Array,
     value: Uint8Array | undefined,
     expiresAt: number | undefined,
     level: Consistency,
     signal?: AbortSignal,
   ): Promise<void> {
-    this.checkClock();
     const { ctx } = this;
-    this.stats.writes++;
-    const ring = ctx.ring();
-    const token = ctx.engines.tokenOf(key);
-    const natural = ring.replicas(token);
-    const pending = ring.pending(token);
-    const required = requiredReplicas(level, ring.rf);
-    const blockFor = required + pending.length;
-    const targets = pending.length === 0 ? natural : [...natural, ...pending];
-    const alive = targets.filter((n) => ctx.isAlive(n));
-    if (natural.length < required || alive.length < blockFor) {
-      this.stats.unavailable++;
-      throw new KvError(
-        'UNAVAILABLE',
-        `${level} write needs ${blockFor} of ${targets.length} replicas (${pending.length} pending) of token ${token}, only ${alive.length} alive`,
-      );
+    let cell: Cell;
+    let alive: readonly string[];
+    let targets: readonly string[];
+    let blockFor: number;
+    try {
+      this.checkClock();
+      this.stats.writes++;
+      const ring = ctx.ring();
+      const token = ctx.engines.tokenOf(key);
+      const natural = ring.replicas(token);
+      const pending = ring.pending(token);
+      const required = requiredReplicas(level, ring.rf);
+      blockFor = required + pending.length;
+      targets = pending.length === 0 ? natural : [...natural, ...pending];
+      alive = allAlive(targets, ctx.isAlive) ? targets : targets.filter((n) => ctx.isAlive(n));
+      if (natural.length < required || alive.length < blockFor) {
+        this.stats.unavailable++;
+        throw new KvError(
+          'UNAVAILABLE',
+          `${level} write needs ${blockFor} of ${targets.length} replicas (${pending.length} pending) of token ${token}, only ${alive.length} alive`,
+        );
+      }
+      const version = ctx.hlc.now();
+      cell =
+        value !== undefined && expiresAt !== undefined ? { version, value, expiresAt } : { version, value };
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const version = ctx.hlc.now();
-    const cell: Cell =
-      value !== undefined && expiresAt !== undefined ? { version, value, expiresAt } : { version, value };
     if (alive.length < targets.length)
       for (const n of targets) if (!alive.includes(n)) ctx.hint(n, key, cell);
-    const got = await new Promise<AckOutcome>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       const wait = new AckWait(
         blockFor,
         alive.length,
         ctx.clock.now() + ctx.config.writeTimeoutMs,
-        resolve,
+        (got) => {
+          if (got.acks >= blockFor) resolve();
+          else reject(this.shortfall('write', level, got.acks, blockFor, got.failures, got.timedOut));
+        },
         signal,
       );
       let local = false;
       const remote: Promise<void>[] = [];
-      const cells = [{ key, cell }]; // the same for every replica (calls only read it)
+      const cells = [{ key, cell }]; // the same for every replica and the local apply (calls only read it)
       for (const n of alive) {
         if (n === ctx.self) {
           local = true;
@@ -154,13 +167,11 @@ export class Coordinator {
       }
       if (local) {
         const self = ctx.self;
-        this.applyLocally(key, cell, remote).then(wait.ack, (err: unknown) => wait.fail(self, err));
+        this.applyLocally(cells, remote).then(wait.ack, (err: unknown) => wait.fail(self, err));
       }
       if (!wait.done) this.deadlines.add(wait);
       wait.check();
     });
-    if (got.acks >= blockFor) return;
-    throw this.shortfall('write', level, got.acks, blockFor, got.failures, got.timedOut);
   }
 
   /**
@@ -170,15 +181,14 @@ export class Coordinator {
    * CLOCK_SKEW). A node whose clock runs ahead, before it has heard any peer's reading, would
    * otherwise plant a version from the future in its own replica, which read repair would spread.
    */
-  private applyLocally(key: Uint8Array, cell: Cell, remote: readonly Promise<void>[]): Promise<void> {
-    if (remote.length > 0 && !this.ctx.skew.heardAny()) return this.applyOnceAccepted(key, cell, remote);
-    return this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
+  private applyLocally(cells: readonly KeyedCell[], remote: readonly Promise<void>[]): Promise<void> {
+    if (remote.length > 0 && !this.ctx.skew.heardAny()) return this.applyOnceAccepted(cells, remote);
+    return this.ctx.replicas.write(this.ctx.self, 'write', cells, this.ctx.config.writeTimeoutMs);
   }
 
   /** {@link applyLocally} before this node has heard any peer's clock reading. */
   private async applyOnceAccepted(
-    key: Uint8Array,
-    cell: Cell,
+    cells: readonly KeyedCell[],
     remote: readonly Promise<void>[],
   ): Promise<void> {
     const verdicts = remote.map((p) =>
@@ -198,7 +208,7 @@ export class Coordinator {
       }
     });
     if (!accepted) throw new KvError('CLOCK_SKEW', 'every other replica refused this clock reading');
-    await this.ctx.replicas.write(this.ctx.self, 'write', [{ key, cell }], this.ctx.config.writeTimeoutMs);
+    await this.ctx.replicas.write(this.ctx.self, 'write', cells, this.ctx.config.writeTimeoutMs);
   }
 
   /**
@@ -367,6 +377,12 @@ export class Coordinator {
       `${op} at ${level}: only ${got} of ${needed} replicas answered${timedOut ? ' before the deadline' : ''}${tail}`,
     );
   }
+}
+
+/** True when `isAlive` holds for every name (the common case: no filtered copy is made). */
+function allAlive(names: readonly string[], isAlive: (name: string) => boolean): boolean {
+  for (const n of names) if (!isAlive(n)) return false;
+  return true;
 }
 
 function left(clock: Clock, deadline: number): number {

@@ -1,3 +1,4 @@
+import { allocBytes } from '../bytes.js';
 import { KvError } from '../errors.js';
 import type { Cell } from '../types.js';
 import { cellBytes, putCell, WireReader } from './cells-wire.js';
@@ -57,8 +58,8 @@ const text = new TextDecoder();
 export function encodeReadKeys(keys: readonly ReadKey[]): Uint8Array {
   let size = 0;
   for (const k of keys) size += 5 + k.key.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const out = allocBytes(size); // every byte written below
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   for (const k of keys) {
     out[at] = k.digest ? DIGEST_ONLY : 0;
@@ -113,8 +114,8 @@ export function encodeReadAnswers(answers: readonly ReadWireAnswer[]): Uint8Arra
     }
     errors.push(error);
   }
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const out = allocBytes(size); // every byte written below
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   for (let i = 0; i < answers.length; i++) {
     const a = answers[i]!;

@@ -7,6 +7,7 @@ import type { Admission } from './admission.js';
 import { Batcher, type Defer, type ItemOutcome } from './batcher.js';
 import { encodeCells } from './cells-wire.js';
 import { DEFAULT_LIMITS } from './config.js';
+import { cellDigest } from './digest.js';
 import type { HlcPort, KvEngines, MerklePort, ReplicaPort, ScanPosition } from './ports.js';
 import {
   type KeyedCell,
@@ -26,7 +27,7 @@ import {
   type WriteKind,
 } from './protocol.js';
 import { decodeReadAnswers, encodeReadKeys } from './read-wire.js';
-import { cellDigest, type ReplicaService } from './replica.js';
+import type { ReplicaService } from './replica.js';
 import type { SkewMonitor } from './skew.js';
 
 /** A read's answer: the cell, or only its digest. */

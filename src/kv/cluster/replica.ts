@@ -1,9 +1,10 @@
-import { describeError, encode, type Logger, sha256 } from '../../core/index.js';
+import { describeError, type Logger } from '../../core/index.js';
 import type { RpcServer } from '../../rpc/index.js';
 import { isKvError } from '../errors.js';
 import type { Cell } from '../types.js';
 import { decodeCells } from './cells-wire.js';
 import { DEFAULT_LIMITS } from './config.js';
+import { cellDigest } from './digest.js';
 import type { HlcPort, ReplicaPort } from './ports.js';
 import {
   cellToWire,
@@ -45,11 +46,6 @@ const READ_LIMITS = {
   maxValueBytes: DEFAULT_LIMITS.maxValueBytes,
 };
 const NO_ANSWERS = new Uint8Array(0);
-
-/** The digest of a cell (or of its absence) that digest reads compare. */
-export function cellDigest(cell: Cell | undefined): Uint8Array {
-  return cell === undefined ? new Uint8Array(0) : sha256(encode(cellToWire(cell)));
-}
 
 /** Counters of the replica side. */
 export interface ReplicaStats {

@@ -1,4 +1,5 @@
 import { CairnError, compareBytes } from '../../core/index.js';
+import { allocBytes } from '../bytes.js';
 import { isVersion, MAX_LOGICAL } from '../hlc.js';
 import { type Cell, compareVersions } from '../types.js';
 
@@ -115,8 +116,8 @@ export function encodeCell(c: Cell): Uint8Array {
   if (problem !== undefined) throw new CairnError('INVALID_ARGUMENT', `cannot encode a cell: ${problem}`);
   const hasExpiry = c.expiresAt !== undefined;
   const valueOffset = HEADER_BYTES + (hasExpiry ? 8 : 0);
-  const out = new Uint8Array(valueOffset + (c.value?.length ?? 0));
-  const view = new DataView(out.buffer);
+  const out = allocBytes(valueOffset + (c.value?.length ?? 0)); // every byte written below
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = FORMAT;
   out[1] = (c.value === undefined ? 0 : HAS_VALUE) | (hasExpiry ? HAS_EXPIRY : 0);
   writeUint64(view, 2, c.version.wall);

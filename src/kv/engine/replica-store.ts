@@ -9,6 +9,7 @@ import {
   toHex,
   withLimits,
 } from '../../core/index.js';
+import { allocBytes } from '../bytes.js';
 import { KvError } from '../errors.js';
 import { inTokenRange, isTokenRange, tokenOf } from '../ring/partitioner.js';
 import type { Cell, Token, TokenRange } from '../types.js';
@@ -83,6 +84,12 @@ type Pending =
       readonly reject: (e: unknown) => void;
     };
 
+/** A group's slots: by key, and per write and purge in group order. */
+interface ReadSlots {
+  readonly slots: Map<string, Slot>;
+  readonly order: Slot[];
+}
+
 /** One key's state while a group is merged. */
 interface Slot {
   readonly storageKey: Uint8Array;
@@ -118,8 +125,8 @@ function slotId(key: Uint8Array): string {
 }
 
 function encodeCount(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setFloat64(0, n);
+  const out = allocBytes(8); // every byte written below
+  new DataView(out.buffer, out.byteOffset, 8).setFloat64(0, n);
   return out;
 }
 
@@ -161,6 +168,8 @@ export class ReplicaStore {
   private closed = false;
   private valueCount = 0;
   private loading: Promise<void> | undefined;
+  /** True once `load` succeeded (a group then skips waiting on it). */
+  private loaded = false;
   private readonly counters: ReplicaStoreStats = { writes: 0, batches: 0, purged: 0, corruptCells: 0 };
 
   constructor(options: ReplicaStoreOptions) {
@@ -405,6 +414,7 @@ export class ReplicaStore {
         (raw) => {
           const n = raw?.length === 8 ? new DataView(raw.buffer, raw.byteOffset, 8).getFloat64(0) : 0;
           this.valueCount = Number.isSafeInteger(n) && n >= 0 ? n : 0;
+          this.loaded = true;
         },
         (err: unknown) => {
           this.loading = undefined;
@@ -457,22 +467,24 @@ export class ReplicaStore {
   /** Merges and writes one group; never throws (a failure rejects the group's callers). */
   private async flushGroup(group: Pending[]): Promise<void> {
     try {
-      await this.load();
-      const slots = await this.readSlots(group);
+      if (!this.loaded) await this.load();
+      const read = this.readSlots(group);
+      const { slots, order } = read instanceof Promise ? await read : read;
       const now = this.clock.now();
       const results: (Cell[] | boolean)[] = [];
+      let at = 0; // `order` holds each write's and purge's slot in group order
       for (const item of group) {
         if (item.kind === 'write') {
-          const stored: Cell[] = [];
-          for (const w of item.writes) {
-            const slot = slots.get(slotId(w.key))!;
-            slot.current = mergeCells(slot.current, w.cell);
-            stored.push(slot.current);
+          const stored: Cell[] = new Array(item.writes.length);
+          for (let i = 0; i < item.writes.length; i++) {
+            const slot = order[at++]!;
+            slot.current = mergeCells(slot.current, item.writes[i]!.cell);
+            stored[i] = slot.current;
           }
           results.push(stored);
           continue;
         }
-        const slot = slots.get(slotId(item.key))!;
+        const slot = order[at++]!;
         if (slot.current === undefined || !isPurgeable(slot.current, now, this.gcGraceMs)) {
           results.push(false);
           continue;
@@ -500,15 +512,25 @@ export class ReplicaStore {
     }
   }
 
-  private async readSlots(group: readonly Pending[]): Promise<Map<string, Slot>> {
+  /**
+   * One slot per distinct key of `group`, read from storage (`slots`, in first-seen order), and the
+   * slot of each write and purge in group order (`order`), so the merge looks no key up again.
+   */
+  private readSlots(group: readonly Pending[]): ReadSlots | Promise<ReadSlots> {
     const slots = new Map<string, Slot>();
+    const order: Slot[] = [];
     const reads: Promise<void>[] = [];
     const add = (key: Uint8Array): void => {
       const id = slotId(key);
-      if (slots.has(id)) return;
+      const known = slots.get(id);
+      if (known !== undefined) {
+        order.push(known);
+        return;
+      }
       const storageKey = dataKey(tokenOf(key), key);
       const slot: Slot = { storageKey, stored: undefined, current: undefined };
       slots.set(id, slot);
+      order.push(slot);
       if (this.syncStorage !== undefined) this.fillSlot(slot, key, this.syncStorage.getSync(storageKey));
       else reads.push(this.storage.get(storageKey).then((raw) => this.fillSlot(slot, key, raw)));
     };
@@ -516,8 +538,9 @@ export class ReplicaStore {
       if (item.kind === 'write') for (const w of item.writes) add(w.key);
       else add(item.key);
     }
-    if (reads.length > 0) await Promise.all(reads);
-    return slots;
+    const out = { slots, order };
+    // Storage that reads synchronously answers at once: no promise hop per group.
+    return reads.length === 0 ? out : Promise.all(reads).then(() => out);
   }
 
   private fillSlot(slot: Slot, key: Uint8Array, raw: Uint8Array | undefined): void {

@@ -35,8 +35,19 @@ interface Slot {
 /** A command in flight on some keys; `waiters` run (each on its own microtask) once it answered. */
 interface Gate {
   done: boolean;
-  readonly keys: string[];
+  /** The keys (latin1) it is registered on. */
+  readonly keys: readonly string[];
   readonly waiters: (() => void)[];
+}
+
+const NO_KEYS: readonly string[] = [];
+
+/** A command's keys as `lastOnKey` names them (latin1: one char per byte), made once per command. */
+function keyIds(order: Buffer[] | 'all' | undefined): string[] | 'all' | undefined {
+  if (order === undefined || order === 'all') return order;
+  const ids: string[] = new Array(order.length);
+  for (let i = 0; i < order.length; i++) ids[i] = order[i]!.toString('latin1');
+  return ids;
 }
 
 /** Drives one socket; created by the server for each accepted connection. */
@@ -52,6 +63,7 @@ export class RespConnection {
   private head = 0;
   private readonly out = new ReplyBuffer();
   private flushScheduled = false;
+  private readonly flushBound = (): void => this.flush();
   private readPaused = false;
   private waitingForDrain = false;
   /** No more commands are taken: a close was asked for (QUIT, protocol error, server close). */
@@ -131,7 +143,7 @@ export class RespConnection {
     this.server.stats.commandsProcessed++;
     const slot: Slot = { reply: undefined, proto: this.session.proto, close: false };
     this.queue.push(slot);
-    const order = orderingOf(args);
+    const order = keyIds(orderingOf(args));
     const before = this.inFlightOn(order);
     if (before === undefined) {
       this.start(args, slot, order);
@@ -147,7 +159,7 @@ export class RespConnection {
   }
 
   /** The unanswered commands a command of `order` must wait for; undefined when none. */
-  private inFlightOn(order: Buffer[] | 'all' | undefined): Gate[] | undefined {
+  private inFlightOn(order: string[] | 'all' | undefined): Gate[] | undefined {
     if (order === undefined || this.lastOnKey.size === 0) return undefined;
     let before: Gate[] | undefined;
     const wait = (g: Gate | undefined): void => {
@@ -156,7 +168,7 @@ export class RespConnection {
       before.push(g);
     };
     if (order === 'all') for (const g of this.lastOnKey.values()) wait(g);
-    else for (const key of order) wait(this.lastOnKey.get(key.toString('latin1')));
+    else for (const key of order) wait(this.lastOnKey.get(key));
     return before;
   }
 
@@ -164,14 +176,10 @@ export class RespConnection {
    * A gate registered as the last command on each of `order`'s keys (none for `'all'`, whose gate
    * nothing waits on).
    */
-  private track(order: Buffer[] | 'all' | undefined): Gate {
-    const gate: Gate = { done: false, keys: [], waiters: [] };
-    if (order === undefined || order === 'all') return gate;
-    for (const key of order) {
-      const k = key.toString('latin1');
-      gate.keys.push(k);
-      this.lastOnKey.set(k, gate);
-    }
+  private track(order: string[] | 'all' | undefined): Gate {
+    if (order === undefined || order === 'all') return { done: false, keys: NO_KEYS, waiters: [] };
+    const gate: Gate = { done: false, keys: order, waiters: [] };
+    for (const key of order) this.lastOnKey.set(key, gate);
     return gate;
   }
 
@@ -186,7 +194,7 @@ export class RespConnection {
    * Dispatches one command into its reply slot. `order`: keys to register as in flight when the
    * command answers later (undefined when already registered); `gate`: released once it answered.
    */
-  private start(args: Buffer[], slot: Slot, order: Buffer[] | 'all' | undefined, gate?: Gate): void {
+  private start(args: Buffer[], slot: Slot, order: string[] | 'all' | undefined, gate?: Gate): void {
     const session = this.session;
     const result = dispatch({ server: this.server, session }, args);
     slot.proto = session.proto;
@@ -243,7 +251,7 @@ export class RespConnection {
     if (this.out.length >= FLUSH_NOW_BYTES) this.flush();
     else if (this.out.length > 0 && !this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(this.flushBound);
     }
   }
 

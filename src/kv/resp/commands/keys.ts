@@ -70,14 +70,20 @@ function parseSetOptions(args: readonly Buffer[], now: number): SetOptions | Rep
   return o;
 }
 
-async function set(ctx: CommandContext, args: readonly Buffer[]): Promise<Reply> {
+function answerOk(): Reply {
+  return OK;
+}
+
+/** SET; a plain `SET key value` (the per-request path) is one write and one chained reply, no async frame. */
+function set(ctx: CommandContext, args: readonly Buffer[]): Promise<Reply> {
+  if (args.length === 3) return ctx.server.kv.put(args[1]!, args[2]!, writeOptions(ctx)).then(answerOk);
+  return setWithOptions(ctx, args);
+}
+
+async function setWithOptions(ctx: CommandContext, args: readonly Buffer[]): Promise<Reply> {
   const kv = ctx.server.kv;
   const key = args[1]!;
   const value = args[2]!;
-  if (args.length === 3) {
-    await kv.put(key, value, writeOptions(ctx));
-    return OK;
-  }
   const o = parseSetOptions(args, nowMs(ctx.server.clock));
   if (!('nx' in o)) return o;
   const old = o.nx || o.xx || o.get || o.keepTtl ? await kv.get(key, readOptions(ctx)) : undefined;
