@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { slabBytes } from './bytes.js';
+import { slabBytes, slabCopy } from './bytes.js';
 
 describe('slabBytes', () => {
   it('hands out zeroed, non-overlapping views of shared slabs, and large arrays of their own', () => {
@@ -24,5 +24,19 @@ describe('slabBytes', () => {
     assert.equal(big.byteOffset, 0);
     assert.equal(big.buffer.byteLength, 10_000, 'a large array owns its buffer');
     assert.equal(slabBytes(0).length, 0);
+  });
+});
+
+describe('slabCopy', () => {
+  it('copies bytes that no longer follow the source, small and large', () => {
+    const src = Uint8Array.of(1, 2, 3);
+    const copy = slabCopy(src);
+    src[0] = 9;
+    assert.deepEqual([...copy], [1, 2, 3]);
+    assert.equal(Object.getPrototypeOf(copy), Uint8Array.prototype);
+    assert.equal(slabCopy(new Uint8Array(0)).length, 0);
+    const big = slabCopy(new Uint8Array(100_000).fill(7));
+    assert.equal(big.length, 100_000);
+    assert.equal(big[99_999], 7);
   });
 });

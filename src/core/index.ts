@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { assert, assertNever } from './assert.js';
-export { bytesEqual, concatBytes, fromHex, fromUtf8, slabBytes, toHex, utf8 } from './bytes.js';
+export { bytesEqual, concatBytes, fromHex, fromUtf8, slabBytes, slabCopy, toHex, utf8 } from './bytes.js';
 export { type Clock, SystemClock, sleep, systemClock, type TimerHandle } from './clock.js';
 export { decode, decodeUnchecked, encode, msgpackValueEnd, tryDecode } from './codec.js';
 export { type Deadlined, FifoDeadlines, type FifoDeadlinesOptions } from './deadlines.js';

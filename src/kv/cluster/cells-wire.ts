@@ -1,4 +1,4 @@
-import { allocBytes } from '../bytes.js';
+import { slabBytes } from '../../core/index.js';
 import { KvError } from '../errors.js';
 import type { Cell } from '../types.js';
 import type { KeyedCell } from './protocol.js';
@@ -58,7 +58,7 @@ export function putCell(out: Uint8Array, view: DataView, at: number, cell: Cell)
 export function encodeCells(cells: readonly KeyedCell[]): Uint8Array {
   let size = 0;
   for (const { key, cell } of cells) size += 4 + key.length + cellBytes(cell);
-  const out = allocBytes(size); // every byte written below
+  const out = slabBytes(size); // every byte written below
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   for (const { key, cell } of cells) {

@@ -1,6 +1,5 @@
-import { type Validator, v } from '../../core/index.js';
+import { slabCopy, type Validator, v } from '../../core/index.js';
 import { defineMethod } from '../../rpc/index.js';
-import { copyBytes } from '../bytes.js';
 import type { Cell, Token, TokenRange, Version } from '../types.js';
 import { DEFAULT_LIMITS } from './config.js';
 
@@ -27,7 +26,7 @@ const MAX_TOKEN = (1n << 64n) - 1n;
  * validation.
  */
 function owned(inner: Validator<Uint8Array>): Validator<Uint8Array> {
-  return (value, path = '$') => copyBytes(inner(value, path));
+  return (value, path = '$') => slabCopy(inner(value, path));
 }
 
 /**

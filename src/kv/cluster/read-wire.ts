@@ -1,4 +1,4 @@
-import { allocBytes } from '../bytes.js';
+import { slabBytes } from '../../core/index.js';
 import { KvError } from '../errors.js';
 import type { Cell } from '../types.js';
 import { cellBytes, putCell, WireReader } from './cells-wire.js';
@@ -58,7 +58,7 @@ const text = new TextDecoder();
 export function encodeReadKeys(keys: readonly ReadKey[]): Uint8Array {
   let size = 0;
   for (const k of keys) size += 5 + k.key.length;
-  const out = allocBytes(size); // every byte written below
+  const out = slabBytes(size); // every byte written below
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   for (const k of keys) {
@@ -114,7 +114,7 @@ export function encodeReadAnswers(answers: readonly ReadWireAnswer[]): Uint8Arra
     }
     errors.push(error);
   }
-  const out = allocBytes(size); // every byte written below
+  const out = slabBytes(size); // every byte written below
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   for (let i = 0; i < answers.length; i++) {

@@ -1,5 +1,4 @@
-import { CairnError, compareBytes } from '../../core/index.js';
-import { allocBytes } from '../bytes.js';
+import { CairnError, compareBytes, slabBytes } from '../../core/index.js';
 import { isVersion, MAX_LOGICAL } from '../hlc.js';
 import { type Cell, compareVersions } from '../types.js';
 
@@ -116,7 +115,7 @@ export function encodeCell(c: Cell): Uint8Array {
   if (problem !== undefined) throw new CairnError('INVALID_ARGUMENT', `cannot encode a cell: ${problem}`);
   const hasExpiry = c.expiresAt !== undefined;
   const valueOffset = HEADER_BYTES + (hasExpiry ? 8 : 0);
-  const out = allocBytes(valueOffset + (c.value?.length ?? 0)); // every byte written below
+  const out = slabBytes(valueOffset + (c.value?.length ?? 0)); // every byte written below
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = FORMAT;
   out[1] = (c.value === undefined ? 0 : HAS_VALUE) | (hasExpiry ? HAS_EXPIRY : 0);

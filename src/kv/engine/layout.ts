@@ -1,5 +1,4 @@
-import { CairnError, type KeyRange } from '../../core/index.js';
-import { allocBytes } from '../bytes.js';
+import { CairnError, type KeyRange, slabBytes } from '../../core/index.js';
 import { MAX_TOKEN, readToken, writeToken } from '../ring/partitioner.js';
 import type { Token, TokenRange } from '../types.js';
 
@@ -29,7 +28,7 @@ export const DATA_KEY_OVERHEAD = 9;
 
 /** The storage key of `key`, whose token is `token`. */
 export function dataKey(token: Token, key: Uint8Array): Uint8Array {
-  const out = allocBytes(DATA_KEY_OVERHEAD + key.length); // every byte written below
+  const out = slabBytes(DATA_KEY_OVERHEAD + key.length); // every byte written below
   out[0] = DATA_PREFIX;
   writeToken(out, 1, token);
   out.set(key, DATA_KEY_OVERHEAD);

@@ -6,10 +6,10 @@ import {
   describeError,
   type Logger,
   type Storage,
+  slabBytes,
   toHex,
   withLimits,
 } from '../../core/index.js';
-import { allocBytes } from '../bytes.js';
 import { KvError } from '../errors.js';
 import { inTokenRange, isTokenRange, tokenOf } from '../ring/partitioner.js';
 import type { Cell, Token, TokenRange } from '../types.js';
@@ -125,7 +125,7 @@ function slotId(key: Uint8Array): string {
 }
 
 function encodeCount(n: number): Uint8Array {
-  const out = allocBytes(8); // every byte written below
+  const out = slabBytes(8); // every byte written below
   new DataView(out.buffer, out.byteOffset, 8).setFloat64(0, n);
   return out;
 }
