@@ -8,6 +8,7 @@ export { assert, assertNever } from './assert.js';
 export { bytesEqual, concatBytes, fromHex, fromUtf8, slabBytes, slabCopy, toHex, utf8 } from './bytes.js';
 export { type Clock, SystemClock, sleep, systemClock, type TimerHandle } from './clock.js';
 export { decode, decodeUnchecked, encode, msgpackValueEnd, tryDecode } from './codec.js';
+export { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 export { type Deadlined, FifoDeadlines, type FifoDeadlinesOptions } from './deadlines.js';
 export { type Deferred, deferred } from './deferred.js';
 export {

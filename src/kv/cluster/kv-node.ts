@@ -477,23 +477,11 @@ export class KvNode implements KvApi {
       );
     }
     this.setRingStatus('leaving');
-    const run = streamDecommission(
-      this.elastic,
-      (p) => {
-        this.report(p);
-        onProgress?.(p);
-      },
-      signal,
+    await this.streaming(
+      (report) => streamDecommission(this.elastic, report, signal),
+      onProgress,
+      () => this.setRingStatus('normal'),
     );
-    this.busy = run;
-    try {
-      this.progress = await run;
-    } catch (err) {
-      if (!this.stopped) this.setRingStatus('normal');
-      throw err;
-    } finally {
-      this.busy = undefined;
-    }
     this.handoff.replay();
     await this.engines.saveNodeMeta(this.options.storage, { tokens: this.tokens, status: 'left' });
     this.setRingStatus('left');
@@ -551,24 +539,11 @@ export class KvNode implements KvApi {
     } catch (err) {
       throw new KvError('INVALID_ARGUMENT', `cannot remove ${name}: ${describeError(err)}`);
     }
-    const run = streamRemoval(
-      this.elastic,
-      name,
-      (p) => {
-        this.report(p);
-        onProgress?.(p);
-      },
-      signal,
+    await this.streaming(
+      (report) => streamRemoval(this.elastic, name, report, signal),
+      onProgress,
+      () => this.tracker.announce(name, digest, undefined),
     );
-    this.busy = run;
-    try {
-      this.progress = await run;
-    } catch (err) {
-      if (!this.stopped) this.tracker.announce(name, digest, undefined);
-      throw err;
-    } finally {
-      this.busy = undefined;
-    }
     if (this.tracker.isAlive(name)) {
       this.tracker.announce(name, digest, undefined);
       throw new KvError(
@@ -577,7 +552,32 @@ export class KvNode implements KvApi {
       );
     }
     this.tracker.announce(name, digest, 'removed');
-    this.ctx.logger.info({ node: name, cells: this.progress.cells }, 'removed a node from the ring');
+    this.ctx.logger.info({ node: name, cells: this.progress?.cells }, 'removed a node from the ring');
+  }
+
+  /**
+   * Runs a decommission's or a removal's streaming as this node's one busy operation, reporting
+   * progress to the metrics and `onProgress`; on failure runs `undo` (unless the node stopped)
+   * and rethrows.
+   */
+  private async streaming(
+    start: (report: (p: StreamProgress) => void) => Promise<StreamProgress>,
+    onProgress: ((p: StreamProgress) => void) | undefined,
+    undo: () => void,
+  ): Promise<void> {
+    const run = start((p) => {
+      this.report(p);
+      onProgress?.(p);
+    });
+    this.busy = run;
+    try {
+      this.progress = await run;
+    } catch (err) {
+      if (!this.stopped) undo();
+      throw err;
+    } finally {
+      this.busy = undefined;
+    }
   }
 
   /** Another node removed this one (it was thought gone): its data is stale, so it leaves the ring. */

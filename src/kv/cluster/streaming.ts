@@ -1,5 +1,5 @@
 import type { TokenRange } from '../types.js';
-import type { ReplicaPort, ScanPosition } from './ports.js';
+import type { ReplicaPort, ScanEntry, ScanPosition } from './ports.js';
 import type { WriteKind } from './protocol.js';
 import type { ReplicaService } from './replica.js';
 import type { ReplicaClient } from './replica-client.js';
@@ -28,27 +28,29 @@ function bytesOf(entries: readonly { key: Uint8Array; cell: { value: Uint8Array 
   return n;
 }
 
+/** One page of a range as a scan returns it. */
+interface Page {
+  readonly entries: ScanEntry[];
+  readonly next?: ScanPosition;
+}
+
 /**
- * Copies every cell of `range` from `source` into this node's store, page by page (LWW-merged:
- * idempotent, safe to repeat and safe beside concurrent writes).
- *
- * @throws whatever a page's rpc throws (the caller retries the range or gives up)
+ * Moves a range page by page: `read` fetches the page after a position, `write` stores its
+ * entries, until a page says it is the last (bounded by {@link MAX_STREAM_PAGES}).
  */
-export async function pullRange(
-  ctx: StreamContext,
-  source: string,
-  range: TokenRange,
-  kind: WriteKind,
-  onPage?: (moved: Transferred) => void,
-  signal?: AbortSignal,
+async function movePages(
+  read: (after: ScanPosition | undefined) => Promise<Page>,
+  write: (entries: ScanEntry[]) => Promise<unknown>,
+  onPage: ((moved: Transferred) => void) | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<Transferred> {
   const total: Transferred = { cells: 0, bytes: 0 };
   let after: ScanPosition | undefined;
   for (let page = 0; page < MAX_STREAM_PAGES; page++) {
     signal?.throwIfAborted();
-    const answer = await ctx.replicas.scan(source, range, after, ctx.pageEntries, ctx.pageTimeoutMs);
+    const answer = await read(after);
     if (answer.entries.length > 0) {
-      await ctx.service.apply(kind, answer.entries);
+      await write(answer.entries);
       const moved = { cells: answer.entries.length, bytes: bytesOf(answer.entries) };
       total.cells += moved.cells;
       total.bytes += moved.bytes;
@@ -60,12 +62,49 @@ export async function pullRange(
   return total;
 }
 
+/** Reads pages of `range` from `source`'s store over rpc. */
+function remotePages(ctx: StreamContext, source: string, range: TokenRange) {
+  return (after: ScanPosition | undefined) =>
+    ctx.replicas.scan(source, range, after, ctx.pageEntries, ctx.pageTimeoutMs);
+}
+
+/** Reads pages of `range` from this node's store. */
+function localPages(ctx: StreamContext, range: TokenRange) {
+  return (after: ScanPosition | undefined) =>
+    ctx.store.scan(
+      range,
+      after === undefined ? { limit: ctx.pageEntries } : { after, limit: ctx.pageEntries },
+    );
+}
+
+/**
+ * Copies every cell of `range` from `source` into this node's store, page by page (LWW-merged:
+ * idempotent, safe to repeat and safe beside concurrent writes).
+ *
+ * @throws whatever a page's rpc throws (the caller retries the range or gives up)
+ */
+export function pullRange(
+  ctx: StreamContext,
+  source: string,
+  range: TokenRange,
+  kind: WriteKind,
+  onPage?: (moved: Transferred) => void,
+  signal?: AbortSignal,
+): Promise<Transferred> {
+  return movePages(
+    remotePages(ctx, source, range),
+    (entries) => ctx.service.apply(kind, entries),
+    onPage,
+    signal,
+  );
+}
+
 /**
  * Sends every cell of `range` in this node's store to `target`, page by page.
  *
  * @throws whatever a page's rpc throws
  */
-export async function pushRange(
+export function pushRange(
   ctx: StreamContext,
   target: string,
   range: TokenRange,
@@ -73,25 +112,12 @@ export async function pushRange(
   onPage?: (moved: Transferred) => void,
   signal?: AbortSignal,
 ): Promise<Transferred> {
-  const total: Transferred = { cells: 0, bytes: 0 };
-  let after: ScanPosition | undefined;
-  for (let page = 0; page < MAX_STREAM_PAGES; page++) {
-    signal?.throwIfAborted();
-    const answer = await ctx.store.scan(
-      range,
-      after === undefined ? { limit: ctx.pageEntries } : { after, limit: ctx.pageEntries },
-    );
-    if (answer.entries.length > 0) {
-      await ctx.replicas.write(target, kind, answer.entries, ctx.pageTimeoutMs);
-      const moved = { cells: answer.entries.length, bytes: bytesOf(answer.entries) };
-      total.cells += moved.cells;
-      total.bytes += moved.bytes;
-      onPage?.(moved);
-    }
-    if (answer.next === undefined) return total;
-    after = answer.next;
-  }
-  return total;
+  return movePages(
+    localPages(ctx, range),
+    (entries) => ctx.replicas.write(target, kind, entries, ctx.pageTimeoutMs),
+    onPage,
+    signal,
+  );
 }
 
 /**
@@ -101,7 +127,7 @@ export async function pushRange(
  *
  * @throws whatever a page's rpc throws
  */
-export async function copyRange(
+export function copyRange(
   ctx: StreamContext & { readonly self: string },
   source: string,
   target: string,
@@ -110,20 +136,10 @@ export async function copyRange(
   signal?: AbortSignal,
 ): Promise<Transferred> {
   if (source === ctx.self) return pushRange(ctx, target, range, 'stream', onPage, signal);
-  const total: Transferred = { cells: 0, bytes: 0 };
-  let after: ScanPosition | undefined;
-  for (let page = 0; page < MAX_STREAM_PAGES; page++) {
-    signal?.throwIfAborted();
-    const answer = await ctx.replicas.scan(source, range, after, ctx.pageEntries, ctx.pageTimeoutMs);
-    if (answer.entries.length > 0) {
-      await ctx.replicas.write(target, 'stream', answer.entries, ctx.pageTimeoutMs);
-      const moved = { cells: answer.entries.length, bytes: bytesOf(answer.entries) };
-      total.cells += moved.cells;
-      total.bytes += moved.bytes;
-      onPage?.(moved);
-    }
-    if (answer.next === undefined) return total;
-    after = answer.next;
-  }
-  return total;
+  return movePages(
+    remotePages(ctx, source, range),
+    (entries) => ctx.replicas.write(target, 'stream', entries, ctx.pageTimeoutMs),
+    onPage,
+    signal,
+  );
 }

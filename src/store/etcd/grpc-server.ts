@@ -2,8 +2,8 @@ import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { assert } from '../../core/assert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../core/clock.js';
+import { DeadlineQueue } from '../../core/deadline-queue.js';
 import { GRPC } from '../errors.js';
-import { DeadlineQueue } from './deadline-queue.js';
 import { type MethodCodec, type MethodHandler, ServerCall } from './grpc-call.js';
 import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wire.js';
 

@@ -126,19 +126,24 @@ describe('etcd API server: hostile and malformed input', () => {
   });
 });
 
+/** A grpc-js Watch client of the server at `endpoint`. */
+function watchClient(endpoint: string) {
+  const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()) as unknown as {
+    etcdserverpb: {
+      Watch: new (
+        addr: string,
+        creds: grpc.ChannelCredentials,
+      ) => grpc.Client & { Watch(): grpc.ClientDuplexStream<object, Record<string, unknown>> };
+    };
+  };
+  return new pkg.etcdserverpb.Watch(endpoint, grpc.credentials.createInsecure());
+}
+
 describe('etcd API server: watch streams', () => {
   it('numbers watches per stream, answers created first and cancel with canceled', async () => {
     const store = new TestingStore();
     const server = await serveEtcd({ store, host: '127.0.0.1', port: 0 });
-    const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()) as unknown as {
-      etcdserverpb: {
-        Watch: new (
-          addr: string,
-          creds: grpc.ChannelCredentials,
-        ) => grpc.Client & { Watch(): grpc.ClientDuplexStream<object, Record<string, unknown>> };
-      };
-    };
-    const client = new pkg.etcdserverpb.Watch(server.endpoint, grpc.credentials.createInsecure());
+    const client = watchClient(server.endpoint);
     const stream = client.Watch();
     const got: Record<string, unknown>[] = [];
     const waitFor = (n: number) =>
@@ -177,15 +182,7 @@ describe('etcd API server: watch progress requests', () => {
   it('answers a progress request once per stream with watch id -1 and the current revision', async () => {
     const store = new TestingStore();
     const server = await serveEtcd({ store, host: '127.0.0.1', port: 0 });
-    const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()) as unknown as {
-      etcdserverpb: {
-        Watch: new (
-          addr: string,
-          creds: grpc.ChannelCredentials,
-        ) => grpc.Client & { Watch(): grpc.ClientDuplexStream<object, Record<string, unknown>> };
-      };
-    };
-    const client = new pkg.etcdserverpb.Watch(server.endpoint, grpc.credentials.createInsecure());
+    const client = watchClient(server.endpoint);
     const stream = client.Watch();
     const got: Record<string, unknown>[] = [];
     const waitFor = (n: number) =>
@@ -347,15 +344,7 @@ describe('etcd API server: a slow watcher', () => {
       return w;
     };
     const server = await serveEtcd({ store, host: '127.0.0.1', port: 0 });
-    const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()) as unknown as {
-      etcdserverpb: {
-        Watch: new (
-          addr: string,
-          creds: grpc.ChannelCredentials,
-        ) => grpc.Client & { Watch(): grpc.ClientDuplexStream<object, Record<string, unknown>> };
-      };
-    };
-    const client = new pkg.etcdserverpb.Watch(server.endpoint, grpc.credentials.createInsecure());
+    const client = watchClient(server.endpoint);
     const stream = client.Watch();
     stream.on('error', () => {});
     const revisions: number[] = [];

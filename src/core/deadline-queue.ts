@@ -1,14 +1,14 @@
-import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 
 /**
- * The deadlines of every gRPC call of one server on one clock timer.
+ * Deadlines of any order on one clock timer (the etcd API's gRPC calls: each client picks its own
+ * `grpc-timeout`). For waits that all share one timeout, core's `FifoDeadlines` is cheaper.
  *
  * Why: a Node timer per call (what grpc-js arms for each `grpc-timeout`) is a timer-list insert,
- * a removal and an object per call; calls' deadlines are not in arrival order (each client picks
- * its own timeout), so the queue is a binary min-heap on the deadline, and one timer is armed for
- * the earliest. A cancelled entry stays in the heap, flagged, until it reaches the top or until
- * cancelled entries outnumber live ones, when the heap is rebuilt without them: memory stays
- * proportional to the calls in flight.
+ * a removal and an object per call; deadlines that are not in arrival order need a binary
+ * min-heap on the deadline, and one timer is armed for the earliest. A cancelled entry stays in
+ * the heap, flagged, until it reaches the top or until cancelled entries outnumber live ones,
+ * when the heap is rebuilt without them: memory stays proportional to the entries in flight.
  *
  * Contract: `fire` of an entry runs at most once, on the clock's timer callback, no earlier than
  * its deadline, and never after {@link DeadlineEntry.cancel}. A deadline already past fires on

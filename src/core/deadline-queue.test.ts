@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ManualClock } from '../../core/manual-clock.js';
 import { DeadlineQueue } from './deadline-queue.js';
+import { ManualClock } from './manual-clock.js';
 
 const seed = Number(process.env.CAIRN_SEED ?? Date.now() % 2 ** 31);
 console.log(
-  `seed=${seed} replay: CAIRN_SEED=${seed} node --import tsx --test src/store/etcd/deadline-queue.test.ts`,
+  `seed=${seed} replay: CAIRN_SEED=${seed} node --import tsx --test src/core/deadline-queue.test.ts`,
 );
 
 describe('deadline queue', () => {
