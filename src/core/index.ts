@@ -6,6 +6,7 @@
  */
 export { assert, assertNever } from './assert.js';
 export { bytesEqual, concatBytes, fromHex, fromUtf8, slabBytes, slabCopy, toHex, utf8 } from './bytes.js';
+export { CallSignal } from './call-signal.js';
 export { type Clock, SystemClock, sleep, systemClock, type TimerHandle } from './clock.js';
 export { decode, decodeUnchecked, encode, msgpackValueEnd, tryDecode } from './codec.js';
 export { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';

@@ -1,5 +1,6 @@
 import {
   CairnError,
+  CallSignal,
   type Clock,
   decode,
   describeError,
@@ -42,7 +43,8 @@ export interface InboundOptions {
 interface ActiveRequest {
   readonly id: number;
   readonly method: string;
-  readonly controller: AbortController;
+  /** A CallSignal, not an AbortController: Node 20 builds an AbortSignal slowly (see core). */
+  readonly controller: CallSignal;
   timer: TimerHandle | undefined;
 }
 
@@ -121,7 +123,7 @@ export class Inbound {
     const entry: ActiveRequest = {
       id: message.id,
       method: message.method,
-      controller: new AbortController(),
+      controller: new CallSignal(),
       timer: undefined,
     };
     // A request without a deadline gets this node's default: no handler runs unbounded for a peer.

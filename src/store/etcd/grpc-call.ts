@@ -1,7 +1,8 @@
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { DeadlineEntry } from '../../core/deadline-queue.js';
 import { describeError } from '../../core/errors.js';
-import { CallSignal } from '../call-signal.js';
+import { CallSignal } from '../../core/index.js';
+
 import { GRPC } from '../errors.js';
 import { encodeGrpcMessage, frameMessage, type GrpcStatus, MessageReader } from './grpc-wire.js';
 

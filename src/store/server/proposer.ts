@@ -1,5 +1,5 @@
-import { CairnError, type Clock, FifoDeadlines, sleep } from '../../core/index.js';
-import { CallSignal } from '../call-signal.js';
+import { CairnError, CallSignal, type Clock, FifoDeadlines, sleep } from '../../core/index.js';
+
 import { encodeCommand, type StoreCommand } from '../command.js';
 import { StoreError } from '../errors.js';
 import type { RequestIds } from './ids.js';

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { isCairnError, ManualClock, sleep } from '../core/index.js';
 import { CallSignal } from './call-signal.js';
+import { sleep } from './clock.js';
+import { isCairnError } from './errors.js';
+import { ManualClock } from './manual-clock.js';
 
 test('a call signal starts unaborted and throwIfAborted passes', () => {
   const s = new CallSignal();
