@@ -54,8 +54,8 @@ export interface OwnEntry {
  * and taking its ranges at once would hand them to nodes without its data (the fault lab found a
  * stale QUORUM read that way).
  *
- * Removals (`removenode`, see `ring/removals.ts`): a node announced `removing` by any member reads
- * as `leaving`, one announced `removed` is left off, as long as its advert still lists the tokens
+ * Removals (`removenode`, see `ring/removals.ts`): a normal node announced `removing` by any member
+ * reads as `leaving`, one announced `removed` is left off, as long as its advert still lists the tokens
  * the removal names. This node announces its own removals and adopts every `removed` one it sees
  * (while it is on the ring, up to REMOVAL_LIMITS.maxRemovals), so a removal outlives the node
  * that made it; it drops one once the removed node has left membership (reaped) or advertises
@@ -198,7 +198,10 @@ export class RingTracker {
     const nodes: RingNode[] = [];
     for (const [name, advert] of this.adverts) {
       if (removed.has(name)) continue;
-      nodes.push(removing.has(name) ? { ...advert, status: 'leaving', name } : { ...advert, name });
+      // A removal reads a normal node as leaving (its ranges get pending owners); a joining node
+      // owns nothing yet and stays as it is until it is removed.
+      const leaving = removing.has(name) && advert.status === 'normal';
+      nodes.push(leaving ? { ...advert, status: 'leaving', name } : { ...advert, name });
     }
     if (this.own !== undefined) nodes.push({ ...this.own, name: this.self });
     try {
