@@ -159,7 +159,7 @@ export class KvNode implements KvApi {
       maxOffsetMs: config.maxClockOffsetMs,
     });
     this.tracker = new RingTracker(name, view, engines, config.rf, logger);
-    this.tracker.onSelfRemoved((by) => this.removedFromRing(by.node));
+    this.tracker.onSelfRemoved((by) => this.removedFromRing(by));
     this.skew = new SkewMonitor(
       clock,
       config.maxClockOffsetMs,

@@ -72,7 +72,7 @@ export class RingTracker {
   private own: OwnEntry | undefined;
   /** The removals this node announces: its own, and the `removed` ones it adopted. */
   private removals: RingRemoval[] = [];
-  private selfRemoved: ((by: RingRemoval) => void) | undefined;
+  private selfRemoved: ((by: string) => void) | undefined;
 
   constructor(
     private readonly self: string,
@@ -147,8 +147,11 @@ export class RingTracker {
     this.refresh();
   }
 
-  /** Calls `listener` when some member announces this node `removed` (its advert's tokens). */
-  onSelfRemoved(listener: (by: RingRemoval) => void): void {
+  /**
+   * Calls `listener` with the announcing member's name when some member announces this node
+   * `removed` (with its advert's tokens).
+   */
+  onSelfRemoved(listener: (by: string) => void): void {
     this.selfRemoved = listener;
   }
 
@@ -174,6 +177,7 @@ export class RingTracker {
     this.members.clear();
     this.adverts.clear();
     const announced: RingRemoval[] = [...this.removals];
+    let selfRemovedBy: string | undefined;
     for (const m of this.view.members()) {
       if (m.name === this.self) continue;
       this.members.set(m.name, m);
@@ -184,16 +188,15 @@ export class RingTracker {
         this.logger.warn({ node: m.name, err: describeError(err) }, 'ignoring a malformed ring advert');
       }
       if (advert !== undefined && advert.tokens.length > 0) this.adverts.set(m.name, advert);
-      for (const r of decodeRemovals((key) => m.lookup(key))) announced.push(r);
+      for (const r of decodeRemovals((key) => m.lookup(key))) {
+        announced.push(r);
+        if (r.node === this.self && r.phase === 'removed' && this.applies(r)) selfRemovedBy ??= m.name;
+      }
     }
     const removed = new Set<string>();
     const removing = new Set<string>();
-    let selfRemovedBy: RingRemoval | undefined;
     for (const r of announced) {
-      if (!this.applies(r)) continue;
-      if (r.node === this.self) {
-        if (r.phase === 'removed') selfRemovedBy = r;
-      } else (r.phase === 'removed' ? removed : removing).add(r.node);
+      if (r.node !== this.self && this.applies(r)) (r.phase === 'removed' ? removed : removing).add(r.node);
     }
     const nodes: RingNode[] = [];
     for (const [name, advert] of this.adverts) {
