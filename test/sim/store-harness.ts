@@ -35,6 +35,12 @@ export interface StoreClusterConfig {
   readonly snapshotEntries: number;
   /** Entries kept below a snapshot (small: lagging members catch up by snapshot transfer). */
   readonly snapshotCatchUpEntries: number;
+  /**
+   * Members' raft drivers send (and gather an I/O phase's proposals) on a zero-delay timer of
+   * their clock, as the agent does on `setImmediate` (`RaftNodeOptions.scheduleSends`); off, at
+   * once. Default off.
+   */
+  readonly scheduleSends?: boolean;
 }
 
 export const DEFAULT_CLUSTER: StoreClusterConfig = {
@@ -254,6 +260,9 @@ export class StoreCluster {
           electionTicks: this.config.electionTicks,
           snapshotEntries: this.config.snapshotEntries,
           snapshotCatchUpEntries: this.config.snapshotCatchUpEntries,
+          ...(this.config.scheduleSends === true
+            ? { scheduleSends: (run: () => void) => void options.clock.setTimer(0, run) }
+            : {}),
         });
         node.onStatusChange((s) => {
           if (s.role === 'leader' && live()) safety.leader(s.term, slot.id, slot.name);

@@ -10,7 +10,8 @@ import { LONG, replayCommand, sweepSeeds } from './sweep.js';
  * driver on the segment log over simulated files, MVCC on the simulated disk) on the simulated
  * network, 4 clients issuing puts, linearizable gets, deletes and compare-and-set txns on 3 keys
  * against random members, and an operator adding a learner, promoting it, removing voters and
- * adding again during the faults (up to 5 members).
+ * adding again during the faults (up to 5 members). In half the seeds the raft drivers send on a
+ * zero-delay timer, as the agent's do on `setImmediate` (proposals of one I/O phase as one batch).
  *
  * Safety phase: loss, duplication, latency (reordering), partitions (symmetric, one-way,
  * isolation), pauses, crashes with restarts (unsynced writes lost, the last one possibly torn),
@@ -47,6 +48,8 @@ const PROFILE: FaultProfile = {
 interface State {
   readonly cluster: StoreCluster;
   readonly workload: Workload;
+  /** Whether the raft drivers send on a zero-delay timer in this seed. */
+  readonly scheduleSends: boolean;
   done: boolean;
   error: unknown;
 }
@@ -67,6 +70,7 @@ describe('store swarm', () => {
       compactions: 0,
       watchers: 0,
       watchRevisions: 0,
+      scheduledSends: 0,
     };
     const result = await runSwarm<State>({
       name: 'store',
@@ -76,10 +80,12 @@ describe('store swarm', () => {
       livenessMs: LIVENESS_MS,
       quiet: true,
       setup: ({ sim, rng }) => {
-        const cluster = new StoreCluster(sim, DEFAULT_CLUSTER);
+        // Half the seeds send on a zero-delay timer, as the agent does on setImmediate.
+        const scheduleSends = rng.child('schedule-sends').chance(0.5);
+        const cluster = new StoreCluster(sim, { ...DEFAULT_CLUSTER, scheduleSends });
         const workload = new Workload(cluster, rng.child('workload'), DEFAULT_WORKLOAD);
         workload.start();
-        return { cluster, workload, done: false, error: undefined };
+        return { cluster, workload, scheduleSends, done: false, error: undefined };
       },
       checkers: [(state) => state.cluster.check()],
       onHeal: (state, { sim }) => {
@@ -108,6 +114,7 @@ describe('store swarm', () => {
           tally.leases += c.leases;
           tally.compactions += c.compactions;
           tally.restarts += state.cluster.safety.counts.restarts;
+          tally.scheduledSends += state.scheduleSends ? 1 : 0;
           tally.leaders += state.cluster.safety.counts.leaders;
           tally.watchers += state.cluster.watches.counts.watchers;
           tally.watchRevisions += state.cluster.watches.counts.revisions;
@@ -119,7 +126,7 @@ describe('store swarm', () => {
     });
     const runs: SwarmRun[] = result.runs;
     process.stderr.write(
-      `store swarm: ${runs.length} seeds, ${result.ok ? 'zero violations' : 'FAILED'}; ops ok=${tally.ok} fail=${tally.fail} info=${tally.info}; member changes=${tally.memberChanges}; leases=${tally.leases} compactions=${tally.compactions}; restarts=${tally.restarts}; watchers=${tally.watchers} watched revisions=${tally.watchRevisions}; terms with a leader=${tally.leaders}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `store swarm: ${runs.length} seeds, ${result.ok ? 'zero violations' : 'FAILED'}; ops ok=${tally.ok} fail=${tally.fail} info=${tally.info}; member changes=${tally.memberChanges}; leases=${tally.leases} compactions=${tally.compactions}; restarts=${tally.restarts}; watchers=${tally.watchers} watched revisions=${tally.watchRevisions}; terms with a leader=${tally.leaders}; seeds with scheduled sends=${tally.scheduledSends}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     assert.ok(result.ok, result.failure?.report);
   });
