@@ -176,20 +176,12 @@ export class ReplicaService {
       });
   }
 
-  /** One key of a batched read; a failure is that key's answer, not the message's. */
+  /** One key of a `kv.readMany`: {@link readKey}'s answer in that method's MessagePack form. */
   private async readOne(item: WireReadItem): Promise<WireReadAnswer> {
-    let cell: Cell | undefined;
-    try {
-      cell = await this.store.get(item.k);
-    } catch (err) {
-      return { e: describeError(err).slice(0, MAX_READ_ERROR_CHARS) };
-    }
-    if (item.d) {
-      this.stats.digestReads++;
-      return { d: cellDigest(cell) };
-    }
-    this.stats.reads++;
-    return { c: cell === undefined ? null : cellToWire(cell) };
+    const a = await this.readKey({ key: item.k, digest: item.d });
+    if ('error' in a) return { e: a.error };
+    if ('digest' in a) return { d: a.digest };
+    return { c: a.cell === undefined ? null : cellToWire(a.cell) };
   }
 
   /** One key of a `kv.readCells`; a failure is that key's answer, not the message's. */
