@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from './clock.js';
+import { MinHeap } from './min-heap.js';
 
 /**
  * Deadlines of any order on one clock timer (the etcd API's gRPC calls: each client picks its own
@@ -41,7 +42,7 @@ const REBUILD_MIN_CANCELLED = 64;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class DeadlineQueue {
-  private heap: Entry[] = [];
+  private readonly heap = new MinHeap<Entry>((a, b) => a.at < b.at);
   private cancelled = 0;
   private timer: TimerHandle | undefined = undefined;
   /** When the armed timer fires. */
@@ -52,21 +53,21 @@ export class DeadlineQueue {
 
   /** Entries held, cancelled ones not yet dropped included (for tests). */
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   /** Calls `fire` once `delayMs` from now has passed, unless cancelled first. */
   add(delayMs: number, fire: () => void): DeadlineEntry {
     const e = new Entry(this.clock.now() + Math.max(0, delayMs), fire, this);
-    this.push(e);
+    this.heap.push(e);
     if (e.at < this.timerAt) this.arm();
     return e;
   }
 
   /** Forgets every entry and the timer (the server is closing). */
   clear(): void {
-    for (const e of this.heap) e.dead = true;
-    this.heap = [];
+    for (const e of this.heap.values()) e.dead = true;
+    this.heap.clear();
     this.cancelled = 0;
     if (this.timer !== undefined) this.clock.cancel(this.timer);
     this.timer = undefined;
@@ -76,7 +77,7 @@ export class DeadlineQueue {
   /** @internal called by an entry when it is cancelled. */
   onCancel(): void {
     this.cancelled++;
-    if (this.cancelled > REBUILD_MIN_CANCELLED && this.cancelled * 2 > this.heap.length) this.rebuild();
+    if (this.cancelled > REBUILD_MIN_CANCELLED && this.cancelled * 2 > this.heap.size) this.rebuild();
   }
 
   private onTimer(): void {
@@ -84,20 +85,25 @@ export class DeadlineQueue {
     this.timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
     const due: Entry[] = [];
-    while (this.heap.length > 0 && (this.heap[0]!.dead || this.heap[0]!.at <= now)) {
-      const e = this.pop();
+    for (
+      let top = this.heap.peek();
+      top !== undefined && (top.dead || top.at <= now);
+      top = this.heap.peek()
+    ) {
+      const e = this.heap.pop()!;
       if (e.dead) this.cancelled--;
       else due.push(e);
     }
     for (const e of due) e.dead = true;
-    if (this.heap.length > 0) this.arm();
+    if (this.heap.size > 0) this.arm();
     for (const e of due) e.fire();
   }
 
   private arm(): void {
     this.dropDeadTop();
-    if (this.heap.length === 0) return;
-    const at = this.heap[0]!.at;
+    const top = this.heap.peek();
+    if (top === undefined) return;
+    const at = top.at;
     if (this.timer !== undefined) this.clock.cancel(this.timer);
     this.timerAt = at;
     this.timer = this.clock.setTimer(
@@ -107,48 +113,14 @@ export class DeadlineQueue {
   }
 
   private dropDeadTop(): void {
-    while (this.heap.length > 0 && this.heap[0]!.dead) {
-      this.pop();
+    while (this.heap.peek()?.dead === true) {
+      this.heap.pop();
       this.cancelled--;
     }
   }
 
   private rebuild(): void {
-    const live = this.heap.filter((e) => !e.dead);
-    this.heap = [];
+    this.heap.retain((e) => !e.dead);
     this.cancelled = 0;
-    for (const e of live) this.push(e);
-  }
-
-  private push(e: Entry): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent]!.at <= e.at) break;
-      h[i] = h[parent]!;
-      i = parent;
-    }
-    h[i] = e;
-  }
-
-  private pop(): Entry {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length === 0) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= h.length) break;
-      const r = l + 1;
-      const c = r < h.length && h[r]!.at < h[l]!.at ? r : l;
-      if (h[c]!.at >= last.at) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = last;
-    return top;
   }
 }

@@ -27,6 +27,7 @@ export { isLoaned, loanStats, POISON_BYTE, recycleBytes, takeBytes } from './loa
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './log.js';
 export { ManualClock } from './manual-clock.js';
 export { Metrics } from './metrics.js';
+export { MinHeap } from './min-heap.js';
 export {
   MSGPACK_ARRAY,
   MSGPACK_BIN,

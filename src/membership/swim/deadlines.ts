@@ -1,3 +1,5 @@
+import { MinHeap } from '../../core/min-heap.js';
+
 /**
  * Keyed deadlines in one structure: the core's timers.
  *
@@ -6,9 +8,9 @@
  * and asks the driver for a single wake-up at {@link DeadlineQueue.next}. Setting a key replaces
  * its deadline; due keys come out in deadline order, ties in the order they were set.
  *
- * A binary min-heap with lazy deletion: replaced or cancelled entries stay in the heap until they
- * surface and are skipped, and the heap is rebuilt when stale entries outnumber live ones, so
- * memory stays within a constant factor of the live keys.
+ * A binary min-heap (core's `MinHeap`) with lazy deletion: replaced or cancelled entries stay in the
+ * heap until they surface and are skipped, and the heap is rebuilt when stale entries outnumber
+ * live ones, so memory stays within a constant factor of the live keys.
  */
 
 interface Entry {
@@ -23,7 +25,7 @@ function before(a: Entry, b: Entry): boolean {
 
 /** See the module comment. */
 export class DeadlineQueue {
-  private heap: Entry[] = [];
+  private readonly heap = new MinHeap<Entry>(before);
   private readonly live = new Map<string, Entry>();
   private order = 0;
 
@@ -36,8 +38,8 @@ export class DeadlineQueue {
   set(key: string, atMs: number): void {
     const entry: Entry = { at: atMs, order: this.order++, key };
     this.live.set(key, entry);
-    this.push(entry);
-    if (this.heap.length > 64 && this.heap.length > 2 * this.live.size) this.rebuild();
+    this.heap.push(entry);
+    if (this.heap.size > 64 && this.heap.size > 2 * this.live.size) this.rebuild();
   }
 
   /** Cancels `key`; returns whether it was set. */
@@ -53,15 +55,15 @@ export class DeadlineQueue {
   /** The earliest live deadline, or `undefined` when none is set. */
   next(): number | undefined {
     this.dropStale();
-    return this.heap[0]?.at;
+    return this.heap.peek()?.at;
   }
 
   /** Removes and returns the earliest key due at or before `nowMs`, or `undefined`. */
   popDue(nowMs: number): string | undefined {
     this.dropStale();
-    const top = this.heap[0];
+    const top = this.heap.peek();
     if (top === undefined || top.at > nowMs) return undefined;
-    this.pop();
+    this.heap.pop();
     this.live.delete(top.key);
     return top.key;
   }
@@ -75,50 +77,13 @@ export class DeadlineQueue {
 
   private dropStale(): void {
     for (;;) {
-      const top = this.heap[0];
+      const top = this.heap.peek();
       if (top === undefined || this.live.get(top.key) === top) return;
-      this.pop();
+      this.heap.pop();
     }
   }
 
   private rebuild(): void {
-    this.heap = [...this.live.values()];
-    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
-  }
-
-  private push(entry: Entry): void {
-    const heap = this.heap;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): void {
-    const heap = this.heap;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      this.down(0);
-    }
-  }
-
-  private down(i: number): void {
-    const heap = this.heap;
-    const n = heap.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < n && before(heap[l]!, heap[m]!)) m = l;
-      if (r < n && before(heap[r]!, heap[m]!)) m = r;
-      if (m === i) return;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-      i = m;
-    }
+    this.heap.retain((e) => this.live.get(e.key) === e);
   }
 }
