@@ -69,6 +69,8 @@ export class RingTracker {
   private readonly members = new Map<string, KvMember>();
   /** Adverts of the other members as published (before removals apply), by name. */
   private readonly adverts = new Map<string, Omit<RingNode, 'name'>>();
+  /** Token digests of the adverts, computed once per refresh ({@link advertDigest}). */
+  private readonly digests = new Map<string, number | undefined>();
   private own: OwnEntry | undefined;
   /** The removals this node announces: its own, and the `removed` ones it adopted. */
   private removals: RingRemoval[] = [];
@@ -176,6 +178,7 @@ export class RingTracker {
   refresh(): void {
     this.members.clear();
     this.adverts.clear();
+    this.digests.clear();
     const announced: RingRemoval[] = [...this.removals];
     let selfRemovedBy: string | undefined;
     for (const m of this.view.members()) {
@@ -223,8 +226,19 @@ export class RingTracker {
 
   /** True when `r` names the tokens its node advertises now. */
   private applies(r: RingRemoval): boolean {
-    const tokens = r.node === this.self ? this.own?.tokens : this.adverts.get(r.node)?.tokens;
-    return tokens !== undefined && tokens.length > 0 && tokensDigest(tokens) === r.digest;
+    return this.advertDigest(r.node) === r.digest;
+  }
+
+  /**
+   * The token digest of what `name` advertises now (this node: its own entry), undefined when it
+   * advertises no tokens. Kept per refresh: every member may announce the same removal.
+   */
+  private advertDigest(name: string): number | undefined {
+    if (this.digests.has(name)) return this.digests.get(name);
+    const tokens = name === this.self ? this.own?.tokens : this.adverts.get(name)?.tokens;
+    const digest = tokens !== undefined && tokens.length > 0 ? tokensDigest(tokens) : undefined;
+    this.digests.set(name, digest);
+    return digest;
   }
 
   /**
@@ -235,8 +249,8 @@ export class RingTracker {
    */
   private outdated(r: RingRemoval): boolean {
     if (!this.members.has(r.node)) return true;
-    const tokens = this.adverts.get(r.node)?.tokens;
-    return tokens !== undefined && tokens.length > 0 && tokensDigest(tokens) !== r.digest;
+    const digest = this.advertDigest(r.node);
+    return digest !== undefined && digest !== r.digest;
   }
 
   /**
