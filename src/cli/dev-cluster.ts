@@ -214,11 +214,13 @@ export function logTail(node: DevNodePlan, lines = 15): string {
 }
 
 /**
- * Asks one node's `/health`; its node id and served addresses when it answers 200, else
- * `undefined`.
+ * Asks one node's `/health`; its node id and served addresses when it answers 200 from the
+ * process this command spawned (the report's `pid` is `node.pid`), else `undefined`. The pid
+ * check matters when the port plan collides with another cluster's: its agent would answer on the
+ * plan's HTTP port while ours fails to bind, and its addresses are not ours.
  */
 export async function probeHealth(
-  node: DevNodePlan,
+  node: DevNodePlan & { readonly pid: number },
   timeoutMs = 1000,
 ): Promise<{ nodeId: string; addresses: Record<string, string> } | undefined> {
   try {
@@ -229,8 +231,8 @@ export async function probeHealth(
       await res.body?.cancel();
       return undefined;
     }
-    const body = (await res.json()) as { nodeId?: unknown; addresses?: unknown };
-    if (typeof body.nodeId !== 'string') return undefined;
+    const body = (await res.json()) as { nodeId?: unknown; addresses?: unknown; pid?: unknown };
+    if (typeof body.nodeId !== 'string' || body.pid !== node.pid) return undefined;
     const addresses: Record<string, string> = {};
     if (typeof body.addresses === 'object' && body.addresses !== null) {
       for (const [service, address] of Object.entries(body.addresses)) {

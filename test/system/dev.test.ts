@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { probeHealth } from '../../src/cli/dev-cluster.js';
 import type { DevNodeInfo } from '../../src/cli/dev-command.js';
 import { portPlan } from '../../src/node/ports.js';
 import { type CliProcess, freeBasePort, get, isAlive, runCli, waitGone } from './agent-helpers.js';
@@ -89,6 +91,35 @@ describe('cairn dev (process tree)', { concurrency: true }, () => {
     assert.deepEqual(await waitGone(pids), [], 'every agent is gone');
     assert.equal(proc.stdoutLines.filter((l) => l !== '').length, 1, 'exactly one stdout line with --json');
     assert.match(proc.stderr(), /stopping 3 nodes \(signal SIGINT\)/);
+  });
+
+  it("a /health answer from another process on the plan's HTTP port does not make a node ready", async () => {
+    // Two clusters started at once on colliding port plans (two e2e files in parallel): both pass
+    // the free-port check, the other binds first, and its agent answers on our node's HTTP port
+    // while ours fails to bind. That answer once made the node ready with the other's addresses.
+    const base = await freeBasePort(1);
+    const other = 'f'.repeat(64);
+    const squatter = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'ok', nodeId: other, pid: process.pid, addresses: { resp: 'x' } }));
+    });
+    const plan = {
+      index: 0,
+      name: 'node-0',
+      dataDir: dir,
+      logFile: join(dir, 'log'),
+      ports: portPlan(base, 0),
+    };
+    await new Promise<void>((resolve) => squatter.listen(plan.ports.http, '127.0.0.1', resolve));
+    try {
+      assert.equal(await probeHealth({ ...plan, pid: process.pid + 1 }), undefined);
+      assert.deepEqual(await probeHealth({ ...plan, pid: process.pid }), {
+        nodeId: other,
+        addresses: { resp: 'x' },
+      });
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 
   it('agents exit when the parent is killed with SIGKILL', async () => {
