@@ -1,10 +1,13 @@
 /**
  * Partitioned-store benchmark, Cairn against Redis in the same run:
  * `npm run bench -- kv [--json] [--requests 50000] [--clients 50] [--pipeline 16] [--keyspace 100000]
- *  [--targets one,three,redis] [--sync default|true|false]`.
+ *  [--warmup 20000] [--targets one,three,redis] [--sync default|true|false]`.
  *
  * `redis-benchmark -t set,get -c <clients> -n <requests> -r <keyspace> --csv`, then the same with
- * `-P <pipeline>`, against each target in turn:
+ * `-P <pipeline>`, against each target in turn, each target first warmed up by an unmeasured run of
+ * `--warmup` requests (the same command with `-n <warmup>`; 0 skips it). Every target gets the same
+ * warm-up, Redis too: the figures are steady-state ones, not the first seconds of a fresh process
+ * (Cairn's agents compile their hot paths as they run, and a fresh LevelDB starts empty).
  * - `one`: one Cairn node (`cairn dev --nodes 1 --roles membership,kv`, rf 1);
  * - `three`: three Cairn nodes (`cairn dev --nodes 3 --roles membership,kv`, rf 3), reads and
  *   writes at QUORUM (the default levels), redis-benchmark connected to the first node, which
@@ -65,6 +68,7 @@ function parseOptions(argv: string[]) {
       clients: { type: 'string', default: '50' },
       pipeline: { type: 'string', default: '16' },
       keyspace: { type: 'string', default: '100000' },
+      warmup: { type: 'string', default: '20000' },
       targets: { type: 'string', default: TARGETS.join(',') },
       sync: { type: 'string', default: 'default' },
     },
@@ -81,6 +85,7 @@ function parseOptions(argv: string[]) {
     clients: intOption('clients', values.clients, 1, 10_000),
     pipeline: intOption('pipeline', values.pipeline, 1, 1_000),
     keyspace: intOption('keyspace', values.keyspace, 0, 1_000_000_000),
+    warmup: intOption('warmup', values.warmup, 0, 100_000_000),
     targets: targets as TargetName[],
     sync: values.sync === 'default' ? undefined : values.sync === 'true',
   };
@@ -116,7 +121,12 @@ export function parseCsv(text: string): { SET?: Figures; GET?: Figures } {
   return out;
 }
 
-function benchmark(endpoint: string, options: Options, pipeline: number): Promise<RunFigures> {
+function benchmark(
+  endpoint: string,
+  options: Options,
+  pipeline: number,
+  requests = options.requests,
+): Promise<RunFigures> {
   const sep = endpoint.lastIndexOf(':');
   const args = [
     '-h',
@@ -128,7 +138,7 @@ function benchmark(endpoint: string, options: Options, pipeline: number): Promis
     '-c',
     String(options.clients),
     '-n',
-    String(options.requests),
+    String(requests),
     '--csv',
   ];
   if (options.keyspace > 0) args.push('-r', String(options.keyspace));
@@ -152,6 +162,11 @@ function benchmark(endpoint: string, options: Options, pipeline: number): Promis
 }
 
 async function runBoth(endpoint: string, options: Options): Promise<TargetResult> {
+  if (options.warmup > 0) {
+    log('  (warm-up, not measured)');
+    const warm = await benchmark(endpoint, options, 1, options.warmup);
+    if (typeof warm === 'string') return { plain: warm, pipelined: warm };
+  }
   const plain = await benchmark(endpoint, options, 1);
   const pipelined = await benchmark(endpoint, options, options.pipeline);
   return { plain, pipelined };
@@ -273,6 +288,7 @@ export async function main(argv: string[]): Promise<object> {
       clients: options.clients,
       pipeline: options.pipeline,
       keyspace: options.keyspace,
+      warmup: options.warmup,
       sync: options.sync ?? 'agent default',
     },
     results,
