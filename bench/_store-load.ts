@@ -14,6 +14,8 @@ export interface LoadOptions {
   readonly clients: number;
   readonly connections: number;
   readonly seconds: number;
+  /** Seconds of unmeasured puts before the phases (0: none); every store gets the same. */
+  readonly warmupSeconds: number;
   readonly workers: number;
   readonly keys: number;
   readonly valueBytes: number;
@@ -235,7 +237,9 @@ async function watchPhase(
 
 /**
  * Runs the four phases against `endpoints` in order: puts (which also fill the key space),
- * linearizable gets, serializable gets, then puts under a prefix watcher.
+ * linearizable gets, serializable gets, then puts under a prefix watcher; first, when
+ * `warmupSeconds` is set, unmeasured puts for that long (a fresh agent compiles its hot paths as
+ * it runs: the figures are meant to be steady-state ones).
  */
 export async function runLoad(
   endpoints: readonly string[],
@@ -254,6 +258,10 @@ export async function runLoad(
       keys: o.keys,
       valueBytes: o.valueBytes,
     };
+    if (o.warmupSeconds > 0) {
+      await measure(workers, { ...base, kind: 'put', durationMs: o.warmupSeconds * 1000 }, serverPids);
+      log(`  warm-up: ${o.warmupSeconds} s of puts, not measured`);
+    }
     const put = await measure(workers, { ...base, kind: 'put' }, serverPids);
     log(`  put: ${put.ops_per_s}/s p50 ${put.p50_ms} ms p99 ${put.p99_ms} ms`);
     const getLinearizable = await measure(workers, { ...base, kind: 'getLinearizable' }, serverPids);

@@ -1,14 +1,16 @@
 /**
  * Consistent-store benchmark, Cairn against etcd in the same run:
- * `npm run bench -- store [--json] [--clients 100] [--connections 10] [--seconds 10] [--workers 2]
- *  [--keys 10000] [--value-bytes 32] [--etcd run|skip] [--cairn run|skip]`.
+ * `npm run bench -- store [--json] [--clients 100] [--connections 10] [--seconds 10] [--warmup 2]
+ *  [--workers 2] [--keys 10000] [--value-bytes 32] [--etcd run|skip] [--cairn run|skip]`.
  *
  * Each store is a 3-member cluster on loopback driven through the etcd v3 gRPC API by `--clients`
  * concurrent clients (each one request at a time) over `--connections` TCP connections spread
  * round-robin over the members, from `--workers` load threads (`bench/_store-load.ts`). Phases of
  * `--seconds` each, in order: puts of random keys among `--keys`; linearizable gets; serializable
  * gets; puts under `watch/` while one watcher on that prefix (on the last member) measures
- * delivery: put invoke (its time travels in the value) to event arrival. Reported per phase:
+ * delivery: put invoke (its time travels in the value) to event arrival. Before them, `--warmup`
+ * seconds of unmeasured puts on each store alike (0: none), so the figures are steady-state ones
+ * rather than a fresh agent's first seconds. Reported per phase:
  * requests/s, p50/p99 latency, errors, the bench process's CPU (all load threads) and the
  * servers' CPU (from /proc), and the busiest load thread's event-loop utilization: near 1.0, the
  * load generator saturated and the figure measures the client, not the store.
@@ -38,6 +40,7 @@ function parseOptions(argv: string[]) {
       clients: { type: 'string', default: '100' },
       connections: { type: 'string', default: '10' },
       seconds: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
       workers: { type: 'string', default: '2' },
       keys: { type: 'string', default: '10000' },
       'value-bytes': { type: 'string', default: '32' },
@@ -52,6 +55,7 @@ function parseOptions(argv: string[]) {
     clients: intOption('clients', values.clients, 1, 10_000),
     connections: intOption('connections', values.connections, 1, 1_000),
     seconds: intOption('seconds', values.seconds, 1, 3_600),
+    warmupSeconds: intOption('warmup', values.warmup, 0, 3_600),
     workers: intOption('workers', values.workers, 1, 16),
     keys: intOption('keys', values.keys, 1, 10_000_000),
     // The watch phase writes its invoke time (about 17 characters) into the value.
