@@ -14,6 +14,8 @@ export interface HandoffStats {
   delivered: number;
   /** Delivery attempts that failed (the hints stay). */
   failedDeliveries: number;
+  /** Hints dropped because their target left the ring. */
+  forgotten: number;
 }
 
 /** Options of {@link HintedHandoff}. */
@@ -41,8 +43,9 @@ export interface HandoffOptions {
  * time; at most `maxHintReplays` targets at once.
  */
 export class HintedHandoff {
-  readonly stats: HandoffStats = { stored: 0, dropped: 0, delivered: 0, failedDeliveries: 0 };
+  readonly stats: HandoffStats = { stored: 0, dropped: 0, delivered: 0, failedDeliveries: 0, forgotten: 0 };
   private readonly replaying = new Set<string>();
+  private readonly forgetting = new Set<string>();
   private readonly writing = new Set<Promise<void>>();
   private timer: TimerHandle | undefined;
   private stopped = false;
@@ -96,6 +99,34 @@ export class HintedHandoff {
           this.options.logger.warn({ target, err: describeError(err) }, 'hint replay failed');
         })
         .finally(() => this.replaying.delete(target));
+    }
+  }
+
+  /**
+   * Drops the hints stored for `targets`, nodes that left the ring (decommissioned, removed or
+   * reaped): their ranges are other nodes' now, so the hints would only hold disk and a target slot
+   * until they aged out (Cassandra's removenode excises a removed node's hints the same way). Each
+   * drop runs in the background; one already running for a target is not started again.
+   */
+  forget(targets: Iterable<string>): void {
+    if (this.stopped) return;
+    for (const target of targets) {
+      if (this.forgetting.has(target) || this.options.hints.bytesFor(target) === 0) continue;
+      this.forgetting.add(target);
+      void this.options.hints
+        .dropTarget(target)
+        .then(
+          (n) => {
+            this.stats.forgotten += n;
+            this.options.logger.info({ target, hints: n }, 'dropped the hints of a node that left the ring');
+          },
+          (err: unknown) =>
+            this.options.logger.warn(
+              { target, err: describeError(err) },
+              'could not drop the hints of a node that left the ring',
+            ),
+        )
+        .finally(() => this.forgetting.delete(target));
     }
   }
 

@@ -528,6 +528,9 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     // Keys written before and never again: only the removal's copies can bring them to d's successors.
     for (let i = 0; i < 150; i++) await put(c, 'a', utf8(`init-${i}`), `v-init-${i}`);
     c.crash('d');
+    // Writes while d is down and still on the ring leave hints for it.
+    for (let i = 0; i < 30; i++) await put(c, 'a', utf8(`hinted-${i}`), `v-hinted-${i}`);
+    assert.ok((c.node('a').status().hintsPending.d ?? 0) > 0, 'a holds hints for d');
     let removed = false;
     const w = writer(c, ['a', 'b', 'c', 'e'], () => !removed);
     const progress: string[] = [];
@@ -552,9 +555,13 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
           .nodes.some((x) => x.name === 'd'),
         `${n} dropped d from its ring`,
       );
+      // Its hints go with it: d's ranges are other nodes' now.
+      assert.equal(c.node(n).status().hintsPending.d, undefined, `${n} dropped its hints for d`);
     }
+    assert.ok(c.node('a').status().handoff.forgotten > 0, 'a counted the hints it dropped');
     const acked = new Map<string, string>();
     for (let i = 0; i < 150; i++) acked.set(`init-${i}`, `v-init-${i}`);
+    for (let i = 0; i < 30; i++) acked.set(`hinted-${i}`, `v-hinted-${i}`);
     for (const [key, value] of w.acked) acked.set(key, value);
     await checkReplicas(c, acked, 'a');
     await checkAcked(c, acked, 'c');

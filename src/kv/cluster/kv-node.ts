@@ -131,6 +131,8 @@ export class KvNode implements KvApi {
   private readonly elastic: ElasticContext;
   private readonly unsubscribe: () => void;
   private ringStatus: KvNodeRingStatus = 'normal';
+  /** The other nodes on the ring as of the last membership change ({@link forgetLeavers}). */
+  private ringNames: ReadonlySet<string> = new Set();
   private tokens: readonly Token[] = [];
   private progress: StreamProgress | undefined;
   /** Metric children per (op, level, result): a few dozen at most (ops, 3 levels, error codes). */
@@ -245,6 +247,7 @@ export class KvNode implements KvApi {
       if (this.stopped) return;
       this.tracker.refresh();
       this.handoff.replay();
+      this.forgetLeavers();
     });
   }
 
@@ -328,6 +331,20 @@ export class KvNode implements KvApi {
         this.busy = undefined;
       });
     }
+  }
+
+  /**
+   * Drops the hints of nodes this node saw leave the ring since the last membership change: on
+   * the ring then, off it now (decommissioned, removed or reaped). Only a departure seen here
+   * counts: a node missing from a ring still being learned after a restart is not one.
+   */
+  private forgetLeavers(): void {
+    const now = new Set<string>();
+    for (const n of this.tracker.current().info().nodes) if (n.name !== this.options.name) now.add(n.name);
+    const gone: string[] = [];
+    for (const name of this.ringNames) if (!now.has(name)) gone.push(name);
+    this.ringNames = now;
+    if (gone.length > 0) this.handoff.forget(gone);
   }
 
   private setRingStatus(status: KvNodeRingStatus): void {

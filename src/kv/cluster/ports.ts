@@ -73,6 +73,7 @@ export interface HintPort {
   add(target: string, key: Uint8Array, cell: Cell): Promise<boolean>;
   list(target: string, limit: number): Promise<StoredHint[]>;
   remove(target: string, ids: readonly Uint8Array[]): Promise<void>;
+  dropTarget(target: string): Promise<number>;
   targets(): string[];
   bytesFor(target: string): number;
 }

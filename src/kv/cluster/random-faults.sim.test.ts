@@ -15,6 +15,7 @@ const noHints: KvEngines = {
       add: async () => false,
       list: (t, n) => real.list(t, n),
       remove: (t, ids) => real.remove(t, ids),
+      dropTarget: (t) => real.dropTarget(t),
       targets: () => real.targets(),
       bytesFor: (t) => real.bytesFor(t),
     };

@@ -59,6 +59,26 @@ describe('HintStore', () => {
     assert.equal((await hints.list('n3', 10)).length, 1);
   });
 
+  it('dropTarget deletes every hint of one target, past one page, and leaves the others', async () => {
+    const clock = new ManualClock(1_000);
+    const storage = new MemoryStorage();
+    const hints = await HintStore.open({ storage, clock, limits: { maxScanLimit: 3 } });
+    for (let i = 0; i < 8; i++) await hints.add('n2', utf8(`k${i}`), cell(i));
+    await hints.add('n3', utf8('other'), cell(9));
+    // A neighbour name that sorts right after 'n2' keeps its hints.
+    await hints.add('n2x', utf8('near'), cell(9));
+    assert.equal(await hints.dropTarget('n2'), 8);
+    assert.equal(hints.bytesFor('n2'), 0);
+    assert.deepEqual(hints.targets().sort(), ['n2x', 'n3']);
+    assert.deepEqual(await hints.list('n2', 3), []);
+    assert.equal((await hints.list('n2x', 3)).length, 1);
+    assert.equal(await hints.dropTarget('n2'), 0);
+    // Counted from storage after a restart: nothing of n2 is left.
+    const reopened = await HintStore.open({ storage, clock });
+    assert.deepEqual(reopened.targets().sort(), ['n2x', 'n3']);
+    await assert.rejects(hints.dropTarget(''), (e: unknown) => isKvError(e, 'INVALID_ARGUMENT'));
+  });
+
   it('drops hints once the oldest pending one is older than the window, until it is replayed', async () => {
     const clock = new ManualClock(0);
     const hints = await HintStore.open({ storage: new MemoryStorage(), clock, windowMs: 1_000 });

@@ -125,6 +125,9 @@ function decodeHintValue(b: Uint8Array): { key: Uint8Array; cell: Cell } {
   return { key: b.slice(4, 4 + keyLength), cell: decodeCell(b.subarray(4 + keyLength)) };
 }
 
+/** Passes of {@link HintStore.dropTarget} (each deletes at most `maxScanLimit` hints). */
+const MAX_DROP_PASSES = 10_000;
+
 /**
  * Hints per target node, bounded by a window and a byte size, on core's `Storage`.
  *
@@ -296,6 +299,35 @@ export class HintStore {
         if (value !== undefined) found.push({ id, size: prefix.length + ID_BYTES + value.length });
       }
       if (found.length > 0) await this.deleteIds(target, name, found);
+    });
+  }
+
+  /**
+   * Deletes every hint for `target` (a node that left the ring: decommissioned, removed or reaped,
+   * as Cassandra's removenode excises its hints); returns how many. Each pass deletes at most
+   * `maxScanLimit` hints, at most {@link MAX_DROP_PASSES} passes (the per-target byte bound keeps
+   * a target's hints far below that); what a later `add` stores is kept.
+   */
+  dropTarget(target: string): Promise<number> {
+    return this.exclusive(async () => {
+      const name = this.checkTarget(target);
+      const prefix = targetPrefix(name);
+      let dropped = 0;
+      for (let pass = 0; pass < MAX_DROP_PASSES; pass++) {
+        const found: { id: Uint8Array; size: number }[] = [];
+        for await (const [k, v] of this.storage.iterator({
+          gt: prefix,
+          lt: nextPrefix(name),
+          limit: this.limits.maxScanLimit,
+        })) {
+          if (k.length !== prefix.length + ID_BYTES || !startsWith(k, prefix)) continue;
+          found.push({ id: k.slice(prefix.length), size: k.length + v.length });
+        }
+        if (found.length === 0) break;
+        await this.deleteIds(target, name, found);
+        dropped += found.length;
+      }
+      return dropped;
     });
   }
 
