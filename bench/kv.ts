@@ -3,9 +3,9 @@
  * `npm run bench -- kv [--json] [--requests 50000] [--clients 50] [--pipeline 16] [--keyspace 100000]
  *  [--warmup 20000] [--targets one,three,redis] [--sync default|true|false]`.
  *
- * `redis-benchmark -t set,get -c <clients> -n <requests> -r <keyspace> --csv`, then the same with
- * `-P <pipeline>`, against each target in turn, each target first warmed up by an unmeasured run of
- * `--warmup` requests (the same command with `-n <warmup>`; 0 skips it). Every target gets the same
+ * `redis-benchmark -t set -c <clients> -n <requests> -r <keyspace> --csv`, then `-t get`, then both
+ * again with `-P <pipeline>`, against each target in turn, each target first warmed up by an
+ * unmeasured `-t set,get` run of `--warmup` requests (0 skips it). Every target gets the same
  * warm-up, Redis too: the figures are steady-state ones, not the first seconds of a fresh process
  * (Cairn's agents compile their hot paths as they run, and a fresh LevelDB starts empty).
  * - `one`: one Cairn node (`cairn dev --nodes 1 --roles membership,kv`, rf 1);
@@ -14,7 +14,9 @@
  *   coordinates every request (redis-benchmark speaks to one address);
  * - `redis`: `redis-server` started here on a free port with `--save '' --appendonly no`.
  * Reported per target, mode (plain, pipelined) and test (SET, GET): requests/s, p50 and p99
- * latency (ms, from redis-benchmark's CSV), and the ratios Cairn/Redis of requests/s. The issue's
+ * latency (ms, from redis-benchmark's CSV), the servers' CPU per request (user + system of every
+ * server process, from /proc: on a shared machine it moves less than requests/s), and the ratios
+ * Cairn/Redis of requests/s. The issue's
  * goals, for the note and never asserted: one node >= 0.5x Redis, three nodes at QUORUM >= 0.3x.
  *
  * `--keyspace` spreads keys over that many random names (redis-benchmark's `-r`; 0: the one key
@@ -31,6 +33,7 @@ import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { intOption } from './_args.js';
 import { CairnKvUnavailable, startCairnKv } from './_cairn-kv.js';
+import { processCpuMs } from './_etcd.js';
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -47,6 +50,11 @@ interface Figures {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /**
+   * The servers' CPU (user + system, every server process: three for the three-node target) per
+   * request in microseconds, from /proc; less swayed by other load on the machine than req/s.
+   */
+  serverCpuUsPerRequest?: number;
 }
 
 /** SET and GET figures of one redis-benchmark run. */
@@ -121,11 +129,13 @@ export function parseCsv(text: string): { SET?: Figures; GET?: Figures } {
   return out;
 }
 
-function benchmark(
+/** One redis-benchmark invocation of `tests` (`set,get`, `set` or `get`). */
+function redisBenchmark(
   endpoint: string,
   options: Options,
   pipeline: number,
-  requests = options.requests,
+  requests: number,
+  tests: string,
 ): Promise<RunFigures> {
   const sep = endpoint.lastIndexOf(':');
   const args = [
@@ -134,7 +144,7 @@ function benchmark(
     '-p',
     endpoint.slice(sep + 1),
     '-t',
-    'set,get',
+    tests,
     '-c',
     String(options.clients),
     '-n',
@@ -161,14 +171,40 @@ function benchmark(
   });
 }
 
-async function runBoth(endpoint: string, options: Options): Promise<TargetResult> {
+/**
+ * SET, then GET, each its own redis-benchmark run so the servers' CPU (user + system of `pids`,
+ * from /proc) is counted per test: `serverCpuUsPerRequest`.
+ */
+async function benchmark(
+  endpoint: string,
+  options: Options,
+  pipeline: number,
+  pids: readonly number[],
+): Promise<RunFigures> {
+  const out: { SET?: Figures; GET?: Figures } = {};
+  for (const test of ['SET', 'GET'] as const) {
+    const cpu0 = pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+    const run = await redisBenchmark(endpoint, options, pipeline, options.requests, test.toLowerCase());
+    const cpuMs = pids.reduce((sum, pid) => sum + processCpuMs(pid), 0) - cpu0;
+    if (typeof run === 'string') return run;
+    const figures = run[test];
+    if (figures === undefined) continue;
+    out[test] =
+      pids.length === 0
+        ? figures
+        : { ...figures, serverCpuUsPerRequest: Math.round((cpuMs * 1000 * 10) / options.requests) / 10 };
+  }
+  return out;
+}
+
+async function runBoth(endpoint: string, options: Options, pids: readonly number[]): Promise<TargetResult> {
   if (options.warmup > 0) {
     log('  (warm-up, not measured)');
-    const warm = await benchmark(endpoint, options, 1, options.warmup);
+    const warm = await redisBenchmark(endpoint, options, 1, options.warmup, 'set,get');
     if (typeof warm === 'string') return { plain: warm, pipelined: warm };
   }
-  const plain = await benchmark(endpoint, options, 1);
-  const pipelined = await benchmark(endpoint, options, options.pipeline);
+  const plain = await benchmark(endpoint, options, 1, pids);
+  const pipelined = await benchmark(endpoint, options, options.pipeline, pids);
   return { plain, pipelined };
 }
 
@@ -198,7 +234,7 @@ async function runRedis(options: Options): Promise<TargetResult> {
       if (!up) await new Promise((r) => setTimeout(r, 50));
     }
     if (!up) return { unavailable: `redis-server on port ${port} did not answer PING` };
-    return await runBoth(`127.0.0.1:${port}`, options);
+    return await runBoth(`127.0.0.1:${port}`, options, child.pid === undefined ? [] : [child.pid]);
   } finally {
     child.kill('SIGTERM');
   }
@@ -213,7 +249,7 @@ async function runCairn(nodes: number, options: Options): Promise<TargetResult> 
     return { unavailable: err instanceof CairnKvUnavailable ? reason : `start failed: ${reason}` };
   }
   try {
-    return await runBoth(cluster.endpoints[0]!, options);
+    return await runBoth(cluster.endpoints[0]!, options, cluster.pids);
   } finally {
     await cluster.stop();
   }
@@ -231,7 +267,7 @@ function ratio(
 }
 
 function table(results: Partial<Record<TargetName, TargetResult>>): string {
-  const rows = ['target  mode       test   req/s      p50 ms   p99 ms'];
+  const rows = ['target  mode       test   req/s      p50 ms   p99 ms   cpu us/req'];
   for (const [name, r] of Object.entries(results)) {
     if (r.unavailable !== undefined) {
       rows.push(`${name.padEnd(8)}unavailable: ${r.unavailable}`);
@@ -247,7 +283,7 @@ function table(results: Partial<Record<TargetName, TargetResult>>): string {
         const x = f[test];
         if (x === undefined) continue;
         rows.push(
-          `${name.padEnd(8)}${mode.padEnd(11)}${test.padEnd(7)}${x.rps.toFixed(0).padEnd(11)}${x.p50Ms.toFixed(2).padEnd(9)}${x.p99Ms.toFixed(2)}`,
+          `${name.padEnd(8)}${mode.padEnd(11)}${test.padEnd(7)}${x.rps.toFixed(0).padEnd(11)}${x.p50Ms.toFixed(2).padEnd(9)}${x.p99Ms.toFixed(2).padEnd(9)}${x.serverCpuUsPerRequest ?? '-'}`,
         );
       }
     }
