@@ -419,11 +419,15 @@ export class KvSimCluster {
     return Ring.build(info.nodes, info.rf);
   }
 
-  /** Every cell every running node stores, by node then key. */
+  /**
+   * Every cell every running node stores, by node then key; nodes that left (decommissioned or
+   * retired) are left out like in `names()`: a retired node the fault injector restarted after its
+   * removal runs on its stale cells, off the ring.
+   */
   async storedCells(): Promise<Map<string, Map<string, Cell>>> {
     const out = new Map<string, Map<string, Cell>>();
     for (const slot of this.slots.values()) {
-      const store = this.node(slot.name) === undefined ? undefined : slot.store;
+      const store = slot.left || this.node(slot.name) === undefined ? undefined : slot.store;
       if (store === undefined) continue;
       const cells = new Map<string, Cell>();
       let after: Uint8Array | undefined;

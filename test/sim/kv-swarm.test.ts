@@ -16,7 +16,7 @@ import {
 } from './kv-checkers.js';
 import { type KvClusterConfig, KvSimCluster } from './kv-harness.js';
 import { DEFAULT_KV_WORKLOAD, KvWorkload } from './kv-workload.js';
-import { LONG, replayCommand, sweepSeeds } from './sweep.js';
+import { LONG, replayCommand, sweepSeeds, withRegressions } from './sweep.js';
 
 /**
  * The partitioned store under `runSwarm`: 3 to 6 production `KvNode`s (rf 3, QUORUM by default)
@@ -54,7 +54,13 @@ import { LONG, replayCommand, sweepSeeds } from './sweep.js';
  */
 
 const FILE = 'test/sim/kv-swarm.test.ts';
-const SEEDS = sweepSeeds(40, 2_000);
+/**
+ * Seeds that once failed, run with every sweep (unless one seed is replayed): 7729, a node retired
+ * for a removal and restarted by the fault injector after the removal ended kept running off the
+ * ring, and its stale store was counted in the convergence check, which then never converged.
+ */
+const REGRESSION_SEEDS = [7729];
+const SEEDS = withRegressions(sweepSeeds(40, 2_000), REGRESSION_SEEDS);
 /** Virtual time of the faulty phase per seed. */
 const SAFETY_MS = 8_000;
 /** Liveness deadline: calls in flight end, hints replay, anti-entropy converges, final reads. */

@@ -19,6 +19,17 @@ export function sweepSeeds(short: number, long: number): Seed[] {
 }
 
 /**
+ * `seeds` plus the `regressions` it does not hold, unless one seed is replayed (`CAIRN_SEED`):
+ * seeds that once found a bug run with every sweep after the fix.
+ */
+export function withRegressions(seeds: readonly Seed[], regressions: readonly Seed[]): Seed[] {
+  const env = process.env.CAIRN_SEED;
+  if (env !== undefined && env.trim() !== '') return [...seeds];
+  const have = new Set(seeds.map(String));
+  return [...seeds, ...regressions.filter((s) => !have.has(String(s)))];
+}
+
+/**
  * The command that replays `seed` of `file` (with `CAIRN_LONG=1` when the long sweep found it),
  * narrowed to the test `name` when one is given.
  */
