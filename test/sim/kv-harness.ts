@@ -4,6 +4,7 @@ import { defaultEngines } from '../../src/kv/cluster/engines.js';
 import { KvNode } from '../../src/kv/cluster/kv-node.js';
 import type { HlcPort, KvEngines, ReplicaPort } from '../../src/kv/cluster/ports.js';
 import type { KvMember, KvMembershipView } from '../../src/kv/cluster/ring-tracker.js';
+import { isKvError } from '../../src/kv/errors.js';
 import { tokenOf } from '../../src/kv/ring/partitioner.js';
 import { Ring } from '../../src/kv/ring/ring.js';
 import type { Cell, Version } from '../../src/kv/types.js';
@@ -498,7 +499,13 @@ export class KvSimCluster {
       if (live()) slot.node = node;
       return node;
     } catch (err) {
-      if (live()) this.startFailures.push(`${slot.name}#${ctx.incarnation}: ${String(err)}`);
+      if (live() && isKvError(err, 'INVALID_ARGUMENT') && /was decommissioned/.test(err.message)) {
+        // The node finished its decommission (stored `left`) and crashed before its caller saw
+        // the promise settle: the fault injector restarted it, and it refuses to serve its stale
+        // cells, as it must. It has left: stop it for good, like a decommission that returned.
+        slot.left = true;
+        void this.sim.stopNode(slot.name);
+      } else if (live()) this.startFailures.push(`${slot.name}#${ctx.incarnation}: ${String(err)}`);
       throw err;
     }
   }
