@@ -36,6 +36,7 @@ export { DEFAULT_LIMITS as RAFT_NODE_LIMITS, type RaftNodeLimits } from './node/
 export { MemoryRaftLogStore } from './node/memory-log-store.js';
 export type { RaftApplier, RaftNodeOptions } from './node/options.js';
 export { RaftNode, type RaftNodeStatus, type RaftNodeStatusEvent } from './node/raft-node.js';
+export { isStateMachineMarker, STATE_MACHINE_MARKER } from './node/snapshot-marker.js';
 export { PeerStats } from './node/stats.js';
 export {
   type ConfChange,

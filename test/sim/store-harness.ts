@@ -41,6 +41,12 @@ export interface StoreClusterConfig {
    * once. Default off.
    */
   readonly scheduleSends?: boolean;
+  /**
+   * Members' raft drivers are given no `persist` (the applier's other calls only), so their
+   * compaction snapshots carry the store's full image, the path of appliers without their own
+   * durable state. Default off: metadata-only snapshots, images built at send time.
+   */
+  readonly fullImageSnapshots?: boolean;
 }
 
 export const DEFAULT_CLUSTER: StoreClusterConfig = {
@@ -75,6 +81,15 @@ interface MemberHandle {
 export class StoreCluster {
   readonly safety = new StoreSafety();
   readonly watches = new WatchChecker(this.safety);
+  /** Snapshot work seen through the members' appliers (every incarnation). */
+  readonly snapshotCounts = {
+    /** Compaction snapshots made durable through `persist` (metadata-only). */
+    persisted: 0,
+    /** Images built (`snapshot()`): for sends, or full-image compaction snapshots. */
+    images: 0,
+    /** Snapshots installed (`restore()`): a member caught up by a snapshot. */
+    restores: 0,
+  };
   readonly slots = new Map<string, MemberSlot>();
   private readonly addresses = new Map<number, Address>();
   private readonly bootstrapMembers: Member[];
@@ -221,6 +236,7 @@ export class StoreCluster {
    */
   private engines(slot: MemberSlot, live: () => boolean): StoreEngines {
     const safety = this.safety;
+    const counts = this.snapshotCounts;
     const record = async (mvcc: MvccPort) => {
       const { revision, hash } = await stateHash(mvcc);
       if (live()) safety.appliedState(slot.name, mvcc.appliedIndex, revision, hash);
@@ -240,12 +256,24 @@ export class StoreCluster {
             await applier.apply(entries);
             if (slot.mvcc !== undefined && live()) await record(slot.mvcc);
           },
-          snapshot: () => applier.snapshot(),
+          snapshot: () => {
+            counts.images++;
+            return applier.snapshot();
+          },
           restore: async (snapshot: Snapshot) => {
+            counts.restores++;
             await applier.restore(snapshot);
             if (slot.mvcc !== undefined && live()) await record(slot.mvcc);
           },
           appliedIndex: () => applier.appliedIndex(),
+          ...(applier.persist === undefined || this.config.fullImageSnapshots === true
+            ? {}
+            : {
+                persist: (index: number) => {
+                  counts.persisted++;
+                  return applier.persist!(index);
+                },
+              }),
         };
         const node = await RaftNode.start({
           id: options.id,

@@ -12,6 +12,8 @@ import { LONG, replayCommand, sweepSeeds } from './sweep.js';
  * against random members, and an operator adding a learner, promoting it, removing voters and
  * adding again during the faults (up to 5 members). In half the seeds the raft drivers send on a
  * zero-delay timer, as the agent's do on `setImmediate` (proposals of one I/O phase as one batch).
+ * Snapshots every 40 entries: metadata-only ones after the MVCC store is synced (images built at
+ * send time for lagging members) in three quarters of the seeds, full images in the rest.
  *
  * Safety phase: loss, duplication, latency (reordering), partitions (symmetric, one-way,
  * isolation), pauses, crashes with restarts (unsynced writes lost, the last one possibly torn),
@@ -71,6 +73,9 @@ describe('store swarm', () => {
       watchers: 0,
       watchRevisions: 0,
       scheduledSends: 0,
+      persisted: 0,
+      images: 0,
+      restores: 0,
     };
     const result = await runSwarm<State>({
       name: 'store',
@@ -82,7 +87,9 @@ describe('store swarm', () => {
       setup: ({ sim, rng }) => {
         // Half the seeds send on a zero-delay timer, as the agent does on setImmediate.
         const scheduleSends = rng.child('schedule-sends').chance(0.5);
-        const cluster = new StoreCluster(sim, { ...DEFAULT_CLUSTER, scheduleSends });
+        // A quarter of the seeds take full-image snapshots (appliers without persist).
+        const fullImageSnapshots = rng.child('full-image-snapshots').chance(0.25);
+        const cluster = new StoreCluster(sim, { ...DEFAULT_CLUSTER, scheduleSends, fullImageSnapshots });
         const workload = new Workload(cluster, rng.child('workload'), DEFAULT_WORKLOAD);
         workload.start();
         return { cluster, workload, scheduleSends, done: false, error: undefined };
@@ -115,6 +122,9 @@ describe('store swarm', () => {
           tally.compactions += c.compactions;
           tally.restarts += state.cluster.safety.counts.restarts;
           tally.scheduledSends += state.scheduleSends ? 1 : 0;
+          tally.persisted += state.cluster.snapshotCounts.persisted;
+          tally.images += state.cluster.snapshotCounts.images;
+          tally.restores += state.cluster.snapshotCounts.restores;
           tally.leaders += state.cluster.safety.counts.leaders;
           tally.watchers += state.cluster.watches.counts.watchers;
           tally.watchRevisions += state.cluster.watches.counts.revisions;
@@ -126,7 +136,7 @@ describe('store swarm', () => {
     });
     const runs: SwarmRun[] = result.runs;
     process.stderr.write(
-      `store swarm: ${runs.length} seeds, ${result.ok ? 'zero violations' : 'FAILED'}; ops ok=${tally.ok} fail=${tally.fail} info=${tally.info}; member changes=${tally.memberChanges}; leases=${tally.leases} compactions=${tally.compactions}; restarts=${tally.restarts}; watchers=${tally.watchers} watched revisions=${tally.watchRevisions}; terms with a leader=${tally.leaders}; seeds with scheduled sends=${tally.scheduledSends}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `store swarm: ${runs.length} seeds, ${result.ok ? 'zero violations' : 'FAILED'}; ops ok=${tally.ok} fail=${tally.fail} info=${tally.info}; member changes=${tally.memberChanges}; leases=${tally.leases} compactions=${tally.compactions}; restarts=${tally.restarts}; watchers=${tally.watchers} watched revisions=${tally.watchRevisions}; terms with a leader=${tally.leaders}; seeds with scheduled sends=${tally.scheduledSends}; snapshots: metadata-only=${tally.persisted} images=${tally.images} restores=${tally.restores}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     assert.ok(result.ok, result.failure?.report);
   });

@@ -3,6 +3,7 @@ import { bytesEqual, type Clock, describeError, type Logger, type TimerHandle } 
 import type { Address, Stream } from '../../transport/types.js';
 import type { Message, NodeId, SnapshotMeta } from '../types.js';
 import type { RaftNodeLimits } from './limits.js';
+import { isStateMachineMarker } from './snapshot-marker.js';
 import type { PeerStats } from './stats.js';
 import { decodeHello, encodeSnapshotAck, type Hello, type WireCodec } from './wire.js';
 
@@ -181,6 +182,11 @@ class SnapshotReceiver {
       at += c.length;
     }
     this.chunks.length = 0;
+    if (isStateMachineMarker(data)) {
+      // Metadata only: it stands for state this node does not have (a sender never sends one).
+      this.fail('a metadata-only snapshot');
+      return;
+    }
     this.ctx.stats.snapshotsReceived++;
     this.ctx.deliver({ ...header.message, snapshot: { meta: header.meta, data } });
     try {

@@ -16,6 +16,15 @@ import type { RaftNodeLimits } from './limits.js';
  * whole state with a snapshot's data (received from the leader, or found at restart when the
  * application is behind it). A rejected promise from any of these stops the node (its state
  * would otherwise diverge).
+ *
+ * An application that keeps its state in durable storage of its own implements `persist`; the
+ * driver's compaction snapshots then hold no image (as etcd's: only index, term and
+ * configuration; data `STATE_MACHINE_MARKER`, snapshot-marker.ts), taken in this order: `persist(applied)`
+ * resolves (the state as of `applied` is durable) -> the metadata snapshot is saved -> the log is
+ * compacted. `snapshot()` is then only called to send a follower an image at the current applied
+ * index, and on restart `appliedIndex()` must be at or past the saved snapshot's index (the start
+ * is refused with RaftError `CORRUPT` otherwise). Without `persist` every compaction snapshot
+ * carries the full image from `snapshot()`, saved with the log.
  */
 export interface RaftApplier {
   /** Applies committed entries, in order. */
@@ -26,6 +35,13 @@ export interface RaftApplier {
   restore(snapshot: Snapshot): Promise<void>;
   /** After a restart: the index the application has already applied durably (0 when none). */
   appliedIndex(): number;
+  /**
+   * Optional. Makes the state as of entry `index` (the last entry passed to `apply`, or restored)
+   * durable, together with everything applied before it; once it resolves, `appliedIndex()` after
+   * a crash and restart is at least `index`, even when the last entries changed nothing (no-ops,
+   * conf entries). Called between batches, with no apply in flight.
+   */
+  persist?(index: number): Promise<void>;
 }
 
 /** Options of {@link RaftNode.start}. */
@@ -59,8 +75,8 @@ export interface RaftNodeOptions {
   /** Ticks between a leader's heartbeats. Default 1. */
   heartbeatTicks?: number;
   /**
-   * Take a snapshot of the state machine and compact the log after this many applied entries.
-   * Default 10,000 (etcd 3.4 uses 100,000; a smaller log restarts faster). 0 disables snapshots.
+   * Take a snapshot and compact the log after this many applied entries (a metadata-only one
+   * when the applier has `persist`, else a full image). Default 10,000 (etcd 3.4 uses 100,000; a smaller log restarts faster). 0 disables snapshots.
    */
   snapshotEntries?: number;
   /**

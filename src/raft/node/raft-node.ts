@@ -31,6 +31,7 @@ import { type RaftNodeOptions, type ResolvedOptions, resolveOptions } from './op
 import { PeerSender, type PeerSenderContext } from './peer-sender.js';
 import { ReadIndexBatcher } from './read-index.js';
 import { recoverState } from './recover.js';
+import { isStateMachineMarker, STATE_MACHINE_MARKER } from './snapshot-marker.js';
 import { sendSnapshot } from './snapshot-send.js';
 import { PeerStats } from './stats.js';
 import { isWireType, WireCodec } from './wire.js';
@@ -558,10 +559,22 @@ export class RaftNode {
     await this.takeSnapshot();
   }
 
-  /** Snapshots the state machine at the applied index, saves it, and compacts both logs. */
-  private async takeSnapshot(): Promise<Snapshot> {
+  /**
+   * Snapshots at the applied index, saves it, and compacts both logs. With an applier that
+   * persists its own state: `persist(index)` first, then a metadata-only snapshot (data
+   * {@link STATE_MACHINE_MARKER}), so the log is only ever compacted behind durable state. Without:
+   * the applier's full image.
+   */
+  private async takeSnapshot(): Promise<void> {
     const index = this.applied;
-    const data = await this.options.applier.snapshot();
+    const applier = this.options.applier;
+    let data: Uint8Array;
+    if (applier.persist !== undefined) {
+      await applier.persist(index);
+      data = STATE_MACHINE_MARKER;
+    } else {
+      data = await applier.snapshot();
+    }
     const snap = this.log.createSnapshot(index, this.confState, data);
     await this.options.logStore.saveSnapshot(snap);
     const compactTo = index - this.settings.snapshotCatchUpEntries;
@@ -569,28 +582,59 @@ export class RaftNode {
       this.log.compact(compactTo);
       await this.options.logStore.compact(compactTo);
     }
-    this.logger.debug({ index, compactTo }, 'raft: snapshot taken');
-    return snap;
+    this.logger.debug(
+      { index, compactTo, metadataOnly: data === STATE_MACHINE_MARKER },
+      'raft: snapshot taken',
+    );
   }
 
   /**
-   * Starts the snapshot transfers the last Ready asked for. A follower must find itself in the
-   * snapshot's configuration (the core ignores one that does not name it, as etcd's does), so when
-   * the held snapshot predates the target's addition (a learner added after the last snapshot), a
-   * fresh one is taken at the applied index first. etcd sends a fresh snapshot every time
-   * (`createMergedSnapshotMessage`); reusing the held one saves the work in the common case.
+   * Starts the snapshot transfers the last Ready asked for, with an image built now, at the
+   * applied index (its entry's term, the configuration as of it), as etcd's
+   * `createMergedSnapshotMessage`; it is sent, not saved. The core asked for the held snapshot's
+   * index; the follower's answer at the newer index satisfies it. A follower must find itself in
+   * the snapshot's configuration, which the current one does for any member the core sends to.
+   *
+   * Without `persist` the held snapshot is a full image and is sent as is, unless it predates the
+   * target's addition (a learner added after the last snapshot): then a fresh one is taken first.
+   * One image serves every transfer of the call. A failure to build it fails the transfers, not
+   * the node.
    */
   private async flushSnapshotSends(): Promise<void> {
+    let image: Snapshot | undefined;
     for (const [to, m] of [...this.pendingSnapshots]) {
       this.pendingSnapshots.delete(to);
       if (this.stopped || this.snapshotSends.has(to)) continue;
       let snap = this.log.snapshot();
-      const { voters, learners } = snap.meta.confState;
-      if (!voters.includes(to) && !learners.includes(to) && this.applied > snap.meta.index) {
-        snap = await this.takeSnapshot();
+      if (this.options.applier.persist !== undefined || isStateMachineMarker(snap.data)) {
+        try {
+          image ??= await this.sendTimeSnapshot();
+        } catch (err) {
+          this.logger.error(
+            { err: describeError(err), peer: to },
+            'raft: could not build a snapshot to send',
+          );
+          this.stats.snapshotsFailed++;
+          this.reportSnapshot(to, false);
+          continue;
+        }
+        snap = image;
+      } else {
+        const { voters, learners } = snap.meta.confState;
+        if (!voters.includes(to) && !learners.includes(to) && this.applied > snap.meta.index) {
+          await this.takeSnapshot();
+          snap = this.log.snapshot();
+        }
       }
       this.startSnapshotSend({ ...m, snapshot: snap });
     }
+  }
+
+  /** The applier's image at the applied index; no apply may be in flight. Not saved. */
+  private async sendTimeSnapshot(): Promise<Snapshot> {
+    const index = this.applied;
+    const data = await this.options.applier.snapshot();
+    return { meta: { index, term: this.log.term(index), confState: this.confState }, data };
   }
 
   // ------------------------------------------------------------------ messages

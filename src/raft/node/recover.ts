@@ -1,8 +1,10 @@
 import { bootstrapState, decodeConfChange, RaftCore } from '../core/index.js';
 import { ProgressTracker } from '../core/tracker.js';
+import { RaftError } from '../errors.js';
 import { MemoryRaftLog } from '../memory-log.js';
 import type { ConfState, Entry } from '../types.js';
 import type { RaftNodeOptions, ResolvedOptions } from './options.js';
+import { isStateMachineMarker } from './snapshot-marker.js';
 
 const EMPTY_CONF: ConfState = Object.freeze({ voters: [], learners: [] });
 
@@ -26,7 +28,8 @@ export interface RecoveredState {
  *   entries are applied like any committed entry.
  * - Otherwise (restart, or a joining node with an empty log): the stored snapshot, entries and
  *   hard state go into the in-memory log. When the application is behind the snapshot it is
- *   restored from it. The core resumes at `max(snapshot index, appliedIndex())` (capped by the
+ *   restored from it; behind a metadata-only snapshot (its data is the application's own durable
+ *   state) the start is refused with RaftError `CORRUPT`. The core resumes at `max(snapshot index, appliedIndex())` (capped by the
  *   log's end), and the conf entries up to there, which the core will not replay, are folded
  *   into the configuration it starts with.
  */
@@ -54,7 +57,18 @@ export async function recoverState(
     log.append(loaded.entries);
     log.setHardState(loaded.hardState);
     const appIndex = options.applier.appliedIndex();
-    if (snap !== undefined && snapIndex > 0 && appIndex < snapIndex) await options.applier.restore(snap);
+    if (snap !== undefined && snapIndex > 0 && appIndex < snapIndex) {
+      if (isStateMachineMarker(snap.data)) {
+        // The state machine was durable at the snapshot's index before it was saved: being behind
+        // it now means lost or corrupt state, and the log below the snapshot is gone.
+        throw new RaftError(
+          'CORRUPT',
+          `raft node ${options.id}: the state machine's durable applied index ${appIndex} is below the ` +
+            `metadata-only snapshot at ${snapIndex} (its data lives in the state machine); refusing to start`,
+        );
+      }
+      await options.applier.restore(snap);
+    }
     applied = Math.max(snapIndex, Math.min(appIndex, log.lastIndex()));
     skipThrough = Math.max(applied, appIndex);
     confState = foldConfChanges(snap?.meta.confState ?? EMPTY_CONF, loaded.entries, snapIndex, applied);

@@ -3,6 +3,7 @@ import { CairnError, type Clock, describeError, type Logger, type TimerHandle } 
 import type { Address, Stream, Transport } from '../../transport/types.js';
 import type { Message, NodeId } from '../types.js';
 import type { RaftNodeLimits } from './limits.js';
+import { isStateMachineMarker } from './snapshot-marker.js';
 import type { PeerStats } from './stats.js';
 import { decodeSnapshotAck, encodeHello, type WireCodec } from './wire.js';
 
@@ -32,7 +33,11 @@ export async function sendSnapshot(
   signal: AbortSignal,
 ): Promise<boolean> {
   const data = m.snapshot?.data;
-  if (data === undefined || data.length > ctx.limits.maxSnapshotBytes) return false;
+  // A metadata-only snapshot stands for state the receiver does not have: never sent.
+  if (data === undefined || data.length > ctx.limits.maxSnapshotBytes || isStateMachineMarker(data)) {
+    ctx.stats.snapshotsFailed++;
+    return false;
+  }
   let stream: Stream | undefined;
   let timer: TimerHandle | undefined;
   const abort = () => stream?.destroy(new CairnError('CANCELLED', 'snapshot transfer abandoned'));

@@ -95,6 +95,48 @@ export class KvApplier implements RaftApplier {
   }
 }
 
+/**
+ * A {@link KvApplier} with durable state of its own, as the store's: `persist(index)` records the
+ * state as of `index` as what survives a crash ({@link afterCrash}), so the driver's compaction
+ * snapshots hold only metadata. Apply and restore change only the live state (unsynced writes).
+ */
+export class PersistingKvApplier extends KvApplier {
+  /** Calls of persist. */
+  persists = 0;
+  /** Calls of snapshot (images built: only for sends on this path). */
+  images = 0;
+  private durable: { applied: number; kv: [string, string][] } = { applied: 0, kv: [] };
+
+  constructor(private readonly sharedWitness?: Map<number, string>) {
+    super(sharedWitness);
+  }
+
+  async persist(index: number): Promise<void> {
+    if (index !== this.applied) throw new Error(`persist(${index}) but applied is ${this.applied}`);
+    this.durable = { applied: index, kv: [...this.kv] };
+    this.persists++;
+  }
+
+  override async snapshot(): Promise<Uint8Array> {
+    this.images++;
+    return super.snapshot();
+  }
+
+  /** The applied index that survives a crash. */
+  get durableIndex(): number {
+    return this.durable.applied;
+  }
+
+  /** A new incarnation holding what was persisted, as after a crash. */
+  afterCrash(): PersistingKvApplier {
+    const next = new PersistingKvApplier(this.sharedWitness);
+    next.durable = this.durable;
+    next.applied = this.durable.applied;
+    for (const [k, val] of this.durable.kv) next.kv.set(k, val);
+    return next;
+  }
+}
+
 /** Options of {@link SimRaftCluster}. */
 export interface SimRaftClusterOptions {
   seed: Seed;
@@ -115,6 +157,11 @@ export interface SimRaftClusterOptions {
   onStart?: (node: RaftNode) => void;
   /** Shared by every applier; see {@link KvApplier}. */
   witness?: Map<number, string>;
+  /**
+   * `kv` (default): {@link KvApplier}s, full-image snapshots; `persisting`:
+   * {@link PersistingKvApplier}s, metadata-only snapshots, and a crash keeps what was persisted.
+   */
+  applier?: 'kv' | 'persisting';
 }
 
 /** Simulator node name of raft node `id`. */
@@ -146,7 +193,11 @@ export class SimRaftCluster {
     if (!segment) this.stores.set(id, new MemoryRaftLogStore());
     this.sim.addNode(nodeName(id), async (ctx) => {
       if (segment) this.stores.set(id, await SegmentLogStore.open({ files: ctx.files }));
-      const applier = this.appliers.get(id) ?? new KvApplier(this.options.witness);
+      const applier =
+        this.appliers.get(id) ??
+        (this.options.applier === 'persisting'
+          ? new PersistingKvApplier(this.options.witness)
+          : new KvApplier(this.options.witness));
       this.appliers.set(id, applier);
       const node = await RaftNode.start({
         id,
@@ -196,13 +247,19 @@ export class SimRaftCluster {
     return this.leader()!;
   }
 
-  /** Crashes node `id`: the simulator drops it, and its memory log store loses unsynced writes. */
+  /**
+   * Crashes node `id`: the simulator drops it, and its memory log store loses unsynced writes; a
+   * {@link PersistingKvApplier} keeps what it persisted, another applier is lost unless
+   * `loseApplied: false`.
+   */
   crash(id: NodeId, options: { loseApplied?: boolean } = {}): void {
     this.sim.crash(nodeName(id));
     this.nodes.delete(id);
     const store = this.stores.get(id);
     if (store instanceof MemoryRaftLogStore) store.crash();
-    if (options.loseApplied !== false) this.appliers.delete(id);
+    const applier = this.appliers.get(id);
+    if (applier instanceof PersistingKvApplier) this.appliers.set(id, applier.afterCrash());
+    else if (options.loseApplied !== false) this.appliers.delete(id);
   }
 
   /** Restarts a crashed node. */

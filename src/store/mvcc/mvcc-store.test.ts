@@ -445,6 +445,26 @@ describe('MvccStore durability', () => {
     assert.deepEqual(await image(after), expected);
   });
 
+  test('sync(index) makes every applied write durable and records raft index past the last command', async () => {
+    const disk = new SimDisk();
+    const h = await Harness.open(disk);
+    await h.put('a', '1');
+    await h.put('b', '2');
+    // Raft entries 3..5 had nothing for the store (a leader's no-op, conf changes).
+    await h.store.sync(5);
+    assert.equal(h.store.appliedIndex, 5);
+    await h.store.sync(4);
+    assert.equal(h.store.appliedIndex, 5, 'never moves back');
+    await h.store.apply(6, { t: 'put', req: { key: b('c'), value: b('3') } });
+    disk.crash();
+    disk.reopen();
+    const after = await MvccStore.open(disk);
+    assert.equal(after.appliedIndex, 5, 'the unsynced put at 6 is lost, the synced state is not');
+    assert.equal(fromUtf8((await after.range({ key: b('b') })).kvs[0]!.value), '2');
+    assert.equal((await after.range({ key: b('c') })).kvs.length, 0);
+    assert.equal((await after.apply(5, { t: 'put', req: { key: b('z'), value: b('1') } })).t, 'skipped');
+  });
+
   test('snapshot and restore round trip, and open after restore', async () => {
     const h = await Harness.open();
     await workload(h);

@@ -406,11 +406,19 @@ export class MvccStore {
     });
   }
 
-  /** Makes every applied batch durable (a synced write). */
-  sync(): Promise<void> {
-    return this.enqueue(() =>
-      this.write([{ type: 'put', key: this.layout.metaKey('ci'), value: encodeNumber(this.applied) }], true),
-    );
+  /**
+   * Makes every applied batch durable (a synced write: Storage's contract makes every earlier
+   * batch durable with it). With `index` above the applied index, the applied index moves up to
+   * it first: raft's applied index, whose last entries had nothing for the store (a leader's
+   * no-op, a conf change), so a restart resumes after them. Runs in the apply queue.
+   */
+  sync(index = 0): Promise<void> {
+    return this.enqueue(async () => {
+      this.checkUsable();
+      const through = Math.max(this.applied, index);
+      await this.write([{ type: 'put', key: this.layout.metaKey('ci'), value: encodeNumber(through) }], true);
+      this.applied = through;
+    });
   }
 
   /** Stops the store: watches end without a response; queued work finishes. The Storage stays open (the caller owns it). */

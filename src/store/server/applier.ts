@@ -46,7 +46,8 @@ export interface ApplierStats {
  * already applied), so the driver may replay the log's tail after a restart. A malformed entry
  * is skipped and counted, identically on every member (it is the same bytes everywhere); nothing
  * in an entry can make `apply` throw. `snapshot()` is the MVCC image plus the member table, as of
- * the last entry passed to `apply`; `restore()` replaces both.
+ * the last entry passed to `apply`; `restore()` replaces both. `persist(index)` makes the state
+ * durable through `index`, so raft's compaction snapshots hold no image (see the store DESIGN).
  */
 export class StoreApplier implements RaftApplierPort {
   readonly stats: ApplierStats = { malformedEntries: 0, malformedConfEntries: 0 };
@@ -90,6 +91,14 @@ export class StoreApplier implements RaftApplierPort {
 
   appliedIndex(): number {
     return this.mvcc.appliedIndex;
+  }
+
+  /**
+   * Makes the state as of raft `index` durable: one synced MVCC write, which also records `index`
+   * as applied (the member table is synced on every change already, in the same Storage).
+   */
+  persist(index: number): Promise<void> {
+    return this.mvcc.sync(index);
   }
 
   async snapshot(): Promise<Uint8Array> {

@@ -72,6 +72,8 @@ export interface RaftApplierPort {
   snapshot(): Promise<Uint8Array>;
   restore(snapshot: Snapshot): Promise<void>;
   appliedIndex(): number;
+  /** Makes the state as of raft index `index` durable (RaftApplier.persist). */
+  persist?(index: number): Promise<void>;
 }
 
 /** One lease as the MVCC store reports it. */
@@ -109,6 +111,11 @@ export interface MvccPort {
   lease(id: number): LeaseView | undefined;
   snapshot(): Promise<Uint8Array>;
   restore(data: Uint8Array, index: number): Promise<void>;
+  /**
+   * Makes every applied write durable (one synced write) and records the applied index as at
+   * least `index` (entries the store had nothing to do for: no-ops, conf entries).
+   */
+  sync(index?: number): Promise<void>;
   /** etcd's HashKV (optional: the server answers notCapable without it). */
   hashKV?(revision: number): Promise<{ hash: number; revision: number; compactRevision: number }>;
   close(): Promise<void>;
