@@ -4,8 +4,8 @@ import { describeError } from '../../core/errors.js';
 import { CallSignal } from '../../core/index.js';
 
 import { GRPC } from '../errors.js';
+import type { ConnectionBudget } from './connection-budget.js';
 import { encodeGrpcMessage, frameMessage, type GrpcStatus, MessageReader } from './grpc-wire.js';
-import type { ResponseBudget } from './response-budget.js';
 
 /**
  * One gRPC call on one HTTP/2 stream of the etcd server (grpc-server.ts routes the stream here):
@@ -20,7 +20,7 @@ import type { ResponseBudget } from './response-budget.js';
  * client throws out of the call; writes after the end are ignored.
  *
  * Memory: every response byte the call writes is counted in its connection's
- * {@link ResponseBudget} until it left the session (see there). A unary reply on a connection
+ * {@link ConnectionBudget} until it left the session (see there). A unary reply on a connection
  * already over its limit is answered RESOURCE_EXHAUSTED instead (calls admitted while it was
  * under cannot pile up past it: one reply crosses the limit, the others are refused); a
  * streaming `write` returns false while the connection is over, and `drain` follows once both
@@ -65,7 +65,15 @@ const RESPONSE_HEADERS = Object.freeze({
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 
-/** The refusal of a response that would take its connection over the queued-bytes limit. */
+/** The refusal of a request whose bytes would take its connection over its buffered-request limit. */
+function bufferedRequestRefusal(held: number, limit: number): GrpcStatus {
+  return {
+    code: GRPC.RESOURCE_EXHAUSTED,
+    details: `grpc: the connection's calls hold ${held} request bytes not yet complete, over its limit of ${limit}`,
+  };
+}
+
+/** The refusal of a call on a connection over its queued-response limit. */
 export function queuedResponseRefusal(queued: number, limit: number): GrpcStatus {
   return {
     code: GRPC.RESOURCE_EXHAUSTED,
@@ -116,6 +124,8 @@ export class ServerCall {
   private status: GrpcStatus | undefined = undefined;
   /** Response bytes of this call still counted in the connection's budget. */
   private queued = 0;
+  /** Request bytes of this call counted in the connection's budget. */
+  private requestHeld = 0;
   /** The stream closed: its bytes were given back, later write callbacks give back nothing. */
   private released = false;
   /** Waiting for the connection's budget (a `drain` is owed to the listener). */
@@ -131,7 +141,7 @@ export class ServerCall {
     private readonly codec: MethodCodec,
     private readonly handler: MethodHandler,
     maxMessageBytes: number,
-    private readonly budget: ResponseBudget,
+    private readonly budget: ConnectionBudget,
   ) {
     this.metadata = headers;
     const encoding = headers['grpc-encoding'];
@@ -178,11 +188,6 @@ export class ServerCall {
   /** Reads request messages again after {@link pauseRequests}. */
   resumeRequests(): void {
     if (!this.finished) this.stream.resume();
-  }
-
-  /** True while the connection's response budget is over its limit (stop producing). */
-  get connectionOver(): boolean {
-    return this.budget.over;
   }
 
   /** Answers a unary call with `response` and status OK. */
@@ -329,6 +334,30 @@ export class ServerCall {
     } catch (err) {
       this.refuse({ code: GRPC.INTERNAL, details: `grpc: ${describeError(err)}` });
     }
+    this.countRequestBytes();
+  }
+
+  /**
+   * Brings the connection's count of request bytes in line with what this call holds (its
+   * reader's partial message and a unary request waiting for the half-close); refuses the call
+   * when that takes the connection over its limit.
+   */
+  private countRequestBytes(): void {
+    const held =
+      this.finished || this.released
+        ? 0
+        : this.reader.bufferedBytes + (this.unaryRequest === undefined ? 0 : this.unaryRequest.length);
+    const delta = held - this.requestHeld;
+    if (delta === 0) return;
+    const budget = this.budget;
+    budget.requestBytes += delta;
+    this.requestHeld = held;
+    if (delta > 0 && budget.requestBytes > budget.requestLimit) {
+      const total = budget.requestBytes;
+      budget.requestBytes -= held;
+      this.requestHeld = 0;
+      this.refuse(bufferedRequestRefusal(total, budget.requestLimit));
+    }
   }
 
   private readMessages(chunk: Buffer): void {
@@ -381,6 +410,7 @@ export class ServerCall {
       return;
     }
     this.unaryRequest = undefined;
+    this.countRequestBytes();
     const request = this.codec.deserialize(bytes);
     if (this.handler.kind === 'unary') this.handler.handle(request, this);
     else {
@@ -404,6 +434,8 @@ export class ServerCall {
       this.released = true;
       if (this.queued > 0) this.budget.release(this.queued);
       this.queued = 0;
+      this.budget.requestBytes -= this.requestHeld;
+      this.requestHeld = 0;
     }
     if (this.finished) return;
     this.finished = true;

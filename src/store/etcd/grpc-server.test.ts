@@ -22,6 +22,7 @@ const LIMITS: GrpcServerLimits = {
   maxHeaderListBytes: 16 * 1024,
   closeGraceMs: 20,
   maxQueuedResponseBytesPerConnection: 1024 * 1024,
+  maxBufferedRequestBytesPerConnection: 4 * 1024,
   queuedResponseStallMs: 60_000,
 };
 
@@ -452,6 +453,45 @@ describe('gRPC server: a connection that reads none of its responses', { timeout
     assert.equal(warnings.length, 1);
     assert.match(String(warnings[0]!.peer), /^127\.0\.0\.1:\d+$/);
     assert.equal(server.connections, 0);
+    await server.close();
+  });
+});
+
+describe('gRPC server: request bytes a connection holds', { timeout: 60_000 }, () => {
+  it('refuses the call that takes its connection over the bound, and counts a cancelled call out', async () => {
+    const { server } = echoServer();
+    const port = await server.listen('127.0.0.1', 0);
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    // Each call sends a 1000-byte message but only 900 bytes of it, and keeps its stream open.
+    const partial = frameMessage(Buffer.alloc(1000, 97)).subarray(0, 5 + 900);
+    const streams: http2.ClientHttp2Stream[] = [];
+    const open: Promise<Answer>[] = [];
+    const per = 900;
+    const fits = Math.floor(LIMITS.maxBufferedRequestBytesPerConnection / per);
+    for (let i = 0; i < fits; i++)
+      open.push(
+        call(session, '/test.Echo/Unary', [partial], { end: false, onStream: (s) => streams.push(s) }),
+      );
+    const over = await call(session, '/test.Echo/Unary', [partial], { end: false });
+    assert.equal(over.grpcStatus, GRPC.RESOURCE_EXHAUSTED);
+    assert.match(over.message, /request bytes not yet complete, over its limit of 4096/);
+    // A whole request that fits beside the held ones is served.
+    const small = await call(session, '/test.Echo/Unary', [frame('s'.repeat(100))]);
+    assert.deepEqual(small.messages, ['s'.repeat(100)]);
+    // One that does not fit is served once a held call is cancelled.
+    const first = streams[0]!;
+    const cancelled = new Promise<void>((resolve) => first.once('close', resolve));
+    first.close(http2.constants.NGHTTP2_CANCEL);
+    await cancelled;
+    // A round trip after the reset: the server has read it before this answer.
+    await call(session, '/test.Echo/Unary', [frame('ping')]);
+    const whole = 'w'.repeat(800);
+    const served = await call(session, '/test.Echo/Unary', [frame(whole)]);
+    assert.deepEqual(served.messages, [whole]);
+    for (const s of streams) s.close(http2.constants.NGHTTP2_CANCEL);
+    await Promise.all(open);
+    session.destroy();
     await server.close();
   });
 });

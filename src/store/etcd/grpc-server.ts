@@ -5,9 +5,9 @@ import { type Clock, systemClock, type TimerHandle } from '../../core/clock.js';
 import { DeadlineQueue } from '../../core/deadline-queue.js';
 import type { Logger } from '../../core/log.js';
 import { GRPC } from '../errors.js';
+import { ConnectionBudget } from './connection-budget.js';
 import { type MethodCodec, type MethodHandler, queuedResponseRefusal, ServerCall } from './grpc-call.js';
 import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wire.js';
-import { ResponseBudget } from './response-budget.js';
 
 /**
  * A gRPC server on Node's `http2` (cleartext, prior knowledge, as gRPC clients connect), made for
@@ -25,11 +25,14 @@ import { ResponseBudget } from './response-budget.js';
  *   call's deadline, kept in one {@link DeadlineQueue} for the server.
  * - Limits: streams per connection (HTTP/2 SETTINGS), connections (over it, a new connection is
  *   closed at once), header list bytes per request (a stream over it is reset).
- * - Response bytes a connection holds unsent are counted ({@link ResponseBudget}); while they are
+ * - Response bytes a connection holds unsent are counted ({@link ConnectionBudget}); while they are
  *   over `maxQueuedResponseBytesPerConnection` every new call on it is answered RESOURCE_EXHAUSTED
  *   before its handler runs, and streaming writes report backpressure until it drains. A
  *   connection that stays over with nothing flushed for `queuedResponseStallMs` is sent GOAWAY
  *   and destroyed, with a warning naming the peer.
+ * - Request bytes a connection's calls hold (partial messages, unary requests not yet ended) are
+ *   counted too; a call whose bytes take it over `maxBufferedRequestBytesPerConnection` is
+ *   refused with RESOURCE_EXHAUSTED and its bytes dropped.
  * - {@link close} stops accepting, sends GOAWAY on every connection, lets calls in flight finish
  *   for `closeGraceMs`, then destroys what is left (open streams are cancelled) and resolves.
  *   Nothing a client sends throws out of the server.
@@ -43,6 +46,7 @@ export interface GrpcServerLimits {
   readonly maxHeaderListBytes: number;
   readonly closeGraceMs: number;
   readonly maxQueuedResponseBytesPerConnection: number;
+  readonly maxBufferedRequestBytesPerConnection: number;
   readonly queuedResponseStallMs: number;
 }
 
@@ -77,7 +81,7 @@ export class GrpcServer {
   /** Fully qualified names of the services registered, for grpc-go's UNIMPLEMENTED wording. */
   private readonly services = new Set<string>();
   /** Open connections and the response bytes each holds unsent. */
-  private readonly sessions = new Map<http2.ServerHttp2Session, ResponseBudget>();
+  private readonly sessions = new Map<http2.ServerHttp2Session, ConnectionBudget>();
   private readonly deadlines: DeadlineQueue;
   private readonly server: http2.Http2Server;
   private closing: Promise<void> | undefined = undefined;
@@ -95,7 +99,7 @@ export class GrpcServer {
       },
       // Node refuses new streams once a session's outbound buffers pass this (10 MB by default),
       // with a bare RST_STREAM: one large range would then fail unrelated calls. The response
-      // bytes a connection queues are bounded by its ResponseBudget instead, which answers with
+      // bytes a connection queues are bounded by its ConnectionBudget instead, which answers with
       // a gRPC status and lets a single response larger than the bound through.
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
     });
@@ -188,9 +192,12 @@ export class GrpcServer {
       session.destroy();
       return;
     }
-    const budget = new ResponseBudget(
-      this.limits.maxQueuedResponseBytesPerConnection,
-      this.limits.queuedResponseStallMs,
+    const budget = new ConnectionBudget(
+      {
+        maxQueuedResponseBytes: this.limits.maxQueuedResponseBytesPerConnection,
+        maxBufferedRequestBytes: this.limits.maxBufferedRequestBytesPerConnection,
+        stallMs: this.limits.queuedResponseStallMs,
+      },
       this.clock,
       () => this.onStalled(session, budget),
     );
@@ -202,7 +209,7 @@ export class GrpcServer {
   }
 
   /** A connection stayed over its queued-response limit with nothing flushed: cut it. */
-  private onStalled(session: http2.ServerHttp2Session, budget: ResponseBudget): void {
+  private onStalled(session: http2.ServerHttp2Session, budget: ConnectionBudget): void {
     const socket = session.socket as Socket | undefined;
     this.logger?.warn(
       {

@@ -46,6 +46,14 @@ export const DEFAULT_LIMITS = Object.freeze({
    */
   maxQueuedResponseBytesPerConnection: 32 * 1024 * 1024,
   /**
+   * Request bytes one connection's calls may hold at once: messages arriving in pieces and unary
+   * requests whose client has not half-closed. Each call is bounded by maxRequestBytes +
+   * grpcOverheadBytes, but maxStreamsPerConnection of them would be 2 GiB; clients send a message
+   * whole, so only those arriving at the same moment count. 32 MiB is 16 maximal requests at
+   * once; the call that would go over it is refused with RESOURCE_EXHAUSTED.
+   */
+  maxBufferedRequestBytesPerConnection: 32 * 1024 * 1024,
+  /**
    * How long a connection over maxQueuedResponseBytesPerConnection may go without any of its
    * queued bytes leaving before it is sent GOAWAY and destroyed: a reader that stalls this long
    * holds the bytes and a connection slot for nothing. Long enough for a slow link to make

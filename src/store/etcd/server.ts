@@ -80,6 +80,7 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
       maxHeaderListBytes: limits.maxHeaderListBytes,
       closeGraceMs: limits.closeGraceMs,
       maxQueuedResponseBytesPerConnection: limits.maxQueuedResponseBytesPerConnection,
+      maxBufferedRequestBytesPerConnection: limits.maxBufferedRequestBytesPerConnection,
       queuedResponseStallMs: limits.queuedResponseStallMs,
     },
     undefined,

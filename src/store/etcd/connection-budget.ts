@@ -1,10 +1,25 @@
 import type { Clock, TimerHandle } from '../../core/clock.js';
 
+/** Limits of one {@link ConnectionBudget}. */
+export interface ConnectionBudgetLimits {
+  /** Response bytes the connection may hold unsent before it is `over`. */
+  readonly maxQueuedResponseBytes: number;
+  /** Request bytes its calls may hold before a call that adds more is refused. */
+  readonly maxBufferedRequestBytes: number;
+  /** How long it may stay over with nothing given back before `onStalled`. */
+  readonly stallMs: number;
+}
+
 /**
- * Response bytes one HTTP/2 connection of the etcd API holds unsent: what its calls wrote (a
- * unary reply's frame, a stream's messages) that the session has not handed to the socket yet.
- * A client that opens many streams and never reads leaves all of it queued in Node's buffers;
- * this counter lets the server bound that memory per connection (see grpc-server.ts).
+ * The bytes one HTTP/2 connection of the etcd API makes the server hold, counted so that they can
+ * be bounded per connection (see grpc-server.ts):
+ *
+ * - Response bytes written and unsent (`queued`): what its calls wrote (a unary reply's frame, a
+ *   stream's messages) that the session has not handed to the socket yet. A client that opens
+ *   many streams and never reads leaves all of it queued in Node's buffers.
+ * - Request bytes held (`requestBytes`): partial messages its calls' readers gather, and unary
+ *   requests waiting for the client's half-close. A client that starts many requests and never
+ *   finishes them leaves those in memory.
  *
  * Accounting (grpc-call.ts): a unary reply counts from its write until its stream closes (the
  * trailers follow the data, so the stream closes once the reply left the session); a streaming
@@ -18,10 +33,16 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
  *   already is not over), in the order they were registered.
  * - While over, if no byte is given back for `stallMs`, `onStalled` runs once (the server then
  *   closes the connection); any byte given back restarts that wait.
+ * - `requestBytes` is a plain counter the calls keep; `requestLimit` is its bound.
  */
-export class ResponseBudget {
-  /** Bytes written to the connection's streams and not yet given back. */
+export class ConnectionBudget {
+  /** Response bytes written to the connection's streams and not yet given back. */
   queued = 0;
+  /** Request bytes the connection's calls hold (partial messages, unary requests not yet ended). */
+  requestBytes = 0;
+  readonly limit: number;
+  readonly requestLimit: number;
+  private readonly stallMs: number;
   private waiters: (() => void)[] = [];
   private timer: TimerHandle | undefined = undefined;
   /** When bytes were last given back while the stall timer ran. */
@@ -29,11 +50,14 @@ export class ResponseBudget {
   private stalled = false;
 
   constructor(
-    readonly limit: number,
-    private readonly stallMs: number,
+    limits: ConnectionBudgetLimits,
     private readonly clock: Clock,
     private readonly onStalled: () => void,
-  ) {}
+  ) {
+    this.limit = limits.maxQueuedResponseBytes;
+    this.requestLimit = limits.maxBufferedRequestBytes;
+    this.stallMs = limits.stallMs;
+  }
 
   /** True while more than `limit` bytes are queued. */
   get over(): boolean {

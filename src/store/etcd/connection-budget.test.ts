@@ -1,16 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../core/manual-clock.js';
-import { ResponseBudget } from './response-budget.js';
+import { ConnectionBudget } from './connection-budget.js';
 
 function budget(limit = 100, stallMs = 1000) {
   const clock = new ManualClock();
   const stalls: number[] = [];
-  const b = new ResponseBudget(limit, stallMs, clock, () => stalls.push(clock.now()));
+  const b = new ConnectionBudget(
+    { maxQueuedResponseBytes: limit, maxBufferedRequestBytes: limit, stallMs },
+    clock,
+    () => stalls.push(clock.now()),
+  );
   return { b, clock, stalls };
 }
 
-describe('ResponseBudget', () => {
+describe('ConnectionBudget', () => {
   it('is over only past its limit, and wakes waiters in order once back at or under it', () => {
     const { b } = budget();
     const woken: string[] = [];
