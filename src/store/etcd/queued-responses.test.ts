@@ -217,6 +217,55 @@ describe('etcd API: response bytes a connection holds unsent', { timeout: 60_000
     await server.close();
   });
 
+  it('stops reading keep-alives while their answers cannot be written, and answers all of them after', async () => {
+    const store = new TestingStore();
+    await fill(store, 'big/', 4);
+    const lease = await store.leaseGrant(60, 7);
+    let refreshes = 0;
+    const counted = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name !== 'leaseKeepAlive') return Reflect.get(target, name, receiver);
+        return (...args: Parameters<StoreClient['leaseKeepAlive']>) => {
+          refreshes++;
+          return target.leaseKeepAlive(...args);
+        };
+      },
+    });
+    const server = await serveEtcd({
+      store: counted,
+      host: '127.0.0.1',
+      port: 0,
+      limits: { maxQueuedResponseBytesPerConnection: LIMIT },
+    });
+    const queued = () => Math.max(0, ...server.queuedResponseBytes());
+    const session = await connect(server.endpoint);
+    const keepAlive = open(session, 'Lease', 'LeaseKeepAlive');
+    const keepAliveDone = keepAlive.read();
+    const request = frameMessage(etcdMethod('Lease', 'LeaseKeepAlive').requestSerialize({ ID: lease.id }));
+    keepAlive.stream.write(request);
+    await settle(() => keepAlive.received.length >= 1);
+    assert.equal(refreshes, 1);
+
+    const { held, refusal } = await overfill(session, queued);
+    assert.ok(refusal !== undefined && queued() > LIMIT);
+    // Over the bound: the next answer cannot be written, and the stream stops reading.
+    const MORE = 50; // under maxKeepAlivesInFlight: all may be in flight at once
+    for (let i = 0; i < MORE; i++) keepAlive.stream.write(request);
+    // A refused call is a round trip behind the keep-alives: the server has read their frames.
+    const probe = await rangeCall(session, 'big/0').headers;
+    assert.equal(probe['grpc-status'], String(GRPC.RESOURCE_EXHAUSTED));
+    assert.ok(refreshes <= 2, `${refreshes} refreshes ran while the connection was over`);
+
+    await Promise.all(held.map((c) => c.read()));
+    await settle(() => keepAlive.received.length >= 1 + MORE);
+    assert.equal(keepAlive.received.length, 1 + MORE);
+    assert.equal(refreshes, 1 + MORE);
+    keepAlive.stream.end();
+    await keepAliveDone;
+    session.close();
+    await server.close();
+  });
+
   it('lets an etcd3 client read a prefix larger than the bound in one response', async () => {
     const store = new TestingStore();
     const KEYS = 12;
