@@ -4,6 +4,7 @@ import { describeError } from '../../core/errors.js';
 import { CallSignal } from '../../core/index.js';
 
 import { GRPC } from '../errors.js';
+import type { ConnectionBudget } from './connection-budget.js';
 import { encodeGrpcMessage, frameMessage, type GrpcStatus, MessageReader } from './grpc-wire.js';
 
 /**
@@ -17,6 +18,13 @@ import { encodeGrpcMessage, frameMessage, type GrpcStatus, MessageReader } from 
  * a call the client resets or whose connection closes first ends with no status. Any end the
  * handler did not ask for aborts `signal` and calls its listener's `cancel`. Nothing sent by the
  * client throws out of the call; writes after the end are ignored.
+ *
+ * Memory: every response byte the call writes is counted in its connection's
+ * {@link ConnectionBudget} until it left the session (see there). A unary reply on a connection
+ * already over its limit is answered RESOURCE_EXHAUSTED instead (calls admitted while it was
+ * under cannot pile up past it: one reply crosses the limit, the others are refused); a
+ * streaming `write` returns false while the connection is over, and `drain` follows once both
+ * the stream's buffer and the connection are back under their limits.
  */
 
 /** How one method's messages are decoded and encoded and whether each side streams. */
@@ -36,7 +44,7 @@ export interface CallListener {
   end?(): void;
   /** The call ended without the handler ending it: client reset, deadline, server closing. */
   cancel?(): void;
-  /** The response buffer drained after a `write` returned false. */
+  /** The response buffers (the stream's and the connection's) drained after a `write` returned false. */
   drain?(): void;
 }
 
@@ -56,6 +64,22 @@ const RESPONSE_HEADERS = Object.freeze({
   'grpc-accept-encoding': 'identity',
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+
+/** The refusal of a request whose bytes would take its connection over its buffered-request limit. */
+function bufferedRequestRefusal(held: number, limit: number): GrpcStatus {
+  return {
+    code: GRPC.RESOURCE_EXHAUSTED,
+    details: `grpc: the connection's calls hold ${held} request bytes not yet complete, over its limit of ${limit}`,
+  };
+}
+
+/** The refusal of a call on a connection over its queued-response limit. */
+export function queuedResponseRefusal(queued: number, limit: number): GrpcStatus {
+  return {
+    code: GRPC.RESOURCE_EXHAUSTED,
+    details: `grpc: the connection has ${queued} response bytes unsent, over its limit of ${limit}: read the responses of its other calls first`,
+  };
+}
 
 /** Sends the OK trailers of a unary reply ('wantTrailers' listener; `this` is the stream). */
 function sendOkTrailers(this: ServerHttp2Stream): void {
@@ -98,6 +122,18 @@ export class ServerCall {
   private unaryRequest: Buffer | undefined = undefined;
   private deadline: DeadlineEntry | undefined = undefined;
   private status: GrpcStatus | undefined = undefined;
+  /** Response bytes of this call still counted in the connection's budget. */
+  private queued = 0;
+  /** Request bytes of this call counted in the connection's budget. */
+  private requestHeld = 0;
+  /** The stream closed: its bytes were given back, later write callbacks give back nothing. */
+  private released = false;
+  /** Waiting for the connection's budget (a `drain` is owed to the listener). */
+  private awaitingBudget = false;
+  private readonly onBudget = (): void => {
+    this.awaitingBudget = false;
+    if (!this.finished && this.stream.writableNeedDrain !== true) this.listener?.drain?.();
+  };
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -105,6 +141,7 @@ export class ServerCall {
     private readonly codec: MethodCodec,
     private readonly handler: MethodHandler,
     maxMessageBytes: number,
+    private readonly budget: ConnectionBudget,
   ) {
     this.metadata = headers;
     const encoding = headers['grpc-encoding'];
@@ -140,7 +177,17 @@ export class ServerCall {
   /** Listens for request messages, half-close, cancellation and drain. */
   listen(listener: CallListener): void {
     this.listener = listener;
-    if (listener.drain !== undefined) this.stream.on('drain', () => this.listener?.drain?.());
+    if (listener.drain !== undefined) this.stream.on('drain', () => this.onStreamDrain());
+  }
+
+  /** Stops reading request messages (HTTP/2 flow control then holds the client back). */
+  pauseRequests(): void {
+    this.stream.pause();
+  }
+
+  /** Reads request messages again after {@link pauseRequests}. */
+  resumeRequests(): void {
+    if (!this.finished) this.stream.resume();
   }
 
   /** Answers a unary call with `response` and status OK. */
@@ -153,6 +200,12 @@ export class ServerCall {
       this.fail({ code: GRPC.INTERNAL, details: `grpc: error while marshaling: ${describeError(err)}` });
       return;
     }
+    const budget = this.budget;
+    if (budget.over) {
+      this.fail(queuedResponseRefusal(budget.queued, budget.limit));
+      return;
+    }
+    const frame = frameMessage(bytes);
     this.finished = true;
     this.deadline?.cancel();
     const s = this.stream;
@@ -161,7 +214,10 @@ export class ServerCall {
     try {
       s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
       s.on('wantTrailers', sendOkTrailers);
-      s.end(frameMessage(bytes));
+      // Counted until the stream closes (onClose): the trailers go after the data.
+      this.queued = frame.length;
+      budget.add(frame.length);
+      s.end(frame);
     } catch {
       // The session went away between the check and the write: nothing to answer.
       s.destroy();
@@ -184,11 +240,40 @@ export class ServerCall {
     }
     try {
       this.sendHeaders();
-      return this.stream.write(frameMessage(bytes), onWritten);
+      const frame = frameMessage(bytes);
+      const n = frame.length;
+      this.queued += n;
+      this.budget.add(n);
+      const ok = this.stream.write(frame, () => {
+        this.giveBack(n);
+        onWritten?.();
+      });
+      if (!this.budget.over) return ok;
+      this.waitForBudget();
+      return false;
     } catch {
       this.stream.destroy();
       return false;
     }
+  }
+
+  private giveBack(bytes: number): void {
+    if (this.released) return;
+    this.queued -= bytes;
+    this.budget.release(bytes);
+  }
+
+  /** Registers for the budget's wake-up once per wait: `drain` is owed then. */
+  private waitForBudget(): void {
+    if (this.awaitingBudget) return;
+    this.awaitingBudget = true;
+    this.budget.whenBelow(this.onBudget);
+  }
+
+  /** The stream's buffer drained: tell the listener, unless the connection is still over. */
+  private onStreamDrain(): void {
+    if (this.budget.over) this.waitForBudget();
+    else if (!this.awaitingBudget) this.listener?.drain?.();
   }
 
   /** Ends the call with status OK. */
@@ -249,6 +334,30 @@ export class ServerCall {
     } catch (err) {
       this.refuse({ code: GRPC.INTERNAL, details: `grpc: ${describeError(err)}` });
     }
+    this.countRequestBytes();
+  }
+
+  /**
+   * Brings the connection's count of request bytes in line with what this call holds (its
+   * reader's partial message and a unary request waiting for the half-close); refuses the call
+   * when that takes the connection over its limit.
+   */
+  private countRequestBytes(): void {
+    const held =
+      this.finished || this.released
+        ? 0
+        : this.reader.bufferedBytes + (this.unaryRequest === undefined ? 0 : this.unaryRequest.length);
+    const delta = held - this.requestHeld;
+    if (delta === 0) return;
+    const budget = this.budget;
+    budget.requestBytes += delta;
+    this.requestHeld = held;
+    if (delta > 0 && budget.requestBytes > budget.requestLimit) {
+      const total = budget.requestBytes;
+      budget.requestBytes -= held;
+      this.requestHeld = 0;
+      this.refuse(bufferedRequestRefusal(total, budget.requestLimit));
+    }
   }
 
   private readMessages(chunk: Buffer): void {
@@ -301,6 +410,7 @@ export class ServerCall {
       return;
     }
     this.unaryRequest = undefined;
+    this.countRequestBytes();
     const request = this.codec.deserialize(bytes);
     if (this.handler.kind === 'unary') this.handler.handle(request, this);
     else {
@@ -320,6 +430,13 @@ export class ServerCall {
   }
 
   private onClose(): void {
+    if (!this.released) {
+      this.released = true;
+      if (this.queued > 0) this.budget.release(this.queued);
+      this.queued = 0;
+      this.budget.requestBytes -= this.requestHeld;
+      this.requestHeld = 0;
+    }
     if (this.finished) return;
     this.finished = true;
     this.deadline?.cancel();

@@ -3,6 +3,7 @@ import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
+import type { Logger } from '../../core/log.js';
 import { ManualClock } from '../../core/manual-clock.js';
 import { GRPC } from '../errors.js';
 import type { MethodCodec, MethodHandler, ServerCall } from './grpc-call.js';
@@ -20,6 +21,9 @@ const LIMITS: GrpcServerLimits = {
   maxConnections: 16,
   maxHeaderListBytes: 16 * 1024,
   closeGraceMs: 20,
+  maxQueuedResponseBytesPerConnection: 1024 * 1024,
+  maxBufferedRequestBytesPerConnection: 4 * 1024,
+  queuedResponseStallMs: 60_000,
 };
 
 type Bytes = { bytes: Buffer };
@@ -396,5 +400,98 @@ describe('gRPC server: close', { timeout: 60_000 }, () => {
     assert.equal(bidiCall.cancelled, true);
     assert.equal(server.connections, 0);
     session.destroy();
+  });
+});
+
+describe('gRPC server: a connection that reads none of its responses', { timeout: 60_000 }, () => {
+  it('is refused new calls, then closed with a warning naming the peer once it stalls', async () => {
+    const clock = new ManualClock();
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { warn: (fields: Record<string, unknown>) => warnings.push(fields) } as unknown as Logger;
+    const limits = {
+      ...LIMITS,
+      maxQueuedResponseBytesPerConnection: 256 * 1024,
+      queuedResponseStallMs: 1000,
+    };
+    const server = new GrpcServer(limits, clock, logger);
+    const big: MethodHandler = {
+      kind: 'unary',
+      handle: (_req, c) => c.reply({ bytes: Buffer.alloc(100 * 1024, 1) }),
+    };
+    server.addService('test.Big', { Get: codec(false, false) }, { Get: big });
+    const port = await server.listen('127.0.0.1', 0);
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const closed = new Promise<void>((resolve) => session.once('close', resolve));
+    // Requests whose answers are never read: the stream is never put in flowing mode.
+    let refusal: http2.IncomingHttpHeaders | undefined;
+    let answered = 0;
+    for (let i = 0; i < 32 && refusal === undefined; i++) {
+      const s = session.request({
+        ':method': 'POST',
+        ':path': '/test.Big/Get',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      s.on('error', () => {});
+      s.end(frame('x'));
+      const h = await new Promise<http2.IncomingHttpHeaders>((resolve) => s.once('response', resolve));
+      if (h['grpc-status'] !== undefined) refusal = h;
+      else answered++;
+    }
+    assert.ok(refusal !== undefined);
+    assert.equal(refusal['grpc-status'], String(GRPC.RESOURCE_EXHAUSTED));
+    assert.ok(answered >= 2);
+    const queued = server.queuedResponseBytes()[0]!;
+    assert.ok(queued > limits.maxQueuedResponseBytesPerConnection);
+    assert.ok(queued <= limits.maxQueuedResponseBytesPerConnection + 100 * 1024 + 5);
+    clock.advance(999);
+    assert.equal(server.connections, 1);
+    assert.equal(warnings.length, 0);
+    clock.advance(1);
+    await closed;
+    assert.equal(warnings.length, 1);
+    assert.match(String(warnings[0]!.peer), /^127\.0\.0\.1:\d+$/);
+    assert.equal(server.connections, 0);
+    await server.close();
+  });
+});
+
+describe('gRPC server: request bytes a connection holds', { timeout: 60_000 }, () => {
+  it('refuses the call that takes its connection over the bound, and counts a cancelled call out', async () => {
+    const { server } = echoServer();
+    const port = await server.listen('127.0.0.1', 0);
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    // Each call sends a 1000-byte message but only 900 bytes of it, and keeps its stream open.
+    const partial = frameMessage(Buffer.alloc(1000, 97)).subarray(0, 5 + 900);
+    const streams: http2.ClientHttp2Stream[] = [];
+    const open: Promise<Answer>[] = [];
+    const per = 900;
+    const fits = Math.floor(LIMITS.maxBufferedRequestBytesPerConnection / per);
+    for (let i = 0; i < fits; i++)
+      open.push(
+        call(session, '/test.Echo/Unary', [partial], { end: false, onStream: (s) => streams.push(s) }),
+      );
+    const over = await call(session, '/test.Echo/Unary', [partial], { end: false });
+    assert.equal(over.grpcStatus, GRPC.RESOURCE_EXHAUSTED);
+    assert.match(over.message, /request bytes not yet complete, over its limit of 4096/);
+    // A whole request that fits beside the held ones is served.
+    const small = await call(session, '/test.Echo/Unary', [frame('s'.repeat(100))]);
+    assert.deepEqual(small.messages, ['s'.repeat(100)]);
+    // One that does not fit is served once a held call is cancelled.
+    const first = streams[0]!;
+    const cancelled = new Promise<void>((resolve) => first.once('close', resolve));
+    first.close(http2.constants.NGHTTP2_CANCEL);
+    await cancelled;
+    // A round trip after the reset: the server has read it before this answer.
+    await call(session, '/test.Echo/Unary', [frame('ping')]);
+    const whole = 'w'.repeat(800);
+    const served = await call(session, '/test.Echo/Unary', [frame(whole)]);
+    assert.deepEqual(served.messages, [whole]);
+    for (const s of streams) s.close(http2.constants.NGHTTP2_CANCEL);
+    await Promise.all(open);
+    session.destroy();
+    await server.close();
   });
 });

@@ -3,8 +3,10 @@ import type { Socket } from 'node:net';
 import { assert } from '../../core/assert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../core/clock.js';
 import { DeadlineQueue } from '../../core/deadline-queue.js';
+import type { Logger } from '../../core/log.js';
 import { GRPC } from '../errors.js';
-import { type MethodCodec, type MethodHandler, ServerCall } from './grpc-call.js';
+import { ConnectionBudget } from './connection-budget.js';
+import { type MethodCodec, type MethodHandler, queuedResponseRefusal, ServerCall } from './grpc-call.js';
 import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wire.js';
 
 /**
@@ -23,6 +25,14 @@ import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wir
  *   call's deadline, kept in one {@link DeadlineQueue} for the server.
  * - Limits: streams per connection (HTTP/2 SETTINGS), connections (over it, a new connection is
  *   closed at once), header list bytes per request (a stream over it is reset).
+ * - Response bytes a connection holds unsent are counted ({@link ConnectionBudget}); while they are
+ *   over `maxQueuedResponseBytesPerConnection` every new call on it is answered RESOURCE_EXHAUSTED
+ *   before its handler runs, and streaming writes report backpressure until it drains. A
+ *   connection that stays over with nothing flushed for `queuedResponseStallMs` is sent GOAWAY
+ *   and destroyed, with a warning naming the peer.
+ * - Request bytes a connection's calls hold (partial messages, unary requests not yet ended) are
+ *   counted too; a call whose bytes take it over `maxBufferedRequestBytesPerConnection` is
+ *   refused with RESOURCE_EXHAUSTED and its bytes dropped.
  * - {@link close} stops accepting, sends GOAWAY on every connection, lets calls in flight finish
  *   for `closeGraceMs`, then destroys what is left (open streams are cancelled) and resolves.
  *   Nothing a client sends throws out of the server.
@@ -35,6 +45,9 @@ export interface GrpcServerLimits {
   readonly maxConnections: number;
   readonly maxHeaderListBytes: number;
   readonly closeGraceMs: number;
+  readonly maxQueuedResponseBytesPerConnection: number;
+  readonly maxBufferedRequestBytesPerConnection: number;
+  readonly queuedResponseStallMs: number;
 }
 
 /** A method as registered: its codec and handler. */
@@ -67,7 +80,8 @@ export class GrpcServer {
   private readonly routes = new Map<string, Route>();
   /** Fully qualified names of the services registered, for grpc-go's UNIMPLEMENTED wording. */
   private readonly services = new Set<string>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Open connections and the response bytes each holds unsent. */
+  private readonly sessions = new Map<http2.ServerHttp2Session, ConnectionBudget>();
   private readonly deadlines: DeadlineQueue;
   private readonly server: http2.Http2Server;
   private closing: Promise<void> | undefined = undefined;
@@ -75,6 +89,7 @@ export class GrpcServer {
   constructor(
     private readonly limits: GrpcServerLimits,
     private readonly clock: Clock = systemClock,
+    private readonly logger?: Logger,
   ) {
     this.deadlines = new DeadlineQueue(clock);
     this.server = http2.createServer({
@@ -82,10 +97,10 @@ export class GrpcServer {
         maxConcurrentStreams: limits.maxStreamsPerConnection,
         maxHeaderListSize: limits.maxHeaderListBytes,
       },
-      // Node refuses new streams once a session's outbound buffers pass this (10 MB by default):
-      // a few large ranges or a lagging watch would then fail unrelated calls. Every buffer is
-      // bounded per call instead (request size, watch buffer), so the session cap is lifted, as
-      // grpc-js does.
+      // Node refuses new streams once a session's outbound buffers pass this (10 MB by default),
+      // with a bare RST_STREAM: one large range would then fail unrelated calls. The response
+      // bytes a connection queues are bounded by its ConnectionBudget instead, which answers with
+      // a gRPC status and lets a single response larger than the bound through.
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
     });
     this.server.maxConnections = limits.maxConnections;
@@ -136,6 +151,11 @@ export class GrpcServer {
     return this.sessions.size;
   }
 
+  /** Response bytes each open connection holds unsent (for tests and stats). */
+  queuedResponseBytes(): number[] {
+    return [...this.sessions.values()].map((b) => b.queued);
+  }
+
   /** Stops the server; see the class contract. Calling it again returns the same promise. */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -147,9 +167,11 @@ export class GrpcServer {
     let grace: TimerHandle | undefined;
     if (this.sessions.size > 0) {
       const drained = Promise.all(
-        [...this.sessions].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))),
+        [...this.sessions.keys()].map(
+          (s) => new Promise<void>((resolve) => s.once('close', () => resolve())),
+        ),
       );
-      for (const s of this.sessions) s.close();
+      for (const s of this.sessions.keys()) s.close();
       await Promise.race([
         drained,
         new Promise<void>((resolve) => {
@@ -157,7 +179,7 @@ export class GrpcServer {
         }),
       ]);
       if (grace !== undefined) this.clock.cancel(grace);
-      for (const s of this.sessions) s.destroy();
+      for (const s of this.sessions.keys()) s.destroy();
       await drained;
     }
     this.deadlines.clear();
@@ -170,8 +192,40 @@ export class GrpcServer {
       session.destroy();
       return;
     }
-    this.sessions.add(session);
-    session.once('close', () => this.sessions.delete(session));
+    const budget = new ConnectionBudget(
+      {
+        maxQueuedResponseBytes: this.limits.maxQueuedResponseBytesPerConnection,
+        maxBufferedRequestBytes: this.limits.maxBufferedRequestBytesPerConnection,
+        stallMs: this.limits.queuedResponseStallMs,
+      },
+      this.clock,
+      () => this.onStalled(session, budget),
+    );
+    this.sessions.set(session, budget);
+    session.once('close', () => {
+      budget.dispose();
+      this.sessions.delete(session);
+    });
+  }
+
+  /** A connection stayed over its queued-response limit with nothing flushed: cut it. */
+  private onStalled(session: http2.ServerHttp2Session, budget: ConnectionBudget): void {
+    const socket = session.socket as Socket | undefined;
+    this.logger?.warn(
+      {
+        peer: socket === undefined ? 'unknown' : `${socket.remoteAddress}:${socket.remotePort}`,
+        queuedBytes: budget.queued,
+        limitBytes: budget.limit,
+        stallMs: this.limits.queuedResponseStallMs,
+      },
+      'etcd API: closing a connection that reads none of its queued responses',
+    );
+    try {
+      session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    } catch {
+      // Already closing: destroy below is all that is left.
+    }
+    session.destroy();
   }
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
@@ -193,6 +247,15 @@ export class GrpcServer {
       stream.respond({ ':status': 415 }, { endStream: true });
       return;
     }
+    const budget = this.sessions.get(stream.session as http2.ServerHttp2Session);
+    if (budget === undefined) {
+      stream.destroy();
+      return;
+    }
+    if (budget.over) {
+      trailersOnly(stream, queuedResponseRefusal(budget.queued, budget.limit));
+      return;
+    }
     const path = headers[':path'] ?? '';
     const route = this.routes.get(path);
     if (route === undefined) {
@@ -211,7 +274,14 @@ export class GrpcServer {
         return;
       }
     }
-    const call = new ServerCall(stream, headers, route.codec, route.handler, this.limits.maxMessageBytes);
+    const call = new ServerCall(
+      stream,
+      headers,
+      route.codec,
+      route.handler,
+      this.limits.maxMessageBytes,
+      budget,
+    );
     if (timeoutMs !== undefined && !call.ended)
       call.setDeadline(this.deadlines.add(timeoutMs, () => call.expire()));
   }

@@ -11,7 +11,10 @@ const READ = [{ op: 'store:read', keyless: true }] as const;
 /**
  * LeaseKeepAlive: one refresh per request, answered in order of completion with the lease's new
  * TTL (0 when it does not exist, as etcd). In-flight refreshes per stream are bounded; a client
- * over the bound gets etcd's `tooManyRequests` and the stream ends.
+ * over the bound gets etcd's `tooManyRequests` and the stream ends. While the answers cannot be
+ * written (the stream's buffer is full, or its connection holds too many unsent response bytes)
+ * the stream stops reading requests until they drain, so HTTP/2 flow control holds back a client
+ * that sends keep-alives and reads no answers.
  */
 function keepAlive(ctx: EtcdContext): MethodHandler {
   return streaming((call) => {
@@ -49,7 +52,8 @@ function keepAlive(ctx: EtcdContext): MethodHandler {
         ctx.store.leaseKeepAlive(id, { signal: abort.signal }).then(
           (res) => {
             inFlight--;
-            if (open) call.write({ header: headerToProto(res.header), ID: res.id, TTL: res.ttl });
+            if (open && !call.write({ header: headerToProto(res.header), ID: res.id, TTL: res.ttl }))
+              call.pauseRequests();
           },
           (err: unknown) => {
             inFlight--;
@@ -67,6 +71,7 @@ function keepAlive(ctx: EtcdContext): MethodHandler {
         call.end();
       },
       cancel: close,
+      drain: () => call.resumeRequests(),
     });
   });
 }

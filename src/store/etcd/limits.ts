@@ -35,6 +35,31 @@ export const DEFAULT_LIMITS = Object.freeze({
    * connections (open watch and keep-alive streams never finish by themselves).
    */
   closeGraceMs: 250,
+  /**
+   * Response bytes one connection may hold unsent (written by its calls, not yet taken by the
+   * socket) before new calls on it are refused with RESOURCE_EXHAUSTED and its streams stop
+   * producing: without it a client opening maxStreamsPerConnection large ranges and reading none
+   * makes the node queue them all. 32 MiB is many times what a client that reads holds (a
+   * flow-control window and a few responses in flight) and 16 maximal messages
+   * (maxRequestBytes + grpcOverheadBytes); a single response larger than this (etcdctl `get
+   * --prefix` of a large store) is still sent when it is the connection's only queued one.
+   */
+  maxQueuedResponseBytesPerConnection: 32 * 1024 * 1024,
+  /**
+   * Request bytes one connection's calls may hold at once: messages arriving in pieces and unary
+   * requests whose client has not half-closed. Each call is bounded by maxRequestBytes +
+   * grpcOverheadBytes, but maxStreamsPerConnection of them would be 2 GiB; clients send a message
+   * whole, so only those arriving at the same moment count. 32 MiB is 16 maximal requests at
+   * once; the call that would go over it is refused with RESOURCE_EXHAUSTED.
+   */
+  maxBufferedRequestBytesPerConnection: 32 * 1024 * 1024,
+  /**
+   * How long a connection over maxQueuedResponseBytesPerConnection may go without any of its
+   * queued bytes leaving before it is sent GOAWAY and destroyed: a reader that stalls this long
+   * holds the bytes and a connection slot for nothing. Long enough for a slow link to make
+   * progress; any progress restarts it.
+   */
+  queuedResponseStallMs: 30_000,
   /** Watches one Watch stream may hold at once; a create over it is answered canceled. */
   maxWatchesPerStream: 1024,
   /** Watch streams the whole server holds at once: each costs store-side watch state. */

@@ -42,6 +42,8 @@ export interface EtcdServer {
    * watch and keep-alive streams) and resolves once every connection is closed.
    */
   close(): Promise<void>;
+  /** Response bytes each open connection holds unsent (see `maxQueuedResponseBytesPerConnection`). */
+  queuedResponseBytes(): number[];
 }
 
 /**
@@ -70,13 +72,20 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
     watchStreams: 0,
     keepAliveStreams: 0,
   };
-  const server = new GrpcServer({
-    maxMessageBytes: limits.maxRequestBytes + limits.grpcOverheadBytes,
-    maxStreamsPerConnection: limits.maxStreamsPerConnection,
-    maxConnections: limits.maxConnections,
-    maxHeaderListBytes: limits.maxHeaderListBytes,
-    closeGraceMs: limits.closeGraceMs,
-  });
+  const server = new GrpcServer(
+    {
+      maxMessageBytes: limits.maxRequestBytes + limits.grpcOverheadBytes,
+      maxStreamsPerConnection: limits.maxStreamsPerConnection,
+      maxConnections: limits.maxConnections,
+      maxHeaderListBytes: limits.maxHeaderListBytes,
+      closeGraceMs: limits.closeGraceMs,
+      maxQueuedResponseBytesPerConnection: limits.maxQueuedResponseBytesPerConnection,
+      maxBufferedRequestBytesPerConnection: limits.maxBufferedRequestBytesPerConnection,
+      queuedResponseStallMs: limits.queuedResponseStallMs,
+    },
+    undefined,
+    options.logger,
+  );
   const decode = { maxRequestBytes: limits.maxRequestBytes, maxMessageDepth: limits.maxMessageDepth };
   const service = (name: string) => `etcdserverpb.${name}`;
   server.addService(service('KV'), guardedService('KV', decode, KV_CODECS), kvService(ctx));
@@ -92,5 +101,6 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
     port,
     endpoint: `${host}:${port}`,
     close: () => server.close(),
+    queuedResponseBytes: () => server.queuedResponseBytes(),
   };
 }
