@@ -3,22 +3,22 @@ import { describe, it } from 'node:test';
 import { toHex } from '../../core/index.js';
 import type { Transport } from '../../transport/types.js';
 import type { Message } from '../types.js';
-import { kvPut, nodeName, SimRaftCluster } from './testing.js';
+import {
+  compactWhileDown,
+  kvPut,
+  learnerAfterCompaction,
+  nodeName,
+  replayable as replayableAt,
+  SimRaftCluster,
+} from './testing.js';
 import { encodeHello, WireCodec } from './wire.js';
 
 const SEED = Number(process.env.CAIRN_SEED ?? 1);
 const FILE = 'src/raft/node/raft-node.test.ts';
 
-/** Runs `fn` and, when it fails, prints the seed and the command that replays it. */
-async function replayable(name: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    process.stderr.write(
-      `FAIL [${name}] seed=${SEED}\nreplay: CAIRN_SEED=${SEED} node --import tsx --test --test-name-pattern=${JSON.stringify(name)} ${FILE}\n`,
-    );
-    throw err;
-  }
+/** The shared `replayable` of `testing.ts`, with this file's name and seed. */
+function replayable(name: string, fn: () => Promise<void>): Promise<void> {
+  return replayableAt(FILE, SEED, name, fn);
 }
 
 describe('RaftNode on the simulator', () => {
@@ -208,13 +208,7 @@ describe('RaftNode crash, restart and snapshots', () => {
         voters: 3,
         node: { snapshotEntries: 20, snapshotCatchUpEntries: 5, limits: { snapshotChunkBytes: 256 } },
       });
-      await c.awaitLeader();
-      await c.put('x', 'before');
-      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 1);
-      const lagging = [1, 2, 3].find((id) => id !== c.leader()!.id)!;
-      c.crash(lagging);
-      for (let i = 0; i < 60; i++) await c.put(`k${i}`, 'v'.repeat(40));
-      await c.sim.runUntil(() => c.leader()!.status().snapshotIndex >= 40, { maxMs: 20_000 });
+      const lagging = await compactWhileDown(c);
       const leader = c.leader()!;
       assert.ok(leader.status().snapshotIndex >= 40, 'the leader took a snapshot');
       c.restart(lagging);
@@ -256,12 +250,7 @@ describe('RaftNode membership, reads and leadership', () => {
         extra: 1,
         node: { snapshotEntries: 10, snapshotCatchUpEntries: 2, limits: { snapshotChunkBytes: 100 } },
       });
-      const leader = await c.awaitLeader();
-      for (let i = 0; i < 30; i++) await c.put(`k${i}`, `${i}`);
-      await c.sim.runUntil(() => leader.status().snapshotIndex >= 20);
-      await c.settle(leader.proposeConfChange({ type: 'addLearner', nodeId: 4 }));
-      await c.awaitConverged([1, 2, 3, 4], (kv) => kv.kv.size === 30);
-      const learner = c.nodes.get(4)!;
+      const learner = await learnerAfterCompaction(c);
       assert.equal(c.appliers.get(4)!.restores, 1);
       assert.ok(learner.stats.snapshotsReceived >= 1);
       assert.deepEqual(learner.status().confState, { voters: [1, 2, 3], learners: [4] });

@@ -17,6 +17,55 @@ const IMAGE = v.object({
   kv: v.array(v.tuple(v.string(), v.string()), { maxLength: 1_000_000 }),
 });
 
+/**
+ * Runs `fn` and, when it fails, prints the seed and the command that replays it (`CAIRN_SEED`,
+ * narrowed to the test `name` of `file`).
+ */
+export async function replayable(
+  file: string,
+  seed: number,
+  name: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    process.stderr.write(
+      `FAIL [${name}] seed=${seed}\nreplay: CAIRN_SEED=${seed} node --import tsx --test --test-name-pattern=${JSON.stringify(name)} ${file}\n`,
+    );
+    throw err;
+  }
+}
+
+/**
+ * The lagging-follower scenario of the snapshot tests: one put everywhere, then a follower
+ * crashed while 60 more puts let the leader compact its log past them (its snapshot at index 40
+ * or later). Returns the crashed follower's id; the caller restarts it.
+ */
+export async function compactWhileDown(c: SimRaftCluster): Promise<NodeId> {
+  await c.awaitLeader();
+  await c.put('x', 'before');
+  await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 1);
+  const lagging = [1, 2, 3].find((id) => id !== c.leader()!.id)!;
+  c.crash(lagging);
+  for (let i = 0; i < 60; i++) await c.put(`k${i}`, 'v'.repeat(40));
+  await c.sim.runUntil(() => c.leader()!.status().snapshotIndex >= 40, { maxMs: 20_000 });
+  return lagging;
+}
+
+/**
+ * The learner-after-compaction scenario of the snapshot tests: 30 puts, the leader's snapshot at
+ * index 20 or later, then node 4 added as a learner and caught up. Returns the learner.
+ */
+export async function learnerAfterCompaction(c: SimRaftCluster): Promise<RaftNode> {
+  const leader = await c.awaitLeader();
+  for (let i = 0; i < 30; i++) await c.put(`k${i}`, `${i}`);
+  await c.sim.runUntil(() => leader.status().snapshotIndex >= 20);
+  await c.settle(leader.proposeConfChange({ type: 'addLearner', nodeId: 4 }));
+  await c.awaitConverged([1, 2, 3, 4], (kv) => kv.kv.size === 30);
+  return c.nodes.get(4)!;
+}
+
 /** Encodes a `put` command of the {@link KvApplier}. */
 export function kvPut(key: string, value: string): Uint8Array {
   return encode({ k: key, v: value });

@@ -6,7 +6,7 @@ import { EtcdClientStore } from '../client/etcd-client-store.js';
 import { GRPC } from '../errors.js';
 import { decodeGrpcMessage, frameMessage, MessageReader } from './grpc-wire.js';
 import { etcdMethod } from './proto.js';
-import { serveEtcd } from './server.js';
+import { type EtcdServer, serveEtcd } from './server.js';
 import { TestingStore } from './testing-store.js';
 
 /**
@@ -69,6 +69,17 @@ function rangeCall(session: http2.ClientHttp2Session, key: string): RawCall {
   return call;
 }
 
+/** The etcd API over `store` with the queued-response bound at {@link LIMIT}, and its busiest connection's queued bytes. */
+async function serveBounded(store: StoreClient): Promise<{ server: EtcdServer; queued: () => number }> {
+  const server = await serveEtcd({
+    store,
+    host: '127.0.0.1',
+    port: 0,
+    limits: { maxQueuedResponseBytesPerConnection: LIMIT },
+  });
+  return { server, queued: () => Math.max(0, ...server.queuedResponseBytes()) };
+}
+
 function connect(endpoint: string): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     const s = http2.connect(`http://${endpoint}`);
@@ -112,13 +123,7 @@ describe('etcd API: response bytes a connection holds unsent', { timeout: 60_000
   it('refuses calls on a connection over the bound, and serves them again once it reads', async () => {
     const store = new TestingStore();
     await fill(store, 'big/', 4);
-    const server = await serveEtcd({
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      limits: { maxQueuedResponseBytesPerConnection: LIMIT },
-    });
-    const queued = () => Math.max(0, ...server.queuedResponseBytes());
+    const { server, queued } = await serveBounded(store);
     const session = await connect(server.endpoint);
     const { held, refusal, maxQueued } = await overfill(session, queued);
 
@@ -170,13 +175,7 @@ describe('etcd API: response bytes a connection holds unsent', { timeout: 60_000
           });
       },
     });
-    const server = await serveEtcd({
-      store: counted,
-      host: '127.0.0.1',
-      port: 0,
-      limits: { maxQueuedResponseBytesPerConnection: LIMIT },
-    });
-    const queued = () => Math.max(0, ...server.queuedResponseBytes());
+    const { server, queued } = await serveBounded(counted);
     const session = await connect(server.endpoint);
     const watch = open(session, 'Watch', 'Watch');
     const watchDone = watch.read();
@@ -231,13 +230,7 @@ describe('etcd API: response bytes a connection holds unsent', { timeout: 60_000
         };
       },
     });
-    const server = await serveEtcd({
-      store: counted,
-      host: '127.0.0.1',
-      port: 0,
-      limits: { maxQueuedResponseBytesPerConnection: LIMIT },
-    });
-    const queued = () => Math.max(0, ...server.queuedResponseBytes());
+    const { server, queued } = await serveBounded(counted);
     const session = await connect(server.endpoint);
     const keepAlive = open(session, 'Lease', 'LeaseKeepAlive');
     const keepAliveDone = keepAlive.read();
