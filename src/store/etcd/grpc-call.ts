@@ -121,6 +121,10 @@ export class ServerCall {
   private finished = false;
   private unaryRequest: Buffer | undefined = undefined;
   private deadline: DeadlineEntry | undefined = undefined;
+  /** The bound on the request's arrival (calls whose request does not stream), until it is whole. */
+  private arrival: DeadlineEntry | undefined = undefined;
+  /** The request of a call whose request does not stream is whole (or the call ended). */
+  private requestWhole = false;
   private status: GrpcStatus | undefined = undefined;
   /** Response bytes of this call still counted in the connection's budget. */
   private queued = 0;
@@ -174,6 +178,27 @@ export class ServerCall {
     else this.deadline = entry;
   }
 
+  /** True while a call whose request does not stream still waits for its request to be whole. */
+  get awaitingRequest(): boolean {
+    return !this.finished && !this.requestWhole;
+  }
+
+  /** Sets the bound on the request's arrival (the server's queue calls {@link requestLate}). */
+  setArrivalDeadline(entry: DeadlineEntry): void {
+    if (!this.awaitingRequest) entry.cancel();
+    else this.arrival = entry;
+  }
+
+  /** The request did not arrive whole within `ms`: DEADLINE_EXCEEDED, the stream slot freed. */
+  requestLate(ms: number): void {
+    this.arrival = undefined;
+    if (!this.awaitingRequest) return;
+    this.refuse({
+      code: GRPC.DEADLINE_EXCEEDED,
+      details: `grpc: the request did not arrive within ${ms} ms`,
+    });
+  }
+
   /** Listens for request messages, half-close, cancellation and drain. */
   listen(listener: CallListener): void {
     this.listener = listener;
@@ -208,6 +233,8 @@ export class ServerCall {
     const frame = frameMessage(bytes);
     this.finished = true;
     this.deadline?.cancel();
+    this.arrival?.cancel();
+    this.arrival = undefined;
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     this.headersSent = true;
@@ -307,6 +334,8 @@ export class ServerCall {
     this.finished = true;
     this.status = status;
     this.deadline?.cancel();
+    this.arrival?.cancel();
+    this.arrival = undefined;
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     try {
@@ -404,6 +433,9 @@ export class ServerCall {
       this.listener?.end?.();
       return;
     }
+    this.requestWhole = true;
+    this.arrival?.cancel();
+    this.arrival = undefined;
     const bytes = this.unaryRequest;
     if (bytes === undefined) {
       this.refuse({ code: GRPC.INTERNAL, details: 'grpc: a unary call ended without a request message' });
@@ -437,6 +469,8 @@ export class ServerCall {
       this.budget.requestBytes -= this.requestHeld;
       this.requestHeld = 0;
     }
+    this.arrival?.cancel();
+    this.arrival = undefined;
     if (this.finished) return;
     this.finished = true;
     this.deadline?.cancel();

@@ -24,6 +24,7 @@ const LIMITS: GrpcServerLimits = {
   maxQueuedResponseBytesPerConnection: 1024 * 1024,
   maxBufferedRequestBytesPerConnection: 4 * 1024,
   queuedResponseStallMs: 60_000,
+  requestArrivalMs: 1_000,
 };
 
 type Bytes = { bytes: Buffer };
@@ -243,6 +244,36 @@ describe('gRPC server on node:http2', { timeout: 60_000 }, () => {
     assert.equal(started.signal.aborted, true);
     // A reply after the deadline is ignored.
     started.reply({ bytes: Buffer.from('late') });
+  });
+
+  it('answers a call whose request does not arrive whole within requestArrivalMs with DEADLINE_EXCEEDED', async () => {
+    // Headers and half a message, then nothing: the stream slot is freed at the bound.
+    const whole = frame('x');
+    const late = call(session, '/test.Echo/Unary', [whole.subarray(0, 3)], { end: false });
+    // A request that does arrive in time is answered as usual, its bound cancelled.
+    const ok = await call(session, '/test.Echo/Unary', [frame('fine')]);
+    assert.equal(ok.grpcStatus, 0);
+    clock.advance(LIMITS.requestArrivalMs - 1);
+    // Headers only, no message and no end: the same bound. (A call after it on the same connection
+    // is answered only once the server has taken it: its bound starts now.)
+    const silent = call(session, '/test.Echo/Unary', [], { end: false });
+    assert.equal((await call(session, '/test.Echo/Unary', [frame('sync')])).grpcStatus, 0);
+    clock.advance(1);
+    const a = await late;
+    assert.equal(a.grpcStatus, GRPC.DEADLINE_EXCEEDED);
+    assert.equal(a.message, `grpc: the request did not arrive within ${LIMITS.requestArrivalMs} ms`);
+    clock.advance(LIMITS.requestArrivalMs - 1);
+    assert.equal((await silent).grpcStatus, GRPC.DEADLINE_EXCEEDED);
+    // A bidirectional stream has no such bound: it stays open past it.
+    let bidi: http2.ClientHttp2Stream | undefined;
+    const n = probe.started.length;
+    const open = call(session, '/test.Echo/Bidi', [], { end: false, onStream: (s) => (bidi = s) });
+    await probe.waitFor(n + 1);
+    clock.advance(LIMITS.requestArrivalMs * 2);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(bidi?.closed, false);
+    bidi?.end();
+    assert.equal((await open).grpcStatus, 0);
   });
 
   it('refuses a malformed grpc-timeout with INTERNAL', async () => {

@@ -33,6 +33,10 @@ import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wir
  * - Request bytes a connection's calls hold (partial messages, unary requests not yet ended) are
  *   counted too; a call whose bytes take it over `maxBufferedRequestBytesPerConnection` is
  *   refused with RESOURCE_EXHAUSTED and its bytes dropped.
+ * - A call whose request does not stream (unary and server-streaming) must have its request
+ *   whole, half-close included, within `requestArrivalMs` of its headers, or it is answered
+ *   DEADLINE_EXCEEDED (`grpc: the request did not arrive within N ms`) and its stream slot freed:
+ *   a client that sends headers and then nothing holds no slot for longer.
  * - {@link close} stops accepting, sends GOAWAY on every connection, lets calls in flight finish
  *   for `closeGraceMs`, then destroys what is left (open streams are cancelled) and resolves.
  *   Nothing a client sends throws out of the server.
@@ -48,6 +52,7 @@ export interface GrpcServerLimits {
   readonly maxQueuedResponseBytesPerConnection: number;
   readonly maxBufferedRequestBytesPerConnection: number;
   readonly queuedResponseStallMs: number;
+  readonly requestArrivalMs: number;
 }
 
 /** A method as registered: its codec and handler. */
@@ -284,6 +289,10 @@ export class GrpcServer {
     );
     if (timeoutMs !== undefined && !call.ended)
       call.setDeadline(this.deadlines.add(timeoutMs, () => call.expire()));
+    if (!route.codec.requestStream && call.awaitingRequest) {
+      const ms = this.limits.requestArrivalMs;
+      call.setArrivalDeadline(this.deadlines.add(ms, () => call.requestLate(ms)));
+    }
   }
 
   /** grpc-go's UNIMPLEMENTED for a path no method serves. */

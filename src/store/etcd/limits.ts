@@ -60,6 +60,14 @@ export const DEFAULT_LIMITS = Object.freeze({
    * progress; any progress restarts it.
    */
   queuedResponseStallMs: 30_000,
+  /**
+   * How long a call whose request does not stream (every unary call, and Snapshot) may take from
+   * its headers to a whole request and half-close before it is answered DEADLINE_EXCEEDED: a
+   * client that opens streams and sends nothing would otherwise hold their slots for as long as
+   * its connection lives. A maximal request (maxRequestBytes) takes well under a second even on a
+   * slow link; a minute leaves room for a congested one.
+   */
+  requestArrivalMs: 60_000,
   /** Watches one Watch stream may hold at once; a create over it is answered canceled. */
   maxWatchesPerStream: 1024,
   /** Watch streams the whole server holds at once: each costs store-side watch state. */

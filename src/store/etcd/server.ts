@@ -82,6 +82,7 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
       maxQueuedResponseBytesPerConnection: limits.maxQueuedResponseBytesPerConnection,
       maxBufferedRequestBytesPerConnection: limits.maxBufferedRequestBytesPerConnection,
       queuedResponseStallMs: limits.queuedResponseStallMs,
+      requestArrivalMs: limits.requestArrivalMs,
     },
     undefined,
     options.logger,
