@@ -231,10 +231,7 @@ export class ServerCall {
       return;
     }
     const frame = frameMessage(bytes);
-    this.finished = true;
-    this.deadline?.cancel();
-    this.arrival?.cancel();
-    this.arrival = undefined;
+    this.markFinished();
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     this.headersSent = true;
@@ -331,11 +328,8 @@ export class ServerCall {
 
   private finish(status: GrpcStatus): void {
     if (this.finished) return;
-    this.finished = true;
+    this.markFinished();
     this.status = status;
-    this.deadline?.cancel();
-    this.arrival?.cancel();
-    this.arrival = undefined;
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     try {
@@ -349,6 +343,18 @@ export class ServerCall {
     } catch {
       s.destroy();
     }
+  }
+
+  /** The call has its status or its stream is gone: its timers (deadline, request arrival) end. */
+  private markFinished(): void {
+    this.finished = true;
+    this.deadline?.cancel();
+    this.clearArrival();
+  }
+
+  private clearArrival(): void {
+    this.arrival?.cancel();
+    this.arrival = undefined;
   }
 
   private cancelHandler(): void {
@@ -434,8 +440,7 @@ export class ServerCall {
       return;
     }
     this.requestWhole = true;
-    this.arrival?.cancel();
-    this.arrival = undefined;
+    this.clearArrival();
     const bytes = this.unaryRequest;
     if (bytes === undefined) {
       this.refuse({ code: GRPC.INTERNAL, details: 'grpc: a unary call ended without a request message' });
@@ -469,11 +474,8 @@ export class ServerCall {
       this.budget.requestBytes -= this.requestHeld;
       this.requestHeld = 0;
     }
-    this.arrival?.cancel();
-    this.arrival = undefined;
     if (this.finished) return;
-    this.finished = true;
-    this.deadline?.cancel();
+    this.markFinished();
     this.cancelHandler();
   }
 }
