@@ -25,6 +25,19 @@ function readies(net: TestNetwork, id: number): Message[] {
   return out;
 }
 
+/**
+ * One heartbeat round from the leader (node 1): a tick, the heartbeats delivered to 2 and 3, their
+ * answers delivered back (the leader's Ready after them is left to the caller).
+ */
+function heartbeatRound(net: TestNetwork): void {
+  net.tick(1);
+  readies(net, 1);
+  net.deliver((m) => m.type === 'heartbeat');
+  readies(net, 2);
+  readies(net, 3);
+  net.deliver((m) => m.type === 'heartbeatResp');
+}
+
 /** Replicates one proposal until the leader's commit covers it; returns its index. */
 function commitOne(net: TestNetwork, text: string): number {
   net.propose(1, utf8(text));
@@ -104,12 +117,7 @@ describe('deferred commit notices (deferCommitOnlyAppends)', () => {
     readies(net, 1);
     net.inFlight = [];
     const last = net.node(1).core.lastIndex();
-    net.tick(1);
-    readies(net, 1);
-    net.deliver((m) => m.type === 'heartbeat');
-    readies(net, 2);
-    readies(net, 3);
-    net.deliver((m) => m.type === 'heartbeatResp');
+    heartbeatRound(net);
     assert.deepEqual(apps(readies(net, 1)), [
       [2, last, 0, last - 1],
       [3, last, 0, last - 1],
@@ -126,12 +134,7 @@ describe('deferred commit notices (deferCommitOnlyAppends)', () => {
     readies(net, 1);
     const pending = net.inFlight;
     net.inFlight = [];
-    net.tick(1);
-    readies(net, 1);
-    net.deliver((m) => m.type === 'heartbeat');
-    readies(net, 2);
-    readies(net, 3);
-    net.deliver((m) => m.type === 'heartbeatResp');
+    heartbeatRound(net);
     assert.deepEqual(apps(readies(net, 1)), []);
     net.inFlight.push(...pending);
     net.stabilize();
