@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../core/manual-clock.js';
-import { ConnectionBudget } from './connection-budget.js';
+import { ConnectionBudget, ServerBudget } from './connection-budget.js';
 
 function budget(limit = 100, stallMs = 1000) {
   const clock = new ManualClock();
@@ -73,5 +73,130 @@ describe('ConnectionBudget', () => {
     b.release(150);
     assert.deepEqual(stalls, []);
     assert.deepEqual(woken, []);
+  });
+});
+
+function shared(limit = 100, share = 10, stallMs = 1000) {
+  const clock = new ManualClock();
+  const server = new ServerBudget(
+    { maxQueuedResponseBytes: limit, maxBufferedRequestBytes: limit, connectionShareBytes: share, stallMs },
+    clock,
+  );
+  const stalls: string[] = [];
+  const conn = (name: string) =>
+    new ConnectionBudget(
+      { maxQueuedResponseBytes: 1000, maxBufferedRequestBytes: 1000, stallMs },
+      clock,
+      () => stalls.push(name),
+      server,
+    );
+  return { server, clock, stalls, conn };
+}
+
+describe('ServerBudget', () => {
+  it('holds back only connections above their share while the total is over', () => {
+    const { server, conn } = shared(100, 10);
+    const a = conn('a');
+    const b = conn('b');
+    a.add(95);
+    b.add(10);
+    assert.equal(server.queued, 105);
+    assert.equal(server.over, true);
+    assert.equal(a.over, true, 'a holds more than its share');
+    assert.equal(b.over, false, 'b holds its share: it goes on');
+    assert.match(
+      a.queuedRefusal().details,
+      /the server has 105 response bytes unsent, over its limit of 100, and this connection holds 95/,
+    );
+    b.add(1);
+    assert.equal(b.over, true);
+    b.release(11);
+    assert.equal(server.queued, 95);
+    assert.equal(a.over, false, 'the total is back under its limit');
+  });
+
+  it('wakes a connection held back by the total once the total drops, in order', () => {
+    const { conn } = shared(100, 10);
+    const a = conn('a');
+    const b = conn('b');
+    const woken: string[] = [];
+    a.add(60);
+    b.add(50);
+    a.whenBelow(() => woken.push('a1'));
+    a.whenBelow(() => woken.push('a2'));
+    b.whenBelow(() => woken.push('b'));
+    assert.deepEqual(woken, []);
+    b.release(5); // 105: still over
+    assert.deepEqual(woken, []);
+    b.release(5); // 100: at the limit, no longer over
+    assert.deepEqual(woken, ['a1', 'a2', 'b']);
+  });
+
+  it('wakes a connection that drains to its share while the total stays over', () => {
+    const { conn } = shared(100, 10);
+    const a = conn('a');
+    const b = conn('b');
+    const woken: string[] = [];
+    a.add(30);
+    b.add(90);
+    a.whenBelow(() => woken.push('a'));
+    a.release(20);
+    assert.deepEqual(woken, ['a']);
+  });
+
+  it('bounds request bytes by the same rule and words the refusal for the server', () => {
+    const { server, conn } = shared(100, 10);
+    const a = conn('a');
+    const b = conn('b');
+    a.addRequestBytes(95);
+    assert.equal(a.requestOver, false);
+    b.addRequestBytes(8);
+    assert.equal(server.requestBytes, 103);
+    assert.equal(a.requestOver, true);
+    assert.equal(b.requestOver, false);
+    assert.match(
+      a.requestRefusal().details,
+      /the server's calls hold 103 request bytes not yet complete, over its limit of 100, and this connection's 95/,
+    );
+    a.addRequestBytes(-95);
+    assert.equal(server.requestBytes, 8);
+    assert.equal(b.requestOver, false);
+  });
+
+  it('cuts a connection held back by the total that gives back nothing between two checks, and spares one that reads', () => {
+    const { clock, stalls, conn } = shared(100, 10, 1000);
+    const a = conn('a');
+    const b = conn('b');
+    const c = conn('c');
+    a.add(60);
+    b.add(60); // over: the checks start, a and b are marked
+    c.add(20); // c starts holding after the mark: it is judged from the next check on
+    clock.advance(999);
+    b.release(1);
+    assert.deepEqual(stalls, []);
+    clock.advance(1); // first check: a gave nothing back since the mark
+    assert.deepEqual(stalls, ['a']);
+    b.release(1);
+    clock.advance(1000); // second check: c gave nothing back since the first
+    assert.deepEqual(stalls, ['a', 'c']);
+    for (let i = 0; i < 3; i++) {
+      b.release(1);
+      clock.advance(1000);
+    }
+    assert.deepEqual(stalls, ['a', 'c'], 'b reads; each stall is reported once');
+  });
+
+  it('stops checking once the total is back under its limit, and forgets closed connections', () => {
+    const { server, clock, stalls, conn } = shared(100, 10, 1000);
+    const a = conn('a');
+    const b = conn('b');
+    a.add(60);
+    b.add(60);
+    assert.equal(server.size, 2);
+    a.release(60);
+    a.dispose();
+    assert.equal(server.size, 1);
+    clock.advance(5000);
+    assert.deepEqual(stalls, []);
   });
 });

@@ -65,22 +65,6 @@ const RESPONSE_HEADERS = Object.freeze({
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 
-/** The refusal of a request whose bytes would take its connection over its buffered-request limit. */
-function bufferedRequestRefusal(held: number, limit: number): GrpcStatus {
-  return {
-    code: GRPC.RESOURCE_EXHAUSTED,
-    details: `grpc: the connection's calls hold ${held} request bytes not yet complete, over its limit of ${limit}`,
-  };
-}
-
-/** The refusal of a call on a connection over its queued-response limit. */
-export function queuedResponseRefusal(queued: number, limit: number): GrpcStatus {
-  return {
-    code: GRPC.RESOURCE_EXHAUSTED,
-    details: `grpc: the connection has ${queued} response bytes unsent, over its limit of ${limit}: read the responses of its other calls first`,
-  };
-}
-
 /** Sends the OK trailers of a unary reply ('wantTrailers' listener; `this` is the stream). */
 function sendOkTrailers(this: ServerHttp2Stream): void {
   sendTrailers(this, OK_TRAILERS);
@@ -227,7 +211,7 @@ export class ServerCall {
     }
     const budget = this.budget;
     if (budget.over) {
-      this.fail(queuedResponseRefusal(budget.queued, budget.limit));
+      this.fail(budget.queuedRefusal());
       return;
     }
     const frame = frameMessage(bytes);
@@ -385,13 +369,13 @@ export class ServerCall {
     const delta = held - this.requestHeld;
     if (delta === 0) return;
     const budget = this.budget;
-    budget.requestBytes += delta;
+    budget.addRequestBytes(delta);
     this.requestHeld = held;
-    if (delta > 0 && budget.requestBytes > budget.requestLimit) {
-      const total = budget.requestBytes;
-      budget.requestBytes -= held;
+    if (delta > 0 && budget.requestOver) {
+      const refusal = budget.requestRefusal();
+      budget.addRequestBytes(-held);
       this.requestHeld = 0;
-      this.refuse(bufferedRequestRefusal(total, budget.requestLimit));
+      this.refuse(refusal);
     }
   }
 
@@ -471,7 +455,7 @@ export class ServerCall {
       this.released = true;
       if (this.queued > 0) this.budget.release(this.queued);
       this.queued = 0;
-      this.budget.requestBytes -= this.requestHeld;
+      this.budget.addRequestBytes(-this.requestHeld);
       this.requestHeld = 0;
     }
     if (this.finished) return;

@@ -25,6 +25,12 @@ const LIMITS: GrpcServerLimits = {
   maxBufferedRequestBytesPerConnection: 4 * 1024,
   queuedResponseStallMs: 60_000,
   requestArrivalMs: 1_000,
+  maxQueuedResponseBytes: 64 * 1024 * 1024,
+  maxBufferedRequestBytes: 64 * 1024 * 1024,
+  connectionShareBytes: 64 * 1024,
+  idleConnectionMs: 600_000,
+  keepAliveIntervalMs: 3_600_000,
+  keepAliveTimeoutMs: 20_000,
 };
 
 type Bytes = { bytes: Buffer };

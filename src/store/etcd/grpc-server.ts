@@ -5,8 +5,9 @@ import { type Clock, systemClock, type TimerHandle } from '../../core/clock.js';
 import { DeadlineQueue } from '../../core/deadline-queue.js';
 import type { Logger } from '../../core/log.js';
 import { GRPC } from '../errors.js';
-import { ConnectionBudget } from './connection-budget.js';
-import { type MethodCodec, type MethodHandler, queuedResponseRefusal, ServerCall } from './grpc-call.js';
+import { ConnectionBudget, ServerBudget } from './connection-budget.js';
+import { ConnectionLiveness } from './connection-liveness.js';
+import { type MethodCodec, type MethodHandler, ServerCall } from './grpc-call.js';
 import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wire.js';
 
 /**
@@ -33,6 +34,13 @@ import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wir
  * - Request bytes a connection's calls hold (partial messages, unary requests not yet ended) are
  *   counted too; a call whose bytes take it over `maxBufferedRequestBytesPerConnection` is
  *   refused with RESOURCE_EXHAUSTED and its bytes dropped.
+ * - Both counts are also kept for the whole server ({@link ServerBudget}): while a total is over
+ *   `maxQueuedResponseBytes` or `maxBufferedRequestBytes`, connections holding more than
+ *   `connectionShareBytes` are treated as over their own limit (refused, backpressured, cut when
+ *   they stall), so `maxConnections` connections cannot make the node hold their product.
+ * - A connection with no call open for `idleConnectionMs` is closed gracefully (GOAWAY, no error);
+ *   every `keepAliveIntervalMs` its peer is pinged, and one that does not answer within
+ *   `keepAliveTimeoutMs` is cut ({@link ConnectionLiveness}).
  * - A call whose request does not stream (unary and server-streaming) must have its request
  *   whole, half-close included, within `requestArrivalMs` of its headers, or it is answered
  *   DEADLINE_EXCEEDED (`grpc: the request did not arrive within N ms`) and its stream slot freed:
@@ -53,6 +61,18 @@ export interface GrpcServerLimits {
   readonly maxBufferedRequestBytesPerConnection: number;
   readonly queuedResponseStallMs: number;
   readonly requestArrivalMs: number;
+  readonly maxQueuedResponseBytes: number;
+  readonly maxBufferedRequestBytes: number;
+  readonly connectionShareBytes: number;
+  readonly idleConnectionMs: number;
+  readonly keepAliveIntervalMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** What the server keeps per open connection. */
+interface Connection {
+  readonly budget: ConnectionBudget;
+  readonly liveness: ConnectionLiveness;
 }
 
 /** A method as registered: its codec and handler. */
@@ -66,6 +86,12 @@ function isGrpcContentType(value: unknown): boolean {
   if (typeof value !== 'string' || !value.startsWith('application/grpc')) return false;
   const next = value.charAt(16);
   return next === '' || next === '+' || next === ';';
+}
+
+/** The peer's address, for logs. */
+function peerOf(session: http2.ServerHttp2Session): string {
+  const socket = session.socket as Socket | undefined;
+  return socket === undefined ? 'unknown' : `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
 function trailersOnly(stream: http2.ServerHttp2Stream, status: GrpcStatus): void {
@@ -85,8 +111,10 @@ export class GrpcServer {
   private readonly routes = new Map<string, Route>();
   /** Fully qualified names of the services registered, for grpc-go's UNIMPLEMENTED wording. */
   private readonly services = new Set<string>();
-  /** Open connections and the response bytes each holds unsent. */
-  private readonly sessions = new Map<http2.ServerHttp2Session, ConnectionBudget>();
+  /** Open connections, with the bytes each holds and its idle and keep-alive timers. */
+  private readonly sessions = new Map<http2.ServerHttp2Session, Connection>();
+  /** The bytes all connections hold together. */
+  private readonly budget: ServerBudget;
   private readonly deadlines: DeadlineQueue;
   private readonly server: http2.Http2Server;
   private closing: Promise<void> | undefined = undefined;
@@ -97,6 +125,15 @@ export class GrpcServer {
     private readonly logger?: Logger,
   ) {
     this.deadlines = new DeadlineQueue(clock);
+    this.budget = new ServerBudget(
+      {
+        maxQueuedResponseBytes: limits.maxQueuedResponseBytes,
+        maxBufferedRequestBytes: limits.maxBufferedRequestBytes,
+        connectionShareBytes: limits.connectionShareBytes,
+        stallMs: limits.queuedResponseStallMs,
+      },
+      clock,
+    );
     this.server = http2.createServer({
       settings: {
         maxConcurrentStreams: limits.maxStreamsPerConnection,
@@ -158,7 +195,12 @@ export class GrpcServer {
 
   /** Response bytes each open connection holds unsent (for tests and stats). */
   queuedResponseBytes(): number[] {
-    return [...this.sessions.values()].map((b) => b.queued);
+    return [...this.sessions.values()].map((c) => c.budget.queued);
+  }
+
+  /** Response and request bytes all connections hold together (for tests and stats). */
+  heldBytes(): { queuedResponse: number; bufferedRequest: number } {
+    return { queuedResponse: this.budget.queued, bufferedRequest: this.budget.requestBytes };
   }
 
   /** Stops the server; see the class contract. Calling it again returns the same promise. */
@@ -188,6 +230,7 @@ export class GrpcServer {
       await drained;
     }
     this.deadlines.clear();
+    this.budget.dispose();
     await stopped;
   }
 
@@ -205,22 +248,50 @@ export class GrpcServer {
       },
       this.clock,
       () => this.onStalled(session, budget),
+      this.budget,
     );
-    this.sessions.set(session, budget);
+    const liveness = new ConnectionLiveness(
+      {
+        idleMs: this.limits.idleConnectionMs,
+        keepAliveIntervalMs: this.limits.keepAliveIntervalMs,
+        keepAliveTimeoutMs: this.limits.keepAliveTimeoutMs,
+      },
+      this.clock,
+      {
+        ping: (onAck) => {
+          try {
+            return session.ping((err) => onAck(err === null));
+          } catch {
+            return false;
+          }
+        },
+        closeIdle: () => session.close(),
+        closeDead: () => {
+          this.logger?.warn(
+            { peer: peerOf(session), timeoutMs: this.limits.keepAliveTimeoutMs },
+            'etcd API: closing a connection whose peer does not answer pings',
+          );
+          session.destroy();
+        },
+      },
+    );
+    this.sessions.set(session, { budget, liveness });
     session.once('close', () => {
       budget.dispose();
+      liveness.dispose();
       this.sessions.delete(session);
     });
   }
 
   /** A connection stayed over its queued-response limit with nothing flushed: cut it. */
   private onStalled(session: http2.ServerHttp2Session, budget: ConnectionBudget): void {
-    const socket = session.socket as Socket | undefined;
     this.logger?.warn(
       {
-        peer: socket === undefined ? 'unknown' : `${socket.remoteAddress}:${socket.remotePort}`,
+        peer: peerOf(session),
         queuedBytes: budget.queued,
         limitBytes: budget.limit,
+        serverQueuedBytes: this.budget.queued,
+        serverLimitBytes: this.budget.limit,
         stallMs: this.limits.queuedResponseStallMs,
       },
       'etcd API: closing a connection that reads none of its queued responses',
@@ -252,13 +323,16 @@ export class GrpcServer {
       stream.respond({ ':status': 415 }, { endStream: true });
       return;
     }
-    const budget = this.sessions.get(stream.session as http2.ServerHttp2Session);
-    if (budget === undefined) {
+    const connection = this.sessions.get(stream.session as http2.ServerHttp2Session);
+    if (connection === undefined) {
       stream.destroy();
       return;
     }
+    const { budget, liveness } = connection;
+    liveness.callOpened();
+    stream.on('close', () => liveness.callClosed());
     if (budget.over) {
-      trailersOnly(stream, queuedResponseRefusal(budget.queued, budget.limit));
+      trailersOnly(stream, budget.queuedRefusal());
       return;
     }
     const path = headers[':path'] ?? '';

@@ -68,6 +68,38 @@ export const DEFAULT_LIMITS = Object.freeze({
    * slow link; a minute leaves room for a congested one.
    */
   requestArrivalMs: 60_000,
+  /**
+   * Response bytes all connections together may hold unsent: maxConnections connections each
+   * within maxQueuedResponseBytesPerConnection would be 128 GiB. While the total is over it,
+   * connections holding more than connectionShareBytes are treated as over their own bound
+   * (refused, backpressured, cut when they stall), and the others go on. 256 MiB is eight
+   * connections at their own bound.
+   */
+  maxQueuedResponseBytes: 256 * 1024 * 1024,
+  /** Request bytes all connections' calls together may hold (the same reasoning, and rule). */
+  maxBufferedRequestBytes: 256 * 1024 * 1024,
+  /**
+   * What one connection may hold, of queued responses or of buffered requests, without being held
+   * back while the server's total is over: a client that reads its answers and sends whole
+   * messages holds less (a message or two in flight, 64 KiB being an HTTP/2 stream's default
+   * window), so only those that pile bytes up are refused. The node then holds at most the total
+   * plus this much per connection (256 MiB more at maxConnections).
+   */
+  connectionShareBytes: 64 * 1024,
+  /**
+   * How long a connection may go with no call open before it is closed gracefully (GOAWAY, no
+   * error; gRPC clients reconnect on their next call), as grpc-go's MaxConnectionIdle does: an
+   * abandoned client then stops holding one of maxConnections.
+   */
+  idleConnectionMs: 5 * 60_000,
+  /**
+   * How often the server pings each connection's peer: etcd's `--grpc-keepalive-interval`
+   * default (2 h). A peer that vanished never closes its watch streams, and TCP alone does not
+   * notice while the server has nothing to send.
+   */
+  keepAliveIntervalMs: 2 * 3600_000,
+  /** How long a ping may go unanswered before the connection is cut: etcd's `--grpc-keepalive-timeout` default (20 s). */
+  keepAliveTimeoutMs: 20_000,
   /** Watches one Watch stream may hold at once; a create over it is answered canceled. */
   maxWatchesPerStream: 1024,
   /** Watch streams the whole server holds at once: each costs store-side watch state. */

@@ -280,3 +280,49 @@ describe('etcd API: response bytes a connection holds unsent', { timeout: 60_000
     await server.close();
   });
 });
+
+describe('etcd API: response bytes all connections hold unsent', { timeout: 60_000 }, () => {
+  it('holds back the connections that pile answers up once the total is over, and serves the others', async () => {
+    const store = new TestingStore();
+    await fill(store, 'big/', 4);
+    await store.put({ key: enc.encode('small'), value: enc.encode('v') });
+    // Each connection's own bound is far above the server's total: only the total can refuse.
+    const server = await serveEtcd({
+      store,
+      host: '127.0.0.1',
+      port: 0,
+      limits: { maxQueuedResponseBytesPerConnection: 8 * LIMIT, maxQueuedResponseBytes: LIMIT },
+    });
+    const total = () => server.queuedResponseBytes().reduce((a, b) => a + b, 0);
+    const greedy = await connect(server.endpoint);
+    const { held, refusal, maxQueued } = await overfill(greedy, total);
+    assert.ok(refusal !== undefined, 'a call on the connection holding the answers is refused');
+    assert.equal(refusal['grpc-status'], String(GRPC.RESOURCE_EXHAUSTED));
+    assert.match(
+      decodeGrpcMessage(String(refusal['grpc-message'])),
+      /the server has \d+ response bytes unsent, over its limit of 1048576, and this connection holds \d+ of them/,
+    );
+    assert.ok(maxQueued <= LIMIT + VALUE_BYTES + 1024, `queued ${maxQueued} stays within the total`);
+
+    // A connection that holds nothing is served while the total is over...
+    const polite = await connect(server.endpoint);
+    const small = await rangeCall(polite, 'small').read();
+    assert.equal(small.status, '0');
+    // ...until it piles answers up too: one large answer left unread takes it over its share.
+    const unread = rangeCall(polite, 'big/0');
+    assert.equal((await unread.headers)['grpc-status'], undefined);
+    const refused = await rangeCall(polite, 'small').read();
+    assert.equal(refused.status, String(GRPC.RESOURCE_EXHAUSTED));
+
+    // The greedy client reads: the total drops and both connections are served again.
+    await Promise.all(held.map((c) => c.read()));
+    await unread.read();
+    await settle(() => total() === 0);
+    assert.equal(total(), 0);
+    assert.equal((await rangeCall(greedy, 'small').read()).status, '0');
+    assert.equal((await rangeCall(polite, 'small').read()).status, '0');
+    greedy.close();
+    polite.close();
+    await server.close();
+  });
+});

@@ -1,3 +1,4 @@
+import type { Clock } from '../../core/clock.js';
 import { withLimits } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { StoreClient } from '../api.js';
@@ -29,6 +30,8 @@ export interface ServeEtcdOptions {
   /** Overrides of {@link DEFAULT_LIMITS}. */
   readonly limits?: Partial<EtcdApiLimits>;
   readonly logger?: Logger;
+  /** The clock of the server's timers (deadlines, stalls, idle and keep-alive); the system's by default. */
+  readonly clock?: Clock;
 }
 
 /** A running etcd API server. */
@@ -83,8 +86,14 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
       maxBufferedRequestBytesPerConnection: limits.maxBufferedRequestBytesPerConnection,
       queuedResponseStallMs: limits.queuedResponseStallMs,
       requestArrivalMs: limits.requestArrivalMs,
+      maxQueuedResponseBytes: limits.maxQueuedResponseBytes,
+      maxBufferedRequestBytes: limits.maxBufferedRequestBytes,
+      connectionShareBytes: limits.connectionShareBytes,
+      idleConnectionMs: limits.idleConnectionMs,
+      keepAliveIntervalMs: limits.keepAliveIntervalMs,
+      keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
     },
-    undefined,
+    options.clock,
     options.logger,
   );
   const decode = { maxRequestBytes: limits.maxRequestBytes, maxMessageDepth: limits.maxMessageDepth };
