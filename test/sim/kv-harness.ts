@@ -25,7 +25,9 @@ import type { Address } from '../../src/transport/types.js';
  * adverts from membership, whose own correctness its swarm checks; simulating it keeps every
  * virtual millisecond of CPU for the store, while the lag and the per-node views keep what matters
  * to the store: coordinators that think a dead replica alive (requests time out, hints are stored
- * late) or a live one dead (hints for a node that is up), and nodes that disagree.
+ * late) or a live one dead (hints for a node that is up), and nodes that disagree. As in real
+ * membership, which exchanges live members only, a node that (re)starts lists only the members up
+ * at the time; one down then is unknown to it (no state, no advert) until it is seen up.
  *
  * The harness watches each node through thin engine wrappers: its replica store (to read every
  * stored cell after heal) and its hybrid clock (to learn the version of each client write as the
@@ -52,6 +54,11 @@ export const MEMBERSHIP_LAG = Object.freeze({
 
 interface ObserverView {
   readonly alive: Map<string, boolean>;
+  /**
+   * Members this incarnation has seen up: real membership exchanges live members only, so a node
+   * that (re)starts while another is down does not list it (nor see its state) until it is up.
+   */
+  readonly known: Set<string>;
   readonly pending: Map<string, { to: boolean; at: number }>;
   readonly listeners: Set<() => void>;
 }
@@ -78,9 +85,13 @@ export class LaggedMembership {
 
   add(name: string, address: Address): void {
     this.members.set(name, { address, values: new Map() });
-    for (const v of this.views.values()) v.alive.set(name, true);
+    for (const v of this.views.values()) {
+      v.alive.set(name, true);
+      v.known.add(name);
+    }
     this.views.set(name, {
       alive: new Map([...this.members.keys()].map((n) => [n, true])),
+      known: new Set(this.members.keys()),
       pending: new Map(),
       listeners: new Set(),
     });
@@ -95,20 +106,27 @@ export class LaggedMembership {
   viewFor(name: string, live: () => boolean): KvMembershipView {
     const view = this.views.get(name);
     if (view === undefined) throw new CairnError('NOT_FOUND', `no member ${name}`);
-    // A restarted process learns the current state from a peer at once.
-    for (const n of this.members.keys()) view.alive.set(n, n === name || this.reachable(name, n));
+    // A restarted process learns the current state from a peer at once: of the members up only.
+    view.known.clear();
+    for (const n of this.members.keys()) {
+      const up = n === name || this.reachable(name, n);
+      view.alive.set(n, up);
+      if (up) view.known.add(n);
+    }
     view.pending.clear();
     view.listeners.clear();
     return {
       members: () =>
-        [...this.members].map(
-          ([n, m]): KvMember => ({
-            name: n,
-            address: m.address,
-            state: view.alive.get(n) === false ? 'dead' : 'alive',
-            lookup: (key: string) => m.values.get(key),
-          }),
-        ),
+        [...this.members]
+          .filter(([n]) => view.known.has(n))
+          .map(
+            ([n, m]): KvMember => ({
+              name: n,
+              address: m.address,
+              state: view.alive.get(n) === false ? 'dead' : 'alive',
+              lookup: (key: string) => m.values.get(key),
+            }),
+          ),
       publish: (values) => {
         if (!live()) return;
         const own = this.members.get(name)!.values;
@@ -162,6 +180,7 @@ export class LaggedMembership {
           view.pending.set(t, { to: truth, at: now + min + this.rng.float() * (max - min) });
         } else if (now >= pending.at) {
           view.alive.set(t, truth);
+          if (truth) view.known.add(t);
           view.pending.delete(t);
           changed = true;
         }

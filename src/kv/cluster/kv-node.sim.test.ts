@@ -581,6 +581,51 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     await checkAcked(c, acked, 'e');
   });
 
+  it('keeps a down node on the ring of nodes that never learned it or reaped it, and removenode still takes it off', async () => {
+    const c = await cluster(['a', 'b', 'c', 'd', 'e']);
+    const acked = await writeInitial(c, 100);
+    const ringOf = (n: string) =>
+      c
+        .node(n)
+        .ring()
+        .nodes.map((x) => `${x.name}:${x.status}:${x.tokens.join(',')}`)
+        .sort()
+        .join(' ');
+    c.crash('d');
+    await c.sim.runFor(1_000);
+    // c restarts while d is down: its membership learns live members only, never d.
+    c.crash('c');
+    c.membership.forget('c', 'd');
+    await c.restart('c');
+    await c.sim.runFor(1_000);
+    assert.ok(onRing(c, 'c', 'd'), 'c learned d from the others');
+    assert.equal(ringOf('c'), ringOf('a'), 'c and a agree on the ring');
+    for (let i = 0; i < 40; i++) {
+      await put(c, 'c', utf8(`via-c-${i}`), `v-${i}`);
+      acked.set(`via-c-${i}`, `v-${i}`);
+    }
+    // Membership reaps d everywhere: every node keeps it from the others' ghosts.
+    c.membership.reap('d');
+    await c.sim.runFor(3_000);
+    for (const n of ['a', 'b', 'c', 'e']) {
+      assert.ok(onRing(c, n, 'd'), `${n} keeps d after the reap`);
+      assert.equal(ringOf(n), ringOf('a'), `${n} agrees with a`);
+    }
+    await checkAcked(c, acked, 'e');
+    // removenode works on the reaped node, and the ghosts go with it.
+    await c.run(c.node('b').removeNode('d'), 120_000);
+    await c.sim.runFor(5_000);
+    for (const n of ['a', 'b', 'c', 'e']) assert.ok(!onRing(c, n, 'd'), `${n} dropped d`);
+    // A node that starts now (nothing of d in its membership) does not bring it back either.
+    c.crash('e');
+    c.membership.forget('e', 'd');
+    await c.restart('e');
+    await c.sim.runFor(5_000);
+    for (const n of ['a', 'b', 'c', 'e']) assert.ok(!onRing(c, n, 'd'), `${n} keeps d off`);
+    await checkReplicas(c, acked, 'a');
+    await checkAcked(c, acked, 'e');
+  });
+
   it('refuses to decommission when the rest could not hold rf replicas', async () => {
     const c = await cluster(['a', 'b', 'c']);
     await assert.rejects(c.run(c.node('c').decommission()), (e) => isKvError(e, 'INVALID_ARGUMENT'));

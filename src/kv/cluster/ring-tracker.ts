@@ -1,6 +1,7 @@
 import { describeError, type Logger } from '../../core/index.js';
 import type { StateValue } from '../../membership/types.js';
 import type { Address } from '../../transport/types.js';
+import { decodeGhosts, encodeGhosts, GHOST_LIMITS } from '../ring/ghosts.js';
 import {
   decodeRemovals,
   encodeRemovals,
@@ -61,8 +62,18 @@ export interface OwnEntry {
  * that made it; it drops one once the removed node has left membership (reaped) or advertises
  * other tokens (it came back as a new node).
  *
- * A malformed advert leaves that node off the ring (logged); a ring that fails to build keeps the
- * previous one.
+ * Ghosts (`ring/ghosts.ts`): membership holds state of live members only, so a node that starts
+ * while another is down, or after membership reaped it, would not know its advert. This node
+ * announces the adverts of the ring nodes it does not see up (normal or leaving, not removed; up to
+ * GHOST_LIMITS.maxGhosts), and takes a ghost announced by a member it sees up for a node that
+ * membership does not list at all (when announcers disagree, the advert most of them announce,
+ * then the one whose first announcer's name sorts first). A node's own advert, when this node
+ * has it, always wins. A removal applies to a ghost as to an advert, so removenode works on a node
+ * membership has reaped; announcers drop a ghost once its node is removed, and removals are kept
+ * while a ghost of their node is still announced.
+ *
+ * A malformed advert or ghost leaves that node off the ring (logged); a ring that fails to build
+ * keeps the previous one.
  */
 export class RingTracker {
   private ring: RingPort;
@@ -74,6 +85,10 @@ export class RingTracker {
   private own: OwnEntry | undefined;
   /** The removals this node announces: its own, and the `removed` ones it adopted. */
   private removals: RingRemoval[] = [];
+  /** The ghosts this node announces: ring nodes it does not see up. */
+  private ghosts: RingNode[] = [];
+  /** Names of the ghosts left out over GHOST_LIMITS.maxGhosts (logged once per change). */
+  private ghostsLeftOut = '';
   private selfRemoved: ((by: string) => void) | undefined;
 
   constructor(
@@ -100,7 +115,10 @@ export class RingTracker {
   /** Sets this node's entry (undefined: off the ring), publishes it and rebuilds the ring. */
   setOwn(entry: OwnEntry | undefined): void {
     this.own = entry;
-    if (entry === undefined) this.removals = [];
+    if (entry === undefined) {
+      this.removals = [];
+      this.ghosts = [];
+    }
     this.publish();
     this.refresh();
   }
@@ -117,6 +135,7 @@ export class RingTracker {
         : { tokens: entry.tokens, status: entry.status, resp: entry.resp };
     const values = new Map<string, StateValue>(this.engines.encodeRingAdvert(advert));
     for (const [key, value] of encodeRemovals(this.removals)) values.set(key, value);
+    for (const [key, value] of encodeGhosts(this.ghosts)) values.set(key, value);
     this.view.publish(values);
   }
 
@@ -129,6 +148,11 @@ export class RingTracker {
   /** The removals this node announces. */
   announced(): readonly RingRemoval[] {
     return this.removals;
+  }
+
+  /** The ghosts this node announces (ring nodes it does not see up). */
+  announcedGhosts(): readonly RingNode[] {
+    return this.ghosts;
   }
 
   /**
@@ -180,8 +204,11 @@ export class RingTracker {
     this.adverts.clear();
     this.digests.clear();
     const announced: RingRemoval[] = [...this.removals];
+    /** Ghosts announced by members up, by node name, then by advert, with their announcers. */
+    const ghosts = new Map<string, GhostVotes[]>();
     let selfRemovedBy: string | undefined;
-    for (const m of this.view.members()) {
+    const members = this.view.members();
+    for (const m of members) {
       if (m.name === this.self) continue;
       this.members.set(m.name, m);
       let advert: Omit<RingNode, 'name'> | undefined;
@@ -191,6 +218,19 @@ export class RingTracker {
         this.logger.warn({ node: m.name, err: describeError(err) }, 'ignoring a malformed ring advert');
       }
       if (advert !== undefined && advert.tokens.length > 0) this.adverts.set(m.name, advert);
+      if (m.state === 'alive' || m.state === 'suspect') {
+        for (const g of decodeGhosts((key) => m.lookup(key))) countGhost(ghosts, g, m.name);
+      }
+    }
+    // A ghost stands for a node membership does not list (never learned, or reaped).
+    for (const [name, votes] of ghosts) {
+      if (name === this.self || this.members.has(name)) continue;
+      const { tokens, status, resp } = pickGhost(votes);
+      this.adverts.set(name, resp === undefined ? { tokens, status } : { tokens, status, resp });
+    }
+    // Removals are read after the adverts (ghosts included) that they apply to.
+    for (const m of members) {
+      if (m.name === this.self) continue;
       for (const r of decodeRemovals((key) => m.lookup(key))) {
         announced.push(r);
         if (r.node === this.self && r.phase === 'removed' && this.applies(r)) selfRemovedBy ??= m.name;
@@ -218,8 +258,10 @@ export class RingTracker {
         'the ring did not build from the adverts; keeping the previous one',
       );
     }
-    if (this.own !== undefined && this.keepRemovals(announced)) {
-      this.publish();
+    if (this.own !== undefined) {
+      const removalsChanged = this.keepRemovals(announced);
+      const ghostsChanged = this.keepGhosts(removed);
+      if (removalsChanged || ghostsChanged) this.publish();
     }
     if (selfRemovedBy !== undefined) this.selfRemoved?.(selfRemovedBy);
   }
@@ -248,9 +290,40 @@ export class RingTracker {
    * advert back onto the ring.
    */
   private outdated(r: RingRemoval): boolean {
-    if (!this.members.has(r.node)) return true;
     const digest = this.advertDigest(r.node);
+    if (!this.members.has(r.node)) return digest !== r.digest;
     return digest !== undefined && digest !== r.digest;
+  }
+
+  /**
+   * Sets the ghosts this node announces: the ring nodes (normal or leaving by their own adverts,
+   * not `removed`) that it does not see up, by name, at most GHOST_LIMITS.maxGhosts. Returns true
+   * when the list changed.
+   */
+  private keepGhosts(removed: ReadonlySet<string>): boolean {
+    const down: RingNode[] = [];
+    for (const [name, advert] of this.adverts) {
+      if (removed.has(name) || advert.status === 'joining' || this.isAlive(name)) continue;
+      down.push({ ...advert, name });
+    }
+    down.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const kept = down.slice(0, GHOST_LIMITS.maxGhosts);
+    const leftOut = down
+      .slice(GHOST_LIMITS.maxGhosts)
+      .map((g) => g.name)
+      .join(',');
+    if (leftOut !== this.ghostsLeftOut) {
+      this.ghostsLeftOut = leftOut;
+      if (leftOut !== '')
+        this.logger.warn(
+          { leftOut, max: GHOST_LIMITS.maxGhosts },
+          'more ring nodes are down than this node announces as ghosts',
+        );
+    }
+    const changed =
+      kept.length !== this.ghosts.length || kept.some((g, i) => !sameRingNode(g, this.ghosts[i]!));
+    if (changed) this.ghosts = kept;
+    return changed;
   }
 
   /**
@@ -271,4 +344,51 @@ export class RingTracker {
     this.removals = kept;
     return changed;
   }
+}
+
+/** One advert announced as a ghost, and who announces it. */
+interface GhostVotes {
+  readonly ghost: RingNode;
+  readonly announcers: string[];
+}
+
+function countGhost(ghosts: Map<string, GhostVotes[]>, g: RingNode, announcer: string): void {
+  let votes = ghosts.get(g.name);
+  if (votes === undefined) {
+    votes = [];
+    ghosts.set(g.name, votes);
+  }
+  const same = votes.find((v) => sameRingNode(v.ghost, g));
+  if (same !== undefined) same.announcers.push(announcer);
+  else votes.push({ ghost: g, announcers: [announcer] });
+}
+
+/** The advert most announcers agree on; at a tie, the one whose first announcer sorts first. */
+function pickGhost(votes: readonly GhostVotes[]): RingNode {
+  let best = votes[0]!;
+  let bestFirst = minName(best.announcers);
+  for (const v of votes.slice(1)) {
+    const first = minName(v.announcers);
+    if (
+      v.announcers.length > best.announcers.length ||
+      (v.announcers.length === best.announcers.length && first < bestFirst)
+    ) {
+      best = v;
+      bestFirst = first;
+    }
+  }
+  return best.ghost;
+}
+
+function minName(names: readonly string[]): string {
+  let min = names[0]!;
+  for (const n of names) if (n < min) min = n;
+  return min;
+}
+
+function sameRingNode(a: RingNode, b: RingNode): boolean {
+  if (a.name !== b.name || a.status !== b.status || a.resp !== b.resp || a.tokens.length !== b.tokens.length)
+    return false;
+  for (let i = 0; i < a.tokens.length; i++) if (a.tokens[i] !== b.tokens[i]) return false;
+  return true;
 }

@@ -26,6 +26,8 @@ interface FakeEntry {
 export class FakeMembership {
   private readonly entries = new Map<string, FakeEntry>();
   private readonly listeners = new Set<() => void>();
+  /** Members each viewer does not list (it never learned them, or reaped them), by viewer. */
+  private readonly unknown = new Map<string, Set<string>>();
   private notifying = false;
   private dirty = false;
 
@@ -34,7 +36,29 @@ export class FakeMembership {
     const prior = this.entries.get(name);
     if (prior === undefined) this.entries.set(name, { name, address, state: 'alive', values: new Map() });
     else prior.state = 'alive';
+    // A member up is learned by everyone again.
+    for (const hidden of this.unknown.values()) hidden.delete(name);
     this.changed();
+  }
+
+  /**
+   * `viewer` no longer lists `name` at all, as real membership after it reaped a dead member, or
+   * after a restart of `viewer` while `name` was down (membership exchanges live members only):
+   * neither its state nor its values are seen there until `name` is added (up) again.
+   */
+  forget(viewer: string, name: string): void {
+    let hidden = this.unknown.get(viewer);
+    if (hidden === undefined) {
+      hidden = new Set();
+      this.unknown.set(viewer, hidden);
+    }
+    hidden.add(name);
+    this.changed();
+  }
+
+  /** Every member but `name` forgets it (membership reaped it everywhere). */
+  reap(name: string): void {
+    for (const viewer of this.entries.keys()) if (viewer !== name) this.forget(viewer, name);
   }
 
   /** Sets a member's state. */
@@ -58,12 +82,14 @@ export class FakeMembership {
   viewFor(name: string): KvMembershipView {
     return {
       members: () =>
-        [...this.entries.values()].map((e) => ({
-          name: e.name,
-          address: e.address,
-          state: e.state,
-          lookup: (key: string) => e.values.get(key),
-        })),
+        [...this.entries.values()]
+          .filter((e) => this.unknown.get(name)?.has(e.name) !== true)
+          .map((e) => ({
+            name: e.name,
+            address: e.address,
+            state: e.state,
+            lookup: (key: string) => e.values.get(key),
+          })),
       publish: (values) => {
         const entry = this.entries.get(name);
         if (entry === undefined) return;

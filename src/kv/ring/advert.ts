@@ -38,8 +38,58 @@ const STATUS_CODES: readonly RingNodeStatus[] = ['joining', 'normal', 'leaving']
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function chunkKey(i: number): string {
-  return `${RING_STATE_PREFIX}${i}`;
+function chunkKey(prefix: string, i: number): string {
+  return `${prefix}${i}`;
+}
+
+/**
+ * Splits `payload` over state keys `<prefix>0`, `<prefix>1`, ..., each the payload's 4-byte digest
+ * followed by up to 508 payload bytes. Byte 2 of `payload` is set to the chunk count (readers
+ * check it against the chunks they find). Used for adverts and for ghosts (`ghosts.ts`).
+ *
+ * @throws RangeError when the payload needs more than `maxChunks` chunks (a caller's bug)
+ */
+export function encodeChunked(prefix: string, payload: Uint8Array): Map<string, Uint8Array> {
+  const chunks = Math.max(1, Math.ceil(payload.length / CHUNK_PAYLOAD));
+  if (chunks > ADVERT_LIMITS.maxChunks) throw new RangeError('payload too large to publish');
+  payload[2] = chunks;
+  const digest = sha256(payload).subarray(0, DIGEST_BYTES);
+  const out = new Map<string, Uint8Array>();
+  for (let i = 0; i < chunks; i++) {
+    const part = payload.subarray(i * CHUNK_PAYLOAD, (i + 1) * CHUNK_PAYLOAD);
+    out.set(chunkKey(prefix, i), concatBytes([digest, part]));
+  }
+  return out;
+}
+
+/**
+ * The payload published under `<prefix>0..` by {@link encodeChunked}, or undefined when it is
+ * absent or torn (chunks of two payloads), a chunk is not bytes of at most 512, the chunk count
+ * (payload byte 2) is not 1 to `maxChunks`, or the digest does not match. Never throws.
+ */
+export function decodeChunked(
+  values: (key: string) => StateValue | undefined,
+  prefix: string,
+): Uint8Array | undefined {
+  try {
+    const first = chunkAt(values, prefix, 0);
+    if (first === undefined) return undefined;
+    const digest = first.subarray(0, DIGEST_BYTES);
+    const chunks = first.length > DIGEST_BYTES + 2 ? first[DIGEST_BYTES + 2]! : 0;
+    if (chunks < 1 || chunks > ADVERT_LIMITS.maxChunks) return undefined;
+    const parts: Uint8Array[] = [first.subarray(DIGEST_BYTES)];
+    for (let i = 1; i < chunks; i++) {
+      const chunk = chunkAt(values, prefix, i);
+      if (chunk === undefined || !bytesEqual(chunk.subarray(0, DIGEST_BYTES), digest)) return undefined;
+      parts.push(chunk.subarray(DIGEST_BYTES));
+    }
+    const payload = concatBytes(parts);
+    if (!bytesEqual(sha256(payload).subarray(0, DIGEST_BYTES), digest)) return undefined;
+    return payload;
+  } catch {
+    // A lookup that throws is the caller's problem, not a reason to crash the ring.
+    return undefined;
+  }
 }
 
 function encodePayload(node: Omit<RingNode, 'name'>, chunks: number): Uint8Array {
@@ -74,28 +124,33 @@ function encodePayload(node: Omit<RingNode, 'name'>, chunks: number): Uint8Array
  * ```
  */
 export function encodeRingAdvert(node: Omit<RingNode, 'name'>): Map<string, Uint8Array> {
-  if (node.tokens.length > RING_LIMITS.maxTokensPerNode) throw new RangeError('too many tokens to advertise');
-  if (!STATUS_CODES.includes(node.status)) throw new RangeError(`unknown ring status ${String(node.status)}`);
-  const size = 6 + encoder.encode(node.resp ?? '').length + node.tokens.length * 8;
-  const chunks = Math.max(1, Math.ceil(size / CHUNK_PAYLOAD));
-  const payload = encodePayload(node, chunks);
-  const digest = sha256(payload).subarray(0, DIGEST_BYTES);
-  const out = new Map<string, Uint8Array>();
-  for (let i = 0; i < chunks; i++) {
-    const part = payload.subarray(i * CHUNK_PAYLOAD, (i + 1) * CHUNK_PAYLOAD);
-    out.set(chunkKey(i), concatBytes([digest, part]));
-  }
-  return out;
+  return encodeChunked(RING_STATE_PREFIX, encodeAdvertPayload(node));
 }
 
-function chunkAt(values: (key: string) => StateValue | undefined, i: number): Uint8Array | undefined {
-  const value = values(chunkKey(i));
+/**
+ * @internal The advert's payload (its chunk count byte left 0 for {@link encodeChunked} to set).
+ *
+ * @throws RangeError as {@link encodeRingAdvert}
+ */
+export function encodeAdvertPayload(node: Omit<RingNode, 'name'>): Uint8Array {
+  if (node.tokens.length > RING_LIMITS.maxTokensPerNode) throw new RangeError('too many tokens to advertise');
+  if (!STATUS_CODES.includes(node.status)) throw new RangeError(`unknown ring status ${String(node.status)}`);
+  return encodePayload(node, 0);
+}
+
+function chunkAt(
+  values: (key: string) => StateValue | undefined,
+  prefix: string,
+  i: number,
+): Uint8Array | undefined {
+  const value = values(chunkKey(prefix, i));
   if (!(value instanceof Uint8Array)) return undefined;
   if (value.length <= DIGEST_BYTES || value.length > ADVERT_LIMITS.maxValueBytes) return undefined;
   return value;
 }
 
-function parsePayload(payload: Uint8Array, chunks: number): Omit<RingNode, 'name'> | undefined {
+/** @internal An advert's payload (its chunk count byte must be `chunks`), or undefined when malformed. */
+export function parseAdvertPayload(payload: Uint8Array, chunks: number): Omit<RingNode, 'name'> | undefined {
   if (payload.length < 6 || payload[0] !== FORMAT || payload[2] !== chunks) return undefined;
   const status = STATUS_CODES[payload[1]!];
   if (status === undefined) return undefined;
@@ -133,23 +188,11 @@ function parsePayload(payload: Uint8Array, chunks: number): Omit<RingNode, 'name
 export function decodeRingAdvert(
   values: (key: string) => StateValue | undefined,
 ): Omit<RingNode, 'name'> | undefined {
+  const payload = decodeChunked(values, RING_STATE_PREFIX);
+  if (payload === undefined) return undefined;
   try {
-    const first = chunkAt(values, 0);
-    if (first === undefined) return undefined;
-    const digest = first.subarray(0, DIGEST_BYTES);
-    const chunks = first.length > DIGEST_BYTES + 2 ? first[DIGEST_BYTES + 2]! : 0;
-    if (chunks < 1 || chunks > ADVERT_LIMITS.maxChunks) return undefined;
-    const parts: Uint8Array[] = [first.subarray(DIGEST_BYTES)];
-    for (let i = 1; i < chunks; i++) {
-      const chunk = chunkAt(values, i);
-      if (chunk === undefined || !bytesEqual(chunk.subarray(0, DIGEST_BYTES), digest)) return undefined;
-      parts.push(chunk.subarray(DIGEST_BYTES));
-    }
-    const payload = concatBytes(parts);
-    if (!bytesEqual(sha256(payload).subarray(0, DIGEST_BYTES), digest)) return undefined;
-    return parsePayload(payload, chunks);
+    return parseAdvertPayload(payload, payload[2]!);
   } catch {
-    // A lookup that throws is the caller's problem, not a reason to crash the ring.
     return undefined;
   }
 }
