@@ -18,9 +18,11 @@ import { get, runCli } from './agent-helpers.js';
  *    write (of both phases) still reads back through every node, the new one included;
  * 3. a node is decommissioned under load through `cairn kv decommission`: the ring shrinks to
  *    three and nothing acknowledged is lost;
- * 4. a fifth node joins, then a node is killed for good and taken off the ring under load through
- *    `cairn kv removenode`: its ranges are copied to their new owners, every ring drops it, and
- *    nothing acknowledged is lost.
+ * 4. a fifth node joins, then a node is killed for good; another is restarted once the death is
+ *    known everywhere (its membership then never learns the dead node) and still has it on its
+ *    ring; the dead node is taken off the ring under load through `cairn kv removenode`: its
+ *    ranges are copied to their new owners, every ring drops it, and nothing acknowledged is
+ *    lost.
  *
  * Every key is written once (key = writer + sequence number), so "acknowledged and readable"
  * is exact: a write is lost when its key reads back absent or with another value. Load loops are
@@ -88,6 +90,18 @@ async function waitRings(
 const ringOf = (names: readonly string[]) => (ring: KvRingJson) =>
   ring.nodes.length === names.length &&
   ring.nodes.every((n) => names.includes(n.name) && n.status === 'normal' && n.tokens.length > 0);
+
+/** Polls until every node lists `name` dead (bounded: 400 polls of 100 ms). */
+async function waitDead(nodes: readonly KvAgent[], name: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const views = await Promise.all(
+      nodes.map((n) => json<{ members: { name: string; state: string }[] }>(n, '/v1/members')),
+    );
+    if (views.every((v) => v?.members.some((m) => m.name === name && m.state === 'dead'))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${name} is not listed dead by every node`);
+}
 
 /** Polls until every node lists every other one alive (bounded). */
 async function waitAlive(nodes: readonly KvAgent[]): Promise<void> {
@@ -337,6 +351,17 @@ describe('kv role on real agents', { timeout: 300_000 }, () => {
     const stay = live.filter((n) => n !== gone);
     gone.proc.child.kill('SIGKILL');
     await gone.proc.exit(10_000).catch(() => {});
+    // A node restarted once node-1 is known dead learns only live members from membership: it
+    // keeps node-1 on its ring through the ghost the others announce.
+    await waitDead(stay, 'node-1');
+    const old = stay[1]!;
+    old.proc.child.kill('SIGKILL');
+    await old.proc.exit(10_000).catch(() => {});
+    const restarted = await startKvNode(dir, old.name, [stay[0]!], old.ports);
+    stay[1] = restarted;
+    nodes[nodes.indexOf(old)] = restarted;
+    await waitAlive(stay);
+    await waitRings(stay, ringOf(live.map((n) => n.name)), `node-1 on every ring, ${old.name} restarted`);
     const load = new Load('remove', await connectAll(stay));
     await load.atLeast(200);
     // removenode refuses a node membership still shows alive: retry until the death has spread.
