@@ -27,7 +27,8 @@ import type { Address } from '../../src/transport/types.js';
  * to the store: coordinators that think a dead replica alive (requests time out, hints are stored
  * late) or a live one dead (hints for a node that is up), and nodes that disagree. As in real
  * membership, which exchanges live members only, a node that (re)starts lists only the members up
- * at the time; one down then is unknown to it (no state, no advert) until it is seen up.
+ * at the time (those it reaches, and those a peer it reaches sees up); one down then is unknown to
+ * it (no state, no advert) until it, or a peer it reaches, sees it up.
  *
  * The harness watches each node through thin engine wrappers: its replica store (to read every
  * stored cell after heal) and its hybrid clock (to learn the version of each client write as the
@@ -106,15 +107,18 @@ export class LaggedMembership {
   viewFor(name: string, live: () => boolean): KvMembershipView {
     const view = this.views.get(name);
     if (view === undefined) throw new CairnError('NOT_FOUND', `no member ${name}`);
-    // A restarted process learns the current state from a peer at once: of the members up only.
+    // A restarted process learns the current state from a peer at once, of the members up only:
+    // those it reaches, and those a peer it reaches sees up (SWIM's alive records; it finds out
+    // itself, after the detection lag, that it cannot reach them).
     view.known.clear();
+    view.pending.clear();
+    view.listeners.clear();
     for (const n of this.members.keys()) {
       const up = n === name || this.reachable(name, n);
       view.alive.set(n, up);
       if (up) view.known.add(n);
     }
-    view.pending.clear();
-    view.listeners.clear();
+    this.learnFromPeers(name, view);
     return {
       members: () =>
         [...this.members]
@@ -154,6 +158,29 @@ export class LaggedMembership {
     );
   }
 
+  /**
+   * Adds to `observer`'s view the members that a peer it reaches knows and sees up, listed up (as
+   * SWIM's alive records and Scuttlebutt's state of live members spread); returns true when it
+   * learned any.
+   */
+  private learnFromPeers(observer: string, view: ObserverView): boolean {
+    let learned = false;
+    for (const t of this.members.keys()) {
+      if (view.known.has(t)) continue;
+      for (const [p, peer] of this.views) {
+        if (p === observer || p === t || this.sim.nodeState(p) !== 'up' || !this.reachable(observer, p))
+          continue;
+        if (peer.known.has(t) && peer.alive.get(t) === true) {
+          view.known.add(t);
+          view.alive.set(t, true);
+          learned = true;
+          break;
+        }
+      }
+    }
+    return learned;
+  }
+
   private notify(observer: string): void {
     const view = this.views.get(observer);
     if (view === undefined || view.listeners.size === 0) return;
@@ -166,7 +193,7 @@ export class LaggedMembership {
     const now = this.sim.now;
     for (const [o, view] of this.views) {
       if (this.sim.nodeState(o) !== 'up') continue;
-      let changed = false;
+      let changed = this.learnFromPeers(o, view);
       for (const t of this.members.keys()) {
         const truth = this.reachable(o, t);
         const seen = view.alive.get(t) ?? true;

@@ -64,7 +64,7 @@ export interface OwnEntry {
  *
  * Ghosts (`ring/ghosts.ts`): membership holds state of live members only, so a node that starts
  * while another is down, or after membership reaped it, would not know its advert. This node
- * announces the adverts of the ring nodes it does not see up (normal or leaving, not removed; up to
+ * announces the adverts of the ring nodes it does not see up (any status, not removed; up to
  * GHOST_LIMITS.maxGhosts), and takes a ghost announced by a member it sees up for a node that
  * membership does not list at all (when announcers disagree, the advert most of them announce,
  * then the one whose first announcer's name sorts first). A node's own advert, when this node
@@ -296,14 +296,14 @@ export class RingTracker {
   }
 
   /**
-   * Sets the ghosts this node announces: the ring nodes (normal or leaving by their own adverts,
-   * not `removed`) that it does not see up, by name, at most GHOST_LIMITS.maxGhosts. Returns true
-   * when the list changed.
+   * Sets the ghosts this node announces: the ring nodes (any status: a joining node is a pending
+   * replica that writes must reach; not `removed`) that it does not see up, by name, at most
+   * GHOST_LIMITS.maxGhosts. Returns true when the list changed.
    */
   private keepGhosts(removed: ReadonlySet<string>): boolean {
     const down: RingNode[] = [];
     for (const [name, advert] of this.adverts) {
-      if (removed.has(name) || advert.status === 'joining' || this.isAlive(name)) continue;
+      if (removed.has(name) || this.isAlive(name)) continue;
       down.push({ ...advert, name });
     }
     down.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
