@@ -2,6 +2,7 @@ import { HintStore } from '../engine/hints.js';
 import { MerkleTree } from '../engine/merkle.js';
 import { loadNodeMeta, saveNodeMeta } from '../engine/node-meta.js';
 import { isLive, mergeCells, ReplicaStore } from '../engine/replica-store.js';
+import { loadRingMemory, saveRingMemory } from '../engine/ring-memory.js';
 import { HybridClock, nodeTag } from '../hlc.js';
 import { decodeRingAdvert, encodeRingAdvert, RING_STATE_PREFIX } from '../ring/advert.js';
 import { inTokenRange, tokenOf } from '../ring/partitioner.js';
@@ -26,4 +27,6 @@ export const defaultEngines: KvEngines = Object.freeze<KvEngines>({
   mergeCells,
   loadNodeMeta,
   saveNodeMeta,
+  loadRingMemory,
+  saveRingMemory,
 });

@@ -626,6 +626,37 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     await checkAcked(c, acked, 'e');
   });
 
+  it('a node restarted knowing no one places keys on the ring it remembers, not on a ring of itself', async () => {
+    const c = await cluster(['a', 'b', 'c', 'd', 'e']);
+    const acked = await writeInitial(c, 60);
+    const names = (n: string) =>
+      c
+        .node(n)
+        .ring()
+        .nodes.map((x) => x.name)
+        .sort()
+        .join(',');
+    c.crash('c');
+    // c restarts and its membership lists no one yet (cut off, or before gossip brought anyone).
+    for (const n of ['a', 'b', 'd', 'e']) c.membership.forget('c', n);
+    await c.restart('c');
+    assert.equal(names('c'), 'a,b,c,d,e', 'the remembered ring, not a ring of c alone');
+    // A read through c is refused as unavailable (it knows no live replica), or served by c as a
+    // replica of the key; never answered from c alone as if it were the only replica.
+    for (let i = 0; i < 20; i++) {
+      const got = await c.run(c.node('c').get(utf8(`init-${i}`), { consistency: 'ONE' })).then(
+        (e) => (e === undefined ? 'absent' : fromUtf8(e.value)),
+        (err: unknown) => (isKvError(err, 'UNAVAILABLE') ? 'unavailable' : String(err)),
+      );
+      assert.ok(got === 'unavailable' || got === `v-init-${i}`, `init-${i} through c: ${got}`);
+    }
+    // Membership brings the others back: the same ring, and every write reads back through c.
+    for (const n of ['a', 'b', 'd', 'e']) c.membership.add(n, { host: '', port: 0 } as never);
+    await c.sim.runFor(c.config.ringDelayMs + 1_000);
+    assert.equal(names('c'), names('a'));
+    await checkAcked(c, acked, 'c');
+  });
+
   it('refuses to decommission when the rest could not hold rf replicas', async () => {
     const c = await cluster(['a', 'b', 'c']);
     await assert.rejects(c.run(c.node('c').decommission()), (e) => isKvError(e, 'INVALID_ARGUMENT'));

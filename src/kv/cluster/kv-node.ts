@@ -142,6 +142,8 @@ export class KvNode implements KvApi {
   private readonly stopSignal = new AbortController();
   private readyWaiters: (() => void)[] = [];
   private busy: Promise<unknown> | undefined;
+  /** The ring memory's saves, chained (stop waits for the last before the store closes). */
+  private savingMemory: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly options: KvNodeOptions,
@@ -160,7 +162,18 @@ export class KvNode implements KvApi {
       node: engines.nodeTag(name),
       maxOffsetMs: config.maxClockOffsetMs,
     });
-    this.tracker = new RingTracker(name, view, engines, config.rf, logger);
+    this.tracker = new RingTracker(name, view, engines, config.rf, logger, {
+      clock,
+      settleMs: config.ringDelayMs,
+      // One save at a time, in order; a failed one is logged (the memory is a cache).
+      save: (nodes) => {
+        this.savingMemory = this.savingMemory
+          .then(() => (this.stopped ? undefined : engines.saveRingMemory(options.storage, nodes)))
+          .catch((err: unknown) =>
+            logger.warn({ err: describeError(err) }, 'could not save the ring memory'),
+          );
+      },
+    });
     this.tracker.onSelfRemoved((by) => this.removedFromRing(by));
     this.skew = new SkewMonitor(
       clock,
@@ -300,6 +313,7 @@ export class KvNode implements KvApi {
   private async takePlace(): Promise<void> {
     const { storage, name, rng } = this.options;
     const meta = await this.engines.loadNodeMeta(storage);
+    this.tracker.restore(meta === undefined ? [] : await this.engines.loadRingMemory(storage));
     if (meta?.status === 'left') {
       // Cassandra refuses too: the cells left behind are stale, and tombstones purged elsewhere
       // since could let a rejoin with this data bring deleted keys back.
@@ -712,12 +726,14 @@ export class KvNode implements KvApi {
     this.stopped = true;
     this.stopSignal.abort();
     this.unsubscribe();
+    this.tracker.dispose();
     this.service.stop();
     this.handoff.stop();
     this.antiEntropy.stop();
     this.rpcServer.close();
     await this.rpcClient.close();
     await this.handoff.flush();
+    await this.savingMemory;
     await this.store.close();
   }
 

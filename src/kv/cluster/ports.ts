@@ -109,6 +109,9 @@ export interface KvEngines {
   /** The node's stored tokens and ring status, or undefined on a first start. */
   loadNodeMeta(storage: Storage): Promise<NodeMeta | undefined>;
   saveNodeMeta(storage: Storage, meta: NodeMeta): Promise<void>;
+  /** The other ring nodes as this node last knew them (empty when none or unreadable). */
+  loadRingMemory(storage: Storage): Promise<RingNode[]>;
+  saveRingMemory(storage: Storage, nodes: readonly RingNode[]): Promise<void>;
 }
 
 /** What a node persists about itself: its tokens, and whether it finished joining. */

@@ -1,4 +1,4 @@
-import { describeError, type Logger } from '../../core/index.js';
+import { type Clock, describeError, type Logger, type TimerHandle } from '../../core/index.js';
 import type { StateValue } from '../../membership/types.js';
 import type { Address } from '../../transport/types.js';
 import { decodeGhosts, encodeGhosts, GHOST_LIMITS } from '../ring/ghosts.js';
@@ -72,9 +72,28 @@ export interface OwnEntry {
  * membership has reaped; announcers drop a ghost once its node is removed, and removals are kept
  * while a ghost of their node is still announced.
  *
+ * Memory (`engine/ring-memory.ts`, given through {@link RingMemoryOptions}): the other ring nodes
+ * as this node last knew them are saved whenever that set changes, and {@link restore}d at start.
+ * A remembered node stands in, for this node only (it is never announced as a ghost), until
+ * membership or a ghost says where it is, or a removal applies to it: a node restarted while it
+ * reaches no one (or before membership has brought it anything) places keys on the ring it knew,
+ * not on a ring of itself alone. Once this node has been in contact with a ring node up for
+ * `settleMs` (the ring delay, the time a ring change takes to spread), what is still only
+ * remembered is forgotten: the live nodes would announce a ghost of any ring node down, so a node
+ * none of them mentions has left the ring (decommissioned or removed while this one was down).
+ *
  * A malformed advert or ghost leaves that node off the ring (logged); a ring that fails to build
  * keeps the previous one.
  */
+/** How a {@link RingTracker} keeps its memory of the ring. */
+export interface RingMemoryOptions {
+  readonly clock: Clock;
+  /** How long contact with a live ring node must last before what is only remembered is forgotten. */
+  readonly settleMs: number;
+  /** Stores the other ring nodes (called when the set changes, after {@link RingTracker.restore}). */
+  readonly save: (nodes: RingNode[]) => void;
+}
+
 export class RingTracker {
   private ring: RingPort;
   private readonly members = new Map<string, KvMember>();
@@ -90,6 +109,17 @@ export class RingTracker {
   /** Names of the ghosts left out over GHOST_LIMITS.maxGhosts (logged once per change). */
   private ghostsLeftOut = '';
   private selfRemoved: ((by: string) => void) | undefined;
+  /** Ring nodes remembered from before this start, not yet confirmed or forgotten. */
+  private readonly remembered = new Map<string, Omit<RingNode, 'name'>>();
+  /** Names on the ring this refresh only because they are remembered. */
+  private readonly fromMemory = new Set<string>();
+  /** Since when this node is in contact with a live ring node (undefined: not in contact). */
+  private contactSince: number | undefined = undefined;
+  private settleTimer: TimerHandle | undefined = undefined;
+  /** The memory has been restored: saving may begin (it must not overwrite it before). */
+  private restored = false;
+  /** What was last saved (names, statuses and token digests), to save only on a change. */
+  private savedSignature = '';
 
   constructor(
     private readonly self: string,
@@ -97,9 +127,39 @@ export class RingTracker {
     private readonly engines: KvEngines,
     private readonly rf: number,
     private readonly logger: Logger,
+    private readonly memory?: RingMemoryOptions,
   ) {
     this.ring = engines.buildRing([], rf);
     this.refresh();
+  }
+
+  /**
+   * Takes the ring remembered from before this start (see the class comment) and rebuilds the
+   * ring; saving the memory begins here.
+   */
+  restore(nodes: readonly RingNode[]): void {
+    for (const n of nodes) {
+      if (n.name === this.self) continue;
+      this.remembered.set(
+        n.name,
+        n.resp === undefined
+          ? { tokens: n.tokens, status: n.status }
+          : { tokens: n.tokens, status: n.status, resp: n.resp },
+      );
+    }
+    this.restored = true;
+    this.refresh();
+  }
+
+  /** Names on the ring only because this node remembers them (for tests and status). */
+  rememberedOnly(): string[] {
+    return [...this.fromMemory];
+  }
+
+  /** Stops the settle timer (the node stopped). */
+  dispose(): void {
+    if (this.settleTimer !== undefined) this.memory?.clock.cancel(this.settleTimer);
+    this.settleTimer = undefined;
   }
 
   /** The current ring. */
@@ -228,7 +288,8 @@ export class RingTracker {
       const { tokens, status, resp } = pickGhost(votes);
       this.adverts.set(name, resp === undefined ? { tokens, status } : { tokens, status, resp });
     }
-    // Removals are read after the adverts (ghosts included) that they apply to.
+    this.useMemory();
+    // Removals are read after the adverts (ghosts and memory included) that they apply to.
     for (const m of members) {
       if (m.name === this.self) continue;
       for (const r of decodeRemovals((key) => m.lookup(key))) {
@@ -249,6 +310,7 @@ export class RingTracker {
       const leaving = removing.has(name) && advert.status === 'normal';
       nodes.push(leaving ? { ...advert, status: 'leaving', name } : { ...advert, name });
     }
+    for (const name of removed) this.remembered.delete(name);
     if (this.own !== undefined) nodes.push({ ...this.own, name: this.self });
     try {
       this.ring = this.engines.buildRing(nodes, this.rf);
@@ -258,12 +320,68 @@ export class RingTracker {
         'the ring did not build from the adverts; keeping the previous one',
       );
     }
+    this.saveMemory(removed);
     if (this.own !== undefined) {
       const removalsChanged = this.keepRemovals(announced);
       const ghostsChanged = this.keepGhosts(removed);
       if (removalsChanged || ghostsChanged) this.publish();
     }
     if (selfRemovedBy !== undefined) this.selfRemoved?.(selfRemovedBy);
+  }
+
+  /**
+   * Puts the remembered nodes that nothing live accounts for on the ring (adverts), forgets the
+   * ones membership or a ghost now accounts for, and, once contact with a live ring node has
+   * lasted `settleMs`, forgets the rest.
+   */
+  private useMemory(): void {
+    this.fromMemory.clear();
+    const memory = this.memory;
+    if (memory === undefined || this.remembered.size === 0) return;
+    for (const name of this.remembered.keys()) if (this.adverts.has(name)) this.remembered.delete(name);
+    let contact = false;
+    for (const [name, m] of this.members) {
+      if ((m.state === 'alive' || m.state === 'suspect') && this.adverts.has(name)) {
+        contact = true;
+        break;
+      }
+    }
+    const now = memory.clock.now();
+    if (!contact) this.contactSince = undefined;
+    else this.contactSince ??= now;
+    if (this.contactSince !== undefined && now - this.contactSince >= memory.settleMs) {
+      if (this.remembered.size > 0)
+        this.logger.info(
+          { forgotten: [...this.remembered.keys()] },
+          'forgetting remembered ring nodes that no live node mentions',
+        );
+      this.remembered.clear();
+      return;
+    }
+    for (const [name, advert] of this.remembered) {
+      this.adverts.set(name, advert);
+      this.fromMemory.add(name);
+    }
+    if (this.contactSince !== undefined && this.settleTimer === undefined) {
+      this.settleTimer = memory.clock.setTimer(this.contactSince + memory.settleMs - now, () => {
+        this.settleTimer = undefined;
+        this.refresh();
+      });
+    }
+  }
+
+  /** Saves the other ring nodes when that set changed (once the memory was restored). */
+  private saveMemory(removed: ReadonlySet<string>): void {
+    if (this.memory === undefined || !this.restored) return;
+    const nodes: RingNode[] = [];
+    for (const [name, advert] of this.adverts) if (!removed.has(name)) nodes.push({ ...advert, name });
+    nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const signature = nodes
+      .map((n) => `${n.name}/${n.status}/${n.resp ?? ''}/${this.advertDigest(n.name)}`)
+      .join(' ');
+    if (signature === this.savedSignature) return;
+    this.savedSignature = signature;
+    this.memory.save(nodes);
   }
 
   /** True when `r` names the tokens its node advertises now. */
@@ -303,7 +421,7 @@ export class RingTracker {
   private keepGhosts(removed: ReadonlySet<string>): boolean {
     const down: RingNode[] = [];
     for (const [name, advert] of this.adverts) {
-      if (removed.has(name) || this.isAlive(name)) continue;
+      if (removed.has(name) || this.fromMemory.has(name) || this.isAlive(name)) continue;
       down.push({ ...advert, name });
     }
     down.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

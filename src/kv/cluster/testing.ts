@@ -78,8 +78,11 @@ export class FakeMembership {
     this.changed();
   }
 
-  /** The view member `name` sees. */
-  viewFor(name: string): KvMembershipView {
+  /**
+   * The view member `name` sees; with `live`, the view is inert once it returns false (a crashed
+   * incarnation's listeners are not called and its publishes are dropped, as for a dead process).
+   */
+  viewFor(name: string, live: () => boolean = () => true): KvMembershipView {
     return {
       members: () =>
         [...this.entries.values()]
@@ -92,13 +95,15 @@ export class FakeMembership {
           })),
       publish: (values) => {
         const entry = this.entries.get(name);
-        if (entry === undefined) return;
+        if (entry === undefined || !live()) return;
         for (const key of [...entry.values.keys()]) if (key.startsWith('kv.')) entry.values.delete(key);
         for (const [key, value] of values) entry.values.set(key, value);
         this.changed();
       },
       onChange: (listener) => {
-        const wrapped = () => listener();
+        const wrapped = () => {
+          if (live()) listener();
+        };
         this.listeners.add(wrapped);
         return () => this.listeners.delete(wrapped);
       },
@@ -203,10 +208,13 @@ export class SimKvCluster {
   }
 
   private async startNode(ctx: SimNodeContext): Promise<KvNode> {
+    const sim = this.sim;
+    const index = sim.nodeIndex(ctx.name);
+    const live = () => sim.incarnationOf(index) === ctx.incarnation && sim.nodeState(ctx.name) !== 'down';
     return KvNode.start({
       name: ctx.name,
       transport: ctx.transport(),
-      view: this.membership.viewFor(ctx.name),
+      view: this.membership.viewFor(ctx.name, live),
       storage: ctx.disk,
       clock: ctx.clock,
       rng: ctx.rng,

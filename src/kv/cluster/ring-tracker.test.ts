@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { silentLogger } from '../../core/index.js';
+import { ManualClock } from '../../core/manual-clock.js';
+import { encodeGhosts } from '../ring/ghosts.js';
+import { encodeRemovals, tokensDigest } from '../ring/removals.js';
+import type { RingNode } from '../types.js';
+import { defaultEngines } from './engines.js';
+import { RingTracker } from './ring-tracker.js';
+import { FakeMembership } from './testing.js';
+
+/**
+ * The ring tracker's memory: remembered ring nodes stand in until live information accounts for
+ * them, are never announced as ghosts, and are forgotten once contact with a live ring node has
+ * lasted the settle time.
+ */
+
+const SETTLE_MS = 1000;
+const addr = (n: string) => ({ host: n, port: 1 }) as never;
+const node = (name: string, first: bigint): RingNode => ({
+  name,
+  tokens: [first, first + 1n],
+  status: 'normal',
+});
+
+function setup() {
+  const clock = new ManualClock();
+  const membership = new FakeMembership();
+  membership.add('self', addr('self'));
+  const saved: string[][] = [];
+  const tracker = new RingTracker('self', membership.viewFor('self'), defaultEngines, 3, silentLogger(), {
+    clock,
+    settleMs: SETTLE_MS,
+    save: (nodes) => saved.push(nodes.map((n) => n.name)),
+  });
+  membership.viewFor('self').onChange(() => tracker.refresh());
+  tracker.setOwn({ tokens: [100n, 101n], status: 'normal' });
+  const names = () =>
+    tracker
+      .current()
+      .info()
+      .nodes.map((n) => n.name)
+      .sort()
+      .join(',');
+  /** Adds a live member advertising `n`. */
+  const live = (n: RingNode) => {
+    membership.add(n.name, addr(n.name));
+    membership
+      .viewFor(n.name)
+      .publish(defaultEngines.encodeRingAdvert({ tokens: n.tokens, status: n.status }));
+  };
+  return { clock, membership, tracker, saved, names, live };
+}
+
+describe('RingTracker memory', () => {
+  it('saves nothing before the memory is restored, then the other ring nodes on each change', () => {
+    const { tracker, saved, live } = setup();
+    live(node('a', 10n));
+    assert.deepEqual(saved, [], 'nothing may overwrite the memory before it is read');
+    tracker.restore([]);
+    assert.deepEqual(saved, [['a']]);
+    live(node('b', 20n));
+    assert.deepEqual(saved, [['a'], ['a', 'b']]);
+  });
+
+  it('puts remembered nodes on the ring while no one is in contact, without announcing them', () => {
+    const { clock, tracker, names } = setup();
+    tracker.restore([node('x', 30n), node('y', 40n)]);
+    assert.equal(names(), 'self,x,y');
+    assert.deepEqual(tracker.rememberedOnly().sort(), ['x', 'y']);
+    assert.deepEqual(tracker.announcedGhosts(), [], 'memory is never announced');
+    clock.advance(100 * SETTLE_MS);
+    tracker.refresh();
+    assert.equal(names(), 'self,x,y', 'without contact nothing is forgotten');
+  });
+
+  it('forgets what no live node mentions once contact lasted the settle time, and keeps what a ghost confirms', () => {
+    const { clock, membership, tracker, names, live } = setup();
+    tracker.restore([node('a', 10n), node('x', 30n), node('y', 40n)]);
+    live(node('a', 10n)); // contact: a is up and on the ring
+    // a announces y as a ghost (y is down): y is now confirmed by a live node.
+    membership
+      .viewFor('a')
+      .publish(
+        new Map([
+          ...defaultEngines.encodeRingAdvert({ tokens: [10n, 11n], status: 'normal' }),
+          ...encodeGhosts([node('y', 40n)]),
+        ]),
+      );
+    assert.equal(names(), 'a,self,x,y');
+    assert.deepEqual(tracker.rememberedOnly(), ['x']);
+    clock.advance(SETTLE_MS - 1);
+    assert.equal(names(), 'a,self,x,y');
+    clock.advance(1); // the settle timer refreshes the ring
+    assert.equal(names(), 'a,self,y', 'x, which no live node mentions, is forgotten');
+    assert.deepEqual(tracker.rememberedOnly(), []);
+  });
+
+  it('drops a remembered node that a removal applies to', () => {
+    const { membership, tracker, names, live } = setup();
+    tracker.restore([node('x', 30n)]);
+    live(node('a', 10n));
+    membership
+      .viewFor('a')
+      .publish(
+        new Map([
+          ...defaultEngines.encodeRingAdvert({ tokens: [10n, 11n], status: 'normal' }),
+          ...encodeRemovals([{ node: 'x', digest: tokensDigest([30n, 31n]), phase: 'removed' }]),
+        ]),
+      );
+    assert.equal(names(), 'a,self');
+    assert.deepEqual(tracker.rememberedOnly(), []);
+  });
+});
