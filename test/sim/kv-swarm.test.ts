@@ -62,9 +62,11 @@ const FILE = 'test/sim/kv-swarm.test.ts';
  * restarted, it refused its stale data (as it must), and the harness counted that as a failure.
  * 10302: a node restarted while another was down never learned the down node's advert (membership
  * exchanges live members only) and placed its ranges on other replicas; acknowledged QUORUM writes
- * were then missed by QUORUM reads (fixed by ghosts, `ring/ghosts.ts`).
+ * were then missed by QUORUM reads (fixed by ghosts, `ring/ghosts.ts`). 10457: a node restarted
+ * inside a partition saw a ring of itself alone and answered a ONE read of a key it does not
+ * replicate (fixed by the ring memory, `engine/ring-memory.ts`).
  */
-const REGRESSION_SEEDS = [7729, 7920, 10302];
+const REGRESSION_SEEDS = [7729, 7920, 10302, 10457];
 const SEEDS = withRegressions(sweepSeeds(40, 2_000), REGRESSION_SEEDS);
 /** Virtual time of the faulty phase per seed. */
 const SAFETY_MS = 8_000;
