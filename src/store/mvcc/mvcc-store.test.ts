@@ -512,3 +512,31 @@ test('the store keeps its own copy of written bytes', async () => {
   const got = (await store.range({ key: utf8('k') })).kvs[0]!;
   assert.equal(fromUtf8(got.value), 'v');
 });
+
+test('records past the cache bound are read back from Storage, at every revision', async () => {
+  const store = await MvccStore.open(new MemoryStorage(), { limits: { maxCachedRecords: 3 } });
+  let index = 0;
+  // Three keys written in turn, seven rounds: every cache slot is reused several times.
+  for (let round = 0; round < 7; round++) {
+    for (const k of ['a', 'b', 'c']) {
+      await store.apply(++index, { t: 'put', req: { key: utf8(k), value: utf8(`${k}${round}`) } });
+    }
+  }
+  for (let rev = 2; rev <= store.revision; rev++) {
+    const n = rev - 2;
+    const k = ['a', 'b', 'c'][n % 3]!;
+    const got = (await store.range({ key: utf8(k), revision: rev })).kvs[0]!;
+    assert.equal(fromUtf8(got.value), `${k}${Math.floor(n / 3)}`, `revision ${rev}`);
+    assert.equal(got.modRevision, rev);
+  }
+  // Read twice more in another order: cached and evicted records answer alike.
+  for (let rev = store.revision; rev >= 2; rev--) {
+    const k = ['a', 'b', 'c'][(rev - 2) % 3]!;
+    assert.equal((await store.range({ key: utf8(k), revision: rev })).kvs[0]!.modRevision, rev);
+  }
+  const all = await store.range({ key: utf8('a'), rangeEnd: utf8('d') });
+  assert.deepEqual(
+    all.kvs.map((kv) => fromUtf8(kv.value)),
+    ['a6', 'b6', 'c6'],
+  );
+});

@@ -138,7 +138,10 @@ export class MvccStore {
   private readonly limits: MvccLimits;
   private readonly minLeaseTtl: number;
   private index = new TreeIndex();
+  /** Records by `main:sub`; `cacheOrder` evicts the oldest (a ring). */
   private readonly cache = new Map<string, StoredRecord>();
+  private readonly cacheOrder: string[] = [];
+  private cacheNext = 0;
   private leaseMap = new Map<number, LeaseState>();
   private keyLeases = new Map<string, number>();
   private member: Uint8Array | undefined;
@@ -687,12 +690,20 @@ export class MvccStore {
     return record;
   }
 
+  /**
+   * Caches a record, letting the oldest go past `maxCachedRecords` by a ring of keys: taking the
+   * Map's first key scans the holes its deletions leave, which grew with the cache.
+   */
   private cacheRecord(rev: Rev, record: StoredRecord): void {
-    if (this.cache.size >= this.limits.maxCachedRecords) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(revString(rev), record);
+    const max = this.limits.maxCachedRecords;
+    if (max === 0) return;
+    const k = revString(rev);
+    const slot = this.cacheNext;
+    const old = this.cacheOrder[slot];
+    if (old !== undefined && old !== k) this.cache.delete(old);
+    this.cache.set(k, record);
+    this.cacheOrder[slot] = k;
+    this.cacheNext = slot + 1 === max ? 0 : slot + 1;
   }
 
   /** Events of whole revisions from..to for the watch hub, bounded by the catch-up limits. */
@@ -765,6 +776,8 @@ export class MvccStore {
     }
     this.index = new TreeIndex();
     this.cache.clear();
+    this.cacheOrder.length = 0;
+    this.cacheNext = 0;
     this.leaseMap = new Map();
     this.keyLeases = new Map();
     this.applied = await meta('ci');
