@@ -540,3 +540,35 @@ test('records past the cache bound are read back from Storage, at every revision
     ['a6', 'b6', 'c6'],
   );
 });
+
+test('the latest records are held with their keys, up to the bound; prevKv and reads agree either way', async () => {
+  const store = await MvccStore.open(new MemoryStorage(), { limits: { maxCachedRecords: 2 } });
+  let index = 0;
+  const put = async (k: string, v: string) => {
+    const r = await store.apply(++index, { t: 'put', req: { key: utf8(k), value: utf8(v), prevKv: true } });
+    assert.equal(r.t, 'put');
+    return (r as Extract<StoreResult, { t: 'put' }>).res.prevKv;
+  };
+  const held = (k: string) => {
+    const ki = (store as unknown as { index: { find(k: string): { held?: unknown } | undefined } }).index;
+    return ki.find(k)?.held !== undefined;
+  };
+  assert.equal(await put('a', 'a1'), undefined);
+  assert.equal(fromUtf8((await put('a', 'a2'))!.value), 'a1');
+  await put('b', 'b1');
+  assert.ok(held('a') && held('b'));
+  await put('c', 'c1');
+  // Two slots: the oldest write (a) is let go, its record is read from Storage.
+  assert.ok(!held('a') && held('b') && held('c'));
+  const prev = await put('a', 'a3');
+  assert.equal(fromUtf8(prev!.value), 'a2');
+  assert.equal(prev!.version, 2);
+  assert.equal(fromUtf8((await store.range({ key: utf8('a') })).kvs[0]!.value), 'a3');
+  // A deleted key's held record never answers for it again.
+  await store.apply(++index, { t: 'del', req: { key: utf8('a') } });
+  assert.equal((await store.range({ key: utf8('a') })).kvs.length, 0);
+  assert.equal(await put('a', 'a4'), undefined);
+  const now = (await store.range({ key: utf8('a') })).kvs[0]!;
+  assert.equal(fromUtf8(now.value), 'a4');
+  assert.equal(now.version, 1);
+});

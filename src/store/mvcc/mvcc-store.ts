@@ -137,8 +137,8 @@ export class MvccStore {
   private readonly layout: Layout;
   private readonly limits: MvccLimits;
   private readonly minLeaseTtl: number;
-  private index = new TreeIndex();
-  /** Records by `main:sub`; `cacheOrder` evicts the oldest (a ring). */
+  private index: TreeIndex;
+  /** Records read from Storage, by `main:sub`; `cacheOrder` evicts the oldest (a ring). */
   private readonly cache = new Map<string, StoredRecord>();
   private readonly cacheOrder: string[] = [];
   private cacheNext = 0;
@@ -166,6 +166,7 @@ export class MvccStore {
   ) {
     this.layout = new Layout(options.prefix);
     this.limits = withLimits(DEFAULT_LIMITS, options.limits ?? {});
+    this.index = new TreeIndex(this.limits.maxCachedRecords);
     this.minLeaseTtl = options.minLeaseTtl ?? 2;
     const self = this;
     this.host = {
@@ -619,10 +620,10 @@ export class MvccStore {
     this.applied = index;
     if (txn === undefined || changes.length === 0) return;
     assert(endRev === this.rev + 1, () => `a write must add exactly one revision (${this.rev} -> ${endRev})`);
-    for (const c of changes) this.cacheRecord(c.rev, c.record);
     for (const [lease, k, attach] of txn.leaseMoves) this.moveLease(lease, k, attach);
     this.rev = endRev;
-    this.hub.notify(endRev, changes.map(toEvent));
+    if (this.hub.size === 0) this.hub.notifyUnwatched(endRev);
+    else this.hub.notify(endRev, changes.map(toEvent));
   }
 
   private moveLease(lease: number, k: string, attach: boolean): void {
@@ -691,8 +692,9 @@ export class MvccStore {
   }
 
   /**
-   * Caches a record, letting the oldest go past `maxCachedRecords` by a ring of keys: taking the
-   * Map's first key scans the holes its deletions leave, which grew with the cache.
+   * Caches a record read from Storage, letting the oldest go past `maxCachedRecords` (by a ring
+   * of keys: taking the Map's first key scans the holes its deletions leave, which grew with the
+   * cache). Records written here are held by the key index instead (see TreeIndex).
    */
   private cacheRecord(rev: Rev, record: StoredRecord): void {
     const max = this.limits.maxCachedRecords;
@@ -774,7 +776,7 @@ export class MvccStore {
       await this.wipe();
       await this.write([{ type: 'del', key: this.layout.metaKey('rs') }]);
     }
-    this.index = new TreeIndex();
+    this.index = new TreeIndex(this.limits.maxCachedRecords);
     this.cache.clear();
     this.cacheOrder.length = 0;
     this.cacheNext = 0;
