@@ -1,5 +1,5 @@
 import { assert } from '../../core/index.js';
-import { keyBytes, keyString, type Rev } from './layout.js';
+import { keyBytes, keyString, type Rev, type StoredRecord } from './layout.js';
 import { SortedKeys } from './sorted-keys.js';
 
 /**
@@ -19,6 +19,11 @@ export interface KeyAt {
   readonly mod: Rev;
   readonly created: Rev;
   readonly version: number;
+  /**
+   * The record written at `mod`, when the index still holds it (the key's latest write, while it
+   * is among the index's most recent `maxHeldRecords`); otherwise read it by revision.
+   */
+  readonly record?: StoredRecord;
 }
 
 export function revLess(a: Rev, b: Rev): boolean {
@@ -29,6 +34,9 @@ export function revLess(a: Rev, b: Rev): boolean {
 export class KeyIndex {
   private modified: Rev = { main: 0, sub: 0 };
   private generations: Generation[] = [];
+  /** The record of the latest put (`heldRev`, the same object as in `revs`), while held. */
+  held: StoredRecord | undefined;
+  heldRev: Rev | undefined;
 
   /** Records a put at `rev` (revisions only grow). */
   put(rev: Rev): void {
@@ -85,7 +93,11 @@ export class KeyIndex {
     let n = g.revs.length - 1;
     while (n >= 0 && g.revs[n]!.main > atRev) n--;
     if (n < 0) return undefined;
-    return { mod: g.revs[n]!, created: g.created, version: g.ver - (g.revs.length - n - 1) };
+    const mod = g.revs[n]!;
+    const version = g.ver - (g.revs.length - n - 1);
+    return mod === this.heldRev
+      ? { mod, created: g.created, version, record: this.held! }
+      : { mod, created: g.created, version };
   }
 
   /**
@@ -146,17 +158,54 @@ export interface IndexedKey extends KeyAt {
 export class TreeIndex {
   private readonly byKey = new Map<string, KeyIndex>();
   private readonly sorted = new SortedKeys();
+  /**
+   * The keys whose latest record is held, in the order they were written (a ring of
+   * `maxHeldRecords` slots): the oldest is let go when a slot is reused, so at most that many
+   * records stay in memory. A put finds the key's previous record here, and a read at the
+   * current revision its value, without a lookup by revision.
+   */
+  private readonly ringKeys: (KeyIndex | undefined)[] = [];
+  private readonly ringRevs: (Rev | undefined)[] = [];
+  private ringNext = 0;
+
+  /** @param maxHeldRecords records held with their keys (0: none). */
+  constructor(private readonly maxHeldRecords = 0) {}
 
   get size(): number {
     return this.byKey.size;
   }
 
   put(key: Uint8Array, rev: Rev): void {
-    this.keyIndexFor(key).put(rev);
+    this.keyIndexFor(keyString(key)).put(rev);
   }
 
-  private keyIndexFor(key: Uint8Array): KeyIndex {
-    const k = keyString(key);
+  /** The index of a key (latin1 string), or undefined when the key was never written. */
+  find(k: string): KeyIndex | undefined {
+    return this.byKey.get(k);
+  }
+
+  /**
+   * Records a put at `rev` of the key `k` (latin1), whose index is `ki` when it exists, and holds
+   * its record (see {@link KeyAt.record}).
+   */
+  putRecord(k: string, ki: KeyIndex | undefined, rev: Rev, record: StoredRecord): void {
+    const target = ki ?? this.keyIndexFor(k);
+    target.put(rev);
+    if (this.maxHeldRecords === 0) return;
+    const slot = this.ringNext;
+    const old = this.ringKeys[slot];
+    if (old !== undefined && old.heldRev === this.ringRevs[slot]) {
+      old.held = undefined;
+      old.heldRev = undefined;
+    }
+    target.held = record;
+    target.heldRev = rev;
+    this.ringKeys[slot] = target;
+    this.ringRevs[slot] = rev;
+    this.ringNext = slot + 1 === this.maxHeldRecords ? 0 : slot + 1;
+  }
+
+  private keyIndexFor(k: string): KeyIndex {
     let ki = this.byKey.get(k);
     if (ki === undefined) {
       ki = new KeyIndex();
@@ -168,7 +217,7 @@ export class TreeIndex {
 
   /** A put read back from Storage (see {@link KeyIndex.restorePut}). */
   restorePut(key: Uint8Array, rev: Rev, createRevision: number, version: number): void {
-    this.keyIndexFor(key).restorePut(rev, createRevision, version);
+    this.keyIndexFor(keyString(key)).restorePut(rev, createRevision, version);
   }
 
   /** True when the key exists now. */

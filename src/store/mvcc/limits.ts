@@ -7,7 +7,11 @@ const LIMITS = {
   maxTxnOps: 128,
   /** Storage operations in one batch: below the simulated disk's 100,000 and LevelDB's comfort. */
   maxBatchOps: 10_000,
-  /** Revision records held in the read cache: recent records are read back by watchers and txns. */
+  /**
+   * Revision records held in memory, twice over: the latest records written (with their keys in
+   * the index: the next put of a key and a read at the current revision need them) and, apart,
+   * the records last read from Storage.
+   */
   maxCachedRecords: 65_536,
   /** Live watchers in one hub: each costs a closure and a slot in the notify fan-out. */
   maxWatchers: 100_000,

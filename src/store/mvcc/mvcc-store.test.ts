@@ -512,3 +512,63 @@ test('the store keeps its own copy of written bytes', async () => {
   const got = (await store.range({ key: utf8('k') })).kvs[0]!;
   assert.equal(fromUtf8(got.value), 'v');
 });
+
+test('records past the cache bound are read back from Storage, at every revision', async () => {
+  const store = await MvccStore.open(new MemoryStorage(), { limits: { maxCachedRecords: 3 } });
+  let index = 0;
+  // Three keys written in turn, seven rounds: every cache slot is reused several times.
+  for (let round = 0; round < 7; round++) {
+    for (const k of ['a', 'b', 'c']) {
+      await store.apply(++index, { t: 'put', req: { key: utf8(k), value: utf8(`${k}${round}`) } });
+    }
+  }
+  for (let rev = 2; rev <= store.revision; rev++) {
+    const n = rev - 2;
+    const k = ['a', 'b', 'c'][n % 3]!;
+    const got = (await store.range({ key: utf8(k), revision: rev })).kvs[0]!;
+    assert.equal(fromUtf8(got.value), `${k}${Math.floor(n / 3)}`, `revision ${rev}`);
+    assert.equal(got.modRevision, rev);
+  }
+  // Read twice more in another order: cached and evicted records answer alike.
+  for (let rev = store.revision; rev >= 2; rev--) {
+    const k = ['a', 'b', 'c'][(rev - 2) % 3]!;
+    assert.equal((await store.range({ key: utf8(k), revision: rev })).kvs[0]!.modRevision, rev);
+  }
+  const all = await store.range({ key: utf8('a'), rangeEnd: utf8('d') });
+  assert.deepEqual(
+    all.kvs.map((kv) => fromUtf8(kv.value)),
+    ['a6', 'b6', 'c6'],
+  );
+});
+
+test('the latest records are held with their keys, up to the bound; prevKv and reads agree either way', async () => {
+  const store = await MvccStore.open(new MemoryStorage(), { limits: { maxCachedRecords: 2 } });
+  let index = 0;
+  const put = async (k: string, v: string) => {
+    const r = await store.apply(++index, { t: 'put', req: { key: utf8(k), value: utf8(v), prevKv: true } });
+    assert.equal(r.t, 'put');
+    return (r as Extract<StoreResult, { t: 'put' }>).res.prevKv;
+  };
+  const held = (k: string) => {
+    const ki = (store as unknown as { index: { find(k: string): { held?: unknown } | undefined } }).index;
+    return ki.find(k)?.held !== undefined;
+  };
+  assert.equal(await put('a', 'a1'), undefined);
+  assert.equal(fromUtf8((await put('a', 'a2'))!.value), 'a1');
+  await put('b', 'b1');
+  assert.ok(held('a') && held('b'));
+  await put('c', 'c1');
+  // Two slots: the oldest write (a) is let go, its record is read from Storage.
+  assert.ok(!held('a') && held('b') && held('c'));
+  const prev = await put('a', 'a3');
+  assert.equal(fromUtf8(prev!.value), 'a2');
+  assert.equal(prev!.version, 2);
+  assert.equal(fromUtf8((await store.range({ key: utf8('a') })).kvs[0]!.value), 'a3');
+  // A deleted key's held record never answers for it again.
+  await store.apply(++index, { t: 'del', req: { key: utf8('a') } });
+  assert.equal((await store.range({ key: utf8('a') })).kvs.length, 0);
+  assert.equal(await put('a', 'a4'), undefined);
+  const now = (await store.range({ key: utf8('a') })).kvs[0]!;
+  assert.equal(fromUtf8(now.value), 'a4');
+  assert.equal(now.version, 1);
+});

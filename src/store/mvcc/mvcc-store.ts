@@ -137,8 +137,11 @@ export class MvccStore {
   private readonly layout: Layout;
   private readonly limits: MvccLimits;
   private readonly minLeaseTtl: number;
-  private index = new TreeIndex();
+  private index: TreeIndex;
+  /** Records read from Storage, by `main:sub`; `cacheOrder` evicts the oldest (a ring). */
   private readonly cache = new Map<string, StoredRecord>();
+  private readonly cacheOrder: string[] = [];
+  private cacheNext = 0;
   private leaseMap = new Map<number, LeaseState>();
   private keyLeases = new Map<string, number>();
   private member: Uint8Array | undefined;
@@ -163,6 +166,7 @@ export class MvccStore {
   ) {
     this.layout = new Layout(options.prefix);
     this.limits = withLimits(DEFAULT_LIMITS, options.limits ?? {});
+    this.index = new TreeIndex(this.limits.maxCachedRecords);
     this.minLeaseTtl = options.minLeaseTtl ?? 2;
     const self = this;
     this.host = {
@@ -616,10 +620,10 @@ export class MvccStore {
     this.applied = index;
     if (txn === undefined || changes.length === 0) return;
     assert(endRev === this.rev + 1, () => `a write must add exactly one revision (${this.rev} -> ${endRev})`);
-    for (const c of changes) this.cacheRecord(c.rev, c.record);
     for (const [lease, k, attach] of txn.leaseMoves) this.moveLease(lease, k, attach);
     this.rev = endRev;
-    this.hub.notify(endRev, changes.map(toEvent));
+    if (this.hub.size === 0) this.hub.notifyUnwatched(endRev);
+    else this.hub.notify(endRev, changes.map(toEvent));
   }
 
   private moveLease(lease: number, k: string, attach: boolean): void {
@@ -687,12 +691,21 @@ export class MvccStore {
     return record;
   }
 
+  /**
+   * Caches a record read from Storage, letting the oldest go past `maxCachedRecords` (by a ring
+   * of keys: taking the Map's first key scans the holes its deletions leave, which grew with the
+   * cache). Records written here are held by the key index instead (see TreeIndex).
+   */
   private cacheRecord(rev: Rev, record: StoredRecord): void {
-    if (this.cache.size >= this.limits.maxCachedRecords) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(revString(rev), record);
+    const max = this.limits.maxCachedRecords;
+    if (max === 0) return;
+    const k = revString(rev);
+    const slot = this.cacheNext;
+    const old = this.cacheOrder[slot];
+    if (old !== undefined && old !== k) this.cache.delete(old);
+    this.cache.set(k, record);
+    this.cacheOrder[slot] = k;
+    this.cacheNext = slot + 1 === max ? 0 : slot + 1;
   }
 
   /** Events of whole revisions from..to for the watch hub, bounded by the catch-up limits. */
@@ -763,8 +776,10 @@ export class MvccStore {
       await this.wipe();
       await this.write([{ type: 'del', key: this.layout.metaKey('rs') }]);
     }
-    this.index = new TreeIndex();
+    this.index = new TreeIndex(this.limits.maxCachedRecords);
     this.cache.clear();
+    this.cacheOrder.length = 0;
+    this.cacheNext = 0;
     this.leaseMap = new Map();
     this.keyLeases = new Map();
     this.applied = await meta('ci');

@@ -39,7 +39,9 @@ export async function rangeAt(
   if (target !== 'key' && order === 'none') order = 'ascend';
   const limit = r.limit ?? 0;
   if (target === 'value' && order !== 'none') {
-    const all = await Promise.all(keys.map((k) => read(k.mod).then((rec) => recordToKv(rec, k.mod.main))));
+    const all = await Promise.all(
+      keys.map(async (k) => recordToKv(k.record ?? (await read(k.mod)), k.mod.main)),
+    );
     sortKvs(all, order);
     const more = limit > 0 && all.length > limit;
     const kvs = more ? all.slice(0, limit) : all;
@@ -51,12 +53,12 @@ export async function rangeAt(
   if (keys.length === 1) {
     // A get: one read, without Promise.all and its per-key promise.
     const k = keys[0]!;
-    const kv = recordToKv(await read(k.mod), k.mod.main);
+    const kv = recordToKv(k.record ?? (await read(k.mod)), k.mod.main);
     return { kvs: [r.keysOnly ? dropValue(kv) : kv], more, count };
   }
   const kvs = await Promise.all(
     keys.map(async (k) => {
-      const kv = recordToKv(await read(k.mod), k.mod.main);
+      const kv = recordToKv(k.record ?? (await read(k.mod)), k.mod.main);
       return r.keysOnly ? dropValue(kv) : kv;
     }),
   );

@@ -83,6 +83,14 @@ export class WatchHub {
     this.lastRev = source.revision();
   }
 
+  /**
+   * A revision published while no watcher is open: what {@link notify} does then, without the
+   * events (the store skips building them).
+   */
+  notifyUnwatched(rev: number): void {
+    this.lastRev = rev;
+  }
+
   /** Live watchers. */
   get size(): number {
     return this.watchers.size;
@@ -145,6 +153,7 @@ export class WatchHub {
    */
   notify(rev: number, events: readonly WatchEvent[]): void {
     this.lastRev = rev;
+    if (this.watchers.size === 0) return;
     const matched = new Map<Watcher, WatchEvent[]>();
     const add = (w: Watcher, ev: WatchEvent) => {
       if (w.state !== 'synced' || w.nextRev > rev) return;

@@ -84,8 +84,11 @@ export class WriteTxn {
 
   /** etcd's applierV3backend.Put; `StoreError` for keyNotFound or leaseNotFound. */
   async put(p: PutRequest): Promise<PutResponse | StoreError> {
-    const at = this.host.index.get(p.key, this.readRev);
-    const prev = at === undefined ? undefined : recordToKv(await this.read(at.mod), at.mod.main);
+    const k = keyString(p.key);
+    const ki = this.host.index.find(k);
+    const at = ki?.get(this.readRev);
+    const prev =
+      at === undefined ? undefined : recordToKv(at.record ?? (await this.read(at.mod)), at.mod.main);
     if ((p.ignoreValue || p.ignoreLease) && prev === undefined) return new StoreError('keyNotFound');
     const value = p.ignoreValue ? prev!.value : p.value;
     const lease = p.ignoreLease ? prev!.lease : (p.lease ?? 0);
@@ -93,7 +96,6 @@ export class WriteTxn {
       return new StoreError('leaseNotFound');
     const main = this.beginRev + 1;
     const rev = { main, sub: this.changes.length };
-    const k = keyString(p.key);
     const record: StoredRecord = {
       tombstone: false,
       // Copies: a decoded command's bytes are views of the raft entry, which its owner may reuse.
@@ -103,7 +105,7 @@ export class WriteTxn {
       version: (at?.version ?? 0) + 1,
       lease,
     };
-    this.host.index.put(p.key, rev);
+    this.host.index.putRecord(k, ki, rev, record);
     this.record(rev, record, prev);
     const oldLease = prev === undefined ? 0 : this.host.keyLease(k);
     if (oldLease !== 0) this.leaseMoves.push([oldLease, k, false]);
@@ -117,7 +119,7 @@ export class WriteTxn {
     const keys = this.host.index.range(d.key, toRangeEnd(d.rangeEnd), this.readRev);
     const prevKvs: KeyValue[] = [];
     for (const k of keys) {
-      const prev = recordToKv(await this.read(k.mod), k.mod.main);
+      const prev = recordToKv(k.record ?? (await this.read(k.mod)), k.mod.main);
       prevKvs.push(prev);
       const rev = { main: this.beginRev + 1, sub: this.changes.length };
       this.host.index.tombstone(k.key, rev);
@@ -165,7 +167,8 @@ export class WriteTxn {
       return compareKv(c, undefined);
     }
     for (const k of keys) {
-      const kv = c.target === 'value' ? recordToKv(await this.read(k.mod), k.mod.main) : undefined;
+      const kv =
+        c.target === 'value' ? recordToKv(k.record ?? (await this.read(k.mod)), k.mod.main) : undefined;
       const view = kv ?? {
         key: k.key,
         value: new Uint8Array(0),
