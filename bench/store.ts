@@ -1,6 +1,6 @@
 /**
  * Consistent-store benchmark, Cairn against etcd in the same run:
- * `npm run bench -- store [--json] [--clients 100] [--connections 10] [--seconds 10] [--warmup 2]
+ * `npm run bench -- store [--json] [--clients 100] [--connections 10] [--seconds 10] [--warmup 10]
  *  [--workers 2] [--keys 10000] [--value-bytes 32] [--etcd run|skip] [--cairn run|skip]`.
  *
  * Each store is a 3-member cluster on loopback driven through the etcd v3 gRPC API by `--clients`
@@ -9,8 +9,10 @@
  * `--seconds` each, in order: puts of random keys among `--keys`; linearizable gets; serializable
  * gets; puts under `watch/` while one watcher on that prefix (on the last member) measures
  * delivery: put invoke (its time travels in the value) to event arrival. Before them, `--warmup`
- * seconds of unmeasured puts on each store alike (0: none), so the figures are steady-state ones
- * rather than a fresh agent's first seconds. Reported per phase:
+ * seconds of unmeasured puts (half) and linearizable and serializable gets (a quarter each) on
+ * each store alike (0: none), so the figures are steady-state ones rather than a fresh agent's
+ * first seconds: a profile of the members found V8 still compiling the put path (about a fifth of
+ * a put's CPU on its background threads) after 2 s of warm-up. Reported per phase:
  * requests/s, p50/p99 latency, errors, the bench process's CPU (all load threads) and the
  * servers' CPU (from /proc), and the busiest load thread's event-loop utilization: near 1.0, the
  * load generator saturated and the figure measures the client, not the store.
@@ -40,7 +42,7 @@ function parseOptions(argv: string[]) {
       clients: { type: 'string', default: '100' },
       connections: { type: 'string', default: '10' },
       seconds: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '10' },
       workers: { type: 'string', default: '2' },
       keys: { type: 'string', default: '10000' },
       'value-bytes': { type: 'string', default: '32' },
