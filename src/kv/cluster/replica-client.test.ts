@@ -66,8 +66,9 @@ function client(answer: (cells: WireKeyedCell[]) => string | undefined, reads?: 
     undefined,
     (fn) => windows.push(fn),
   );
+  /** Closes the batching windows until no batch waits for one (writes gather for two). */
   const close = () => {
-    for (const fn of windows.splice(0)) fn();
+    while (windows.length > 0) for (const fn of windows.splice(0)) fn();
   };
   const cell = (value: string): Cell => ({ version: hlc.now(), value: enc.encode(value) });
   return { replicas, calls, readCalls, close, cell };

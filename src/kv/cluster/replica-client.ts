@@ -103,6 +103,7 @@ export class ReplicaClient {
       sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
       defer,
       bounds,
+      windows: DEFAULT_LIMITS.writeBatchWindows,
     });
     this.reads = new Batcher<BatchedRead, ReadAnswer>({
       send: (target, items, deadlineMs) => this.sendReads(target, items, deadlineMs),
