@@ -143,12 +143,12 @@ export const DEFAULT_LIMITS = Object.freeze({
    */
   maxBatchedBytes: 1024 * 1024,
   /**
-   * Batching windows (event-loop turns in the agent) a batch of writes to one replica gathers for:
+   * Batching windows (event-loop turns in the agent) a batch of calls to one replica gathers for:
    * two carry about 1.6 times the writes of one per message under load (17 against 11 at three
-   * nodes, 50 clients), so fewer messages, frames and wake-ups per write on every node, for one
-   * more turn of latency (microseconds when the loop is idle).
+   * nodes, 50 clients; reads gather likewise), so fewer messages, frames and wake-ups per request
+   * on every node, for one more turn of latency (microseconds when the loop is idle).
    */
-  writeBatchWindows: 2,
+  batchWindows: 2,
   /** Calls waiting for a slot to one replica; past it a call fails as overloaded (memory bound). */
   maxCallsWaitingPerReplica: 20_000,
   /**
