@@ -14,6 +14,7 @@ function harness(
   answer: (items: readonly string[]) => Promise<readonly ItemOutcome<string>[]> = async (items) =>
     items.map((i) => ({ ok: true, value: i.toUpperCase() })),
   bounds = { maxItems: 4, maxBytes: 10 },
+  windowCount?: number,
 ) {
   const sent: Sent[] = [];
   const windows: (() => void)[] = [];
@@ -25,6 +26,7 @@ function harness(
     sizeOf: (item) => item.length,
     defer: (fn) => windows.push(fn),
     bounds,
+    ...(windowCount === undefined ? {} : { windows: windowCount }),
   });
   const close = () => {
     for (const fn of windows.splice(0)) fn();
@@ -105,5 +107,33 @@ describe('Batcher', () => {
     const p = batcher.add('n2', 'w', 'a', 100);
     close();
     await assert.rejects(p, /no address/);
+  });
+
+  it('keeps a batch open for `windows` windows, gathering the calls of each', async () => {
+    const { batcher, sent, close } = harness(undefined, undefined, 2);
+    const a = batcher.add('n2', 'w', 'a', 100);
+    close();
+    assert.equal(sent.length, 0, 'the first window closed: the batch stays open');
+    const b = batcher.add('n2', 'w', 'b', 100);
+    const c = batcher.add('n3', 'w', 'c', 100);
+    close();
+    assert.deepEqual(await Promise.all([a, b, c]), ['A', 'B', 'C']);
+    assert.deepEqual(
+      sent.map((s) => [s.target, s.items]),
+      [
+        ['n2', ['a', 'b']],
+        ['n3', ['c']],
+      ],
+      'the second window sent what both gathered',
+    );
+    const full = ['d', 'e', 'f', 'g'].map((x) => batcher.add('n2', 'w', x, 100));
+    assert.deepEqual(sent[2]?.items, ['d', 'e', 'f', 'g'], 'a full batch still leaves at once');
+    await Promise.all(full);
+    const h = batcher.add('n2', 'w', 'h', 100);
+    close();
+    assert.equal(sent.length, 3, 'a new round counts its windows afresh');
+    close();
+    assert.equal(await h, 'H');
+    assert.deepEqual(sent[3]?.items, ['h']);
   });
 });

@@ -142,6 +142,13 @@ export const DEFAULT_LIMITS = Object.freeze({
    * a batch stays well inside the rpc payload limit (4 MiB) with the largest value (1 MiB).
    */
   maxBatchedBytes: 1024 * 1024,
+  /**
+   * Batching windows (event-loop turns in the agent) a batch of calls to one replica gathers for:
+   * two carry about 1.6 times the writes of one per message under load (17 against 11 at three
+   * nodes, 50 clients; reads gather likewise), so fewer messages, frames and wake-ups per request
+   * on every node, for one more turn of latency (microseconds when the loop is idle).
+   */
+  batchWindows: 2,
   /** Calls waiting for a slot to one replica; past it a call fails as overloaded (memory bound). */
   maxCallsWaitingPerReplica: 20_000,
   /**

@@ -66,19 +66,27 @@ function client(answer: (cells: WireKeyedCell[]) => string | undefined, reads?: 
     undefined,
     (fn) => windows.push(fn),
   );
-  const close = () => {
+  /** Closes the open batching window. */
+  const closeOne = () => {
     for (const fn of windows.splice(0)) fn();
   };
+  /** Closes batching windows until no batch waits for one (batches gather for two). */
+  const close = () => {
+    while (windows.length > 0) closeOne();
+  };
   const cell = (value: string): Cell => ({ version: hlc.now(), value: enc.encode(value) });
-  return { replicas, calls, readCalls, close, cell };
+  return { replicas, calls, readCalls, closeOne, close, cell };
 }
 
 describe('ReplicaClient batching', () => {
-  it('carries the single-cell writes of one window to a replica in one kv.writeCells', async () => {
-    const { replicas, calls, close, cell } = client(() => undefined);
-    const writes = ['a', 'b', 'c'].map((k) =>
+  it('carries the single-cell writes of two batching windows to a replica in one kv.writeCells', async () => {
+    const { replicas, calls, closeOne, close, cell } = client(() => undefined);
+    const writes = ['a', 'b'].map((k) =>
       replicas.write('n2', 'write', [{ key: enc.encode(k), cell: cell(k) }], 1000),
     );
+    closeOne();
+    assert.equal(calls.length, 0, 'a batch stays open for a second window');
+    writes.push(replicas.write('n2', 'write', [{ key: enc.encode('c'), cell: cell('c') }], 1000));
     const repair = replicas.write('n2', 'repair', [{ key: enc.encode('r'), cell: cell('r') }], 1000);
     close();
     await Promise.all([...writes, repair]);
@@ -120,7 +128,7 @@ describe('ReplicaClient batching', () => {
     assert.equal(calls.length, 1);
   });
 
-  it('carries the reads of one window to a replica in one kv.readCells; a key that fails fails only its read', async () => {
+  it('carries the reads of one batching round to a replica in one kv.readCells; a key that fails fails only its read', async () => {
     const v = { version: { wall: 5, logical: 0, node: 2 }, value: enc.encode('va') };
     const { replicas, readCalls, close } = client(
       () => undefined,

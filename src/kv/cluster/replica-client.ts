@@ -103,12 +103,14 @@ export class ReplicaClient {
       sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
       defer,
       bounds,
+      windows: DEFAULT_LIMITS.batchWindows,
     });
     this.reads = new Batcher<BatchedRead, ReadAnswer>({
       send: (target, items, deadlineMs) => this.sendReads(target, items, deadlineMs),
       sizeOf: (r) => r.key.length + 8,
       defer,
       bounds,
+      windows: DEFAULT_LIMITS.batchWindows,
     });
   }
 

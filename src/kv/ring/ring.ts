@@ -156,6 +156,8 @@ export class Ring {
   private readonly allOwners: readonly number[];
   private readonly current: TokenWalk;
   private readonly future: TokenWalk;
+  /** True when every node is `normal`: no change pending, so the future ring is the current one. */
+  private readonly settled: boolean;
   private rangeList: readonly TokenRange[] | undefined;
 
   private constructor(rf: number, nodes: readonly RingNode[], tokens: Token[], owners: number[]) {
@@ -167,6 +169,7 @@ export class Ring {
     const status = nodes.map((n) => n.status);
     this.current = new TokenWalk(tokens, owners, names, (o) => status[o] !== 'joining', rf);
     this.future = new TokenWalk(tokens, owners, names, (o) => status[o] !== 'leaving', rf);
+    this.settled = status.every((s) => s === 'normal');
   }
 
   /**
@@ -227,6 +230,8 @@ export class Ring {
    * complete, minus replicas(t): writes also go to them (never counted toward a level).
    */
   pending(t: Token): readonly string[] {
+    // Every write asks: with no node joining or leaving, nothing is pending (no token lookup).
+    if (this.settled) return EMPTY;
     const future = this.future.replicas(t);
     if (future.length === 0) return future;
     const now = this.current.replicas(t);
