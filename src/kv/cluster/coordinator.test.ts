@@ -156,6 +156,36 @@ describe('Coordinator', () => {
     assert.equal(again && Buffer.from(again.value).toString(), 'v1');
   });
 
+  it('while a range moves, returns a value only once it is on required + pending replicas', async () => {
+    const nodes: RingNode[] = [
+      { name: 'a', tokens: tokens(1n << 60n), status: 'normal' },
+      { name: 'b', tokens: tokens(2n << 60n), status: 'normal' },
+      { name: 'c', tokens: tokens(3n << 60n), status: 'normal' },
+      { name: 'd', tokens: tokens(tokenOf(key)), status: 'joining' },
+    ];
+    let dead = new Set<string>();
+    const { coordinator, replicas, ring } = setup(nodes, { alive: (n) => !dead.has(n) });
+    const t = tokenOf(key);
+    const [pending] = ring.pending(t);
+    const natural = ring.replicas(t);
+    // A write that failed part-way left its value on two natural replicas only (not on d).
+    const cell: Cell = { version: { wall: 1_700_000_000_000, logical: 0, node: 7 }, value: utf8('partial') };
+    for (const n of natural.slice(0, 2)) replicas.get(n)!.cells.set(String(key), cell);
+    dead = new Set([natural[2]!]);
+    // The two agree, so there is nothing to repair among them; the read still puts the value on
+    // d before it answers: after the move, a quorum of d and the third replica must see it.
+    const got = await coordinator.read(key, 'QUORUM');
+    assert.equal(got && Buffer.from(got.value).toString(), 'partial');
+    assert.deepEqual(replicas.get(pending!)!.cells.get(String(key)), cell, 'the pending replica holds it');
+    // ONE promises no monotonic reads: nothing is copied.
+    replicas.get(pending!)!.cells.clear();
+    await coordinator.read(key, 'ONE');
+    assert.equal(replicas.get(pending!)!.cells.has(String(key)), false);
+    // With the pending replica and one natural down, too few are left to hold it: refused.
+    dead = new Set([pending!, natural[2]!]);
+    await assert.rejects(coordinator.read(key, 'QUORUM'), (e) => isKvError(e, 'UNAVAILABLE'));
+  });
+
   it('waits past the speculative retry delay when no other replica is left to ask (ALL)', async () => {
     const nodes: RingNode[] = ['a', 'b', 'c'].map((name, i) => ({
       name,

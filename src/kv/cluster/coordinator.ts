@@ -10,6 +10,8 @@ import type { KeyedCell } from './protocol.js';
 import type { ReadAnswer, ReplicaClient } from './replica-client.js';
 import type { SkewMonitor } from './skew.js';
 
+const NO_NODES: readonly string[] = [];
+
 /** What the coordinator needs from its node. */
 export interface CoordinatorContext {
   readonly self: string;
@@ -246,6 +248,9 @@ export class Coordinator {
     const token = ctx.engines.tokenOf(key);
     const natural = ring.replicas(token);
     const required = requiredReplicas(level, ring.rf);
+    // A range in motion: what a QUORUM or ALL read returns must be on as many replicas as a write
+    // of it would need, pending ones counted (see coverPending).
+    const pending = level === 'ONE' ? NO_NODES : ring.pending(token);
     const alive = this.orderForRead(natural.filter((n) => ctx.isAlive(n)));
     if (alive.length < required) {
       this.stats.unavailable++;
@@ -282,13 +287,104 @@ export class Coordinator {
       const agree = [...first.results.values()].every((a) =>
         'cell' in a ? true : bytesEqual(a.digest, digest),
       );
-      if (agree) return data.cell;
+      if (agree) {
+        if (pending.length === 0) return data.cell;
+        return this.coverPending(
+          key,
+          token,
+          level,
+          required,
+          data.cell,
+          [...first.results.keys()],
+          natural,
+          pending,
+          deadline,
+          signal,
+        );
+      }
       this.stats.digestMismatches++;
     }
     if (first.timedOut && first.results.size < required) {
       throw this.shortfall('read', level, first.results.size, required, first.failures, true);
     }
-    return this.resolveAndRepair(key, token, level, required, alive, first.failures, data, deadline, signal);
+    const resolved = await this.resolveAndRepair(
+      key,
+      token,
+      level,
+      required,
+      alive,
+      first.failures,
+      data,
+      deadline,
+      signal,
+    );
+    if (pending.length === 0) return resolved.winner;
+    return this.coverPending(
+      key,
+      token,
+      level,
+      required,
+      resolved.winner,
+      resolved.holders,
+      natural,
+      pending,
+      deadline,
+      signal,
+    );
+  }
+
+  /**
+   * While a range moves (a node joining, leaving or being removed), a QUORUM or ALL read may
+   * return a cell only once it is on `required + pending` replicas, pending ones included, as a
+   * write of it would have to be: otherwise a cell found on a quorum of the current replicas only
+   * (a write that failed part-way, seen by this read) can be missing from a quorum of the replicas
+   * the range has after the move, and a later read there returns an older one (monotonic reads
+   * broken; Cassandra's CASSANDRA-14740). The cell is written, as a repair, to every live pending
+   * and natural replica not known to hold it; the read waits until enough hold it.
+   *
+   * @throws KvError UNAVAILABLE when too few replicas are alive to hold it, TIMEOUT at the deadline
+   */
+  private async coverPending(
+    key: Uint8Array,
+    token: Token,
+    level: Consistency,
+    required: number,
+    cell: Cell | undefined,
+    holders: readonly string[],
+    natural: readonly string[],
+    pending: readonly string[],
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Cell | undefined> {
+    if (cell === undefined) return undefined;
+    const { ctx } = this;
+    const blockFor = required + pending.length;
+    const have = new Set(holders);
+    if (have.size >= blockFor) return cell;
+    const targets = [...pending, ...natural].filter((n) => !have.has(n) && ctx.isAlive(n));
+    if (have.size + targets.length < blockFor) {
+      this.stats.unavailable++;
+      throw new KvError(
+        'UNAVAILABLE',
+        `${level} read of token ${token} during a range movement needs its value on ${blockFor} replicas (${pending.length} pending), only ${have.size + targets.length} alive`,
+      );
+    }
+    const calls = new Map<string, Promise<void>>();
+    for (const n of targets)
+      calls.set(n, ctx.replicas.write(n, 'repair', [{ key, cell }], left(ctx.clock, deadline)));
+    const repaired = await gather(
+      ctx.clock,
+      calls,
+      (r) => have.size + r.size >= blockFor,
+      left(ctx.clock, deadline),
+      signal,
+    );
+    this.stats.readRepairs += repaired.results.size;
+    if (have.size + repaired.results.size >= blockFor) return cell;
+    throw new KvError(
+      'TIMEOUT',
+      `${level} read of token ${token}: its value reached only ${have.size + repaired.results.size} of the ${blockFor} replicas a range movement needs before the deadline`,
+    );
   }
 
   /** Full reads from the replicas that did not fail, LWW resolution and blocking repair. */
@@ -302,7 +398,7 @@ export class Coordinator {
     data: ReadAnswer | undefined,
     deadline: number,
     signal: AbortSignal | undefined,
-  ): Promise<Cell | undefined> {
+  ): Promise<{ winner: Cell | undefined; holders: string[] }> {
     const { ctx } = this;
     const calls = new Map<string, Promise<ReadAnswer>>();
     const dataNode = alive[0]!;
@@ -319,12 +415,12 @@ export class Coordinator {
     let winner: Cell | undefined;
     for (const a of full.results.values())
       if ('cell' in a && a.cell !== undefined) winner = ctx.engines.mergeCells(winner, a.cell);
-    if (winner === undefined) return undefined;
+    if (winner === undefined) return { winner, holders: [] };
     const winnerDigest = cellDigest(winner);
-    let holders = 0;
+    const holding: string[] = [];
     const repairs = new Map<string, Promise<void>>();
     for (const [n, a] of full.results) {
-      if ('cell' in a && bytesEqual(cellDigest(a.cell), winnerDigest)) holders++;
+      if ('cell' in a && bytesEqual(cellDigest(a.cell), winnerDigest)) holding.push(n);
       else
         repairs.set(n, ctx.replicas.write(n, 'repair', [{ key, cell: winner }], left(ctx.clock, deadline)));
     }
@@ -337,10 +433,11 @@ export class Coordinator {
         signal,
       );
       this.stats.readRepairs += repaired.results.size;
-      holders += repaired.results.size;
+      holding.push(...repaired.results.keys());
       ctx.logger.debug({ token: String(token), repaired: repaired.results.size }, 'read repair');
     }
-    if (holders >= required) return winner;
+    const holders = holding.length;
+    if (holders >= required) return { winner, holders: holding };
     throw new KvError(
       'TIMEOUT',
       `${level} read of token ${token}: read repair reached only ${holders} of ${required} replicas before the deadline`,
