@@ -82,14 +82,19 @@ function setup(nodes: RingNode[], options: { alive?: (n: string) => boolean } = 
 const tokens = (...t: bigint[]) => t;
 const key = utf8('k');
 
+/** Three normal nodes and d joining at the key's own token: d is a pending replica of the key. */
+function joiningRing(): RingNode[] {
+  return [
+    { name: 'a', tokens: tokens(1n << 60n), status: 'normal' },
+    { name: 'b', tokens: tokens(2n << 60n), status: 'normal' },
+    { name: 'c', tokens: tokens(3n << 60n), status: 'normal' },
+    { name: 'd', tokens: tokens(tokenOf(key)), status: 'joining' },
+  ];
+}
+
 describe('Coordinator', () => {
   it('writes to natural and pending replicas and waits for required + pending acks', async () => {
-    const nodes: RingNode[] = [
-      { name: 'a', tokens: tokens(1n << 60n), status: 'normal' },
-      { name: 'b', tokens: tokens(2n << 60n), status: 'normal' },
-      { name: 'c', tokens: tokens(3n << 60n), status: 'normal' },
-      { name: 'd', tokens: tokens(tokenOf(key)), status: 'joining' },
-    ];
+    const nodes = joiningRing();
     const { coordinator, replicas, ring, clock } = setup(nodes);
     const t = tokenOf(key);
     const pending = ring.pending(t);
@@ -157,12 +162,7 @@ describe('Coordinator', () => {
   });
 
   it('while a range moves, returns a value only once it is on required + pending replicas', async () => {
-    const nodes: RingNode[] = [
-      { name: 'a', tokens: tokens(1n << 60n), status: 'normal' },
-      { name: 'b', tokens: tokens(2n << 60n), status: 'normal' },
-      { name: 'c', tokens: tokens(3n << 60n), status: 'normal' },
-      { name: 'd', tokens: tokens(tokenOf(key)), status: 'joining' },
-    ];
+    const nodes = joiningRing();
     let dead = new Set<string>();
     const { coordinator, replicas, ring } = setup(nodes, { alive: (n) => !dead.has(n) });
     const t = tokenOf(key);

@@ -58,6 +58,20 @@ function onRing(c: SimKvCluster, via: string, name: string): boolean {
     .nodes.some((x) => x.name === name);
 }
 
+/** Node `via`'s ring as text, sorted: names joined by commas, or with `full` each node's status and tokens too. */
+function ringText(c: SimKvCluster, via: string, full: boolean): string {
+  const nodes = c.node(via).ring().nodes;
+  return full
+    ? nodes
+        .map((x) => `${x.name}:${x.status}:${x.tokens.join(',')}`)
+        .sort()
+        .join(' ')
+    : nodes
+        .map((x) => x.name)
+        .sort()
+        .join(',');
+}
+
 const k = (i: number | string) => utf8(`key-${i}`);
 
 async function readOne(c: SimKvCluster, via: string, key: Uint8Array): Promise<string | undefined> {
@@ -584,13 +598,7 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
   it('keeps a down node on the ring of nodes that never learned it or reaped it, and removenode still takes it off', async () => {
     const c = await cluster(['a', 'b', 'c', 'd', 'e']);
     const acked = await writeInitial(c, 100);
-    const ringOf = (n: string) =>
-      c
-        .node(n)
-        .ring()
-        .nodes.map((x) => `${x.name}:${x.status}:${x.tokens.join(',')}`)
-        .sort()
-        .join(' ');
+    const ringOf = (n: string) => ringText(c, n, true);
     c.crash('d');
     await c.sim.runFor(1_000);
     // c restarts while d is down: its membership learns live members only, never d.
@@ -629,13 +637,7 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
   it('a node restarted knowing no one places keys on the ring it remembers, not on a ring of itself', async () => {
     const c = await cluster(['a', 'b', 'c', 'd', 'e']);
     const acked = await writeInitial(c, 60);
-    const names = (n: string) =>
-      c
-        .node(n)
-        .ring()
-        .nodes.map((x) => x.name)
-        .sort()
-        .join(',');
+    const names = (n: string) => ringText(c, n, false);
     c.crash('c');
     // c restarts and its membership lists no one yet (cut off, or before gossip brought anyone).
     for (const n of ['a', 'b', 'd', 'e']) c.membership.forget('c', n);
