@@ -198,11 +198,6 @@ export class GrpcServer {
     return [...this.sessions.values()].map((c) => c.budget.queued);
   }
 
-  /** Response and request bytes all connections hold together (for tests and stats). */
-  heldBytes(): { queuedResponse: number; bufferedRequest: number } {
-    return { queuedResponse: this.budget.queued, bufferedRequest: this.budget.requestBytes };
-  }
-
   /** Stops the server; see the class contract. Calling it again returns the same promise. */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
