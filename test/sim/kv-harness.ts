@@ -28,7 +28,9 @@ import type { Address } from '../../src/transport/types.js';
  * late) or a live one dead (hints for a node that is up), and nodes that disagree. As in real
  * membership, which exchanges live members only, a node that (re)starts lists only the members up
  * at the time (those it reaches, and those a peer it reaches sees up); one down then is unknown to
- * it (no state, no advert) until it, or a peer it reaches, sees it up.
+ * it (no state, no advert) until it, or a peer it reaches, sees it up. A restarted node starts a
+ * new generation: its peers drop its old state values at once and see its advert again only once
+ * it publishes it.
  *
  * The harness watches each node through thin engine wrappers: its replica store (to read every
  * stored cell after heal) and its hybrid clock (to learn the version of each client write as the
@@ -113,6 +115,11 @@ export class LaggedMembership {
     view.known.clear();
     view.pending.clear();
     view.listeners.clear();
+    // A new incarnation starts a new membership generation: peers drop its old state values at
+    // once, and see its advert again only when it publishes one.
+    const own = this.members.get(name)!.values;
+    for (const key of [...own.keys()]) if (key.startsWith('kv.')) own.delete(key);
+    for (const n of this.views.keys()) this.notify(n);
     for (const n of this.members.keys()) {
       const up = n === name || this.reachable(name, n);
       view.alive.set(n, up);
