@@ -487,7 +487,7 @@ export class KvNode implements KvApi {
 
   /**
    * Streams this node's ranges to their new owners, then leaves the ring and waits `ringDelayMs`
-   * more for its empty advert to spread (it may be stopped once this resolves). Writes keep
+   * more for its departure marker to spread (it may be stopped once this resolves). Writes keep
    * reaching this node (as a natural replica) and the new owners (as pending ones) meanwhile; no
    * write acknowledged before or during it is lost. On failure the node goes back to `normal`.
    *
@@ -517,7 +517,7 @@ export class KvNode implements KvApi {
     await this.engines.saveNodeMeta(this.options.storage, { tokens: this.tokens, status: 'left' });
     this.setRingStatus('left');
     // As Cassandra announces LEFT for RING_DELAY before it returns: stopped at once, the node would
-    // leave coordinators that have not yet seen its empty advert sending it requests that time out.
+    // leave coordinators that have not yet seen its departure marker sending it requests that time out.
     await sleep(this.options.clock, this.config.ringDelayMs, signal).catch(() => {});
   }
 

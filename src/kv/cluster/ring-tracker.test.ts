@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../core/index.js';
 import { ManualClock } from '../../core/manual-clock.js';
+import { OFF_RING_KEY } from '../ring/advert.js';
 import { encodeGhosts } from '../ring/ghosts.js';
 import { encodeRemovals, tokensDigest } from '../ring/removals.js';
 import type { RingNode } from '../types.js';
@@ -110,5 +111,35 @@ describe('RingTracker memory', () => {
       );
     assert.equal(names(), 'a,self');
     assert.deepEqual(tracker.rememberedOnly(), []);
+  });
+
+  it("keeps a restarted member's last advert until it publishes one, and drops it on the departure marker", () => {
+    const { membership, tracker, names, live } = setup();
+    tracker.restore([]);
+    live(node('a', 10n));
+    assert.equal(names(), 'a,self');
+    // a restarts: a new generation, its old state values gone at this node, no advert yet.
+    for (const key of ['kv.0', 'kv.1']) membership.setValue('a', key, undefined);
+    assert.equal(names(), 'a,self', 'a keeps its place until it publishes again');
+    membership
+      .viewFor('a')
+      .publish(defaultEngines.encodeRingAdvert({ tokens: [10n, 11n], status: 'normal' }));
+    assert.equal(names(), 'a,self');
+    // a leaves the ring: its departure marker takes it off at once.
+    membership.viewFor('a').publish(new Map([[OFF_RING_KEY, Uint8Array.of(1)]]));
+    assert.equal(names(), 'self');
+  });
+
+  it('publishes the departure marker when this node leaves the ring', () => {
+    const { membership, tracker, live } = setup();
+    tracker.restore([]);
+    live(node('a', 10n));
+    tracker.setOwn(undefined);
+    const self = membership
+      .viewFor('a')
+      .members()
+      .find((m) => m.name === 'self')!;
+    assert.deepEqual(self.lookup(OFF_RING_KEY), Uint8Array.of(1));
+    assert.equal(self.lookup('kv.0'), undefined, 'no advert');
   });
 });

@@ -1,6 +1,7 @@
 import { type Clock, describeError, type Logger, type TimerHandle } from '../../core/index.js';
 import type { StateValue } from '../../membership/types.js';
 import type { Address } from '../../transport/types.js';
+import { isOffRing, OFF_RING_KEY } from '../ring/advert.js';
 import { decodeGhosts, encodeGhosts, GHOST_LIMITS } from '../ring/ghosts.js';
 import {
   decodeRemovals,
@@ -50,10 +51,13 @@ export interface OwnEntry {
  * a gossip round). Dead members and members that left membership stay on the ring while their
  * last advert still lists tokens (their ranges are still theirs: writes for them are hinted, and
  * Cassandra keeps a shut-down node on its ring the same way); {@link isAlive} says they are not
- * worth a request. A node leaves the ring by advertising no tokens, which decommission does once
- * its ranges are streamed away: a clean stop (a restart) is a membership leave, not a ring change,
- * and taking its ranges at once would hand them to nodes without its data (the fault lab found a
- * stale QUORUM read that way).
+ * worth a request. A node leaves the ring by publishing the departure marker (`kv.off`,
+ * `advert.ts`) in place of its advert, which decommission does once its ranges are streamed away:
+ * a clean stop (a restart) is a membership leave, not a ring change, and taking its ranges at once
+ * would hand them to nodes without its data (the fault lab found a stale QUORUM read that way). A
+ * listed member whose state shows neither an advert nor the marker keeps its last advert: a
+ * restarted node's peers drop its old state with its old generation, and its advert is missing
+ * until it publishes it again.
  *
  * Removals (`removenode`, see `ring/removals.ts`): a normal node announced `removing` by any member
  * reads as `leaving`, one announced `removed` is left off, as long as its advert still lists the tokens
@@ -106,6 +110,8 @@ export class RingTracker {
   private removals: RingRemoval[] = [];
   /** The ghosts this node announces: ring nodes it does not see up. */
   private ghosts: RingNode[] = [];
+  /** Each listed member's last advert with tokens, kept while its state shows none and no departure. */
+  private readonly lastAdverts = new Map<string, Omit<RingNode, 'name'>>();
   /** Names of the ghosts left out over GHOST_LIMITS.maxGhosts (logged once per change). */
   private ghostsLeftOut = '';
   private selfRemoved: ((by: string) => void) | undefined;
@@ -186,7 +192,7 @@ export class RingTracker {
   private publish(): void {
     const entry = this.own;
     if (entry === undefined) {
-      this.view.publish(new Map());
+      this.view.publish(new Map([[OFF_RING_KEY, Uint8Array.of(1)]]));
       return;
     }
     const advert: Omit<RingNode, 'name'> =
@@ -277,11 +283,20 @@ export class RingTracker {
       } catch (err) {
         this.logger.warn({ node: m.name, err: describeError(err) }, 'ignoring a malformed ring advert');
       }
-      if (advert !== undefined && advert.tokens.length > 0) this.adverts.set(m.name, advert);
+      if (advert !== undefined && advert.tokens.length > 0) {
+        this.adverts.set(m.name, advert);
+        this.lastAdverts.set(m.name, advert);
+      } else if (advert === undefined && !isOffRing((key) => m.lookup(key))) {
+        // No advert and no departure: restarted (a new generation, its advert not yet out again)
+        // or not yet heard from. Its last advert stands until it publishes one or leaves.
+        const last = this.lastAdverts.get(m.name);
+        if (last !== undefined) this.adverts.set(m.name, last);
+      } else this.lastAdverts.delete(m.name);
       if (m.state === 'alive' || m.state === 'suspect') {
         for (const g of decodeGhosts((key) => m.lookup(key))) countGhost(ghosts, g, m.name);
       }
     }
+    for (const name of this.lastAdverts.keys()) if (!this.members.has(name)) this.lastAdverts.delete(name);
     // A ghost stands for a node membership does not list (never learned, or reaped).
     for (const [name, votes] of ghosts) {
       if (name === this.self || this.members.has(name)) continue;

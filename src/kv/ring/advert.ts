@@ -21,6 +21,24 @@ import { RING_LIMITS } from './ring.js';
 /** The prefix of every ring state key. */
 export const RING_STATE_PREFIX = 'kv.';
 
+/**
+ * The state key a node that left the ring (decommissioned, or off it after its removal) publishes
+ * in place of an advert, value `[1]`. An advert that is merely absent is not a departure: a node
+ * that restarts starts a new membership generation, its peers drop its old state at once, and its
+ * advert is missing until it publishes it again; peers keep its last advert until then.
+ */
+export const OFF_RING_KEY = `${RING_STATE_PREFIX}off`;
+
+/** True when a member's state says it left the ring ({@link OFF_RING_KEY}). Never throws. */
+export function isOffRing(values: (key: string) => StateValue | undefined): boolean {
+  try {
+    const v = values(OFF_RING_KEY);
+    return v instanceof Uint8Array && v.length === 1 && v[0] === 1;
+  } catch {
+    return false;
+  }
+}
+
 /** Limits of the advert format. */
 export const ADVERT_LIMITS = Object.freeze({
   /** Bytes of one state value: membership's `maxValueBytes` default. */
