@@ -281,6 +281,7 @@ export class Coordinator {
       first = await gather(ctx.clock, calls, enough, left(ctx.clock, deadline), signal);
     }
     const data = first.results.get(dataNode);
+    let resolved: { winner: Cell | undefined; holders: string[] } | undefined;
     if (data !== undefined && 'cell' in data && first.results.size >= required) {
       if (first.results.size === 1) return data.cell; // no digest to compare (ONE, or rf 1)
       const digest = cellDigest(data.cell);
@@ -289,36 +290,26 @@ export class Coordinator {
       );
       if (agree) {
         if (pending.length === 0) return data.cell;
-        return this.coverPending(
-          key,
-          token,
-          level,
-          required,
-          data.cell,
-          [...first.results.keys()],
-          natural,
-          pending,
-          deadline,
-          signal,
-        );
+        resolved = { winner: data.cell, holders: [...first.results.keys()] };
+      } else this.stats.digestMismatches++;
+    }
+    if (resolved === undefined) {
+      if (first.timedOut && first.results.size < required) {
+        throw this.shortfall('read', level, first.results.size, required, first.failures, true);
       }
-      this.stats.digestMismatches++;
+      resolved = await this.resolveAndRepair(
+        key,
+        token,
+        level,
+        required,
+        alive,
+        first.failures,
+        data,
+        deadline,
+        signal,
+      );
+      if (pending.length === 0) return resolved.winner;
     }
-    if (first.timedOut && first.results.size < required) {
-      throw this.shortfall('read', level, first.results.size, required, first.failures, true);
-    }
-    const resolved = await this.resolveAndRepair(
-      key,
-      token,
-      level,
-      required,
-      alive,
-      first.failures,
-      data,
-      deadline,
-      signal,
-    );
-    if (pending.length === 0) return resolved.winner;
     return this.coverPending(
       key,
       token,

@@ -146,12 +146,7 @@ export class RingTracker {
   restore(nodes: readonly RingNode[]): void {
     for (const n of nodes) {
       if (n.name === this.self) continue;
-      this.remembered.set(
-        n.name,
-        n.resp === undefined
-          ? { tokens: n.tokens, status: n.status }
-          : { tokens: n.tokens, status: n.status, resp: n.resp },
-      );
+      this.remembered.set(n.name, n);
     }
     this.restored = true;
     this.refresh();
@@ -256,7 +251,7 @@ export class RingTracker {
   isAlive(name: string): boolean {
     if (name === this.self) return true;
     const m = this.members.get(name);
-    return m !== undefined && (m.state === 'alive' || m.state === 'suspect');
+    return m !== undefined && up(m);
   }
 
   /** The transport address of a member. */
@@ -273,8 +268,7 @@ export class RingTracker {
     /** Ghosts announced by members up, by node name, then by advert, with their announcers. */
     const ghosts = new Map<string, GhostVotes[]>();
     let selfRemovedBy: string | undefined;
-    const members = this.view.members();
-    for (const m of members) {
+    for (const m of this.view.members()) {
       if (m.name === this.self) continue;
       this.members.set(m.name, m);
       let advert: Omit<RingNode, 'name'> | undefined;
@@ -292,26 +286,23 @@ export class RingTracker {
         const last = this.lastAdverts.get(m.name);
         if (last !== undefined) this.adverts.set(m.name, last);
       } else this.lastAdverts.delete(m.name);
-      if (m.state === 'alive' || m.state === 'suspect') {
+      if (up(m)) {
         for (const g of decodeGhosts((key) => m.lookup(key))) countGhost(ghosts, g, m.name);
+      }
+      // Only this node's own digest is read here; the others' are read below, once the ghosts and
+      // the memory have added their adverts.
+      for (const r of decodeRemovals((key) => m.lookup(key))) {
+        announced.push(r);
+        if (r.node === this.self && r.phase === 'removed' && this.applies(r)) selfRemovedBy ??= m.name;
       }
     }
     for (const name of this.lastAdverts.keys()) if (!this.members.has(name)) this.lastAdverts.delete(name);
     // A ghost stands for a node membership does not list (never learned, or reaped).
     for (const [name, votes] of ghosts) {
       if (name === this.self || this.members.has(name)) continue;
-      const { tokens, status, resp } = pickGhost(votes);
-      this.adverts.set(name, resp === undefined ? { tokens, status } : { tokens, status, resp });
+      this.adverts.set(name, pickGhost(votes));
     }
     this.useMemory();
-    // Removals are read after the adverts (ghosts and memory included) that they apply to.
-    for (const m of members) {
-      if (m.name === this.self) continue;
-      for (const r of decodeRemovals((key) => m.lookup(key))) {
-        announced.push(r);
-        if (r.node === this.self && r.phase === 'removed' && this.applies(r)) selfRemovedBy ??= m.name;
-      }
-    }
     const removed = new Set<string>();
     const removing = new Set<string>();
     for (const r of announced) {
@@ -356,7 +347,7 @@ export class RingTracker {
     for (const name of this.remembered.keys()) if (this.adverts.has(name)) this.remembered.delete(name);
     let contact = false;
     for (const [name, m] of this.members) {
-      if ((m.state === 'alive' || m.state === 'suspect') && this.adverts.has(name)) {
+      if (up(m) && this.adverts.has(name)) {
         contact = true;
         break;
       }
@@ -477,6 +468,11 @@ export class RingTracker {
     this.removals = kept;
     return changed;
   }
+}
+
+/** True for a member membership shows alive or suspect. */
+function up(m: KvMember): boolean {
+  return m.state === 'alive' || m.state === 'suspect';
 }
 
 /** One advert announced as a ghost, and who announces it. */

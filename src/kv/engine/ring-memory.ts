@@ -32,7 +32,7 @@ export function encodeRingMemory(nodes: readonly RingNode[]): Uint8Array {
       throw new CairnError('INVALID_ARGUMENT', 'a remembered node name must be 1 to 255 bytes');
     let advert: Uint8Array;
     try {
-      advert = encodeAdvertPayload(n.resp === undefined ? { tokens: n.tokens, status: n.status } : n);
+      advert = encodeAdvertPayload(n);
     } catch (err) {
       throw new CairnError('INVALID_ARGUMENT', `node ${n.name} cannot be remembered: ${String(err)}`);
     }
@@ -86,8 +86,7 @@ export function decodeRingMemory(b: Uint8Array): RingNode[] {
 
 /**
  * The remembered ring, or an empty list when there is none or it is unreadable: the memory is a
- * cache of what membership tells, so a corrupt one is dropped (and logged by the caller), never a
- * reason to refuse to start.
+ * cache of what membership tells, so a corrupt one is dropped, never a reason to refuse to start.
  */
 export async function loadRingMemory(storage: Storage): Promise<RingNode[]> {
   const raw = await storage.get(KEY);

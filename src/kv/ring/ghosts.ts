@@ -55,7 +55,7 @@ export function encodeGhosts(ghosts: readonly RingNode[]): Map<string, Uint8Arra
     const name = encoder.encode(g.name);
     if (name.length === 0 || name.length > GHOST_LIMITS.maxNameBytes)
       throw new RangeError(`a ghost's name must be 1 to ${GHOST_LIMITS.maxNameBytes} bytes`);
-    const advert = encodeAdvertPayload(g.resp === undefined ? { tokens: g.tokens, status: g.status } : g);
+    const advert = encodeAdvertPayload(g);
     advert[2] = 1;
     const payload = new Uint8Array(HEADER + name.length + advert.length);
     payload[0] = FORMAT;

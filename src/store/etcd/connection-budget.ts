@@ -128,14 +128,14 @@ export class ServerBudget {
   }
 
   private armStallCheck(): void {
-    for (const c of this.connections) c.markStallCheck(this.share);
+    for (const c of this.connections) c.markStallCheck();
     this.timer = this.clock.setTimer(this.stallMs, () => this.checkStalls());
   }
 
   private checkStalls(): void {
     this.timer = undefined;
     if (!this.over) return;
-    for (const c of [...this.connections]) c.checkSharedStall(this.share);
+    for (const c of [...this.connections]) c.checkSharedStall();
     this.timer = this.clock.setTimer(this.stallMs, () => this.checkStalls());
   }
 }
@@ -287,22 +287,27 @@ export class ConnectionBudget {
   }
 
   /** @internal The server starts checking for stalls: remember where this connection stands. */
-  markStallCheck(share: number): void {
-    this.releasesAtCheck = this.queued > share ? this.releases : -1;
+  markStallCheck(): void {
+    this.releasesAtCheck = this.holdsShare() ? this.releases : -1;
   }
 
   /**
    * @internal The server's periodic check while its total is over: a connection that held more
    * than its share at the last check and now, with nothing given back in between, is stalled.
    */
-  checkSharedStall(share: number): void {
-    const holding = this.queued > share;
+  checkSharedStall(): void {
+    const holding = this.holdsShare();
     if (holding && this.releasesAtCheck === this.releases && !this.stalled) {
       this.stalled = true;
       this.onStalled();
       return;
     }
     this.releasesAtCheck = holding ? this.releases : -1;
+  }
+
+  /** True when the connection holds more queued bytes than the server lets it keep while over. */
+  private holdsShare(): boolean {
+    return this.server !== undefined && this.queued > this.server.share;
   }
 
   private wake(): void {
