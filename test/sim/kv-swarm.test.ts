@@ -36,7 +36,10 @@ import { LONG, replayCommand, sweepSeeds, withRegressions } from './sweep.js';
  * stopped for good), or a node is stopped for good and another removes it (`removeNode`: its
  * ranges copied to their new owners from the survivors, retried through random live nodes until
  * every ring has dropped it); after heal the swarm waits for the change to complete before
- * converging.
+ * converging. In about a fifth of the seeds without a ring change the whole cluster restarts
+ * around a down node: one node goes down, then every other node stops and starts again (each in a
+ * new membership generation that learns live members only, so none holds the down node's advert)
+ * and settles before the down node returns.
  *
  * Checked (kv-checkers.ts): acknowledged strong writes never lost (reads and final state), no
  * delete resurrected (tombstones are purged 10 s after the delete, while anti-entropy runs every
@@ -64,9 +67,12 @@ const FILE = 'test/sim/kv-swarm.test.ts';
  * exchanges live members only) and placed its ranges on other replicas; acknowledged QUORUM writes
  * were then missed by QUORUM reads (fixed by ghosts, `ring/ghosts.ts`). 10457: a node restarted
  * inside a partition saw a ring of itself alone and answered a ONE read of a key it does not
- * replicate (fixed by the ring memory, `engine/ring-memory.ts`).
+ * replicate (fixed by the ring memory, `engine/ring-memory.ts`). 13122: the whole cluster
+ * restarted around a down node; each node remembered it, but none mentioned it to the others, so
+ * every node forgot it once it settled and placed its ranges on other replicas, and a ONE read
+ * missed a write acknowledged at ALL (fixed by recalls, `ring/recalls.ts`).
  */
-const REGRESSION_SEEDS = [7729, 7920, 10302, 10457];
+const REGRESSION_SEEDS = [7729, 7920, 10302, 10457, 13122];
 const SEEDS = withRegressions(sweepSeeds(40, 2_000), REGRESSION_SEEDS);
 /** Virtual time of the faulty phase per seed. */
 const SAFETY_MS = 8_000;
@@ -106,6 +112,8 @@ interface State {
   readonly sync: boolean;
   readonly far: { node: string; offsetMs: number } | undefined;
   readonly elastic: Elastic | undefined;
+  /** The node kept down while every other node restarted, in seeds with a whole-cluster restart. */
+  readonly restartAround: string | undefined;
   done: boolean;
   error: unknown;
   /** What has not converged yet. */
@@ -200,6 +208,35 @@ function driveDecommission(state: State, e: Elastic): void {
     cluster.sim.schedule(DECOMMISSION_POLL_MS, poll);
   };
   poll();
+}
+
+/**
+ * A whole-cluster restart around `down`: it crashes, then every other node crashes and each starts
+ * again a moment later, and `down` returns only after the others have had several ring delays to
+ * settle without it (within the faulty phase). Nodes the fault injector crashed meanwhile are its
+ * to restart.
+ */
+function scheduleClusterRestart(cluster: KvSimCluster, down: string, rng: Rng): void {
+  const { sim } = cluster;
+  const ringDelayMs = kvConfig(true).ringDelayMs ?? 0;
+  const at = 500 + rng.float() * 2_500;
+  const othersAt = at + 200 + rng.float() * 600;
+  const back = othersAt + 400 + 3 * ringDelayMs + rng.float() * 1_500;
+  sim.schedule(at, () => {
+    if (sim.nodeState(down) !== 'down') sim.crash(down);
+  });
+  sim.schedule(othersAt, () => {
+    for (const name of cluster.names()) {
+      if (name === down || sim.nodeState(name) === 'down') continue;
+      sim.crash(name);
+      sim.schedule(100 + rng.float() * 300, () => {
+        if (sim.nodeState(name) === 'down') sim.restart(name);
+      });
+    }
+  });
+  sim.schedule(back, () => {
+    if (sim.nodeState(down) === 'down') sim.restart(down);
+  });
 }
 
 /** Whether no running node's ring lists `name` any more. */
@@ -340,7 +377,7 @@ async function finish(state: State): Promise<void> {
     const far = state.far === undefined ? 'none' : `${state.far.node} ${state.far.offsetMs} ms`;
     const elastic = state.elastic === undefined ? 'none' : `${state.elastic.kind} ${state.elastic.node}`;
     throw new Error(
-      `${violations.length} violations (nodes=${cluster.names().length} sync=${state.sync} far-clock=${far} ring-change=${elastic}):\n${violations.slice(0, 10).join('\n')}`,
+      `${violations.length} violations (nodes=${cluster.names().length} sync=${state.sync} far-clock=${far} ring-change=${elastic} cluster-restart-around=${state.restartAround ?? 'none'}):\n${violations.slice(0, 10).join('\n')}`,
     );
   }
   state.done = true;
@@ -360,6 +397,7 @@ describe('kv swarm', () => {
       decommissionAttempts: 0,
       removals: 0,
       removalAttempts: 0,
+      clusterRestarts: 0,
       nodes: 0,
       ok: 0,
       fail: 0,
@@ -407,12 +445,17 @@ describe('kv swarm', () => {
           const kind = !leave ? 'join' : rng.chance(0.5) ? 'decommission' : 'removenode';
           elastic = { kind, node, attempts: 0 };
         }
+        const restart = rng.child('cluster-restart');
+        const restartAround =
+          elastic === undefined && restart.chance(0.2) ? restart.pick(cluster.names()) : undefined;
+        if (restartAround !== undefined) scheduleClusterRestart(cluster, restartAround, restart);
         const state: State = {
           cluster,
           workload,
           sync,
           far,
           elastic,
+          restartAround,
           done: false,
           error: undefined,
           pending: 'calls in flight',
@@ -455,6 +498,7 @@ describe('kv swarm', () => {
           tally.decommissionAttempts += state.elastic?.kind === 'decommission' ? state.elastic.attempts : 0;
           tally.removals += state.elastic?.kind === 'removenode' ? 1 : 0;
           tally.removalAttempts += state.elastic?.kind === 'removenode' ? state.elastic.attempts : 0;
+          tally.clusterRestarts += state.restartAround === undefined ? 0 : 1;
           tally.nodes += state.cluster.names().length;
           tally.ok += c.ok;
           tally.fail += c.fail;

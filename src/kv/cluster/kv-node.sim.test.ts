@@ -634,6 +634,39 @@ describe(`KvNode join and decommission (seed=${SEED})`, () => {
     await checkAcked(c, acked, 'e');
   });
 
+  it('keeps a down node on the ring when every other node restarts while it is down', async () => {
+    const c = await cluster(['a', 'b', 'c', 'd', 'e']);
+    const acked = await writeInitial(c, 80);
+    const ringOf = (n: string) => ringText(c, n, true);
+    const before = ringOf('a');
+    c.crash('e');
+    await c.sim.runFor(1_000);
+    // The whole cluster stops, then starts again while e is still down: each node comes back in a
+    // new membership generation (its old state values gone) and learns live members only, so none
+    // holds e's advert or hears it from another's membership. (A rolling restart keeps e through
+    // the ghosts of the nodes still up.)
+    for (const n of ['a', 'b', 'c', 'd']) {
+      c.crash(n);
+      c.membership.viewFor(n).publish(new Map());
+      c.membership.forget(n, 'e');
+    }
+    await c.sim.runFor(1_000);
+    for (const n of ['a', 'b', 'c', 'd']) await c.restart(n);
+    await c.sim.runFor(3 * c.config.ringDelayMs);
+    for (const n of ['a', 'b', 'c', 'd']) {
+      assert.ok(onRing(c, n, 'e'), `${n} keeps e`);
+      assert.equal(ringOf(n), before, `${n} has the ring of before`);
+    }
+    for (let i = 0; i < 40; i++) {
+      await put(c, 'b', utf8(`after-${i}`), `v-${i}`);
+      acked.set(`after-${i}`, `v-${i}`);
+    }
+    await c.restart('e');
+    await c.sim.runFor(5_000);
+    assert.equal(ringOf('e'), before);
+    await checkAcked(c, acked, 'e');
+  });
+
   it('a node restarted knowing no one places keys on the ring it remembers, not on a ring of itself', async () => {
     const c = await cluster(['a', 'b', 'c', 'd', 'e']);
     const acked = await writeInitial(c, 60);

@@ -4,6 +4,7 @@ import { silentLogger } from '../../core/index.js';
 import { ManualClock } from '../../core/manual-clock.js';
 import { OFF_RING_KEY } from '../ring/advert.js';
 import { encodeGhosts } from '../ring/ghosts.js';
+import { decodeRecalls, encodeRecalls } from '../ring/recalls.js';
 import { encodeRemovals, tokensDigest } from '../ring/removals.js';
 import type { RingNode } from '../types.js';
 import { defaultEngines } from './engines.js';
@@ -12,8 +13,9 @@ import { FakeMembership } from './testing.js';
 
 /**
  * The ring tracker's memory: remembered ring nodes stand in until live information accounts for
- * them, are never announced as ghosts, and are forgotten once contact with a live ring node has
- * lasted the settle time.
+ * them, are announced as recalls (never as ghosts) meanwhile, and once contact with live ring
+ * nodes has lasted the settle time are kept when every one of them mentions them too, forgotten
+ * otherwise.
  */
 
 const SETTLE_MS = 1000;
@@ -95,6 +97,106 @@ describe('RingTracker memory', () => {
     clock.advance(1); // the settle timer refreshes the ring
     assert.equal(names(), 'a,self,y', 'x, which no live node mentions, is forgotten');
     assert.deepEqual(tracker.rememberedOnly(), []);
+  });
+
+  it('announces what it only remembers as recalls, and keeps for good what every live node remembers too', () => {
+    const { clock, membership, tracker, names } = setup();
+    tracker.restore([node('a', 10n), node('b', 20n), node('x', 30n)]);
+    const selfValue = (key: string) =>
+      membership
+        .viewFor('a')
+        .members()
+        .find((m) => m.name === 'self')!
+        .lookup(key);
+    assert.deepEqual(decodeRecalls(selfValue), [
+      { node: 'a', digest: tokensDigest([10n, 11n]) },
+      { node: 'b', digest: tokensDigest([20n, 21n]) },
+      { node: 'x', digest: tokensDigest([30n, 31n]) },
+    ]);
+    // The whole cluster restarted while x is down: a and b come up remembering x as well.
+    const recallingX = (n: RingNode, digest = tokensDigest([30n, 31n])) => {
+      membership.add(n.name, addr(n.name));
+      membership
+        .viewFor(n.name)
+        .publish(
+          new Map([
+            ...defaultEngines.encodeRingAdvert({ tokens: n.tokens, status: n.status }),
+            ...encodeRecalls([{ node: 'x', digest }]),
+          ]),
+        );
+    };
+    recallingX(node('a', 10n));
+    recallingX(node('b', 20n));
+    assert.deepEqual(decodeRecalls(selfValue), [{ node: 'x', digest: tokensDigest([30n, 31n]) }]);
+    assert.deepEqual(tracker.announcedGhosts(), []);
+    clock.advance(SETTLE_MS);
+    assert.equal(names(), 'a,b,self,x', 'x is kept');
+    assert.deepEqual(tracker.rememberedOnly(), []);
+    assert.deepEqual(decodeRecalls(selfValue), [], 'nothing is only remembered any more');
+    assert.deepEqual(
+      tracker.announcedGhosts().map((g) => g.name),
+      ['x'],
+      'x is announced as a ghost from now on',
+    );
+    clock.advance(100 * SETTLE_MS);
+    tracker.refresh();
+    assert.equal(names(), 'a,b,self,x', 'and stays without anyone announcing it back');
+    // x comes back: its own advert takes over; when it later leaves the ring, it is gone.
+    membership.add('x', addr('x'));
+    membership
+      .viewFor('x')
+      .publish(defaultEngines.encodeRingAdvert({ tokens: [30n, 31n], status: 'normal' }));
+    assert.equal(names(), 'a,b,self,x');
+    membership.viewFor('x').publish(new Map([[OFF_RING_KEY, Uint8Array.of(1)]]));
+    assert.equal(names(), 'a,b,self');
+    membership.reap('x');
+    assert.equal(names(), 'a,b,self', 'no memory of x brings it back');
+  });
+
+  it('forgets a remembered node that one live node does not mention, or mentions with other tokens', () => {
+    for (const other of ['silent', 'other tokens'] as const) {
+      const { clock, membership, tracker, names } = setup();
+      tracker.restore([node('a', 10n), node('b', 20n), node('x', 30n)]);
+      const up = (n: RingNode, recalls: Map<string, Uint8Array>) => {
+        membership.add(n.name, addr(n.name));
+        membership
+          .viewFor(n.name)
+          .publish(
+            new Map([...defaultEngines.encodeRingAdvert({ tokens: n.tokens, status: n.status }), ...recalls]),
+          );
+      };
+      up(node('a', 10n), encodeRecalls([{ node: 'x', digest: tokensDigest([30n, 31n]) }]));
+      // b saw x leave the ring while this node was down, so it does not remember x.
+      up(
+        node('b', 20n),
+        other === 'silent' ? new Map() : encodeRecalls([{ node: 'x', digest: tokensDigest([90n]) }]),
+      );
+      clock.advance(SETTLE_MS);
+      assert.equal(names(), 'a,b,self', `${other}: x is forgotten`);
+      assert.deepEqual(tracker.announcedGhosts(), []);
+    }
+  });
+
+  it('takes a ghost for a member listed with nothing of its state', () => {
+    const { membership, tracker, names, live } = setup();
+    tracker.restore([]);
+    live(node('a', 10n));
+    membership
+      .viewFor('a')
+      .publish(
+        new Map([
+          ...defaultEngines.encodeRingAdvert({ tokens: [10n, 11n], status: 'normal' }),
+          ...encodeGhosts([node('x', 30n), node('y', 40n)]),
+        ]),
+      );
+    // This node lists x (learned from a peer after x went down, so no state of x arrived) and y
+    // with its departure marker.
+    membership.add('x', addr('x'));
+    membership.add('y', addr('y'));
+    membership.viewFor('y').publish(new Map([[OFF_RING_KEY, Uint8Array.of(1)]]));
+    membership.setState('x', 'dead');
+    membership.setState('y', 'dead');
+    assert.equal(names(), 'a,self,x', 'x from the ghost; y left the ring');
   });
 
   it('drops a remembered node that a removal applies to', () => {

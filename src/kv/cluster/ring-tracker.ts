@@ -3,6 +3,7 @@ import type { StateValue } from '../../membership/types.js';
 import type { Address } from '../../transport/types.js';
 import { isOffRing, OFF_RING_KEY } from '../ring/advert.js';
 import { decodeGhosts, encodeGhosts, GHOST_LIMITS } from '../ring/ghosts.js';
+import { decodeRecalls, encodeRecalls, RECALL_LIMITS, type RingRecall } from '../ring/recalls.js';
 import {
   decodeRemovals,
   encodeRemovals,
@@ -81,10 +82,19 @@ export interface OwnEntry {
  * A remembered node stands in, for this node only (it is never announced as a ghost), until
  * membership or a ghost says where it is, or a removal applies to it: a node restarted while it
  * reaches no one (or before membership has brought it anything) places keys on the ring it knew,
- * not on a ring of itself alone. Once this node has been in contact with a ring node up for
- * `settleMs` (the ring delay, the time a ring change takes to spread), what is still only
- * remembered is forgotten: the live nodes would announce a ghost of any ring node down, so a node
- * none of them mentions has left the ring (decommissioned or removed while this one was down).
+ * not on a ring of itself alone. This node tells the nodes it only remembers as recalls
+ * (`ring/recalls.ts`), votes no other node takes as adverts. Once this node has been in contact
+ * for `settleMs` (the ring delay, the time a ring change takes to spread) with live ring nodes
+ * (members up that publish their own advert: the voters), it decides each node still only
+ * remembered: one that every voter mentions too (as a recall or a ghost, with the same tokens) is
+ * kept for good (announced as a ghost from then on, until membership shows the node's own state
+ * or a removal applies), since the whole cluster restarted while it was down and none of them
+ * holds its advert from membership; one that some voter does not mention is forgotten, since
+ * that voter saw it leave the ring (decommissioned or removed while this node was down).
+ *
+ * A member that membership lists with neither an advert nor a departure in its state and no last
+ * advert here (learned from a peer after it went down, so its state never arrived) takes a ghost
+ * as an unlisted one does.
  *
  * A malformed advert or ghost leaves that node off the ring (logged); a ring that fails to build
  * keeps the previous one.
@@ -119,6 +129,10 @@ export class RingTracker {
   private readonly remembered = new Map<string, Omit<RingNode, 'name'>>();
   /** Names on the ring this refresh only because they are remembered. */
   private readonly fromMemory = new Set<string>();
+  /** Remembered nodes every voter also mentioned when this node settled: kept until membership shows them. */
+  private readonly confirmed = new Map<string, Omit<RingNode, 'name'>>();
+  /** The recalls this node announces: the nodes it only remembers. */
+  private recalls: RingRecall[] = [];
   /** Since when this node is in contact with a live ring node (undefined: not in contact). */
   private contactSince: number | undefined = undefined;
   private settleTimer: TimerHandle | undefined = undefined;
@@ -179,6 +193,7 @@ export class RingTracker {
     if (entry === undefined) {
       this.removals = [];
       this.ghosts = [];
+      this.recalls = [];
     }
     this.publish();
     this.refresh();
@@ -197,6 +212,7 @@ export class RingTracker {
     const values = new Map<string, StateValue>(this.engines.encodeRingAdvert(advert));
     for (const [key, value] of encodeRemovals(this.removals)) values.set(key, value);
     for (const [key, value] of encodeGhosts(this.ghosts)) values.set(key, value);
+    for (const [key, value] of encodeRecalls(this.recalls)) values.set(key, value);
     this.view.publish(values);
   }
 
@@ -267,6 +283,12 @@ export class RingTracker {
     const announced: RingRemoval[] = [...this.removals];
     /** Ghosts announced by members up, by node name, then by advert, with their announcers. */
     const ghosts = new Map<string, GhostVotes[]>();
+    /** Members whose advert here comes from their own state (now or last). */
+    const fromMembers = new Set<string>();
+    /** Members whose state shows the departure marker (or an advert without tokens). */
+    const offRing = new Set<string>();
+    /** While something is only remembered: per voter, the nodes it mentions ({@link mention}). */
+    const voters = new Map<string, Set<string>>();
     let selfRemovedBy: string | undefined;
     for (const m of this.view.members()) {
       if (m.name === this.self) continue;
@@ -277,17 +299,33 @@ export class RingTracker {
       } catch (err) {
         this.logger.warn({ node: m.name, err: describeError(err) }, 'ignoring a malformed ring advert');
       }
+      let published = false;
       if (advert !== undefined && advert.tokens.length > 0) {
+        published = true;
         this.adverts.set(m.name, advert);
         this.lastAdverts.set(m.name, advert);
+        fromMembers.add(m.name);
       } else if (advert === undefined && !isOffRing((key) => m.lookup(key))) {
         // No advert and no departure: restarted (a new generation, its advert not yet out again)
         // or not yet heard from. Its last advert stands until it publishes one or leaves.
         const last = this.lastAdverts.get(m.name);
-        if (last !== undefined) this.adverts.set(m.name, last);
-      } else this.lastAdverts.delete(m.name);
+        if (last !== undefined) {
+          this.adverts.set(m.name, last);
+          fromMembers.add(m.name);
+        }
+      } else {
+        this.lastAdverts.delete(m.name);
+        offRing.add(m.name);
+      }
       if (up(m)) {
-        for (const g of decodeGhosts((key) => m.lookup(key))) countGhost(ghosts, g, m.name);
+        const itsGhosts = decodeGhosts((key) => m.lookup(key));
+        for (const g of itsGhosts) countGhost(ghosts, g, m.name);
+        if (published && this.remembered.size > 0) {
+          const said = new Set<string>();
+          for (const g of itsGhosts) said.add(mention(g.name, tokensDigest(g.tokens)));
+          for (const r of decodeRecalls((key) => m.lookup(key))) said.add(mention(r.node, r.digest));
+          voters.set(m.name, said);
+        }
       }
       // Only this node's own digest is read here; the others' are read below, once the ghosts and
       // the memory have added their adverts.
@@ -297,12 +335,17 @@ export class RingTracker {
       }
     }
     for (const name of this.lastAdverts.keys()) if (!this.members.has(name)) this.lastAdverts.delete(name);
-    // A ghost stands for a node membership does not list (never learned, or reaped).
+    // A ghost stands for a node membership does not list (never learned, or reaped), or lists with
+    // nothing of its state (learned from a peer after it went down).
     for (const [name, votes] of ghosts) {
-      if (name === this.self || this.members.has(name)) continue;
+      if (name === this.self || this.adverts.has(name) || offRing.has(name)) continue;
       this.adverts.set(name, pickGhost(votes));
     }
-    this.useMemory();
+    for (const [name, advert] of this.confirmed) {
+      if (fromMembers.has(name) || offRing.has(name)) this.confirmed.delete(name);
+      else if (!this.adverts.has(name)) this.adverts.set(name, advert);
+    }
+    this.useMemory(voters);
     const removed = new Set<string>();
     const removing = new Set<string>();
     for (const r of announced) {
@@ -316,7 +359,10 @@ export class RingTracker {
       const leaving = removing.has(name) && advert.status === 'normal';
       nodes.push(leaving ? { ...advert, status: 'leaving', name } : { ...advert, name });
     }
-    for (const name of removed) this.remembered.delete(name);
+    for (const name of removed) {
+      this.remembered.delete(name);
+      this.confirmed.delete(name);
+    }
     if (this.own !== undefined) nodes.push({ ...this.own, name: this.self });
     try {
       this.ring = this.engines.buildRing(nodes, this.rf);
@@ -330,37 +376,48 @@ export class RingTracker {
     if (this.own !== undefined) {
       const removalsChanged = this.keepRemovals(announced);
       const ghostsChanged = this.keepGhosts(removed);
-      if (removalsChanged || ghostsChanged) this.publish();
+      const recallsChanged = this.keepRecalls(removed);
+      if (removalsChanged || ghostsChanged || recallsChanged) this.publish();
     }
     if (selfRemovedBy !== undefined) this.selfRemoved?.(selfRemovedBy);
   }
 
   /**
    * Puts the remembered nodes that nothing live accounts for on the ring (adverts), forgets the
-   * ones membership or a ghost now accounts for, and, once contact with a live ring node has
-   * lasted `settleMs`, forgets the rest.
+   * ones membership or a ghost now accounts for, and, once contact with the voters (`voters`: up
+   * members publishing their own advert, with the nodes each mentions) has lasted `settleMs`,
+   * keeps for good what every voter mentions and forgets the rest.
    */
-  private useMemory(): void {
+  private useMemory(voters: ReadonlyMap<string, ReadonlySet<string>>): void {
     this.fromMemory.clear();
     const memory = this.memory;
     if (memory === undefined || this.remembered.size === 0) return;
     for (const name of this.remembered.keys()) if (this.adverts.has(name)) this.remembered.delete(name);
-    let contact = false;
-    for (const [name, m] of this.members) {
-      if (up(m) && this.adverts.has(name)) {
-        contact = true;
-        break;
-      }
-    }
     const now = memory.clock.now();
-    if (!contact) this.contactSince = undefined;
+    if (voters.size === 0) this.contactSince = undefined;
     else this.contactSince ??= now;
     if (this.contactSince !== undefined && now - this.contactSince >= memory.settleMs) {
-      if (this.remembered.size > 0)
+      const forgotten: string[] = [];
+      const kept: string[] = [];
+      for (const [name, advert] of this.remembered) {
+        const said = mention(name, tokensDigest(advert.tokens));
+        let everyone = true;
+        for (const mentions of voters.values()) everyone &&= mentions.has(said);
+        if (!everyone) {
+          forgotten.push(name);
+          continue;
+        }
+        kept.push(name);
+        this.confirmed.set(name, advert);
+        this.adverts.set(name, advert);
+      }
+      if (forgotten.length > 0)
         this.logger.info(
-          { forgotten: [...this.remembered.keys()] },
-          'forgetting remembered ring nodes that no live node mentions',
+          { forgotten },
+          'forgetting remembered ring nodes that some live node does not mention',
         );
+      if (kept.length > 0)
+        this.logger.info({ kept }, 'keeping remembered ring nodes that every live node remembers too');
       this.remembered.clear();
       return;
     }
@@ -388,6 +445,25 @@ export class RingTracker {
     if (signature === this.savedSignature) return;
     this.savedSignature = signature;
     this.memory.save(nodes);
+  }
+
+  /**
+   * Sets the recalls this node announces: the nodes on its ring only from memory (not removed), by
+   * name, at most RECALL_LIMITS.maxRecalls. Returns true when the list changed.
+   */
+  private keepRecalls(removed: ReadonlySet<string>): boolean {
+    const recalls: RingRecall[] = [];
+    for (const node of [...this.fromMemory].sort()) {
+      const digest = this.advertDigest(node);
+      if (removed.has(node) || digest === undefined) continue;
+      if (recalls.length === RECALL_LIMITS.maxRecalls) break;
+      recalls.push({ node, digest });
+    }
+    const changed =
+      recalls.length !== this.recalls.length ||
+      recalls.some((r, i) => r.node !== this.recalls[i]!.node || r.digest !== this.recalls[i]!.digest);
+    if (changed) this.recalls = recalls;
+    return changed;
   }
 
   /** True when `r` names the tokens its node advertises now. */
@@ -468,6 +544,11 @@ export class RingTracker {
     this.removals = kept;
     return changed;
   }
+}
+
+/** How a voter's mention of a node (a recall or a ghost) is keyed: name and token digest. */
+function mention(node: string, digest: number): string {
+  return `${digest}/${node}`;
 }
 
 /** True for a member membership shows alive or suspect. */

@@ -67,29 +67,41 @@ export function encodeRemovals(removals: readonly RingRemoval[]): Map<string, Ui
   if (removals.length > REMOVAL_LIMITS.maxRemovals) throw new RangeError('too many removals to announce');
   const out = new Map<string, Uint8Array>();
   removals.forEach((r, i) => {
-    const name = encoder.encode(r.node);
-    if (name.length === 0 || name.length > RING_LIMITS.maxNameBytes)
-      throw new RangeError(`a removed node's name must be 1 to ${RING_LIMITS.maxNameBytes} bytes`);
-    if (!Number.isInteger(r.digest) || r.digest < 0 || r.digest > 0xffffffff)
-      throw new RangeError('a removal digest is a 32-bit unsigned integer');
     const phase = PHASES.indexOf(r.phase);
     if (phase < 0) throw new RangeError(`unknown removal phase ${String(r.phase)}`);
-    const value = new Uint8Array(HEADER + name.length);
-    value[0] = FORMAT;
-    value[1] = phase;
-    new DataView(value.buffer).setUint32(2, r.digest);
-    value.set(name, HEADER);
-    out.set(removalKey(i), value);
+    out.set(removalKey(i), encodeNodeNote(phase, r.node, r.digest));
   });
   return out;
 }
 
-/** One removal from its state value, or undefined when absent or malformed. Never throws. */
-export function decodeRemoval(value: StateValue | undefined): RingRemoval | undefined {
+/**
+ * One node note: format (1 byte, 1), a tag byte (its meaning is the caller's), a token digest (4
+ * bytes, big-endian), then the node's name in UTF-8 (1 to RING_LIMITS.maxNameBytes bytes). Removals
+ * and recalls (`recalls.ts`) travel in this form.
+ *
+ * @throws RangeError for an empty or over-long name, or a digest outside 32 bits (a caller's bug)
+ */
+export function encodeNodeNote(tag: number, node: string, digest: number): Uint8Array {
+  const name = encoder.encode(node);
+  if (name.length === 0 || name.length > RING_LIMITS.maxNameBytes)
+    throw new RangeError(`a node name must be 1 to ${RING_LIMITS.maxNameBytes} bytes`);
+  if (!Number.isInteger(digest) || digest < 0 || digest > 0xffffffff)
+    throw new RangeError('a token digest is a 32-bit unsigned integer');
+  const value = new Uint8Array(HEADER + name.length);
+  value[0] = FORMAT;
+  value[1] = tag;
+  new DataView(value.buffer).setUint32(2, digest);
+  value.set(name, HEADER);
+  return value;
+}
+
+/** A node note ({@link encodeNodeNote}), or undefined when absent or malformed. Never throws. */
+export function decodeNodeNote(
+  value: StateValue | undefined,
+): { tag: number; node: string; digest: number } | undefined {
   if (!(value instanceof Uint8Array)) return undefined;
   if (value.length <= HEADER || value.length > HEADER + RING_LIMITS.maxNameBytes) return undefined;
-  const phase = PHASES[value[1]!];
-  if (value[0] !== FORMAT || phase === undefined) return undefined;
+  if (value[0] !== FORMAT) return undefined;
   let node: string;
   try {
     node = decoder.decode(value.subarray(HEADER));
@@ -97,7 +109,15 @@ export function decodeRemoval(value: StateValue | undefined): RingRemoval | unde
     return undefined;
   }
   const digest = ((value[2]! << 24) | (value[3]! << 16) | (value[4]! << 8) | value[5]!) >>> 0;
-  return { node, digest, phase };
+  return { tag: value[1]!, node, digest };
+}
+
+/** One removal from its state value, or undefined when absent or malformed. Never throws. */
+export function decodeRemoval(value: StateValue | undefined): RingRemoval | undefined {
+  const note = decodeNodeNote(value);
+  const phase = note === undefined ? undefined : PHASES[note.tag];
+  if (note === undefined || phase === undefined) return undefined;
+  return { node: note.node, digest: note.digest, phase };
 }
 
 /**

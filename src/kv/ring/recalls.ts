@@ -1,0 +1,74 @@
+import type { StateValue } from '../../membership/types.js';
+import { decodeNodeNote, encodeNodeNote } from './removals.js';
+
+/**
+ * Recalls: the ring nodes a node knows only from its memory (`engine/ring-memory.ts`), as it
+ * tells them in membership state.
+ *
+ * A node that restarts remembers the ring it knew; a remembered node nothing live accounts for
+ * (no advert, no ghost) is either down, with every other node restarted since too (so none of
+ * them holds its advert from membership), or gone from the ring while this node was down. Which
+ * of the two the live nodes decide together: each tells the nodes it only remembers under its
+ * state keys `kv.mem.<i>`, and a remembered node that every live ring node also remembers (or
+ * announces as a ghost) is kept, one that some live ring node does not mention is forgotten (see
+ * the ring tracker). A recall is a vote, never an advert: no node puts a recalled node on its ring
+ * from another's recall.
+ *
+ * Payload of one key: a node note (`removals.ts`: format 1, tag 0, the 4-byte digest of the
+ * remembered tokens, the name).
+ */
+
+/** Limits of recall announcements. */
+export const RECALL_LIMITS = Object.freeze({
+  /**
+   * Recalls one node announces at once: each is a state key every node reads on every change. As
+   * for ghosts, more ring nodes down at once than this is past what a ring of rf 3 survives; a
+   * remembered node left out gets no vote from this node, so the others forget it.
+   */
+  maxRecalls: 8,
+});
+
+/** One remembered node as announced. */
+export interface RingRecall {
+  readonly node: string;
+  /** `tokensDigest` of the tokens remembered. */
+  readonly digest: number;
+}
+
+const TAG = 0;
+
+/** The state key of recall slot `i`. */
+export function recallKey(i: number): string {
+  return `kv.mem.${i}`;
+}
+
+/**
+ * The state values announcing `recalls`: keys `kv.mem.<i>`, one per recall.
+ *
+ * @throws RangeError for more than RECALL_LIMITS.maxRecalls recalls, an empty or over-long name,
+ *   or a digest outside 32 bits (a caller's bug)
+ */
+export function encodeRecalls(recalls: readonly RingRecall[]): Map<string, Uint8Array> {
+  if (recalls.length > RECALL_LIMITS.maxRecalls) throw new RangeError('too many recalls to announce');
+  const out = new Map<string, Uint8Array>();
+  recalls.forEach((r, i) => {
+    out.set(recallKey(i), encodeNodeNote(TAG, r.node, r.digest));
+  });
+  return out;
+}
+
+/** Every well-formed recall a member announces. Malformed slots are skipped. Never throws. */
+export function decodeRecalls(values: (key: string) => StateValue | undefined): RingRecall[] {
+  const out: RingRecall[] = [];
+  for (let i = 0; i < RECALL_LIMITS.maxRecalls; i++) {
+    let value: StateValue | undefined;
+    try {
+      value = values(recallKey(i));
+    } catch {
+      continue;
+    }
+    const note = decodeNodeNote(value);
+    if (note !== undefined && note.tag === TAG) out.push({ node: note.node, digest: note.digest });
+  }
+  return out;
+}
