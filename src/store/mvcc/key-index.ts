@@ -88,6 +88,16 @@ export class KeyIndex {
 
   /** The key's state at revision `atRev`, or undefined when it did not exist then. */
   get(atRev: number): KeyAt | undefined {
+    const latest = this.modified;
+    if (latest.main <= atRev) {
+      // The latest write is visible (a put's usual case): it is the open generation's last
+      // revision, or a delete when that generation is empty. No walk over the revisions.
+      const open = this.generations[this.generations.length - 1];
+      if (open === undefined || open.revs.length === 0) return undefined;
+      return latest === this.heldRev
+        ? { mod: latest, created: open.created, version: open.ver, record: this.held! }
+        : { mod: latest, created: open.created, version: open.ver };
+    }
     const g = this.findGeneration(atRev);
     if (g === undefined) return undefined;
     let n = g.revs.length - 1;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isCairnError, utf8 } from '../../core/index.js';
-import { decodeRecord, encodeRecord, type StoredRecord } from './layout.js';
+import { decodeRecord, encodeRecord, readU64, type StoredRecord, writeU64 } from './layout.js';
 
 test('records round-trip: puts with every field, tombstones, empty keys and values', () => {
   const records: StoredRecord[] = [
@@ -56,5 +56,19 @@ test('a malformed record is refused with DECODE_FAILED', () => {
       (e) => isCairnError(e, 'DECODE_FAILED'),
       what,
     );
+  }
+});
+
+test('8-byte numbers are big-endian and round-trip up to the largest safe integer', () => {
+  const out = new Uint8Array(10).fill(0xaa);
+  writeU64(out, 1, 0x0102_0304_0506);
+  assert.deepEqual([...out], [0xaa, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0xaa]);
+  const view = new DataView(new ArrayBuffer(8));
+  for (const n of [0, 1, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER]) {
+    const b = new Uint8Array(8);
+    writeU64(b, 0, n);
+    view.setBigUint64(0, BigInt(n));
+    assert.deepEqual(b, new Uint8Array(view.buffer), `bytes of ${n}`);
+    assert.equal(readU64(b, 0), n);
   }
 });

@@ -20,19 +20,36 @@ export interface Rev {
 
 const TWO_32 = 2 ** 32;
 
-/** Writes `n` (a safe non-negative integer) as 8 bytes big-endian at `offset`. */
+/**
+ * Writes `n` (a safe non-negative integer) as 8 bytes big-endian at `offset`. Byte stores, not a
+ * DataView: a record key is a small array V8 keeps on its heap, and reading `.buffer` of one moves
+ * its bytes to a new off-heap backing store (about 0.5-1 us per key; byte stores about 40 ns).
+ */
 export function writeU64(out: Uint8Array, offset: number, n: number): void {
   const hi = Math.floor(n / TWO_32);
   const lo = n >>> 0;
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  view.setUint32(offset, hi);
-  view.setUint32(offset + 4, lo);
+  out[offset] = hi >>> 24;
+  out[offset + 1] = hi >>> 16;
+  out[offset + 2] = hi >>> 8;
+  out[offset + 3] = hi;
+  out[offset + 4] = lo >>> 24;
+  out[offset + 5] = lo >>> 16;
+  out[offset + 6] = lo >>> 8;
+  out[offset + 7] = lo;
 }
 
-/** Reads 8 bytes big-endian at `offset`. */
+/** Reads 8 bytes big-endian at `offset` (byte loads, for the reason given at {@link writeU64}). */
 export function readU64(bytes: Uint8Array, offset: number): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return view.getUint32(offset) * TWO_32 + view.getUint32(offset + 4);
+  const hi =
+    ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>>
+    0;
+  const lo =
+    ((bytes[offset + 4]! << 24) |
+      (bytes[offset + 5]! << 16) |
+      (bytes[offset + 6]! << 8) |
+      bytes[offset + 7]!) >>>
+    0;
+  return hi * TWO_32 + lo;
 }
 
 /** The byte sequences of the store's key areas, behind a prefix. */

@@ -94,7 +94,8 @@ const STAGED_COMMANDS: ReadonlySet<StoreCommand['t']> = new Set(['put', 'del', '
  */
 interface Stage {
   readonly ops: BatchOp[];
-  readonly records: Map<string, StoredRecord>;
+  /** Main revision -> the writes of that revision (`sub` indexes them). */
+  readonly records: Map<number, readonly Change[]>;
   /** Key (latin1) -> lease after the staged writes; 0 for detached. */
   readonly keyLeases: Map<string, number>;
   readonly publish: (() => void)[];
@@ -588,7 +589,7 @@ export class MvccStore {
   ): void {
     for (const op of ops) stage.ops.push(op);
     if (txn !== undefined) {
-      for (const c of txn.changes) stage.records.set(revString(c.rev), c.record);
+      if (txn.changes.length > 0) stage.records.set(endRev, txn.changes);
       for (const [lease, k, attach] of txn.leaseMoves) {
         if (attach) stage.keyLeases.set(k, lease);
         else if (this.host.keyLease(k) === lease) stage.keyLeases.set(k, 0);
@@ -679,7 +680,7 @@ export class MvccStore {
   // ---- reads ----
 
   private async readRecord(rev: Rev): Promise<StoredRecord> {
-    const staged = this.stage?.records.get(revString(rev));
+    const staged = this.stage?.records.get(rev.main)?.[rev.sub]?.record;
     if (staged !== undefined) return staged;
     const cached = this.cache.get(revString(rev));
     if (cached !== undefined) return cached;

@@ -1,4 +1,4 @@
-import { compareBytes } from '../../core/index.js';
+import { assert, compareBytes } from '../../core/index.js';
 import type {
   Compare,
   DeleteRangeRequest,
@@ -15,7 +15,7 @@ import type {
   TxnResponse,
 } from '../api.js';
 import { StoreError } from '../errors.js';
-import { revString, type TreeIndex } from './key-index.js';
+import type { TreeIndex } from './key-index.js';
 import { keyString, type Rev, recordToKv, type StoredRecord, toRangeEnd } from './layout.js';
 import { rangeAt } from './range.js';
 
@@ -43,13 +43,12 @@ export interface Change {
  * One revision's worth of writes, as etcd's storeTxnWrite: every write gets main revision
  * `beginRev + 1` and the next sub revision; reads see the txn's own earlier writes. The index is
  * updated as writes happen (readers at published revisions never look above them); records wait
- * in `pending` until the store writes the batch.
+ * in `changes` until the store writes the batch.
  */
 export class WriteTxn {
   readonly changes: Change[] = [];
   /** Lease attachments to make at publish: [lease, key string, attach?]. */
   readonly leaseMoves: Array<[lease: number, key: string, attach: boolean]> = [];
-  private readonly pending = new Map<string, StoredRecord>();
 
   constructor(
     private readonly host: TxnHost,
@@ -67,13 +66,10 @@ export class WriteTxn {
   }
 
   read = async (rev: Rev): Promise<StoredRecord> => {
-    return this.pending.get(revString(rev)) ?? this.host.readRecord(rev);
+    // This txn's own writes are `changes[sub]` at main revision beginRev + 1.
+    if (rev.main === this.beginRev + 1 && rev.sub < this.changes.length) return this.changes[rev.sub]!.record;
+    return this.host.readRecord(rev);
   };
-
-  /** A record written by this txn (for the batch). */
-  pendingRecords(): Map<string, StoredRecord> {
-    return this.pending;
-  }
 
   /** A range inside the txn; `revision` was checked by {@link checkRangeRevision}. */
   async range(r: RangeRequest): Promise<RangeResponse> {
@@ -241,7 +237,10 @@ export class WriteTxn {
   }
 
   private record(rev: Rev, record: StoredRecord, prev: KeyValue | undefined): void {
-    this.pending.set(revString(rev), record);
+    assert(
+      rev.main === this.beginRev + 1 && rev.sub === this.changes.length,
+      () => `a txn write out of order: ${rev.main}.${rev.sub}`,
+    );
     this.changes.push({ rev, record, prev });
   }
 }
