@@ -14,7 +14,9 @@ import type { Version } from '../types.js';
  * Contract: an entry is exact or absent. The store records a key only after the batch that wrote
  * its cell (or confirmed it unchanged) succeeded, forgets it when it deletes the cell, and clears
  * the table when a batch fails (the storage may or may not hold it). Only the store writes its
- * data keys, so nothing else can make an entry stale.
+ * data keys, so nothing else can make an entry stale. Versions are stored in fields as wide as
+ * the hybrid clock's bounds (`isVersion`: wall a safe integer, logical at most 0xffff, node a
+ * uint32), which the store checks before a write is queued, so a stored version is exact.
  */
 export class VersionCache {
   private readonly sets: number;
