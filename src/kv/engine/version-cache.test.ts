@@ -30,19 +30,41 @@ describe('VersionCache', () => {
     assert.equal(cache.find(utf8('a'), 1), -1);
   });
 
-  it('keeps the newest two keys of a set and never holds keys over keyBytes', () => {
-    const cache = new VersionCache(4, 4); // two sets
-    cache.remember(utf8('a'), 0, v(1), true);
-    cache.remember(utf8('b'), 2, v(2), true);
-    cache.remember(utf8('a'), 0, v(3), true); // a is now the newer of the set
-    cache.remember(utf8('c'), 4, v(4), true); // replaces b
-    assert.ok(cache.find(utf8('a'), 0) >= 0);
+  it('replaces the oldest recorded key of a full set and never holds keys over keyBytes', () => {
+    const cache = new VersionCache(8, 4); // two sets of four
+    for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) cache.remember(utf8(k), i * 2, v(i + 1), true);
+    cache.remember(utf8('a'), 0, v(9), false); // an update keeps its slot and its age
+    cache.remember(utf8('e'), 8, v(10), true); // the set is full: replaces a
+    assert.equal(cache.find(utf8('a'), 0), -1);
+    cache.remember(utf8('f'), 10, v(11), true); // then b
     assert.equal(cache.find(utf8('b'), 2), -1);
-    assert.ok(cache.find(utf8('c'), 4) >= 0);
-    assert.equal(cache.find(utf8('d'), 1), -1); // the other set is empty
+    for (const [k, h] of [
+      ['c', 4],
+      ['d', 6],
+      ['e', 8],
+      ['f', 10],
+    ] as const)
+      assert.ok(cache.find(utf8(k), h) >= 0);
+    assert.equal(cache.find(utf8('x'), 1), -1); // the other set is empty
+    // Flags and versions of the slots of a set stay apart.
+    cache.remember(utf8('c'), 4, v(6, 1, 2), false);
+    assert.equal(cache.valueFlag(cache.find(utf8('c'), 4)), 0);
+    assert.equal(cache.valueFlag(cache.find(utf8('d'), 6)), 1);
+    assert.equal(cache.olderThan(cache.find(utf8('c'), 4), v(6, 1, 3)), true);
+    assert.equal(cache.olderThan(cache.find(utf8('d'), 6), v(4)), false);
+    // A forgotten key's slot is reused before the turn moves on.
+    cache.forget(utf8('e'), 8);
+    cache.remember(utf8('g'), 12, v(12), true);
+    for (const [k, h] of [
+      ['c', 4],
+      ['d', 6],
+      ['f', 10],
+      ['g', 12],
+    ] as const)
+      assert.ok(cache.find(utf8(k), h) >= 0);
     cache.remember(utf8('toolong'), 1, v(5), true);
     assert.equal(cache.find(utf8('toolong'), 1), -1);
     cache.clear();
-    assert.equal(cache.find(utf8('a'), 0), -1);
+    assert.equal(cache.find(utf8('c'), 4), -1);
   });
 });
