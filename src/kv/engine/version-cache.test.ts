@@ -67,4 +67,10 @@ describe('VersionCache', () => {
     cache.clear();
     assert.equal(cache.find(utf8('c'), 4), -1);
   });
+
+  it('stays empty, without throwing, when its table is too large to make', () => {
+    const cache = new VersionCache(2 ** 60, 32);
+    cache.remember(utf8('a'), 0, v(1), true);
+    assert.equal(cache.find(utf8('a'), 0), -1);
+  });
 });

@@ -41,6 +41,8 @@ export class VersionCache {
   private logicals: Uint16Array | undefined;
   private nodes: Uint32Array | undefined;
   private walls: Float64Array | undefined;
+  /** Set when the table could not be made (a limit too large for memory): the cache stays empty. */
+  private unavailable = false;
 
   /**
    * @param entries slots, rounded down to a power of two (at least 4)
@@ -85,7 +87,7 @@ export class VersionCache {
    */
   remember(key: Uint8Array, hash: number, version: Version, hasValue: boolean): void {
     if (key.length > this.keyBytes) return;
-    if (this.bytes === undefined) this.allocate();
+    if (this.bytes === undefined && !this.allocate()) return;
     const bytes = this.bytes!;
     const stride = this.stride;
     let at = this.find(key, hash);
@@ -137,11 +139,20 @@ export class VersionCache {
     return true;
   }
 
-  private allocate(): void {
-    const buffer = new ArrayBuffer(this.sets * WAYS * this.stride);
+  /** Makes the table; false (and the cache stays empty) when memory refuses it. */
+  private allocate(): boolean {
+    if (this.unavailable) return false;
+    let buffer: ArrayBuffer;
+    try {
+      buffer = new ArrayBuffer(this.sets * WAYS * this.stride);
+    } catch {
+      this.unavailable = true;
+      return false;
+    }
     this.bytes = new Uint8Array(buffer);
     this.logicals = new Uint16Array(buffer);
     this.nodes = new Uint32Array(buffer);
     this.walls = new Float64Array(buffer);
+    return true;
   }
 }
