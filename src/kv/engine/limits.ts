@@ -7,6 +7,8 @@ export type EngineLimits = {
   readonly maxScanLimit: number;
   readonly maxMerkleDepth: number;
   readonly maxHintTargets: number;
+  readonly versionCacheEntries: number;
+  readonly versionCacheKeyBytes: number;
 };
 
 /** Bounds of the storage engine (replica store, Merkle trees, hints). */
@@ -28,4 +30,12 @@ export const ENGINE_LIMITS: EngineLimits = Object.freeze({
   maxMerkleDepth: 16,
   /** Hint targets: more distinct down nodes than this is not a cluster we serve. */
   maxHintTargets: 1_024,
+  /**
+   * Keys whose stored version the replica store remembers, so a newer write skips the read before
+   * its merge (the largest cost of a write on a replica): 2^17 slots of 48 bytes with the keys,
+   * 6 MiB per store, made on the first write.
+   */
+  versionCacheEntries: 1 << 17,
+  /** Longest key the version cache holds: each slot reserves this many bytes for its key. */
+  versionCacheKeyBytes: 32,
 });

@@ -44,12 +44,20 @@ const del = (wall: number): Cell => ({ version: v(wall), value: undefined });
 /** A storage that counts batches and can run a hook when an iteration ends. */
 class Spy implements Storage {
   batches: { ops: number; sync: boolean }[] = [];
+  gets = 0;
+  /** Batches still to fail (with an I/O error) before they succeed again. */
+  failBatches = 0;
   onIterationEnd: (() => void) | undefined;
   constructor(readonly inner: Storage) {}
   get(key: Uint8Array) {
+    this.gets++;
     return this.inner.get(key);
   }
   async batch(ops: readonly BatchOp[], options?: { sync?: boolean }) {
+    if (this.failBatches > 0) {
+      this.failBatches--;
+      throw new Error('injected batch failure');
+    }
     this.batches.push({ ops: ops.length, sync: options?.sync === true });
     await this.inner.batch(ops, options);
   }
@@ -427,6 +435,121 @@ describe('ReplicaStore against a model', () => {
         },
       ),
       { seed, numRuns: 100 },
+    );
+  });
+});
+
+describe('ReplicaStore version cache', () => {
+  it('skips the read for a write newer than the cell it stored, and reads for any other', async () => {
+    const storage = new Spy(new MemoryStorage());
+    const store = await ReplicaStore.open({ storage, clock: new ManualClock() });
+    storage.gets = 0; // the count's load
+    const k = utf8('k');
+    await store.apply([{ key: k, cell: put(5, 'a') }]);
+    assert.equal(storage.gets, 1); // never stored by this store: read
+    await store.apply([{ key: k, cell: put(6, 'b') }]);
+    assert.equal(storage.gets, 1);
+    assert.equal(store.stats().readsSkipped, 1);
+    // Older and equal versions need the stored cell (the equal one breaks the tie by value).
+    assert.deepEqual(await store.apply([{ key: k, cell: put(4, 'old') }]), [put(6, 'b')]);
+    assert.equal(storage.gets, 2);
+    assert.deepEqual(await store.apply([{ key: k, cell: put(6, 'c') }]), [put(6, 'c')]);
+    assert.equal(storage.gets, 3);
+    // A group whose second write to the key is not newer than the cached version reads it.
+    assert.deepEqual(
+      await store.apply([
+        { key: k, cell: put(9, 'x') },
+        { key: k, cell: put(3, 'y') },
+      ]),
+      [put(9, 'x'), put(9, 'x')],
+    );
+    assert.equal(storage.gets, 4);
+    assert.equal(store.stats().readsSkipped, 1);
+    // Deletes and rewrites keep the value count exact without reads.
+    await store.apply([{ key: k, cell: del(10) }]);
+    assert.equal(store.approximateCount(), 0);
+    await store.apply([{ key: k, cell: put(11, 'again') }]);
+    assert.equal(store.approximateCount(), 1);
+    assert.equal(storage.gets, 4);
+    assert.deepEqual(await store.get(k), put(11, 'again'));
+  });
+
+  it('purges through a read, and forgets what a failed batch may have written', async () => {
+    const clock = new ManualClock();
+    const storage = new Spy(new MemoryStorage());
+    const store = await ReplicaStore.open({ storage, clock, gcGraceMs: 10 });
+    const k = utf8('k');
+    await store.apply([{ key: k, cell: del(1) }]);
+    clock.advance(100);
+    assert.equal(await store.purge(), 1);
+    const before = storage.gets;
+    await store.apply([{ key: k, cell: put(2, 'new') }]);
+    assert.equal(storage.gets, before + 1); // the purge's delete was not taken for a stored cell
+    assert.equal(store.approximateCount(), 1);
+    storage.failBatches = 1;
+    await assert.rejects(store.apply([{ key: k, cell: put(3, 'lost?') }]));
+    await store.apply([{ key: k, cell: put(4, 'next') }]);
+    assert.equal(storage.gets, before + 2);
+    assert.deepEqual(await store.get(k), put(4, 'next'));
+    assert.equal(store.approximateCount(), 1);
+  });
+
+  it(`matches the model when a tiny cache evicts between groups (seed=${seed}; ${replay})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.array(
+            fc.record({
+              key: fc.integer({ min: 0, max: 7 }),
+              wall: fc.integer({ min: 0, max: 30 }),
+              node: fc.integer({ min: 0, max: 2 }),
+              tomb: fc.boolean(),
+            }),
+            { maxLength: 6 },
+          ),
+          { maxLength: 12 },
+        ),
+        fc.integer({ min: 1, max: 8 }),
+        async (groups, entries) => {
+          const clock = new ManualClock();
+          const store = await ReplicaStore.open({
+            storage: new MemoryStorage(),
+            clock,
+            gcGraceMs: 1_000,
+            limits: { versionCacheEntries: entries },
+          });
+          const model = new Map<number, Cell>();
+          for (const ops of groups) {
+            const batch = ops.map((op) => {
+              const cell: Cell = {
+                version: { wall: op.wall, logical: 0, node: op.node },
+                value: op.tomb ? undefined : utf8(`${op.wall}/${op.node}`),
+              };
+              const prev = model.get(op.key);
+              const cmp =
+                prev === undefined
+                  ? 1
+                  : cell.version.wall - prev.version.wall || cell.version.node - prev.version.node;
+              if (cmp > 0 || (cmp === 0 && cell.value === undefined)) model.set(op.key, cell);
+              return { key: utf8(`k${op.key}`), cell };
+            });
+            await store.apply(batch);
+            const live = [...model.values()].filter((c) => c.value !== undefined).length;
+            assert.equal(store.approximateCount(), live);
+          }
+          for (let k = 0; k <= 7; k++) assert.deepEqual(await store.get(utf8(`k${k}`)), model.get(k));
+          // Purge every tombstone, then write each key once more: counts stay exact.
+          clock.advance(10_000);
+          await store.purge();
+          for (const [k, c] of model) if (c.value === undefined) model.delete(k);
+          await store.apply([{ key: utf8('k0'), cell: put(1_000, 'end') }]);
+          model.set(0, put(1_000, 'end'));
+          const live = [...model.values()].filter((c) => c.value !== undefined).length;
+          assert.equal(store.approximateCount(), live);
+          for (let k = 0; k <= 7; k++) assert.deepEqual(await store.get(utf8(`k${k}`)), model.get(k));
+        },
+      ),
+      { seed, numRuns: 200 },
     );
   });
 });

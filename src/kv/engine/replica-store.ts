@@ -12,11 +12,12 @@ import {
 } from '../../core/index.js';
 import { KvError } from '../errors.js';
 import { inTokenRange, isTokenRange, tokenOf } from '../ring/partitioner.js';
-import type { Cell, Token, TokenRange } from '../types.js';
+import type { Cell, Token, TokenRange, Version } from '../types.js';
 import { cellProblem, decodeCell, encodeCell, isPurgeable, mergeCells } from './cell.js';
 import { clockwiseSpans, dataKey, metaKey, parseDataKey, positionToken, spanKeyRange } from './layout.js';
 import { ENGINE_LIMITS, type EngineLimits } from './limits.js';
 import { MerkleBuilder, type MerkleTree } from './merkle.js';
+import { VersionCache } from './version-cache.js';
 
 export { decodeCell, encodeCell, isLive, mergeCells } from './cell.js';
 
@@ -67,6 +68,8 @@ export interface ReplicaStoreStats {
   purged: number;
   /** Stored cells that failed to decode (read as absent by merges and scans, an error by `get`). */
   corruptCells: number;
+  /** Keys of a group whose read before the merge the version cache made unneeded. */
+  readsSkipped: number;
 }
 
 type Pending =
@@ -92,9 +95,25 @@ interface ReadSlots {
 
 /** One key's state while a group is merged. */
 interface Slot {
+  readonly key: Uint8Array;
   readonly storageKey: Uint8Array;
+  /** The stored cell as read; undefined when absent, corrupt, or not read (`known`). */
   readonly stored: Cell | undefined;
   current: Cell | undefined;
+  /**
+   * Set while the version cache vouches for every write of the group to this key (each newer than
+   * the stored cell) and the key was not read: then `stored` is not the stored cell, and
+   * `knownValue` says whether the stored cell holds a value.
+   */
+  known: boolean;
+  knownValue: 0 | 1;
+  /** The cache slot that vouched (`known`); the cache does not change while a group is read. */
+  knownAt: number;
+}
+
+/** The version cache's index of a data key: the low 32 bits of its token (bytes 5..8). */
+function cacheHash(storageKey: Uint8Array): number {
+  return ((storageKey[5]! << 24) | (storageKey[6]! << 16) | (storageKey[7]! << 8) | storageKey[8]!) >>> 0;
 }
 
 const COUNT_KEY = metaKey('replica.valueCount');
@@ -170,7 +189,14 @@ export class ReplicaStore {
   private loading: Promise<void> | undefined;
   /** True once `load` succeeded (a group then skips waiting on it). */
   private loaded = false;
-  private readonly counters: ReplicaStoreStats = { writes: 0, batches: 0, purged: 0, corruptCells: 0 };
+  private readonly counters: ReplicaStoreStats = {
+    writes: 0,
+    batches: 0,
+    purged: 0,
+    corruptCells: 0,
+    readsSkipped: 0,
+  };
+  private readonly versions: VersionCache;
 
   constructor(options: ReplicaStoreOptions) {
     const { gcGraceMs = DEFAULT_GC_GRACE_MS } = options;
@@ -184,6 +210,7 @@ export class ReplicaStore {
     this.sync = options.sync ?? true;
     this.limits = withLimits(ENGINE_LIMITS, options.limits ?? {});
     this.logger = options.logger;
+    this.versions = new VersionCache(this.limits.versionCacheEntries, this.limits.versionCacheKeyBytes);
   }
 
   /** A store whose persisted counters are loaded (so `approximateCount` is right from the start). */
@@ -500,6 +527,7 @@ export class ReplicaStore {
         this.counters.batches++;
         this.counters.purged += purged;
       }
+      this.rememberVersions(slots);
       for (let i = 0; i < group.length; i++) {
         const item = group[i]!;
         if (item.kind === 'write') {
@@ -508,7 +536,19 @@ export class ReplicaStore {
         } else item.resolve(results[i] as boolean);
       }
     } catch (err) {
+      // The storage may or may not hold the group: nothing cached of it can be trusted.
+      this.versions.clear();
       for (const item of group) item.reject(err);
+    }
+  }
+
+  /** Records each slot's cell, now stored, in the version cache (a deleted one is forgotten). */
+  private rememberVersions(slots: ReadonlyMap<string, Slot>): void {
+    for (const slot of slots.values()) {
+      const hash = cacheHash(slot.storageKey);
+      const cell = slot.current;
+      if (cell === undefined) this.versions.forget(slot.key, hash);
+      else this.versions.remember(slot.key, hash, cell.version, cell.value !== undefined);
     }
   }
 
@@ -520,30 +560,56 @@ export class ReplicaStore {
     const slots = new Map<string, Slot>();
     const order: Slot[] = [];
     const reads: Promise<void>[] = [];
-    const add = (key: Uint8Array): void => {
+    const read = (slot: Slot): void => {
+      if (slot.known) this.counters.readsSkipped--;
+      slot.known = false;
+      if (this.syncStorage !== undefined) this.fillSlot(slot, this.syncStorage.getSync(slot.storageKey));
+      else reads.push(this.storage.get(slot.storageKey).then((raw) => this.fillSlot(slot, raw)));
+    };
+    // `version` is the write's, undefined for a purge (which needs the stored cell itself).
+    const add = (key: Uint8Array, version: Version | undefined): void => {
       const id = slotId(key);
-      const known = slots.get(id);
-      if (known !== undefined) {
-        order.push(known);
+      const seen = slots.get(id);
+      if (seen !== undefined) {
+        order.push(seen);
+        if (seen.known && (version === undefined || !this.versions.olderThan(seen.knownAt, version)))
+          read(seen);
         return;
       }
       const storageKey = dataKey(tokenOf(key), key);
-      const slot: Slot = { storageKey, stored: undefined, current: undefined };
+      const slot: Slot = {
+        key,
+        storageKey,
+        stored: undefined,
+        current: undefined,
+        known: false,
+        knownValue: 0,
+        knownAt: -1,
+      };
       slots.set(id, slot);
       order.push(slot);
-      if (this.syncStorage !== undefined) this.fillSlot(slot, key, this.syncStorage.getSync(storageKey));
-      else reads.push(this.storage.get(storageKey).then((raw) => this.fillSlot(slot, key, raw)));
+      if (version !== undefined) {
+        const at = this.versions.find(key, cacheHash(storageKey));
+        if (at >= 0 && this.versions.olderThan(at, version)) {
+          slot.known = true;
+          slot.knownValue = this.versions.valueFlag(at);
+          slot.knownAt = at;
+          this.counters.readsSkipped++;
+          return;
+        }
+      }
+      read(slot);
     };
     for (const item of group) {
-      if (item.kind === 'write') for (const w of item.writes) add(w.key);
-      else add(item.key);
+      if (item.kind === 'write') for (const w of item.writes) add(w.key, w.cell.version);
+      else add(item.key, undefined);
     }
     const out = { slots, order };
     // Storage that reads synchronously answers at once: no promise hop per group.
     return reads.length === 0 ? out : Promise.all(reads).then(() => out);
   }
 
-  private fillSlot(slot: Slot, key: Uint8Array, raw: Uint8Array | undefined): void {
+  private fillSlot(slot: Slot, raw: Uint8Array | undefined): void {
     if (raw === undefined) return;
     try {
       const cell = decodeCell(raw);
@@ -551,7 +617,7 @@ export class ReplicaStore {
       slot.current = cell;
     } catch (err) {
       // A corrupt cell reads as absent: the write replaces it.
-      this.reportCorrupt(key, err);
+      this.reportCorrupt(slot.key, err);
     }
   }
 
@@ -561,7 +627,7 @@ export class ReplicaStore {
     let purged = 0;
     for (const slot of slots.values()) {
       if (slot.current === slot.stored) continue;
-      const had = slot.stored?.value !== undefined ? 1 : 0;
+      const had = slot.known ? slot.knownValue : slot.stored?.value !== undefined ? 1 : 0;
       const has = slot.current?.value !== undefined ? 1 : 0;
       countDelta += has - had;
       if (slot.current === undefined) {
