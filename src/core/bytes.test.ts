@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { slabBytes, slabCopy } from './bytes.js';
+import { readU32BE, slabBytes, slabCopy } from './bytes.js';
 
 describe('slabBytes', () => {
   it('hands out zeroed, non-overlapping views of shared slabs, and large arrays of their own', () => {
@@ -38,5 +38,14 @@ describe('slabCopy', () => {
     const big = slabCopy(new Uint8Array(100_000).fill(7));
     assert.equal(big.length, 100_000);
     assert.equal(big[99_999], 7);
+  });
+});
+
+describe('readU32BE', () => {
+  it('reads four big-endian bytes at an offset as an unsigned integer', () => {
+    const bytes = Uint8Array.of(9, 0xff, 0xff, 0xff, 0xfe, 0x01, 0x02, 0x03, 0x04);
+    assert.equal(readU32BE(bytes, 1), 0xfffffffe);
+    assert.equal(readU32BE(bytes, 5), 0x01020304);
+    assert.equal(readU32BE(new Uint8Array(4), 0), 0);
   });
 });

@@ -5,7 +5,17 @@
  * @packageDocumentation
  */
 export { assert, assertNever } from './assert.js';
-export { bytesEqual, concatBytes, fromHex, fromUtf8, slabBytes, slabCopy, toHex, utf8 } from './bytes.js';
+export {
+  bytesEqual,
+  concatBytes,
+  fromHex,
+  fromUtf8,
+  readU32BE,
+  slabBytes,
+  slabCopy,
+  toHex,
+  utf8,
+} from './bytes.js';
 export { CallSignal } from './call-signal.js';
 export { type Clock, SystemClock, sleep, systemClock, type TimerHandle } from './clock.js';
 export { decode, decodeUnchecked, encode, msgpackValueEnd, tryDecode } from './codec.js';

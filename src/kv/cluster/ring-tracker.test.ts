@@ -45,14 +45,19 @@ function setup() {
       .nodes.map((n) => n.name)
       .sort()
       .join(',');
-  /** Adds a live member advertising `n`. */
-  const live = (n: RingNode) => {
+  /** Adds a live member advertising `n`, with `extra` state values (ghosts, removals, recalls). */
+  const live = (n: RingNode, extra: ReadonlyMap<string, Uint8Array> = new Map()) => {
     membership.add(n.name, addr(n.name));
     membership
       .viewFor(n.name)
-      .publish(defaultEngines.encodeRingAdvert({ tokens: n.tokens, status: n.status }));
+      .publish(
+        new Map([...defaultEngines.encodeRingAdvert({ tokens: n.tokens, status: n.status }), ...extra]),
+      );
   };
-  return { clock, membership, tracker, saved, names, live };
+  /** `name` publishes its departure marker in place of an advert. */
+  const depart = (name: string) =>
+    membership.viewFor(name).publish(new Map([[OFF_RING_KEY, Uint8Array.of(1)]]));
+  return { clock, membership, tracker, saved, names, live, depart };
 }
 
 describe('RingTracker memory', () => {
@@ -78,18 +83,9 @@ describe('RingTracker memory', () => {
   });
 
   it('forgets what no live node mentions once contact lasted the settle time, and keeps what a ghost confirms', () => {
-    const { clock, membership, tracker, names, live } = setup();
+    const { clock, tracker, names, live } = setup();
     tracker.restore([node('a', 10n), node('x', 30n), node('y', 40n)]);
-    live(node('a', 10n)); // contact: a is up and on the ring
-    // a announces y as a ghost (y is down): y is now confirmed by a live node.
-    membership
-      .viewFor('a')
-      .publish(
-        new Map([
-          ...defaultEngines.encodeRingAdvert({ tokens: [10n, 11n], status: 'normal' }),
-          ...encodeGhosts([node('y', 40n)]),
-        ]),
-      );
+    live(node('a', 10n), encodeGhosts([node('y', 40n)])); // contact: a is up and on the ring
     assert.equal(names(), 'a,self,x,y');
     assert.deepEqual(tracker.rememberedOnly(), ['x']);
     clock.advance(SETTLE_MS - 1);
@@ -100,7 +96,7 @@ describe('RingTracker memory', () => {
   });
 
   it('announces what it only remembers as recalls, and keeps for good what every live node remembers too', () => {
-    const { clock, membership, tracker, names } = setup();
+    const { clock, membership, tracker, names, live, depart } = setup();
     tracker.restore([node('a', 10n), node('b', 20n), node('x', 30n)]);
     const selfValue = (key: string) =>
       membership
@@ -114,19 +110,9 @@ describe('RingTracker memory', () => {
       { node: 'x', digest: tokensDigest([30n, 31n]) },
     ]);
     // The whole cluster restarted while x is down: a and b come up remembering x as well.
-    const recallingX = (n: RingNode, digest = tokensDigest([30n, 31n])) => {
-      membership.add(n.name, addr(n.name));
-      membership
-        .viewFor(n.name)
-        .publish(
-          new Map([
-            ...defaultEngines.encodeRingAdvert({ tokens: n.tokens, status: n.status }),
-            ...encodeRecalls([{ node: 'x', digest }]),
-          ]),
-        );
-    };
-    recallingX(node('a', 10n));
-    recallingX(node('b', 20n));
+    const recallingX = encodeRecalls([{ node: 'x', digest: tokensDigest([30n, 31n]) }]);
+    live(node('a', 10n), recallingX);
+    live(node('b', 20n), recallingX);
     assert.deepEqual(decodeRecalls(selfValue), [{ node: 'x', digest: tokensDigest([30n, 31n]) }]);
     assert.deepEqual(tracker.announcedGhosts(), []);
     clock.advance(SETTLE_MS);
@@ -142,12 +128,9 @@ describe('RingTracker memory', () => {
     tracker.refresh();
     assert.equal(names(), 'a,b,self,x', 'and stays without anyone announcing it back');
     // x comes back: its own advert takes over; when it later leaves the ring, it is gone.
-    membership.add('x', addr('x'));
-    membership
-      .viewFor('x')
-      .publish(defaultEngines.encodeRingAdvert({ tokens: [30n, 31n], status: 'normal' }));
+    live(node('x', 30n));
     assert.equal(names(), 'a,b,self,x');
-    membership.viewFor('x').publish(new Map([[OFF_RING_KEY, Uint8Array.of(1)]]));
+    depart('x');
     assert.equal(names(), 'a,b,self');
     membership.reap('x');
     assert.equal(names(), 'a,b,self', 'no memory of x brings it back');
@@ -155,19 +138,11 @@ describe('RingTracker memory', () => {
 
   it('forgets a remembered node that one live node does not mention, or mentions with other tokens', () => {
     for (const other of ['silent', 'other tokens'] as const) {
-      const { clock, membership, tracker, names } = setup();
+      const { clock, tracker, names, live } = setup();
       tracker.restore([node('a', 10n), node('b', 20n), node('x', 30n)]);
-      const up = (n: RingNode, recalls: Map<string, Uint8Array>) => {
-        membership.add(n.name, addr(n.name));
-        membership
-          .viewFor(n.name)
-          .publish(
-            new Map([...defaultEngines.encodeRingAdvert({ tokens: n.tokens, status: n.status }), ...recalls]),
-          );
-      };
-      up(node('a', 10n), encodeRecalls([{ node: 'x', digest: tokensDigest([30n, 31n]) }]));
+      live(node('a', 10n), encodeRecalls([{ node: 'x', digest: tokensDigest([30n, 31n]) }]));
       // b saw x leave the ring while this node was down, so it does not remember x.
-      up(
+      live(
         node('b', 20n),
         other === 'silent' ? new Map() : encodeRecalls([{ node: 'x', digest: tokensDigest([90n]) }]),
       );
@@ -178,57 +153,39 @@ describe('RingTracker memory', () => {
   });
 
   it('takes a ghost for a member listed with nothing of its state', () => {
-    const { membership, tracker, names, live } = setup();
+    const { membership, tracker, names, live, depart } = setup();
     tracker.restore([]);
-    live(node('a', 10n));
-    membership
-      .viewFor('a')
-      .publish(
-        new Map([
-          ...defaultEngines.encodeRingAdvert({ tokens: [10n, 11n], status: 'normal' }),
-          ...encodeGhosts([node('x', 30n), node('y', 40n)]),
-        ]),
-      );
+    live(node('a', 10n), encodeGhosts([node('x', 30n), node('y', 40n)]));
     // This node lists x (learned from a peer after x went down, so no state of x arrived) and y
     // with its departure marker.
     membership.add('x', addr('x'));
     membership.add('y', addr('y'));
-    membership.viewFor('y').publish(new Map([[OFF_RING_KEY, Uint8Array.of(1)]]));
+    depart('y');
     membership.setState('x', 'dead');
     membership.setState('y', 'dead');
     assert.equal(names(), 'a,self,x', 'x from the ghost; y left the ring');
   });
 
   it('drops a remembered node that a removal applies to', () => {
-    const { membership, tracker, names, live } = setup();
+    const { tracker, names, live } = setup();
     tracker.restore([node('x', 30n)]);
-    live(node('a', 10n));
-    membership
-      .viewFor('a')
-      .publish(
-        new Map([
-          ...defaultEngines.encodeRingAdvert({ tokens: [10n, 11n], status: 'normal' }),
-          ...encodeRemovals([{ node: 'x', digest: tokensDigest([30n, 31n]), phase: 'removed' }]),
-        ]),
-      );
+    live(node('a', 10n), encodeRemovals([{ node: 'x', digest: tokensDigest([30n, 31n]), phase: 'removed' }]));
     assert.equal(names(), 'a,self');
     assert.deepEqual(tracker.rememberedOnly(), []);
   });
 
   it("keeps a restarted member's last advert until it publishes one, and drops it on the departure marker", () => {
-    const { membership, tracker, names, live } = setup();
+    const { membership, tracker, names, live, depart } = setup();
     tracker.restore([]);
     live(node('a', 10n));
     assert.equal(names(), 'a,self');
     // a restarts: a new generation, its old state values gone at this node, no advert yet.
     for (const key of ['kv.0', 'kv.1']) membership.setValue('a', key, undefined);
     assert.equal(names(), 'a,self', 'a keeps its place until it publishes again');
-    membership
-      .viewFor('a')
-      .publish(defaultEngines.encodeRingAdvert({ tokens: [10n, 11n], status: 'normal' }));
+    live(node('a', 10n));
     assert.equal(names(), 'a,self');
     // a leaves the ring: its departure marker takes it off at once.
-    membership.viewFor('a').publish(new Map([[OFF_RING_KEY, Uint8Array.of(1)]]));
+    depart('a');
     assert.equal(names(), 'self');
   });
 

@@ -41,6 +41,30 @@ const put = (wall: number, value: string, extra: Partial<Cell> = {}): Cell => ({
 });
 const del = (wall: number): Cell => ({ version: v(wall), value: undefined });
 
+/** One generated write: key number, version (wall, node) and whether it deletes. */
+interface ModelOp {
+  readonly key: number;
+  readonly wall: number;
+  readonly node: number;
+  readonly tomb: boolean;
+}
+
+/**
+ * The cell of `op`, merged into `model` as last-write-wins does (at equal versions the tombstone
+ * wins; values of one version are equal here).
+ */
+function modelWrite(model: Map<number, Cell>, op: ModelOp): Cell {
+  const cell: Cell = {
+    version: { wall: op.wall, logical: 0, node: op.node },
+    value: op.tomb ? undefined : utf8(`${op.wall}/${op.node}`),
+  };
+  const prev = model.get(op.key);
+  const cmp =
+    prev === undefined ? 1 : cell.version.wall - prev.version.wall || cell.version.node - prev.version.node;
+  if (cmp > 0 || (cmp === 0 && cell.value === undefined)) model.set(op.key, cell);
+  return cell;
+}
+
 /** A storage that counts batches and can run a hook when an iteration ends. */
 class Spy implements Storage {
   batches: { ops: number; sync: boolean }[] = [];
@@ -406,17 +430,7 @@ describe('ReplicaStore against a model', () => {
           const calls: Promise<Cell[]>[] = [];
           let batch: { key: Uint8Array; cell: Cell }[] = [];
           for (const op of ops) {
-            const cell: Cell = {
-              version: { wall: op.wall, logical: 0, node: op.node },
-              value: op.tomb ? undefined : utf8(`${op.wall}/${op.node}`),
-            };
-            const prev = model.get(op.key);
-            const cmp =
-              prev === undefined
-                ? 1
-                : cell.version.wall - prev.version.wall || cell.version.node - prev.version.node;
-            // Equal versions: the tombstone wins (values of one version are equal here).
-            if (cmp > 0 || (cmp === 0 && cell.value === undefined)) model.set(op.key, cell);
+            const cell = modelWrite(model, op);
             batch.push({ key: utf8(`k${op.key}`), cell });
             if (op.split) {
               calls.push(store.apply(batch));
@@ -520,19 +534,7 @@ describe('ReplicaStore version cache', () => {
           });
           const model = new Map<number, Cell>();
           for (const ops of groups) {
-            const batch = ops.map((op) => {
-              const cell: Cell = {
-                version: { wall: op.wall, logical: 0, node: op.node },
-                value: op.tomb ? undefined : utf8(`${op.wall}/${op.node}`),
-              };
-              const prev = model.get(op.key);
-              const cmp =
-                prev === undefined
-                  ? 1
-                  : cell.version.wall - prev.version.wall || cell.version.node - prev.version.node;
-              if (cmp > 0 || (cmp === 0 && cell.value === undefined)) model.set(op.key, cell);
-              return { key: utf8(`k${op.key}`), cell };
-            });
+            const batch = ops.map((op) => ({ key: utf8(`k${op.key}`), cell: modelWrite(model, op) }));
             await store.apply(batch);
             const live = [...model.values()].filter((c) => c.value !== undefined).length;
             assert.equal(store.approximateCount(), live);

@@ -5,6 +5,7 @@ import {
   checkLimit,
   describeError,
   type Logger,
+  readU32BE,
   type Storage,
   slabBytes,
   toHex,
@@ -113,7 +114,7 @@ interface Slot {
 
 /** The version cache's index of a data key: the low 32 bits of its token (bytes 5..8). */
 function cacheHash(storageKey: Uint8Array): number {
-  return ((storageKey[5]! << 24) | (storageKey[6]! << 16) | (storageKey[7]! << 8) | storageKey[8]!) >>> 0;
+  return readU32BE(storageKey, 5);
 }
 
 const COUNT_KEY = metaKey('replica.valueCount');

@@ -1,4 +1,5 @@
 import xxhash from 'xxhash-wasm';
+import { readU32BE } from '../../core/index.js';
 import type { Token, TokenRange } from '../types.js';
 
 /**
@@ -60,16 +61,7 @@ export function writeToken(out: Uint8Array, offset: number, t: Token): void {
 
 /** The token stored as 8 big-endian bytes at `offset` of `bytes` (the caller checks the length). */
 export function readToken(bytes: Uint8Array, offset = 0): Token {
-  const hi =
-    ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>>
-    0;
-  const lo =
-    ((bytes[offset + 4]! << 24) |
-      (bytes[offset + 5]! << 16) |
-      (bytes[offset + 6]! << 8) |
-      bytes[offset + 7]!) >>>
-    0;
-  return (BigInt(hi) << 32n) | BigInt(lo);
+  return (BigInt(readU32BE(bytes, offset)) << 32n) | BigInt(readU32BE(bytes, offset + 4));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { sha256 } from '../../core/index.js';
+import { readU32BE, sha256 } from '../../core/index.js';
 import type { StateValue } from '../../membership/types.js';
 import type { Token } from '../types.js';
 import { writeToken } from './partitioner.js';
@@ -53,7 +53,7 @@ export function tokensDigest(tokens: readonly Token[]): number {
   const bytes = new Uint8Array(sorted.length * 8);
   for (let i = 0; i < sorted.length; i++) writeToken(bytes, i * 8, sorted[i]!);
   const d = sha256(bytes);
-  return ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+  return readU32BE(d, 0);
 }
 
 /**
@@ -108,8 +108,7 @@ export function decodeNodeNote(
   } catch {
     return undefined;
   }
-  const digest = ((value[2]! << 24) | (value[3]! << 16) | (value[4]! << 8) | value[5]!) >>> 0;
-  return { tag: value[1]!, node, digest };
+  return { tag: value[1]!, node, digest: readU32BE(value, 2) };
 }
 
 /** One removal from its state value, or undefined when absent or malformed. Never throws. */

@@ -1,4 +1,4 @@
-import { CairnError, compareBytes, decodeUnchecked, encode } from '../../core/index.js';
+import { CairnError, compareBytes, decodeUnchecked, encode, readU32BE } from '../../core/index.js';
 import type { KeyValue } from '../api.js';
 
 /**
@@ -40,16 +40,7 @@ export function writeU64(out: Uint8Array, offset: number, n: number): void {
 
 /** Reads 8 bytes big-endian at `offset` (byte loads, for the reason given at {@link writeU64}). */
 export function readU64(bytes: Uint8Array, offset: number): number {
-  const hi =
-    ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>>
-    0;
-  const lo =
-    ((bytes[offset + 4]! << 24) |
-      (bytes[offset + 5]! << 16) |
-      (bytes[offset + 6]! << 8) |
-      bytes[offset + 7]!) >>>
-    0;
-  return hi * TWO_32 + lo;
+  return readU32BE(bytes, offset) * TWO_32 + readU32BE(bytes, offset + 4);
 }
 
 /** The byte sequences of the store's key areas, behind a prefix. */
