@@ -14,7 +14,13 @@ export interface Storage {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Applies `ops` atomically, in order. */
   batch(ops: readonly BatchOp[], options?: { sync?: boolean }): Promise<void>;
-  /** Entries in key order (or reverse) within `range`. */
+  /**
+   * Entries in key order (or reverse) within `range`. An iteration reads one fixed state: every
+   * batch that resolved before its first `next()` was called, and no batch begun after that call
+   * resolved (LevelDB: the iterator's implicit snapshot; the simulated stores copy the range), so
+   * a reader that holds its writers back only until the first entry arrives reads a consistent
+   * image while they go on.
+   */
   iterator(range?: KeyRange): AsyncIterable<[key: Uint8Array, value: Uint8Array]>;
   /** Releases the storage; later calls reject with `CLOSED`. */
   close(): Promise<void>;

@@ -121,6 +121,43 @@ describe('RaftNode metadata-only snapshots (an applier with persist)', () => {
       c.checkHealthy();
     }));
 
+  it('builds a send-time image beside the Ready loop: the leader commits and applies while it is made', () =>
+    replayable('image beside the loop', async () => {
+      const c = new SimRaftCluster({
+        seed: SEED,
+        voters: 3,
+        applier: 'persisting',
+        node: { snapshotEntries: 20, snapshotCatchUpEntries: 5, limits: { snapshotChunkBytes: 256 } },
+      });
+      const lagging = await compactWhileDown(c);
+      const leader = c.leader()!;
+      const applier = persisting(c, leader.id);
+      // The leader's images settle only once released (each is of the state when asked for).
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const build = applier.snapshot.bind(applier);
+      let asked = 0;
+      applier.snapshot = () => {
+        asked++;
+        const image = build();
+        return released.then(() => image);
+      };
+      c.restart(lagging);
+      await c.sim.runUntil(() => asked >= 1, { maxMs: 10_000 });
+      assert.equal(asked, 1, 'the leader asked for an image to send');
+      for (let i = 0; i < 5; i++) await c.put(`during-${i}`, 'v');
+      await c.sim.runUntil(() => applier.kv.has('during-4'), { maxMs: 5_000 });
+      assert.equal(applier.kv.get('during-4'), 'v', 'the leader applied while the image was made');
+      assert.equal(asked, 1, 'one image at a time for the peer');
+      release();
+      await c.awaitConverged([1, 2, 3], (kv) => kv.kv.size === 66);
+      assert.ok(persisting(c, lagging).restores >= 1, 'the lagging node installed the image');
+      assert.equal(leader.stats.snapshotsFailed, 0);
+      c.checkHealthy();
+    }));
+
   it('a learner added after compaction starts from a send-time image naming it', () =>
     replayable('learner from send-time image', async () => {
       const c = new SimRaftCluster({

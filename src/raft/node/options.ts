@@ -29,7 +29,11 @@ import type { RaftNodeLimits } from './limits.js';
 export interface RaftApplier {
   /** Applies committed entries, in order. */
   apply(entries: readonly Entry[]): Promise<void>;
-  /** The state machine image as of the last entry passed to `apply`. */
+  /**
+   * The state machine image as of the last entry passed to `apply` when this is called (always
+   * with no apply in flight). The promise may settle after later entries were applied (the driver
+   * builds send-time images beside its loop); the image must not include them.
+   */
   snapshot(): Promise<Uint8Array>;
   /** Replaces the state with `snapshot.data`, which stands for every entry up to `snapshot.meta.index`. */
   restore(snapshot: Snapshot): Promise<void>;

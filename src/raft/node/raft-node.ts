@@ -107,6 +107,8 @@ export class RaftNode {
   private readonly inbound: InboundStreams;
   private readonly reads: ReadIndexBatcher;
   private readonly snapshotSends = new Map<NodeId, AbortController>();
+  /** Peers whose transfer waits for a send-time image being built (beside the Ready loop). */
+  private readonly snapshotBuilds = new Set<NodeId>();
   private readonly pendingSnapshots = new Map<NodeId, Message>();
   /** Clock time of the last message stepped from each member (peers only; members only). */
   private readonly heardAt = new Map<NodeId, number>();
@@ -589,52 +591,74 @@ export class RaftNode {
   }
 
   /**
-   * Starts the snapshot transfers the last Ready asked for, with an image built now, at the
-   * applied index (its entry's term, the configuration as of it), as etcd's
-   * `createMergedSnapshotMessage`; it is sent, not saved. The core asked for the held snapshot's
-   * index; the follower's answer at the newer index satisfies it. A follower must find itself in
-   * the snapshot's configuration, which the current one does for any member the core sends to.
+   * Starts the snapshot transfers the last Ready asked for, with an image of the applied index
+   * (its entry's term, the configuration as of it), as etcd's `createMergedSnapshotMessage`; it is
+   * sent, not saved. The core asked for the held snapshot's index; the follower's answer at the
+   * newer index satisfies it. A follower must find itself in the snapshot's configuration, which
+   * the current one does for any member the core sends to.
+   *
+   * The image is asked for here, with no apply in flight, and built beside the Ready loop (the
+   * applier's contract: the image is of the state when `snapshot()` was called, however many
+   * entries are applied before it settles), as etcd streams a read transaction of its backend
+   * beside the apply loop: the loop goes on committing and applying meanwhile, where an image of a
+   * large store built inside it would stall heartbeats and proposals for as long. Its transfers
+   * start once it is built. One image serves every transfer of the call. A failure to build it
+   * fails the transfers, not the node.
    *
    * Without `persist` the held snapshot is a full image and is sent as is, unless it predates the
    * target's addition (a learner added after the last snapshot): then a fresh one is taken first.
-   * One image serves every transfer of the call. A failure to build it fails the transfers, not
-   * the node.
    */
   private async flushSnapshotSends(): Promise<void> {
-    let image: Snapshot | undefined;
+    let image: Promise<Snapshot> | undefined;
     for (const [to, m] of [...this.pendingSnapshots]) {
       this.pendingSnapshots.delete(to);
-      if (this.stopped || this.snapshotSends.has(to)) continue;
+      if (this.stopped || this.snapshotSends.has(to) || this.snapshotBuilds.has(to)) continue;
       let snap = this.log.snapshot();
       if (this.options.applier.persist !== undefined || isStateMachineMarker(snap.data)) {
-        try {
-          image ??= await this.sendTimeSnapshot();
-        } catch (err) {
-          this.logger.error(
-            { err: describeError(err), peer: to },
-            'raft: could not build a snapshot to send',
-          );
-          this.stats.snapshotsFailed++;
-          this.reportSnapshot(to, false);
-          continue;
-        }
-        snap = image;
-      } else {
-        const { voters, learners } = snap.meta.confState;
-        if (!voters.includes(to) && !learners.includes(to) && this.applied > snap.meta.index) {
-          await this.takeSnapshot();
-          snap = this.log.snapshot();
-        }
+        image ??= this.sendTimeSnapshot();
+        this.snapshotBuilds.add(to);
+        image.then(
+          (built) => {
+            this.snapshotBuilds.delete(to);
+            if (!this.stopped) this.startSnapshotSend({ ...m, snapshot: built });
+          },
+          (err: unknown) => {
+            this.snapshotBuilds.delete(to);
+            if (this.stopped) return;
+            this.logger.error(
+              { err: describeError(err), peer: to },
+              'raft: could not build a snapshot to send',
+            );
+            this.stats.snapshotsFailed++;
+            this.reportSnapshot(to, false);
+          },
+        );
+        continue;
+      }
+      const { voters, learners } = snap.meta.confState;
+      if (!voters.includes(to) && !learners.includes(to) && this.applied > snap.meta.index) {
+        await this.takeSnapshot();
+        snap = this.log.snapshot();
       }
       this.startSnapshotSend({ ...m, snapshot: snap });
     }
   }
 
-  /** The applier's image at the applied index; no apply may be in flight. Not saved. */
-  private async sendTimeSnapshot(): Promise<Snapshot> {
+  /**
+   * The applier's image at the applied index, asked for now (no apply may be in flight); it may
+   * settle after later entries are applied. Its metadata is taken now too. Not saved.
+   */
+  private sendTimeSnapshot(): Promise<Snapshot> {
     const index = this.applied;
-    const data = await this.options.applier.snapshot();
-    return { meta: { index, term: this.log.term(index), confState: this.confState }, data };
+    let meta: Snapshot['meta'];
+    let data: Promise<Uint8Array>;
+    try {
+      meta = { index, term: this.log.term(index), confState: this.confState };
+      data = this.options.applier.snapshot();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return data.then((bytes) => ({ meta, data: bytes }));
   }
 
   // ------------------------------------------------------------------ messages
@@ -713,7 +737,7 @@ export class RaftNode {
   /** Queues a `snap` message: transfers start after the Ready is done (see flushSnapshotSends). */
   private sendSnapshotTo(m: Message): void {
     // One transfer per peer at a time; the one running reports when done.
-    if (!this.snapshotSends.has(m.to)) this.pendingSnapshots.set(m.to, m);
+    if (!this.snapshotSends.has(m.to) && !this.snapshotBuilds.has(m.to)) this.pendingSnapshots.set(m.to, m);
   }
 
   private startSnapshotSend(m: Message): void {

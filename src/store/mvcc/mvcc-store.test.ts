@@ -482,6 +482,60 @@ describe('MvccStore durability', () => {
     await assert.rejects(other.restore(bad, 1));
   });
 
+  test('a snapshot holds later writes back only until its read has begun, and holds none of them', async () => {
+    /** A storage whose next iteration (once armed) stops after its first entry until `ungate()`. */
+    class SlowReads extends MemoryStorage {
+      armed = false;
+      private release: () => void = () => {};
+      private readonly gate = new Promise<void>((resolve) => {
+        this.release = resolve;
+      });
+      override iterator(range?: Parameters<Storage['iterator']>[0]) {
+        const inner = super.iterator(range);
+        if (!this.armed) return inner;
+        this.armed = false;
+        const gate = this.gate;
+        return {
+          async *[Symbol.asyncIterator]() {
+            let first = true;
+            for await (const entry of inner) {
+              if (!first) await gate;
+              first = false;
+              yield entry;
+            }
+          },
+        };
+      }
+      ungate(): void {
+        this.release();
+      }
+    }
+    const h = await Harness.open();
+    await h.put('a', '1');
+    await h.put('b', '2');
+    const expected = await image(h.store);
+    const gated = new SlowReads();
+    const g = await Harness.open(gated);
+    await g.put('a', '1');
+    await g.put('b', '2');
+    gated.armed = true;
+    const building = g.store.snapshot();
+    let built = false;
+    void building.then(() => {
+      built = true;
+    });
+    // Writes queued after the snapshot apply while its read is still under way.
+    await g.put('a', 'later');
+    await g.del('b');
+    assert.equal(built, false, 'the image is still being read');
+    gated.ungate();
+    const data = await building;
+    const other = await MvccStore.open(new MemoryStorage());
+    await other.restore(data, 2);
+    assert.deepEqual(await image(other), expected, 'the image is of the state when it was asked for');
+    assert.equal(fromUtf8((await g.store.range({ key: b('a') })).kvs[0]!.value), 'later');
+  });
+
   test('physical compaction removes superseded records; the caller can await it', async () => {
     const storage = new MemoryStorage();
     const h = await Harness.open(storage);

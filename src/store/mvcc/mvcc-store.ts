@@ -366,15 +366,27 @@ export class MvccStore {
     });
   }
 
-  /** A full image of the state as of the last applied entry (see snapshot.ts). */
+  /**
+   * A full image of the state as of the writes queued before this call (see snapshot.ts). Only
+   * the start of the read holds the apply queue: the storage's iteration is fixed by its first
+   * `next()` (Storage's contract), so the rest of the image is read while later writes apply.
+   */
   snapshot(): Promise<Uint8Array> {
-    return this.enqueue(async () => {
+    const started = this.enqueue(async () => {
+      const entries = this.storage
+        .iterator({ gte: this.layout.allStart(), lt: this.layout.allEnd() })
+        [Symbol.asyncIterator]();
+      return { entries, first: await entries.next() };
+    });
+    return started.then(async ({ entries, first }) => {
       const image = new ImageWriter(this.limits.maxSnapshotBytes);
-      for await (const [k, v] of this.storage.iterator({
-        gte: this.layout.allStart(),
-        lt: this.layout.allEnd(),
-      })) {
-        image.add(this.layout.strip(k), v);
+      try {
+        for (let step = first; step.done !== true; step = await entries.next()) {
+          const [k, v] = step.value;
+          image.add(this.layout.strip(k), v);
+        }
+      } finally {
+        await entries.return?.();
       }
       return image.finish();
     });
