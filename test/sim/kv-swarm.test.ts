@@ -70,9 +70,12 @@ const FILE = 'test/sim/kv-swarm.test.ts';
  * replicate (fixed by the ring memory, `engine/ring-memory.ts`). 13122: the whole cluster
  * restarted around a down node; each node remembered it, but none mentioned it to the others, so
  * every node forgot it once it settled and placed its ranges on other replicas, and a ONE read
- * missed a write acknowledged at ALL (fixed by recalls, `ring/recalls.ts`).
+ * missed a write acknowledged at ALL (fixed by recalls, `ring/recalls.ts`). 14107: a node restarted
+ * inside a partition while another joined placed keys on the ring it remembered and answered a ONE
+ * read from itself, no longer a replica of the key, after an ALL read had seen a newer value
+ * (fixed: a node whose ring is only remembered coordinates nothing until it hears a live ring node).
  */
-const REGRESSION_SEEDS = [7729, 7920, 10302, 10457, 13122];
+const REGRESSION_SEEDS = [7729, 7920, 10302, 10457, 13122, 14107];
 const SEEDS = withRegressions(sweepSeeds(40, 2_000), REGRESSION_SEEDS);
 /** Virtual time of the faulty phase per seed. */
 const SAFETY_MS = 8_000;

@@ -27,6 +27,11 @@ export interface CoordinatorContext {
   ring(): RingPort;
   /** True when membership shows `name` alive or suspect (worth trying). */
   isAlive(name: string): boolean;
+  /**
+   * Why this node cannot place keys yet (its ring is only remembered: it restarted and has heard
+   * no live ring node since), or undefined when it can.
+   */
+  ringUnknown?(): string | undefined;
   /** Stores a hint for `target` (a write it missed). */
   hint(target: string, key: Uint8Array, cell: Cell): void;
 }
@@ -85,13 +90,24 @@ export class Coordinator {
     this.deadlines = new AckDeadlines(ctx.clock);
   }
 
-  /** Refuses with CLOCK_SKEW when this node's clock is off from most of its peers'. */
-  checkClock(): void {
+  /**
+   * Refuses a request this node cannot coordinate: CLOCK_SKEW when its clock is off from most of
+   * its peers'; UNAVAILABLE while its ring is only remembered (a node restarted inside a partition
+   * cannot know of ring changes made meanwhile, and placing keys on the ring it remembers would
+   * read replicas that no longer are: Cassandra does not start serving before it has gossiped
+   * with a peer either).
+   */
+  checkCoordinating(): void {
     try {
       this.ctx.skew.check();
     } catch (err) {
       this.stats.skewRefusals++;
       throw err;
+    }
+    const unknown = this.ctx.ringUnknown?.();
+    if (unknown !== undefined) {
+      this.stats.unavailable++;
+      throw new KvError('UNAVAILABLE', unknown);
     }
   }
 
@@ -114,7 +130,7 @@ export class Coordinator {
     let targets: readonly string[];
     let blockFor: number;
     try {
-      this.checkClock();
+      this.checkCoordinating();
       this.stats.writes++;
       const ring = ctx.ring();
       const token = ctx.engines.tokenOf(key);
@@ -178,7 +194,7 @@ export class Coordinator {
 
   /**
    * Applies a write to this node's own replica: at once when this node has recent clock readings
-   * from peers (then `checkClock` vouched for its clock) or has no remote target; otherwise once
+   * from peers (then `checkCoordinating` vouched for its clock) or has no remote target; otherwise once
    * some remote replica accepted this node's clock (answered, or failed for another reason than
    * CLOCK_SKEW). A node whose clock runs ahead, before it has heard any peer's reading, would
    * otherwise plant a version from the future in its own replica, which read repair would spread.
@@ -220,7 +236,7 @@ export class Coordinator {
    */
   read(key: Uint8Array, level: Consistency, signal?: AbortSignal): Promise<KvEntry | undefined> {
     try {
-      this.checkClock();
+      this.checkCoordinating();
     } catch (err) {
       return Promise.reject(err);
     }

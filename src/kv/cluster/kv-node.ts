@@ -225,6 +225,7 @@ export class KvNode implements KvApi {
       replicas,
       ring,
       isAlive,
+      ringUnknown: () => this.tracker.ringUnknown(),
       hint: (target, key, cell) => this.handoff.add(target, key, cell),
     };
     this.coordinator = new Coordinator(this.ctx);
@@ -663,7 +664,7 @@ export class KvNode implements KvApi {
     if (!Number.isSafeInteger(options.count) || options.count < 1) {
       throw new KvError('INVALID_ARGUMENT', `scan count must be a positive integer, got ${options.count}`);
     }
-    this.coordinator.checkClock();
+    this.coordinator.checkCoordinating();
     return scanPage(this.ctx, cursor, options.count, this.level(options.consistency, 'read'), options.signal);
   }
 

@@ -71,6 +71,18 @@ describe('RingTracker memory', () => {
     assert.deepEqual(saved, [['a'], ['a', 'b']]);
   });
 
+  it('says its ring is unknown from a start that remembered others until it hears a live ring node', () => {
+    const { tracker, live } = setup();
+    assert.equal(tracker.ringUnknown(), undefined, 'nothing restored yet: a first start');
+    tracker.restore([node('a', 10n), node('x', 30n)]);
+    assert.match(tracker.ringUnknown() ?? '', /not yet heard from any live ring node/);
+    live(node('a', 10n));
+    assert.equal(tracker.ringUnknown(), undefined, 'a is up and publishes its advert');
+    const fresh = setup();
+    fresh.tracker.restore([]);
+    assert.equal(fresh.tracker.ringUnknown(), undefined, 'nothing remembered: a ring of this node alone');
+  });
+
   it('puts remembered nodes on the ring while no one is in contact, without announcing them', () => {
     const { clock, tracker, names } = setup();
     tracker.restore([node('x', 30n), node('y', 40n)]);

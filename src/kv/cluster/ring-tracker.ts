@@ -138,6 +138,8 @@ export class RingTracker {
   private settleTimer: TimerHandle | undefined = undefined;
   /** The memory has been restored: saving may begin (it must not overwrite it before). */
   private restored = false;
+  /** Other ring nodes were remembered at start, and no live ring node has been heard since. */
+  private unheard = false;
   /** What was last saved (names, statuses and token digests), to save only on a change. */
   private savedSignature = '';
 
@@ -162,8 +164,20 @@ export class RingTracker {
       if (n.name === this.self) continue;
       this.remembered.set(n.name, n);
     }
+    this.unheard = this.remembered.size > 0;
     this.restored = true;
     this.refresh();
+  }
+
+  /**
+   * Why this node cannot place keys yet, or undefined: it remembered other ring nodes at start
+   * and has heard no live ring node since (membership brought no member up that publishes its own
+   * advert, nor accounted for every remembered node), so its ring may miss changes made while it
+   * was down or cut off.
+   */
+  ringUnknown(): string | undefined {
+    if (!this.unheard) return undefined;
+    return `kv node ${this.self} restarted and has not yet heard from any live ring node; its ring is only remembered and may miss changes made meanwhile`;
   }
 
   /** Names on the ring only because this node remembers them (for tests and status). */
@@ -391,8 +405,9 @@ export class RingTracker {
   private useMemory(voters: ReadonlyMap<string, ReadonlySet<string>>): void {
     this.fromMemory.clear();
     const memory = this.memory;
-    if (memory === undefined || this.remembered.size === 0) return;
     for (const name of this.remembered.keys()) if (this.adverts.has(name)) this.remembered.delete(name);
+    if (voters.size > 0 || this.remembered.size === 0) this.unheard = false;
+    if (memory === undefined || this.remembered.size === 0) return;
     const now = memory.clock.now();
     if (voters.size === 0) this.contactSince = undefined;
     else this.contactSince ??= now;
