@@ -30,6 +30,17 @@ function persisting(c: SimRaftCluster, id: number): PersistingKvApplier {
   return a;
 }
 
+/** Three persisting nodes, one down while the others compacted past it (compactWhileDown). */
+async function laggingBehindCompaction(): Promise<{ c: SimRaftCluster; lagging: number }> {
+  const c = new SimRaftCluster({
+    seed: SEED,
+    voters: 3,
+    applier: 'persisting',
+    node: { snapshotEntries: 20, snapshotCatchUpEntries: 5, limits: { snapshotChunkBytes: 256 } },
+  });
+  return { c, lagging: await compactWhileDown(c) };
+}
+
 describe('RaftNode metadata-only snapshots (an applier with persist)', () => {
   it('persists the state machine, then saves a snapshot without an image, then compacts', () =>
     replayable('metadata snapshot taken', async () => {
@@ -88,13 +99,7 @@ describe('RaftNode metadata-only snapshots (an applier with persist)', () => {
 
   it('a follower behind the compacted log catches up from an image built at send time', () =>
     replayable('send-time image', async () => {
-      const c = new SimRaftCluster({
-        seed: SEED,
-        voters: 3,
-        applier: 'persisting',
-        node: { snapshotEntries: 20, snapshotCatchUpEntries: 5, limits: { snapshotChunkBytes: 256 } },
-      });
-      const lagging = await compactWhileDown(c);
+      const { c, lagging } = await laggingBehindCompaction();
       const leader = c.leader()!;
       const held = leader.status().snapshotIndex;
       assert.ok(held >= 40, 'the leader took a snapshot');
@@ -123,13 +128,7 @@ describe('RaftNode metadata-only snapshots (an applier with persist)', () => {
 
   it('builds a send-time image beside the Ready loop: the leader commits and applies while it is made', () =>
     replayable('image beside the loop', async () => {
-      const c = new SimRaftCluster({
-        seed: SEED,
-        voters: 3,
-        applier: 'persisting',
-        node: { snapshotEntries: 20, snapshotCatchUpEntries: 5, limits: { snapshotChunkBytes: 256 } },
-      });
-      const lagging = await compactWhileDown(c);
+      const { c, lagging } = await laggingBehindCompaction();
       const leader = c.leader()!;
       const applier = persisting(c, leader.id);
       // The leader's images settle only once released (each is of the state when asked for).
