@@ -74,8 +74,12 @@ const FILE = 'test/sim/kv-swarm.test.ts';
  * inside a partition while another joined placed keys on the ring it remembered and answered a ONE
  * read from itself, no longer a replica of the key, after an ALL read had seen a newer value
  * (fixed: a node whose ring is only remembered coordinates nothing until it hears a live ring node).
+ * 14625: a node restarted inside a partition knew four ring nodes only from the ghosts of the one
+ * member it reached; that member restarted too, its ghosts vanished, and the node dropped the four
+ * from its ring at once and read a key from itself alone (fixed: a ring node that nothing accounts
+ * for any more and nothing says left stands in as remembered until the voters decide).
  */
-const REGRESSION_SEEDS = [7729, 7920, 10302, 10457, 13122, 14107];
+const REGRESSION_SEEDS = [7729, 7920, 10302, 10457, 13122, 14107, 14625];
 const SEEDS = withRegressions(sweepSeeds(40, 2_000), REGRESSION_SEEDS);
 /** Virtual time of the faulty phase per seed. */
 const SAFETY_MS = 8_000;

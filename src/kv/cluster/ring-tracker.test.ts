@@ -164,6 +164,27 @@ describe('RingTracker memory', () => {
     }
   });
 
+  it('keeps a node known from one ghost when its announcer restarts, and lets the voters decide', () => {
+    for (const announcerSays of ['recalls it', 'forgot it'] as const) {
+      const { clock, membership, tracker, names, live } = setup();
+      tracker.restore([]);
+      live(node('a', 10n), encodeGhosts([node('x', 30n)]));
+      assert.equal(names(), 'a,self,x');
+      // a restarts: a new generation, its state values (the ghost of x) gone at this node.
+      membership.viewFor('a').publish(new Map());
+      assert.equal(names(), 'a,self,x', `${announcerSays}: x stands in while nothing says it left`);
+      assert.deepEqual(tracker.rememberedOnly(), ['x']);
+      live(
+        node('a', 10n),
+        announcerSays === 'recalls it'
+          ? encodeRecalls([{ node: 'x', digest: tokensDigest([30n, 31n]) }])
+          : new Map(),
+      );
+      clock.advance(SETTLE_MS);
+      assert.equal(names(), announcerSays === 'recalls it' ? 'a,self,x' : 'a,self', announcerSays);
+    }
+  });
+
   it('takes a ghost for a member listed with nothing of its state', () => {
     const { membership, tracker, names, live, depart } = setup();
     tracker.restore([]);

@@ -133,6 +133,8 @@ export class RingTracker {
   private readonly confirmed = new Map<string, Omit<RingNode, 'name'>>();
   /** The recalls this node announces: the nodes it only remembers. */
   private recalls: RingRecall[] = [];
+  /** The other nodes on the ring after the last refresh (not removed), by name. */
+  private lastRing = new Map<string, Omit<RingNode, 'name'>>();
   /** Since when this node is in contact with a live ring node (undefined: not in contact). */
   private contactSince: number | undefined = undefined;
   private settleTimer: TimerHandle | undefined = undefined;
@@ -334,7 +336,7 @@ export class RingTracker {
       if (up(m)) {
         const itsGhosts = decodeGhosts((key) => m.lookup(key));
         for (const g of itsGhosts) countGhost(ghosts, g, m.name);
-        if (published && this.remembered.size > 0) {
+        if (published && this.memory !== undefined) {
           const said = new Set<string>();
           for (const g of itsGhosts) said.add(mention(g.name, tokensDigest(g.tokens)));
           for (const r of decodeRecalls((key) => m.lookup(key))) said.add(mention(r.node, r.digest));
@@ -359,6 +361,16 @@ export class RingTracker {
       if (fromMembers.has(name) || offRing.has(name)) this.confirmed.delete(name);
       else if (!this.adverts.has(name)) this.adverts.set(name, advert);
     }
+    if (this.memory !== undefined && this.restored) {
+      for (const [name, advert] of this.lastRing) {
+        if (this.adverts.has(name) || offRing.has(name) || this.remembered.has(name)) continue;
+        // On the ring a moment ago, and now nothing accounts for it and nothing says it left: the
+        // only member that announced its ghost restarted (a new generation, its ghosts not out
+        // again), say. It stands in as remembered until the voters decide, as after a start.
+        this.remembered.set(name, advert);
+        this.contactSince = undefined;
+      }
+    }
     this.useMemory(voters);
     const removed = new Set<string>();
     const removing = new Set<string>();
@@ -377,6 +389,8 @@ export class RingTracker {
       this.remembered.delete(name);
       this.confirmed.delete(name);
     }
+    this.lastRing = new Map();
+    for (const [name, advert] of this.adverts) if (!removed.has(name)) this.lastRing.set(name, advert);
     if (this.own !== undefined) nodes.push({ ...this.own, name: this.self });
     try {
       this.ring = this.engines.buildRing(nodes, this.rf);
