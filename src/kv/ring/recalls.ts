@@ -1,5 +1,5 @@
 import type { StateValue } from '../../membership/types.js';
-import { decodeNodeNote, encodeNodeNote } from './removals.js';
+import { decodeNodeNotes, encodeNodeNote } from './removals.js';
 
 /**
  * Recalls: the ring nodes a node knows only from its memory (`engine/ring-memory.ts`), as it
@@ -59,16 +59,7 @@ export function encodeRecalls(recalls: readonly RingRecall[]): Map<string, Uint8
 
 /** Every well-formed recall a member announces. Malformed slots are skipped. Never throws. */
 export function decodeRecalls(values: (key: string) => StateValue | undefined): RingRecall[] {
-  const out: RingRecall[] = [];
-  for (let i = 0; i < RECALL_LIMITS.maxRecalls; i++) {
-    let value: StateValue | undefined;
-    try {
-      value = values(recallKey(i));
-    } catch {
-      continue;
-    }
-    const note = decodeNodeNote(value);
-    if (note !== undefined && note.tag === TAG) out.push({ node: note.node, digest: note.digest });
-  }
-  return out;
+  return decodeNodeNotes(values, recallKey, RECALL_LIMITS.maxRecalls)
+    .filter((note) => note.tag === TAG)
+    .map((note) => ({ node: note.node, digest: note.digest }));
 }

@@ -111,6 +111,30 @@ export function decodeNodeNote(
   return { tag: value[1]!, node, digest: readU32BE(value, 2) };
 }
 
+/**
+ * The well-formed node notes of a member's slots `keyOf(0)` .. `keyOf(slots - 1)` (`values(key)`
+ * looks one of its state values up). Absent and malformed slots, and lookups that throw, are
+ * skipped. Never throws.
+ */
+export function decodeNodeNotes(
+  values: (key: string) => StateValue | undefined,
+  keyOf: (i: number) => string,
+  slots: number,
+): { tag: number; node: string; digest: number }[] {
+  const out: { tag: number; node: string; digest: number }[] = [];
+  for (let i = 0; i < slots; i++) {
+    let value: StateValue | undefined;
+    try {
+      value = values(keyOf(i));
+    } catch {
+      continue;
+    }
+    const note = decodeNodeNote(value);
+    if (note !== undefined) out.push(note);
+  }
+  return out;
+}
+
 /** One removal from its state value, or undefined when absent or malformed. Never throws. */
 export function decodeRemoval(value: StateValue | undefined): RingRemoval | undefined {
   const note = decodeNodeNote(value);
@@ -125,15 +149,9 @@ export function decodeRemoval(value: StateValue | undefined): RingRemoval | unde
  */
 export function decodeRemovals(values: (key: string) => StateValue | undefined): RingRemoval[] {
   const out: RingRemoval[] = [];
-  for (let i = 0; i < REMOVAL_LIMITS.maxRemovals; i++) {
-    let value: StateValue | undefined;
-    try {
-      value = values(removalKey(i));
-    } catch {
-      continue;
-    }
-    const r = decodeRemoval(value);
-    if (r !== undefined) out.push(r);
+  for (const note of decodeNodeNotes(values, removalKey, REMOVAL_LIMITS.maxRemovals)) {
+    const phase = PHASES[note.tag];
+    if (phase !== undefined) out.push({ node: note.node, digest: note.digest, phase });
   }
   return out;
 }
