@@ -303,8 +303,8 @@ export class RingTracker {
     const fromMembers = new Set<string>();
     /** Members whose state shows the departure marker (or an advert without tokens). */
     const offRing = new Set<string>();
-    /** While something is only remembered: per voter, the nodes it mentions ({@link mention}). */
-    const voters = new Map<string, Set<string>>();
+    /** The voters: members up that publish their own advert, with the ghosts they announce. */
+    const voters: Voter[] = [];
     let selfRemovedBy: string | undefined;
     for (const m of this.view.members()) {
       if (m.name === this.self) continue;
@@ -336,12 +336,7 @@ export class RingTracker {
       if (up(m)) {
         const itsGhosts = decodeGhosts((key) => m.lookup(key));
         for (const g of itsGhosts) countGhost(ghosts, g, m.name);
-        if (published && this.memory !== undefined) {
-          const said = new Set<string>();
-          for (const g of itsGhosts) said.add(mention(g.name, tokensDigest(g.tokens)));
-          for (const r of decodeRecalls((key) => m.lookup(key))) said.add(mention(r.node, r.digest));
-          voters.set(m.name, said);
-        }
+        if (published) voters.push({ member: m, ghosts: itsGhosts });
       }
       // Only this node's own digest is read here; the others' are read below, once the ghosts and
       // the memory have added their adverts.
@@ -412,26 +407,28 @@ export class RingTracker {
 
   /**
    * Puts the remembered nodes that nothing live accounts for on the ring (adverts), forgets the
-   * ones membership or a ghost now accounts for, and, once contact with the voters (`voters`: up
-   * members publishing their own advert, with the nodes each mentions) has lasted `settleMs`,
-   * keeps for good what every voter mentions and forgets the rest.
+   * ones membership or a ghost now accounts for, and, once contact with the voters (up members
+   * publishing their own advert) has lasted `settleMs`, keeps for good what every voter mentions
+   * and forgets the rest.
    */
-  private useMemory(voters: ReadonlyMap<string, ReadonlySet<string>>): void {
+  private useMemory(voters: readonly Voter[]): void {
     this.fromMemory.clear();
     const memory = this.memory;
     for (const name of this.remembered.keys()) if (this.adverts.has(name)) this.remembered.delete(name);
-    if (voters.size > 0 || this.remembered.size === 0) this.unheard = false;
+    if (voters.length > 0 || this.remembered.size === 0) this.unheard = false;
     if (memory === undefined || this.remembered.size === 0) return;
     const now = memory.clock.now();
-    if (voters.size === 0) this.contactSince = undefined;
+    if (voters.length === 0) this.contactSince = undefined;
     else this.contactSince ??= now;
     if (this.contactSince !== undefined && now - this.contactSince >= memory.settleMs) {
+      // What each voter mentions is read here, at the decision, not on every refresh.
+      const mentioned = voters.map(mentionsOf);
       const forgotten: string[] = [];
       const kept: string[] = [];
       for (const [name, advert] of this.remembered) {
         const said = mention(name, tokensDigest(advert.tokens));
         let everyone = true;
-        for (const mentions of voters.values()) everyone &&= mentions.has(said);
+        for (const mentions of mentioned) everyone &&= mentions.has(said);
         if (!everyone) {
           forgotten.push(name);
           continue;
@@ -575,9 +572,23 @@ export class RingTracker {
   }
 }
 
+/** A member up that publishes its own advert, with the ghosts it announces. */
+interface Voter {
+  readonly member: KvMember;
+  readonly ghosts: readonly RingNode[];
+}
+
 /** How a voter's mention of a node (a recall or a ghost) is keyed: name and token digest. */
 function mention(node: string, digest: number): string {
   return `${digest}/${node}`;
+}
+
+/** The nodes `v` mentions: the ghosts it announces and the nodes it recalls. */
+function mentionsOf(v: Voter): Set<string> {
+  const said = new Set<string>();
+  for (const g of v.ghosts) said.add(mention(g.name, tokensDigest(g.tokens)));
+  for (const r of decodeRecalls((key) => v.member.lookup(key))) said.add(mention(r.node, r.digest));
+  return said;
 }
 
 /** True for a member membership shows alive or suspect. */
