@@ -20,9 +20,12 @@ const STOP_TIMEOUT_MS = 15_000;
  * How to run the CLI: the built `dist/` (what `npm start` and users run), built first when it is
  * missing or older than `src/`; `CAIRN_BENCH_TSX=1` runs the sources through tsx instead (its
  * name-keeping wrappers cost CPU on hot paths, so figures from it are lower).
+ * `CAIRN_BENCH_NODE_FLAGS` adds Node flags to `cairn dev` and, through it, to every agent (say
+ * `--cpu-prof --cpu-prof-dir=/tmp/p`, which Node refuses in `NODE_OPTIONS`).
  */
 async function agentEntry(unavailable: CairnDevOptions['unavailable']): Promise<string[]> {
-  if (process.env.CAIRN_BENCH_TSX === '1') return ['--import', 'tsx', 'src/cli/main.ts'];
+  const flags = (process.env.CAIRN_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  if (process.env.CAIRN_BENCH_TSX === '1') return [...flags, '--import', 'tsx', 'src/cli/main.ts'];
   const main = join(REPO, 'dist', 'cli', 'main.js');
   const { isStale } = (await import(join(REPO, 'bin', 'freshness.js'))) as {
     isStale: (builtFile: string, sourceDir: string) => boolean;
@@ -32,7 +35,7 @@ async function agentEntry(unavailable: CairnDevOptions['unavailable']): Promise<
     if (build.status !== 0)
       throw unavailable(`npm run build failed (exit ${build.status}): ${String(build.stderr).slice(-500)}`);
   }
-  return [main];
+  return [...flags, main];
 }
 
 /** One node as `cairn dev --json` prints it. */
