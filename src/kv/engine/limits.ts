@@ -9,6 +9,7 @@ export type EngineLimits = {
   readonly maxHintTargets: number;
   readonly versionCacheEntries: number;
   readonly versionCacheKeyBytes: number;
+  readonly keyFilterBits: number;
 };
 
 /** Bounds of the storage engine (replica store, Merkle trees, hints). */
@@ -38,4 +39,10 @@ export const ENGINE_LIMITS: EngineLimits = Object.freeze({
   versionCacheEntries: 1 << 17,
   /** Longest key the version cache holds: each slot reserves this many bytes for its key. */
   versionCacheKeyBytes: 32,
+  /**
+   * Largest filter of the keys a replica store holds (`StoredKeys`), in bits: 2^27, 16 MiB, about
+   * 13 million keys at 1 % false positives; past that it keeps filling and its false positives
+   * rise (each one only costs the read the filter saves otherwise). Below 32 (say 1): no filter.
+   */
+  keyFilterBits: 2 ** 27,
 });

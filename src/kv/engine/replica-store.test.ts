@@ -28,7 +28,7 @@ import { isKvError } from '../errors.js';
 import { inTokenRange, MAX_TOKEN, tokenOf } from '../ring/partitioner.js';
 import type { Cell, TokenRange, Version } from '../types.js';
 import { dataKey } from './layout.js';
-import { ReplicaStore, type ScanEntry, type ScanPosition } from './replica-store.js';
+import { encodeCell, ReplicaStore, type ScanEntry, type ScanPosition } from './replica-store.js';
 
 const seed = process.env.FC_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED);
 const replay = `FC_SEED=${seed} node --import tsx --test src/kv/engine/replica-store.test.ts`;
@@ -260,10 +260,11 @@ for (const backend of backends) {
     it('reports a corrupt stored cell without crashing, and a write repairs it', async () => {
       const { storage, cleanup } = await backend.make();
       try {
-        const store = await ReplicaStore.open({ storage, clock: new ManualClock() });
         const k = utf8('broken');
-        await store.apply([{ key: utf8('fine'), cell: put(1, 'ok') }]);
+        // Written around the store, before it opens (its key filter reads what is stored then).
         await storage.batch([{ type: 'put', key: dataKey(tokenOf(k), k), value: Uint8Array.of(9, 9, 9) }]);
+        const store = await ReplicaStore.open({ storage, clock: new ManualClock() });
+        await store.apply([{ key: utf8('fine'), cell: put(1, 'ok') }]);
         await assert.rejects(store.get(k), (e) => isCairnError(e, 'DECODE_FAILED'));
         const all = await scanAll(store, { start: 0n, end: 0n }, 1);
         assert.deepEqual(
@@ -456,7 +457,12 @@ describe('ReplicaStore against a model', () => {
 describe('ReplicaStore version cache', () => {
   it('skips the read for a write newer than the cell it stored, and reads for any other', async () => {
     const storage = new Spy(new MemoryStorage());
-    const store = await ReplicaStore.open({ storage, clock: new ManualClock() });
+    // Without the key filter, which would skip the first read of every key here.
+    const store = await ReplicaStore.open({
+      storage,
+      clock: new ManualClock(),
+      limits: { keyFilterBits: 1 },
+    });
     storage.gets = 0; // the count's load
     const k = utf8('k');
     await store.apply([{ key: k, cell: put(5, 'a') }]);
@@ -491,7 +497,7 @@ describe('ReplicaStore version cache', () => {
   it('purges through a read, and forgets what a failed batch may have written', async () => {
     const clock = new ManualClock();
     const storage = new Spy(new MemoryStorage());
-    const store = await ReplicaStore.open({ storage, clock, gcGraceMs: 10 });
+    const store = await ReplicaStore.open({ storage, clock, gcGraceMs: 10, limits: { keyFilterBits: 1 } });
     const k = utf8('k');
     await store.apply([{ key: k, cell: del(1) }]);
     clock.advance(100);
@@ -552,6 +558,91 @@ describe('ReplicaStore version cache', () => {
         },
       ),
       { seed, numRuns: 200 },
+    );
+  });
+});
+
+/** Waits (a bounded number of event-loop turns) until `store`'s key filter answers. */
+async function filterReady(store: ReplicaStore): Promise<void> {
+  for (let i = 0; i < 1_000 && !store.stats().keyFilterReady; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(store.stats().keyFilterReady, true);
+}
+
+describe('ReplicaStore key filter', () => {
+  it('reads no key it never stored, and every key stored before it opened', async () => {
+    const storage = new Spy(new MemoryStorage());
+    const early = utf8('early');
+    await storage.batch([
+      { type: 'put', key: dataKey(tokenOf(early), early), value: encodeCell(put(9, 'kept')) },
+    ]);
+    const store = await ReplicaStore.open({ storage, clock: new ManualClock() });
+    await filterReady(store);
+    storage.gets = 0;
+    const fresh = ['a', 'b', 'c', 'd'].map(utf8);
+    await store.apply(fresh.map((key, i) => ({ key, cell: put(i + 1, 'v') })));
+    assert.equal(await store.get(utf8('never')), undefined);
+    assert.equal(storage.gets, 0);
+    assert.equal(store.stats().readsAbsent, 5);
+    // A key in storage before the store opened is read: an older write does not replace it.
+    assert.deepEqual(await store.apply([{ key: early, cell: put(3, 'older') }]), [put(9, 'kept')]);
+    assert.deepEqual(await store.get(early), put(9, 'kept'));
+    assert.equal(storage.gets, 2);
+    // A key it stored is read again when the version cache cannot answer (an older write).
+    assert.deepEqual(await store.apply([{ key: fresh[0]!, cell: put(0, 'older') }]), [put(1, 'v')]);
+    assert.equal(storage.gets, 3);
+    assert.equal(store.stats().readsAbsent, 5);
+  });
+
+  it(`matches the model while writes race the filter's builds and stores reopen (seed=${seed}; ${replay})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            reopen: fc.boolean(),
+            calls: fc.array(
+              fc.array(
+                fc.record({
+                  key: fc.integer({ min: 0, max: 40 }),
+                  wall: fc.integer({ min: 0, max: 30 }),
+                  node: fc.integer({ min: 0, max: 2 }),
+                  tomb: fc.boolean(),
+                }),
+                { minLength: 1, maxLength: 6 },
+              ),
+              { maxLength: 5 },
+            ),
+          }),
+          { maxLength: 10 },
+        ),
+        async (rounds) => {
+          const storage = new MemoryStorage();
+          // 256 bits at most: the first filter is 64 bits, full past 6 keys, so builds keep racing.
+          const open = () =>
+            ReplicaStore.open({
+              storage,
+              clock: new ManualClock(),
+              limits: { keyFilterBits: 256, versionCacheEntries: 4 },
+            });
+          let store = await open();
+          const model = new Map<number, Cell>();
+          for (const round of rounds) {
+            if (round.reopen) {
+              await store.close();
+              store = await open();
+            }
+            // Calls made together: they group, and they start while a build may be scanning.
+            await Promise.all(
+              round.calls.map((ops) =>
+                store.apply(ops.map((op) => ({ key: utf8(`k${op.key}`), cell: modelWrite(model, op) }))),
+              ),
+            );
+            const live = [...model.values()].filter((c) => c.value !== undefined).length;
+            assert.equal(store.approximateCount(), live);
+          }
+          for (let k = 0; k <= 40; k++) assert.deepEqual(await store.get(utf8(`k${k}`)), model.get(k));
+        },
+      ),
+      { seed, numRuns: 150 },
     );
   });
 });

@@ -15,7 +15,16 @@ import { KvError } from '../errors.js';
 import { inTokenRange, isTokenRange, tokenOf } from '../ring/partitioner.js';
 import type { Cell, Token, TokenRange, Version } from '../types.js';
 import { cellProblem, decodeCell, encodeCell, isPurgeable, mergeCells } from './cell.js';
-import { clockwiseSpans, dataKey, metaKey, parseDataKey, positionToken, spanKeyRange } from './layout.js';
+import { type KeyFilter, StoredKeys } from './key-filter.js';
+import {
+  clockwiseSpans,
+  DATA_PREFIX,
+  dataKey,
+  metaKey,
+  parseDataKey,
+  positionToken,
+  spanKeyRange,
+} from './layout.js';
 import { ENGINE_LIMITS, type EngineLimits } from './limits.js';
 import { MerkleBuilder, type MerkleTree } from './merkle.js';
 import { VersionCache } from './version-cache.js';
@@ -71,6 +80,10 @@ export interface ReplicaStoreStats {
   corruptCells: number;
   /** Keys of a group whose read before the merge the version cache made unneeded. */
   readsSkipped: number;
+  /** Reads (a group's before its merge, and gets) skipped because the key filter showed the key was never stored. */
+  readsAbsent: number;
+  /** Whether a key filter covering the whole storage answers (false while the first one builds). */
+  keyFilterReady: boolean;
 }
 
 type Pending =
@@ -118,6 +131,8 @@ function cacheHash(storageKey: Uint8Array): number {
 }
 
 const COUNT_KEY = metaKey('replica.valueCount');
+/** Every data key, for the key filter's builds. */
+const DATA_KEYS = { gte: Uint8Array.of(DATA_PREFIX), lt: Uint8Array.of(DATA_PREFIX + 1) };
 /** Entries a purge or Merkle build reads per page. */
 const INTERNAL_PAGE = 1_000;
 
@@ -196,8 +211,11 @@ export class ReplicaStore {
     purged: 0,
     corruptCells: 0,
     readsSkipped: 0,
+    readsAbsent: 0,
+    keyFilterReady: false,
   };
   private readonly versions: VersionCache;
+  private readonly storedKeys: StoredKeys;
 
   constructor(options: ReplicaStoreOptions) {
     const { gcGraceMs = DEFAULT_GC_GRACE_MS } = options;
@@ -212,6 +230,7 @@ export class ReplicaStore {
     this.limits = withLimits(ENGINE_LIMITS, options.limits ?? {});
     this.logger = options.logger;
     this.versions = new VersionCache(this.limits.versionCacheEntries, this.limits.versionCacheKeyBytes);
+    this.storedKeys = new StoredKeys(this.limits.keyFilterBits);
   }
 
   /** A store whose persisted counters are loaded (so `approximateCount` is right from the start). */
@@ -223,7 +242,7 @@ export class ReplicaStore {
 
   /** Counters since construction. */
   stats(): Readonly<ReplicaStoreStats> {
-    return { ...this.counters };
+    return { ...this.counters, keyFilterReady: this.storedKeys.ready };
   }
 
   /** The stored cell (live, tombstone or expired), or undefined. */
@@ -231,6 +250,10 @@ export class ReplicaStore {
     this.checkKey(key);
     this.checkOpen();
     const storageKey = dataKey(tokenOf(key), key);
+    if (!this.storedKeys.mayHold(storageKey)) {
+      this.counters.readsAbsent++;
+      return undefined;
+    }
     const raw =
       this.syncStorage === undefined
         ? await this.storage.get(storageKey)
@@ -443,6 +466,8 @@ export class ReplicaStore {
           const n = raw?.length === 8 ? new DataView(raw.buffer, raw.byteOffset, 8).getFloat64(0) : 0;
           this.valueCount = Number.isSafeInteger(n) && n >= 0 ? n : 0;
           this.loaded = true;
+          // Nothing is written before the count is loaded: no batch is in flight.
+          this.maybeBuildKeyFilter();
         },
         (err: unknown) => {
           this.loading = undefined;
@@ -496,6 +521,8 @@ export class ReplicaStore {
   private async flushGroup(group: Pending[]): Promise<void> {
     try {
       if (!this.loaded) await this.load();
+      // Between batches: the one moment a key filter's build may start (see StoredKeys).
+      this.maybeBuildKeyFilter();
       const read = this.readSlots(group);
       const { slots, order } = read instanceof Promise ? await read : read;
       const now = this.clock.now();
@@ -564,6 +591,11 @@ export class ReplicaStore {
     const read = (slot: Slot): void => {
       if (slot.known) this.counters.readsSkipped--;
       slot.known = false;
+      // Never stored: the read would find nothing (the slot is already empty).
+      if (!this.storedKeys.mayHold(slot.storageKey)) {
+        this.counters.readsAbsent++;
+        return;
+      }
       if (this.syncStorage !== undefined) this.fillSlot(slot, this.syncStorage.getSync(slot.storageKey));
       else reads.push(this.storage.get(slot.storageKey).then((raw) => this.fillSlot(slot, raw)));
     };
@@ -634,9 +666,36 @@ export class ReplicaStore {
       if (slot.current === undefined) {
         ops.push({ type: 'del', key: slot.storageKey });
         purged++;
-      } else ops.push({ type: 'put', key: slot.storageKey, value: encodeCell(slot.current) });
+      } else {
+        this.storedKeys.add(slot.storageKey); // before the batch starts: StoredKeys' contract
+        ops.push({ type: 'put', key: slot.storageKey, value: encodeCell(slot.current) });
+      }
     }
     return { ops, countDelta, purged };
+  }
+
+  /** Starts building a key filter when one is due; call only while no batch is in flight. */
+  private maybeBuildKeyFilter(): void {
+    if (this.closed || !this.storedKeys.needsBuild()) return;
+    void this.scanKeys(this.storedKeys.beginBuild(this.valueCount));
+  }
+
+  /** Adds every stored data key to `filter`, which every write since it was begun reaches too. */
+  private async scanKeys(filter: KeyFilter): Promise<void> {
+    let complete = false;
+    try {
+      for await (const [key] of this.storage.iterator(DATA_KEYS)) {
+        if (this.closed) return;
+        filter.add(key);
+      }
+      complete = true;
+    } catch (err) {
+      // The storage closing under a stopping node is no news; anything else is worth a line.
+      if (!this.closed)
+        this.logger?.warn({ err: describeError(err) }, 'kv: the key filter could not be built; reads go on');
+    } finally {
+      this.storedKeys.finishBuild(filter, complete);
+    }
   }
 
   private reportCorrupt(key: Uint8Array, err: unknown): void {
