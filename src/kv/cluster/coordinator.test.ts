@@ -27,13 +27,14 @@ interface FakeReplica {
   /** 'ok' answers at once; 'hang' never answers; 'fail' rejects; 'held' answers when `release` is called. */
   mode: 'ok' | 'hang' | 'fail' | 'held';
   writes: number;
+  reads: number;
   held: (() => void)[];
 }
 
 function setup(nodes: RingNode[], options: { alive?: (n: string) => boolean } = {}) {
   const clock = new ManualClock(1_700_000_000_000);
   const replicas = new Map<string, FakeReplica>(
-    nodes.map((n) => [n.name, { cells: new Map(), mode: 'ok', writes: 0, held: [] }]),
+    nodes.map((n) => [n.name, { cells: new Map(), mode: 'ok', writes: 0, reads: 0, held: [] }]),
   );
   const hints: { target: string; cell: Cell }[] = [];
   const answer = <T>(name: string, f: (r: FakeReplica) => T): Promise<T> => {
@@ -51,6 +52,7 @@ function setup(nodes: RingNode[], options: { alive?: (n: string) => boolean } = 
       }),
     read: (target: string, key: Uint8Array, digest: boolean): Promise<ReadAnswer> =>
       answer(target, (r) => {
+        r.reads++;
         const cell = r.cells.get(String(key));
         return digest ? { digest: cellDigest(cell) } : { cell };
       }),
@@ -134,6 +136,27 @@ describe('Coordinator', () => {
     dead = new Set(['c']);
     await coordinator.write(key, utf8('w'), undefined, 'QUORUM');
     assert.deepEqual(hints.map((h) => h.target).sort(), ['b', 'c', 'c']);
+  });
+
+  it('answers a ONE read from its own replica alone, and from the others when its own fails', async () => {
+    const nodes: RingNode[] = ['coord', 'b', 'c'].map((name, i) => ({
+      name,
+      tokens: [BigInt(i + 1) << 60n],
+      status: 'normal',
+    }));
+    const { coordinator, replicas, clock } = setup(nodes);
+    await coordinator.write(key, utf8('v'), undefined, 'ALL');
+    assert.deepEqual((await coordinator.read(key, 'ONE'))?.value, utf8('v'));
+    assert.deepEqual(
+      ['coord', 'b', 'c'].map((n) => replicas.get(n)!.reads),
+      [1, 0, 0],
+    );
+    replicas.get('coord')!.mode = 'fail';
+    const read = coordinator.read(key, 'ONE');
+    await new Promise((r) => setImmediate(r));
+    clock.advance(testKvConfig().speculativeRetryMs);
+    assert.deepEqual((await read)?.value, utf8('v'));
+    assert.ok(replicas.get('b')!.reads + replicas.get('c')!.reads >= 1);
   });
 
   it('repairs a stale replica that answered, before the read returns', async () => {

@@ -276,6 +276,16 @@ export class Coordinator {
       );
     }
     const dataNode = alive[0]!;
+    if (required === 1 && dataNode === ctx.self && pending.length === 0) {
+      // The one answer needed is this node's own: no gathering and no speculative-retry timer. A
+      // local read answers at once; should it fail, the others are asked as below.
+      try {
+        const own = await ctx.replicas.read(dataNode, key, false, left(ctx.clock, deadline));
+        if ('cell' in own) return own.cell;
+      } catch {
+        // Asked again below, with the other live replicas after the speculative delay.
+      }
+    }
     const enough = (r: ReadonlyMap<string, ReadAnswer>) => r.has(dataNode) && r.size >= required;
     // Cassandra's read: the data and `required - 1` digests first; the other live replicas only
     // when those have not all answered within the speculative retry delay (or failed).
