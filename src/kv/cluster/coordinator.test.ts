@@ -82,6 +82,11 @@ function setup(nodes: RingNode[], options: { alive?: (n: string) => boolean } = 
 }
 
 const tokens = (...t: bigint[]) => t;
+
+/** Normal nodes with one token each, 2^60 apart in the order given. */
+function normalNodes(...names: string[]): RingNode[] {
+  return names.map((name, i) => ({ name, tokens: [BigInt(i + 1) << 60n], status: 'normal' }));
+}
 const key = utf8('k');
 
 /** Three normal nodes and d joining at the key's own token: d is a pending replica of the key. */
@@ -120,11 +125,7 @@ describe('Coordinator', () => {
   });
 
   it('refuses with UNAVAILABLE before sending, and hints replicas membership shows dead', async () => {
-    const nodes: RingNode[] = ['a', 'b', 'c'].map((name, i) => ({
-      name,
-      tokens: [BigInt(i + 1) << 60n],
-      status: 'normal',
-    }));
+    const nodes = normalNodes('a', 'b', 'c');
     let dead = new Set(['b', 'c']);
     const { coordinator, replicas, hints } = setup(nodes, { alive: (n) => !dead.has(n) });
     await assert.rejects(coordinator.write(key, utf8('v'), undefined, 'QUORUM'), (e) =>
@@ -139,11 +140,7 @@ describe('Coordinator', () => {
   });
 
   it('answers a ONE read from its own replica alone, and from the others when its own fails', async () => {
-    const nodes: RingNode[] = ['coord', 'b', 'c'].map((name, i) => ({
-      name,
-      tokens: [BigInt(i + 1) << 60n],
-      status: 'normal',
-    }));
+    const nodes = normalNodes('coord', 'b', 'c');
     const { coordinator, replicas, clock } = setup(nodes);
     await coordinator.write(key, utf8('v'), undefined, 'ALL');
     assert.deepEqual((await coordinator.read(key, 'ONE'))?.value, utf8('v'));
@@ -160,11 +157,7 @@ describe('Coordinator', () => {
   });
 
   it('repairs a stale replica that answered, before the read returns', async () => {
-    const nodes: RingNode[] = ['a', 'b', 'c'].map((name, i) => ({
-      name,
-      tokens: [BigInt(i + 1) << 60n],
-      status: 'normal',
-    }));
+    const nodes = normalNodes('a', 'b', 'c');
     const { coordinator, replicas, clock } = setup(nodes);
     await coordinator.write(key, utf8('v1'), undefined, 'ALL');
     const stale = replicas.get('b')!;
@@ -210,11 +203,7 @@ describe('Coordinator', () => {
   });
 
   it('waits past the speculative retry delay when no other replica is left to ask (ALL)', async () => {
-    const nodes: RingNode[] = ['a', 'b', 'c'].map((name, i) => ({
-      name,
-      tokens: [BigInt(i + 1) << 60n],
-      status: 'normal',
-    }));
+    const nodes = normalNodes('a', 'b', 'c');
     const { coordinator, replicas, clock } = setup(nodes);
     await coordinator.write(key, utf8('v1'), undefined, 'ALL');
     const late = replicas.get('c')!;

@@ -65,6 +65,16 @@ function modelWrite(model: Map<number, Cell>, op: ModelOp): Cell {
   return cell;
 }
 
+/** Generated writes for {@link modelWrite}: keys 0..maxKey, walls 0..maxWall, three nodes. */
+function modelOps(maxKey: number, maxWall: number) {
+  return fc.record({
+    key: fc.integer({ min: 0, max: maxKey }),
+    wall: fc.integer({ min: 0, max: maxWall }),
+    node: fc.integer({ min: 0, max: 2 }),
+    tomb: fc.boolean(),
+  });
+}
+
 /** A storage that counts batches and can run a hook when an iteration ends. */
 class Spy implements Storage {
   batches: { ops: number; sync: boolean }[] = [];
@@ -517,18 +527,7 @@ describe('ReplicaStore version cache', () => {
   it(`matches the model when a tiny cache evicts between groups (seed=${seed}; ${replay})`, async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(
-          fc.array(
-            fc.record({
-              key: fc.integer({ min: 0, max: 7 }),
-              wall: fc.integer({ min: 0, max: 30 }),
-              node: fc.integer({ min: 0, max: 2 }),
-              tomb: fc.boolean(),
-            }),
-            { maxLength: 6 },
-          ),
-          { maxLength: 12 },
-        ),
+        fc.array(fc.array(modelOps(7, 30), { maxLength: 6 }), { maxLength: 12 }),
         fc.integer({ min: 1, max: 8 }),
         async (groups, entries) => {
           const clock = new ManualClock();
@@ -599,18 +598,7 @@ describe('ReplicaStore key filter', () => {
         fc.array(
           fc.record({
             reopen: fc.boolean(),
-            calls: fc.array(
-              fc.array(
-                fc.record({
-                  key: fc.integer({ min: 0, max: 40 }),
-                  wall: fc.integer({ min: 0, max: 30 }),
-                  node: fc.integer({ min: 0, max: 2 }),
-                  tomb: fc.boolean(),
-                }),
-                { minLength: 1, maxLength: 6 },
-              ),
-              { maxLength: 5 },
-            ),
+            calls: fc.array(fc.array(modelOps(40, 30), { minLength: 1, maxLength: 6 }), { maxLength: 5 }),
           }),
           { maxLength: 10 },
         ),
