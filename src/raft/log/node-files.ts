@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { fdatasync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -149,7 +149,12 @@ class NodeLogFile implements LogFile {
   async sync(): Promise<void> {
     this.checkOpen();
     try {
-      await this.handle.datasync();
+      // The callback form, not the FileHandle's promise (whose request allocates a stats array
+      // and settles through one more promise): about 3 us less per sync (in-process on tmpfs,
+      // where the sync itself is free, three runs: 12.2-20.5 against 15.8-23.9 us of CPU).
+      await new Promise<void>((resolve, reject) =>
+        fdatasync(this.handle.fd, (err) => (err ? reject(err) : resolve())),
+      );
     } catch (err) {
       throw ioError(`syncing ${this.path}`, err);
     }
