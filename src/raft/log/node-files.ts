@@ -31,7 +31,7 @@ const INLINE_APPEND_MAX_BYTES = 64 * 1024;
 /**
  * {@link LogFiles} on a real directory through `node:fs/promises` file handles: positional
  * writes at the tracked end (small ones synchronous, see {@link INLINE_APPEND_MAX_BYTES}),
- * `fdatasync` for `sync`, an fsync of the directory for `syncDirectory`.
+ * `fdatasync` on the handle's descriptor for `sync`, an fsync of the directory for `syncDirectory`.
  *
  * @example
  * ```ts
