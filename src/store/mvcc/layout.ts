@@ -201,11 +201,10 @@ export function encodeRecord(r: StoredRecord): Uint8Array {
 }
 
 /**
- * A put's record and its bytes in the layout above, made in one allocation: the record's key and
- * value are views of the bytes (copies of the caller's arrays, which may be views of a raft entry
- * whose owner reuses it), so the record the key index holds and the bytes Storage writes share
- * one copy of them. Cheaper than copying key and value and encoding the record later, and it
- * leaves the young generation fewer objects per put.
+ * A put's record and its bytes in the layout above: the record's key and value are views of the
+ * bytes, which hold copies of the caller's arrays (a decoded command's key and value are views of
+ * its raft entry, and `slice()` of a Buffer copies nothing), so the record the key index holds
+ * keeps no raft entry alive and shares its one copy of key and value with what Storage writes.
  */
 export function encodePutRecord(
   key: Uint8Array,
