@@ -45,12 +45,16 @@ const END_OF_KEYS = new Uint8Array(32).fill(0xff);
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 /**
- * classic-level's implementation of an array batch, below abstract-level's checks and encodings:
- * the native side reads `type`, `key` and `value` of each op and copies the bytes before it
- * returns, so the caller's ops may be reused afterwards.
+ * classic-level's chained batch, below abstract-level's checks and encodings: `_put` and `_del`
+ * pass one op's bytes to the native batch, which copies them before it returns (so the caller's
+ * ops may be reused afterwards), `_write` writes the batch, and `close` detaches it from the
+ * database (which closes open batches when it closes).
  */
-interface NativeBatch {
-  _batch(ops: readonly BatchOp[], options: { sync: boolean }): Promise<void>;
+interface NativeChainedBatch {
+  _put(key: Uint8Array, value: Uint8Array): void;
+  _del(key: Uint8Array): void;
+  _write(options: { sync: boolean }): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** What abstract-level checked per op: a known type and Uint8Array bytes. */
@@ -187,12 +191,15 @@ export class LevelStorage implements Storage {
   }
 
   /**
-   * Writes `ops` as one LevelDB write batch. The ops go straight to classic-level's native batch
-   * (its `_batch`, the implementation behind abstract-level's `batch`): abstract-level's public
-   * path copies every op into a new object with the call's options, looks up its encodings and
-   * runs the prewrite hooks, which this storage never uses (raw `view` keys and values, no
-   * sublevels, no hooks, no `write` listeners) and which cost about as much as LevelDB's own work
-   * per op in a store's apply. The checks it made are made here: every op is a put with a
+   * Writes `ops` as one LevelDB write batch. The ops go straight to classic-level's native chained
+   * batch (its `_put`, `_del` and `_write`): abstract-level's public path copies every op into a
+   * new object with the call's options, looks up its encodings and runs the prewrite hooks, which
+   * this storage never uses (raw `view` keys and values, no sublevels, no hooks, no `write`
+   * listeners) and which cost about as much as LevelDB's own work per op in a store's apply. The
+   * chained batch, not the array one (`_batch`): the array's native side reads each op's `type`,
+   * `key` and `value` by name (seven property calls into V8 per op), where `_put` is one call
+   * with the bytes as arguments (in-process, 20-op batches: 4.8-6.2 -> 3.4-4.3 us per op with
+   * LevelDB's write). The checks abstract-level made are made here: every op is a put with a
    * Uint8Array key and value or a del with a Uint8Array key, and the database is open.
    */
   async batch(ops: readonly BatchOp[], options: { sync?: boolean } = {}): Promise<void> {
@@ -203,10 +210,17 @@ export class LevelStorage implements Storage {
     if (this.db.status !== 'open') {
       throw new CairnError('CLOSED', `LevelDB batch: the LevelDB storage at ${this.location} is not open`);
     }
+    const batch = this.db.batch() as unknown as NativeChainedBatch;
     try {
-      await (this.db as unknown as NativeBatch)._batch(ops, { sync: options.sync === true });
+      for (const op of ops) {
+        if (op.type === 'put') batch._put(op.key, op.value);
+        else batch._del(op.key);
+      }
+      await batch._write({ sync: options.sync === true });
     } catch (err) {
       throw levelError('LevelDB batch', err);
+    } finally {
+      await batch.close();
     }
   }
 

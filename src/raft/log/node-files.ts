@@ -1,3 +1,4 @@
+import { fdatasync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,9 +21,17 @@ function ioError(what: string, err: unknown): CairnError {
 }
 
 /**
+ * Appends up to this many bytes are written on the calling thread (`writeSync`): a copy into the
+ * page cache of a few microseconds, where a thread-pool write costs about 12 us of CPU for the
+ * round trip (in-process, 3 KB appends: 2.2-3.0 against 13-15 us). Larger ones (a follower
+ * catching up) go through the thread pool, so one does not hold the event loop for long.
+ */
+const INLINE_APPEND_MAX_BYTES = 64 * 1024;
+
+/**
  * {@link LogFiles} on a real directory through `node:fs/promises` file handles: positional
- * writes at the tracked end, `fdatasync` for `sync`, an fsync of the directory for
- * `syncDirectory`.
+ * writes at the tracked end (small ones synchronous, see {@link INLINE_APPEND_MAX_BYTES}),
+ * `fdatasync` on the handle's descriptor for `sync`, an fsync of the directory for `syncDirectory`.
  *
  * @example
  * ```ts
@@ -124,8 +133,11 @@ class NodeLogFile implements LogFile {
     let done = 0;
     try {
       while (done < data.length) {
-        const { bytesWritten } = await this.handle.write(data, done, data.length - done, at + done);
-        done += bytesWritten;
+        const n = data.length - done;
+        done +=
+          n <= INLINE_APPEND_MAX_BYTES
+            ? writeSync(this.handle.fd, data, done, n, at + done)
+            : (await this.handle.write(data, done, n, at + done)).bytesWritten;
       }
     } catch (err) {
       throw ioError(`appending to ${this.path}`, err);
@@ -137,7 +149,12 @@ class NodeLogFile implements LogFile {
   async sync(): Promise<void> {
     this.checkOpen();
     try {
-      await this.handle.datasync();
+      // The callback form, not the FileHandle's promise (whose request allocates a stats array
+      // and settles through one more promise): about 3 us less per sync (in-process on tmpfs,
+      // where the sync itself is free, three runs: 12.2-20.5 against 15.8-23.9 us of CPU).
+      await new Promise<void>((resolve, reject) =>
+        fdatasync(this.handle.fd, (err) => (err ? reject(err) : resolve())),
+      );
     } catch (err) {
       throw ioError(`syncing ${this.path}`, err);
     }

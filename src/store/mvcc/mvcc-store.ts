@@ -33,7 +33,6 @@ import {
   decodeRecord,
   encodeLease,
   encodeNumber,
-  encodeRecord,
   keyBytes,
   keyString,
   Layout,
@@ -571,7 +570,7 @@ export class MvccStore {
     const ops: BatchOp[] = changes.map((c) => ({
       type: 'put',
       key: this.layout.recordKey(c.rev.main, c.rev.sub),
-      value: encodeRecord(c.record),
+      value: c.bytes,
     }));
     ops.push(...extra);
     const stage = this.stage;
@@ -906,7 +905,7 @@ export class MvccStore {
   }
 }
 
-function toEvent(c: Change): WatchEvent {
+function toEvent(c: Pick<Change, 'rev' | 'record' | 'prev'>): WatchEvent {
   const kv = recordToKv(c.record, c.rev.main);
   const type = c.record.tombstone ? 'delete' : 'put';
   return c.prev === undefined ? { type, kv } : { type, kv, prevKv: c.prev };

