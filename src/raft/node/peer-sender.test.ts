@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CairnError, ManualClock, silentLogger } from '../../core/index.js';
 import { DEFAULT_LIMITS as TRANSPORT_LIMITS } from '../../transport/limits.js';
-import type { Stream, Transport } from '../../transport/types.js';
+import type { DialOptions, Stream, Transport } from '../../transport/types.js';
 import type { Message } from '../types.js';
 import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
-import { PeerSender } from './peer-sender.js';
+import { PeerSender, peerDialTimeoutMs } from './peer-sender.js';
 import { PeerStats } from './stats.js';
 import { WireCodec } from './wire.js';
 
@@ -26,12 +26,15 @@ function heartbeat(term: number): Message {
 
 /** A transport whose dials wait until the test settles them. */
 function fakeTransport() {
-  const dials: { resolve: (s: Stream) => void; reject: (e: unknown) => void }[] = [];
+  const dials: { resolve: (s: Stream) => void; reject: (e: unknown) => void; options?: DialOptions }[] = [];
   const transport = {
     localAddress: '10.0.0.1:1',
     mtu: 1400,
     limits: TRANSPORT_LIMITS,
-    dial: () => new Promise<Stream>((resolve, reject) => dials.push({ resolve, reject })),
+    dial: (_to: string, options?: DialOptions) =>
+      new Promise<Stream>((resolve, reject) =>
+        dials.push({ resolve, reject, ...(options ? { options } : {}) }),
+      ),
   } as unknown as Transport;
   return { transport, dials };
 }
@@ -72,6 +75,7 @@ function setup(limits: Partial<RaftNodeLimits> = {}) {
     limits: { ...DEFAULT_LIMITS, ...limits },
     stats,
     logger: silentLogger(),
+    dialTimeoutMs: peerDialTimeoutMs(1_000),
     resolve: () => '10.0.0.2:1',
     unreachable: (id) => unreachable.push(id),
   });
@@ -112,6 +116,12 @@ describe('PeerSender', () => {
     t.clock.advance(1000);
     t.sender.send([heartbeat(3)]);
     assert.equal(t.dials.length, 2, 'dials again after the backoff');
+  });
+
+  it("dials with the peer dial timeout, one second plus the election timeout, not the transport's", () => {
+    const t = setup();
+    t.sender.send([heartbeat(1)]);
+    assert.equal(t.dials[0]!.options?.timeoutMs, 2_000);
   });
 
   it('a closed stream is reported and replaced on the next send', async () => {

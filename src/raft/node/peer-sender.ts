@@ -14,6 +14,12 @@ export interface PeerSenderContext {
   readonly limits: RaftNodeLimits;
   readonly stats: PeerStats;
   readonly logger: Logger;
+  /**
+   * How long a dial may take before it fails (and is retried after the backoff): see
+   * {@link peerDialTimeoutMs}. A dial whose connect was lost waits this long whatever the network
+   * does meanwhile, and the peer hears nothing from this node until it fails.
+   */
+  readonly dialTimeoutMs: number;
   resolve(id: NodeId): Address | undefined;
   /** The peer could not be reached: messages to it were dropped. */
   unreachable(id: NodeId): void;
@@ -25,6 +31,16 @@ const FRAME_TARGET_BYTES = 4 * 1024 * 1024;
 const BACKOFF_BASE_MS = 50;
 /** Longest re-dial delay, in ms: a restarted peer is found again within a second. */
 const BACKOFF_MAX_MS = 1000;
+
+/**
+ * The dial timeout of raft peer streams: one second plus the election timeout (etcd's
+ * `PeerDialTimeout`). A transport's own default is made for any caller (10 s); a peer that cannot
+ * be reached for that long after a partition heals would miss its messages for as long, while
+ * raft wants it back within an election timeout or two.
+ */
+export function peerDialTimeoutMs(electionTimeoutMs: number): number {
+  return 1_000 + electionTimeoutMs;
+}
 
 /** The bytes a message costs in a queue: its entries' data plus a fixed overhead. */
 export function messageBytes(m: Message): number {
@@ -141,7 +157,7 @@ export class PeerSender {
       return;
     }
     this.dialing = true;
-    this.ctx.transport.dial(address).then(
+    this.ctx.transport.dial(address, { timeoutMs: this.ctx.dialTimeoutMs }).then(
       (stream) => this.opened(stream),
       (err: unknown) => {
         this.dialing = false;

@@ -28,7 +28,7 @@ import { coalesceMessages } from './coalesce.js';
 import { InboundStreams } from './inbound.js';
 import { DEFAULT_LIMITS, type RaftNodeLimits } from './limits.js';
 import { type RaftNodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { PeerSender, type PeerSenderContext } from './peer-sender.js';
+import { PeerSender, type PeerSenderContext, peerDialTimeoutMs } from './peer-sender.js';
 import { ReadIndexBatcher } from './read-index.js';
 import { recoverState } from './recover.js';
 import { isStateMachineMarker, STATE_MACHINE_MARKER } from './snapshot-marker.js';
@@ -99,6 +99,8 @@ export class RaftNode {
   private readonly log: MemoryRaftLog;
   private readonly options: RaftNodeOptions;
   private readonly settings: ResolvedOptions;
+  /** Dial timeout of peer and snapshot streams (see {@link peerDialTimeoutMs}). */
+  private readonly dialTimeoutMs: number;
   private readonly limits: RaftNodeLimits;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -150,6 +152,7 @@ export class RaftNode {
     this.options = options;
     this.id = options.id;
     this.settings = resolveOptions(options);
+    this.dialTimeoutMs = peerDialTimeoutMs(this.settings.electionTicks * this.settings.tickMs);
     this.limits = withLimits<RaftNodeLimits>({ ...DEFAULT_LIMITS }, options.limits);
     this.clock = options.clock;
     this.logger = options.logger ?? silentLogger();
@@ -725,6 +728,7 @@ export class RaftNode {
       limits: this.limits,
       stats: this.stats,
       logger: this.logger,
+      dialTimeoutMs: this.dialTimeoutMs,
       resolve: (id) => this.options.resolve(id),
       unreachable: (id) => {
         if (this.stopped) return;

@@ -16,6 +16,8 @@ export interface SnapshotSendContext {
   readonly limits: RaftNodeLimits;
   readonly stats: PeerStats;
   readonly logger: Logger;
+  /** How long the dial may take (the peer streams' dial timeout). */
+  readonly dialTimeoutMs: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function sendSnapshot(
   let timer: TimerHandle | undefined;
   const abort = () => stream?.destroy(new CairnError('CANCELLED', 'snapshot transfer abandoned'));
   try {
-    stream = await ctx.transport.dial(address, { signal });
+    stream = await ctx.transport.dial(address, { signal, timeoutMs: ctx.dialTimeoutMs });
     const ack = waitForAck(stream);
     timer = ctx.clock.setTimer(ctx.limits.snapshotTimeoutMs, abort);
     signal.addEventListener('abort', abort, { once: true });

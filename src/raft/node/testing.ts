@@ -362,17 +362,25 @@ export class SimRaftCluster {
     }
   }
 
-  /** Proposes on the current leader, running the simulator until one is known. */
+  /**
+   * Writes `key` through the current leader (running the simulator until one is known) and waits
+   * until that leader applied it. `propose` only promises that the core took the proposal: a
+   * leader deposed before the entry committed loses it, so a write not applied within two seconds
+   * is proposed again (applying a put twice changes nothing).
+   */
   async put(key: string, value: string): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const leader = this.leader() ?? (await this.awaitLeader());
       try {
         await leader.propose(kvPut(key, value));
-        return;
+        const applied = await this.sim.runUntil(() => this.appliers.get(leader.id)?.kv.get(key) === value, {
+          maxMs: 2_000,
+        });
+        if (applied) return;
       } catch {
         await this.sim.runFor(200);
       }
     }
-    throw new Error(`could not propose ${key}`);
+    throw new Error(`could not write ${key}`);
   }
 }
