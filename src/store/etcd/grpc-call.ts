@@ -1,10 +1,16 @@
-import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import {
+  constants,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+  type ServerStreamResponseOptions,
+} from 'node:http2';
 import type { DeadlineEntry } from '../../core/deadline-queue.js';
 import { describeError } from '../../core/errors.js';
 import { CallSignal } from '../../core/index.js';
 
 import { GRPC } from '../errors.js';
 import type { ConnectionBudget } from './connection-budget.js';
+import type { ConnectionLiveness } from './connection-liveness.js';
 import { encodeGrpcMessage, frameMessage, type GrpcStatus, MessageReader } from './grpc-wire.js';
 
 /**
@@ -64,6 +70,17 @@ const RESPONSE_HEADERS = Object.freeze({
   'grpc-accept-encoding': 'identity',
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+/**
+ * `respond` options with `sendDate`: Node adds a `date` header to every response unless told not
+ * to. gRPC servers (grpc-go, so etcd) send none, and building and encoding it was a measurable
+ * share of each reply. @types/node leaves the option out, but Node reads it (its own
+ * `Http2ServerResponse` passes it to `respond`).
+ */
+export type RespondOptions = ServerStreamResponseOptions & { readonly sendDate: boolean };
+
+const RESPONSE_OPTIONS: RespondOptions = Object.freeze({ waitForTrailers: true, sendDate: false });
+/** A response that is its headers alone (trailers-only, or an HTTP error). */
+export const HEADERS_ONLY_OPTIONS: RespondOptions = Object.freeze({ endStream: true, sendDate: false });
 
 /** Sends the OK trailers of a unary reply ('wantTrailers' listener; `this` is the stream). */
 function sendOkTrailers(this: ServerHttp2Stream): void {
@@ -118,10 +135,6 @@ export class ServerCall {
   private released = false;
   /** Waiting for the connection's budget (a `drain` is owed to the listener). */
   private awaitingBudget = false;
-  private readonly onBudget = (): void => {
-    this.awaitingBudget = false;
-    if (!this.finished && this.stream.writableNeedDrain !== true) this.listener?.drain?.();
-  };
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -130,6 +143,7 @@ export class ServerCall {
     private readonly handler: MethodHandler,
     maxMessageBytes: number,
     private readonly budget: ConnectionBudget,
+    private readonly liveness: ConnectionLiveness,
   ) {
     this.metadata = headers;
     const encoding = headers['grpc-encoding'];
@@ -137,7 +151,10 @@ export class ServerCall {
     // `on`, not `once`: each fires once per stream anyway, and `once` wraps every listener.
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => this.onEnd());
-    stream.on('close', () => this.onClose());
+    stream.on('close', () => {
+      this.liveness.callClosed();
+      this.onClose();
+    });
     if (codec.requestStream) this.dispatchStream();
   }
 
@@ -220,7 +237,7 @@ export class ServerCall {
     if (s.destroyed || s.closed) return;
     this.headersSent = true;
     try {
-      s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+      s.respond(RESPONSE_HEADERS, RESPONSE_OPTIONS);
       s.on('wantTrailers', sendOkTrailers);
       // Counted until the stream closes (onClose): the trailers go after the data.
       this.queued = frame.length;
@@ -275,7 +292,14 @@ export class ServerCall {
   private waitForBudget(): void {
     if (this.awaitingBudget) return;
     this.awaitingBudget = true;
-    this.budget.whenBelow(this.onBudget);
+    // A closure per wait, not per call: unary calls never wait.
+    this.budget.whenBelow(() => this.onBudget());
+  }
+
+  /** The connection's budget came back under its limit: `drain` is owed unless the stream is full. */
+  private onBudget(): void {
+    this.awaitingBudget = false;
+    if (!this.finished && this.stream.writableNeedDrain !== true) this.listener?.drain?.();
   }
 
   /** The stream's buffer drained: tell the listener, unless the connection is still over. */
@@ -304,7 +328,7 @@ export class ServerCall {
   private sendHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    this.stream.respond(RESPONSE_HEADERS, RESPONSE_OPTIONS);
     this.stream.once('wantTrailers', () => {
       sendTrailers(this.stream, trailersOf(this.status ?? { code: 0, details: '' }));
     });
@@ -322,7 +346,7 @@ export class ServerCall {
         return;
       }
       this.headersSent = true;
-      s.respond({ ...RESPONSE_HEADERS, ...trailersOf(status) }, { endStream: true });
+      s.respond({ ...RESPONSE_HEADERS, ...trailersOf(status) }, HEADERS_ONLY_OPTIONS);
       resetIfClientOpen(s);
     } catch {
       s.destroy();

@@ -7,7 +7,7 @@ import type { Logger } from '../../core/log.js';
 import { GRPC } from '../errors.js';
 import { ConnectionBudget, ServerBudget } from './connection-budget.js';
 import { ConnectionLiveness } from './connection-liveness.js';
-import { type MethodCodec, type MethodHandler, ServerCall } from './grpc-call.js';
+import { HEADERS_ONLY_OPTIONS, type MethodCodec, type MethodHandler, ServerCall } from './grpc-call.js';
 import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wire.js';
 
 /**
@@ -102,10 +102,19 @@ function trailersOnly(stream: http2.ServerHttp2Stream, status: GrpcStatus): void
       'grpc-status': String(status.code),
       'grpc-message': encodeGrpcMessage(status.details),
     },
-    { endStream: true },
+    HEADERS_ONLY_OPTIONS,
   );
   if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
+
+/** A call refused before it started: its status alone, and its slot counted until it closes. */
+function refuseCall(stream: http2.ServerHttp2Stream, liveness: ConnectionLiveness, status: GrpcStatus): void {
+  stream.on('close', () => liveness.callClosed());
+  trailersOnly(stream, status);
+}
+
+/** The streams' 'error' listener: one function for all of them (errors arrive through 'close'). */
+function ignore(): void {}
 
 export class GrpcServer {
   private readonly routes = new Map<string, Route>();
@@ -301,7 +310,7 @@ export class GrpcServer {
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     // Errors reach the call through 'close'; an 'error' without a listener would throw.
-    stream.on('error', () => {});
+    stream.on('error', ignore);
     try {
       this.route(stream, headers);
     } catch {
@@ -311,11 +320,11 @@ export class GrpcServer {
 
   private route(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     if (headers[':method'] !== 'POST') {
-      stream.respond({ ':status': 405 }, { endStream: true });
+      stream.respond({ ':status': 405 }, HEADERS_ONLY_OPTIONS);
       return;
     }
     if (!isGrpcContentType(headers['content-type'])) {
-      stream.respond({ ':status': 415 }, { endStream: true });
+      stream.respond({ ':status': 415 }, HEADERS_ONLY_OPTIONS);
       return;
     }
     const connection = this.sessions.get(stream.session as http2.ServerHttp2Session);
@@ -325,15 +334,14 @@ export class GrpcServer {
     }
     const { budget, liveness } = connection;
     liveness.callOpened();
-    stream.on('close', () => liveness.callClosed());
     if (budget.over) {
-      trailersOnly(stream, budget.queuedRefusal());
+      refuseCall(stream, liveness, budget.queuedRefusal());
       return;
     }
     const path = headers[':path'] ?? '';
     const route = this.routes.get(path);
     if (route === undefined) {
-      trailersOnly(stream, this.unknown(path));
+      refuseCall(stream, liveness, this.unknown(path));
       return;
     }
     const timeout = headers['grpc-timeout'];
@@ -341,13 +349,14 @@ export class GrpcServer {
     if (typeof timeout === 'string') {
       timeoutMs = parseGrpcTimeout(timeout);
       if (timeoutMs === undefined) {
-        trailersOnly(stream, {
+        refuseCall(stream, liveness, {
           code: GRPC.INTERNAL,
           details: `malformed grpc-timeout: ${JSON.stringify(timeout)} is not 1 to 8 digits and a unit (H, M, S, m, u, n)`,
         });
         return;
       }
     }
+    // The call tells the liveness tracker when its stream closes, from its own 'close' listener.
     const call = new ServerCall(
       stream,
       headers,
@@ -355,13 +364,16 @@ export class GrpcServer {
       route.handler,
       this.limits.maxMessageBytes,
       budget,
+      liveness,
     );
     if (timeoutMs !== undefined && !call.ended)
       call.setDeadline(this.deadlines.add(timeoutMs, () => call.expire()));
-    if (!route.codec.requestStream && call.awaitingRequest) {
-      const ms = this.limits.requestArrivalMs;
-      call.setArrivalDeadline(this.deadlines.add(ms, () => call.requestLate(ms)));
-    }
+    // A deadline no later than the arrival bound ends a late request first (the arrival entry
+    // would find the call ended): most clients set one, and they are spared a second entry.
+    const arrivalMs = this.limits.requestArrivalMs;
+    const deadlineFirst = timeoutMs !== undefined && timeoutMs <= arrivalMs;
+    if (!route.codec.requestStream && call.awaitingRequest && !deadlineFirst)
+      call.setArrivalDeadline(this.deadlines.add(arrivalMs, () => call.requestLate(arrivalMs)));
   }
 
   /** grpc-go's UNIMPLEMENTED for a path no method serves. */

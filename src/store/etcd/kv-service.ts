@@ -38,12 +38,14 @@ export const KV_CODECS: Readonly<Record<string, FastCodec>> = {
 /** etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact over the store. */
 export function kvService(ctx: EtcdContext): Record<string, MethodHandler> {
   return {
-    Range: unary<RangeRequest, RangeResponse>(async (r, call, signal) => {
+    // Not async: the store's promise goes to the call as it is (an async wrapper would add a
+    // promise and its microtasks per call); `unary` answers what these throw as a rejection.
+    Range: unary<RangeRequest, RangeResponse>((r, call, signal) => {
       requireKey(r.key);
       guard(ctx, call.metadata, rangeAccess(r));
       return ctx.store.range(r, { signal });
     }),
-    Put: unary<PutRequest, PutResponse>(async (r, call, signal) => {
+    Put: unary<PutRequest, PutResponse>((r, call, signal) => {
       requireKey(r.key);
       guard(ctx, call.metadata, putAccess(r));
       return ctx.store.put(r, { signal });

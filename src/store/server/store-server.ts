@@ -272,14 +272,16 @@ export class StoreServer implements StoreClient {
     return this.mvcc.range(req);
   }
 
-  async put(req: PutRequest, options?: CallOptions): Promise<PutResponse> {
-    if (req.key.length === 0) throw new StoreError('emptyKey');
-    return (await this.write({ t: 'put', req }, options)) as PutResponse;
+  // put and deleteRange are not async: they return write's promise as it is, one promise and its
+  // microtasks fewer per write.
+  put(req: PutRequest, options?: CallOptions): Promise<PutResponse> {
+    if (req.key.length === 0) return Promise.reject(new StoreError('emptyKey'));
+    return this.write({ t: 'put', req }, options) as Promise<PutResponse>;
   }
 
-  async deleteRange(req: DeleteRangeRequest, options?: CallOptions): Promise<DeleteRangeResponse> {
-    if (req.key.length === 0) throw new StoreError('emptyKey');
-    return (await this.write({ t: 'del', req }, options)) as DeleteRangeResponse;
+  deleteRange(req: DeleteRangeRequest, options?: CallOptions): Promise<DeleteRangeResponse> {
+    if (req.key.length === 0) return Promise.reject(new StoreError('emptyKey'));
+    return this.write({ t: 'del', req }, options) as Promise<DeleteRangeResponse>;
   }
 
   /**
