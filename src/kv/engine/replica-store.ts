@@ -205,14 +205,14 @@ export class ReplicaStore {
   private loading: Promise<void> | undefined;
   /** True once `load` succeeded (a group then skips waiting on it). */
   private loaded = false;
-  private readonly counters: ReplicaStoreStats = {
+  /** The counters of {@link stats}; whether the key filter answers is read from it. */
+  private readonly counters: Omit<ReplicaStoreStats, 'keyFilterReady'> = {
     writes: 0,
     batches: 0,
     purged: 0,
     corruptCells: 0,
     readsSkipped: 0,
     readsAbsent: 0,
-    keyFilterReady: false,
   };
   private readonly versions: VersionCache;
   private readonly storedKeys: StoredKeys;
@@ -250,10 +250,7 @@ export class ReplicaStore {
     this.checkKey(key);
     this.checkOpen();
     const storageKey = dataKey(tokenOf(key), key);
-    if (!this.storedKeys.mayHold(storageKey)) {
-      this.counters.readsAbsent++;
-      return undefined;
-    }
+    if (this.neverStored(storageKey)) return undefined;
     const raw =
       this.syncStorage === undefined
         ? await this.storage.get(storageKey)
@@ -592,10 +589,7 @@ export class ReplicaStore {
       if (slot.known) this.counters.readsSkipped--;
       slot.known = false;
       // Never stored: the read would find nothing (the slot is already empty).
-      if (!this.storedKeys.mayHold(slot.storageKey)) {
-        this.counters.readsAbsent++;
-        return;
-      }
+      if (this.neverStored(slot.storageKey)) return;
       if (this.syncStorage !== undefined) this.fillSlot(slot, this.syncStorage.getSync(slot.storageKey));
       else reads.push(this.storage.get(slot.storageKey).then((raw) => this.fillSlot(slot, raw)));
     };
@@ -672,6 +666,13 @@ export class ReplicaStore {
       }
     }
     return { ops, countDelta, purged };
+  }
+
+  /** True (and counted) when the key filter shows `storageKey` was never stored: no read needed. */
+  private neverStored(storageKey: Uint8Array): boolean {
+    if (this.storedKeys.mayHold(storageKey)) return false;
+    this.counters.readsAbsent++;
+    return true;
   }
 
   /** Starts building a key filter when one is due; call only while no batch is in flight. */
