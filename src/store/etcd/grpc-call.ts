@@ -1,9 +1,3 @@
-import {
-  constants,
-  type IncomingHttpHeaders,
-  type ServerHttp2Stream,
-  type ServerStreamResponseOptions,
-} from 'node:http2';
 import type { DeadlineEntry } from '../../core/deadline-queue.js';
 import { describeError } from '../../core/errors.js';
 import { CallSignal } from '../../core/index.js';
@@ -11,7 +5,10 @@ import { CallSignal } from '../../core/index.js';
 import { GRPC } from '../errors.js';
 import type { ConnectionBudget } from './connection-budget.js';
 import type { ConnectionLiveness } from './connection-liveness.js';
+import type { CallMetadata } from './grpc-service.js';
 import { encodeGrpcMessage, frameMessage, type GrpcStatus, MessageReader } from './grpc-wire.js';
+import type { H2Stream, H2StreamListener } from './h2/connection.js';
+import { encodeHeaderBlock } from './h2/hpack.js';
 
 /**
  * One gRPC call on one HTTP/2 stream of the etcd server (grpc-server.ts routes the stream here):
@@ -64,55 +61,74 @@ export type MethodHandler =
   | { readonly kind: 'unary'; readonly handle: UnaryHandler }
   | { readonly kind: 'stream'; readonly handle: StreamHandler };
 
-const RESPONSE_HEADERS = Object.freeze({
-  ':status': 200,
-  'content-type': 'application/grpc',
-  'grpc-accept-encoding': 'identity',
-});
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
-/**
- * `respond` options with `sendDate`: Node adds a `date` header to every response unless told not
- * to. gRPC servers (grpc-go, so etcd) send none, and building and encoding it was a measurable
- * share of each reply. @types/node leaves the option out, but Node reads it (its own
- * `Http2ServerResponse` passes it to `respond`).
- */
-export type RespondOptions = ServerStreamResponseOptions & { readonly sendDate: boolean };
+/** HTTP/2 error codes the calls use (RFC 9113 §7). */
+export const H2_NO_ERROR = 0;
+export const H2_INTERNAL_ERROR = 2;
 
-const RESPONSE_OPTIONS: RespondOptions = Object.freeze({ waitForTrailers: true, sendDate: false });
-/** A response that is its headers alone (trailers-only, or an HTTP error). */
-export const HEADERS_ONLY_OPTIONS: RespondOptions = Object.freeze({ endStream: true, sendDate: false });
+/** The response headers of every call that answers with messages. */
+export const RESPONSE_BLOCK: Buffer = encodeHeaderBlock([
+  [':status', '200'],
+  ['content-type', 'application/grpc'],
+  ['grpc-accept-encoding', 'identity'],
+]);
+/** The trailers of a call that ends OK. */
+const OK_TRAILERS_BLOCK: Buffer = encodeHeaderBlock([['grpc-status', '0']]);
 
-/** Sends the OK trailers of a unary reply ('wantTrailers' listener; `this` is the stream). */
-function sendOkTrailers(this: ServerHttp2Stream): void {
-  sendTrailers(this, OK_TRAILERS);
-}
-
-function sendTrailers(stream: ServerHttp2Stream, trailers: Record<string, string>): void {
-  try {
-    stream.sendTrailers(trailers);
-    resetIfClientOpen(stream);
-  } catch {
-    stream.destroy();
-  }
-}
-
-/**
- * After the status, a client still sending (a refused request, a stream the server ended) is
- * told to stop with RST_STREAM NO_ERROR, as grpc-go does; it follows the status on the wire.
- */
-function resetIfClientOpen(stream: ServerHttp2Stream): void {
-  if (!stream.readableEnded && !stream.destroyed) stream.close(constants.NGHTTP2_NO_ERROR);
-}
-
-function trailersOf(status: GrpcStatus): Record<string, string> {
+function trailerFields(status: GrpcStatus): Array<[string, string]> {
   return status.details === ''
-    ? { 'grpc-status': String(status.code) }
-    : { 'grpc-status': String(status.code), 'grpc-message': encodeGrpcMessage(status.details) };
+    ? [['grpc-status', String(status.code)]]
+    : [
+        ['grpc-status', String(status.code)],
+        ['grpc-message', encodeGrpcMessage(status.details)],
+      ];
+}
+
+/** The trailers ending a call that sent its response headers. */
+function trailersBlock(status: GrpcStatus): Buffer {
+  return status.code === 0 && status.details === ''
+    ? OK_TRAILERS_BLOCK
+    : encodeHeaderBlock(trailerFields(status));
+}
+
+/** A trailers-only answer: the response headers and the status in one block, ending the stream. */
+export function trailersOnlyBlock(status: GrpcStatus): Buffer {
+  return encodeHeaderBlock([
+    [':status', '200'],
+    ['content-type', 'application/grpc'],
+    ['grpc-accept-encoding', 'identity'],
+    ...trailerFields(status),
+  ]);
+}
+
+/**
+ * Sends a headers-only answer; a client still sending is then told to stop with RST_STREAM
+ * NO_ERROR, as grpc-go does (it follows the headers on the wire).
+ */
+export function respondHeadersOnly(stream: H2Stream, block: Buffer): void {
+  stream.respond(block, true);
+  if (!stream.remoteEnded && !stream.closed) stream.reset(H2_NO_ERROR);
+}
+
+/** Relays the stream's events to its call (one small object per call; ServerCall has its own `end`). */
+class CallStreamListener implements H2StreamListener {
+  constructor(private readonly call: ServerCall) {}
+  data(chunk: Buffer): void {
+    this.call.onData(chunk);
+  }
+  end(): void {
+    this.call.onEnd();
+  }
+  close(): void {
+    this.call.onClose();
+  }
+  drain(): void {
+    this.call.onStreamDrain();
+  }
 }
 
 export class ServerCall {
   /** The request's headers: gRPC's metadata (the etcd `token` among them). */
-  readonly metadata: IncomingHttpHeaders;
+  readonly metadata: CallMetadata;
   /** The request of a call whose response streams but whose request does not. */
   request: object | undefined = undefined;
   private readonly abortSignal = new CallSignal();
@@ -126,7 +142,6 @@ export class ServerCall {
   private arrival: DeadlineEntry | undefined = undefined;
   /** The request of a call whose request does not stream is whole (or the call ended). */
   private requestWhole = false;
-  private status: GrpcStatus | undefined = undefined;
   /** Response bytes of this call still counted in the connection's budget. */
   private queued = 0;
   /** Request bytes of this call counted in the connection's budget. */
@@ -137,24 +152,18 @@ export class ServerCall {
   private awaitingBudget = false;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
-    headers: IncomingHttpHeaders,
+    private readonly stream: H2Stream,
     private readonly codec: MethodCodec,
     private readonly handler: MethodHandler,
     maxMessageBytes: number,
     private readonly budget: ConnectionBudget,
     private readonly liveness: ConnectionLiveness,
   ) {
+    const headers = stream.headers;
     this.metadata = headers;
     const encoding = headers['grpc-encoding'];
     this.reader = new MessageReader(maxMessageBytes, typeof encoding === 'string' ? encoding : undefined);
-    // `on`, not `once`: each fires once per stream anyway, and `once` wraps every listener.
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('end', () => this.onEnd());
-    stream.on('close', () => {
-      this.liveness.callClosed();
-      this.onClose();
-    });
+    stream.listener = new CallStreamListener(this);
     if (codec.requestStream) this.dispatchStream();
   }
 
@@ -203,7 +212,6 @@ export class ServerCall {
   /** Listens for request messages, half-close, cancellation and drain. */
   listen(listener: CallListener): void {
     this.listener = listener;
-    if (listener.drain !== undefined) this.stream.on('drain', () => this.onStreamDrain());
   }
 
   /** Stops reading request messages (HTTP/2 flow control then holds the client back). */
@@ -234,18 +242,15 @@ export class ServerCall {
     const frame = frameMessage(bytes);
     this.markFinished();
     const s = this.stream;
-    if (s.destroyed || s.closed) return;
+    if (s.localEnded) return;
     this.headersSent = true;
+    const n = frame.length;
+    this.queued += n;
+    budget.add(n);
     try {
-      s.respond(RESPONSE_HEADERS, RESPONSE_OPTIONS);
-      s.on('wantTrailers', sendOkTrailers);
-      // Counted until the stream closes (onClose): the trailers go after the data.
-      this.queued = frame.length;
-      budget.add(frame.length);
-      s.end(frame);
+      s.reply(RESPONSE_BLOCK, frame, OK_TRAILERS_BLOCK, () => this.giveBack(n));
     } catch {
-      // The session went away between the check and the write: nothing to answer.
-      s.destroy();
+      s.reset(H2_INTERNAL_ERROR);
     }
   }
 
@@ -255,7 +260,7 @@ export class ServerCall {
    * left the buffer (or the stream was destroyed).
    */
   write(response: object, onWritten?: () => void): boolean {
-    if (this.finished || this.stream.destroyed) return false;
+    if (this.finished || this.stream.localEnded) return false;
     let bytes: Buffer;
     try {
       bytes = this.codec.serialize(response);
@@ -277,7 +282,7 @@ export class ServerCall {
       this.waitForBudget();
       return false;
     } catch {
-      this.stream.destroy();
+      this.stream.reset(H2_INTERNAL_ERROR);
       return false;
     }
   }
@@ -299,11 +304,11 @@ export class ServerCall {
   /** The connection's budget came back under its limit: `drain` is owed unless the stream is full. */
   private onBudget(): void {
     this.awaitingBudget = false;
-    if (!this.finished && this.stream.writableNeedDrain !== true) this.listener?.drain?.();
+    if (!this.finished && !this.stream.needDrain) this.listener?.drain?.();
   }
 
   /** The stream's buffer drained: tell the listener, unless the connection is still over. */
-  private onStreamDrain(): void {
+  onStreamDrain(): void {
     if (this.budget.over) this.waitForBudget();
     else if (!this.awaitingBudget) this.listener?.drain?.();
   }
@@ -328,28 +333,24 @@ export class ServerCall {
   private sendHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    this.stream.respond(RESPONSE_HEADERS, RESPONSE_OPTIONS);
-    this.stream.once('wantTrailers', () => {
-      sendTrailers(this.stream, trailersOf(this.status ?? { code: 0, details: '' }));
-    });
+    this.stream.respond(RESPONSE_BLOCK, false);
   }
 
   private finish(status: GrpcStatus): void {
     if (this.finished) return;
     this.markFinished();
-    this.status = status;
     const s = this.stream;
-    if (s.destroyed || s.closed) return;
+    if (s.localEnded) return;
     try {
       if (this.headersSent) {
-        s.end();
+        // After every queued message; RST_STREAM NO_ERROR follows if the client is still open.
+        s.end(trailersBlock(status));
         return;
       }
       this.headersSent = true;
-      s.respond({ ...RESPONSE_HEADERS, ...trailersOf(status) }, HEADERS_ONLY_OPTIONS);
-      resetIfClientOpen(s);
+      respondHeadersOnly(s, trailersOnlyBlock(status));
     } catch {
-      s.destroy();
+      s.reset(H2_INTERNAL_ERROR);
     }
   }
 
@@ -370,7 +371,8 @@ export class ServerCall {
     this.listener?.cancel?.();
   }
 
-  private onData(chunk: Buffer): void {
+  /** Request bytes from the stream. */
+  onData(chunk: Buffer): void {
     if (this.finished) return;
     try {
       this.readMessages(chunk);
@@ -423,14 +425,9 @@ export class ServerCall {
     }
   }
 
-  private onEnd(): void {
+  /** The client half-closed. */
+  onEnd(): void {
     if (this.finished) return;
-    // Node ends the readable side of a stream it aborts (client reset, session destroyed): that
-    // is a cancellation, not the client's half-close.
-    if (this.stream.aborted) {
-      this.onClose();
-      return;
-    }
     try {
       this.readEnd();
     } catch (err) {
@@ -474,7 +471,9 @@ export class ServerCall {
     this.cancelHandler();
   }
 
-  private onClose(): void {
+  /** The stream is gone: bytes given back; a call without its status is cancelled. */
+  onClose(): void {
+    this.liveness.callClosed();
     if (!this.released) {
       this.released = true;
       if (this.queued > 0) this.budget.release(this.queued);

@@ -1,5 +1,4 @@
-import http2 from 'node:http2';
-import type { Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { assert } from '../../core/assert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../core/clock.js';
 import { DeadlineQueue } from '../../core/deadline-queue.js';
@@ -7,15 +6,25 @@ import type { Logger } from '../../core/log.js';
 import { GRPC } from '../errors.js';
 import { ConnectionBudget, ServerBudget } from './connection-budget.js';
 import { ConnectionLiveness } from './connection-liveness.js';
-import { HEADERS_ONLY_OPTIONS, type MethodCodec, type MethodHandler, ServerCall } from './grpc-call.js';
-import { encodeGrpcMessage, type GrpcStatus, parseGrpcTimeout } from './grpc-wire.js';
+import {
+  H2_INTERNAL_ERROR,
+  type MethodCodec,
+  type MethodHandler,
+  respondHeadersOnly,
+  ServerCall,
+  trailersOnlyBlock,
+} from './grpc-call.js';
+import { type GrpcStatus, parseGrpcTimeout } from './grpc-wire.js';
+import { H2Connection, type H2Stream } from './h2/connection.js';
+import { encodeHeaderBlock } from './h2/hpack.js';
 
 /**
- * A gRPC server on Node's `http2` (cleartext, prior knowledge, as gRPC clients connect), made for
- * the etcd API: it routes `:path` `/<service>/<method>` to a handler, and runs each call as a
- * {@link ServerCall}. It replaces grpc-js's server, whose per-call machinery (interceptor call
- * objects, metadata copies, a timer per deadline, channelz trackers) cost about twice what the
- * store spends on a get (see the store DESIGN, "The etcd API surface").
+ * A gRPC server on Cairn's own HTTP/2 connections over `net` sockets (cleartext, prior knowledge,
+ * as gRPC clients connect; see h2/connection.ts for why not `node:http2`), made for the etcd API:
+ * it routes `:path` `/<service>/<method>` to a handler, and runs each call as a {@link ServerCall}.
+ * It replaces grpc-js's server, whose per-call machinery (interceptor call objects, metadata
+ * copies, a timer per deadline, channelz trackers) cost about twice what the store spends on a
+ * get (see the store DESIGN, "The etcd API surface").
  *
  * Contract:
  * - A request whose `content-type` is not `application/grpc[+...|;...]` gets HTTP 415, as gRPC
@@ -73,6 +82,8 @@ export interface GrpcServerLimits {
 interface Connection {
   readonly budget: ConnectionBudget;
   readonly liveness: ConnectionLiveness;
+  /** Resolved when the connection closes (server shutdown waits on them). */
+  readonly closeWaiters: Array<() => void>;
 }
 
 /** A method as registered: its codec and handler. */
@@ -88,44 +99,47 @@ function isGrpcContentType(value: unknown): boolean {
   return next === '' || next === '+' || next === ';';
 }
 
+/** HTTP/2's ENHANCE_YOUR_CALM (RFC 9113 §7): a connection cut for what it made the server hold. */
+const H2_ENHANCE_YOUR_CALM = 11;
+
 /** The peer's address, for logs. */
-function peerOf(session: http2.ServerHttp2Session): string {
-  const socket = session.socket as Socket | undefined;
-  return socket === undefined ? 'unknown' : `${socket.remoteAddress}:${socket.remotePort}`;
+function peerOf(socket: Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
-function trailersOnly(stream: http2.ServerHttp2Stream, status: GrpcStatus): void {
-  stream.respond(
-    {
-      ':status': 200,
-      'content-type': 'application/grpc',
-      'grpc-status': String(status.code),
-      'grpc-message': encodeGrpcMessage(status.details),
-    },
-    HEADERS_ONLY_OPTIONS,
-  );
-  if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-}
+const METHOD_NOT_ALLOWED_BLOCK = encodeHeaderBlock([[':status', '405']]);
+const UNSUPPORTED_MEDIA_TYPE_BLOCK = encodeHeaderBlock([[':status', '415']]);
 
 /** A call refused before it started: its status alone, and its slot counted until it closes. */
-function refuseCall(stream: http2.ServerHttp2Stream, liveness: ConnectionLiveness, status: GrpcStatus): void {
-  stream.on('close', () => liveness.callClosed());
-  trailersOnly(stream, status);
+function refuseCall(stream: H2Stream, liveness: ConnectionLiveness, status: GrpcStatus): void {
+  stream.listener = new RefusedListener(liveness);
+  respondHeadersOnly(stream, trailersOnlyBlock(status));
 }
 
-/** The streams' 'error' listener: one function for all of them (errors arrive through 'close'). */
-function ignore(): void {}
+/** A refused call's stream: nothing to read; its close frees its slot in the liveness count. */
+class RefusedListener {
+  constructor(private readonly liveness: ConnectionLiveness) {}
+  data(): void {}
+  end(): void {}
+  drain(): void {}
+  close(): void {
+    this.liveness.callClosed();
+  }
+}
+
+/** A stream answered at the HTTP level (405, 415) or reset: nothing to hear. */
+const NO_LISTENER = { data() {}, end() {}, drain() {}, close() {} };
 
 export class GrpcServer {
   private readonly routes = new Map<string, Route>();
   /** Fully qualified names of the services registered, for grpc-go's UNIMPLEMENTED wording. */
   private readonly services = new Set<string>();
   /** Open connections, with the bytes each holds and its idle and keep-alive timers. */
-  private readonly sessions = new Map<http2.ServerHttp2Session, Connection>();
+  private readonly sessions = new Map<H2Connection, Connection>();
   /** The bytes all connections hold together. */
   private readonly budget: ServerBudget;
   private readonly deadlines: DeadlineQueue;
-  private readonly server: http2.Http2Server;
+  private readonly server: Server;
   private closing: Promise<void> | undefined = undefined;
 
   constructor(
@@ -143,22 +157,11 @@ export class GrpcServer {
       },
       clock,
     );
-    this.server = http2.createServer({
-      settings: {
-        maxConcurrentStreams: limits.maxStreamsPerConnection,
-        maxHeaderListSize: limits.maxHeaderListBytes,
-      },
-      // Node refuses new streams once a session's outbound buffers pass this (10 MB by default),
-      // with a bare RST_STREAM: one large range would then fail unrelated calls. The response
-      // bytes a connection queues are bounded by its ConnectionBudget instead, which answers with
-      // a gRPC status and lets a single response larger than the bound through.
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-    });
+    // Response bytes a connection queues are bounded by its ConnectionBudget, which answers with a
+    // gRPC status and lets a single response larger than the bound through.
+    this.server = createServer({ noDelay: true }, (socket) => this.onSocket(socket));
     this.server.maxConnections = limits.maxConnections;
-    this.server.on('session', (session) => this.onSession(session));
-    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
-    this.server.on('sessionError', () => {});
-    this.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+    this.server.on('error', () => {});
   }
 
   /**
@@ -217,11 +220,7 @@ export class GrpcServer {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     let grace: TimerHandle | undefined;
     if (this.sessions.size > 0) {
-      const drained = Promise.all(
-        [...this.sessions.keys()].map(
-          (s) => new Promise<void>((resolve) => s.once('close', () => resolve())),
-        ),
-      );
+      const drained = Promise.all([...this.sessions.keys()].map((s) => this.closedOf(s)));
       for (const s of this.sessions.keys()) s.close();
       await Promise.race([
         drained,
@@ -238,12 +237,38 @@ export class GrpcServer {
     await stopped;
   }
 
-  private onSession(session: http2.ServerHttp2Session): void {
-    session.on('error', () => {});
+  /** Resolves once `connection` closed (onClose). */
+  private closedOf(connection: H2Connection): Promise<void> {
+    const record = this.sessions.get(connection);
+    if (record === undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => record.closeWaiters.push(resolve));
+  }
+
+  private onSocket(socket: Socket): void {
+    socket.on('error', () => {});
     if (this.closing !== undefined) {
-      session.destroy();
+      socket.destroy();
       return;
     }
+    const closeWaiters: Array<() => void> = [];
+    let record: Connection | undefined;
+    const connection = new H2Connection(
+      socket,
+      {
+        maxConcurrentStreams: this.limits.maxStreamsPerConnection,
+        maxHeaderListBytes: this.limits.maxHeaderListBytes,
+      },
+      {
+        onStream: (stream) => this.onStream(stream),
+        onClose: () => {
+          if (record === undefined) return;
+          record.budget.dispose();
+          record.liveness.dispose();
+          this.sessions.delete(connection);
+          for (const w of closeWaiters) w();
+        },
+      },
+    );
     const budget = new ConnectionBudget(
       {
         maxQueuedResponseBytes: this.limits.maxQueuedResponseBytesPerConnection,
@@ -251,7 +276,7 @@ export class GrpcServer {
         stallMs: this.limits.queuedResponseStallMs,
       },
       this.clock,
-      () => this.onStalled(session, budget),
+      () => this.onStalled(connection, budget),
       this.budget,
     );
     const liveness = new ConnectionLiveness(
@@ -262,36 +287,26 @@ export class GrpcServer {
       },
       this.clock,
       {
-        ping: (onAck) => {
-          try {
-            return session.ping((err) => onAck(err === null));
-          } catch {
-            return false;
-          }
-        },
-        closeIdle: () => session.close(),
+        ping: (onAck) => connection.ping(onAck),
+        closeIdle: () => connection.close(),
         closeDead: () => {
           this.logger?.warn(
-            { peer: peerOf(session), timeoutMs: this.limits.keepAliveTimeoutMs },
+            { peer: peerOf(socket), timeoutMs: this.limits.keepAliveTimeoutMs },
             'etcd API: closing a connection whose peer does not answer pings',
           );
-          session.destroy();
+          connection.destroy();
         },
       },
     );
-    this.sessions.set(session, { budget, liveness });
-    session.once('close', () => {
-      budget.dispose();
-      liveness.dispose();
-      this.sessions.delete(session);
-    });
+    record = { budget, liveness, closeWaiters };
+    this.sessions.set(connection, record);
   }
 
   /** A connection stayed over its queued-response limit with nothing flushed: cut it. */
-  private onStalled(session: http2.ServerHttp2Session, budget: ConnectionBudget): void {
+  private onStalled(connection: H2Connection, budget: ConnectionBudget): void {
     this.logger?.warn(
       {
-        peer: peerOf(session),
+        peer: peerOf(connection.socket),
         queuedBytes: budget.queued,
         limitBytes: budget.limit,
         serverQueuedBytes: this.budget.queued,
@@ -300,36 +315,33 @@ export class GrpcServer {
       },
       'etcd API: closing a connection that reads none of its queued responses',
     );
-    try {
-      session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-    } catch {
-      // Already closing: destroy below is all that is left.
-    }
-    session.destroy();
+    connection.goaway(H2_ENHANCE_YOUR_CALM);
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    // Errors reach the call through 'close'; an 'error' without a listener would throw.
-    stream.on('error', ignore);
+  private onStream(stream: H2Stream): void {
     try {
-      this.route(stream, headers);
+      this.route(stream);
     } catch {
-      stream.destroy();
+      if (!stream.closed) stream.reset(H2_INTERNAL_ERROR);
     }
   }
 
-  private route(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  private route(stream: H2Stream): void {
+    const headers = stream.headers;
     if (headers[':method'] !== 'POST') {
-      stream.respond({ ':status': 405 }, HEADERS_ONLY_OPTIONS);
+      stream.listener = NO_LISTENER;
+      respondHeadersOnly(stream, METHOD_NOT_ALLOWED_BLOCK);
       return;
     }
     if (!isGrpcContentType(headers['content-type'])) {
-      stream.respond({ ':status': 415 }, HEADERS_ONLY_OPTIONS);
+      stream.listener = NO_LISTENER;
+      respondHeadersOnly(stream, UNSUPPORTED_MEDIA_TYPE_BLOCK);
       return;
     }
-    const connection = this.sessions.get(stream.session as http2.ServerHttp2Session);
+    const connection = this.sessions.get(stream.connection);
     if (connection === undefined) {
-      stream.destroy();
+      stream.listener = NO_LISTENER;
+      stream.reset(H2_INTERNAL_ERROR);
       return;
     }
     const { budget, liveness } = connection;
@@ -359,7 +371,6 @@ export class GrpcServer {
     // The call tells the liveness tracker when its stream closes, from its own 'close' listener.
     const call = new ServerCall(
       stream,
-      headers,
       route.codec,
       route.handler,
       this.limits.maxMessageBytes,

@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http2';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { describeError, isCairnError } from '../../core/errors.js';
 import { GRPC, isStoreError, StoreError } from '../errors.js';
@@ -164,7 +163,7 @@ export function statusOf(err: unknown): GrpcStatus {
 }
 
 /** A call's request headers: gRPC metadata. */
-export type CallMetadata = IncomingHttpHeaders;
+export type CallMetadata = Readonly<Record<string, string | string[] | undefined>>;
 
 /** The etcd token a call carries in its metadata, if any. */
 export function callToken(metadata: CallMetadata): string | undefined {
