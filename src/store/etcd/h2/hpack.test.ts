@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -560,5 +562,86 @@ describe('HPACK encoder', () => {
     assert.throws(() => encodeHeaderBlock([['Content-Type', 'x']]), RangeError);
     assert.throws(() => encodeHeaderBlock([['x', 'a\r\nb']]), RangeError);
     assert.throws(() => encodeHeaderBlock([['x', '\u0100']]), RangeError);
+  });
+});
+
+describe('HPACK decoder against nghttp2 (Node http2 client, raw loopback server)', () => {
+  /** Accepts one HTTP/2 connection and resolves with the header blocks of its first `n` streams. */
+  function captureHeaderBlocks(server: net.Server, n: number): Promise<Buffer[]> {
+    return new Promise((resolve, reject) => {
+      server.once('connection', (socket) => {
+        const blocks: Buffer[] = [];
+        let pending: Buffer[] = [];
+        let buffered = Buffer.alloc(0);
+        let prefaceSeen = false;
+        socket.on('error', reject);
+        socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])); // our empty SETTINGS
+        socket.on('data', (chunk: Buffer) => {
+          buffered = Buffer.concat([buffered, chunk]);
+          if (!prefaceSeen) {
+            if (buffered.length < 24) return;
+            buffered = buffered.subarray(24);
+            prefaceSeen = true;
+          }
+          while (buffered.length >= 9) {
+            const length = buffered.readUIntBE(0, 3);
+            if (buffered.length < 9 + length) break;
+            const [type, flags] = [buffered[3]!, buffered[4]!];
+            let payload = buffered.subarray(9, 9 + length);
+            buffered = buffered.subarray(9 + length);
+            if (type === 4 && (flags & 1) === 0) socket.write(Buffer.from([0, 0, 0, 4, 1, 0, 0, 0, 0]));
+            if (type !== 1 && type !== 9) continue;
+            if (type === 1 && (flags & 0x08) !== 0)
+              payload = payload.subarray(1, payload.length - payload[0]!);
+            if (type === 1 && (flags & 0x20) !== 0) payload = payload.subarray(5);
+            pending.push(payload);
+            if ((flags & 0x04) === 0) continue;
+            blocks.push(Buffer.concat(pending));
+            pending = [];
+            if (blocks.length === n) resolve(blocks);
+          }
+        });
+      });
+    });
+  }
+
+  it('decodes the request headers nghttp2 encodes, with its dynamic table and Huffman coding', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const requests: Record<string, string>[] = [];
+    for (let i = 0; i < 6; i++) {
+      requests.push({
+        ':method': 'POST',
+        ':path': i % 2 === 0 ? '/etcdserverpb.KV/Range' : '/etcdserverpb.KV/Put',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'grpc-timeout': `${1000 + i}m`,
+        'user-agent': 'grpc-node-js/1.14.7',
+        'x-request-id': `id-${i}-${'q'.repeat(i * 40)}`,
+        authorization: 'Bearer abcdefghijklmnopqrstuvwxyz0123456789',
+      });
+    }
+    const captured = captureHeaderBlocks(server, requests.length);
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    client.on('error', () => {}); // the test ends the connection under it
+    for (const headers of requests) client.request(headers, { endStream: false }).on('error', () => {});
+    try {
+      const blocks = await captured;
+      const decoder = new HpackDecoder();
+      for (const [i, block] of blocks.entries()) {
+        const got = new Map(decodePairs(decoder, block).map(([k, v]) => [k!, v!]));
+        for (const [name, value] of Object.entries(requests[i]!))
+          assert.equal(got.get(name), value, `${i} ${name}`);
+        assert.equal(got.get(':scheme'), 'http');
+        assert.equal(got.get(':authority'), `127.0.0.1:${port}`);
+      }
+      // nghttp2 indexes repeated request headers, so later blocks are mostly indexed references.
+      assert.ok(decoder.dynamicTableLength > 0);
+      assert.ok(blocks[5]!.length < blocks[0]!.length + 5 * 40);
+    } finally {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
