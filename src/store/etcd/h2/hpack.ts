@@ -6,7 +6,7 @@ import { HUFFMAN_EOS_IN_STRING, huffmanDecode, huffmanDecodedLengthMax } from '.
  * dynamic table (the server tells the client so with {@link TABLE_SIZE_ZERO}).
  *
  * The decoder is the part a peer drives, so everything in it is bounded: strings by the block
- * they sit in, integers by 2^31 - 1 and {@link DEFAULT_LIMITS.integerContinuationBytesMax}, the
+ * they sit in, integers by 2^31 - 1 and {@link HPACK_LIMITS.integerContinuationBytesMax}, the
  * dynamic table by the size we advertise, the decoded list by the caller's `maxListBytes`.
  * Malformed input is an {@link HpackError}, never any other exception.
  *
@@ -15,7 +15,7 @@ import { HUFFMAN_EOS_IN_STRING, huffmanDecode, huffmanDecodedLengthMax } from '.
  */
 
 /** Named limits of the HPACK code. */
-export const DEFAULT_LIMITS = {
+export const HPACK_LIMITS = {
   /** SETTINGS_HEADER_TABLE_SIZE when none is set: the HTTP/2 initial value (RFC 7540 §6.5.2). */
   headerTableBytes: 4096,
   /** Largest table size a decoder accepts at construction: holds 32,768 small entries at most. */
@@ -211,15 +211,15 @@ export class HpackDecoder {
 
   /**
    * @param maxTableBytes the SETTINGS_HEADER_TABLE_SIZE we advertise (default 4096): the largest
-   *   dynamic table a peer may ask for; an integer from 0 to DEFAULT_LIMITS.headerTableBytesMax.
+   *   dynamic table a peer may ask for; an integer from 0 to HPACK_LIMITS.headerTableBytesMax.
    */
-  constructor(private readonly maxTableBytes: number = DEFAULT_LIMITS.headerTableBytes) {
+  constructor(private readonly maxTableBytes: number = HPACK_LIMITS.headerTableBytes) {
     if (!Number.isInteger(maxTableBytes) || maxTableBytes < 0) {
       throw new RangeError(`HpackDecoder: maxTableBytes ${maxTableBytes} is not a non-negative integer`);
     }
-    if (maxTableBytes > DEFAULT_LIMITS.headerTableBytesMax) {
+    if (maxTableBytes > HPACK_LIMITS.headerTableBytesMax) {
       throw new RangeError(
-        `HpackDecoder: maxTableBytes ${maxTableBytes} is above ${DEFAULT_LIMITS.headerTableBytesMax}`,
+        `HpackDecoder: maxTableBytes ${maxTableBytes} is above ${HPACK_LIMITS.headerTableBytesMax}`,
       );
     }
     this.table = new DynamicTable(maxTableBytes);
@@ -341,9 +341,9 @@ export class HpackDecoder {
       let scale = 1;
       let more = true;
       for (let n = 0; more; n++) {
-        if (n === DEFAULT_LIMITS.integerContinuationBytesMax) {
+        if (n === HPACK_LIMITS.integerContinuationBytesMax) {
           throw new HpackError(
-            `an integer runs past ${DEFAULT_LIMITS.integerContinuationBytesMax} continuation bytes`,
+            `an integer runs past ${HPACK_LIMITS.integerContinuationBytesMax} continuation bytes`,
           );
         }
         if (pos >= src.length) throw new HpackError('the header block ends inside an integer');
@@ -352,8 +352,8 @@ export class HpackDecoder {
         scale *= 128;
         more = b >= 0x80;
       }
-      if (value > DEFAULT_LIMITS.integerMax) {
-        throw new HpackError(`an integer (${value}) is above ${DEFAULT_LIMITS.integerMax}`);
+      if (value > HPACK_LIMITS.integerMax) {
+        throw new HpackError(`an integer (${value}) is above ${HPACK_LIMITS.integerMax}`);
       }
     }
     this.pos = pos;
@@ -377,7 +377,7 @@ export class HpackDecoder {
     let out = this.scratch;
     if (room > out.length) {
       out = Buffer.allocUnsafe(room);
-      if (room <= DEFAULT_LIMITS.huffmanScratchBytesKept) this.scratch = out;
+      if (room <= HPACK_LIMITS.huffmanScratchBytesKept) this.scratch = out;
     }
     const n = huffmanDecode(src, start, start + length, out);
     if (n < 0) {
