@@ -231,6 +231,13 @@ export class H2Stream {
     return this.closedFlag;
   }
 
+  /** DATA bytes received while paused and not yet delivered. */
+  get heldBytes(): number {
+    let bytes = 0;
+    if (this.held !== undefined) for (const chunk of this.held) bytes += chunk.length;
+    return bytes;
+  }
+
   /** write() would return false now. */
   get needDrain(): boolean {
     return this.queuedBytes > H2_LIMITS.streamHighWaterBytes;
@@ -312,11 +319,11 @@ export class H2Connection implements FrameSink {
   private state = OPEN;
   private closeReported = false;
   private prefaceMatched = 0;
+  private peerSettingsSeen = false;
 
   // A header block spread over HEADERS + CONTINUATION frames (stream 0: none in progress).
   private blockStreamId = 0;
   private blockEndStream = false;
-  private blockNew = false;
   private blockParts: Buffer[] = [];
   private blockBytes = 0;
   private readonly maxBlockBytes: number;
@@ -509,6 +516,13 @@ export class H2Connection implements FrameSink {
     if (this.blockStreamId !== 0 && type !== FrameType.CONTINUATION) {
       throw protocolError(`frame of type ${type} inside the header block of stream ${this.blockStreamId}`);
     }
+    if (!this.peerSettingsSeen) {
+      // The client's preface ends with a SETTINGS frame (RFC 9113 section 3.4).
+      if (type !== FrameType.SETTINGS || (flags & Flag.ACK) !== 0) {
+        throw protocolError('the client preface is not followed by SETTINGS');
+      }
+      this.peerSettingsSeen = true;
+    }
     switch (type) {
       case FrameType.DATA:
         this.onData(flags, streamId, buf, start, end);
@@ -635,21 +649,21 @@ export class H2Connection implements FrameSink {
       if (end - start < 5) throw frameSizeError('HEADERS with PRIORITY shorter than 5 bytes');
       start += 5; // Priority is ignored.
     }
-    let isNew = false;
+    // A new stream's id must be odd and above every id the client used before (RFC 9113
+    // section 5.1.1); HEADERS on a stream already closed is a connection error too, as in Go.
     if (!this.streams.has(streamId)) {
       if ((streamId & 1) === 0) throw protocolError(`client stream id ${streamId} is even`);
-      if (streamId > this.highestStreamId) {
-        isNew = true;
-        this.highestStreamId = streamId;
+      if (streamId <= this.highestStreamId) {
+        throw protocolError(`HEADERS on stream ${streamId}, not above ${this.highestStreamId} and not open`);
       }
+      this.highestStreamId = streamId;
     }
     const endStream = (flags & Flag.END_STREAM) !== 0;
     if ((flags & Flag.END_HEADERS) !== 0) {
-      this.headerBlock(streamId, isNew, endStream, buf.subarray(start, end));
+      this.headerBlock(streamId, endStream, buf.subarray(start, end));
       return;
     }
     this.blockStreamId = streamId;
-    this.blockNew = isNew;
     this.blockEndStream = endStream;
     this.blockParts.push(buf.subarray(start, end));
     this.blockBytes = end - start;
@@ -672,11 +686,11 @@ export class H2Connection implements FrameSink {
     this.blockParts.length = 0;
     this.blockBytes = 0;
     this.blockStreamId = 0;
-    this.headerBlock(streamId, this.blockNew, this.blockEndStream, block);
+    this.headerBlock(streamId, this.blockEndStream, block);
   }
 
   /** A complete header block: decoded always (the HPACK table must stay in sync), then applied. */
-  private headerBlock(streamId: number, isNew: boolean, endStream: boolean, block: Buffer): void {
+  private headerBlock(streamId: number, endStream: boolean, block: Buffer): void {
     const decoded = this.decoder.decode(block, this.settings.maxHeaderListBytes);
     const stream = this.streams.get(streamId);
     if (stream !== undefined) {
@@ -687,10 +701,6 @@ export class H2Connection implements FrameSink {
         stream.remoteEndedFlag = true;
         this.endArrived(stream);
       }
-      return;
-    }
-    if (!isNew) {
-      this.sendRst(streamId, ErrorCode.STREAM_CLOSED);
       return;
     }
     if (this.state !== OPEN || this.peerGoaway || this.streams.size >= this.settings.maxConcurrentStreams) {
