@@ -799,43 +799,206 @@ class FakeSocket extends Duplex {
   }
 }
 
+/** A frame for the fuzz: mostly well-formed, on streams the run opened, some of it random. */
+interface FuzzFrame {
+  readonly type: number;
+  readonly flags: number;
+  /** HEADERS: open the next stream id; others: index into the ids opened (0: stream 0). */
+  readonly fresh: boolean;
+  readonly pick: number;
+  readonly payload: Uint8Array;
+}
+
+const REQUEST_HALF = REQUEST_BLOCK.subarray(0, REQUEST_BLOCK.length >> 1);
+
+function fuzzFrameArb(): fc.Arbitrary<FuzzFrame> {
+  const pick = fc.integer({ min: 0, max: 6 });
+  const of = (type: number, flags: fc.Arbitrary<number>, payload: fc.Arbitrary<Uint8Array>, fresh = false) =>
+    fc.record({ type: fc.constant(type), flags, fresh: fc.constant(fresh), pick, payload });
+  return fc.oneof(
+    {
+      weight: 4,
+      arbitrary: of(FrameType.HEADERS, fc.constantFrom(4, 5, 4, 5, 0), fc.constant(REQUEST_BLOCK), true),
+    },
+    {
+      weight: 1,
+      arbitrary: of(
+        FrameType.HEADERS,
+        fc.constantFrom(0x24, 0x25, 0x2c),
+        fc.constant(Buffer.concat([Buffer.alloc(5), REQUEST_BLOCK])),
+        true,
+      ),
+    },
+    { weight: 1, arbitrary: of(FrameType.HEADERS, fc.constantFrom(0, 1), fc.constant(REQUEST_HALF), true) },
+    { weight: 1, arbitrary: of(FrameType.HEADERS, fc.constantFrom(4, 5), fc.constant(REQUEST_BLOCK)) },
+    {
+      weight: 1,
+      arbitrary: of(
+        FrameType.CONTINUATION,
+        fc.constantFrom(0, 4),
+        fc.constant(REQUEST_BLOCK.subarray(REQUEST_HALF.length)),
+      ),
+    },
+    {
+      weight: 6,
+      arbitrary: of(FrameType.DATA, fc.constantFrom(0, 1, 8, 9), fc.uint8Array({ maxLength: 60 })),
+    },
+    {
+      weight: 2,
+      arbitrary: of(
+        FrameType.WINDOW_UPDATE,
+        fc.constant(0),
+        fc.oneof(
+          fc.constant(u32(0)),
+          fc.integer({ min: 0, max: 0x7fffffff }).map(u32),
+          fc.uint8Array({ maxLength: 6 }),
+        ),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: of(
+        FrameType.RST_STREAM,
+        fc.constant(0),
+        fc.oneof(
+          { weight: 4, arbitrary: fc.constant(u32(8)) },
+          { weight: 1, arbitrary: fc.uint8Array({ maxLength: 5 }) },
+        ),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: of(
+        FrameType.SETTINGS,
+        fc.constantFrom(0, 1),
+        fc
+          .array(
+            fc.tuple(
+              fc.integer({ min: 0, max: 8 }),
+              fc.oneof(fc.integer({ min: 0, max: 70000 }), fc.constant(0x7fffffff), fc.constant(0x80000000)),
+            ),
+            { maxLength: 3 },
+          )
+          .map((entries) => {
+            const out = Buffer.alloc(entries.length * 6);
+            entries.forEach(([id, value], i) => {
+              out.writeUInt16BE(id, i * 6);
+              out.writeUInt32BE(value, i * 6 + 2);
+            });
+            return out;
+          }),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: of(
+        FrameType.PING,
+        fc.constantFrom(0, 1),
+        fc.oneof(
+          { weight: 4, arbitrary: fc.uint8Array({ minLength: 8, maxLength: 8 }) },
+          { weight: 1, arbitrary: fc.uint8Array({ minLength: 7, maxLength: 9 }) },
+        ),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: of(
+        FrameType.PRIORITY,
+        fc.constant(0),
+        fc.oneof(
+          { weight: 4, arbitrary: fc.uint8Array({ minLength: 5, maxLength: 5 }) },
+          { weight: 1, arbitrary: fc.uint8Array({ minLength: 4, maxLength: 6 }) },
+        ),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: of(FrameType.GOAWAY, fc.constant(0), fc.uint8Array({ minLength: 8, maxLength: 8 })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        type: fc.integer({ min: 0, max: 255 }),
+        flags: fc.integer({ min: 0, max: 255 }),
+        fresh: fc.boolean(),
+        pick,
+        payload: fc.uint8Array({ maxLength: 40 }),
+      }),
+    },
+  );
+}
+
 describe('H2Connection fuzz', () => {
   it('random frames after a valid preface never throw and never end in INTERNAL_ERROR', async () => {
-    const frameArb = fc.record({
-      type: fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constant(0xa), fc.constant(0xff)),
-      flags: fc.oneof(fc.constantFrom(0, 1, 4, 5, 8, 0x20, 0x25, 0x2d), fc.integer({ min: 0, max: 255 })),
-      streamId: fc.oneof(fc.constantFrom(0, 1, 3, 5, 7), fc.integer({ min: 0, max: 0x7fffffff })),
-      payload: fc.oneof(
-        fc.uint8Array({ maxLength: 40 }),
-        fc.constant(REQUEST_BLOCK),
-        fc.constant(u32(1000)),
-        fc.constant(new Uint8Array(8)),
-        fc.constant(new Uint8Array(6)),
-      ),
-    });
     await fc.assert(
       fc.asyncProperty(
-        fc.array(frameArb, { maxLength: 30 }),
+        fc.array(fuzzFrameArb(), { maxLength: 40 }),
         fc.integer({ min: 1, max: 64 }),
         async (frames, cut) => {
           const socket = new FakeSocket();
           let uncaught: unknown;
-          const connection = new H2Connection(socket as unknown as net.Socket, BASE_SETTINGS, {
-            onStream: (stream) => {
-              stream.listener = {
-                data() {},
-                end: () => stream.reply(RESPONSE_HEADERS, Buffer.from('r'), OK_TRAILERS),
-                close() {},
-                drain() {},
-              };
-              if (stream.id % 3 === 0) stream.pause();
+          const connection = new H2Connection(
+            socket as unknown as net.Socket,
+            { ...BASE_SETTINGS, maxConcurrentStreams: 4 },
+            {
+              onStream: (stream) => {
+                let responded = false;
+                stream.listener = {
+                  data: (chunk) => {
+                    if (chunk.length <= 3) return;
+                    if (!responded) stream.respond(RESPONSE_HEADERS, false);
+                    responded = true;
+                    stream.write(chunk);
+                  },
+                  end: () => stream.reply(RESPONSE_HEADERS, Buffer.from('r'), OK_TRAILERS),
+                  close() {},
+                  drain() {},
+                };
+                if (stream.id % 3 === 0) stream.pause();
+                if (stream.id % 5 === 0) {
+                  stream.respond(RESPONSE_HEADERS, false);
+                  responded = true;
+                }
+                if (stream.id % 7 === 0) setImmediate(() => stream.resume());
+              },
+              onClose() {},
             },
-            onClose() {},
-          });
-          const bytes = Buffer.concat([
-            PREFACE_AND_SETTINGS,
-            ...frames.map((f) => frame(f.type, f.flags, f.streamId, Buffer.from(f.payload))),
-          ]);
+          );
+          const ids = [0];
+          let next = 1;
+          const wire: Buffer[] = [PREFACE_AND_SETTINGS];
+          for (const f of frames) {
+            let streamId: number;
+            if (f.fresh) {
+              streamId = next;
+              next += 2;
+              ids.push(streamId);
+            } else if (f.type === FrameType.CONTINUATION && f.pick < 5) {
+              streamId = ids[ids.length - 1]!;
+            } else if (
+              f.type === FrameType.SETTINGS ||
+              f.type === FrameType.PING ||
+              f.type === FrameType.GOAWAY
+            ) {
+              streamId = f.pick === 6 ? ids[ids.length - 1]! : 0; // Mostly on stream 0, as they belong.
+            } else {
+              // Mostly on a stream the run opened; stream 0 now and then.
+              streamId = f.pick === 6 || ids.length === 1 ? 0 : ids[1 + (f.pick % (ids.length - 1))]!;
+            }
+            const payload = Buffer.from(f.payload);
+            // Padding mostly valid, so DATA mostly reaches the stream.
+            if ((f.flags & Flag.PADDED) !== 0 && payload.length > 0 && f.pick < 5) {
+              payload[0] = Math.min(payload[0]!, payload.length - 1);
+            }
+            wire.push(frame(f.type, f.flags, streamId, payload));
+            // A header block left open is mostly closed by its CONTINUATION.
+            if (f.type === FrameType.HEADERS && (f.flags & Flag.END_HEADERS) === 0 && f.pick < 5) {
+              const rest =
+                f.payload === REQUEST_HALF ? REQUEST_BLOCK.subarray(REQUEST_HALF.length) : Buffer.alloc(0);
+              wire.push(frame(FrameType.CONTINUATION, Flag.END_HEADERS, streamId, rest));
+            }
+          }
+          const bytes = Buffer.concat(wire);
           try {
             for (let at = 0; at < bytes.length; at += cut) socket.emit('data', bytes.subarray(at, at + cut));
           } catch (err) {
@@ -848,7 +1011,7 @@ describe('H2Connection fuzz', () => {
           if (goaway !== undefined) assert.notEqual(goaway.payload.readUInt32BE(4), ErrorCode.INTERNAL_ERROR);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
   });
 });
