@@ -150,6 +150,15 @@ export class ServerCall {
   private released = false;
   /** Waiting for the connection's budget (a `drain` is owed to the listener). */
   private awaitingBudget = false;
+  /**
+   * Request bytes of a streaming call that arrived while its connection was over its response
+   * bound: held (and the stream paused) until the connection is back under it, so a client that
+   * reads none of its answers cannot make the handler do more work meanwhile.
+   */
+  private heldChunks: Buffer[] | undefined = undefined;
+  private heldBytes = 0;
+  /** The handler asked to stop reading ({@link pauseRequests}). */
+  private handlerPaused = false;
 
   constructor(
     private readonly stream: H2Stream,
@@ -216,12 +225,14 @@ export class ServerCall {
 
   /** Stops reading request messages (HTTP/2 flow control then holds the client back). */
   pauseRequests(): void {
+    this.handlerPaused = true;
     this.stream.pause();
   }
 
   /** Reads request messages again after {@link pauseRequests}. */
   resumeRequests(): void {
-    if (!this.finished) this.stream.resume();
+    this.handlerPaused = false;
+    if (!this.finished && this.heldChunks === undefined) this.stream.resume();
   }
 
   /** Answers a unary call with `response` and status OK. */
@@ -374,12 +385,49 @@ export class ServerCall {
   /** Request bytes from the stream. */
   onData(chunk: Buffer): void {
     if (this.finished) return;
+    if (this.codec.requestStream && (this.heldChunks !== undefined || this.budget.over)) {
+      this.hold(chunk);
+      return;
+    }
+    this.read(chunk);
+  }
+
+  private read(chunk: Buffer): void {
     try {
       this.readMessages(chunk);
     } catch (err) {
       this.refuse({ code: GRPC.INTERNAL, details: `grpc: ${describeError(err)}` });
     }
     this.countRequestBytes();
+  }
+
+  /** Holds `chunk` until the connection is back under its response bound (see {@link heldChunks}). */
+  private hold(chunk: Buffer): void {
+    if (this.heldChunks === undefined) {
+      this.heldChunks = [];
+      this.stream.pause();
+      this.budget.whenBelow(() => this.releaseHeld());
+    }
+    this.heldChunks.push(chunk);
+    this.heldBytes += chunk.length;
+    this.countRequestBytes();
+  }
+
+  /** The connection is under its bound again: the held bytes are read, then the stream resumes. */
+  private releaseHeld(): void {
+    const chunks = this.heldChunks;
+    this.heldChunks = undefined;
+    this.heldBytes = 0;
+    if (chunks === undefined || this.finished) return;
+    for (let i = 0; i < chunks.length; i++) {
+      if (this.finished) return;
+      if (this.budget.over) {
+        for (let j = i; j < chunks.length; j++) this.hold(chunks[j]!);
+        return;
+      }
+      this.read(chunks[i]!);
+    }
+    if (!this.handlerPaused && !this.finished) this.stream.resume();
   }
 
   /**
@@ -391,7 +439,9 @@ export class ServerCall {
     const held =
       this.finished || this.released
         ? 0
-        : this.reader.bufferedBytes + (this.unaryRequest === undefined ? 0 : this.unaryRequest.length);
+        : this.reader.bufferedBytes +
+          this.heldBytes +
+          (this.unaryRequest === undefined ? 0 : this.unaryRequest.length);
     const delta = held - this.requestHeld;
     if (delta === 0) return;
     const budget = this.budget;

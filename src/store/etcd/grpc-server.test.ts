@@ -22,6 +22,7 @@ const LIMITS: GrpcServerLimits = {
   maxHeaderListBytes: 16 * 1024,
   closeGraceMs: 20,
   maxQueuedResponseBytesPerConnection: 1024 * 1024,
+  streamHighWaterBytes: 16 * 1024,
   maxBufferedRequestBytesPerConnection: 4 * 1024,
   queuedResponseStallMs: 60_000,
   requestArrivalMs: 1_000,

@@ -67,6 +67,7 @@ export interface GrpcServerLimits {
   readonly maxHeaderListBytes: number;
   readonly closeGraceMs: number;
   readonly maxQueuedResponseBytesPerConnection: number;
+  readonly streamHighWaterBytes: number;
   readonly maxBufferedRequestBytesPerConnection: number;
   readonly queuedResponseStallMs: number;
   readonly requestArrivalMs: number;
@@ -257,6 +258,7 @@ export class GrpcServer {
       {
         maxConcurrentStreams: this.limits.maxStreamsPerConnection,
         maxHeaderListBytes: this.limits.maxHeaderListBytes,
+        streamHighWaterBytes: this.limits.streamHighWaterBytes,
       },
       {
         onStream: (stream) => this.onStream(stream),

@@ -46,6 +46,15 @@ export const DEFAULT_LIMITS = Object.freeze({
    */
   maxQueuedResponseBytesPerConnection: 32 * 1024 * 1024,
   /**
+   * Response bytes one streaming call (a watch) queues unsent before it pauses and, for a watch,
+   * falls back to catching up from storage: a client whose flow-control window is spent for a
+   * moment (its event loop busy) rides that out below this mark. etcd holds about as much per
+   * watch stream (grpc-go's 64 KiB write quota and 128 queued responses); Node's 16 KiB paused
+   * a watch at 4,500 events/s several times in 8 s and cost it 200 ms each time. Bounded per
+   * connection by maxQueuedResponseBytesPerConnection.
+   */
+  streamHighWaterBytes: 256 * 1024,
+  /**
    * Request bytes one connection's calls may hold at once: messages arriving in pieces and unary
    * requests whose client has not half-closed. Each call is bounded by maxRequestBytes +
    * grpcOverheadBytes, but maxStreamsPerConnection of them would be 2 GiB; clients send a message

@@ -83,6 +83,7 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
       maxHeaderListBytes: limits.maxHeaderListBytes,
       closeGraceMs: limits.closeGraceMs,
       maxQueuedResponseBytesPerConnection: limits.maxQueuedResponseBytesPerConnection,
+      streamHighWaterBytes: limits.streamHighWaterBytes,
       maxBufferedRequestBytesPerConnection: limits.maxBufferedRequestBytesPerConnection,
       queuedResponseStallMs: limits.queuedResponseStallMs,
       requestArrivalMs: limits.requestArrivalMs,

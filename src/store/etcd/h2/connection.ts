@@ -48,7 +48,8 @@ import { HpackDecoder, HpackError, TABLE_SIZE_ZERO } from './hpack.js';
 
 /** Named limits of the connection, each with its reason. */
 export const H2_LIMITS = {
-  /** Unsent DATA bytes a stream queues before `write` returns false: one frame's worth. */
+  /** Unsent DATA bytes a stream queues before `write` returns false, unless the settings say
+   *  otherwise: one frame's worth, as a Node stream's default. */
   streamHighWaterBytes: 16384,
   /** Control-frame replies (SETTINGS/PING ACKs, RST_STREAMs the peer caused) queued while the
    *  socket does not drain; over it the peer floods us (CVE-2019-9512/9515): ENHANCE_YOUR_CALM. */
@@ -75,6 +76,10 @@ export interface H2Settings {
   /** Connection receive window (raised from 65535 with a WINDOW_UPDATE on stream 0 at start);
    *  default 1 MiB. */
   readonly connectionWindowBytes?: number;
+  /** Unsent DATA bytes a stream queues before `write` returns false (then `drain` follows);
+   *  default {@link H2_LIMITS}.streamHighWaterBytes. A streaming response whose client stalls
+   *  briefly (its flow-control window spent) rides it out below this mark. */
+  readonly streamHighWaterBytes?: number;
   /** Client resets of accepted streams tolerated per second; default
    *  {@link H2_LIMITS}.maxClientResetsPerSecond. */
   readonly maxClientResetsPerSecond?: number;
@@ -240,7 +245,7 @@ export class H2Stream {
 
   /** write() would return false now. */
   get needDrain(): boolean {
-    return this.queuedBytes > H2_LIMITS.streamHighWaterBytes;
+    return this.queuedBytes > this.connection.streamHighWaterBytes;
   }
 
   /** Sends the response HEADERS. `block` is an HPACK block (from encodeHeaderBlock, precomputed
@@ -311,6 +316,8 @@ interface PendingPing {
 export class H2Connection implements FrameSink {
   readonly socket: Socket;
   private readonly settings: H2Settings;
+  /** @internal Unsent DATA bytes a stream queues before `write` returns false. */
+  readonly streamHighWaterBytes: number;
   private readonly events: H2ConnectionEvents;
   private readonly parser: FrameParser;
   private readonly decoder: HpackDecoder;
@@ -370,6 +377,7 @@ export class H2Connection implements FrameSink {
   constructor(socket: Socket, settings: H2Settings, events: H2ConnectionEvents) {
     this.socket = socket;
     this.settings = settings;
+    this.streamHighWaterBytes = settings.streamHighWaterBytes ?? H2_LIMITS.streamHighWaterBytes;
     this.events = events;
     this.parser = new FrameParser(this, DEFAULT_MAX_FRAME_BYTES);
     this.decoder = new HpackDecoder();
@@ -941,7 +949,7 @@ export class H2Connection implements FrameSink {
     if (bytes === 0 && (stream.queue === undefined || stream.queue.length === 0)) {
       if (onFlushed !== undefined) this.addBatchCallback(onFlushed);
       this.scheduleFlush();
-      return stream.queuedBytes <= H2_LIMITS.streamHighWaterBytes;
+      return stream.queuedBytes <= this.streamHighWaterBytes;
     }
     if (
       stream.queuedBytes === 0 &&
@@ -964,7 +972,7 @@ export class H2Connection implements FrameSink {
     stream.queueCallbacks.push(onFlushed);
     stream.queuedBytes += bytes;
     this.wantSend(stream);
-    if (stream.queuedBytes > H2_LIMITS.streamHighWaterBytes) {
+    if (stream.queuedBytes > this.streamHighWaterBytes) {
       stream.wantDrain = true;
       return false;
     }
@@ -1161,8 +1169,7 @@ export class H2Connection implements FrameSink {
         const allowed = Math.min(stream.sendWindow, this.sendWindow, budget - sent);
         if (allowed <= 0) break;
         const n = Math.min(left, allowed, maxFrame);
-        this.out.frameHeader(n, FrameType.DATA, 0, stream.id);
-        this.out.bytes(chunk, offset, offset + n);
+        this.out.data(stream.id, chunk, offset, offset + n, maxFrame);
         stream.sendWindow -= n;
         this.sendWindow -= n;
         stream.queuedBytes -= n;
@@ -1177,7 +1184,7 @@ export class H2Connection implements FrameSink {
       stream.queueOffset = 0;
       if (callback !== undefined) this.addBatchCallback(callback);
     }
-    if (stream.wantDrain && stream.queuedBytes <= H2_LIMITS.streamHighWaterBytes) this.drainList.push(stream);
+    if (stream.wantDrain && stream.queuedBytes <= this.streamHighWaterBytes) this.drainList.push(stream);
     if (stream.queuedBytes === 0 && stream.endRequested) this.sendEnd(stream);
     return sent;
   }
@@ -1187,8 +1194,7 @@ export class H2Connection implements FrameSink {
     const maxFrame = this.peerMaxFrameBytes;
     for (let at = start; at < end; at += maxFrame) {
       const stop = Math.min(end, at + maxFrame);
-      this.out.frameHeader(stop - at, FrameType.DATA, 0, streamId);
-      this.out.bytes(data, at, stop);
+      this.out.data(streamId, data, at, stop, maxFrame);
     }
   }
 

@@ -95,4 +95,36 @@ describe('OutputBuffer', () => {
     assert.deepEqual([...out.take()!], [0xde, 0xad, 0xbe, 0xef, 1, 2, 9]);
     assert.equal(first[9 + 39999], 7, 'the first flush is not overwritten by later ones');
   });
+
+  it("merges a stream's consecutive DATA into one frame up to the frame size, and nothing across other frames", () => {
+    const out = new OutputBuffer();
+    const frames: Array<[number, number, number, number]> = [];
+    const parser = new FrameParser(
+      {
+        frame: (type, flags, streamId, _buf, start, end) => frames.push([type, flags, streamId, end - start]),
+      },
+      16384,
+    );
+    out.data(1, Buffer.alloc(10, 1), 0, 10, 16384);
+    out.data(1, Buffer.alloc(20, 2), 0, 20, 16384); // merged: 30
+    out.data(3, Buffer.alloc(5, 3), 0, 5, 16384); // another stream: a new frame
+    out.data(1, Buffer.alloc(7, 4), 0, 7, 16384); // not the last frame any more: a new frame
+    out.frameHeader(0, FrameType.DATA, 1, 1); // END_STREAM frame closes the run
+    out.data(1, Buffer.alloc(4, 5), 0, 4, 16384);
+    out.data(1, Buffer.alloc(16382, 6), 0, 16382, 16384); // would pass the frame size: a new frame
+    const bytes = out.take()!;
+    parser.push(bytes);
+    assert.deepEqual(frames, [
+      [FrameType.DATA, 0, 1, 30],
+      [FrameType.DATA, 0, 3, 5],
+      [FrameType.DATA, 0, 1, 7],
+      [FrameType.DATA, 1, 1, 0],
+      [FrameType.DATA, 0, 1, 4],
+      [FrameType.DATA, 0, 1, 16382],
+    ]);
+    assert.equal(bytes[9], 1);
+    assert.equal(bytes[9 + 10], 2, "the merged frame's payload is the writes in order");
+    out.data(1, Buffer.alloc(3), 0, 3, 16384);
+    assert.equal(out.take()!.length, 12, 'take ends the run: the next turn starts a frame');
+  });
 });

@@ -202,6 +202,10 @@ export class OutputBuffer {
   private readonly scratch: Buffer = Buffer.allocUnsafe(OUTPUT_SCRATCH_BYTES);
   private buf: Buffer = this.scratch;
   private fill = 0;
+  /** Offset of the last frame's header while that frame is a flagless DATA frame ending the buffer (else -1). */
+  private dataAt = -1;
+  /** The stream of the DATA frame at {@link dataAt}. */
+  private dataStream = 0;
 
   /** Bytes queued since the last {@link take}. */
   get length(): number {
@@ -232,6 +236,35 @@ export class OutputBuffer {
     buf[at + 4] = flags;
     buf.writeUInt32BE(streamId, at + 5);
     this.fill = at + FRAME_HEADER_BYTES;
+    this.dataAt = -1;
+  }
+
+  /**
+   * DATA payload `src[start, end)` for `streamId`, without flags. When the last frame queued is a
+   * DATA frame of the same stream and the sum stays within `maxFrameBytes`, the payload extends
+   * that frame instead: a stream's writes of one turn (a watch's responses) reach the peer as one
+   * frame rather than one each, as nghttp2 sends them. The caller keeps `end - start` within
+   * `maxFrameBytes`.
+   */
+  data(streamId: number, src: Uint8Array, start: number, end: number, maxFrameBytes: number): void {
+    const n = end - start;
+    const at = this.dataAt;
+    if (at >= 0 && this.dataStream === streamId) {
+      const b = this.buf;
+      const total = ((b[at]! << 16) | (b[at + 1]! << 8) | b[at + 2]!) + n;
+      if (total <= maxFrameBytes) {
+        this.bytes(src, start, end);
+        const grown = this.buf;
+        grown[at] = total >>> 16;
+        grown[at + 1] = (total >>> 8) & 0xff;
+        grown[at + 2] = total & 0xff;
+        return;
+      }
+    }
+    this.frameHeader(n, FrameType.DATA, 0, streamId);
+    this.dataAt = this.fill - FRAME_HEADER_BYTES;
+    this.dataStream = streamId;
+    this.bytes(src, start, end);
   }
 
   /** Appends `src[start, end)`. */
@@ -266,6 +299,7 @@ export class OutputBuffer {
     const fill = this.fill;
     if (fill === 0) return undefined;
     this.fill = 0;
+    this.dataAt = -1;
     if (this.buf === this.scratch) {
       const out = Buffer.allocUnsafe(fill);
       this.scratch.copy(out, 0, 0, fill);
