@@ -102,12 +102,14 @@ function fastDeserializer(codec: FastCodec, limits: DecodeLimits): (bytes: Buffe
 /**
  * An etcd service's method codecs (from proto-loader's definition) with guarded request
  * deserializers. Methods named in `fast` take their codec's request and response types instead
- * of proto-loader's objects.
+ * of proto-loader's objects; methods named in `encoders` keep proto-loader's requests but write
+ * what their encoder takes (Watch: watch-stream.ts's WatchOut).
  */
 export function guardedService(
   service: string,
   limits: DecodeLimits,
   fast: Readonly<Record<string, FastCodec>> = {},
+  encoders: Readonly<Record<string, (response: never) => Buffer>> = {},
 ): Record<string, MethodCodec> {
   const def = etcdPackageDefinition()[`etcdserverpb.${service}`] as unknown as Record<
     string,
@@ -129,7 +131,7 @@ export function guardedService(
     out[name] = {
       ...shape,
       deserialize: requestDeserializer(m.requestDeserialize, `etcdserverpb.${typeName}`, limits),
-      serialize: m.responseSerialize,
+      serialize: (encoders[name] as ((response: object) => Buffer) | undefined) ?? m.responseSerialize,
     };
   }
   return out;

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { KeyValue, RangeResponse } from '../api.js';
+import type { KeyValue, RangeResponse, WatchEvent, WatchResponse } from '../api.js';
 import { StoreError } from '../errors.js';
 import {
   putRequestFromProto,
   putResponseToProto,
   rangeRequestFromProto,
   rangeResponseToProto,
+  watchResponseToProto,
 } from './convert.js';
 import {
   DecodeFailure,
@@ -15,6 +16,7 @@ import {
   decodeRangeRequest,
   encodePutResponse,
   encodeRangeResponse,
+  encodeWatchResponse,
 } from './kv-codec.js';
 import { etcdMethod, etcdPackageDefinition } from './proto.js';
 import { messageSchemas, scanMessage } from './wire-scan.js';
@@ -22,6 +24,7 @@ import { messageSchemas, scanMessage } from './wire-scan.js';
 const schemas = messageSchemas(etcdPackageDefinition());
 const range = etcdMethod('KV', 'Range');
 const put = etcdMethod('KV', 'Put');
+const watch = etcdMethod('Watch', 'Watch');
 
 /** What the general path (scan, proto-loader's decode, convert.ts) makes of `bytes`. */
 function reference(
@@ -266,6 +269,43 @@ describe('response encoders', () => {
         const theirs = put.responseDeserialize(put.responseSerialize(putResponseToProto(res)));
         assert.deepEqual(ours, theirs);
       }),
+      { seed, numRuns: 1000 },
+    );
+  });
+
+  it('write WatchResponses that proto-loader reads as its own encoding (property)', () => {
+    const event = fc.record({
+      type: fc.constantFrom('put' as const, 'delete' as const),
+      kv,
+      prevKv: fc.option(kv, { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(
+        header,
+        fc.array(event, { maxLength: 4 }),
+        fc.record({
+          created: fc.option(fc.boolean(), { nil: undefined }),
+          canceled: fc.option(fc.boolean(), { nil: undefined }),
+          cancelReason: fc.option(fc.string({ unit: 'grapheme', maxLength: 40 }), { nil: undefined }),
+          compactRevision: fc.option(int, { nil: undefined }),
+        }),
+        fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 2 ** 40 })),
+        fc.boolean(),
+        (h, evs, flags, watchId, fragment) => {
+          const events: WatchEvent[] = evs.map((e) =>
+            e.prevKv === undefined
+              ? { type: e.type, kv: e.kv }
+              : { type: e.type, kv: e.kv, prevKv: e.prevKv },
+          );
+          const set = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+          const r: WatchResponse = { header: h, watchId, events, ...set };
+          const ours = watch.responseDeserialize(encodeWatchResponse(r, watchId, fragment));
+          const theirs = watch.responseDeserialize(
+            watch.responseSerialize(watchResponseToProto(r, watchId, fragment)),
+          );
+          assert.deepEqual(ours, theirs);
+        },
+      ),
       { seed, numRuns: 1000 },
     );
   });

@@ -12,7 +12,7 @@ import { leaseService } from './lease-service.js';
 import { DEFAULT_LIMITS, type EtcdApiLimits } from './limits.js';
 import { maintenanceService } from './maintenance-service.js';
 import { etcdPackageDefinition } from './proto.js';
-import { watchHandler } from './watch-stream.js';
+import { encodeWatchOut, watchHandler } from './watch-stream.js';
 
 /** Options of {@link serveEtcd}. */
 export interface ServeEtcdOptions {
@@ -100,7 +100,9 @@ export async function serveEtcd(options: ServeEtcdOptions): Promise<EtcdServer> 
   const decode = { maxRequestBytes: limits.maxRequestBytes, maxMessageDepth: limits.maxMessageDepth };
   const service = (name: string) => `etcdserverpb.${name}`;
   server.addService(service('KV'), guardedService('KV', decode, KV_CODECS), kvService(ctx));
-  server.addService(service('Watch'), guardedService('Watch', decode), { Watch: watchHandler(ctx) });
+  server.addService(service('Watch'), guardedService('Watch', decode, {}, { Watch: encodeWatchOut }), {
+    Watch: watchHandler(ctx),
+  });
   server.addService(service('Lease'), guardedService('Lease', decode), leaseService(ctx));
   server.addService(service('Cluster'), guardedService('Cluster', decode), clusterService(ctx));
   server.addService(service('Maintenance'), guardedService('Maintenance', decode), maintenanceService(ctx));

@@ -1,10 +1,26 @@
 import type { ResponseHeader, Watch, WatchEvent, WatchResponse } from '../api.js';
 import { StoreError } from '../errors.js';
 import { type EtcdContext, guard } from './context.js';
-import { headerToProto, type Proto, watchCreateFromProto, watchResponseToProto } from './convert.js';
+import { type Proto, watchCreateFromProto } from './convert.js';
 import type { MethodHandler, ServerCall } from './grpc-call.js';
 import { refusalOf, statusOf, streaming } from './grpc-service.js';
 import { int64 } from './int64.js';
+import { encodeWatchResponse } from './kv-codec.js';
+
+/** A response the stream writes, as the Watch method's serializer ({@link encodeWatchOut}) takes it. */
+export class WatchOut {
+  constructor(
+    readonly response: WatchResponse,
+    /** The stream's id for the watch (the store's own id is not the client's). */
+    readonly watchId: number,
+    readonly fragment: boolean,
+  ) {}
+}
+
+/** The Watch method's response serializer: {@link encodeWatchResponse} of a {@link WatchOut}. */
+export function encodeWatchOut(out: WatchOut): Buffer {
+  return encodeWatchResponse(out.response, out.watchId, out.fragment);
+}
 
 /**
  * One Watch stream: many watches multiplexed on a bidirectional gRPC stream, with watch ids
@@ -69,7 +85,7 @@ class WatchStream {
     });
   }
 
-  private write(res: Proto, bytes: number): boolean {
+  private write(res: WatchOut, bytes: number): boolean {
     if (!this.open) return false;
     this.bufferedBytes += bytes;
     const ok = this.call.write(res, () => {
@@ -119,14 +135,10 @@ class WatchStream {
       (r) => {
         this.pendingProgress--;
         if (r.header.revision >= this.header.revision) this.header = r.header;
-        const res = {
-          header: headerToProto(r.header),
-          watch_id: -1,
-          created: false,
-          canceled: false,
-          events: [],
-        };
-        this.write(res, RESPONSE_OVERHEAD_BYTES);
+        this.write(
+          new WatchOut({ header: r.header, watchId: -1, events: [] }, -1, false),
+          RESPONSE_OVERHEAD_BYTES,
+        );
       },
       (err: unknown) => {
         this.pendingProgress--;
@@ -145,7 +157,7 @@ class WatchStream {
       canceled: true,
       cancelReason: reason,
     };
-    this.write(watchResponseToProto(res, watchId), RESPONSE_OVERHEAD_BYTES);
+    this.write(new WatchOut(res, watchId, false), RESPONSE_OVERHEAD_BYTES);
   }
 
   private freeId(): number {
@@ -209,7 +221,7 @@ class WatchStream {
     }
     const max = this.ctx.limits.maxRequestBytes;
     if (slot.fragment && bytes > max && res.events.length > 1) this.writeFragments(slot, res, max);
-    else this.write(watchResponseToProto(res, slot.id), bytes);
+    else this.write(new WatchOut(res, slot.id, false), bytes);
     if (res.canceled === true) this.slots.delete(slot.id);
     if (this.blocked) slot.paused = true;
     return !this.blocked;
@@ -219,7 +231,7 @@ class WatchStream {
     let chunk: WatchEvent[] = [];
     let size = RESPONSE_OVERHEAD_BYTES;
     const flush = (last: boolean) => {
-      this.write(watchResponseToProto({ ...res, events: chunk }, slot.id, !last), size);
+      this.write(new WatchOut({ ...res, events: chunk }, slot.id, !last), size);
       chunk = [];
       size = RESPONSE_OVERHEAD_BYTES;
     };
@@ -243,7 +255,7 @@ class WatchStream {
       canceled: true,
       cancelReason: reason,
     };
-    this.write(watchResponseToProto(res, slot.id), RESPONSE_OVERHEAD_BYTES);
+    this.write(new WatchOut(res, slot.id, false), RESPONSE_OVERHEAD_BYTES);
   }
 
   private cancel(watchId: number): void {
@@ -254,7 +266,7 @@ class WatchStream {
     const header = this.header;
     const answer = () =>
       this.write(
-        { header: headerToProto(header), watch_id: watchId, canceled: true, created: false, events: [] },
+        new WatchOut({ header, watchId, events: [], canceled: true }, watchId, false),
         RESPONSE_OVERHEAD_BYTES,
       );
     if (slot.store === undefined) answer();
