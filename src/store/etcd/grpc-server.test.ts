@@ -149,7 +149,7 @@ function call(
 
 const frame = (text: string) => frameMessage(Buffer.from(text));
 
-describe('gRPC server on node:http2', { timeout: 60_000 }, () => {
+describe('gRPC server on its own HTTP/2 connections', { timeout: 60_000 }, () => {
   let clock: ManualClock;
   let server: GrpcServer;
   let probe: Probe;
