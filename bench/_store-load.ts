@@ -238,8 +238,8 @@ async function watchPhase(
 /**
  * Runs the four phases against `endpoints` in order: puts (which also fill the key space),
  * linearizable gets, serializable gets, then puts under a prefix watcher; first, when
- * `warmupSeconds` is set, unmeasured puts and gets for that long (a fresh agent compiles its hot
- * paths as it runs: the figures are meant to be steady-state ones).
+ * `warmupSeconds` is set, unmeasured puts (under a watcher) and gets for that long (a fresh agent
+ * compiles its hot paths as it runs: the figures are meant to be steady-state ones).
  */
 export async function runLoad(
   endpoints: readonly string[],
@@ -260,12 +260,19 @@ export async function runLoad(
     };
     if (o.warmupSeconds > 0) {
       // Every measured kind runs in the warm-up, so each phase meets compiled code: half of it
-      // puts (they also fill the key space), a quarter each kind of get.
+      // puts (they also fill the key space) under a watcher on their prefix where the watch
+      // phase's watcher sits (the member's watch delivery path runs too), a quarter each kind
+      // of get.
       const ms = o.warmupSeconds * 1000;
-      await measure(workers, { ...base, kind: 'put', durationMs: ms / 2 }, serverPids);
+      const closeWarmupWatch = await openWatch(endpoints[endpoints.length - 1]!, 'bench/', () => {});
+      try {
+        await measure(workers, { ...base, kind: 'put', durationMs: ms / 2 }, serverPids);
+      } finally {
+        closeWarmupWatch();
+      }
       await measure(workers, { ...base, kind: 'getLinearizable', durationMs: ms / 4 }, serverPids);
       await measure(workers, { ...base, kind: 'getSerializable', durationMs: ms / 4 }, serverPids);
-      log(`  warm-up: ${o.warmupSeconds} s of puts and gets, not measured`);
+      log(`  warm-up: ${o.warmupSeconds} s of puts (watched) and gets, not measured`);
     }
     const put = await measure(workers, { ...base, kind: 'put' }, serverPids);
     log(`  put: ${put.ops_per_s}/s p50 ${put.p50_ms} ms p99 ${put.p99_ms} ms`);

@@ -9,10 +9,13 @@
  * `--seconds` each, in order: puts of random keys among `--keys`; linearizable gets; serializable
  * gets; puts under `watch/` while one watcher on that prefix (on the last member) measures
  * delivery: put invoke (its time travels in the value) to event arrival. Before them, `--warmup`
- * seconds of unmeasured puts (half) and linearizable and serializable gets (a quarter each) on
- * each store alike (0: none), so the figures are steady-state ones rather than a fresh agent's
- * first seconds: a profile of the members found V8 still compiling the put path (about a fifth of
- * a put's CPU on its background threads) after 2 s of warm-up. Reported per phase:
+ * seconds of unmeasured puts (half, under a watcher on their prefix on the last member) and
+ * linearizable and serializable gets (a quarter each) on each store alike (0: none), so the
+ * figures are steady-state ones rather than a fresh agent's first seconds: a profile of the
+ * members found V8 still compiling the put path (about a fifth of a put's CPU on its background
+ * threads) after 2 s of warm-up, and without a watcher in the warm-up the watch phase's first
+ * half second met the watcher's member compiling its watch delivery (events of 100-280 ms there,
+ * at most 40-80 ms after it). Reported per phase:
  * requests/s, p50/p99 latency, errors, the bench process's CPU (all load threads) and the
  * servers' CPU (from /proc), and the busiest load thread's event-loop utilization: near 1.0, the
  * load generator saturated and the figure measures the client, not the store.
