@@ -61,8 +61,7 @@ export type MethodHandler =
   | { readonly kind: 'unary'; readonly handle: UnaryHandler }
   | { readonly kind: 'stream'; readonly handle: StreamHandler };
 
-/** HTTP/2 error codes the calls use (RFC 9113 §7). */
-export const H2_NO_ERROR = 0;
+/** HTTP/2's INTERNAL_ERROR (RFC 9113 §7): a stream reset because writing to it failed. */
 export const H2_INTERNAL_ERROR = 2;
 
 /** The response headers of every call that answers with messages. */
@@ -101,12 +100,12 @@ export function trailersOnlyBlock(status: GrpcStatus): Buffer {
 }
 
 /**
- * Sends a headers-only answer; a client still sending is then told to stop with RST_STREAM
- * NO_ERROR, as grpc-go does (it follows the headers on the wire).
+ * Sends a headers-only answer. A client still sending is then told to stop with RST_STREAM
+ * NO_ERROR, as grpc-go does: the connection follows any end of ours that comes before the
+ * client's with it.
  */
 export function respondHeadersOnly(stream: H2Stream, block: Buffer): void {
   stream.respond(block, true);
-  if (!stream.remoteEnded && !stream.closed) stream.reset(H2_NO_ERROR);
 }
 
 /** Relays the stream's events to its call (one small object per call; ServerCall has its own `end`). */
