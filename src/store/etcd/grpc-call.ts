@@ -64,12 +64,14 @@ export type MethodHandler =
 /** HTTP/2's INTERNAL_ERROR (RFC 9113 §7): a stream reset because writing to it failed. */
 export const H2_INTERNAL_ERROR = 2;
 
-/** The response headers of every call that answers with messages. */
-export const RESPONSE_BLOCK: Buffer = encodeHeaderBlock([
+/** The response headers of every call: before its messages, or with its status (trailers-only). */
+const RESPONSE_FIELDS: ReadonlyArray<readonly [string, string]> = [
   [':status', '200'],
   ['content-type', 'application/grpc'],
   ['grpc-accept-encoding', 'identity'],
-]);
+];
+/** {@link RESPONSE_FIELDS} encoded once: the headers of every call that answers with messages. */
+const RESPONSE_BLOCK: Buffer = encodeHeaderBlock(RESPONSE_FIELDS);
 /** The trailers of a call that ends OK. */
 const OK_TRAILERS_BLOCK: Buffer = encodeHeaderBlock([['grpc-status', '0']]);
 
@@ -91,21 +93,7 @@ function trailersBlock(status: GrpcStatus): Buffer {
 
 /** A trailers-only answer: the response headers and the status in one block, ending the stream. */
 export function trailersOnlyBlock(status: GrpcStatus): Buffer {
-  return encodeHeaderBlock([
-    [':status', '200'],
-    ['content-type', 'application/grpc'],
-    ['grpc-accept-encoding', 'identity'],
-    ...trailerFields(status),
-  ]);
-}
-
-/**
- * Sends a headers-only answer. A client still sending is then told to stop with RST_STREAM
- * NO_ERROR, as grpc-go does: the connection follows any end of ours that comes before the
- * client's with it.
- */
-export function respondHeadersOnly(stream: H2Stream, block: Buffer): void {
-  stream.respond(block, true);
+  return encodeHeaderBlock([...RESPONSE_FIELDS, ...trailerFields(status)]);
 }
 
 /** Relays the stream's events to its call (one small object per call; ServerCall has its own `end`). */
@@ -358,7 +346,9 @@ export class ServerCall {
         return;
       }
       this.headersSent = true;
-      respondHeadersOnly(s, trailersOnlyBlock(status));
+      // Headers-only: a client still sending is then told to stop with RST_STREAM NO_ERROR, as
+      // grpc-go does (the connection follows any end of ours before the client's with it).
+      s.respond(trailersOnlyBlock(status), true);
     } catch {
       s.reset(H2_INTERNAL_ERROR);
     }

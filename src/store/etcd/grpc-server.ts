@@ -10,7 +10,6 @@ import {
   H2_INTERNAL_ERROR,
   type MethodCodec,
   type MethodHandler,
-  respondHeadersOnly,
   ServerCall,
   trailersOnlyBlock,
 } from './grpc-call.js';
@@ -114,7 +113,7 @@ const UNSUPPORTED_MEDIA_TYPE_BLOCK = encodeHeaderBlock([[':status', '415']]);
 /** A call refused before it started: its status alone, and its slot counted until it closes. */
 function refuseCall(stream: H2Stream, liveness: ConnectionLiveness, status: GrpcStatus): void {
   stream.listener = new RefusedListener(liveness);
-  respondHeadersOnly(stream, trailersOnlyBlock(status));
+  stream.respond(trailersOnlyBlock(status), true);
 }
 
 /** A refused call's stream: nothing to read; its close frees its slot in the liveness count. */
@@ -332,12 +331,12 @@ export class GrpcServer {
     const headers = stream.headers;
     if (headers[':method'] !== 'POST') {
       stream.listener = NO_LISTENER;
-      respondHeadersOnly(stream, METHOD_NOT_ALLOWED_BLOCK);
+      stream.respond(METHOD_NOT_ALLOWED_BLOCK, true);
       return;
     }
     if (!isGrpcContentType(headers['content-type'])) {
       stream.listener = NO_LISTENER;
-      respondHeadersOnly(stream, UNSUPPORTED_MEDIA_TYPE_BLOCK);
+      stream.respond(UNSUPPORTED_MEDIA_TYPE_BLOCK, true);
       return;
     }
     const connection = this.sessions.get(stream.connection);

@@ -339,6 +339,12 @@ class Writer {
     this.varint(n);
   }
 
+  /** A bool field set to true (a false one is left out, as proto3 writes it). */
+  trueField(tag: number): void {
+    this.buf[this.pos++] = tag;
+    this.buf[this.pos++] = 1;
+  }
+
   bytesField(tag: number, b: Uint8Array): void {
     if (b.length === 0) return;
     this.buf[this.pos++] = tag;
@@ -394,10 +400,7 @@ export function encodeRangeResponse(r: RangeResponse): Buffer {
   const w = new Writer(Buffer.allocUnsafe(size));
   writeHeader(w, 0x0a, r.header);
   for (const kv of r.kvs) writeKv(w, 0x12, kv);
-  if (r.more) {
-    w.buf[w.pos++] = 0x18;
-    w.buf[w.pos++] = 1;
-  }
+  if (r.more) w.trueField(0x18);
   w.intField(0x20, r.count);
   return w.buf;
 }
@@ -441,32 +444,20 @@ export function encodeWatchResponse(r: WatchResponse, watchId: number, fragment:
   const w = new Writer(Buffer.allocUnsafe(size));
   writeHeader(w, 0x0a, r.header);
   w.intField(0x10, watchId);
-  if (r.created === true) {
-    w.buf[w.pos++] = 0x18;
-    w.buf[w.pos++] = 1;
-  }
-  if (r.canceled === true) {
-    w.buf[w.pos++] = 0x20;
-    w.buf[w.pos++] = 1;
-  }
+  if (r.created === true) w.trueField(0x18);
+  if (r.canceled === true) w.trueField(0x20);
   w.intField(0x28, r.compactRevision ?? 0);
   if (reasonBytes > 0) {
     w.buf[w.pos++] = 0x32;
     w.varint(reasonBytes);
     w.pos += w.buf.write(reason, w.pos);
   }
-  if (fragment) {
-    w.buf[w.pos++] = 0x38;
-    w.buf[w.pos++] = 1;
-  }
+  if (fragment) w.trueField(0x38);
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     w.buf[w.pos++] = 0x5a;
     w.varint(eventSize(e));
-    if (e.type === 'delete') {
-      w.buf[w.pos++] = 0x08;
-      w.buf[w.pos++] = 1;
-    }
+    if (e.type === 'delete') w.trueField(0x08);
     writeKv(w, 0x12, e.kv);
     if (e.prevKv !== undefined) writeKv(w, 0x1a, e.prevKv);
   }
