@@ -135,8 +135,11 @@ export class KvNode implements KvApi {
   private ringNames: ReadonlySet<string> = new Set();
   private tokens: readonly Token[] = [];
   private progress: StreamProgress | undefined;
-  /** Metric children per (op, level, result): a few dozen at most (ops, 3 levels, error codes). */
-  private readonly seriesCache = new Map<string, RequestSeries>();
+  /**
+   * Metric series by op, level and result (a few dozen at most: ops, 3 levels, error codes):
+   * nested maps, so a request finds its series without building a key.
+   */
+  private readonly seriesCache = new Map<string, Map<string, Map<string, RequestSeries>>>();
   private stopped = false;
   /** Aborted by {@link stop}: ends a join's streaming and its waits between attempts. */
   private readonly stopSignal = new AbortController();
@@ -432,31 +435,40 @@ export class KvNode implements KvApi {
   }
 
   /**
-   * The metric children of one (op, level, result), made once: resolving labels hashes them on
-   * every call, a cost per request for a handful of distinct series.
+   * The metric series of one (op, level, result), made once: plain numbers read when `/metrics`
+   * is (prom-client's own children hash their labels on every call).
    */
   private requestSeries(metrics: Metrics, op: string, level: string, result: string): RequestSeries {
-    const id = `${op}\u0000${level}\u0000${result}`;
-    let series = this.seriesCache.get(id);
+    let byLevel = this.seriesCache.get(op);
+    if (byLevel === undefined) {
+      byLevel = new Map();
+      this.seriesCache.set(op, byLevel);
+    }
+    let byResult = byLevel.get(level);
+    if (byResult === undefined) {
+      byResult = new Map();
+      byLevel.set(level, byResult);
+    }
+    let series = byResult.get(result);
     if (series === undefined) {
       series = {
         count: metrics
-          .counter('cairn_kv_requests_total', 'Requests this node coordinated, by outcome', [
+          .hotCounter('cairn_kv_requests_total', 'Requests this node coordinated, by outcome', [
             'op',
             'level',
             'result',
           ])
-          .labels(op, level, result),
+          .series(op, level, result),
         seconds: metrics
-          .histogram(
+          .hotHistogram(
             'cairn_kv_request_seconds',
             'Time to answer a coordinated request',
             [0.001, 0.005, 0.02, 0.1, 0.5, 2, 5],
             ['op'],
           )
-          .labels(op),
+          .series(op),
       };
-      this.seriesCache.set(id, series);
+      byResult.set(result, series);
     }
     return series;
   }
