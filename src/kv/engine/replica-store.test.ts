@@ -307,6 +307,36 @@ describe('ReplicaStore group commit and limits', () => {
     assert.equal(storage.batches[0]!.sync, true);
   });
 
+  it('keeps two keys apart in one group when their cache hashes collide', async () => {
+    // A group finds its slots by the low 32 bits of the key's token; these two keys share them.
+    const [a, b] = [utf8('collide:2031'), utf8('collide:36124')];
+    assert.equal(tokenOf(a) & 0xffffffffn, tokenOf(b) & 0xffffffffn);
+    assert.notEqual(tokenOf(a), tokenOf(b));
+    const storage = new Spy(new MemoryStorage());
+    const store = await ReplicaStore.open({ storage, clock: new ManualClock() });
+    const calls = [
+      store.apply([{ key: a, cell: put(5, 'a5') }]),
+      store.apply([{ key: b, cell: put(3, 'b3') }]),
+      store.apply([{ key: a, cell: put(4, 'a4') }]),
+      store.apply([{ key: b, cell: put(6, 'b6') }]),
+    ];
+    const walls = (await Promise.all(calls)).map((r) => r[0]!.version.wall);
+    assert.deepEqual(walls, [5, 3, 5, 6]);
+    assert.equal(storage.batches.length, 1);
+    assert.deepEqual(await store.get(a), put(5, 'a5'));
+    assert.deepEqual(await store.get(b), put(6, 'b6'));
+    assert.equal(store.approximateCount(), 2);
+    // And again in a later group, now through the version cache, which both keys share a set of.
+    const [a2, b2] = await Promise.all([
+      store.apply([{ key: a, cell: put(7, 'a7') }]),
+      store.apply([{ key: b, cell: put(2, 'b2') }]),
+    ]);
+    assert.deepEqual([a2![0]!.version.wall, b2![0]!.version.wall], [7, 6]);
+    assert.deepEqual(await store.get(a), put(7, 'a7'));
+    assert.deepEqual(await store.get(b), put(6, 'b6'));
+    assert.equal(store.approximateCount(), 2);
+  });
+
   it('groups writes that arrive during a flush into the next batch', async () => {
     const storage = new Spy(new MemoryStorage());
     const store = await ReplicaStore.open({ storage, clock: new ManualClock(), sync: false });

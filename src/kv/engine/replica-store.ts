@@ -1,5 +1,6 @@
 import {
   type BatchOp,
+  bytesEqual,
   CairnError,
   type Clock,
   checkLimit,
@@ -101,9 +102,9 @@ type Pending =
       readonly reject: (e: unknown) => void;
     };
 
-/** A group's slots: by key, and per write and purge in group order. */
+/** A group's slots: one per distinct key (first-seen order), and per write and purge in group order. */
 interface ReadSlots {
-  readonly slots: Map<string, Slot>;
+  readonly slots: Slot[];
   readonly order: Slot[];
 }
 
@@ -123,6 +124,10 @@ interface Slot {
   knownValue: 0 | 1;
   /** The cache slot that vouched (`known`); the cache does not change while a group is read. */
   knownAt: number;
+  /** {@link cacheHash} of `storageKey`: the version cache's index, and the group's lookup of slots. */
+  readonly hash: number;
+  /** Another slot of the group whose key has the same `hash` (a chain, almost always empty). */
+  readonly sameHash: Slot | undefined;
 }
 
 /** The version cache's index of a data key: the low 32 bits of its token (bytes 5..8). */
@@ -149,14 +154,6 @@ interface SyncReadable {
 function syncReader(storage: Storage): SyncReadable | undefined {
   const candidate = storage as Partial<SyncReadable>;
   return typeof candidate.getSync === 'function' ? (storage as Storage & SyncReadable) : undefined;
-}
-
-/**
- * A key as a map key while a group is merged: one byte per char (latin1), made natively, cheaper
- * than hex and unique per byte string.
- */
-function slotId(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
 function encodeCount(n: number): Uint8Array {
@@ -568,12 +565,11 @@ export class ReplicaStore {
   }
 
   /** Records each slot's cell, now stored, in the version cache (a deleted one is forgotten). */
-  private rememberVersions(slots: ReadonlyMap<string, Slot>): void {
-    for (const slot of slots.values()) {
-      const hash = cacheHash(slot.storageKey);
+  private rememberVersions(slots: readonly Slot[]): void {
+    for (const slot of slots) {
       const cell = slot.current;
-      if (cell === undefined) this.versions.forget(slot.key, hash);
-      else this.versions.remember(slot.key, hash, cell.version, cell.value !== undefined);
+      if (cell === undefined) this.versions.forget(slot.key, slot.hash);
+      else this.versions.remember(slot.key, slot.hash, cell.version, cell.value !== undefined);
     }
   }
 
@@ -582,7 +578,9 @@ export class ReplicaStore {
    * slot of each write and purge in group order (`order`), so the merge looks no key up again.
    */
   private readSlots(group: readonly Pending[]): ReadSlots | Promise<ReadSlots> {
-    const slots = new Map<string, Slot>();
+    const slots: Slot[] = [];
+    // By hash rather than by key string: no string made per key (collisions chain via `sameHash`).
+    const byHash = new Map<number, Slot>();
     const order: Slot[] = [];
     const reads: Promise<void>[] = [];
     const read = (slot: Slot): void => {
@@ -595,15 +593,17 @@ export class ReplicaStore {
     };
     // `version` is the write's, undefined for a purge (which needs the stored cell itself).
     const add = (key: Uint8Array, version: Version | undefined): void => {
-      const id = slotId(key);
-      const seen = slots.get(id);
+      const storageKey = dataKey(tokenOf(key), key);
+      const hash = cacheHash(storageKey);
+      const first = byHash.get(hash);
+      let seen = first;
+      while (seen !== undefined && !bytesEqual(seen.key, key)) seen = seen.sameHash;
       if (seen !== undefined) {
         order.push(seen);
         if (seen.known && (version === undefined || !this.versions.olderThan(seen.knownAt, version)))
           read(seen);
         return;
       }
-      const storageKey = dataKey(tokenOf(key), key);
       const slot: Slot = {
         key,
         storageKey,
@@ -612,11 +612,14 @@ export class ReplicaStore {
         known: false,
         knownValue: 0,
         knownAt: -1,
+        hash,
+        sameHash: first,
       };
-      slots.set(id, slot);
+      byHash.set(hash, slot);
+      slots.push(slot);
       order.push(slot);
       if (version !== undefined) {
-        const at = this.versions.find(key, cacheHash(storageKey));
+        const at = this.versions.find(key, hash);
         if (at >= 0 && this.versions.olderThan(at, version)) {
           slot.known = true;
           slot.knownValue = this.versions.valueFlag(at);
@@ -648,11 +651,11 @@ export class ReplicaStore {
     }
   }
 
-  private opsFor(slots: ReadonlyMap<string, Slot>): { ops: BatchOp[]; countDelta: number; purged: number } {
+  private opsFor(slots: readonly Slot[]): { ops: BatchOp[]; countDelta: number; purged: number } {
     const ops: BatchOp[] = [];
     let countDelta = 0;
     let purged = 0;
-    for (const slot of slots.values()) {
+    for (const slot of slots) {
       if (slot.current === slot.stored) continue;
       const had = slot.known ? slot.knownValue : slot.stored?.value !== undefined ? 1 : 0;
       const has = slot.current?.value !== undefined ? 1 : 0;
