@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import type { ServerContext, Session } from './commands/context.js';
-import { dispatch, orderingOf } from './commands/table.js';
+import type { CommandSpec, ServerContext, Session } from './commands/context.js';
+import { errorFor, execute, orderingOf, specOf } from './commands/table.js';
 import { RespParser } from './parser.js';
 import { errorReply, type Protocol, type Reply, ReplyBuffer } from './reply.js';
 
@@ -35,18 +35,17 @@ interface Slot {
 /** A command in flight on some keys; `waiters` run (each on its own microtask) once it answered. */
 interface Gate {
   done: boolean;
-  /** The keys (latin1) it is registered on. */
-  readonly keys: readonly string[];
+  /** Its keys as sent. */
+  readonly keys: readonly Buffer[];
+  /** Its keys as `lastOnKey` names them, made when the gate is first indexed there. */
+  ids: readonly string[] | undefined;
   readonly waiters: (() => void)[];
 }
 
-const NO_KEYS: readonly string[] = [];
-
-/** A command's keys as `lastOnKey` names them (latin1: one char per byte), made once per command. */
-function keyIds(order: Buffer[] | 'all' | undefined): string[] | 'all' | undefined {
-  if (order === undefined || order === 'all') return order;
-  const ids: string[] = new Array(order.length);
-  for (let i = 0; i < order.length; i++) ids[i] = order[i]!.toString('latin1');
+/** Keys as `lastOnKey` names them (latin1: one char per byte). */
+function keyIds(keys: readonly Buffer[]): string[] {
+  const ids: string[] = new Array(keys.length);
+  for (let i = 0; i < keys.length; i++) ids[i] = keys[i]!.toString('latin1');
   return ids;
 }
 
@@ -60,6 +59,13 @@ export class RespConnection {
    * different keys still run concurrently. (Plain records rather than promises: one per command.)
    */
   private readonly lastOnKey = new Map<string, Gate>();
+  /**
+   * The gates of the keyed commands in flight, in arrival order. `lastOnKey` is kept only while a
+   * command arrived with others in flight (`indexed`): a client with one command at a time (most,
+   * and every non-pipelined benchmark) never has its keys turned into strings.
+   */
+  private readonly pending = new Set<Gate>();
+  private indexed = false;
   private head = 0;
   private readonly out = new ReplyBuffer();
   private flushScheduled = false;
@@ -143,60 +149,91 @@ export class RespConnection {
     this.server.stats.commandsProcessed++;
     const slot: Slot = { reply: undefined, proto: this.session.proto, close: false };
     this.queue.push(slot);
-    const order = keyIds(orderingOf(args));
-    const before = this.inFlightOn(order);
+    const spec = specOf(args[0]!);
+    const order = orderingOf(spec, args);
+    if (order === undefined || this.pending.size === 0) {
+      this.start(spec, args, slot, order);
+      return;
+    }
+    if (!this.indexed) this.index();
+    const ids = order === 'all' ? undefined : keyIds(order);
+    const before = this.inFlightOn(ids);
     if (before === undefined) {
-      this.start(args, slot, order);
+      this.start(spec, args, slot, order, undefined, ids);
       return;
     }
     // Registered now, before it starts, so that a later command on these keys waits for it too.
-    const gate = this.track(order);
+    // (A whole-keyspace command is not waited on: its gate only marks it as started late.)
+    const gate = order === 'all' ? { done: false, keys: [], ids: [], waiters: [] } : this.track(order, ids);
     let waiting = before.length;
     const go = (): void => {
-      if (--waiting === 0) this.start(args, slot, undefined, gate);
+      if (--waiting === 0) this.start(spec, args, slot, undefined, gate);
     };
     for (const g of before) g.waiters.push(go);
   }
 
-  /** The unanswered commands a command of `order` must wait for; undefined when none. */
-  private inFlightOn(order: string[] | 'all' | undefined): Gate[] | undefined {
-    if (order === undefined || this.lastOnKey.size === 0) return undefined;
-    let before: Gate[] | undefined;
-    const wait = (g: Gate | undefined): void => {
-      if (g === undefined || g.done) return;
-      if (before === undefined) before = [];
-      before.push(g);
-    };
-    if (order === 'all') for (const g of this.lastOnKey.values()) wait(g);
-    else for (const key of order) wait(this.lastOnKey.get(key));
-    return before;
+  /** Puts every pending gate's keys in `lastOnKey`, in arrival order (the last one on a key wins). */
+  private index(): void {
+    for (const g of this.pending) {
+      g.ids ??= keyIds(g.keys);
+      for (const id of g.ids) this.lastOnKey.set(id, g);
+    }
+    this.indexed = true;
   }
 
   /**
-   * A gate registered as the last command on each of `order`'s keys (none for `'all'`, whose gate
-   * nothing waits on).
+   * The unanswered commands a command on keys `ids` must wait for (undefined `ids`: one that reads
+   * the whole keyspace, which waits for all); undefined when none. Needs `indexed`.
    */
-  private track(order: string[] | 'all' | undefined): Gate {
-    if (order === undefined || order === 'all') return { done: false, keys: NO_KEYS, waiters: [] };
-    const gate: Gate = { done: false, keys: order, waiters: [] };
-    for (const key of order) this.lastOnKey.set(key, gate);
+  private inFlightOn(ids: readonly string[] | undefined): Gate[] | undefined {
+    if (ids === undefined) return this.pending.size === 0 ? undefined : [...this.pending];
+    let before: Gate[] | undefined;
+    for (const id of ids) {
+      const g = this.lastOnKey.get(id);
+      if (g === undefined || g.done) continue;
+      if (before === undefined) before = [];
+      before.push(g);
+    }
+    return before;
+  }
+
+  /** A gate for a keyed command answering later, indexed at once when the connection is. */
+  private track(keys: readonly Buffer[], ids?: readonly string[]): Gate {
+    const gate: Gate = { done: false, keys, ids, waiters: [] };
+    this.pending.add(gate);
+    if (this.indexed) {
+      gate.ids ??= keyIds(keys);
+      for (const id of gate.ids) this.lastOnKey.set(id, gate);
+    }
     return gate;
   }
 
   /** The command of `gate` answered: forget its keys, and let its waiters go on a later microtask. */
   private release(gate: Gate): void {
     gate.done = true;
-    for (const k of gate.keys) if (this.lastOnKey.get(k) === gate) this.lastOnKey.delete(k);
+    this.pending.delete(gate);
+    if (gate.ids !== undefined)
+      for (const k of gate.ids) if (this.lastOnKey.get(k) === gate) this.lastOnKey.delete(k);
+    if (this.pending.size === 0) this.indexed = false;
     for (const w of gate.waiters) queueMicrotask(w);
   }
 
   /**
-   * Dispatches one command into its reply slot. `order`: keys to register as in flight when the
-   * command answers later (undefined when already registered); `gate`: released once it answered.
+   * Dispatches one command into its reply slot. `order`: its keys, to track when it answers later
+   * (undefined when already tracked, or keyless); `gate`: released once it answered; `ids`: its
+   * keys' strings when already made.
    */
-  private start(args: Buffer[], slot: Slot, order: string[] | 'all' | undefined, gate?: Gate): void {
+  private start(
+    spec: CommandSpec | undefined,
+    args: Buffer[],
+    slot: Slot,
+    order: Buffer[] | 'all' | undefined,
+    gate?: Gate,
+    ids?: readonly string[],
+  ): void {
     const session = this.session;
-    const result = dispatch({ server: this.server, session }, args);
+    const ctx = { server: this.server, session };
+    const result = execute(ctx, spec, args);
     slot.proto = session.proto;
     this.parser.authenticated = session.authenticated;
     if (session.closeAfterReply) {
@@ -204,12 +241,13 @@ export class RespConnection {
       this.ending = true;
     }
     if (result instanceof Promise) {
-      const finished = gate ?? (order !== undefined && order !== 'all' ? this.track(order) : undefined);
-      result.then((reply) => {
+      const finished = gate ?? (order !== undefined && order !== 'all' ? this.track(order, ids) : undefined);
+      const answer = (reply: Reply): void => {
         slot.reply = reply;
         if (finished !== undefined) this.release(finished);
         this.pump();
-      });
+      };
+      result.then(answer, (err: unknown) => answer(errorFor(err, ctx)));
     } else {
       slot.reply = result;
       // A deferred command that answered at once: its reply may complete the queue's prefix.

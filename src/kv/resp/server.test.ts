@@ -146,6 +146,45 @@ describe('serveResp over TCP', () => {
     });
   });
 
+  it('orders a command that arrives while an earlier one on its key is still running', {
+    timeout: 20_000,
+  }, async () => {
+    // The first SET runs alone (nothing in flight): its keys are indexed only when the next
+    // commands arrive, in later packets.
+    class SlowPuts extends MemoryKv {
+      readonly held: ReturnType<typeof deferred<void>>[] = [];
+      override async put(...args: Parameters<MemoryKv['put']>): Promise<void> {
+        const gate = deferred<void>();
+        this.held.push(gate);
+        await gate.promise;
+        return super.put(...args);
+      }
+    }
+    const kv = new SlowPuts({ clock: systemClock });
+    await withServer(kv, async (server) => {
+      const c = await RawClient.open(server.port);
+      c.send('SET a 1\r\n');
+      while (kv.held.length < 1) await new Promise((r) => setImmediate(r));
+      c.send('SET b 2\r\n');
+      while (kv.held.length < 2) await new Promise((r) => setImmediate(r));
+      c.send('GET a\r\nDBSIZE\r\nGET b\r\nPING\r\n');
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      // GET a, DBSIZE and GET b wait; PING waits for nothing but answers in its turn.
+      assert.equal(kv.held.length, 2);
+      kv.held[1]!.resolve();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      kv.held[0]!.resolve();
+      assert.deepEqual(await c.lines(8), ['+OK', '+OK', '$1', '1', ':2', '$1', '2', '+PONG']);
+      // Every gate released: a later command on the same key runs at once.
+      c.send('SET a 3\r\n');
+      while (kv.held.length < 3) await new Promise((r) => setImmediate(r));
+      kv.held[2]!.resolve();
+      c.send('GET a\r\n');
+      assert.deepEqual((await c.lines(11)).slice(8), ['+OK', '$1', '3']);
+      c.close();
+    });
+  });
+
   it('close writes the replies owed before closing connections', async () => {
     const kv = new GatedKv({ clock: systemClock });
     await kv.put(Buffer.from('a'), Buffer.from('1'));

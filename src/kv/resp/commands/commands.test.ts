@@ -9,7 +9,7 @@ import { type RespAuthOptions, RespAuthorizer } from '../auth.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { encodeReply, type Protocol } from '../reply.js';
 import type { CommandContext, ServerContext, Session } from './context.js';
-import { commandTable, dispatch } from './table.js';
+import { commandTable, dispatch, specOf } from './table.js';
 
 const ROOT = new Uint8Array(32).fill(7);
 
@@ -413,5 +413,22 @@ describe('RESP commands with auth', () => {
     assert.equal(await run('SET', 'k', 'v'), '+OK\r\n');
     clock.advance(1000);
     assert.match(await run('GET', 'k'), /^-NOPERM .*expired/);
+  });
+});
+
+describe('specOf', () => {
+  it('finds every command from its name in any ASCII case, and nothing else', () => {
+    for (const [name, spec] of commandTable()) {
+      const mixed = [...name].map((ch, i) => (i % 2 === 0 ? ch.toUpperCase() : ch)).join('');
+      for (const variant of [name, name.toUpperCase(), mixed])
+        assert.equal(specOf(Buffer.from(variant, 'latin1')), spec, variant);
+      assert.equal(specOf(Buffer.from(`${name}x`, 'latin1')), undefined);
+      assert.equal(specOf(Buffer.from(name.slice(1), 'latin1')), commandTable().get(name.slice(1)));
+    }
+    // Case folding is ASCII only, as Redis's strcasecmp: a latin1 capital never matches.
+    assert.equal(specOf(Buffer.from([0x53, 0x45, 0xd4])), undefined); // 'SE' + 'Ô'
+    assert.equal(specOf(Buffer.from([0x73, 0x65, 0x74 - 0x20 + 0x80])), undefined);
+    assert.equal(specOf(Buffer.alloc(0)), undefined);
+    assert.equal(specOf(Buffer.from('nosuchcommand')), undefined);
   });
 });

@@ -17,8 +17,11 @@ import { serverCommands } from './server.js';
  */
 
 let table: Map<string, CommandSpec> | undefined;
-/** The same commands by uppercase name: clients send one case or the other, so most lookups hit without lowercasing. */
-let upperTable: Map<string, CommandSpec> | undefined;
+/**
+ * The same commands by {@link nameHash} of their name, each with its name's bytes: a command is
+ * found from the bytes the client sent, without making a string of them (once per request).
+ */
+let byHash: Map<number, { readonly name: Uint8Array; readonly spec: CommandSpec }[]> | undefined;
 
 /** Every command by lowercase name. */
 export function commandTable(): ReadonlyMap<string, CommandSpec> {
@@ -30,10 +33,39 @@ export function commandTable(): ReadonlyMap<string, CommandSpec> {
   return table;
 }
 
-function lookup(name: string): CommandSpec | undefined {
-  const all = commandTable();
-  if (upperTable === undefined) upperTable = new Map([...all].map(([k, v]) => [k.toUpperCase(), v]));
-  return all.get(name) ?? upperTable.get(name) ?? all.get(name.toLowerCase());
+/** ASCII lowercase of one byte (Redis matches command names with strcasecmp). */
+function lower(b: number): number {
+  return b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
+}
+
+/** A hash of a name's ASCII-lowercased bytes: equal for names that differ only in ASCII case. */
+function nameHash(name: Uint8Array): number {
+  let h = name.length;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + lower(name[i]!)) | 0;
+  return h;
+}
+
+/** The command named by `name` (the bytes as sent, in any ASCII case), or undefined. */
+export function specOf(name: Uint8Array): CommandSpec | undefined {
+  if (byHash === undefined) {
+    byHash = new Map();
+    for (const spec of commandTable().values()) {
+      const bytes = Buffer.from(spec.name, 'latin1');
+      const h = nameHash(bytes);
+      const list = byHash.get(h);
+      if (list === undefined) byHash.set(h, [{ name: bytes, spec }]);
+      else list.push({ name: bytes, spec });
+    }
+  }
+  const candidates = byHash.get(nameHash(name));
+  if (candidates === undefined) return undefined;
+  for (const c of candidates) {
+    if (c.name.length !== name.length) continue;
+    let i = 0;
+    while (i < name.length && lower(name[i]!) === c.name[i]) i++;
+    if (i === name.length) return c.spec;
+  }
+  return undefined;
 }
 
 const NOAUTH = errorReply('NOAUTH Authentication required.');
@@ -75,8 +107,10 @@ function keysOf(spec: CommandSpec, args: readonly Buffer[]): Buffer[] {
  * them), `'all'` for a command that reads the whole keyspace (SCAN, DBSIZE: it waits for every
  * earlier command), or none (connection and server commands, unknown commands: answered at once).
  */
-export function orderingOf(args: readonly Buffer[]): Buffer[] | 'all' | undefined {
-  const spec = lookup(args[0]!.toString('latin1'));
+export function orderingOf(
+  spec: CommandSpec | undefined,
+  args: readonly Buffer[],
+): Buffer[] | 'all' | undefined {
   if (spec === undefined || spec.access === 'none') return undefined;
   if (spec.keyless === true) return 'all';
   const keys = keysOf(spec, args);
@@ -108,7 +142,20 @@ function denial(ctx: CommandContext, spec: CommandSpec, args: readonly Buffer[])
 
 /** Runs one command; see the module comment. */
 export function dispatch(ctx: CommandContext, args: readonly Buffer[]): Reply | Promise<Reply> {
-  const spec = lookup(args[0]!.toString('latin1'));
+  const out = execute(ctx, specOf(args[0]!), args);
+  return out instanceof Promise ? out.catch((err: unknown) => errorFor(err, ctx)) : out;
+}
+
+/**
+ * {@link dispatch} for a command already looked up (`spec`: `specOf(args[0])`), except that its
+ * promise may reject: the caller answers a rejection with {@link errorFor} (one promise less per
+ * request than chaining a catch here). Never throws.
+ */
+export function execute(
+  ctx: CommandContext,
+  spec: CommandSpec | undefined,
+  args: readonly Buffer[],
+): Reply | Promise<Reply> {
   if (spec === undefined) return unknownCommand(args);
   if (!arityOk(spec.arity, args.length)) return wrongArity(spec.name);
   ctx.session.lastCommand = spec.name;
@@ -116,9 +163,7 @@ export function dispatch(ctx: CommandContext, args: readonly Buffer[]): Reply | 
   try {
     const reason = denial(ctx, spec, args);
     if (reason !== undefined) return errorReply(`NOPERM ${reason}`);
-    const out = spec.run(ctx, args);
-    if (out instanceof Promise) return out.catch((err: unknown) => errorFor(err, ctx));
-    return out;
+    return spec.run(ctx, args);
   } catch (err) {
     return errorFor(err, ctx);
   }
