@@ -75,6 +75,8 @@ export class RespConnection {
   /** No more commands are taken: a close was asked for (QUIT, protocol error, server close). */
   private ending = false;
   private closed = false;
+  /** When the socket last carried bytes either way (`performance.now()`), for {@link closeIfIdle}. */
+  private lastActiveAt = performance.now();
 
   constructor(
     private readonly socket: Socket,
@@ -84,14 +86,10 @@ export class RespConnection {
     this.parser = new RespParser(server.limits);
     this.parser.authenticated = session.authenticated;
     socket.setNoDelay(true);
-    socket.setTimeout(server.limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
       this.waitingForDrain = false;
       this.updateReading();
-    });
-    socket.on('timeout', () => {
-      if (this.inFlight === 0) socket.destroy();
     });
     socket.on('error', () => {
       // 'close' follows; a reset by the client is not the server's error.
@@ -107,6 +105,15 @@ export class RespConnection {
     return this.queue.length - this.head;
   }
 
+  /**
+   * Closes the connection when it has been idle (nothing received or written, no command in
+   * flight) for `idleMs` as of `now` (`performance.now()`); the server sweeps its connections with
+   * this rather than arming a socket timeout, which Node re-arms on every read and write.
+   */
+  closeIfIdle(now: number, idleMs: number): void {
+    if (this.inFlight === 0 && now - this.lastActiveAt >= idleMs) this.socket.destroy();
+  }
+
   /** Stops taking commands and closes once the replies owed are written. */
   end(): void {
     this.ending = true;
@@ -115,6 +122,7 @@ export class RespConnection {
 
   private onData(chunk: Buffer): void {
     this.server.stats.bytesIn += chunk.length;
+    this.lastActiveAt = performance.now();
     if (this.ending) return;
     // One reading per chunk: CLIENT LIST's idle needs seconds, not a clock call per command.
     this.session.lastCommandAt = this.server.clock.now();
@@ -298,6 +306,7 @@ export class RespConnection {
     if (this.closed || this.out.length === 0) return;
     const bytes = this.out.take();
     this.server.stats.bytesOut += bytes.length;
+    this.lastActiveAt = performance.now();
     this.socket.write(bytes);
     // 'drain' comes only after a write past the socket's highWaterMark, so wait only when one is due.
     if (this.socket.writableLength > this.server.limits.maxPendingReplyBytes && this.socket.writableNeedDrain)

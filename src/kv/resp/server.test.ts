@@ -338,6 +338,32 @@ describe('serveResp over TCP', () => {
     );
   });
 
+  it('keeps a connection whose command runs past the idle timeout, and a busy one', async () => {
+    const kv = new GatedKv({ clock: systemClock });
+    await kv.put(Buffer.from('a'), Buffer.from('1'));
+    await withServer(
+      kv,
+      async (server) => {
+        const held = await RawClient.open(server.port);
+        const busy = await RawClient.open(server.port);
+        held.send('GET a\r\n');
+        while (kv.gates.size < 1) await new Promise((r) => setImmediate(r));
+        // Three idle timeouts with the GET in flight, while the other client sends every 20 ms.
+        for (let i = 0; i < 8; i++) {
+          busy.send('PING\r\n');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(held.closed, false);
+        assert.equal(busy.closed, false);
+        assert.equal((await busy.lines(8)).length, 8);
+        kv.gates.get('a')!.resolve();
+        assert.equal(await held.untilClosed(), '$1\r\n1\r\n');
+        assert.match(await busy.untilClosed(), /^(\+PONG\r\n){8}$/);
+      },
+      { limits: { idleTimeoutMs: 50 } },
+    );
+  });
+
   it('survives random bytes on many connections and keeps serving', async () => {
     const seed = process.env.CAIRN_SEED === undefined ? Date.now() % 100_000 : Number(process.env.CAIRN_SEED);
     const rng = Rng.fromSeed(seed);

@@ -133,6 +133,15 @@ export async function serveResp(options: RespServerOptions): Promise<RespServer>
       resolve();
     });
   });
+  // Idle connections are found by a sweep, a few times per idle timeout (at most every 10 s).
+  const sweep = setInterval(
+    () => {
+      const now = performance.now();
+      for (const c of connections) c.closeIfIdle(now, limits.idleTimeoutMs);
+    },
+    Math.min(10_000, Math.max(10, limits.idleTimeoutMs / 4)),
+  );
+  sweep.unref();
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   context.port = port;
@@ -142,6 +151,7 @@ export async function serveResp(options: RespServerOptions): Promise<RespServer>
     endpoint: `${host}:${port}`,
     stats,
     async close() {
+      clearInterval(sweep);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.end();
       // Connections that do not finish promptly (a client not reading) are cut.
