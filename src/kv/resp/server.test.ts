@@ -93,6 +93,17 @@ class GatedKv extends MemoryKv {
   }
 }
 
+/** A store whose puts wait until the test resolves their gate (`held`, in call order). */
+class SlowPuts extends MemoryKv {
+  readonly held: ReturnType<typeof deferred<void>>[] = [];
+  override async put(...args: Parameters<MemoryKv['put']>): Promise<void> {
+    const gate = deferred<void>();
+    this.held.push(gate);
+    await gate.promise;
+    return super.put(...args);
+  }
+}
+
 async function withServer<T>(
   kv: KvApi,
   fn: (server: RespServer) => Promise<T>,
@@ -124,16 +135,7 @@ describe('serveResp over TCP', () => {
   });
 
   it('runs the commands of a pipeline on one key in the order sent (SET then GET reads the new value)', async () => {
-    /** Puts wait for their gate: without ordering, the GET behind a held SET would read the old value. */
-    class SlowPuts extends MemoryKv {
-      readonly held: ReturnType<typeof deferred<void>>[] = [];
-      override async put(...args: Parameters<MemoryKv['put']>): Promise<void> {
-        const gate = deferred<void>();
-        this.held.push(gate);
-        await gate.promise;
-        return super.put(...args);
-      }
-    }
+    // Without ordering, the GET behind a held SET would read the old value.
     const kv = new SlowPuts({ clock: systemClock });
     await withServer(kv, async (server) => {
       const c = await RawClient.open(server.port);
@@ -151,15 +153,6 @@ describe('serveResp over TCP', () => {
   }, async () => {
     // The first SET runs alone (nothing in flight): its keys are indexed only when the next
     // commands arrive, in later packets.
-    class SlowPuts extends MemoryKv {
-      readonly held: ReturnType<typeof deferred<void>>[] = [];
-      override async put(...args: Parameters<MemoryKv['put']>): Promise<void> {
-        const gate = deferred<void>();
-        this.held.push(gate);
-        await gate.promise;
-        return super.put(...args);
-      }
-    }
     const kv = new SlowPuts({ clock: systemClock });
     await withServer(kv, async (server) => {
       const c = await RawClient.open(server.port);
