@@ -13,7 +13,9 @@ import { serverCommands } from './server.js';
  *
  * Contract: {@link dispatch} never throws and never rejects; any error a handler or the store
  * raises is answered (KvError: its code as the reply's first word, DENIED as NOPERM,
- * INVALID_ARGUMENT as ERR; anything else `ERR internal error`, logged).
+ * INVALID_ARGUMENT as ERR; anything else `ERR internal error`, logged). The connection runs
+ * commands through {@link execute} with a spec it already looked up and answers a rejection
+ * with {@link errorFor} itself, which is what `dispatch` does.
  */
 
 let table: Map<string, CommandSpec> | undefined;
