@@ -75,14 +75,15 @@ export class RespConnection {
   /** No more commands are taken: a close was asked for (QUIT, protocol error, server close). */
   private ending = false;
   private closed = false;
-  /** When the socket last carried bytes either way (`performance.now()`), for {@link closeIfIdle}. */
-  private lastActiveAt = performance.now();
+  /** When the socket last carried bytes either way (the server's clock), for {@link closeIfIdle}. */
+  private lastActiveAt: number;
 
   constructor(
     private readonly socket: Socket,
     private readonly server: ServerContext,
     readonly session: Session,
   ) {
+    this.lastActiveAt = server.clock.now();
     this.parser = new RespParser(server.limits);
     this.parser.authenticated = session.authenticated;
     socket.setNoDelay(true);
@@ -107,7 +108,7 @@ export class RespConnection {
 
   /**
    * Closes the connection when it has been idle (nothing received or written, no command in
-   * flight) for `idleMs` as of `now` (`performance.now()`); the server sweeps its connections with
+   * flight) for `idleMs` as of `now` (the server's clock); the server sweeps its connections with
    * this rather than arming a socket timeout, which Node re-arms on every read and write.
    */
   closeIfIdle(now: number, idleMs: number): void {
@@ -122,10 +123,11 @@ export class RespConnection {
 
   private onData(chunk: Buffer): void {
     this.server.stats.bytesIn += chunk.length;
-    this.lastActiveAt = performance.now();
-    if (this.ending) return;
     // One reading per chunk: CLIENT LIST's idle needs seconds, not a clock call per command.
-    this.session.lastCommandAt = this.server.clock.now();
+    const now = this.server.clock.now();
+    this.lastActiveAt = now;
+    if (this.ending) return;
+    this.session.lastCommandAt = now;
     this.parser.push(chunk);
     this.pump();
   }
@@ -306,7 +308,7 @@ export class RespConnection {
     if (this.closed || this.out.length === 0) return;
     const bytes = this.out.take();
     this.server.stats.bytesOut += bytes.length;
-    this.lastActiveAt = performance.now();
+    this.lastActiveAt = this.server.clock.now();
     this.socket.write(bytes);
     // 'drain' comes only after a write past the socket's highWaterMark, so wait only when one is due.
     if (this.socket.writableLength > this.server.limits.maxPendingReplyBytes && this.socket.writableNeedDrain)

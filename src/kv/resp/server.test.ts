@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { deferred } from '../../core/deferred.js';
+import { ManualClock } from '../../core/manual-clock.js';
 import { Rng } from '../../core/rng.js';
 import { formatToken, mintToken } from '../../security/token.js';
 import { MemoryKv } from '../memory-kv.js';
@@ -334,26 +335,38 @@ describe('serveResp over TCP', () => {
   it('keeps a connection whose command runs past the idle timeout, and a busy one', async () => {
     const kv = new GatedKv({ clock: systemClock });
     await kv.put(Buffer.from('a'), Buffer.from('1'));
+    // The sweep runs on real timers but reads this clock: idle time passes only when the test says.
+    const clock = new ManualClock();
     await withServer(
       kv,
       async (server) => {
+        const sweep = async () => {
+          const until = server.stats.idleSweeps + 1;
+          while (server.stats.idleSweeps < until) await new Promise((r) => setTimeout(r, 5));
+        };
         const held = await RawClient.open(server.port);
         const busy = await RawClient.open(server.port);
+        const idle = await RawClient.open(server.port);
         held.send('GET a\r\n');
         while (kv.gates.size < 1) await new Promise((r) => setImmediate(r));
-        // Three idle timeouts with the GET in flight, while the other client sends every 20 ms.
-        for (let i = 0; i < 8; i++) {
+        // Eight idle timeouts pass with the GET in flight; the busy client sends within each one.
+        for (let i = 1; i <= 8; i++) {
+          clock.advance(40);
           busy.send('PING\r\n');
-          await new Promise((r) => setTimeout(r, 20));
+          assert.equal((await busy.lines(i)).length, i);
+          await sweep();
         }
+        assert.equal(await idle.untilClosed(), '');
         assert.equal(held.closed, false);
         assert.equal(busy.closed, false);
-        assert.equal((await busy.lines(8)).length, 8);
         kv.gates.get('a')!.resolve();
+        assert.deepEqual(await held.lines(2), ['$1', '1']);
+        // Once both are quiet for the idle timeout, the sweep closes them too.
+        clock.advance(50);
         assert.equal(await held.untilClosed(), '$1\r\n1\r\n');
         assert.match(await busy.untilClosed(), /^(\+PONG\r\n){8}$/);
       },
-      { limits: { idleTimeoutMs: 50 } },
+      { limits: { idleTimeoutMs: 50 }, clock },
     );
   });
 

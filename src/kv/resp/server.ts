@@ -75,6 +75,7 @@ export async function serveResp(options: RespServerOptions): Promise<RespServer>
     readPauses: 0,
     bytesIn: 0,
     bytesOut: 0,
+    idleSweeps: 0,
   };
   const context: ServerContext = {
     kv: options.kv,
@@ -136,8 +137,9 @@ export async function serveResp(options: RespServerOptions): Promise<RespServer>
   // Idle connections are found by a sweep, a few times per idle timeout (at most every 10 s).
   const sweep = setInterval(
     () => {
-      const now = performance.now();
+      const now = clock.now();
       for (const c of connections) c.closeIfIdle(now, limits.idleTimeoutMs);
+      stats.idleSweeps++;
     },
     Math.min(10_000, Math.max(10, limits.idleTimeoutMs / 4)),
   );

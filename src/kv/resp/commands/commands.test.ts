@@ -34,6 +34,7 @@ function harness(options: { kv?: KvApi; auth?: boolean; clock?: ManualClock } = 
       readPauses: 0,
       bytesIn: 0,
       bytesOut: 0,
+      idleSweeps: 0,
     },
     port: 7000,
     sessions: () => sessions,

@@ -54,6 +54,8 @@ export interface RespStats {
   readPauses: number;
   bytesIn: number;
   bytesOut: number;
+  /** Sweeps for idle connections so far (a few per idle timeout). */
+  idleSweeps: number;
 }
 
 /** What every connection of a server shares. */
