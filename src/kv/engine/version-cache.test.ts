@@ -1,5 +1,5 @@
 /**
- * VersionCache: exact entries, two per set with the newest kept, long keys never held.
+ * VersionCache: exact entries, eight per set with the newest kept, long keys never held.
  * Run: node --import tsx --test src/kv/engine/version-cache.test.ts
  */
 import assert from 'node:assert/strict';
@@ -31,20 +31,17 @@ describe('VersionCache', () => {
   });
 
   it('replaces the oldest recorded key of a full set and never holds keys over keyBytes', () => {
-    const cache = new VersionCache(8, 4); // two sets of four
-    for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) cache.remember(utf8(k), i * 2, v(i + 1), true);
+    const cache = new VersionCache(16, 4); // two sets of eight
+    const first = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    for (const [i, k] of first.entries()) cache.remember(utf8(k), i * 2, v(i + 1), true);
     cache.remember(utf8('a'), 0, v(9), false); // an update keeps its slot and its age
-    cache.remember(utf8('e'), 8, v(10), true); // the set is full: replaces a
+    cache.remember(utf8('i'), 16, v(10), true); // the set is full: replaces a
     assert.equal(cache.find(utf8('a'), 0), -1);
-    cache.remember(utf8('f'), 10, v(11), true); // then b
+    cache.remember(utf8('j'), 18, v(11), true); // then b
     assert.equal(cache.find(utf8('b'), 2), -1);
-    for (const [k, h] of [
-      ['c', 4],
-      ['d', 6],
-      ['e', 8],
-      ['f', 10],
-    ] as const)
-      assert.ok(cache.find(utf8(k), h) >= 0);
+    for (const [i, k] of first.entries()) if (i >= 2) assert.ok(cache.find(utf8(k), i * 2) >= 0, k);
+    assert.ok(cache.find(utf8('i'), 16) >= 0);
+    assert.ok(cache.find(utf8('j'), 18) >= 0);
     assert.equal(cache.find(utf8('x'), 1), -1); // the other set is empty
     // Flags and versions of the slots of a set stay apart.
     cache.remember(utf8('c'), 4, v(6, 1, 2), false);
@@ -53,19 +50,24 @@ describe('VersionCache', () => {
     assert.equal(cache.olderThan(cache.find(utf8('c'), 4), v(6, 1, 3)), true);
     assert.equal(cache.olderThan(cache.find(utf8('d'), 6), v(4)), false);
     // A forgotten key's slot is reused before the turn moves on.
-    cache.forget(utf8('e'), 8);
-    cache.remember(utf8('g'), 12, v(12), true);
+    cache.forget(utf8('i'), 16);
+    cache.remember(utf8('k'), 20, v(12), true);
     for (const [k, h] of [
       ['c', 4],
       ['d', 6],
-      ['f', 10],
-      ['g', 12],
+      ['h', 14],
+      ['j', 18],
+      ['k', 20],
     ] as const)
       assert.ok(cache.find(utf8(k), h) >= 0);
+    // Eight more new keys go round the whole set, in order: c, the oldest left, goes first.
+    cache.remember(utf8('l'), 22, v(13), true);
+    assert.equal(cache.find(utf8('c'), 4), -1);
+    assert.ok(cache.find(utf8('d'), 6) >= 0);
     cache.remember(utf8('toolong'), 1, v(5), true);
     assert.equal(cache.find(utf8('toolong'), 1), -1);
     cache.clear();
-    assert.equal(cache.find(utf8('c'), 4), -1);
+    assert.equal(cache.find(utf8('d'), 6), -1);
   });
 
   it('stays empty, without throwing, when its table is too large to make', () => {

@@ -6,7 +6,7 @@ import type { Version } from '../types.js';
  * the write is strictly newer than the stored cell (last-write-wins then picks the write whatever
  * the stored value is) and the count of stored values can move by the cached value flag.
  *
- * Bounded and lossy: a fixed table of `entries` slots in sets of four, indexed by `hash` (the low
+ * Bounded and lossy: a fixed table of `entries` slots in sets of eight, indexed by `hash` (the low
  * bits of the key's token, uniform), a new key replacing the oldest recorded of a full set;
  * keys longer than `keyBytes` are never held. No allocation per call: keys, versions and flags live
  * in typed arrays made on first use.
@@ -21,12 +21,12 @@ import type { Version } from '../types.js';
 /** Bytes of a slot before its key: length (1), flags (1), logical (2), node (4), wall (8). */
 const HEADER = 16;
 /** Slots per set: a key may sit in any of them. */
-const WAYS = 4;
+const WAYS = 8;
 /** Flag bit: the stored cell holds a value. */
 const HAS_VALUE = 1;
-/** In a set's first slot, bits 1-2: the slot of the set that the next new key replaces. */
+/** In a set's first slot, bits 1-3: the slot of the set that the next new key replaces. */
 const VICTIM_SHIFT = 1;
-const VICTIM_MASK = 0b110;
+const VICTIM_MASK = 0b1110;
 
 export class VersionCache {
   private readonly sets: number;
@@ -45,7 +45,7 @@ export class VersionCache {
   private unavailable = false;
 
   /**
-   * @param entries slots, rounded down to a power of two (at least 4)
+   * @param entries slots, rounded down to a power of two (at least 8)
    * @param keyBytes longest key held (at most 255)
    */
   constructor(entries: number, keyBytes: number) {
