@@ -5,6 +5,12 @@ export type ItemOutcome<R> =
   | { readonly ok: true; readonly value: R }
   | { readonly ok: false; readonly error: unknown };
 
+/**
+ * Receives one item's outcome, once. A whole batch's failure reaches each of its items as one shared
+ * outcome object; callers only read it.
+ */
+export type ItemDone<R> = (outcome: ItemOutcome<R>) => void;
+
 /** Runs `fn` once the current batching window closes. */
 export type Defer = (fn: () => void) => void;
 
@@ -35,12 +41,16 @@ export interface BatcherOptions<I, R> {
    * `defer` hops of latency (an idle event loop turns in microseconds).
    */
   windows?: number;
+  /**
+   * Receives what an item's callback threw (a bug: callbacks must not throw), after every item of
+   * its batch had its outcome; default: rethrown from a microtask, as an uncaught error.
+   */
+  report?: (err: unknown) => void;
 }
 
 interface Queued<I, R> {
   readonly item: I;
-  readonly resolve: (r: R) => void;
-  readonly reject: (e: unknown) => void;
+  readonly done: ItemDone<R>;
 }
 
 interface OpenBatch<I, R> {
@@ -57,9 +67,11 @@ interface OpenBatch<I, R> {
  * the event loop, so requests read from many client connections in that turn travel together;
  * with `queueMicrotask` it is the current task (what simulation uses: deterministic).
  *
- * Contract: every `add` settles exactly once, with its own item's outcome. Items of one lane and
- * target leave in the order added. Batches leave once `windows` windows closed since the first
- * call that found none open (or at once when full). A batch holds at most `maxItems` items and
+ * Contract: every `add` calls its `done` exactly once, later (never from within `add`), with its
+ * own item's outcome; a callback that throws does not keep the batch's other items from theirs
+ * (what it threw goes to `report`). Items of one lane and target leave in the order added. Batches
+ * leave once `windows` windows closed since the first call that found none open (or at once when
+ * full). A batch holds at most `maxItems` items and
  * `maxBytes` bytes (one item larger than that travels alone). The batch's deadline is the longest
  * of its items' (each caller also waits on its own deadline).
  */
@@ -89,70 +101,87 @@ export class Batcher<I, R> {
     this.windows = Math.max(1, options.windows ?? 1);
   }
 
-  /** Queues `item` for `target` in `lane`; resolves with its outcome. */
-  add(target: string, lane: string, item: I, deadlineMs: number): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const { bounds, sizeOf } = this.options;
-      const size = sizeOf(item);
-      let open = this.open.get(lane);
-      if (open === undefined) {
-        open = new Map();
-        this.open.set(lane, open);
-      }
-      let batch = open.get(target);
-      if (batch !== undefined && batch.bytes + size > bounds.maxBytes) {
-        open.delete(target);
-        this.dispatch(batch);
-        batch = undefined;
-      }
-      if (batch === undefined) {
-        batch = { target, queued: [], bytes: 0, deadlineMs };
-        open.set(target, batch);
-      }
-      batch.queued.push({ item, resolve, reject });
-      batch.bytes += size;
-      batch.deadlineMs = Math.max(batch.deadlineMs, deadlineMs);
-      if (batch.queued.length >= bounds.maxItems) {
-        open.delete(target);
-        this.dispatch(batch);
-      } else if (!this.scheduled) {
-        this.scheduled = true;
-        this.options.defer(this.closeWindow);
-      }
-    });
+  /**
+   * Queues `item` for `target` in `lane`; `done` receives its outcome. A callback rather than a
+   * promise: this is the per-request path, and each promise costs its reaction jobs and objects.
+   */
+  add(target: string, lane: string, item: I, deadlineMs: number, done: ItemDone<R>): void {
+    const { bounds, sizeOf } = this.options;
+    const size = sizeOf(item);
+    let open = this.open.get(lane);
+    if (open === undefined) {
+      open = new Map();
+      this.open.set(lane, open);
+    }
+    let batch = open.get(target);
+    if (batch !== undefined && batch.bytes + size > bounds.maxBytes) {
+      open.delete(target);
+      this.dispatch(batch);
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = { target, queued: [], bytes: 0, deadlineMs };
+      open.set(target, batch);
+    }
+    batch.queued.push({ item, done });
+    batch.bytes += size;
+    batch.deadlineMs = Math.max(batch.deadlineMs, deadlineMs);
+    if (batch.queued.length >= bounds.maxItems) {
+      open.delete(target);
+      this.dispatch(batch);
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      this.options.defer(this.closeWindow);
+    }
+  }
+
+  /** {@link add} as a promise of the item's value. */
+  addAsync(target: string, lane: string, item: I, deadlineMs: number): Promise<R> {
+    return new Promise<R>((resolve, reject) =>
+      this.add(target, lane, item, deadlineMs, (o) => (o.ok ? resolve(o.value) : reject(o.error))),
+    );
   }
 
   private dispatch(batch: OpenBatch<I, R>): void {
     const { queued } = batch;
+    const items: I[] = new Array(queued.length);
+    for (let i = 0; i < queued.length; i++) items[i] = queued[i]!.item;
     let sent: Promise<readonly ItemOutcome<R>[]>;
     try {
-      sent = this.options.send(
-        batch.target,
-        queued.map((q) => q.item),
-        batch.deadlineMs,
-      );
+      sent = this.options.send(batch.target, items, batch.deadlineMs);
     } catch (err) {
       sent = Promise.reject(err);
     }
     sent.then(
       (outcomes) => {
         if (outcomes.length !== queued.length) {
-          const err = new CairnError(
+          const error = new CairnError(
             'DECODE_FAILED',
             `kv node "${batch.target}" answered a batch of ${queued.length} with ${outcomes.length} outcomes`,
           );
-          for (const q of queued) q.reject(err);
+          const outcome: ItemOutcome<R> = { ok: false, error };
+          for (const q of queued) this.settle(q, outcome);
           return;
         }
-        queued.forEach((q, i) => {
-          const o = outcomes[i]!;
-          if (o.ok) q.resolve(o.value);
-          else q.reject(o.error);
-        });
+        for (let i = 0; i < queued.length; i++) this.settle(queued[i]!, outcomes[i]!);
       },
-      (err: unknown) => {
-        for (const q of queued) q.reject(err);
+      (error: unknown) => {
+        const outcome: ItemOutcome<R> = { ok: false, error };
+        for (const q of queued) this.settle(q, outcome);
       },
     );
+  }
+
+  private settle(q: Queued<I, R>, outcome: ItemOutcome<R>): void {
+    try {
+      q.done(outcome);
+    } catch (err) {
+      const report = this.options.report;
+      if (report !== undefined) report(err);
+      else
+        queueMicrotask(() => {
+          throw err;
+        });
+    }
   }
 }

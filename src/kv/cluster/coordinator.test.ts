@@ -44,12 +44,24 @@ function setup(nodes: RingNode[], options: { alive?: (n: string) => boolean } = 
     if (r.mode === 'held') return new Promise((resolve) => r.held.push(() => resolve(f(r))));
     return Promise.resolve(f(r));
   };
+  const write = (target: string, _kind: string, cells: { key: Uint8Array; cell: Cell }[]) =>
+    answer(target, (r) => {
+      r.writes++;
+      for (const c of cells) r.cells.set(String(c.key), newer(r.cells.get(String(c.key)), c.cell));
+    });
   const client = {
-    write: (target: string, _kind: string, cells: { key: Uint8Array; cell: Cell }[]) =>
-      answer(target, (r) => {
-        r.writes++;
-        for (const c of cells) r.cells.set(String(c.key), newer(r.cells.get(String(c.key)), c.cell));
-      }),
+    write,
+    writeThen: (
+      target: string,
+      kind: string,
+      cells: { key: Uint8Array; cell: Cell }[],
+      _deadlineMs: number,
+      done: (o: { ok: true; value: undefined } | { ok: false; error: unknown }) => void,
+    ) =>
+      write(target, kind, cells).then(
+        () => done({ ok: true, value: undefined }),
+        (error: unknown) => done({ ok: false, error }),
+      ),
     read: (target: string, key: Uint8Array, digest: boolean): Promise<ReadAnswer> =>
       answer(target, (r) => {
         r.reads++;

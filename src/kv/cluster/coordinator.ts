@@ -2,6 +2,7 @@ import { bytesEqual, type Clock, describeError, type Logger, type Rng } from '..
 import { isKvError, KvError } from '../errors.js';
 import { type Cell, type Consistency, type KvEntry, requiredReplicas, type Token } from '../types.js';
 import { AckDeadlines, AckWait } from './acks.js';
+import type { ItemOutcome } from './batcher.js';
 import type { KvConfig } from './config.js';
 import { cellDigest } from './digest.js';
 import { gather } from './gather.js';
@@ -166,28 +167,43 @@ export class Coordinator {
         },
         signal,
       );
-      let local = false;
-      const remote: Promise<void>[] = [];
+      const local = alive.includes(ctx.self);
+      // Before this node has heard any peer's clock reading, its own apply waits for a remote
+      // replica to accept the version (see applyOnceAccepted): only then are the calls promises.
+      const remote: Promise<void>[] | undefined = local && !ctx.skew.heardAny() ? [] : undefined;
       const cells = [{ key, cell }]; // the same for every replica and the local apply (calls only read it)
       // Indexed loops on the per-request path: a heap profile found array iterators allocated here.
       for (let i = 0; i < alive.length; i++) {
         const n = alive[i]!;
-        if (n === ctx.self) {
-          local = true;
-          continue;
-        }
-        const p = ctx.replicas.write(n, 'write', cells, ctx.config.writeTimeoutMs);
+        if (n === ctx.self) continue;
         // Whatever happens to the call later (after the write answered), a failure leaves a hint,
         // unless the replica refused this node's clock (then the version is what is wrong).
-        p.then(wait.ack, (err: unknown) => {
-          if (!isKvError(err, 'CLOCK_SKEW')) ctx.hint(n, key, cell);
-          wait.fail(n, err);
-        });
-        remote.push(p);
+        const done = (o: ItemOutcome<void>): void => {
+          if (o.ok) wait.ack();
+          else {
+            if (!isKvError(o.error, 'CLOCK_SKEW')) ctx.hint(n, key, cell);
+            wait.fail(n, o.error);
+          }
+        };
+        if (remote === undefined) ctx.replicas.writeThen(n, 'write', cells, ctx.config.writeTimeoutMs, done);
+        else
+          remote.push(
+            new Promise<void>((resolveCall, rejectCall) =>
+              ctx.replicas.writeThen(n, 'write', cells, ctx.config.writeTimeoutMs, (o) => {
+                done(o);
+                if (o.ok) resolveCall();
+                else rejectCall(o.error);
+              }),
+            ),
+          );
       }
       if (local) {
         const self = ctx.self;
-        this.applyLocally(cells, remote).then(wait.ack, (err: unknown) => wait.fail(self, err));
+        const applied =
+          remote === undefined || remote.length === 0
+            ? ctx.replicas.write(self, 'write', cells, ctx.config.writeTimeoutMs)
+            : this.applyOnceAccepted(cells, remote);
+        applied.then(wait.ack, (err: unknown) => wait.fail(self, err));
       }
       if (!wait.done) this.deadlines.add(wait);
       wait.check();
@@ -195,18 +211,13 @@ export class Coordinator {
   }
 
   /**
-   * Applies a write to this node's own replica: at once when this node has recent clock readings
-   * from peers (then `checkCoordinating` vouched for its clock) or has no remote target; otherwise once
-   * some remote replica accepted this node's clock (answered, or failed for another reason than
-   * CLOCK_SKEW). A node whose clock runs ahead, before it has heard any peer's reading, would
-   * otherwise plant a version from the future in its own replica, which read repair would spread.
+   * Applies a write to this node's own replica once some remote replica accepted this node's clock
+   * (answered, or failed for another reason than CLOCK_SKEW). A write applies locally at once when
+   * this node has recent clock readings from peers (then `checkCoordinating` vouched for its clock)
+   * or has no remote target; before it has heard any peer's reading, a node whose clock runs ahead
+   * would otherwise plant a version from the future in its own replica, which read repair would
+   * spread.
    */
-  private applyLocally(cells: readonly KeyedCell[], remote: readonly Promise<void>[]): Promise<void> {
-    if (remote.length > 0 && !this.ctx.skew.heardAny()) return this.applyOnceAccepted(cells, remote);
-    return this.ctx.replicas.write(this.ctx.self, 'write', cells, this.ctx.config.writeTimeoutMs);
-  }
-
-  /** {@link applyLocally} before this node has heard any peer's clock reading. */
   private async applyOnceAccepted(
     cells: readonly KeyedCell[],
     remote: readonly Promise<void>[],

@@ -4,7 +4,7 @@ import type { Address } from '../../transport/types.js';
 import { isKvError, KvError } from '../errors.js';
 import type { Cell, TokenRange } from '../types.js';
 import type { Admission } from './admission.js';
-import { Batcher, type Defer, type ItemOutcome } from './batcher.js';
+import { Batcher, type Defer, type ItemDone, type ItemOutcome } from './batcher.js';
 import { encodeCells } from './cells-wire.js';
 import { DEFAULT_LIMITS } from './config.js';
 import { cellDigest } from './digest.js';
@@ -122,8 +122,29 @@ export class ReplicaClient {
     // Not async: the promise of the batch or the store is returned as is (one fewer per write).
     if (target === this.self) return this.local.service.apply(kind, cells);
     if (cells.length === 1 && (kind === 'write' || kind === 'repair'))
-      return this.writes.add(target, kind, { kind, cell: cells[0]! }, deadlineMs);
+      return this.writes.addAsync(target, kind, { kind, cell: cells[0]! }, deadlineMs);
     return this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs).then(noop);
+  }
+
+  /**
+   * {@link write} with a callback, for a coordinator's fan-out (the per-request path): a batched
+   * write to another node costs no promise. `done` is called once, never from within this call.
+   */
+  writeThen(
+    target: string,
+    kind: WriteKind,
+    cells: readonly KeyedCell[],
+    deadlineMs: number,
+    done: ItemDone<void>,
+  ): void {
+    if (target !== this.self && cells.length === 1 && (kind === 'write' || kind === 'repair')) {
+      this.writes.add(target, kind, { kind, cell: cells[0]! }, deadlineMs, done);
+      return;
+    }
+    this.write(target, kind, cells, deadlineMs).then(
+      () => done(DONE),
+      (error: unknown) => done({ ok: false, error }),
+    );
   }
 
   /**
@@ -160,7 +181,7 @@ export class ReplicaClient {
       const cell = await this.local.store.get(key);
       return digest ? { digest: cellDigest(cell) } : { cell };
     }
-    return this.reads.add(target, 'read', { key, digest }, deadlineMs);
+    return this.reads.addAsync(target, 'read', { key, digest }, deadlineMs);
   }
 
   /**
