@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { CommandSpec, ServerContext, Session } from './commands/context.js';
+import type { CommandContext, CommandSpec, ServerContext, Session } from './commands/context.js';
 import { errorFor, execute, orderingOf, specOf } from './commands/table.js';
 import { RespParser } from './parser.js';
 import { errorReply, type Protocol, type Reply, ReplyBuffer } from './reply.js';
@@ -77,6 +77,8 @@ export class RespConnection {
   private closed = false;
   /** When the socket last carried bytes either way (the server's clock), for {@link closeIfIdle}. */
   private lastActiveAt: number;
+  /** What every command of this connection runs with: the same two objects for each, so one record. */
+  private readonly ctx: CommandContext;
 
   constructor(
     private readonly socket: Socket,
@@ -84,6 +86,7 @@ export class RespConnection {
     readonly session: Session,
   ) {
     this.lastActiveAt = server.clock.now();
+    this.ctx = { server, session };
     this.parser = new RespParser(server.limits);
     this.parser.authenticated = session.authenticated;
     socket.setNoDelay(true);
@@ -242,7 +245,7 @@ export class RespConnection {
     ids?: readonly string[],
   ): void {
     const session = this.session;
-    const ctx = { server: this.server, session };
+    const ctx = this.ctx;
     const result = execute(ctx, spec, args);
     slot.proto = session.proto;
     this.parser.authenticated = session.authenticated;

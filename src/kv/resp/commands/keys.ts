@@ -1,4 +1,4 @@
-import type { KvEntry } from '../../types.js';
+import type { Consistency, KvEntry } from '../../types.js';
 import { Glob } from '../glob.js';
 import { array, bulk, errorReply, intReply, NULL, OK, type Reply } from '../reply.js';
 import { is, MAX_TIME_MS, NOT_INTEGER, nowMs, parseInteger, SYNTAX_ERROR, text, wrongArity } from './args.js';
@@ -14,13 +14,20 @@ import type { CommandContext, CommandSpec } from './context.js';
  * later version wins). DESIGN.md ("Redis protocol") says what that means for each.
  */
 
+/** The options of a call that only names its level: one shared record per level, none per request. */
+const AT_LEVEL: Readonly<Record<Consistency, { readonly consistency: Consistency }>> = {
+  ONE: Object.freeze({ consistency: 'ONE' }),
+  QUORUM: Object.freeze({ consistency: 'QUORUM' }),
+  ALL: Object.freeze({ consistency: 'ALL' }),
+};
+
 function readOptions(ctx: CommandContext) {
-  return { consistency: ctx.session.readConsistency };
+  return AT_LEVEL[ctx.session.readConsistency];
 }
 
 function writeOptions(ctx: CommandContext, expiresAt?: number) {
   return expiresAt === undefined
-    ? { consistency: ctx.session.writeConsistency }
+    ? AT_LEVEL[ctx.session.writeConsistency]
     : { consistency: ctx.session.writeConsistency, expiresAt };
 }
 
@@ -28,8 +35,9 @@ function entryReply(entry: KvEntry | undefined): Reply {
   return entry === undefined ? NULL : bulk(entry.value);
 }
 
-async function get(ctx: CommandContext, args: readonly Buffer[]): Promise<Reply> {
-  return entryReply(await ctx.server.kv.get(args[1]!, readOptions(ctx)));
+/** GET: the store's promise chained to the reply, no async frame (the per-request path). */
+function get(ctx: CommandContext, args: readonly Buffer[]): Promise<Reply> {
+  return ctx.server.kv.get(args[1]!, readOptions(ctx)).then(entryReply);
 }
 
 interface SetOptions {
