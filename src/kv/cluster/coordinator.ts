@@ -199,11 +199,19 @@ export class Coordinator {
       }
       if (local) {
         const self = ctx.self;
-        const applied =
-          remote === undefined || remote.length === 0
-            ? ctx.replicas.write(self, 'write', cells, ctx.config.writeTimeoutMs)
-            : this.applyOnceAccepted(cells, remote);
-        applied.then(wait.ack, (err: unknown) => wait.fail(self, err));
+        if (alive.length === 1)
+          // Its own replica alone: at once (batching would only add event-loop turns).
+          ctx.replicas
+            .write(self, 'write', cells, ctx.config.writeTimeoutMs)
+            .then(wait.ack, (err: unknown) => wait.fail(self, err));
+        else if (remote === undefined)
+          // With the remote calls: joins this node's other writes of the batching windows, so its
+          // own replica stores them as one group, as the remote replicas do.
+          ctx.replicas.writeThen(self, 'write', cells, ctx.config.writeTimeoutMs, (o) => {
+            if (o.ok) wait.ack();
+            else wait.fail(self, o.error);
+          });
+        else this.applyOnceAccepted(cells, remote).then(wait.ack, (err: unknown) => wait.fail(self, err));
       }
       if (!wait.done) this.deadlines.add(wait);
       wait.check();

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../core/index.js';
 import type { RpcClient } from '../../rpc/index.js';
-import { isKvError } from '../errors.js';
+import { isKvError, KvError } from '../errors.js';
 import { HybridClock } from '../hlc.js';
 import type { Cell } from '../types.js';
 import { decodeCells } from './cells-wire.js';
 import { defaultEngines } from './engines.js';
 import type { ReplicaPort } from './ports.js';
-import { cellToWire, type WireKeyedCell } from './protocol.js';
+import { cellToWire, type KeyedCell, type WireKeyedCell } from './protocol.js';
 import { decodeReadKeys, encodeReadAnswers, type ReadKey, type ReadWireAnswer } from './read-wire.js';
 import type { ReplicaService } from './replica.js';
 import { ReplicaClient } from './replica-client.js';
@@ -21,7 +21,11 @@ const dec = new TextDecoder();
 type ReadScript = (keys: ReadKey[]) => { err?: string; answers?: ReadWireAnswer[] };
 
 /** A ReplicaClient whose rpc is a script: `answer` sees each kv.writeCells's cells and returns its `err`. */
-function client(answer: (cells: WireKeyedCell[]) => string | undefined, reads?: ReadScript) {
+function client(
+  answer: (cells: WireKeyedCell[]) => string | undefined,
+  reads?: ReadScript,
+  service: ReplicaService = {} as ReplicaService,
+) {
   const clock = new ManualClock(1_000_000);
   const hlc = new HybridClock({ clock, node: 1, maxOffsetMs: 500 });
   const calls: { method: string; cells: WireKeyedCell[] }[] = [];
@@ -59,7 +63,7 @@ function client(answer: (cells: WireKeyedCell[]) => string | undefined, reads?: 
     'n1',
     rpc,
     () => '127.0.0.1:1',
-    { service: {} as ReplicaService, store: {} as ReplicaPort },
+    { service, store: {} as ReplicaPort },
     hlc,
     new SkewMonitor(clock, 500, 10_000),
     defaultEngines,
@@ -116,6 +120,33 @@ describe('ReplicaClient batching', () => {
       calls.map((x) => x.cells.length),
       [3, 1, 1, 1],
     );
+  });
+
+  it("applies the single-cell writes to this node's own replica made in one batching round as one call", async () => {
+    const applied: string[][] = [];
+    const service = {
+      apply: async (_kind: string, cells: readonly KeyedCell[]) => {
+        const keys = cells.map((c) => dec.decode(c.key));
+        applied.push(keys);
+        if (keys.includes('bad')) throw new KvError('INVALID_ARGUMENT', 'malformed cell');
+      },
+    } as unknown as ReplicaService;
+    const { replicas, calls, close, cell } = client(() => undefined, undefined, service);
+    const outcomes: [string, boolean][] = [];
+    for (const k of ['a', 'bad', 'c'])
+      replicas.writeThen('n1', 'write', [{ key: enc.encode(k), cell: cell(k) }], 1000, (o) =>
+        outcomes.push([k, o.ok]),
+      );
+    assert.deepEqual(applied, [], 'nothing is applied before the batching windows close');
+    close();
+    while (outcomes.length < 3) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(outcomes.sort(), [
+      ['a', true],
+      ['bad', false],
+      ['c', true],
+    ]);
+    assert.deepEqual(applied, [['a', 'bad', 'c'], ['a'], ['bad'], ['c']], 'refused whole, then each alone');
+    assert.equal(calls.length, 0, 'no rpc for the own replica');
   });
 
   it('fails every write of a batch the replica refuses for the sender (CLOCK_SKEW), without resending', async () => {

@@ -80,6 +80,8 @@ interface Envelope {
  */
 export class ReplicaClient {
   private readonly writes: Batcher<BatchedWrite, void>;
+  /** This node's own replica's share of its write fan-outs, applied as one call per batch. */
+  private readonly localWrites: Batcher<BatchedWrite, void>;
   private readonly reads: Batcher<BatchedRead, ReadAnswer>;
 
   constructor(
@@ -100,6 +102,13 @@ export class ReplicaClient {
     };
     this.writes = new Batcher<BatchedWrite, void>({
       send: (target, items, deadlineMs) => this.sendWrites(target, items, deadlineMs),
+      sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
+      defer,
+      bounds,
+      windows: DEFAULT_LIMITS.batchWindows,
+    });
+    this.localWrites = new Batcher<BatchedWrite, void>({
+      send: (_self, items) => this.applyLocalBatch(items),
       sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
       defer,
       bounds,
@@ -128,7 +137,10 @@ export class ReplicaClient {
 
   /**
    * {@link write} with a callback, for a coordinator's fan-out (the per-request path): a batched
-   * write to another node costs no promise. `done` is called once, never from within this call.
+   * write to another node costs no promise, and the single-cell writes to this node's own replica
+   * made in the same batching windows are applied as one call (one group of the store's, as a
+   * remote replica gets them, rather than one call each). `done` is called once, never from
+   * within this call.
    */
   writeThen(
     target: string,
@@ -137,8 +149,9 @@ export class ReplicaClient {
     deadlineMs: number,
     done: ItemDone<void>,
   ): void {
-    if (target !== this.self && cells.length === 1 && (kind === 'write' || kind === 'repair')) {
-      this.writes.add(target, kind, { kind, cell: cells[0]! }, deadlineMs, done);
+    if (cells.length === 1 && (kind === 'write' || kind === 'repair')) {
+      const batcher = target === this.self ? this.localWrites : this.writes;
+      batcher.add(target, kind, { kind, cell: cells[0]! }, deadlineMs, done);
       return;
     }
     this.write(target, kind, cells, deadlineMs).then(
@@ -168,6 +181,30 @@ export class ReplicaClient {
     return Promise.all(
       cells.map((c) =>
         this.call(target, ReplicaWriteCells, { kind, cells: encodeCells([c]) }, deadlineMs).then(
+          () => DONE,
+          (error: unknown): ItemOutcome<void> => ({ ok: false, error }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Applies a batch of this node's own writes (all of one kind) with one call; when the store
+   * refuses it as INVALID_ARGUMENT (one malformed cell refuses the call whole), each cell is
+   * applied alone, so one bad cell fails only its own write.
+   */
+  private async applyLocalBatch(items: readonly BatchedWrite[]): Promise<ItemOutcome<void>[]> {
+    const kind = items[0]!.kind;
+    const cells = items.map((i) => i.cell);
+    try {
+      await this.local.service.apply(kind, cells);
+      return items.map(() => DONE);
+    } catch (err) {
+      if (items.length === 1 || !isKvError(err, 'INVALID_ARGUMENT')) throw err;
+    }
+    return Promise.all(
+      cells.map((c) =>
+        this.local.service.apply(kind, [c]).then(
           () => DONE,
           (error: unknown): ItemOutcome<void> => ({ ok: false, error }),
         ),
