@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { FifoDeadlines } from './deadlines.js';
 import { ManualClock } from './manual-clock.js';
@@ -67,6 +69,46 @@ describe('FifoDeadlines', () => {
     for (let i = 0; i < 10; i++) add(100).dead = true;
     add(100);
     assert.equal(q.size, 1);
+  });
+
+  it('keeps nothing it passed over: dead and expired entries can be collected at once', async () => {
+    // gc() without --expose-gc on the command line: the flag, then a fresh context's global.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const clock = new ManualClock();
+    let expiredCount = 0;
+    const q = new FifoDeadlines<Entry>(clock, {
+      expire: () => {
+        expiredCount++;
+      },
+      live: (e) => !e.dead,
+    });
+    const refs: WeakRef<Entry>[] = [];
+    // Fewer than the compaction threshold, and a live entry stays at the end: the array stays.
+    const fill = () => {
+      const first: Entry = { id: 0, at: clock.now() + 50, dead: false };
+      q.add(first);
+      refs.push(new WeakRef(first));
+      const behind: Entry[] = [];
+      for (let i = 1; i <= 100; i++) {
+        const e: Entry = { id: i, at: clock.now() + 100, dead: false };
+        q.add(e); // the live first entry keeps them queued
+        behind.push(e);
+        refs.push(new WeakRef(e));
+      }
+      for (const e of behind) e.dead = true;
+      const pass: Entry = { id: 101, at: clock.now() + 60, dead: false };
+      q.add(pass);
+      refs.push(new WeakRef(pass));
+      q.add({ id: 102, at: clock.now() + 1_000, dead: false }); // stays live
+    };
+    fill();
+    clock.advance(999); // 0 expires, the dead ones are passed over, 101 expires; 102 stays queued
+    assert.equal(expiredCount, 2);
+    assert.equal(q.size, 1);
+    await new Promise((r) => setImmediate(r)); // WeakRef targets are kept until the job ends
+    gc();
+    assert.equal(refs.filter((r) => r.deref() !== undefined).length, 0);
   });
 
   it('sweeps dead entries anywhere once sweepAt are queued', () => {

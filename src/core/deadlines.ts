@@ -41,7 +41,8 @@ const COMPACT_AT = 1024;
  * ```
  */
 export class FifoDeadlines<T extends Deadlined> {
-  private queue: T[] = [];
+  /** Entries from `head` on; the slots before it are cleared (undefined) so nothing passed over is kept. */
+  private queue: (T | undefined)[] = [];
   private head = 0;
   private timer: TimerHandle | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -62,7 +63,7 @@ export class FifoDeadlines<T extends Deadlined> {
     const sweepAt = this.options.sweepAt;
     if (sweepAt !== undefined && this.size >= sweepAt) {
       const live = this.options.live;
-      this.queue = this.queue.slice(this.head).filter((e) => live(e));
+      this.queue = this.queue.slice(this.head).filter((e) => live(e!));
       this.head = 0;
     }
     this.queue.push(entry);
@@ -81,7 +82,7 @@ export class FifoDeadlines<T extends Deadlined> {
   private dropDeadFront(): void {
     const q = this.queue;
     const live = this.options.live;
-    while (this.head < q.length && !live(q[this.head]!)) this.head++;
+    while (this.head < q.length && !live(q[this.head]!)) q[this.head++] = undefined;
     this.compact();
   }
 
@@ -116,7 +117,10 @@ export class FifoDeadlines<T extends Deadlined> {
       const e = this.queue[this.head]!;
       const alive = live(e);
       if (alive && e.at > now) break;
-      this.head++;
+      // Cleared, not only passed: until the next compaction the array would otherwise keep every
+      // entry passed over, and all an entry holds (a coordinator's write, its promise and the
+      // client's request) would outlive young-generation collections and be promoted.
+      this.queue[this.head++] = undefined;
       if (alive) expire(e);
     }
     this.dropDeadFront();
