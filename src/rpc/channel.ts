@@ -307,11 +307,12 @@ export class RpcChannel {
   /** Settles `call` locally (deadline or cancel) and tells the peer, or withdraws the unsent request. */
   private giveUp(call: PendingCall, code: 'RPC_DEADLINE_EXCEEDED' | 'RPC_CANCELLED'): void {
     if (this.pending.get(call.id) !== call) return;
+    const entry = call.entry;
+    const cause = code === 'RPC_CANCELLED' ? call.signal?.reason : undefined;
     this.finish(call);
     if (code === 'RPC_CANCELLED') this.stats.callsCancelled++;
     else this.stats.callsTimedOut++;
     const what = code === 'RPC_CANCELLED' ? 'was cancelled' : 'ran out of time';
-    const cause = code === 'RPC_CANCELLED' ? call.signal?.reason : undefined;
     call.reject(
       callError(
         code,
@@ -321,14 +322,24 @@ export class RpcChannel {
         cause,
       ),
     );
-    if (call.entry !== undefined && !call.entry.sent) call.entry.withdrawn = true;
+    if (entry !== undefined && !entry.sent) entry.withdrawn = true;
     else this.enqueue({ type: 'cancel', id: call.id });
   }
 
+  /**
+   * Unregisters `call` and drops what it holds but its settle functions: the request's bytes (its
+   * outbox entry), its timer and signal. A Map that deletes entries gets new tables, and an
+   * abandoned table in the old generation still points at the calls it held; emptied, a finished
+   * call keeps nothing young alive through it.
+   */
   private finish(call: PendingCall): void {
     this.pending.delete(call.id);
     if (call.timer !== undefined) this.clock.cancel(call.timer);
     if (call.onAbort !== undefined) call.signal?.removeEventListener('abort', call.onAbort);
+    call.entry = undefined;
+    call.timer = undefined;
+    call.signal = undefined;
+    call.onAbort = undefined;
   }
 
   private enqueue(message: RpcMessage): void {
