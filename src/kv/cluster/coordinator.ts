@@ -220,11 +220,11 @@ export class Coordinator {
 
   /**
    * Applies a write to this node's own replica once some remote replica accepted this node's clock
-   * (answered, or failed for another reason than CLOCK_SKEW). A write applies locally at once when
-   * this node has recent clock readings from peers (then `checkCoordinating` vouched for its clock)
-   * or has no remote target; before it has heard any peer's reading, a node whose clock runs ahead
-   * would otherwise plant a version from the future in its own replica, which read repair would
-   * spread.
+   * (answered, or failed for another reason than CLOCK_SKEW). A write applies locally without that
+   * wait when this node has recent clock readings from peers (then `checkCoordinating` vouched for
+   * its clock) or has no remote target; before it has heard any peer's reading, a node whose clock
+   * runs ahead would otherwise plant a version from the future in its own replica, which read
+   * repair would spread.
    */
   private async applyOnceAccepted(
     cells: readonly KeyedCell[],
