@@ -63,7 +63,9 @@ export class FifoDeadlines<T extends Deadlined> {
     const sweepAt = this.options.sweepAt;
     if (sweepAt !== undefined && this.size >= sweepAt) {
       const live = this.options.live;
-      this.queue = this.queue.slice(this.head).filter((e) => live(e!));
+      const old = this.queue;
+      this.queue = old.slice(this.head).filter((e) => live(e!));
+      old.length = 0; // the abandoned array keeps nothing reachable either
       this.head = 0;
     }
     this.queue.push(entry);
@@ -75,7 +77,7 @@ export class FifoDeadlines<T extends Deadlined> {
     if (this.timer !== undefined) this.clock.cancel(this.timer);
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
-    this.queue = [];
+    this.queue.length = 0;
     this.head = 0;
   }
 
@@ -93,6 +95,7 @@ export class FifoDeadlines<T extends Deadlined> {
       this.head = 0;
     } else if (this.head >= COMPACT_AT && this.head * 2 >= q.length) {
       this.queue = q.slice(this.head);
+      q.length = 0; // the abandoned array keeps nothing reachable either
       this.head = 0;
     }
   }
