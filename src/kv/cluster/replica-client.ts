@@ -62,6 +62,39 @@ function noop(): void {}
 
 const DONE: ItemOutcome<void> = Object.freeze({ ok: true, value: undefined });
 
+/** A batched write's size on the wire, roughly (bytes), for the batchers' bounds. */
+function writeSize(w: BatchedWrite): number {
+  return w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32;
+}
+
+/**
+ * Stores a batch of writes (all of one kind) with one `apply`: one `kv.writeCells` to a replica,
+ * or one call of this node's own replica. Either takes a call whole or refuses it whole; when it
+ * refuses a batch as INVALID_ARGUMENT, each cell is applied again alone, so one bad cell fails
+ * only its own write.
+ */
+async function wholeThenEach(
+  items: readonly BatchedWrite[],
+  apply: (kind: WriteKind, cells: readonly KeyedCell[]) => Promise<unknown>,
+): Promise<ItemOutcome<void>[]> {
+  const kind = items[0]!.kind;
+  const cells = items.map((i) => i.cell);
+  try {
+    await apply(kind, cells);
+    return items.map(() => DONE);
+  } catch (err) {
+    if (items.length === 1 || !isKvError(err, 'INVALID_ARGUMENT')) throw err;
+  }
+  return Promise.all(
+    cells.map((c) =>
+      apply(kind, [c]).then(
+        () => DONE,
+        (error: unknown): ItemOutcome<void> => ({ ok: false, error }),
+      ),
+    ),
+  );
+}
+
 /** What every request to a replica carries besides its own fields. */
 interface Envelope {
   from: string;
@@ -101,15 +134,18 @@ export class ReplicaClient {
       maxBytes: DEFAULT_LIMITS.maxBatchedBytes,
     };
     this.writes = new Batcher<BatchedWrite, void>({
-      send: (target, items, deadlineMs) => this.sendWrites(target, items, deadlineMs),
-      sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
+      send: (target, items, deadlineMs) =>
+        wholeThenEach(items, (kind, cells) =>
+          this.call(target, ReplicaWriteCells, { kind, cells: encodeCells(cells) }, deadlineMs),
+        ),
+      sizeOf: writeSize,
       defer,
       bounds,
       windows: DEFAULT_LIMITS.batchWindows,
     });
     this.localWrites = new Batcher<BatchedWrite, void>({
-      send: (_self, items) => this.applyLocalBatch(items),
-      sizeOf: (w) => w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32,
+      send: (_self, items) => wholeThenEach(items, (kind, cells) => this.local.service.apply(kind, cells)),
+      sizeOf: writeSize,
       defer,
       bounds,
       windows: DEFAULT_LIMITS.batchWindows,
@@ -157,58 +193,6 @@ export class ReplicaClient {
     this.write(target, kind, cells, deadlineMs).then(
       () => done(DONE),
       (error: unknown) => done({ ok: false, error }),
-    );
-  }
-
-  /**
-   * One `kv.writeCells` for a batch (all of one kind). The replica applies a message whole or refuses
-   * it whole; when it refuses a batch as INVALID_ARGUMENT, each cell is sent again alone, so one
-   * bad cell fails only its own write.
-   */
-  private async sendWrites(
-    target: string,
-    items: readonly BatchedWrite[],
-    deadlineMs: number,
-  ): Promise<ItemOutcome<void>[]> {
-    const kind = items[0]!.kind;
-    const cells = items.map((i) => i.cell);
-    try {
-      await this.call(target, ReplicaWriteCells, { kind, cells: encodeCells(cells) }, deadlineMs);
-      return items.map(() => DONE);
-    } catch (err) {
-      if (items.length === 1 || !isKvError(err, 'INVALID_ARGUMENT')) throw err;
-    }
-    return Promise.all(
-      cells.map((c) =>
-        this.call(target, ReplicaWriteCells, { kind, cells: encodeCells([c]) }, deadlineMs).then(
-          () => DONE,
-          (error: unknown): ItemOutcome<void> => ({ ok: false, error }),
-        ),
-      ),
-    );
-  }
-
-  /**
-   * Applies a batch of this node's own writes (all of one kind) with one call; when the store
-   * refuses it as INVALID_ARGUMENT (one malformed cell refuses the call whole), each cell is
-   * applied alone, so one bad cell fails only its own write.
-   */
-  private async applyLocalBatch(items: readonly BatchedWrite[]): Promise<ItemOutcome<void>[]> {
-    const kind = items[0]!.kind;
-    const cells = items.map((i) => i.cell);
-    try {
-      await this.local.service.apply(kind, cells);
-      return items.map(() => DONE);
-    } catch (err) {
-      if (items.length === 1 || !isKvError(err, 'INVALID_ARGUMENT')) throw err;
-    }
-    return Promise.all(
-      cells.map((c) =>
-        this.local.service.apply(kind, [c]).then(
-          () => DONE,
-          (error: unknown): ItemOutcome<void> => ({ ok: false, error }),
-        ),
-      ),
     );
   }
 
