@@ -1,6 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { planDevCluster, portChecks } from '../../src/cli/dev-cluster.js';
@@ -115,22 +117,70 @@ export function freePort(): Promise<number> {
   });
 }
 
-const handedOut = new Set<number>();
+/**
+ * Base ports handed out to system tests lie on a grid of {@link PLAN_SPAN}, so no two plans share a
+ * port: a dev plan uses base + 100 .. base + 499. The grid stays below 32768, where Linux's
+ * ephemeral range starts, so ports that concurrent tests bind with port 0 never take one of ours.
+ */
+const PLAN_SPAN = 500;
+const GRID_LOW = 10_000;
+const GRID_SLOTS = Math.floor((32_768 - GRID_LOW) / PLAN_SPAN);
+/** Where base ports are reserved across test processes (one file per base, holding the pid). */
+const RESERVATIONS = join(tmpdir(), 'cairn-test-ports');
+const reserved: string[] = [];
+let releaseOnExit = false;
 
-/** A base port whose dev plan for `nodes` nodes is free right now (bounded number of tries). */
+/**
+ * Reserves `base` for this process until it exits: a file linked in exclusively, so test files that
+ * node runs in parallel processes never get the same plan (the free-port check cannot see a plan
+ * whose agents have not bound yet). A reservation whose process is gone is taken over.
+ */
+function reserveBase(base: number): boolean {
+  mkdirSync(RESERVATIONS, { recursive: true });
+  const file = join(RESERVATIONS, String(base));
+  for (let tries = 0; tries < 2; tries++) {
+    // Written aside and linked in, so a reservation file is never seen empty.
+    const draft = `${file}.${process.pid}`;
+    writeFileSync(draft, String(process.pid));
+    try {
+      linkSync(draft, file);
+      reserved.push(file);
+      if (!releaseOnExit) {
+        releaseOnExit = true;
+        process.once('exit', () => {
+          for (const f of reserved) rmSync(f, { force: true });
+        });
+      }
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let holder = Number.NaN;
+      try {
+        holder = Number(readFileSync(file, 'utf8'));
+      } catch {
+        // Released between our create and our read: try again.
+      }
+      if (Number.isSafeInteger(holder) && holder > 0 && isAlive(holder)) return false;
+      rmSync(file, { force: true });
+    } finally {
+      rmSync(draft, { force: true });
+    }
+  }
+  return false;
+}
+
+/**
+ * A base port whose dev plan for `nodes` nodes is reserved for this process and free right now
+ * (bounded number of tries).
+ */
 export async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    // The whole plan (base + 100 .. base + 400 + nodes) stays below 32768, where Linux's ephemeral
-    // range starts: ports that concurrent tests bind with port 0 can never take one of ours.
-    const base = 10_000 + Math.floor(Math.random() * 220) * 100;
-    // Concurrent tests in this process never share a plan (the check below cannot see a plan
-    // whose agents have not bound yet).
-    if (handedOut.has(base)) continue;
-    handedOut.add(base);
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const base = GRID_LOW + Math.floor(Math.random() * GRID_SLOTS) * PLAN_SPAN;
+    if (!reserveBase(base)) continue;
     const plan = planDevCluster({ nodes, basePort: base, dataRoot: '.', cwd: REPO });
     if ((await firstTakenPort('127.0.0.1', portChecks(plan))) === undefined) return base;
   }
-  throw new Error('no free base port found in 20 tries');
+  throw new Error('no free base port found in 40 tries');
 }
 
 /** True while `pid` is a live (not zombie) process. */
