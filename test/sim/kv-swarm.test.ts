@@ -77,9 +77,13 @@ const FILE = 'test/sim/kv-swarm.test.ts';
  * 14625: a node restarted inside a partition knew four ring nodes only from the ghosts of the one
  * member it reached; that member restarted too, its ghosts vanished, and the node dropped the four
  * from its ring at once and read a key from itself alone (fixed: a ring node that nothing accounts
- * for any more and nothing says left stands in as remembered until the voters decide).
+ * for any more and nothing says left stands in as remembered until the voters decide). 20295: the
+ * whole cluster restarted around a down node; the last node up reached some nodes before a
+ * partition and not others, and those forgot it when they settled, because a voter that saw it up
+ * did not mention it; their QUORUM writes went to a replica set the others' QUORUM reads did not
+ * meet (fixed: a remembered node is forgotten only when a voter denies it, `ring/recalls.ts`).
  */
-const REGRESSION_SEEDS = [7729, 7920, 10302, 10457, 13122, 14107, 14625];
+const REGRESSION_SEEDS = [7729, 7920, 10302, 10457, 13122, 14107, 14625, 20295];
 const SEEDS = withRegressions(sweepSeeds(40, 2_000), REGRESSION_SEEDS);
 /** Virtual time of the faulty phase per seed. */
 const SAFETY_MS = 8_000;

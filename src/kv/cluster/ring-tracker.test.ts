@@ -4,7 +4,7 @@ import { silentLogger } from '../../core/index.js';
 import { ManualClock } from '../../core/manual-clock.js';
 import { OFF_RING_KEY } from '../ring/advert.js';
 import { encodeGhosts } from '../ring/ghosts.js';
-import { decodeRecalls, encodeRecalls } from '../ring/recalls.js';
+import { decodeDenials, decodeRecalls, encodeDenials, encodeRecalls } from '../ring/recalls.js';
 import { encodeRemovals, tokensDigest } from '../ring/removals.js';
 import type { RingNode } from '../types.js';
 import { defaultEngines } from './engines.js';
@@ -15,7 +15,8 @@ import { FakeMembership } from './testing.js';
  * The ring tracker's memory: remembered ring nodes stand in until live information accounts for
  * them, are announced as recalls (never as ghosts) meanwhile, and once contact with live ring
  * nodes has lasted the settle time are kept when every one of them mentions them too, forgotten
- * otherwise.
+ * when one denies them, and left standing in otherwise; a tracker denies the recalls its ring
+ * does not hold.
  */
 
 const SETTLE_MS = 1000;
@@ -94,16 +95,24 @@ describe('RingTracker memory', () => {
     assert.equal(names(), 'self,x,y', 'without contact nothing is forgotten');
   });
 
-  it('forgets what no live node mentions once contact lasted the settle time, and keeps what a ghost confirms', () => {
+  it('forgets what a live node denies once contact lasted the settle time, and keeps what a ghost confirms', () => {
     const { clock, tracker, names, live } = setup();
     tracker.restore([node('a', 10n), node('x', 30n), node('y', 40n)]);
-    live(node('a', 10n), encodeGhosts([node('y', 40n)])); // contact: a is up and on the ring
+    const ghostY = encodeGhosts([node('y', 40n)]);
+    live(node('a', 10n), ghostY); // contact: a is up and on the ring
     assert.equal(names(), 'a,self,x,y');
     assert.deepEqual(tracker.rememberedOnly(), ['x']);
     clock.advance(SETTLE_MS - 1);
     assert.equal(names(), 'a,self,x,y');
     clock.advance(1); // the settle timer refreshes the ring
-    assert.equal(names(), 'a,self,y', 'x, which no live node mentions, is forgotten');
+    assert.equal(names(), 'a,self,x,y', 'a is silent on x: not an answer, x stands in');
+    assert.deepEqual(tracker.rememberedOnly(), ['x']);
+    // a answers the recall: x is not on its ring.
+    live(
+      node('a', 10n),
+      new Map([...ghostY, ...encodeDenials([{ node: 'x', digest: tokensDigest([30n, 31n]) }])]),
+    );
+    assert.equal(names(), 'a,self,y', 'x, which a live node denies, is forgotten');
     assert.deepEqual(tracker.rememberedOnly(), []);
   });
 
@@ -148,24 +157,97 @@ describe('RingTracker memory', () => {
     assert.equal(names(), 'a,b,self', 'no memory of x brings it back');
   });
 
-  it('forgets a remembered node that one live node does not mention, or mentions with other tokens', () => {
-    for (const other of ['silent', 'other tokens'] as const) {
+  it('forgets a remembered node that one live node denies, and keeps one a silent node may hold', () => {
+    const x30 = { node: 'x', digest: tokensDigest([30n, 31n]) };
+    for (const other of ['denies', 'other tokens', 'silent'] as const) {
       const { clock, tracker, names, live } = setup();
       tracker.restore([node('a', 10n), node('b', 20n), node('x', 30n)]);
-      live(node('a', 10n), encodeRecalls([{ node: 'x', digest: tokensDigest([30n, 31n]) }]));
-      // b saw x leave the ring while this node was down, so it does not remember x.
-      live(
-        node('b', 20n),
-        other === 'silent' ? new Map() : encodeRecalls([{ node: 'x', digest: tokensDigest([90n]) }]),
-      );
+      live(node('a', 10n), encodeRecalls([x30]));
+      // denies: b saw x leave the ring while this node was down. other tokens: b holds x with
+      // other tokens, so it recalls those and denies these. silent: b holds x on its ring (it sees
+      // x up where this node does not), or has not read this node's recall yet.
+      const says =
+        other === 'denies'
+          ? encodeDenials([x30])
+          : other === 'other tokens'
+            ? new Map([
+                ...encodeRecalls([{ node: 'x', digest: tokensDigest([90n]) }]),
+                ...encodeDenials([x30]),
+              ])
+            : new Map<string, Uint8Array>();
+      live(node('b', 20n), says);
       clock.advance(SETTLE_MS);
-      assert.equal(names(), 'a,b,self', `${other}: x is forgotten`);
+      if (other === 'silent') {
+        assert.equal(names(), 'a,b,self,x', 'silent: x stands in, undecided');
+        assert.deepEqual(tracker.rememberedOnly(), ['x']);
+        // Decided again on a later refresh: b still silent, a now denies too.
+        live(node('a', 10n), encodeDenials([x30]));
+        assert.equal(names(), 'a,b,self', 'a denies x: forgotten');
+      } else {
+        assert.equal(names(), 'a,b,self', `${other}: x is forgotten`);
+      }
       assert.deepEqual(tracker.announcedGhosts(), []);
     }
   });
 
+  it('keeps a remembered node standing in while a voter that sees it up is silent, until membership shows it', () => {
+    // The whole cluster restarted around a down node (n4 here is "d"); x restarted last, and a
+    // partition kept its new state from this node while b, on its side, took x's advert. b is
+    // silent on x: forgetting x would place x's keys on other replicas than b and x do.
+    const { clock, tracker, names, live } = setup();
+    tracker.restore([node('a', 10n), node('b', 20n), node('d', 25n), node('x', 30n)]);
+    const recalls = encodeRecalls([
+      { node: 'd', digest: tokensDigest([25n, 26n]) },
+      { node: 'x', digest: tokensDigest([30n, 31n]) },
+    ]);
+    live(node('a', 10n), recalls);
+    live(node('b', 20n), encodeRecalls([{ node: 'd', digest: tokensDigest([25n, 26n]) }]));
+    clock.advance(SETTLE_MS);
+    assert.equal(names(), 'a,b,d,self,x', 'd kept (every voter recalls it), x stands in');
+    assert.deepEqual(tracker.rememberedOnly(), ['x']);
+    clock.advance(100 * SETTLE_MS);
+    tracker.refresh();
+    assert.equal(names(), 'a,b,d,self,x', 'still standing in');
+    live(node('x', 30n));
+    assert.equal(names(), 'a,b,d,self,x');
+    assert.deepEqual(tracker.rememberedOnly(), [], 'membership accounts for x now');
+  });
+
+  it('denies the recalls of members up that its ring does not hold with those tokens', () => {
+    const { membership, tracker, live } = setup();
+    const denialsOfSelf = () =>
+      decodeDenials((key) =>
+        membership
+          .viewFor('a')
+          .members()
+          .find((m) => m.name === 'self')!
+          .lookup(key),
+      );
+    const recall = (n: string, ...tokens: bigint[]) => ({ node: n, digest: tokensDigest(tokens) });
+    live(node('b', 20n));
+    live(
+      node('a', 10n),
+      encodeRecalls([recall('b', 20n, 21n), recall('self', 100n, 101n), recall('x', 30n, 31n)]),
+    );
+    assert.deepEqual(denialsOfSelf(), [], 'not before its memory is read: its ring may lack what it knew');
+    tracker.restore([]);
+    live(
+      node('a', 10n),
+      encodeRecalls([recall('b', 20n, 21n), recall('self', 100n, 101n), recall('x', 30n, 31n)]),
+    );
+    assert.deepEqual(
+      denialsOfSelf(),
+      [recall('x', 30n, 31n)],
+      'b and self are on its ring with those tokens',
+    );
+    live(node('a', 10n), encodeRecalls([recall('b', 90n), recall('self', 7n)]));
+    assert.deepEqual(denialsOfSelf(), [recall('b', 90n), recall('self', 7n)], 'other tokens are denied');
+    live(node('a', 10n), encodeRecalls([recall('b', 20n, 21n)]));
+    assert.deepEqual(denialsOfSelf(), [], 'nothing left to deny');
+  });
+
   it('keeps a node known from one ghost when its announcer restarts, and lets the voters decide', () => {
-    for (const announcerSays of ['recalls it', 'forgot it'] as const) {
+    for (const announcerSays of ['recalls it', 'denies it'] as const) {
       const { clock, membership, tracker, names, live } = setup();
       tracker.restore([]);
       live(node('a', 10n), encodeGhosts([node('x', 30n)]));
@@ -178,7 +260,7 @@ describe('RingTracker memory', () => {
         node('a', 10n),
         announcerSays === 'recalls it'
           ? encodeRecalls([{ node: 'x', digest: tokensDigest([30n, 31n]) }])
-          : new Map(),
+          : encodeDenials([{ node: 'x', digest: tokensDigest([30n, 31n]) }]),
       );
       clock.advance(SETTLE_MS);
       assert.equal(names(), announcerSays === 'recalls it' ? 'a,self,x' : 'a,self', announcerSays);

@@ -3,7 +3,14 @@ import type { StateValue } from '../../membership/types.js';
 import type { Address } from '../../transport/types.js';
 import { isOffRing, OFF_RING_KEY } from '../ring/advert.js';
 import { decodeGhosts, encodeGhosts, GHOST_LIMITS } from '../ring/ghosts.js';
-import { decodeRecalls, encodeRecalls, RECALL_LIMITS, type RingRecall } from '../ring/recalls.js';
+import {
+  decodeDenials,
+  decodeRecalls,
+  encodeDenials,
+  encodeRecalls,
+  RECALL_LIMITS,
+  type RingRecall,
+} from '../ring/recalls.js';
 import {
   decodeRemovals,
   encodeRemovals,
@@ -89,8 +96,14 @@ export interface OwnEntry {
  * remembered: one that every voter mentions too (as a recall or a ghost, with the same tokens) is
  * kept for good (announced as a ghost from then on, until membership shows the node's own state
  * or a removal applies), since the whole cluster restarted while it was down and none of them
- * holds its advert from membership; one that some voter does not mention is forgotten, since
- * that voter saw it leave the ring (decommissioned or removed while this node was down).
+ * holds its advert from membership; one that some voter denies is forgotten, since that voter saw
+ * it leave the ring (decommissioned or removed while this node was down). A voter denies a node
+ * that a member up recalls and that its own ring does not hold with the recalled tokens
+ * (`kv.deny.<i>`, `ring/recalls.ts`). A node neither all mention nor any deny stays remembered,
+ * standing in, and is decided again on every refresh: a voter that holds it on its ring (it sees
+ * it up where this node does not) is silent, and forgetting it then would place its keys on other
+ * replicas than the rest of the cluster does (a QUORUM read through such a voter missed a QUORUM
+ * write through this node in the swarm, seed 20295).
  *
  * A member that membership lists with neither an advert nor a departure in its state and no last
  * advert here (learned from a peer after it went down, so its state never arrived) takes a ghost
@@ -133,6 +146,8 @@ export class RingTracker {
   private readonly confirmed = new Map<string, Omit<RingNode, 'name'>>();
   /** The recalls this node announces: the nodes it only remembers. */
   private recalls: RingRecall[] = [];
+  /** The denials this node announces: recalled nodes its ring does not hold with those tokens. */
+  private denials: RingRecall[] = [];
   /** The other nodes on the ring after the last refresh (not removed), by name. */
   private lastRing = new Map<string, Omit<RingNode, 'name'>>();
   /** Since when this node is in contact with a live ring node (undefined: not in contact). */
@@ -229,6 +244,7 @@ export class RingTracker {
     for (const [key, value] of encodeRemovals(this.removals)) values.set(key, value);
     for (const [key, value] of encodeGhosts(this.ghosts)) values.set(key, value);
     for (const [key, value] of encodeRecalls(this.recalls)) values.set(key, value);
+    for (const [key, value] of encodeDenials(this.denials)) values.set(key, value);
     this.view.publish(values);
   }
 
@@ -305,6 +321,8 @@ export class RingTracker {
     const offRing = new Set<string>();
     /** The voters: members up that publish their own advert, with the ghosts they announce. */
     const voters: Voter[] = [];
+    /** What members up recall (to be denied when this node's ring does not hold it), by mention. */
+    const recalled = new Map<string, RingRecall>();
     let selfRemovedBy: string | undefined;
     for (const m of this.view.members()) {
       if (m.name === this.self) continue;
@@ -337,6 +355,7 @@ export class RingTracker {
         const itsGhosts = decodeGhosts((key) => m.lookup(key));
         for (const g of itsGhosts) countGhost(ghosts, g, m.name);
         if (published) voters.push({ member: m, ghosts: itsGhosts });
+        for (const r of decodeRecalls((key) => m.lookup(key))) recalled.set(mention(r.node, r.digest), r);
       }
       // Only this node's own digest is read here; the others' are read below, once the ghosts and
       // the memory have added their adverts.
@@ -400,7 +419,8 @@ export class RingTracker {
       const removalsChanged = this.keepRemovals(announced);
       const ghostsChanged = this.keepGhosts(removed);
       const recallsChanged = this.keepRecalls(removed);
-      if (removalsChanged || ghostsChanged || recallsChanged) this.publish();
+      const denialsChanged = this.keepDenials(recalled, removed);
+      if (removalsChanged || ghostsChanged || recallsChanged || denialsChanged) this.publish();
     }
     if (selfRemovedBy !== undefined) this.selfRemoved?.(selfRemovedBy);
   }
@@ -421,16 +441,26 @@ export class RingTracker {
     if (voters.length === 0) this.contactSince = undefined;
     else this.contactSince ??= now;
     if (this.contactSince !== undefined && now - this.contactSince >= memory.settleMs) {
-      // What each voter mentions is read here, at the decision, not on every refresh.
+      // What each voter mentions and denies is read here, at the decision, not on every refresh.
       const mentioned = voters.map(mentionsOf);
+      const denied = new Set<string>();
+      for (const v of voters) {
+        for (const r of decodeDenials((key) => v.member.lookup(key))) denied.add(mention(r.node, r.digest));
+      }
       const forgotten: string[] = [];
       const kept: string[] = [];
       for (const [name, advert] of this.remembered) {
         const said = mention(name, tokensDigest(advert.tokens));
+        if (denied.has(said)) {
+          forgotten.push(name);
+          continue;
+        }
         let everyone = true;
         for (const mentions of mentioned) everyone &&= mentions.has(said);
         if (!everyone) {
-          forgotten.push(name);
+          // Undecided: a voter holds it on its ring, or has not answered yet. It stands in.
+          this.adverts.set(name, advert);
+          this.fromMemory.add(name);
           continue;
         }
         kept.push(name);
@@ -438,13 +468,11 @@ export class RingTracker {
         this.adverts.set(name, advert);
       }
       if (forgotten.length > 0)
-        this.logger.info(
-          { forgotten },
-          'forgetting remembered ring nodes that some live node does not mention',
-        );
+        this.logger.info({ forgotten }, 'forgetting remembered ring nodes that a live node denies');
       if (kept.length > 0)
         this.logger.info({ kept }, 'keeping remembered ring nodes that every live node remembers too');
-      this.remembered.clear();
+      for (const name of forgotten) this.remembered.delete(name);
+      for (const name of kept) this.remembered.delete(name);
       return;
     }
     for (const [name, advert] of this.remembered) {
@@ -489,6 +517,32 @@ export class RingTracker {
       recalls.length !== this.recalls.length ||
       recalls.some((r, i) => r.node !== this.recalls[i]!.node || r.digest !== this.recalls[i]!.digest);
     if (changed) this.recalls = recalls;
+    return changed;
+  }
+
+  /**
+   * Denies each recall of a member up that this node's ring does not hold with the recalled tokens
+   * (not on it, removed, or with other tokens), in name order up to RECALL_LIMITS.maxDenials;
+   * true when the set changed.
+   */
+  private keepDenials(recalled: ReadonlyMap<string, RingRecall>, removed: ReadonlySet<string>): boolean {
+    const denials: RingRecall[] = [];
+    // Before its memory is read, this node's ring may lack what it knew: it answers nothing yet.
+    const answering = this.memory === undefined || this.restored;
+    const asked = answering
+      ? [...recalled.values()].sort((a, b) =>
+          a.node < b.node ? -1 : a.node > b.node ? 1 : a.digest - b.digest,
+        )
+      : [];
+    for (const r of asked) {
+      if (denials.length === RECALL_LIMITS.maxDenials) break;
+      const holds = !removed.has(r.node) && this.advertDigest(r.node) === r.digest;
+      if (!holds) denials.push(r);
+    }
+    const changed =
+      denials.length !== this.denials.length ||
+      denials.some((r, i) => r.node !== this.denials[i]!.node || r.digest !== this.denials[i]!.digest);
+    if (changed) this.denials = denials;
     return changed;
   }
 

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { StateValue } from '../../membership/types.js';
-import { decodeRecalls, encodeRecalls, RECALL_LIMITS, type RingRecall, recallKey } from './recalls.js';
+import {
+  decodeDenials,
+  decodeRecalls,
+  denialKey,
+  encodeDenials,
+  encodeRecalls,
+  RECALL_LIMITS,
+  type RingRecall,
+  recallKey,
+} from './recalls.js';
 import { encodeRemovals } from './removals.js';
 
 const recall = fc
@@ -50,6 +59,25 @@ describe('recalls', () => {
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
         decodeRecalls((key) => (key === recallKey(0) ? bytes : undefined));
       }),
+    );
+  });
+
+  it('denials round-trip up to their limit, under their own keys, apart from recalls', () => {
+    fc.assert(
+      fc.property(fc.array(recall, { maxLength: RECALL_LIMITS.maxDenials }), (denials: RingRecall[]) => {
+        const values = encodeDenials(denials);
+        assert.deepEqual(decodeDenials(lookupIn(values)), denials);
+        assert.deepEqual(decodeRecalls(lookupIn(values)), [], 'a denial is not a recall');
+      }),
+    );
+    const values = new Map<string, StateValue>(encodeRecalls([{ node: 'a', digest: 1 }]));
+    assert.deepEqual(decodeDenials(lookupIn(values)), [], 'a recall is not a denial');
+    values.set(denialKey(0), Uint8Array.of(1, 0, 0, 0, 0)); // no name
+    values.set(denialKey(1), encodeDenials([{ node: 'b', digest: 2 }]).get(denialKey(0))!);
+    assert.deepEqual(decodeDenials(lookupIn(values)), [{ node: 'b', digest: 2 }]);
+    assert.throws(
+      () => encodeDenials(Array(RECALL_LIMITS.maxDenials + 1).fill({ node: 'x', digest: 1 })),
+      RangeError,
     );
   });
 });
