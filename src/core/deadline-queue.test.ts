@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { DeadlineQueue } from './deadline-queue.js';
 import { ManualClock } from './manual-clock.js';
@@ -36,6 +38,31 @@ describe('deadline queue', () => {
     clock.advance(5000);
     assert.equal(fired, 1);
     assert.equal(q.size, 0);
+  });
+
+  it('keeps nothing a cancelled entry captured, while the entry waits in the heap or after a rebuild', async () => {
+    // gc() without --expose-gc on the command line: the flag, then a fresh context's global.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const clock = new ManualClock(0);
+    const q = new DeadlineQueue(clock);
+    const refs: WeakRef<object>[] = [];
+    const fill = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const call = { id: i };
+        refs.push(new WeakRef(call));
+        q.add(1_000 + i, () => assert.fail(`call ${call.id} was cancelled`)).cancel();
+      }
+    };
+    fill(40); // under the rebuild threshold: the cancelled entries stay in the heap
+    q.add(5_000, () => {}); // a live one keeps the heap in use
+    assert.equal(q.size, 41);
+    fill(200); // past it: rebuilt in place
+    assert.ok(q.size < 241);
+    await new Promise((r) => setImmediate(r)); // WeakRef targets are kept until the job ends
+    gc();
+    assert.equal(refs.filter((r) => r.deref() !== undefined).length, 0);
+    clock.advance(10_000);
   });
 
   it('re-arms for a deadline beyond what one Node timer can wait', () => {

@@ -20,17 +20,22 @@ export interface DeadlineEntry {
   cancel(): void;
 }
 
+const NOTHING = (): void => {};
+
 class Entry implements DeadlineEntry {
   dead = false;
   constructor(
     readonly at: number,
-    readonly fire: () => void,
+    public fire: () => void,
     private readonly queue: DeadlineQueue,
   ) {}
 
   cancel(): void {
     if (this.dead) return;
     this.dead = true;
+    // A cancelled entry may wait in the heap (or in an abandoned heap array) for a while: it must
+    // not keep what its callback captured alive meanwhile.
+    this.fire = NOTHING;
     this.queue.onCancel();
   }
 }

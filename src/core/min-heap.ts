@@ -48,7 +48,13 @@ export class MinHeap<T> {
 
   /** Keeps only the items `keep` accepts, re-ordered in linear time. */
   retain(keep: (item: T) => boolean): void {
-    this.items = this.items.filter(keep);
+    const h = this.items;
+    let n = 0;
+    for (let i = 0; i < h.length; i++) {
+      const item = h[i]!;
+      if (keep(item)) h[n++] = item;
+    }
+    h.length = n;
     for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i, this.items[i]!);
   }
 

@@ -886,7 +886,9 @@ export class H2Connection implements FrameSink {
     if (callbacks !== undefined) {
       for (let i = 0; i < callbacks.length; i++) callbacks[i]?.();
     }
-    stream.listener?.close(aborted);
+    const listener = stream.listener;
+    stream.listener = undefined;
+    listener?.close(aborted);
     if (this.state === CLOSING && this.streams.size === 0) this.scheduleFlush();
   }
 
