@@ -513,9 +513,7 @@ export class RingTracker {
       if (recalls.length === RECALL_LIMITS.maxRecalls) break;
       recalls.push({ node, digest });
     }
-    const changed =
-      recalls.length !== this.recalls.length ||
-      recalls.some((r, i) => r.node !== this.recalls[i]!.node || r.digest !== this.recalls[i]!.digest);
+    const changed = !sameNotes(recalls, this.recalls);
     if (changed) this.recalls = recalls;
     return changed;
   }
@@ -539,9 +537,7 @@ export class RingTracker {
       const holds = !removed.has(r.node) && this.advertDigest(r.node) === r.digest;
       if (!holds) denials.push(r);
     }
-    const changed =
-      denials.length !== this.denials.length ||
-      denials.some((r, i) => r.node !== this.denials[i]!.node || r.digest !== this.denials[i]!.digest);
+    const changed = !sameNotes(denials, this.denials);
     if (changed) this.denials = denials;
     return changed;
   }
@@ -643,6 +639,11 @@ function mentionsOf(v: Voter): Set<string> {
   for (const g of v.ghosts) said.add(mention(g.name, tokensDigest(g.tokens)));
   for (const r of decodeRecalls((key) => v.member.lookup(key))) said.add(mention(r.node, r.digest));
   return said;
+}
+
+/** True when two lists of recalls (or denials) name the same nodes and digests in the same order. */
+function sameNotes(a: readonly RingRecall[], b: readonly RingRecall[]): boolean {
+  return a.length === b.length && a.every((r, i) => r.node === b[i]!.node && r.digest === b[i]!.digest);
 }
 
 /** True for a member membership shows alive or suspect. */

@@ -60,19 +60,12 @@ export function recallKey(i: number): string {
  *   or a digest outside 32 bits (a caller's bug)
  */
 export function encodeRecalls(recalls: readonly RingRecall[]): Map<string, Uint8Array> {
-  if (recalls.length > RECALL_LIMITS.maxRecalls) throw new RangeError('too many recalls to announce');
-  const out = new Map<string, Uint8Array>();
-  recalls.forEach((r, i) => {
-    out.set(recallKey(i), encodeNodeNote(TAG, r.node, r.digest));
-  });
-  return out;
+  return encodeNotes(recalls, recallKey, RECALL_LIMITS.maxRecalls, 'recalls');
 }
 
 /** Every well-formed recall a member announces. Malformed slots are skipped. Never throws. */
 export function decodeRecalls(values: (key: string) => StateValue | undefined): RingRecall[] {
-  return decodeNodeNotes(values, recallKey, RECALL_LIMITS.maxRecalls)
-    .filter((note) => note.tag === TAG)
-    .map((note) => ({ node: note.node, digest: note.digest }));
+  return decodeNotes(values, recallKey, RECALL_LIMITS.maxRecalls);
 }
 
 /** The state key of denial slot `i`. */
@@ -88,17 +81,34 @@ export function denialKey(i: number): string {
  *   or a digest outside 32 bits (a caller's bug)
  */
 export function encodeDenials(denials: readonly RingRecall[]): Map<string, Uint8Array> {
-  if (denials.length > RECALL_LIMITS.maxDenials) throw new RangeError('too many denials to announce');
-  const out = new Map<string, Uint8Array>();
-  denials.forEach((r, i) => {
-    out.set(denialKey(i), encodeNodeNote(TAG, r.node, r.digest));
-  });
-  return out;
+  return encodeNotes(denials, denialKey, RECALL_LIMITS.maxDenials, 'denials');
 }
 
 /** Every well-formed denial a member announces. Malformed slots are skipped. Never throws. */
 export function decodeDenials(values: (key: string) => StateValue | undefined): RingRecall[] {
-  return decodeNodeNotes(values, denialKey, RECALL_LIMITS.maxDenials)
+  return decodeNotes(values, denialKey, RECALL_LIMITS.maxDenials);
+}
+
+function encodeNotes(
+  notes: readonly RingRecall[],
+  keyOf: (i: number) => string,
+  max: number,
+  what: string,
+): Map<string, Uint8Array> {
+  if (notes.length > max) throw new RangeError(`too many ${what} to announce`);
+  const out = new Map<string, Uint8Array>();
+  notes.forEach((r, i) => {
+    out.set(keyOf(i), encodeNodeNote(TAG, r.node, r.digest));
+  });
+  return out;
+}
+
+function decodeNotes(
+  values: (key: string) => StateValue | undefined,
+  keyOf: (i: number) => string,
+  max: number,
+): RingRecall[] {
+  return decodeNodeNotes(values, keyOf, max)
     .filter((note) => note.tag === TAG)
     .map((note) => ({ node: note.node, digest: note.digest }));
 }
