@@ -158,7 +158,7 @@ function reserveBase(base: number): boolean {
       try {
         holder = Number(readFileSync(file, 'utf8'));
       } catch {
-        // Released between our create and our read: try again.
+        // Released after our link failed and before this read: try again.
       }
       if (Number.isSafeInteger(holder) && holder > 0 && isAlive(holder)) return false;
       rmSync(file, { force: true });
