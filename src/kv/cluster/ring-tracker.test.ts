@@ -214,7 +214,7 @@ describe('RingTracker memory', () => {
   });
 
   it('denies the recalls of members up that its ring does not hold with those tokens', () => {
-    const { membership, tracker, live } = setup();
+    const { clock, membership, tracker, live } = setup();
     const denialsOfSelf = () =>
       decodeDenials((key) =>
         membership
@@ -235,6 +235,10 @@ describe('RingTracker memory', () => {
       node('a', 10n),
       encodeRecalls([recall('b', 20n, 21n), recall('self', 100n, 101n), recall('x', 30n, 31n)]),
     );
+    assert.deepEqual(denialsOfSelf(), [], 'nor for the settle time after: a ghost may not have arrived yet');
+    clock.advance(SETTLE_MS - 1);
+    assert.deepEqual(denialsOfSelf(), []);
+    clock.advance(1); // the answer timer refreshes the ring
     assert.deepEqual(
       denialsOfSelf(),
       [recall('x', 30n, 31n)],

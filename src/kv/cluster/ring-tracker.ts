@@ -99,7 +99,8 @@ export interface OwnEntry {
  * holds its advert from membership; one that some voter denies is forgotten, since that voter saw
  * it leave the ring (decommissioned or removed while this node was down). A voter denies a node
  * that a member up recalls and that its own ring does not hold with the recalled tokens
- * (`kv.deny.<i>`, `ring/recalls.ts`). A node neither all mention nor any deny stays remembered,
+ * (`kv.deny.<i>`, `ring/recalls.ts`), once `settleMs` has passed since it read its memory (a node
+ * just started may not have received a ghost yet). A node neither all mention nor any deny stays remembered,
  * standing in, and is decided again on every refresh: a voter that holds it on its ring (it sees
  * it up where this node does not) is silent, and forgetting it then would place its keys on other
  * replicas than the rest of the cluster does (a QUORUM read through such a voter missed a QUORUM
@@ -155,6 +156,9 @@ export class RingTracker {
   private settleTimer: TimerHandle | undefined = undefined;
   /** The memory has been restored: saving may begin (it must not overwrite it before). */
   private restored = false;
+  /** From when this node answers recalls (its memory read, then the settle time); see keepDenials. */
+  private answerFrom = Number.POSITIVE_INFINITY;
+  private answerTimer: TimerHandle | undefined = undefined;
   /** Other ring nodes were remembered at start, and no live ring node has been heard since. */
   private unheard = false;
   /** What was last saved (names, statuses and token digests), to save only on a change. */
@@ -183,6 +187,7 @@ export class RingTracker {
     }
     this.unheard = this.remembered.size > 0;
     this.restored = true;
+    if (this.memory !== undefined) this.answerFrom = this.memory.clock.now() + this.memory.settleMs;
     this.refresh();
   }
 
@@ -202,10 +207,12 @@ export class RingTracker {
     return [...this.fromMemory];
   }
 
-  /** Stops the settle timer (the node stopped). */
+  /** Stops the settle and answer timers (the node stopped). */
   dispose(): void {
     if (this.settleTimer !== undefined) this.memory?.clock.cancel(this.settleTimer);
     this.settleTimer = undefined;
+    if (this.answerTimer !== undefined) this.memory?.clock.cancel(this.answerTimer);
+    this.answerTimer = undefined;
   }
 
   /** The current ring. */
@@ -525,8 +532,16 @@ export class RingTracker {
    */
   private keepDenials(recalled: ReadonlyMap<string, RingRecall>, removed: ReadonlySet<string>): boolean {
     const denials: RingRecall[] = [];
-    // Before its memory is read, this node's ring may lack what it knew: it answers nothing yet.
-    const answering = this.memory === undefined || this.restored;
+    // Before its memory is read, and for the settle time after, this node's ring may lack what it
+    // knew or what the others tell (a ghost not received yet): it answers nothing meanwhile.
+    const memory = this.memory;
+    const answering = memory === undefined || memory.clock.now() >= this.answerFrom;
+    if (!answering && recalled.size > 0 && this.restored && this.answerTimer === undefined) {
+      this.answerTimer = memory!.clock.setTimer(this.answerFrom - memory!.clock.now(), () => {
+        this.answerTimer = undefined;
+        this.refresh();
+      });
+    }
     const asked = answering
       ? [...recalled.values()].sort((a, b) =>
           a.node < b.node ? -1 : a.node > b.node ? 1 : a.digest - b.digest,
