@@ -326,7 +326,7 @@ export class RingTracker {
     const fromMembers = new Set<string>();
     /** Members whose state shows the departure marker (or an advert without tokens). */
     const offRing = new Set<string>();
-    /** The voters: members up that publish their own advert, with the ghosts they announce. */
+    /** The voters: members up that publish their own advert, with their ghosts and recalls. */
     const voters: Voter[] = [];
     /** What members up recall (to be denied when this node's ring does not hold it), by mention. */
     const recalled = new Map<string, RingRecall>();
@@ -361,8 +361,9 @@ export class RingTracker {
       if (up(m)) {
         const itsGhosts = decodeGhosts((key) => m.lookup(key));
         for (const g of itsGhosts) countGhost(ghosts, g, m.name);
-        if (published) voters.push({ member: m, ghosts: itsGhosts });
-        for (const r of decodeRecalls((key) => m.lookup(key))) recalled.set(mention(r.node, r.digest), r);
+        const itsRecalls = decodeRecalls((key) => m.lookup(key));
+        for (const r of itsRecalls) recalled.set(mention(r.node, r.digest), r);
+        if (published) voters.push({ member: m, ghosts: itsGhosts, recalls: itsRecalls });
       }
       // Only this node's own digest is read here; the others' are read below, once the ghosts and
       // the memory have added their adverts.
@@ -637,10 +638,11 @@ export class RingTracker {
   }
 }
 
-/** A member up that publishes its own advert, with the ghosts it announces. */
+/** A member up that publishes its own advert, with the ghosts it announces and the nodes it recalls. */
 interface Voter {
   readonly member: KvMember;
   readonly ghosts: readonly RingNode[];
+  readonly recalls: readonly RingRecall[];
 }
 
 /** How a voter's mention of a node (a recall or a ghost) is keyed: name and token digest. */
@@ -652,7 +654,7 @@ function mention(node: string, digest: number): string {
 function mentionsOf(v: Voter): Set<string> {
   const said = new Set<string>();
   for (const g of v.ghosts) said.add(mention(g.name, tokensDigest(g.tokens)));
-  for (const r of decodeRecalls((key) => v.member.lookup(key))) said.add(mention(r.node, r.digest));
+  for (const r of v.recalls) said.add(mention(r.node, r.digest));
   return said;
 }
 
