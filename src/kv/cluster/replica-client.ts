@@ -62,6 +62,11 @@ function noop(): void {}
 
 const DONE: ItemOutcome<void> = Object.freeze({ ok: true, value: undefined });
 
+/** Whether a write goes through a batcher: one cell of a coordinator's write or of a repair. */
+function batched(kind: WriteKind, cells: readonly KeyedCell[]): boolean {
+  return cells.length === 1 && (kind === 'write' || kind === 'repair');
+}
+
 /** A batched write's size on the wire, roughly (bytes), for the batchers' bounds. */
 function writeSize(w: BatchedWrite): number {
   return w.cell.key.length + (w.cell.cell.value?.length ?? 0) + 32;
@@ -166,7 +171,7 @@ export class ReplicaClient {
   write(target: string, kind: WriteKind, cells: readonly KeyedCell[], deadlineMs: number): Promise<void> {
     // Not async: the promise of the batch or the store is returned as is (one fewer per write).
     if (target === this.self) return this.local.service.apply(kind, cells);
-    if (cells.length === 1 && (kind === 'write' || kind === 'repair'))
+    if (batched(kind, cells))
       return this.writes.addAsync(target, kind, { kind, cell: cells[0]! }, deadlineMs);
     return this.call(target, ReplicaWrite, { kind, cells: keyedToWire(cells) }, deadlineMs).then(noop);
   }
@@ -185,7 +190,7 @@ export class ReplicaClient {
     deadlineMs: number,
     done: ItemDone<void>,
   ): void {
-    if (cells.length === 1 && (kind === 'write' || kind === 'repair')) {
+    if (batched(kind, cells)) {
       const batcher = target === this.self ? this.localWrites : this.writes;
       batcher.add(target, kind, { kind, cell: cells[0]! }, deadlineMs, done);
       return;
